@@ -1,0 +1,274 @@
+import { randomUUID } from 'node:crypto';
+import ky, { HTTPError, type KyInstance, TimeoutError } from 'ky';
+import {
+  InvalidArgumentError,
+  MissingApiKeyError,
+  NeonAbortedError,
+  NeonApiError,
+  NeonError,
+  NeonNetworkError,
+  NeonTimeoutError,
+  type RequestInfo,
+} from './errors.js';
+import type { components, paths } from './neon-api.gen.js';
+import { RateLimiter } from './rate-limiter.js';
+
+/** Neon's schemas, generated from the OpenAPI description. */
+export type Schemas = components['schemas'];
+/** Neon's named responses (e.g. `CreatedBranch`), generated from the OpenAPI description. */
+export type ResponseBody<N extends keyof components['responses']> = components['responses'][N] extends {
+  content: { 'application/json': infer B };
+}
+  ? B
+  : never;
+/** Every path template of the Neon API; a typo in a route fails type-checking. */
+export type Route = keyof paths;
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+
+export const DEFAULT_API_URL = 'https://console.neon.tech/api/v2';
+
+export interface NeonClientOptions {
+  /** The Neon API key; without it every request fails with {@link MissingApiKeyError}. */
+  apiKey?: string;
+  /** Base URL of the API, up to and including `/api/v2`. */
+  baseUrl?: string;
+  /** Timeout of one HTTP attempt in milliseconds (default 30 s). */
+  timeoutMs?: number;
+  /** Retries after the first attempt for retryable failures (default 4). */
+  retries?: number;
+  /** First retry delay in milliseconds; doubles each time, with full jitter (default 300). */
+  retryDelayMs?: number;
+  /** Upper bound for one retry delay, including a server's `Retry-After` (default 20 s). */
+  maxRetryDelayMs?: number;
+  /** Shared rate limiter; by default Neon's documented limits. */
+  limiter?: RateLimiter;
+  /** The fetch implementation (tests and benchmarks may pass their own). */
+  fetch?: typeof fetch;
+  userAgent?: string;
+}
+
+export type QueryValue = string | number | boolean | readonly (string | number)[] | undefined | null;
+
+export interface RequestOptions {
+  /** Values for the `{placeholders}` of the route; each is URL-encoded as one path segment. */
+  path?: Record<string, string | number>;
+  query?: Record<string, QueryValue>;
+  body?: unknown;
+  signal?: AbortSignal;
+}
+
+/** GET may be retried on anything transient; a write only where Neon guarantees nothing happened. */
+const RETRY_STATUS: Record<'read' | 'write', number[]> = {
+  read: [429, 500, 502, 503, 504],
+  write: [423, 429, 503],
+};
+/** Connection errors that prove the request never left this machine, so even a write may be retried. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+/**
+ * A small client for the Neon API v2: bearer auth, typed errors, retries that never repeat a write
+ * that might have been applied, a shared rate limiter, and cursor pagination. Knows nothing of MCP.
+ */
+export class NeonClient {
+  readonly baseUrl: string;
+  readonly hasApiKey: boolean;
+  readonly limiter: RateLimiter;
+  private readonly http: KyInstance;
+  private readonly opts: Required<Pick<NeonClientOptions, 'timeoutMs' | 'retries' | 'retryDelayMs' | 'maxRetryDelayMs'>>;
+
+  constructor(options: NeonClientOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
+    this.hasApiKey = Boolean(options.apiKey);
+    this.limiter = options.limiter ?? new RateLimiter();
+    this.opts = {
+      timeoutMs: options.timeoutMs ?? 30_000,
+      retries: options.retries ?? 4,
+      retryDelayMs: options.retryDelayMs ?? 300,
+      maxRetryDelayMs: options.maxRetryDelayMs ?? 20_000,
+    };
+    const apiKey = options.apiKey;
+    this.http = ky.create({
+      prefixUrl: `${this.baseUrl}/`,
+      timeout: this.opts.timeoutMs,
+      fetch: options.fetch,
+      throwHttpErrors: true,
+      headers: {
+        accept: 'application/json',
+        'user-agent': options.userAgent ?? 'neon-mcp',
+        ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+      },
+    });
+  }
+
+  get<T>(route: Route, options?: RequestOptions): Promise<T> {
+    return this.request<T>('GET', route, options);
+  }
+  post<T>(route: Route, options?: RequestOptions): Promise<T> {
+    return this.request<T>('POST', route, options);
+  }
+  patch<T>(route: Route, options?: RequestOptions): Promise<T> {
+    return this.request<T>('PATCH', route, options);
+  }
+  put<T>(route: Route, options?: RequestOptions): Promise<T> {
+    return this.request<T>('PUT', route, options);
+  }
+  delete<T>(route: Route, options?: RequestOptions): Promise<T> {
+    return this.request<T>('DELETE', route, options);
+  }
+
+  /** Sends one request (with retries where safe) and returns the parsed JSON body. */
+  async request<T>(method: HttpMethod, route: Route, options: RequestOptions = {}): Promise<T> {
+    const path = buildPath(route, options.path ?? {});
+    const info: RequestInfo = { method, route, path };
+    if (!this.hasApiKey) throw new MissingApiKeyError();
+    if (options.signal?.aborted) throw new NeonAbortedError(`${method} ${path}`);
+
+    const kind = method === 'GET' ? 'read' : 'write';
+    const signal = options.signal;
+    let attempts = 0;
+    try {
+      const response = await this.http(path.slice(1), {
+        method,
+        searchParams: buildQuery(options.query),
+        json: options.body,
+        signal,
+        headers: { 'x-request-id': randomUUID() },
+        retry: {
+          limit: this.opts.retries,
+          methods: [method.toLowerCase() as 'get'],
+          statusCodes: RETRY_STATUS[kind],
+          afterStatusCodes: RETRY_STATUS[kind],
+          maxRetryAfter: this.opts.maxRetryDelayMs,
+          backoffLimit: this.opts.maxRetryDelayMs,
+          delay: (n) => this.opts.retryDelayMs * 2 ** (n - 1),
+          jitter: true,
+          retryOnTimeout: kind === 'read',
+          shouldRetry: ({ error }) => {
+            if (kind === 'read' || error instanceof HTTPError) return undefined;
+            // A write whose connection failed: retry only when it provably never left.
+            return notSentCode(error) ? undefined : false;
+          },
+        },
+        hooks: {
+          beforeRequest: [
+            async () => {
+              attempts++;
+              await this.limiter.acquire(`${method} ${route}`, signal);
+            },
+          ],
+        },
+      });
+      const text = await response.text();
+      if (!text) return undefined as T;
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        throw new NeonError(
+          `${method} ${path} returned a body that is not valid JSON (HTTP ${response.status}). ` +
+            'The Neon API may be having trouble; try again later.',
+        );
+      }
+    } catch (error) {
+      throw await this.toNeonError(error, info, attempts, signal);
+    }
+  }
+
+  /**
+   * Fetches every page of a cursor-paginated list and concatenates `itemsKey`. Neon returns the next
+   * cursor as `pagination.next` (branches) or `pagination.cursor` (projects, operations).
+   */
+  async listAll<T>(
+    route: Route,
+    itemsKey: string,
+    options: RequestOptions & { pageSize?: number; maxItems?: number } = {},
+  ): Promise<T[]> {
+    const pageSize = options.pageSize ?? 100;
+    const maxItems = options.maxItems ?? 10_000;
+    const items: T[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.get<Record<string, unknown>>(route, {
+        ...options,
+        query: { ...options.query, limit: pageSize, cursor },
+      });
+      const batch = (page[itemsKey] as T[] | undefined) ?? [];
+      items.push(...batch);
+      const next = nextCursor(page);
+      if (!next || next === cursor || batch.length < pageSize || items.length >= maxItems) break;
+      cursor = next;
+    }
+    return items.slice(0, maxItems);
+  }
+
+  private async toNeonError(error: unknown, info: RequestInfo, attempts: number, signal?: AbortSignal) {
+    if (error instanceof NeonError) return error;
+    if (signal?.aborted) return new NeonAbortedError(`${info.method} ${info.path}`);
+    if (error instanceof HTTPError) {
+      const body = await readErrorBody(error.response);
+      return new NeonApiError({
+        ...info,
+        status: error.response.status,
+        code: body.code,
+        neonMessage: body.message,
+        requestId: body.request_id ?? error.response.headers.get('x-neon-ret-request-id') ?? undefined,
+        attempts,
+      });
+    }
+    if (error instanceof TimeoutError) return new NeonTimeoutError(info, this.opts.timeoutMs);
+    return new NeonNetworkError(info, error, notSentCode(error) ? 'no' : info.method === 'GET' ? 'no' : 'maybe');
+  }
+}
+
+/** The cursor for the next page, if the response has one. */
+export function nextCursor(page: Record<string, unknown>): string | undefined {
+  const p = page.pagination as { next?: string; cursor?: string } | undefined;
+  return p?.next || p?.cursor || undefined;
+}
+
+function notSentCode(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string } })?.cause;
+  return typeof cause?.code === 'string' && NOT_SENT_CODES.has(cause.code);
+}
+
+async function readErrorBody(response: Response): Promise<{ code?: string; message?: string; request_id?: string }> {
+  try {
+    const text = await response.text();
+    try {
+      const json = JSON.parse(text);
+      if (json && typeof json === 'object') return json;
+    } catch {
+      // Not JSON: keep a short excerpt of the text as the message.
+    }
+    return { message: text.trim().slice(0, 300) || undefined };
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Fills a route's `{placeholders}`, one encoded segment each. Values that URL normalisation would
+ * turn into path navigation (`.`, `..`) or that are empty are refused, so no argument can make a
+ * request leave the API path it names.
+ */
+export function buildPath(route: string, params: Record<string, string | number>): string {
+  return route.replace(/\{([a-z_]+)\}/g, (_, name: string) => {
+    const raw = params[name];
+    if (raw === undefined || raw === null) throw new InvalidArgumentError(`Missing required argument ${name}.`);
+    const value = String(raw);
+    if (value === '' || value === '.' || value === '..') {
+      throw new InvalidArgumentError(`Argument ${name} must not be empty, "." or "..".`);
+    }
+    return encodeURIComponent(value);
+  });
+}
+
+function buildQuery(query: RequestOptions['query']): URLSearchParams | undefined {
+  if (!query) return undefined;
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null) continue;
+    if (Array.isArray(value)) for (const v of value) params.append(key, String(v));
+    else params.append(key, String(value));
+  }
+  return params;
+}

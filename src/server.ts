@@ -1,0 +1,144 @@
+/**
+ * Builds the MCP server from the registry and the options: which tools, with what settings, and the
+ * one place where a tool's thrown error becomes an `isError` result.
+ */
+import { McpServer } from '@modelcontextprotocol/server';
+import * as z from 'zod';
+import { NeonError } from './client/errors.js';
+import type { NeonClient } from './client/neon-client.js';
+import { waitForOperations } from './client/operations.js';
+import { type Logger, redactor } from './log.js';
+import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
+import { type Selection, selectTools } from './tools/registry.js';
+import { leanSchema, type StandardWithJson } from './tools/schema.js';
+import { VERSION } from './version.js';
+
+export interface ServerOptions extends Selection {
+  client: NeonClient;
+  /** Waiting on Neon operations gives up after this many milliseconds (default 10 minutes). */
+  operationTimeoutMs?: number;
+  /** SQL statement timeout (default 30 s). */
+  sqlTimeoutMs?: number;
+  /** Rows returned by SQL tools at most (default 500). */
+  sqlMaxRows?: number;
+  /** Strings that must never appear in any output (the API key). */
+  secrets?: string[];
+  logger?: Logger;
+}
+
+interface PreparedTool {
+  def: ToolDef;
+  /** `project_id` is injected from the server's scope. */
+  scoped: boolean;
+  input: StandardWithJson;
+  output: StandardWithJson;
+}
+
+/**
+ * Prepares the tools once for a configuration; `create()` then builds as many server instances as the
+ * transport asks for (one per connection era) without rebuilding schemas.
+ */
+export function prepareServer(options: ServerOptions) {
+  const tools: PreparedTool[] = selectTools(options).map((def) => {
+    const scoped = options.projectId !== undefined && 'project_id' in def.input;
+    const shape = scoped ? omit(def.input, 'project_id') : def.input;
+    return {
+      def,
+      scoped,
+      input: leanSchema(z.strictObject(shape), 'input', scoped ? options.projectId : undefined),
+      output: leanSchema(def.output, 'output'),
+    };
+  });
+  const settings: ToolSettings = {
+    readOnly: Boolean(options.readOnly),
+    projectId: options.projectId,
+    operationTimeoutMs: options.operationTimeoutMs ?? 600_000,
+    sqlTimeoutMs: options.sqlTimeoutMs ?? 30_000,
+    sqlMaxRows: options.sqlMaxRows ?? 500,
+  };
+  const redact = redactor(options.secrets ?? []);
+
+  function create(): McpServer {
+    const server = new McpServer(
+      { name: 'neon-mcp', version: VERSION },
+      {
+        capabilities: { tools: {} },
+        instructions:
+          'Tools for the Neon API (serverless Postgres). Changes wait for Neon to finish before answering. ' +
+          'Call list_toolsets to see tools that are not enabled.',
+      },
+    );
+    for (const tool of tools) {
+      server.registerTool(
+        tool.def.name,
+        {
+          title: tool.def.title,
+          description: tool.def.beta ? `(Beta) ${tool.def.description}` : tool.def.description,
+          inputSchema: tool.input,
+          outputSchema: tool.output,
+          annotations: tool.def.hints,
+        },
+        async (rawArgs: unknown, mcp) => {
+          const args = rawArgs as Record<string, unknown>;
+          const progressToken = mcp.mcpReq._meta?.progressToken;
+          let step = 0;
+          const progress = async (message: string) => {
+            if (progressToken === undefined) return;
+            step++;
+            await mcp.mcpReq
+              .notify({ method: 'notifications/progress', params: { progressToken, progress: step, message } })
+              .catch(() => undefined);
+          };
+          const ctx: ToolContext = {
+            client: options.client,
+            signal: mcp.mcpReq.signal,
+            settings,
+            progress,
+            wait: (operations) =>
+              waitForOperations(options.client, operations, {
+                signal: mcp.mcpReq.signal,
+                timeoutMs: settings.operationTimeoutMs,
+                onProgress: ({ done, total, operations: ops }) => {
+                  if (total === 0) return;
+                  const running = ops.filter((o) => o.status !== 'finished' && o.status !== 'skipped');
+                  return progress(
+                    `${done}/${total} Neon operations finished` +
+                      (running.length ? `; waiting for ${running.map((o) => o.action).join(', ')}` : ''),
+                  );
+                },
+              }),
+          };
+          const input = tool.scoped ? { ...args, project_id: settings.projectId } : args;
+          try {
+            const result = await tool.def.handler(input, ctx);
+            // Structured and text forms are the same redacted JSON.
+            const text = redact(JSON.stringify(result));
+            return { content: [{ type: 'text', text }], structuredContent: JSON.parse(text) };
+          } catch (error) {
+            return { isError: true, content: [{ type: 'text', text: redact(errorText(tool.def.name, error, options.logger)) }] };
+          }
+        },
+      );
+    }
+    return server;
+  }
+
+  return { tools: tools.map((t) => t.def), settings, create };
+}
+
+/** The text an agent gets when a tool fails: what failed, why, and what to do. */
+function errorText(tool: string, error: unknown, logger?: Logger): string {
+  if (error instanceof NeonError) return error.message;
+  if (error instanceof z.ZodError) {
+    return `Invalid arguments for ${tool}: ${error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+  }
+  // Anything else is a bug in neon-mcp: keep the details for the operator, give the agent the gist.
+  logger?.error(`tool ${tool} failed unexpectedly`, error);
+  const message = error instanceof Error ? error.message : String(error);
+  return `${tool} failed unexpectedly: ${message}. This is likely a bug in neon-mcp; the details are in its log.`;
+}
+
+function omit<T extends Record<string, unknown>>(obj: T, key: string): T {
+  const { [key]: _, ...rest } = obj;
+  return rest as T;
+}

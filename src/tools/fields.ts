@@ -1,0 +1,44 @@
+/**
+ * Input fields shared by many tools, defined once so their descriptions are written (and paid for in
+ * tokens) once. IDs are checked against Neon's pattern with a refinement rather than a JSON Schema
+ * `pattern`, which would cost tokens in every tool that has the field.
+ */
+import * as z from 'zod';
+
+const NEON_ID = /^[a-z0-9-]{1,60}$/;
+
+/** A Neon resource ID (`project_id`, `branch_id`, …): lowercase letters, digits and dashes. */
+export function neonId(what: string) {
+  return z
+    .string()
+    .refine((v) => NEON_ID.test(v), { message: `must be a Neon ${what} ID (lowercase letters, digits, dashes; at most 60)` })
+    .describe(`${what} ID`);
+}
+
+/** A Postgres identifier (database or role name): what Postgres accepts, at most 63 bytes. */
+export function pgName(what: string) {
+  return z
+    .string()
+    .min(1)
+    .refine((v) => Buffer.byteLength(v) <= 63 && !v.includes('\0'), {
+      message: `must be a Postgres ${what} name (1 to 63 bytes, no NUL)`,
+    })
+    .describe(`${what} name`);
+}
+
+export const projectId = neonId('project');
+export const branchId = neonId('branch');
+export const endpointId = neonId('compute (endpoint)');
+export const operationId = neonId('operation');
+export const orgId = neonId('organization');
+export const databaseName = pgName('database');
+export const roleName = pgName('role');
+
+/** Page size for list tools. Neon allows up to 400 on most lists. */
+export const limit = (max = 400) => z.number().int().min(1).max(max).optional().describe(`Page size (max ${max})`);
+export const cursor = z.string().max(2000).optional().describe('next_cursor from the previous page');
+export const search = z.string().max(256).optional().describe('Filter by name or ID (partial match)');
+
+/** An ISO 8601 timestamp, e.g. for point-in-time restore. */
+export const timestamp = (what: string) =>
+  z.iso.datetime({ offset: true }).describe(`${what} (ISO 8601, e.g. 2026-01-31T12:00:00Z)`);

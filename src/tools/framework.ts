@@ -1,0 +1,121 @@
+/**
+ * What every tool is made of: its definition as data (name, title, description, schemas, hints,
+ * toolset) and a handler that calls the Neon client. Handlers throw; the server turns errors into
+ * `isError` results in one place.
+ */
+import * as z from 'zod';
+import type { NeonClient } from '../client/neon-client.js';
+import type { Operation, OperationProgress } from '../client/operations.js';
+
+/** Groups of tools an operator can enable with `--toolsets`. */
+export const TOOLSETS = {
+  projects: 'Projects: list, create, update, delete, recover, permissions, transfers',
+  branches: 'Branches: create (with a compute), reset, restore, protect, anonymize, recover',
+  computes: 'Computes (endpoints): create, configure, start, suspend, restart',
+  databases: 'Databases on a branch',
+  roles: 'Postgres roles and their passwords',
+  operations: 'Neon operations (the async work behind changes)',
+  sql: 'Run SQL, inspect tables, explain, slow queries',
+  schema: 'Schema of a branch, schema diffs, migrations and query tuning on temporary branches',
+  snapshots: 'Snapshots and backup schedules',
+  organizations: 'Organizations, members, invitations, org API keys',
+  api_keys: 'Personal API keys',
+  billing: 'Consumption history and spending limits',
+  auth: 'Neon Auth for a branch',
+  data_api: 'The Data API of a database',
+  storage: 'Storage, buckets and objects',
+  functions: 'Functions and the AI gateway',
+  networking: 'VPC endpoints, IP allow lists, JWKS',
+  users: 'The current user and their organizations',
+} as const;
+export type Toolset = keyof typeof TOOLSETS;
+
+/** The four MCP annotation hints, always all set. */
+export interface Hints {
+  readOnlyHint: boolean;
+  destructiveHint: boolean;
+  idempotentHint: boolean;
+  openWorldHint: boolean;
+}
+
+/*
+ * openWorldHint: the management tools act on a closed domain (the user's own Neon account), so it is
+ * false; tools that return database rows (whose contents may come from anywhere) set it to true.
+ */
+/** Reads, changes nothing. */
+export const READ: Hints = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+/** Creates something new; calling twice creates two. */
+export const CREATE: Hints = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
+/** Changes settings in place; the same call twice has no further effect. */
+export const UPDATE: Hints = { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+/** Deletes or overwrites data; the same call twice has no further effect. */
+export const DESTROY: Hints = { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false };
+/** Acts (start, restart, reveal); not destructive, but not a pure read either. */
+export const ACT: Hints = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
+
+/** What a handler gets besides its arguments. */
+export interface ToolContext {
+  client: NeonClient;
+  /** Aborts when the MCP client cancels the call. */
+  signal: AbortSignal;
+  /** Sends a progress notification when the client asked for progress; otherwise does nothing. */
+  progress(message: string): Promise<void>;
+  /** Waits until every operation finished, reporting progress; throws if one fails or it times out. */
+  wait(operations: readonly Operation[] | undefined): Promise<Operation[]>;
+  /** The server's settings that tools may need. */
+  settings: ToolSettings;
+}
+
+/** Settings a tool may consult. */
+export interface ToolSettings {
+  readOnly: boolean;
+  /** Set when the server is scoped to one project. */
+  projectId?: string;
+  /** Overall limit for waiting on Neon operations, in milliseconds. */
+  operationTimeoutMs: number;
+  /** SQL statement timeout in milliseconds. */
+  sqlTimeoutMs: number;
+  /** Rows returned by SQL tools at most. */
+  sqlMaxRows: number;
+}
+
+export type Shape = z.ZodRawShape;
+type Args<S extends Shape> = z.infer<z.ZodObject<S>>;
+
+export interface ToolDef<S extends Shape = Shape> {
+  /** snake_case `verb_noun`. */
+  name: string;
+  title: string;
+  /** For the model: what it does, when to use it, what to call next. Short. */
+  description: string;
+  toolset: Toolset;
+  /** Input fields; `project_id` is removed and injected when the server is scoped to a project. */
+  input: S;
+  /** Shape of the structured result. */
+  output: z.ZodType<Record<string, unknown>>;
+  hints: Hints;
+  /**
+   * True for tools that reach beyond one project (list/create projects, organizations, API keys, …);
+   * a server scoped to one project does not expose them.
+   */
+  accountLevel?: boolean;
+  /** Neon marks the endpoint beta or alpha. */
+  beta?: boolean;
+  /** The Neon operationIds this tool calls (checked against the spec by the coverage test). */
+  operations: string[];
+  handler(args: Args<S>, ctx: ToolContext): Promise<Record<string, unknown>>;
+}
+
+/** Keeps the types of a tool's input shape flowing into its handler. */
+export function defineTool<S extends Shape>(def: ToolDef<S>): ToolDef {
+  return def as unknown as ToolDef;
+}
+
+/** A JSON object with any keys, for resources whose full shape Neon defines. */
+export const anyObject = z.looseObject({});
+/** An output schema: named top-level fields, each an object, an array, or any JSON. */
+export function output(fields: Record<string, z.ZodType>): z.ZodType<Record<string, unknown>> {
+  return z.looseObject(fields);
+}
+
+export type { Operation, OperationProgress };
