@@ -23,7 +23,8 @@ export function stderrLogger(secrets: readonly string[] = []): Logger {
   return {
     info: (message) => write(`[neon-mcp] ${message}`),
     error: (message, error) => {
-      const detail = error instanceof Error ? (error.stack ?? error.message) : error === undefined ? '' : String(error);
+      const detail =
+        error instanceof Error ? (error.stack ?? error.message) : error === undefined ? '' : String(error);
       write(`[neon-mcp] error: ${message}${detail ? `: ${detail}` : ''}`);
     },
   };

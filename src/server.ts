@@ -9,14 +9,16 @@ import type { NeonClient } from './client/neon-client.js';
 import { waitForOperations } from './client/operations.js';
 import { type Logger, redactor } from './log.js';
 import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
+import { leanSchema, type StandardWithJson } from './tools/json-schema.js';
 import { type Selection, selectTools } from './tools/registry.js';
-import { leanSchema, type StandardWithJson } from './tools/schema.js';
 import { VERSION } from './version.js';
 
 export interface ServerOptions extends Selection {
   client: NeonClient;
   /** Waiting on Neon operations gives up after this many milliseconds (default 10 minutes). */
   operationTimeoutMs?: number;
+  /** First and longest delay between polls of a running operation (default 200 and 2,000 ms). */
+  operationPollMs?: [number, number];
   /** SQL statement timeout (default 30 s). */
   sqlTimeoutMs?: number;
   /** Rows returned by SQL tools at most (default 500). */
@@ -86,7 +88,10 @@ export function prepareServer(options: ServerOptions) {
             if (progressToken === undefined) return;
             step++;
             await mcp.mcpReq
-              .notify({ method: 'notifications/progress', params: { progressToken, progress: step, message } })
+              .notify({
+                method: 'notifications/progress',
+                params: { progressToken, progress: step, message },
+              })
               .catch(() => undefined);
           };
           const ctx: ToolContext = {
@@ -98,6 +103,8 @@ export function prepareServer(options: ServerOptions) {
               waitForOperations(options.client, operations, {
                 signal: mcp.mcpReq.signal,
                 timeoutMs: settings.operationTimeoutMs,
+                initialDelayMs: options.operationPollMs?.[0],
+                maxDelayMs: options.operationPollMs?.[1],
                 onProgress: ({ done, total, operations: ops }) => {
                   if (total === 0) return;
                   const running = ops.filter((o) => o.status !== 'finished' && o.status !== 'skipped');
@@ -115,7 +122,10 @@ export function prepareServer(options: ServerOptions) {
             const text = redact(JSON.stringify(result));
             return { content: [{ type: 'text', text }], structuredContent: JSON.parse(text) };
           } catch (error) {
-            return { isError: true, content: [{ type: 'text', text: redact(errorText(tool.def.name, error, options.logger)) }] };
+            return {
+              isError: true,
+              content: [{ type: 'text', text: redact(errorText(tool.def.name, error, options.logger)) }],
+            };
           }
         },
       );

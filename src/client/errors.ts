@@ -78,7 +78,12 @@ export class NeonNetworkError extends NeonError {
     cause: unknown,
     sent: 'maybe' | 'no',
   ) {
-    const why = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
+    const why =
+      cause instanceof Error
+        ? cause.cause instanceof Error
+          ? cause.cause.message
+          : cause.message
+        : String(cause);
     super(
       `${info.method} ${info.path} failed: could not reach the Neon API (${why}). ` +
         (sent === 'maybe'
@@ -143,7 +148,9 @@ export class NeonOperationTimeoutError extends NeonError {
   }
 }
 
-function describeApiError(info: RequestInfo & { status: number; neonMessage?: string; requestId?: string }): string {
+function describeApiError(
+  info: RequestInfo & { status: number; neonMessage?: string; requestId?: string },
+): string {
   const what = `${info.method} ${info.path} failed with HTTP ${info.status}`;
   const neon = info.neonMessage ? `: ${info.neonMessage}` : '';
   const ref = info.requestId ? ` (request_id ${info.requestId})` : '';
@@ -163,7 +170,8 @@ function describeApiError(info: RequestInfo & { status: number; neonMessage?: st
       hint = ` ${describeNotFound(info.route, info.path)}`;
       break;
     case 409:
-      hint = ' It conflicts with the current state (for example a name already in use). Pick another name or check the current state.';
+      hint =
+        ' It conflicts with the current state (for example a name already in use). Pick another name or check the current state.';
       break;
     case 422:
       hint = ' Neon rejected the arguments: fix them as the message says and try again.';
@@ -195,7 +203,10 @@ function describeNotFound(route: string, path: string): string {
   const parts: string[] = [];
   for (let i = 0; i < templ.length; i++) {
     const m = /^\{([a-z_]+)\}$/.exec(templ[i]);
-    if (m) parts.push(`${m[1].replace(/_id$|_name$/, '').replace(/_/g, ' ')} "${decodeURIComponent(values[i] ?? '')}"`);
+    if (m)
+      parts.push(
+        `${m[1].replace(/_id$|_name$/, '').replace(/_/g, ' ')} "${decodeURIComponent(values[i] ?? '')}"`,
+      );
   }
   if (names.length === 0) return 'The resource does not exist.';
   return `Not found: ${parts.reverse().join(' in ')}. Check the IDs (list the parent resource to see valid ones).`;

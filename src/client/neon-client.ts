@@ -74,7 +74,9 @@ export class NeonClient {
   readonly hasApiKey: boolean;
   readonly limiter: RateLimiter;
   private readonly http: KyInstance;
-  private readonly opts: Required<Pick<NeonClientOptions, 'timeoutMs' | 'retries' | 'retryDelayMs' | 'maxRetryDelayMs'>>;
+  private readonly opts: Required<
+    Pick<NeonClientOptions, 'timeoutMs' | 'retries' | 'retryDelayMs' | 'maxRetryDelayMs'>
+  >;
 
   constructor(options: NeonClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
@@ -215,7 +217,11 @@ export class NeonClient {
       });
     }
     if (error instanceof TimeoutError) return new NeonTimeoutError(info, this.opts.timeoutMs);
-    return new NeonNetworkError(info, error, notSentCode(error) ? 'no' : info.method === 'GET' ? 'no' : 'maybe');
+    return new NeonNetworkError(
+      info,
+      error,
+      notSentCode(error) ? 'no' : info.method === 'GET' ? 'no' : 'maybe',
+    );
   }
 }
 
@@ -230,7 +236,9 @@ function notSentCode(error: unknown): boolean {
   return typeof cause?.code === 'string' && NOT_SENT_CODES.has(cause.code);
 }
 
-async function readErrorBody(response: Response): Promise<{ code?: string; message?: string; request_id?: string }> {
+async function readErrorBody(
+  response: Response,
+): Promise<{ code?: string; message?: string; request_id?: string }> {
   try {
     const text = await response.text();
     try {
@@ -253,7 +261,8 @@ async function readErrorBody(response: Response): Promise<{ code?: string; messa
 export function buildPath(route: string, params: Record<string, string | number>): string {
   return route.replace(/\{([a-z_]+)\}/g, (_, name: string) => {
     const raw = params[name];
-    if (raw === undefined || raw === null) throw new InvalidArgumentError(`Missing required argument ${name}.`);
+    if (raw === undefined || raw === null)
+      throw new InvalidArgumentError(`Missing required argument ${name}.`);
     const value = String(raw);
     if (value === '' || value === '.' || value === '..') {
       throw new InvalidArgumentError(`Argument ${name} must not be empty, "." or "..".`);

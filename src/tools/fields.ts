@@ -11,7 +11,9 @@ const NEON_ID = /^[a-z0-9-]{1,60}$/;
 export function neonId(what: string) {
   return z
     .string()
-    .refine((v) => NEON_ID.test(v), { message: `must be a Neon ${what} ID (lowercase letters, digits, dashes; at most 60)` })
+    .refine((v) => NEON_ID.test(v), {
+      message: `must be a Neon ${what} ID (lowercase letters, digits, dashes; at most 60)`,
+    })
     .describe(`${what} ID`);
 }
 
@@ -35,7 +37,8 @@ export const databaseName = pgName('database');
 export const roleName = pgName('role');
 
 /** Page size for list tools. Neon allows up to 400 on most lists. */
-export const limit = (max = 400) => z.number().int().min(1).max(max).optional().describe(`Page size (max ${max})`);
+export const limit = (max = 400) =>
+  z.number().int().min(1).max(max).optional().describe(`Page size (max ${max})`);
 export const cursor = z.string().max(2000).optional().describe('next_cursor from the previous page');
 export const search = z.string().max(256).optional().describe('Filter by name or ID (partial match)');
 

@@ -6,12 +6,21 @@ import { pick } from './util.js';
 
 type Project = Schemas['Project'];
 
-const PROJECT_SUMMARY = ['id', 'name', 'region_id', 'pg_version', 'org_id', 'created_at', 'updated_at'] as const;
+const PROJECT_SUMMARY = [
+  'id',
+  'name',
+  'region_id',
+  'pg_version',
+  'org_id',
+  'created_at',
+  'updated_at',
+] as const;
 
 export const listProjects = defineTool({
   name: 'list_projects',
   title: 'List projects',
-  description: 'List Neon projects the API key can see (id, name, region, Postgres version). Pass next_cursor to page.',
+  description:
+    'List Neon projects the API key can see (id, name, region, Postgres version). Pass next_cursor to page.',
   toolset: 'projects',
   accountLevel: true,
   operations: ['listProjects'],
@@ -20,10 +29,13 @@ export const listProjects = defineTool({
   hints: READ,
   async handler(args, { client, signal }) {
     const pageSize = args.limit ?? 100;
-    const res = await client.get<Schemas['ProjectsResponse'] & { pagination?: Schemas['Pagination'] }>('/projects', {
-      query: { search: args.search, org_id: args.org_id, limit: pageSize, cursor: args.cursor },
-      signal,
-    });
+    const res = await client.get<Schemas['ProjectsResponse'] & { pagination?: Schemas['Pagination'] }>(
+      '/projects',
+      {
+        query: { search: args.search, org_id: args.org_id, limit: pageSize, cursor: args.cursor },
+        signal,
+      },
+    );
     const projects = res.projects.map((p) => pick(p, PROJECT_SUMMARY));
     // Neon returns a cursor even on the last page; a short page means there is no more.
     const more = projects.length === pageSize && res.pagination?.cursor;
@@ -112,7 +124,13 @@ export const updateProject = defineTool({
   input: {
     project_id: projectId,
     name: z.string().min(1).max(256).optional().describe('New name'),
-    history_retention_seconds: z.number().int().min(0).max(2_592_000).optional().describe('Restore window in seconds'),
+    history_retention_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(2_592_000)
+      .optional()
+      .describe('Restore window in seconds'),
     default_endpoint_settings: anyObject.optional().describe('Defaults for new computes (see Neon docs)'),
     settings: anyObject.optional().describe('Project settings to change (see Neon docs)'),
   },
@@ -131,7 +149,8 @@ export const updateProject = defineTool({
 export const deleteProject = defineTool({
   name: 'delete_project',
   title: 'Delete project',
-  description: 'Delete a project with all its branches, computes and data. Cannot be undone from this server.',
+  description:
+    'Delete a project with all its branches, computes and data. Cannot be undone from this server.',
   toolset: 'projects',
   accountLevel: true,
   operations: ['deleteProject'],
@@ -139,7 +158,10 @@ export const deleteProject = defineTool({
   output: output({ deleted: z.boolean(), project: anyObject }),
   hints: DESTROY,
   async handler({ project_id }, { client, signal }) {
-    const res = await client.delete<{ project: Project }>('/projects/{project_id}', { path: { project_id }, signal });
+    const res = await client.delete<{ project: Project }>('/projects/{project_id}', {
+      path: { project_id },
+      signal,
+    });
     return { deleted: true, project: pick(res.project, PROJECT_SUMMARY) };
   },
 });

@@ -3,10 +3,50 @@
  * single tools added or removed, read-only mode and project scoping all act on each tool's metadata.
  */
 import * as z from 'zod';
-import { defineTool, output, READ, type ToolDef, TOOLSETS, type Toolset } from './framework.js';
+import { anonymizationTools } from './anonymization.js';
+import { apiKeyTools } from './api-keys.js';
+import { authTools } from './auth.js';
+import { billingTools } from './billing.js';
+import { branchTools } from './branches.js';
+import { computeTools } from './computes.js';
+import { connectionTools } from './connection.js';
+import { dataApiTools } from './data-api.js';
+import { databaseTools } from './databases.js';
+import { defineTool, output, READ, TOOLSETS, type ToolDef, type Toolset } from './framework.js';
+import { functionTools } from './functions.js';
+import { networkingTools } from './networking.js';
+import { operationTools } from './operations.js';
+import { organizationTools } from './organizations.js';
 import { projectTools } from './projects.js';
+import { roleTools } from './roles.js';
+import { schemaTools } from './schema.js';
+import { snapshotTools } from './snapshots.js';
+import { sqlTools } from './sql.js';
+import { storageTools } from './storage.js';
+import { userTools } from './users.js';
 
-export const ALL_TOOLS: readonly ToolDef[] = [...projectTools];
+export const ALL_TOOLS: readonly ToolDef[] = [
+  ...projectTools,
+  ...branchTools,
+  ...computeTools,
+  ...databaseTools,
+  ...roleTools,
+  ...connectionTools,
+  ...operationTools,
+  ...sqlTools,
+  ...schemaTools,
+  ...snapshotTools,
+  ...anonymizationTools,
+  ...organizationTools,
+  ...apiKeyTools,
+  ...billingTools,
+  ...userTools,
+  ...networkingTools,
+  ...authTools,
+  ...dataApiTools,
+  ...storageTools,
+  ...functionTools,
+];
 
 /** What a developer uses daily; `--toolsets all` enables the rest. */
 export const DEFAULT_TOOLSETS: readonly Toolset[] = [
@@ -36,11 +76,13 @@ export interface Selection {
 export function validateSelection(sel: Selection): void {
   const sets = Object.keys(TOOLSETS);
   for (const t of sel.toolsets ?? []) {
-    if (t !== 'all' && !sets.includes(t)) throw new Error(`Unknown toolset "${t}". Valid: all, ${sets.join(', ')}.`);
+    if (t !== 'all' && !sets.includes(t))
+      throw new Error(`Unknown toolset "${t}". Valid: all, ${sets.join(', ')}.`);
   }
   const names = new Set(ALL_TOOLS.map((t) => t.name));
   for (const n of [...(sel.tools ?? []), ...(sel.excludeTools ?? [])]) {
-    if (!names.has(n) && n !== listToolsetsName) throw new Error(`Unknown tool "${n}". See the README for the list.`);
+    if (!names.has(n) && n !== listToolsetsName)
+      throw new Error(`Unknown tool "${n}". See the README for the list.`);
   }
 }
 
@@ -74,7 +116,11 @@ function listToolsetsTool(sel: Selection): ToolDef {
     toolset: 'projects',
     operations: [],
     input: {},
-    output: output({ toolsets: z.array(z.looseObject({})), read_only: z.boolean(), project_id: z.string().optional() }),
+    output: output({
+      toolsets: z.array(z.looseObject({})),
+      read_only: z.boolean(),
+      project_id: z.string().optional(),
+    }),
     hints: READ,
     async handler() {
       const toolsets = Object.entries(TOOLSETS).map(([name, description]) => {
@@ -83,7 +129,11 @@ function listToolsetsTool(sel: Selection): ToolDef {
         const hidden = tools.filter((t) => whyHidden(t, sel)).map((t) => `${t.name} (${whyHidden(t, sel)})`);
         return { name, description, enabled, ...(hidden.length ? { hidden } : {}) };
       });
-      return { toolsets, read_only: Boolean(sel.readOnly), ...(sel.projectId ? { project_id: sel.projectId } : {}) };
+      return {
+        toolsets,
+        read_only: Boolean(sel.readOnly),
+        ...(sel.projectId ? { project_id: sel.projectId } : {}),
+      };
     },
   });
 }

@@ -1,5 +1,8 @@
 /** A copy of `obj` with only `keys` (those present). */
-export function pick<T extends object, K extends string>(obj: T, keys: readonly K[]): Partial<Record<K, unknown>> {
+export function pick<T extends object, K extends string>(
+  obj: T,
+  keys: readonly K[],
+): Partial<Record<K, unknown>> {
   const out: Partial<Record<K, unknown>> = {};
   for (const k of keys) if (k in obj) out[k] = (obj as Record<string, unknown>)[k];
   return out;

@@ -1,0 +1,4 @@
+import type { ToolDef } from './framework.js';
+
+// Filled in by the work on this resource.
+export const computeTools: ToolDef[] = [];

@@ -1,0 +1,95 @@
+/**
+ * Resolving "which database do I connect to": the defaults an agent expects (the project's default
+ * branch, its only or first database, that database's owner) and the URI from Neon's
+ * `connection_uri` endpoint. Shared by get_connection_string and the SQL tools.
+ */
+import * as z from 'zod';
+import type { NeonClient, Schemas } from '../client/neon-client.js';
+import { branchId, databaseName, endpointId, projectId, roleName } from './fields.js';
+import type { ToolDef } from './framework.js';
+
+/** Input fields naming a database to connect to; everything but the project has a default. */
+export const connectionFields = {
+  project_id: projectId,
+  branch_id: branchId.optional().describe('Branch ID (default: the default branch)'),
+  database: databaseName.optional().describe('Database (default: the only or first one)'),
+  role: roleName.optional().describe("Role (default: the database's owner)"),
+};
+
+export interface ConnectionTarget {
+  project_id: string;
+  branch_id?: string;
+  database?: string;
+  role?: string;
+  endpoint_id?: string;
+  pooled?: boolean;
+}
+
+export interface ResolvedConnection {
+  project_id: string;
+  branch_id: string;
+  database: string;
+  role: string;
+  pooled: boolean;
+  /** Contains the role's password: hand it only to whoever asked for it. */
+  uri: string;
+}
+
+/** Finds the project's default branch. */
+export async function defaultBranchId(
+  client: NeonClient,
+  project_id: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  const branches = await client.listAll<Schemas['Branch']>('/projects/{project_id}/branches', 'branches', {
+    path: { project_id },
+    signal,
+  });
+  const main = branches.find((b) => b.default) ?? branches[0];
+  if (!main) throw new Error(`Project ${project_id} has no branches.`);
+  return main.id;
+}
+
+/** Fills in the defaults and asks Neon for the connection URI. */
+export async function resolveConnection(
+  client: NeonClient,
+  target: ConnectionTarget,
+  signal?: AbortSignal,
+): Promise<ResolvedConnection> {
+  const { project_id } = target;
+  const branch_id = target.branch_id ?? (await defaultBranchId(client, project_id, signal));
+  let database = target.database;
+  let role = target.role;
+  if (!database || !role) {
+    const { databases } = await client.get<Schemas['DatabasesResponse']>(
+      '/projects/{project_id}/branches/{branch_id}/databases',
+      { path: { project_id, branch_id }, signal },
+    );
+    const db = database ? databases.find((d) => d.name === database) : databases[0];
+    if (!db) {
+      throw new Error(
+        database
+          ? `Database "${database}" does not exist on branch ${branch_id}. Existing: ${databases.map((d) => d.name).join(', ') || 'none'}.`
+          : `Branch ${branch_id} has no database. Create one with create_database.`,
+      );
+    }
+    database = db.name;
+    role ??= db.owner_name;
+  }
+  const pooled = target.pooled ?? false;
+  const { uri } = await client.get<Schemas['ConnectionURIResponse']>(
+    '/projects/{project_id}/connection_uri',
+    {
+      path: { project_id },
+      query: { branch_id, endpoint_id: target.endpoint_id, database_name: database, role_name: role, pooled },
+      signal,
+    },
+  );
+  return { project_id, branch_id, database, role, pooled, uri };
+}
+
+export const endpointField = endpointId.optional().describe('Compute ID (default: the read-write one)');
+export const pooledField = z.boolean().optional().describe('Use the connection pooler (PgBouncer)');
+
+/** The get_connection_string tool (filled in with the core resources). */
+export const connectionTools: ToolDef[] = [];

@@ -1,0 +1,81 @@
+/**
+ * Turns a tool's zod shapes into what the MCP SDK takes (Standard Schema with JSON Schema), with the
+ * JSON Schema trimmed of what costs tokens and tells the model nothing, and with project scoping
+ * applied: `project_id` leaves the advertised schema, and a call naming another project is refused.
+ */
+import * as z from 'zod';
+
+type JsonObject = Record<string, unknown>;
+
+export interface StandardWithJson {
+  '~standard': {
+    version: 1;
+    vendor: string;
+    validate: (value: unknown) => StandardResult | Promise<StandardResult>;
+    jsonSchema: { input: (o?: unknown) => JsonObject; output: (o?: unknown) => JsonObject };
+  };
+}
+type StandardResult =
+  | { value: unknown; issues?: undefined }
+  | { issues: { message: string; path?: PropertyKey[] }[] };
+
+/** Wraps a zod schema; the JSON Schema is computed on first use and then reused. */
+export function leanSchema(schema: z.ZodType, io: 'input' | 'output', scope?: string): StandardWithJson {
+  let json: JsonObject | undefined;
+  const toJson = () => {
+    json ??= trim(
+      z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }),
+    ) as JsonObject;
+    return json;
+  };
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'neon-mcp',
+      validate(value) {
+        if (scope !== undefined && value && typeof value === 'object' && 'project_id' in value) {
+          const asked = (value as { project_id: unknown }).project_id;
+          if (asked !== scope) {
+            return {
+              issues: [
+                {
+                  message: `this server is scoped to project ${scope}; project ${JSON.stringify(asked)} cannot be used. Omit project_id.`,
+                  path: ['project_id'],
+                },
+              ],
+            };
+          }
+          const { project_id: _, ...rest } = value as JsonObject;
+          value = rest;
+        }
+        return schema['~standard'].validate(value) as StandardResult | Promise<StandardResult>;
+      },
+      jsonSchema: { input: toJson, output: toJson },
+    },
+  };
+}
+
+const SAFE_MIN = Number.MIN_SAFE_INTEGER;
+const SAFE_MAX = Number.MAX_SAFE_INTEGER;
+
+/** Removes `$schema`, safe-integer bounds, empty `properties` and `additionalProperties: {}`, recursively. */
+function trim(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(trim);
+  if (!node || typeof node !== 'object') return node;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(node as JsonObject)) {
+    if (k === '$schema') continue;
+    if (k === 'minimum' && v === SAFE_MIN) continue;
+    if (k === 'maximum' && v === SAFE_MAX) continue;
+    if (k === 'additionalProperties' && v && typeof v === 'object' && Object.keys(v).length === 0) continue;
+    if (k === 'properties' && v && typeof v === 'object' && Object.keys(v).length === 0) continue;
+    if (
+      k === 'propertyNames' &&
+      (v as JsonObject)?.type === 'string' &&
+      Object.keys(v as JsonObject).length === 1
+    )
+      continue;
+    out[k] = trim(v);
+  }
+  return out;
+}

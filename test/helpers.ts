@@ -1,0 +1,167 @@
+/**
+ * Test harness: msw stands in for the Neon API (backed by a fresh {@link NeonFake} per test), every
+ * request is checked against Neon's OpenAPI description, and a real MCP client talks to the server
+ * in memory.
+ */
+import { Client } from '@modelcontextprotocol/client';
+import { InMemoryTransport } from '@modelcontextprotocol/server';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import type { RequestHandler } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
+import { NeonClient, type NeonClientOptions } from '../src/client/neon-client.js';
+import { prepareServer, type ServerOptions } from '../src/server.js';
+import { coreHandlers } from './mock/handlers.js';
+import { BASE, NeonFake } from './mock/neon-fake.js';
+import { validateRequest } from './mock/spec.js';
+
+export { BASE, NeonFake };
+export const TEST_KEY = 'napi_test_key_0123456789abcdef';
+
+export interface RecordedRequest {
+  method: string;
+  /** Path relative to `/api/v2`. */
+  path: string;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+/** Extra handlers (for resources beyond the core) can be registered by other test modules. */
+const extraHandlerFactories: ((fake: NeonFake) => RequestHandler[])[] = [];
+export function registerHandlers(factory: (fake: NeonFake) => RequestHandler[]): void {
+  extraHandlerFactories.push(factory);
+}
+
+/**
+ * Sets up the mock Neon API for a test file. Each test gets a fresh fake; requests that are not
+ * valid against the spec, or that no handler answers, fail the test.
+ */
+export function useMockApi() {
+  const state = {
+    fake: new NeonFake(),
+    requests: [] as RecordedRequest[],
+    violations: [] as string[],
+  };
+  const msw = setupServer();
+  const pending: Promise<void>[] = [];
+
+  msw.events.on('request:start', ({ request }) => {
+    const url = new URL(request.url);
+    if (!url.href.startsWith(BASE)) return;
+    const clone = request.clone();
+    pending.push(
+      clone.text().then((text) => {
+        let body: unknown;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          state.violations.push(`${request.method} ${url.pathname}: body is not JSON`);
+        }
+        const path = url.pathname.slice(new URL(BASE).pathname.length);
+        state.requests.push({ method: request.method, path, query: url.searchParams, body });
+        state.violations.push(...validateRequest(request.method, path, url.searchParams, body));
+      }),
+    );
+  });
+  msw.events.on('request:unhandled', ({ request }) => {
+    state.violations.push(`unhandled request ${request.method} ${request.url}`);
+  });
+
+  beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
+  beforeEach(() => {
+    state.fake = new NeonFake();
+    state.requests = [];
+    state.violations = [];
+    msw.resetHandlers(...coreHandlers(state.fake), ...extraHandlerFactories.flatMap((f) => f(state.fake)));
+  });
+  afterEach(async () => {
+    await Promise.all(pending.splice(0));
+    expect(state.violations, 'requests not valid against the Neon API spec').toEqual([]);
+  });
+  afterAll(() => msw.close());
+
+  return {
+    get fake() {
+      return state.fake;
+    },
+    get requests() {
+      return state.requests;
+    },
+    /** Requests with this method whose path matches. */
+    count(method: string, path: string | RegExp) {
+      return state.requests.filter(
+        (r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path)),
+      ).length;
+    },
+    /** Per-test handlers, tried before the fake's. */
+    use(...handlers: RequestHandler[]) {
+      msw.use(...handlers);
+    },
+    async settle() {
+      await Promise.all(pending.splice(0));
+    },
+  };
+}
+
+export interface ConnectOptions extends Partial<Omit<ServerOptions, 'client'>> {
+  /** `modern` speaks 2026-07-28; `legacy` sends `initialize` (2025-11-25). Default modern. */
+  era?: 'modern' | 'legacy';
+  apiKey?: string | null;
+  clientOptions?: Partial<NeonClientOptions>;
+}
+
+/** A real MCP client connected in memory to a neon-mcp server pointed at the mock API. */
+export async function connect(options: ConnectOptions = {}) {
+  const { era = 'modern', apiKey = TEST_KEY, clientOptions, ...serverOptions } = options;
+  const client = new NeonClient({
+    apiKey: apiKey ?? undefined,
+    baseUrl: BASE,
+    retryDelayMs: 5,
+    maxRetryDelayMs: 200,
+    ...clientOptions,
+  });
+  const prepared = prepareServer({
+    client,
+    operationPollMs: [2, 10],
+    secrets: apiKey ? [apiKey] : [],
+    ...serverOptions,
+  });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  const handle = serveStdio(prepared.create, { transport: serverSide });
+  const mcp = new Client(
+    { name: 'neon-mcp-test', version: '1.0.0' },
+    { versionNegotiation: { mode: era === 'legacy' ? 'legacy' : { pin: '2026-07-28' } } },
+  );
+  await mcp.connect(clientSide);
+  return {
+    mcp,
+    prepared,
+    /** Calls a tool and returns the raw result. */
+    call(name: string, args: Record<string, unknown> = {}, opts?: Parameters<Client['callTool']>[1]) {
+      return mcp.callTool({ name, arguments: args }, opts);
+    },
+    /** Calls a tool that must succeed and returns its structured content. */
+    async ok<T = any>(name: string, args: Record<string, unknown> = {}): Promise<T> {
+      const res = await mcp.callTool({ name, arguments: args });
+      if (res.isError) throw new Error(`${name} failed: ${text(res)}`);
+      expect(JSON.parse(text(res))).toEqual(res.structuredContent);
+      return res.structuredContent as T;
+    },
+    /** Calls a tool that must fail and returns its error text. */
+    async fails(name: string, args: Record<string, unknown> = {}): Promise<string> {
+      const res = await mcp.callTool({ name, arguments: args });
+      if (!res.isError) throw new Error(`${name} was expected to fail but returned ${text(res)}`);
+      return text(res);
+    },
+    async close() {
+      await mcp.close();
+      await handle.close();
+    },
+  };
+}
+
+/** The text of a tool result's first content block. */
+export function text(result: { content?: unknown }): string {
+  const content = result.content as { type: string; text?: string }[] | undefined;
+  return content?.find((c) => c.type === 'text')?.text ?? '';
+}
