@@ -12,10 +12,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { NeonClient, type NeonClientOptions } from '../src/client/neon-client.js';
 import { prepareServer, type ServerOptions } from '../src/server.js';
 import { coreHandlers } from './mock/handlers.js';
-import { BASE, NeonFake } from './mock/neon-fake.js';
+import { BASE, NeonFake, neonError } from './mock/neon-fake.js';
 import { validateRequest } from './mock/spec.js';
 
-export { BASE, NeonFake };
+export { BASE, NeonFake, neonError };
 export const TEST_KEY = 'napi_test_key_0123456789abcdef';
 
 export interface RecordedRequest {

@@ -26,6 +26,7 @@ export class RateLimiter {
   private readonly routes = new Map<string, number[]>();
   private readonly queue: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
 
   constructor(
     private readonly limits: RateLimits = NEON_RATE_LIMITS,
@@ -35,7 +36,8 @@ export class RateLimiter {
   /** Resolves when a request on `route` may be sent; rejects with the signal's reason when aborted. */
   acquire(route: string, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.queue.length === 0 && this.tryTake(route)) return Promise.resolve();
+    // Waiters of the same route go first (FIFO per route); other routes are not held up.
+    if (!this.queue.some((w) => w.route === route) && this.tryTake(route)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { route, resolve, reject, signal };
       if (signal) {
@@ -91,7 +93,7 @@ export class RateLimiter {
 
   /** Wakes up when the earliest blocking window frees a slot. */
   private schedule(): void {
-    if (this.timer || this.queue.length === 0) return;
+    if (this.queue.length === 0) return;
     const t = this.now();
     let wake = Number.POSITIVE_INFINITY;
     if (this.global.length >= this.limits.perMinute) wake = this.global[0] + 60_000;
@@ -101,6 +103,11 @@ export class RateLimiter {
         wake = Math.min(wake, stamps.length >= this.limits.perSecondPerRoute ? stamps[0] + 1_000 : t);
       }
     }
+    if (this.timer) {
+      if (this.timerAt <= wake) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = wake;
     this.timer = setTimeout(() => this.pump(), Math.max(0, wake - t) + 1);
     // A pending wake-up must not keep the process alive on its own.
     this.timer.unref?.();

@@ -19,6 +19,8 @@ export interface SpecOperation {
   operationId: string;
   deprecated: boolean;
   internal: boolean;
+  /** `beta` or `alpha` where Neon marks it. */
+  stability?: string;
   parameters: Json[];
   requestBody?: Json;
   regex: RegExp;
@@ -58,6 +60,7 @@ for (const [template, item] of Object.entries<Json>(spec.paths)) {
       operationId: op.operationId,
       deprecated: op.deprecated === true,
       internal: op['x-internal'] === true,
+      stability: op['x-stability-level'],
       parameters: [...byKey.values()],
       requestBody: op.requestBody ? resolve(op.requestBody) : undefined,
       regex: new RegExp(`^${pattern}$`),

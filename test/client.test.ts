@@ -1,0 +1,322 @@
+import { HttpResponse, http } from 'msw';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  MissingApiKeyError,
+  NeonAbortedError,
+  NeonApiError,
+  NeonClient,
+  NeonNetworkError,
+  NeonOperationFailedError,
+  NeonOperationTimeoutError,
+  NeonTimeoutError,
+  RateLimiter,
+  waitForOperations,
+} from '../src/client/index.js';
+import { BASE, neonError, TEST_KEY, useMockApi } from './helpers.js';
+
+const api = useMockApi();
+
+function client(extra: ConstructorParameters<typeof NeonClient>[0] = {}) {
+  return new NeonClient({ apiKey: TEST_KEY, baseUrl: BASE, retryDelayMs: 1, maxRetryDelayMs: 100, ...extra });
+}
+
+/** A handler that answers with `fail` the first `times` calls, then falls through to the fake. */
+function failFirst(method: 'get' | 'post', path: string, times: number, fail: () => Response) {
+  let n = 0;
+  return http[method](`${BASE}${path}`, () => (n++ < times ? fail() : undefined));
+}
+
+describe('NeonClient', () => {
+  it('sends bearer auth, JSON and a request id', async () => {
+    let seen: Headers | undefined;
+    api.use(http.get(`${BASE}/projects`, ({ request }) => void (seen = request.headers)));
+    await client().get('/projects');
+    expect(seen?.get('authorization')).toBe(`Bearer ${TEST_KEY}`);
+    expect(seen?.get('accept')).toBe('application/json');
+    expect(seen?.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('refuses to send anything without a key, saying how to set one', async () => {
+    await expect(new NeonClient({ baseUrl: BASE }).get('/projects')).rejects.toThrow(MissingApiKeyError);
+    await expect(new NeonClient({ baseUrl: BASE }).get('/projects')).rejects.toThrow(/NEON_API_KEY/);
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('maps a Neon error body to NeonApiError with status, code, message and request id', async () => {
+    api.use(http.get(`${BASE}/projects/:id`, () => neonError(422, 'name too long', 'INVALID_NAME')));
+    const err = (await client()
+      .get('/projects/{project_id}', { path: { project_id: 'p-1' } })
+      .catch((e) => e)) as NeonApiError;
+    expect(err).toBeInstanceOf(NeonApiError);
+    expect(err).toMatchObject({
+      status: 422,
+      code: 'INVALID_NAME',
+      neonMessage: 'name too long',
+      requestId: 'req-422',
+    });
+    expect(err).toMatchObject({ method: 'GET', path: '/projects/p-1', route: '/projects/{project_id}' });
+    expect(err.message).toMatch(/GET \/projects\/p-1 failed with HTTP 422: name too long/);
+  });
+
+  it('explains 401 and 403 in terms of the key', async () => {
+    api.use(http.get(`${BASE}/projects`, () => neonError(401, 'unauthorized')));
+    await expect(client().get('/projects')).rejects.toThrow(/API key was rejected.*NEON_API_KEY/);
+    api.use(http.get(`${BASE}/projects`, () => neonError(403, 'forbidden')));
+    await expect(client().get('/projects')).rejects.toThrow(/not allowed/);
+  });
+
+  it('retries a GET on 500, 502, 503, 504 and 429', async () => {
+    for (const status of [500, 502, 503, 504, 429]) {
+      api.use(failFirst('get', '/projects', 2, () => neonError(status, 'transient')));
+      const before = api.requests.length;
+      await expect(client().get('/projects')).resolves.toMatchObject({ projects: [] });
+      await api.settle();
+      expect(api.requests.length - before).toBe(3);
+    }
+  });
+
+  it('honours Retry-After on 429', async () => {
+    api.use(
+      failFirst('get', '/projects', 1, () =>
+        HttpResponse.json({ message: 'slow down' }, { status: 429, headers: { 'Retry-After': '0.3' } }),
+      ),
+    );
+    const t = Date.now();
+    await client({ maxRetryDelayMs: 5_000 }).get('/projects');
+    expect(Date.now() - t).toBeGreaterThanOrEqual(280);
+  });
+
+  it('gives up after the retry limit with the last error', async () => {
+    api.use(http.get(`${BASE}/projects`, () => neonError(503, 'down')));
+    const err = (await client({ retries: 2 })
+      .get('/projects')
+      .catch((e) => e)) as NeonApiError;
+    expect(err.status).toBe(503);
+    await api.settle();
+    expect(api.count('GET', '/projects')).toBe(3);
+  });
+
+  it('retries a POST on 423 and 503, but never on 500, 502 or 504', async () => {
+    api.fake.seedProject('p');
+    for (const status of [423, 503]) {
+      api.use(failFirst('post', '/projects', 1, () => neonError(status, 'busy')));
+      const before = api.count('POST', '/projects');
+      await client().post('/projects', { body: { project: {} } });
+      await api.settle();
+      expect(api.count('POST', '/projects') - before).toBe(2);
+    }
+    for (const status of [500, 502, 504]) {
+      api.use(failFirst('post', '/projects', 1, () => neonError(status, 'oops')));
+      const before = api.count('POST', '/projects');
+      const err = await client()
+        .post('/projects', { body: { project: {} } })
+        .catch((e) => e);
+      expect(err.status).toBe(status);
+      expect(err.message).toMatch(/may or may not have been applied/);
+      await api.settle();
+      expect(api.count('POST', '/projects') - before).toBe(1);
+    }
+  });
+
+  it('does not retry a POST whose connection dropped, and says to check before retrying', async () => {
+    api.use(http.post(`${BASE}/projects`, () => HttpResponse.error()));
+    const err = await client()
+      .post('/projects', { body: { project: {} } })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(NeonNetworkError);
+    expect(err.message).toMatch(/may have reached Neon/);
+    await api.settle();
+    expect(api.count('POST', '/projects')).toBe(1);
+  });
+
+  it('retries a GET whose connection dropped', async () => {
+    api.use(failFirst('get', '/projects', 1, () => HttpResponse.error()));
+    await expect(client().get('/projects')).resolves.toMatchObject({ projects: [] });
+  });
+
+  it('times out a slow request', async () => {
+    api.use(http.post(`${BASE}/projects`, () => new Promise<Response>(() => undefined)));
+    const err = await client({ timeoutMs: 100 })
+      .post('/projects', { body: { project: {} } })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(NeonTimeoutError);
+    expect(err.message).toMatch(/timed out after 100 ms.*check the resource/);
+  });
+
+  it('reports malformed JSON clearly', async () => {
+    api.use(
+      http.get(
+        `${BASE}/projects`,
+        () => new HttpResponse('{not json', { headers: { 'content-type': 'application/json' } }),
+      ),
+    );
+    await expect(client().get('/projects')).rejects.toThrow(/not valid JSON/);
+  });
+
+  it('stops when the signal aborts', async () => {
+    api.use(http.get(`${BASE}/projects`, () => new Promise<Response>(() => undefined)));
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    await expect(client().get('/projects', { signal: ac.signal })).rejects.toThrow(NeonAbortedError);
+  });
+
+  it('encodes path segments and refuses ones that would navigate', async () => {
+    api.use(
+      http.get(`${BASE}/projects/:project_id/branches/:branch_id/roles/:role_name`, ({ request }) =>
+        HttpResponse.json({ role: { url: request.url } }),
+      ),
+    );
+    const c = client();
+    const res = await c.get<{ role: { url: string } }>(
+      '/projects/{project_id}/branches/{branch_id}/roles/{role_name}',
+      {
+        path: { project_id: 'p-1', branch_id: 'br-1', role_name: 'a/b?c#d' },
+      },
+    );
+    expect(res.role.url).toBe(`${BASE}/projects/p-1/branches/br-1/roles/a%2Fb%3Fc%23d`);
+    for (const bad of ['..', '.', '']) {
+      await expect(c.get('/projects/{project_id}', { path: { project_id: bad } })).rejects.toThrow(
+        /must not be empty/,
+      );
+    }
+  });
+
+  it('pages through a list with pagination.next and with pagination.cursor', async () => {
+    const { project } = api.fake.seedProject('paged');
+    for (let i = 0; i < 7; i++) api.fake.makeBranch(project.id, { name: `b${i}` });
+    for (let i = 0; i < 5; i++) api.fake.seedProject(`many-${i}`);
+    const c = client();
+    const branches = await c.listAll<{ name: string }>('/projects/{project_id}/branches', 'branches', {
+      path: { project_id: project.id },
+      pageSize: 3,
+    });
+    expect(branches.map((b) => b.name).sort()).toEqual(['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'main']);
+    const projects = await c.listAll<{ name: string }>('/projects', 'projects', { pageSize: 2 });
+    expect(projects).toHaveLength(6);
+    // Three full pages, then an empty one proves the end.
+    expect(api.count('GET', '/projects')).toBe(4);
+  });
+});
+
+describe('waitForOperations', () => {
+  it('polls until every operation finished, reporting progress', async () => {
+    const { project } = api.fake.seedProject('ops');
+    api.fake.operationPolls = 3;
+    const ops = api.fake.startOperations(project.id, [
+      { action: 'create_branch' },
+      { action: 'start_compute' },
+    ]);
+    const seen: number[] = [];
+    const done = await waitForOperations(client(), ops as never, {
+      initialDelayMs: 1,
+      maxDelayMs: 5,
+      onProgress: (p) => void seen.push(p.done),
+    });
+    expect(done.map((o) => o.status)).toEqual(['finished', 'finished']);
+    expect(seen.at(-1)).toBe(2);
+    await api.settle();
+    expect(api.count('GET', new RegExp(`/projects/${project.id}/operations/`))).toBe(8);
+  });
+
+  it('turns a failed operation into an error naming it', async () => {
+    const { project } = api.fake.seedProject('ops');
+    api.fake.failNextOperation = 'out of disk';
+    const [op] = api.fake.startOperations(project.id, [{ action: 'create_timeline' }]);
+    const err = await waitForOperations(client(), [op] as never, { initialDelayMs: 1, maxDelayMs: 2 }).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(NeonOperationFailedError);
+    expect(err.message).toContain(op.id);
+    expect(err.message).toMatch(/create_timeline.*failed.*out of disk/);
+  });
+
+  it('times out naming the operations still running', async () => {
+    const { project } = api.fake.seedProject('ops');
+    api.fake.operationPolls = 1_000_000;
+    const [op] = api.fake.startOperations(project.id, [{ action: 'start_compute' }]);
+    const err = await waitForOperations(client(), [op] as never, {
+      initialDelayMs: 5,
+      maxDelayMs: 10,
+      timeoutMs: 60,
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(NeonOperationTimeoutError);
+    expect(err.message).toContain(op.id);
+    expect(err.message).toMatch(/get_operation/);
+  });
+
+  it('stops polling when aborted', async () => {
+    const { project } = api.fake.seedProject('ops');
+    api.fake.operationPolls = 1_000_000;
+    const [op] = api.fake.startOperations(project.id, [{ action: 'start_compute' }]);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 40);
+    await expect(
+      waitForOperations(client(), [op] as never, { initialDelayMs: 5, maxDelayMs: 5, signal: ac.signal }),
+    ).rejects.toThrow(NeonAbortedError);
+    await api.settle();
+    const polls = api.requests.length;
+    await new Promise((r) => setTimeout(r, 60));
+    await api.settle();
+    expect(api.requests.length).toBe(polls);
+  });
+});
+
+describe('RateLimiter', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('allows 40 per second per route and 700 per minute overall', async () => {
+    vi.useFakeTimers();
+    const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 40 });
+    for (let i = 0; i < 40; i++) await limiter.acquire('GET /a');
+    let granted = false;
+    const p = limiter.acquire('GET /a').then(() => {
+      granted = true;
+    });
+    // Another route is not held up by the saturated one.
+    await limiter.acquire('GET /b');
+    await vi.advanceTimersByTimeAsync(900);
+    expect(granted).toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
+    await p;
+    expect(granted).toBe(true);
+  });
+
+  it('caps the sliding minute', async () => {
+    vi.useFakeTimers();
+    const limiter = new RateLimiter({ perMinute: 5, perSecondPerRoute: 40 });
+    for (let i = 0; i < 5; i++) await limiter.acquire(`GET /${i}`);
+    let granted = false;
+    const p = limiter.acquire('GET /x').then(() => {
+      granted = true;
+    });
+    await vi.advanceTimersByTimeAsync(59_000);
+    expect(granted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1_100);
+    await p;
+    expect(granted).toBe(true);
+  });
+
+  it('serves waiters in order and never exceeds the per-second limit', async () => {
+    vi.useFakeTimers();
+    const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 40 });
+    const grants: number[] = [];
+    const all = Array.from({ length: 100 }, (_, i) => limiter.acquire('GET /a').then(() => grants.push(i)));
+    await vi.advanceTimersByTimeAsync(3_000);
+    await Promise.all(all);
+    expect(grants).toEqual([...grants].sort((a, b) => a - b));
+    expect(grants).toHaveLength(100);
+  });
+
+  it('drops an aborted waiter', async () => {
+    const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
+    await limiter.acquire('GET /a');
+    const ac = new AbortController();
+    const p = limiter.acquire('GET /a', ac.signal);
+    expect(limiter.waiting).toBe(1);
+    ac.abort(new Error('cancelled'));
+    await expect(p).rejects.toThrow('cancelled');
+    expect(limiter.waiting).toBe(0);
+  });
+});

@@ -1,0 +1,144 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { TOOLSETS } from '../src/tools/framework.js';
+import { ALL_TOOLS, DEFAULT_TOOLSETS, selectTools } from '../src/tools/registry.js';
+import { connect, useMockApi } from './helpers.js';
+
+const api = useMockApi();
+let conn: Awaited<ReturnType<typeof connect>>;
+afterEach(() => conn?.close());
+
+async function listed(options: Parameters<typeof connect>[0] = {}) {
+  conn = await connect(options);
+  const { tools } = await conn.mcp.listTools();
+  return tools;
+}
+
+describe('tool definitions', () => {
+  it('have unique snake_case verb_noun names, a title, a description and all four hints', () => {
+    const names = new Set<string>();
+    for (const t of ALL_TOOLS) {
+      expect(t.name).toMatch(/^[a-z]+(_[a-z0-9]+)+$/);
+      expect(names.has(t.name), `duplicate ${t.name}`).toBe(false);
+      names.add(t.name);
+      expect(t.title.length).toBeGreaterThan(2);
+      expect(t.description.length).toBeGreaterThan(10);
+      expect(Object.keys(TOOLSETS)).toContain(t.toolset);
+      for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const) {
+        expect(typeof t.hints[hint], `${t.name}.${hint}`).toBe('boolean');
+      }
+      if (t.hints.readOnlyHint)
+        expect(t.hints.destructiveHint, `${t.name} is read-only yet destructive`).toBe(false);
+    }
+  });
+
+  it('are advertised with every hint, an output schema and lean input schemas', async () => {
+    const tools = await listed({ toolsets: ['all'] });
+    expect(tools.length).toBe(ALL_TOOLS.length + 1);
+    for (const t of tools) {
+      expect(Object.keys(t.annotations ?? {}).sort()).toEqual([
+        'destructiveHint',
+        'idempotentHint',
+        'openWorldHint',
+        'readOnlyHint',
+      ]);
+      expect(t.outputSchema?.type).toBe('object');
+      const json = JSON.stringify(t.inputSchema);
+      expect(json).not.toContain('9007199254740991');
+      expect(json).not.toContain('$schema');
+    }
+  });
+});
+
+describe('selection', () => {
+  it('exposes the default toolsets plus list_toolsets by default', async () => {
+    const tools = await listed();
+    const expected = ALL_TOOLS.filter((t) => DEFAULT_TOOLSETS.includes(t.toolset)).map((t) => t.name);
+    expect(tools.map((t) => t.name).sort()).toEqual(['list_toolsets', ...expected].sort());
+  });
+
+  it('selects toolsets, adds single tools and excludes tools', async () => {
+    const tools = await listed({
+      toolsets: ['projects'],
+      tools: ['list_operations'].filter((n) => ALL_TOOLS.some((t) => t.name === n)),
+      excludeTools: ['delete_project'],
+    });
+    const names = tools.map((t) => t.name);
+    expect(names).toContain('list_projects');
+    expect(names).not.toContain('delete_project');
+    for (const n of names) {
+      const def = ALL_TOOLS.find((t) => t.name === n);
+      if (def) expect(def.toolset === 'projects' || n === 'list_operations').toBe(true);
+    }
+  });
+
+  it('rejects unknown toolsets and tools with the valid names', () => {
+    expect(() => selectTools({ toolsets: ['nope'] })).toThrow(/Unknown toolset "nope". Valid: all, projects/);
+    expect(() => selectTools({ tools: ['drop_everything'] })).toThrow(/Unknown tool "drop_everything"/);
+  });
+
+  it('read-only mode lists only tools with readOnlyHint true, whatever toolsets were asked', async () => {
+    const tools = await listed({ readOnly: true, toolsets: ['all'], tools: ['delete_project'] });
+    expect(tools.length).toBeGreaterThan(1);
+    expect(tools.every((t) => t.annotations?.readOnlyHint === true)).toBe(true);
+    expect(tools.map((t) => t.name)).not.toContain('delete_project');
+    // A hidden tool does not exist for the client: the call is a protocol error, and nothing is sent.
+    await expect(conn.call('delete_project', { project_id: 'p-1' })).rejects.toThrow(
+      /delete_project not found/,
+    );
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('project scope removes project_id from schemas, injects it, and hides account-level tools', async () => {
+    const { project } = api.fake.seedProject('scoped');
+    const tools = await listed({ projectId: project.id, toolsets: ['all'] });
+    const names = tools.map((t) => t.name);
+    expect(names).not.toContain('list_projects');
+    expect(names).not.toContain('create_project');
+    expect(names).not.toContain('delete_project');
+    for (const t of tools) expect(Object.keys(t.inputSchema.properties ?? {})).not.toContain('project_id');
+    const got = await conn.ok('get_project', {});
+    expect(got.project.id).toBe(project.id);
+    // Naming the same project is tolerated; naming another is refused before any request.
+    expect((await conn.ok('get_project', { project_id: project.id })).project.id).toBe(project.id);
+    const before = api.requests.length;
+    const err = await conn.fails('get_project', { project_id: 'someone-elses' });
+    expect(err).toMatch(/scoped to project .*"someone-elses" cannot be used/);
+    await api.settle();
+    expect(api.requests.length).toBe(before);
+  });
+
+  it('list_toolsets tells what is enabled and what is hidden and why', async () => {
+    conn = await connect({ toolsets: ['projects'], readOnly: true });
+    const out = await conn.ok('list_toolsets');
+    expect(out.read_only).toBe(true);
+    const projects = out.toolsets.find((s: { name: string }) => s.name === 'projects');
+    expect(projects.enabled).toContain('list_projects');
+    expect(projects.hidden).toContain('delete_project (read-only mode)');
+    const sql = out.toolsets.find((s: { name: string }) => s.name === 'sql');
+    expect(sql.enabled).toEqual([]);
+  });
+});
+
+describe('protocol eras', () => {
+  it('serves a 2025-11-25 client that sends initialize', async () => {
+    api.fake.seedProject('legacy');
+    conn = await connect({ era: 'legacy' });
+    expect(conn.mcp.getNegotiatedProtocolVersion()).toBe('2025-11-25');
+    const out = await conn.ok('list_projects');
+    expect(out.projects[0].name).toBe('legacy');
+  });
+
+  it('serves a 2026-07-28 client', async () => {
+    conn = await connect({ era: 'modern' });
+    expect(conn.mcp.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+  });
+
+  it('without a key, lists tools and answers calls with how to set the key', async () => {
+    conn = await connect({ apiKey: null });
+    const { tools } = await conn.mcp.listTools();
+    expect(tools.length).toBeGreaterThan(1);
+    const err = await conn.fails('list_projects');
+    expect(err).toMatch(/NEON_API_KEY/);
+    expect(api.requests).toHaveLength(0);
+  });
+});
