@@ -29,7 +29,12 @@ function failFirst(method: 'get' | 'post', path: string, times: number, fail: ()
 describe('NeonClient', () => {
   it('sends bearer auth, JSON and a request id', async () => {
     let seen: Headers | undefined;
-    api.use(http.get(`${BASE}/projects`, ({ request }) => void (seen = request.headers)));
+    api.use(
+      http.get(`${BASE}/projects`, ({ request }) => {
+        seen = request.headers;
+        return undefined;
+      }),
+    );
     await client().get('/projects');
     expect(seen?.get('authorization')).toBe(`Bearer ${TEST_KEY}`);
     expect(seen?.get('accept')).toBe('application/json');
