@@ -1,4 +1,501 @@
-import type { ToolDef } from './framework.js';
+/**
+ * Branches: copy-on-write copies of a project's data. Creating one can add its read-write compute and
+ * answers with a connection string; reset and restore overwrite a branch's data and are marked as such.
+ */
+import * as z from 'zod';
+import { InvalidArgumentError, NeonError } from '../client/errors.js';
+import type { NeonClient, ResponseBody, Schemas } from '../client/neon-client.js';
+import { checkCuRange, computeUnit, summarizeEndpoint, suspendTimeout } from './computes.js';
+import { resolveConnection } from './connection.js';
+import { branchId, cursor, limit, projectId, search, timestamp } from './fields.js';
+import {
+  ACT,
+  anyObject,
+  CREATE,
+  DESTROY,
+  defineTool,
+  output,
+  READ,
+  type ToolDef,
+  UPDATE,
+} from './framework.js';
+import { defined, pick } from './util.js';
 
-// Filled in by the work on this resource.
-export const branchTools: ToolDef[] = [];
+type Branch = Schemas['Branch'];
+type BranchOps = Schemas['BranchOperations'];
+
+const BRANCH_SUMMARY = [
+  'id',
+  'name',
+  'parent_id',
+  'default',
+  'protected',
+  'current_state',
+  'logical_size',
+  'expires_at',
+  'restore_status',
+  'recovery',
+  'created_at',
+] as const;
+const summarizeBranch = (b: Branch) => pick(b, BRANCH_SUMMARY);
+
+const branchRoute = '/projects/{project_id}/branches/{branch_id}' as const;
+const branchName = z.string().min(1).max(256);
+const LSN = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/;
+const lsn = (what: string) =>
+  z
+    .string()
+    .refine((v) => LSN.test(v), { message: 'must be a Postgres LSN like 0/1E19478' })
+    .describe(`${what} (LSN, e.g. 0/1E19478)`);
+
+async function getBranchObject(
+  client: NeonClient,
+  project_id: string,
+  branch_id: string,
+  signal: AbortSignal,
+) {
+  const res = await client.get<Schemas['BranchResponse']>(branchRoute, {
+    path: { project_id, branch_id },
+    signal,
+  });
+  return res.branch;
+}
+
+function oneOf(a: unknown, b: unknown, names: string): void {
+  if (a !== undefined && b !== undefined) throw new InvalidArgumentError(`Give ${names}, not both.`);
+}
+
+const branchOut = output({ branch: anyObject });
+
+export const listBranches = defineTool({
+  name: 'list_branches',
+  title: 'List branches',
+  description:
+    'List branches of a project: ID, name, parent, default, protected, state. Pass next_cursor to page.',
+  toolset: 'branches',
+  operations: ['listProjectBranches'],
+  input: {
+    project_id: projectId,
+    search,
+    include_deleted: z.boolean().optional().describe('Also list deleted, recoverable branches'),
+    limit: limit(400),
+    cursor,
+  },
+  output: output({ branches: z.array(anyObject), next_cursor: z.string().optional() }),
+  hints: READ,
+  async handler(args, { client, signal }) {
+    const pageSize = args.limit ?? 100;
+    const res = await client.get<Schemas['BranchesResponse'] & Schemas['CursorPaginationResponse']>(
+      '/projects/{project_id}/branches',
+      {
+        path: { project_id: args.project_id },
+        query: {
+          search: args.search,
+          include_deleted: args.include_deleted,
+          limit: pageSize,
+          cursor: args.cursor,
+        },
+        signal,
+      },
+    );
+    const branches = res.branches.map(summarizeBranch);
+    const next = branches.length === pageSize ? res.pagination?.next : undefined;
+    return { branches, ...(next ? { next_cursor: next } : {}) };
+  },
+});
+
+export const countBranches = defineTool({
+  name: 'count_branches',
+  title: 'Count branches',
+  description: 'Count the branches of a project, optionally only those whose name matches search.',
+  toolset: 'branches',
+  operations: ['countProjectBranches'],
+  input: { project_id: projectId, search },
+  output: output({ count: z.number() }),
+  hints: READ,
+  async handler({ project_id, search }, { client, signal }) {
+    const res = await client.get<Schemas['BranchesCountResponse']>('/projects/{project_id}/branches/count', {
+      path: { project_id },
+      query: { search },
+      signal,
+    });
+    return { count: res.count };
+  },
+});
+
+export const getBranch = defineTool({
+  name: 'get_branch',
+  title: 'Get branch',
+  description: 'Get a branch with its computes and databases in one answer.',
+  toolset: 'branches',
+  operations: ['getProjectBranch', 'listProjectBranchEndpoints', 'listProjectBranchDatabases'],
+  input: { project_id: projectId, branch_id: branchId },
+  output: output({ branch: anyObject, computes: z.array(anyObject), databases: z.array(anyObject) }),
+  hints: READ,
+  async handler({ project_id, branch_id }, { client, signal }) {
+    const path = { project_id, branch_id };
+    // The branch first: a 404 then names the branch rather than one of its sub-resources.
+    const branch = await getBranchObject(client, project_id, branch_id, signal);
+    const [endpoints, databases] = await Promise.all([
+      client.get<Schemas['EndpointsResponse']>('/projects/{project_id}/branches/{branch_id}/endpoints', {
+        path,
+        signal,
+      }),
+      client.get<Schemas['DatabasesResponse']>('/projects/{project_id}/branches/{branch_id}/databases', {
+        path,
+        signal,
+      }),
+    ]);
+    return {
+      branch,
+      computes: endpoints.endpoints.map(summarizeEndpoint),
+      databases: databases.databases.map((d) => pick(d, ['name', 'owner_name'])),
+    };
+  },
+});
+
+export const createBranch = defineTool({
+  name: 'create_branch',
+  title: 'Create branch',
+  description:
+    'Create a branch (copy of the parent, now or at a past point) with a read-write compute; waits until ' +
+    'ready. Returns its connection string.',
+  toolset: 'branches',
+  operations: ['createProjectBranch', 'getProjectBranch', 'getProjectEndpoint', 'getConnectionURI'],
+  input: {
+    project_id: projectId,
+    name: branchName.optional().describe('Branch name (default: generated)'),
+    parent_id: branchId.optional().describe('Parent branch ID (default: the default branch)'),
+    parent_timestamp: timestamp('Copy the parent as of this time').optional(),
+    parent_lsn: lsn('Copy the parent as of this LSN').optional(),
+    protected: z.boolean().optional().describe('Protect the branch from deletion and reset'),
+    expires_at: timestamp('Delete the branch automatically at').optional(),
+    compute: z.boolean().default(true).describe('Add a read-write compute (needed to connect)'),
+    min_cu: computeUnit('Minimum').optional(),
+    max_cu: computeUnit('Maximum').optional(),
+    suspend_timeout_seconds: suspendTimeout.optional(),
+  },
+  output: output({
+    branch: anyObject,
+    compute: anyObject.optional(),
+    databases: z.array(z.string()),
+    connection_uri: z.string().optional(),
+    database: z.string().optional(),
+    role: z.string().optional(),
+    note: z.string().optional(),
+  }),
+  hints: CREATE,
+  async handler(args, { client, signal, wait }) {
+    const { project_id } = args;
+    oneOf(args.parent_timestamp, args.parent_lsn, 'parent_timestamp or parent_lsn');
+    checkCuRange(args.min_cu, args.max_cu);
+    const computeArgs = defined({
+      autoscaling_limit_min_cu: args.min_cu,
+      autoscaling_limit_max_cu: args.max_cu,
+      suspend_timeout_seconds: args.suspend_timeout_seconds,
+    });
+    if (!args.compute && Object.keys(computeArgs).length > 0) {
+      throw new InvalidArgumentError(
+        'min_cu, max_cu and suspend_timeout_seconds configure the compute: drop them or set compute to true.',
+      );
+    }
+    const body: Schemas['BranchCreateRequest'] = {
+      branch: defined({
+        name: args.name,
+        parent_id: args.parent_id,
+        parent_timestamp: args.parent_timestamp,
+        parent_lsn: args.parent_lsn,
+        protected: args.protected,
+        expires_at: args.expires_at,
+      }),
+      ...(args.compute ? { endpoints: [{ type: 'read_write' as const, ...computeArgs }] } : {}),
+    };
+    const res = await client.post<ResponseBody<'CreatedBranch'>>('/projects/{project_id}/branches', {
+      path: { project_id },
+      body,
+      signal,
+    });
+    await wait(res.operations);
+
+    const branch_id = res.branch.id;
+    const endpointId = res.endpoints?.[0]?.id;
+    const [branch, endpoint] = await Promise.all([
+      getBranchObject(client, project_id, branch_id, signal),
+      endpointId
+        ? client
+            .get<Schemas['EndpointResponse']>('/projects/{project_id}/endpoints/{endpoint_id}', {
+              path: { project_id, endpoint_id: endpointId },
+              signal,
+            })
+            .then((r) => r.endpoint)
+        : undefined,
+    ]);
+    const result: Record<string, unknown> = {
+      branch,
+      ...(endpoint ? { compute: summarizeEndpoint(endpoint) } : {}),
+      databases: (res.databases ?? []).map((d) => d.name),
+    };
+    if (!endpoint) {
+      result.note = 'No compute: add one with create_compute (type read_write) before connecting.';
+      return result;
+    }
+    // The branch exists now: a failure to build the connection string must not read as a failed create.
+    try {
+      const conn = await resolveConnection(
+        client,
+        { project_id, branch_id, endpoint_id: endpoint.id },
+        signal,
+      );
+      Object.assign(result, { connection_uri: conn.uri, database: conn.database, role: conn.role });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      const why = error instanceof Error ? error.message : String(error);
+      result.note = `Branch created, but no connection string: ${why}`;
+    }
+    return result;
+  },
+});
+
+export const updateBranch = defineTool({
+  name: 'update_branch',
+  title: 'Update branch',
+  description: 'Rename a branch, protect or unprotect it, or set or clear (null) its expiry time.',
+  toolset: 'branches',
+  operations: ['updateProjectBranch', 'getProjectBranch'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    name: branchName.optional().describe('New name'),
+    protected: z.boolean().optional().describe('Protected from deletion and reset'),
+    expires_at: timestamp('Delete automatically at').nullable().optional(),
+  },
+  output: branchOut,
+  hints: UPDATE,
+  async handler({ project_id, branch_id, ...changes }, { client, signal, wait }) {
+    const branch = defined(changes);
+    if (Object.keys(branch).length === 0) {
+      throw new InvalidArgumentError('Nothing to change: give name, protected or expires_at.');
+    }
+    const body: Schemas['BranchUpdateRequest'] = { branch };
+    const res = await client.patch<BranchOps>(branchRoute, { path: { project_id, branch_id }, body, signal });
+    await wait(res.operations);
+    return { branch: await getBranchObject(client, project_id, branch_id, signal) };
+  },
+});
+
+export const deleteBranch = defineTool({
+  name: 'delete_branch',
+  title: 'Delete branch',
+  description:
+    'Delete a branch with its computes and data. Fails for the default branch, protected branches and ' +
+    'branches with children.',
+  toolset: 'branches',
+  operations: ['deleteProjectBranch'],
+  input: { project_id: projectId, branch_id: branchId },
+  output: output({ deleted: z.boolean(), branch: anyObject }),
+  hints: DESTROY,
+  async handler({ project_id, branch_id }, { client, signal, wait }) {
+    // 204 (no body) means it was already gone.
+    const res = await client.delete<BranchOps | undefined>(branchRoute, {
+      path: { project_id, branch_id },
+      signal,
+    });
+    await wait(res?.operations);
+    return { deleted: true, branch: res ? summarizeBranch(res.branch) : { id: branch_id } };
+  },
+});
+
+/** Posts a restore, waits, and answers with the branch and (when kept) the branch holding its old state. */
+async function restore(
+  client: NeonClient,
+  wait: (ops: Schemas['Operation'][] | undefined) => Promise<unknown>,
+  signal: AbortSignal,
+  project_id: string,
+  branch_id: string,
+  body: Schemas['BranchRestoreRequest'],
+) {
+  const res = await client.post<BranchOps>('/projects/{project_id}/branches/{branch_id}/restore', {
+    path: { project_id, branch_id },
+    body,
+    signal,
+  });
+  await wait(res.operations);
+  const branch = await getBranchObject(client, project_id, branch_id, signal);
+  let preserved: Branch | undefined;
+  if (body.preserve_under_name) {
+    const found = await client.get<Schemas['BranchesResponse']>('/projects/{project_id}/branches', {
+      path: { project_id },
+      query: { search: body.preserve_under_name },
+      signal,
+    });
+    preserved = found.branches.find((b) => b.name === body.preserve_under_name);
+  }
+  return { branch, ...(preserved ? { preserved_branch: summarizeBranch(preserved) } : {}) };
+}
+
+const preserveUnderName = branchName
+  .optional()
+  .describe('Keep the current state as a new branch of this name');
+const restoreOut = output({ branch: anyObject, preserved_branch: anyObject.optional() });
+
+export const resetBranchFromParent = defineTool({
+  name: 'reset_branch_from_parent',
+  title: 'Reset branch from parent',
+  description:
+    "Overwrite a branch with its parent's latest data; its own changes are lost unless preserve_under_name " +
+    'is given.',
+  toolset: 'branches',
+  operations: ['getProjectBranch', 'restoreProjectBranch', 'listProjectBranches'],
+  input: { project_id: projectId, branch_id: branchId, preserve_under_name: preserveUnderName },
+  output: restoreOut,
+  hints: DESTROY,
+  async handler({ project_id, branch_id, preserve_under_name }, { client, signal, wait }) {
+    const current = await getBranchObject(client, project_id, branch_id, signal);
+    if (!current.parent_id) {
+      throw new NeonError(
+        `Branch "${current.name}" (${branch_id}) has no parent, so it cannot be reset from one. ` +
+          'To go back to an earlier state of its own, use restore_branch with source_timestamp.',
+      );
+    }
+    return restore(
+      client,
+      wait,
+      signal,
+      project_id,
+      branch_id,
+      defined({
+        source_branch_id: current.parent_id,
+        preserve_under_name,
+      }) as Schemas['BranchRestoreRequest'],
+    );
+  },
+});
+
+export const restoreBranch = defineTool({
+  name: 'restore_branch',
+  title: 'Restore branch',
+  description:
+    'Overwrite a branch with data from a point in time of itself or another branch. Current data is lost ' +
+    'unless preserve_under_name is given.',
+  toolset: 'branches',
+  operations: ['restoreProjectBranch', 'getProjectBranch', 'listProjectBranches'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId.describe('Branch to overwrite'),
+    source_branch_id: branchId.optional().describe('Take data from this branch (default: branch_id itself)'),
+    source_timestamp: timestamp('Source state at this time (default: latest)').optional(),
+    source_lsn: lsn('Source state at this LSN').optional(),
+    preserve_under_name: preserveUnderName.describe(
+      'Keep the current state as a new branch of this name (required when restoring from itself)',
+    ),
+  },
+  output: restoreOut,
+  hints: DESTROY,
+  async handler(args, { client, signal, wait }) {
+    const { project_id, branch_id } = args;
+    oneOf(args.source_timestamp, args.source_lsn, 'source_timestamp or source_lsn');
+    const source = args.source_branch_id ?? branch_id;
+    if (source === branch_id) {
+      if (args.source_timestamp === undefined && args.source_lsn === undefined) {
+        throw new InvalidArgumentError(
+          'Restoring a branch from its own history needs source_timestamp or source_lsn.',
+        );
+      }
+      if (!args.preserve_under_name) {
+        throw new InvalidArgumentError(
+          'Restoring a branch from its own history needs preserve_under_name (a name for the branch that keeps the current state).',
+        );
+      }
+    }
+    return restore(client, wait, signal, project_id, branch_id, {
+      source_branch_id: source,
+      ...defined({
+        source_timestamp: args.source_timestamp,
+        source_lsn: args.source_lsn,
+        preserve_under_name: args.preserve_under_name,
+      }),
+    });
+  },
+});
+
+export const setDefaultBranch = defineTool({
+  name: 'set_default_branch',
+  title: 'Set default branch',
+  description: 'Make a branch the default one (used when no branch is named, e.g. by get_connection_string).',
+  toolset: 'branches',
+  operations: ['setDefaultProjectBranch', 'getProjectBranch'],
+  input: { project_id: projectId, branch_id: branchId },
+  output: branchOut,
+  hints: UPDATE,
+  async handler({ project_id, branch_id }, { client, signal, wait }) {
+    const res = await client.post<BranchOps>('/projects/{project_id}/branches/{branch_id}/set_as_default', {
+      path: { project_id, branch_id },
+      signal,
+    });
+    await wait(res.operations);
+    return { branch: await getBranchObject(client, project_id, branch_id, signal) };
+  },
+});
+
+export const recoverBranch = defineTool({
+  name: 'recover_branch',
+  title: 'Recover branch',
+  description:
+    'Bring back a deleted branch (within 7 days) with its computes, idle. Find it with list_branches ' +
+    'include_deleted.',
+  toolset: 'branches',
+  beta: true,
+  operations: ['recoverProjectBranch'],
+  input: { project_id: projectId, branch_id: branchId },
+  output: output({ branch: anyObject, computes: z.array(anyObject) }),
+  hints: ACT,
+  async handler({ project_id, branch_id }, { client, signal, wait }) {
+    const res = await client.post<Schemas['BranchRecoverResponse'] & { operations?: Schemas['Operation'][] }>(
+      '/projects/{project_id}/branches/{branch_id}/recover',
+      { path: { project_id, branch_id }, signal },
+    );
+    await wait(res.operations);
+    return { branch: res.branch, computes: (res.endpoints ?? []).map(summarizeEndpoint) };
+  },
+});
+
+export const finalizeRestoreBranch = defineTool({
+  name: 'finalize_restore_branch',
+  title: 'Finalize branch restore',
+  description:
+    'Make a branch restored from a snapshot replace the original: takes its name and computes (they restart); ' +
+    'the original is renamed.',
+  toolset: 'branches',
+  beta: true,
+  operations: ['finalizeRestoreBranch', 'getProjectBranch'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId.describe('The restored branch'),
+    name: branchName.optional().describe('New name for the original branch (default: generated)'),
+  },
+  output: branchOut,
+  // Swaps which branch the computes serve: not data loss, but it changes what production connects to.
+  hints: { ...ACT, destructiveHint: true },
+  async handler({ project_id, branch_id, name }, { client, signal, wait }) {
+    const res = await client.post<Schemas['OperationsResponse']>(
+      '/projects/{project_id}/branches/{branch_id}/finalize_restore',
+      { path: { project_id, branch_id }, body: defined({ name }), signal },
+    );
+    await wait(res.operations);
+    return { branch: await getBranchObject(client, project_id, branch_id, signal) };
+  },
+});
+
+export const branchTools: ToolDef[] = [
+  listBranches,
+  countBranches,
+  getBranch,
+  createBranch,
+  updateBranch,
+  deleteBranch,
+  resetBranchFromParent,
+  restoreBranch,
+  setDefaultBranch,
+  recoverBranch,
+  finalizeRestoreBranch,
+];

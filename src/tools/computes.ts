@@ -1,4 +1,276 @@
-import type { ToolDef } from './framework.js';
+/**
+ * Computes (Neon "endpoints"): the Postgres servers attached to a branch. Every change waits for its
+ * Neon operations and answers with the compute as it is afterwards.
+ */
+import * as z from 'zod';
+import { InvalidArgumentError } from '../client/errors.js';
+import type { NeonClient, Schemas } from '../client/neon-client.js';
+import { branchId, endpointId, projectId } from './fields.js';
+import {
+  ACT,
+  anyObject,
+  CREATE,
+  DESTROY,
+  defineTool,
+  output,
+  READ,
+  type ToolDef,
+  UPDATE,
+} from './framework.js';
+import { defined, pick } from './util.js';
 
-// Filled in by the work on this resource.
-export const computeTools: ToolDef[] = [];
+type Endpoint = Schemas['Endpoint'];
+type EndpointOps = Schemas['EndpointOperations'];
+
+/** The fields of a compute worth showing in a list. */
+export const ENDPOINT_SUMMARY = [
+  'id',
+  'name',
+  'branch_id',
+  'type',
+  'current_state',
+  'host',
+  'autoscaling_limit_min_cu',
+  'autoscaling_limit_max_cu',
+  'suspend_timeout_seconds',
+  'disabled',
+  'last_active',
+] as const;
+
+export const summarizeEndpoint = (e: Endpoint) => pick(e, ENDPOINT_SUMMARY);
+
+/** A compute size in Compute Units. */
+export const computeUnit = (what: string) =>
+  z.number().min(0.25).max(56).describe(`${what} compute units (0.25-56)`);
+export const suspendTimeout = z
+  .number()
+  .int()
+  .min(-1)
+  .max(604_800)
+  .describe('Idle seconds before suspending (0 default, -1 never)');
+
+/** Refuses min > max before anything is sent. */
+export function checkCuRange(min: number | undefined, max: number | undefined): void {
+  if (min !== undefined && max !== undefined && min > max) {
+    throw new InvalidArgumentError(`min_cu (${min}) must not be greater than max_cu (${max}).`);
+  }
+}
+
+const endpointRoute = '/projects/{project_id}/endpoints/{endpoint_id}' as const;
+
+async function getEndpoint(client: NeonClient, project_id: string, endpoint_id: string, signal: AbortSignal) {
+  const res = await client.get<Schemas['EndpointResponse']>(endpointRoute, {
+    path: { project_id, endpoint_id },
+    signal,
+  });
+  return res.endpoint;
+}
+
+const computeOut = output({ compute: anyObject });
+
+export const listComputes = defineTool({
+  name: 'list_computes',
+  title: 'List computes',
+  description: 'List computes (endpoints) of a project, or of one branch: ID, type, state, host, size.',
+  toolset: 'computes',
+  operations: ['listProjectEndpoints', 'listProjectBranchEndpoints'],
+  input: { project_id: projectId, branch_id: branchId.optional().describe('Only this branch') },
+  output: output({ computes: z.array(anyObject) }),
+  hints: READ,
+  async handler({ project_id, branch_id }, { client, signal }) {
+    const res = branch_id
+      ? await client.get<Schemas['EndpointsResponse']>(
+          '/projects/{project_id}/branches/{branch_id}/endpoints',
+          {
+            path: { project_id, branch_id },
+            signal,
+          },
+        )
+      : await client.get<Schemas['EndpointsResponse']>('/projects/{project_id}/endpoints', {
+          path: { project_id },
+          signal,
+        });
+    return { computes: res.endpoints.map(summarizeEndpoint) };
+  },
+});
+
+export const getCompute = defineTool({
+  name: 'get_compute',
+  title: 'Get compute',
+  description: 'Get one compute (endpoint) with all its settings.',
+  toolset: 'computes',
+  operations: ['getProjectEndpoint'],
+  input: { project_id: projectId, endpoint_id: endpointId },
+  output: computeOut,
+  hints: READ,
+  async handler({ project_id, endpoint_id }, { client, signal }) {
+    return { compute: await getEndpoint(client, project_id, endpoint_id, signal) };
+  },
+});
+
+export const createCompute = defineTool({
+  name: 'create_compute',
+  title: 'Create compute',
+  description:
+    'Add a compute to a branch: read_write (one per branch) or read_only (replica). Waits until it runs. ' +
+    'Then get_connection_string with endpoint_id.',
+  toolset: 'computes',
+  operations: ['createProjectEndpoint'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    type: z.enum(['read_write', 'read_only']).describe('Compute type'),
+    min_cu: computeUnit('Minimum').optional(),
+    max_cu: computeUnit('Maximum').optional(),
+    suspend_timeout_seconds: suspendTimeout.optional(),
+    pooler: z.boolean().optional().describe('Enable the connection pooler'),
+    name: z.string().min(1).max(64).optional().describe('Compute name'),
+  },
+  output: computeOut,
+  hints: CREATE,
+  async handler(args, { client, signal, wait }) {
+    checkCuRange(args.min_cu, args.max_cu);
+    const body: Schemas['EndpointCreateRequest'] = {
+      endpoint: {
+        branch_id: args.branch_id,
+        type: args.type,
+        ...defined({
+          autoscaling_limit_min_cu: args.min_cu,
+          autoscaling_limit_max_cu: args.max_cu,
+          suspend_timeout_seconds: args.suspend_timeout_seconds,
+          pooler_enabled: args.pooler,
+          name: args.name,
+        }),
+      },
+    };
+    const res = await client.post<EndpointOps>('/projects/{project_id}/endpoints', {
+      path: { project_id: args.project_id },
+      body,
+      signal,
+    });
+    await wait(res.operations);
+    return { compute: await getEndpoint(client, args.project_id, res.endpoint.id, signal) };
+  },
+});
+
+export const updateCompute = defineTool({
+  name: 'update_compute',
+  title: 'Update compute',
+  description:
+    'Change a compute: autoscaling range, suspend timeout, pooler, name, or disable it (blocks connections).',
+  toolset: 'computes',
+  operations: ['updateProjectEndpoint'],
+  input: {
+    project_id: projectId,
+    endpoint_id: endpointId,
+    min_cu: computeUnit('Minimum').optional(),
+    max_cu: computeUnit('Maximum').optional(),
+    suspend_timeout_seconds: suspendTimeout.optional(),
+    disabled: z.boolean().optional().describe('true blocks connections and suspends it'),
+    pooler: z.boolean().optional().describe('Enable the connection pooler'),
+    name: z.string().min(1).max(64).optional().describe('New name'),
+  },
+  output: computeOut,
+  hints: UPDATE,
+  async handler(args, { client, signal, wait }) {
+    checkCuRange(args.min_cu, args.max_cu);
+    const changes = defined({
+      autoscaling_limit_min_cu: args.min_cu,
+      autoscaling_limit_max_cu: args.max_cu,
+      suspend_timeout_seconds: args.suspend_timeout_seconds,
+      disabled: args.disabled,
+      pooler_enabled: args.pooler,
+      name: args.name,
+    });
+    if (Object.keys(changes).length === 0) {
+      throw new InvalidArgumentError(
+        'Nothing to change: give at least one of min_cu, max_cu, suspend_timeout_seconds, disabled, pooler, name.',
+      );
+    }
+    const body: Schemas['EndpointUpdateRequest'] = { endpoint: changes };
+    const res = await client.patch<EndpointOps>(endpointRoute, {
+      path: { project_id: args.project_id, endpoint_id: args.endpoint_id },
+      body,
+      signal,
+    });
+    await wait(res.operations);
+    return { compute: await getEndpoint(client, args.project_id, args.endpoint_id, signal) };
+  },
+});
+
+export const deleteCompute = defineTool({
+  name: 'delete_compute',
+  title: 'Delete compute',
+  description: "Delete a compute. The branch's data stays; without a read-write compute nobody can connect.",
+  toolset: 'computes',
+  operations: ['deleteProjectEndpoint'],
+  input: { project_id: projectId, endpoint_id: endpointId },
+  output: output({ deleted: z.boolean(), compute: anyObject }),
+  hints: DESTROY,
+  async handler({ project_id, endpoint_id }, { client, signal, wait }) {
+    // 204 (no body) means it was already gone.
+    const res = await client.delete<EndpointOps | undefined>(endpointRoute, {
+      path: { project_id, endpoint_id },
+      signal,
+    });
+    await wait(res?.operations);
+    return { deleted: true, compute: res ? summarizeEndpoint(res.endpoint) : { id: endpoint_id } };
+  },
+});
+
+/** start / suspend / restart: same shape, different verb. */
+function lifecycleTool(
+  verb: 'start' | 'suspend' | 'restart',
+  operation: string,
+  description: string,
+): ToolDef {
+  const title = `${verb[0].toUpperCase()}${verb.slice(1)} compute`;
+  return defineTool({
+    name: `${verb}_compute`,
+    title,
+    description,
+    toolset: 'computes',
+    operations: [operation],
+    input: { project_id: projectId, endpoint_id: endpointId },
+    output: computeOut,
+    hints: ACT,
+    async handler({ project_id, endpoint_id }, { client, signal, wait }) {
+      const route =
+        verb === 'start'
+          ? '/projects/{project_id}/endpoints/{endpoint_id}/start'
+          : verb === 'suspend'
+            ? '/projects/{project_id}/endpoints/{endpoint_id}/suspend'
+            : '/projects/{project_id}/endpoints/{endpoint_id}/restart';
+      const res = await client.post<EndpointOps>(route, { path: { project_id, endpoint_id }, signal });
+      await wait(res.operations);
+      return { compute: await getEndpoint(client, project_id, endpoint_id, signal) };
+    },
+  });
+}
+
+export const startCompute = lifecycleTool(
+  'start',
+  'startProjectEndpoint',
+  'Start a suspended compute now (it also starts on the next connection).',
+);
+export const suspendCompute = lifecycleTool(
+  'suspend',
+  'suspendProjectEndpoint',
+  'Suspend a compute now; open connections drop. It restarts on the next connection unless disabled.',
+);
+export const restartCompute = lifecycleTool(
+  'restart',
+  'restartProjectEndpoint',
+  'Restart a compute (drops connections), e.g. to apply new settings.',
+);
+
+export const computeTools: ToolDef[] = [
+  listComputes,
+  getCompute,
+  createCompute,
+  updateCompute,
+  deleteCompute,
+  startCompute,
+  suspendCompute,
+  restartCompute,
+];

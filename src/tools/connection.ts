@@ -4,9 +4,10 @@
  * `connection_uri` endpoint. Shared by get_connection_string and the SQL tools.
  */
 import * as z from 'zod';
+import { NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { branchId, databaseName, endpointId, projectId, roleName } from './fields.js';
-import type { ToolDef } from './framework.js';
+import { defineTool, output, READ, type ToolDef } from './framework.js';
 
 /** Input fields naming a database to connect to; everything but the project has a default. */
 export const connectionFields = {
@@ -91,5 +92,36 @@ export async function resolveConnection(
 export const endpointField = endpointId.optional().describe('Compute ID (default: the read-write one)');
 export const pooledField = z.boolean().optional().describe('Use the connection pooler (PgBouncer)');
 
-/** The get_connection_string tool (filled in with the core resources). */
-export const connectionTools: ToolDef[] = [];
+export const getConnectionString = defineTool({
+  name: 'get_connection_string',
+  title: 'Get connection string',
+  description:
+    'Get a postgresql:// URI (contains the password) for a database. Defaults: default branch, first ' +
+    'database, its owner. pooled for serverless apps.',
+  toolset: 'databases',
+  operations: ['getConnectionURI', 'listProjectBranches', 'listProjectBranchDatabases'],
+  input: { ...connectionFields, endpoint_id: endpointField, pooled: pooledField },
+  output: output({
+    uri: z.string(),
+    project_id: z.string(),
+    branch_id: z.string(),
+    database: z.string(),
+    role: z.string(),
+    pooled: z.boolean(),
+  }),
+  // Changes nothing; the URI is what connecting (also in read-only mode) needs.
+  hints: READ,
+  async handler(args, { client, signal }) {
+    try {
+      const { uri, ...resolved } = await resolveConnection(client, args, signal);
+      return { uri, ...resolved };
+    } catch (error) {
+      // resolveConnection explains a missing database with a plain Error: keep its message as the answer.
+      if (error instanceof NeonError || !(error instanceof Error)) throw error;
+      throw new NeonError(error.message);
+    }
+  },
+});
+
+/** The get_connection_string tool. */
+export const connectionTools: ToolDef[] = [getConnectionString];

@@ -1,4 +1,184 @@
-import type { ToolDef } from './framework.js';
+/**
+ * Databases on a branch. Reads default to the project's default branch; changes need the branch named,
+ * so nothing is changed on a branch the agent did not choose.
+ */
+import * as z from 'zod';
+import { InvalidArgumentError } from '../client/errors.js';
+import type { NeonClient, Schemas } from '../client/neon-client.js';
+import { defaultBranchId } from './connection.js';
+import { branchId, databaseName, projectId, roleName } from './fields.js';
+import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
+import { defined, pick } from './util.js';
 
-// Filled in by the work on this resource.
-export const databaseTools: ToolDef[] = [];
+type DbOps = Schemas['DatabaseOperations'];
+
+const dbsRoute = '/projects/{project_id}/branches/{branch_id}/databases' as const;
+const dbRoute = '/projects/{project_id}/branches/{branch_id}/databases/{database_name}' as const;
+
+/** `branch_id` for reads: optional, the default branch when left out. */
+export const readBranchId = branchId.optional().describe('Branch ID (default: the default branch)');
+
+async function getDatabase(
+  client: NeonClient,
+  project_id: string,
+  branch_id: string,
+  database_name: string,
+  signal: AbortSignal,
+) {
+  const res = await client.get<Schemas['DatabaseResponse']>(dbRoute, {
+    path: { project_id, branch_id, database_name },
+    signal,
+  });
+  return res.database;
+}
+
+export const listDatabases = defineTool({
+  name: 'list_databases',
+  title: 'List databases',
+  description: 'List the databases of a branch with their owner roles.',
+  toolset: 'databases',
+  operations: ['listProjectBranchDatabases', 'listProjectBranches'],
+  input: { project_id: projectId, branch_id: readBranchId },
+  output: output({ branch_id: z.string(), databases: z.array(anyObject) }),
+  hints: READ,
+  async handler({ project_id, branch_id }, { client, signal }) {
+    const branch = branch_id ?? (await defaultBranchId(client, project_id, signal));
+    const res = await client.get<Schemas['DatabasesResponse']>(dbsRoute, {
+      path: { project_id, branch_id: branch },
+      signal,
+    });
+    return {
+      branch_id: branch,
+      databases: res.databases.map((d) => pick(d, ['name', 'owner_name', 'created_at'])),
+    };
+  },
+});
+
+export const getDatabaseTool = defineTool({
+  name: 'get_database',
+  title: 'Get database',
+  description: 'Get one database of a branch (name, owner, dates).',
+  toolset: 'databases',
+  operations: ['getProjectBranchDatabase', 'listProjectBranches'],
+  input: { project_id: projectId, branch_id: readBranchId, database: databaseName },
+  output: output({ database: anyObject }),
+  hints: READ,
+  async handler({ project_id, branch_id, database }, { client, signal }) {
+    const branch = branch_id ?? (await defaultBranchId(client, project_id, signal));
+    return { database: await getDatabase(client, project_id, branch, database, signal) };
+  },
+});
+
+/**
+ * The owner a new database gets when none is named: the owner of the branch's first database (the one
+ * get_connection_string connects as by default), else the branch's only role.
+ */
+async function defaultOwner(client: NeonClient, project_id: string, branch_id: string, signal: AbortSignal) {
+  const path = { project_id, branch_id };
+  const { databases } = await client.get<Schemas['DatabasesResponse']>(dbsRoute, { path, signal });
+  if (databases[0]) return databases[0].owner_name;
+  const { roles } = await client.get<Schemas['RolesResponse']>(
+    '/projects/{project_id}/branches/{branch_id}/roles',
+    { path, signal },
+  );
+  const candidates = roles.filter((r) => !r.protected);
+  if (candidates.length === 1) return candidates[0].name;
+  throw new InvalidArgumentError(
+    candidates.length === 0
+      ? `Branch ${branch_id} has no role to own the database. Create one with create_role, then pass it as owner.`
+      : `Branch ${branch_id} has no database to copy the owner from; pass owner (one of: ${candidates.map((r) => r.name).join(', ')}).`,
+  );
+}
+
+export const createDatabase = defineTool({
+  name: 'create_database',
+  title: 'Create database',
+  description:
+    "Create a database on a branch. Owner defaults to the owner of the branch's first database (e.g. " +
+    'neondb_owner). Then get_connection_string.',
+  toolset: 'databases',
+  operations: [
+    'createProjectBranchDatabase',
+    'getProjectBranchDatabase',
+    'listProjectBranchDatabases',
+    'listProjectBranchRoles',
+  ],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    name: databaseName,
+    owner: roleName.optional().describe('Owner role (default: see description)'),
+  },
+  output: output({ database: anyObject }),
+  hints: CREATE,
+  async handler({ project_id, branch_id, name, owner }, { client, signal, wait }) {
+    const owner_name = owner ?? (await defaultOwner(client, project_id, branch_id, signal));
+    const body: Schemas['DatabaseCreateRequest'] = { database: { name, owner_name } };
+    const res = await client.post<DbOps>(dbsRoute, { path: { project_id, branch_id }, body, signal });
+    await wait(res.operations);
+    return { database: await getDatabase(client, project_id, branch_id, res.database.name, signal) };
+  },
+});
+
+export const updateDatabase = defineTool({
+  name: 'update_database',
+  title: 'Update database',
+  description: 'Rename a database or change its owner role. Renaming breaks connection strings that name it.',
+  toolset: 'databases',
+  operations: ['updateProjectBranchDatabase', 'getProjectBranchDatabase'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    database: databaseName,
+    new_name: databaseName.optional().describe('New name'),
+    owner: roleName.optional().describe('New owner role'),
+  },
+  output: output({ database: anyObject }),
+  hints: UPDATE,
+  async handler({ project_id, branch_id, database, new_name, owner }, { client, signal, wait }) {
+    const changes = defined({ name: new_name, owner_name: owner });
+    if (Object.keys(changes).length === 0) {
+      throw new InvalidArgumentError('Nothing to change: give new_name or owner.');
+    }
+    const body: Schemas['DatabaseUpdateRequest'] = { database: changes };
+    const res = await client.patch<DbOps>(dbRoute, {
+      path: { project_id, branch_id, database_name: database },
+      body,
+      signal,
+    });
+    await wait(res.operations);
+    const name = res.database?.name ?? new_name ?? database;
+    return { database: await getDatabase(client, project_id, branch_id, name, signal) };
+  },
+});
+
+export const deleteDatabase = defineTool({
+  name: 'delete_database',
+  title: 'Delete database',
+  description: 'Delete a database and all its data from a branch.',
+  toolset: 'databases',
+  operations: ['deleteProjectBranchDatabase'],
+  input: { project_id: projectId, branch_id: branchId, database: databaseName },
+  output: output({ deleted: z.boolean(), database: anyObject }),
+  hints: DESTROY,
+  async handler({ project_id, branch_id, database }, { client, signal, wait }) {
+    // 204 (no body) means it was already gone.
+    const res = await client.delete<DbOps | undefined>(dbRoute, {
+      path: { project_id, branch_id, database_name: database },
+      signal,
+    });
+    await wait(res?.operations);
+    return {
+      deleted: true,
+      database: res ? pick(res.database, ['name', 'owner_name', 'branch_id']) : { name: database },
+    };
+  },
+});
+
+export const databaseTools: ToolDef[] = [
+  listDatabases,
+  getDatabaseTool,
+  createDatabase,
+  updateDatabase,
+  deleteDatabase,
+];

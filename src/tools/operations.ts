@@ -1,4 +1,60 @@
-import type { ToolDef } from './framework.js';
+/** Neon operations: the asynchronous work behind every change (create_timeline, start_compute, …). */
+import * as z from 'zod';
+import type { Schemas } from '../client/neon-client.js';
+import { cursor, limit, operationId, projectId } from './fields.js';
+import { anyObject, defineTool, output, READ, type ToolDef } from './framework.js';
+import { pick } from './util.js';
 
-// Filled in by the work on this resource.
-export const operationTools: ToolDef[] = [];
+const OPERATION_SUMMARY = [
+  'id',
+  'action',
+  'status',
+  'branch_id',
+  'endpoint_id',
+  'error',
+  'created_at',
+  'total_duration_ms',
+] as const;
+
+export const listOperations = defineTool({
+  name: 'list_operations',
+  title: 'List operations',
+  description:
+    'List recent Neon operations of a project, newest first: action, status, error. Use to see what is ' +
+    'running or why a change failed.',
+  toolset: 'operations',
+  operations: ['listProjectOperations'],
+  input: { project_id: projectId, limit: limit(1000), cursor },
+  output: output({ operations: z.array(anyObject), next_cursor: z.string().optional() }),
+  hints: READ,
+  async handler({ project_id, limit: size, cursor: after }, { client, signal }) {
+    const pageSize = size ?? 20;
+    const res = await client.get<Schemas['OperationsResponse'] & Schemas['PaginationResponse']>(
+      '/projects/{project_id}/operations',
+      { path: { project_id }, query: { limit: pageSize, cursor: after }, signal },
+    );
+    const operations = res.operations.map((o) => pick(o, OPERATION_SUMMARY));
+    // Neon returns a cursor even on the last page; a short page means there is no more.
+    const next = operations.length === pageSize ? res.pagination?.cursor : undefined;
+    return { operations, ...(next ? { next_cursor: next } : {}) };
+  },
+});
+
+export const getOperation = defineTool({
+  name: 'get_operation',
+  title: 'Get operation',
+  description: 'Get one Neon operation: action, status, error, duration.',
+  toolset: 'operations',
+  operations: ['getProjectOperation'],
+  input: { project_id: projectId, operation_id: operationId },
+  output: output({ operation: anyObject }),
+  hints: READ,
+  async handler({ project_id, operation_id }, { client, signal }) {
+    return client.get<Schemas['OperationResponse']>('/projects/{project_id}/operations/{operation_id}', {
+      path: { project_id, operation_id },
+      signal,
+    });
+  },
+});
+
+export const operationTools: ToolDef[] = [listOperations, getOperation];

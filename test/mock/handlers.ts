@@ -152,9 +152,29 @@ export function coreHandlers(fake: NeonFake) {
       const offset = Number(url.searchParams.get('cursor') ?? 0);
       let all = fake.branchesOf(params.project_id as string);
       if (search) all = all.filter((b) => b.name.includes(search) || b.id.includes(search));
+      if (url.searchParams.get('include_deleted') === 'true') {
+        for (const d of fake.deletedBranches.values()) {
+          if (d.branch.project_id !== params.project_id) continue;
+          if (search && !d.branch.name.includes(search) && !d.branch.id.includes(search)) continue;
+          const until = new Date(Date.parse(d.deleted_at) + 7 * 86_400_000).toISOString();
+          all = [
+            ...all,
+            {
+              ...d.branch,
+              recovery: { deleted_at: d.deleted_at, recoverable_until: until, deletion_method: 'user' },
+            },
+          ];
+        }
+      }
       const page = all.slice(offset, offset + limit);
       const more = offset + limit < all.length;
       return HttpResponse.json({ branches: page, pagination: more ? { next: String(offset + limit) } : {} });
+    }),
+    http.get(`${BASE}/projects/:project_id/branches/count`, ({ params, request }) => {
+      if (!project(params as Params)) return notFound(`project ${params.project_id}`);
+      const search = new URL(request.url).searchParams.get('search');
+      const all = fake.branchesOf(params.project_id as string);
+      return HttpResponse.json({ count: all.filter((b) => !search || b.name.includes(search)).length });
     }),
     http.post(`${BASE}/projects/:project_id/branches`, async ({ params, request }) => {
       const p = project(params as Params);
@@ -225,6 +245,11 @@ export function coreHandlers(fake: NeonFake) {
         if (fake.branchesOf(p.id).some((c) => c.parent_id === b.id)) {
           return neonError(422, 'branch has children', 'BRANCH_HAS_CHILDREN');
         }
+        fake.deletedBranches.set(b.id, {
+          branch: b,
+          endpoints: fake.endpointsOf(p.id, b.id),
+          deleted_at: new Date().toISOString(),
+        });
         fake.branches.delete(b.id);
         for (const e of fake.endpointsOf(p.id, b.id)) fake.endpoints.delete(e.id);
         return HttpResponse.json({
@@ -253,6 +278,40 @@ export function coreHandlers(fake: NeonFake) {
       withBranch(({ branch: b, project: p }) => {
         for (const other of fake.branchesOf(p.id)) other.default = other.id === b.id;
         return HttpResponse.json({ branch: b, operations: [] });
+      }),
+    ),
+
+    http.post(`${BASE}/projects/:project_id/branches/:branch_id/recover`, ({ params }) => {
+      const p = project(params as Params);
+      if (!p) return notFound(`project ${params.project_id}`);
+      const d = fake.deletedBranches.get(params.branch_id as string);
+      if (!d || d.branch.project_id !== p.id) return notFound(`deleted branch ${params.branch_id}`);
+      fake.deletedBranches.delete(d.branch.id);
+      const { expires_at: _ttl, ...b } = d.branch;
+      fake.branches.set(b.id, b);
+      for (const e of d.endpoints) {
+        e.current_state = 'idle';
+        fake.endpoints.set(e.id, e);
+      }
+      return HttpResponse.json({ branch: b, endpoints: d.endpoints });
+    }),
+    http.post(
+      `${BASE}/projects/:project_id/branches/:branch_id/finalize_restore`,
+      withBranch(async ({ request, branch: b, project: p }) => {
+        if (b.restore_status !== 'restored' || !b.restored_as) {
+          return neonError(422, 'branch is not a restored branch awaiting finalization', 'INVALID_STATE');
+        }
+        const original = fake.branches.get(b.restored_as);
+        if (!original) return notFound(`branch ${b.restored_as}`);
+        const body = await jsonBody(request);
+        const originalName = original.name;
+        original.name = body.name ?? `${originalName}_old_${Date.now()}`;
+        b.name = originalName;
+        b.restore_status = 'finalized';
+        for (const e of fake.endpointsOf(p.id, original.id)) e.branch_id = b.id;
+        return HttpResponse.json({
+          operations: ops(p.id, [{ action: 'apply_config', branch_id: b.id }]),
+        });
       }),
     ),
 

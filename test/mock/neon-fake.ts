@@ -32,6 +32,8 @@ export class NeonFake {
   databases: Json[] = [];
   roles: (Json & { password: string })[] = [];
   operations = new Map<string, FakeOperation>();
+  /** Branches deleted through the API, with their computes, until recovered (branch recovery). */
+  deletedBranches = new Map<string, { branch: Json; endpoints: Json[]; deleted_at: string }>();
   /** How many GETs a new operation answers `running` before `finished`. */
   operationPolls = 2;
   /** When set, the next operation created fails with this error text. */
