@@ -1,4 +1,83 @@
-import type { ToolDef } from './framework.js';
+/** Personal API keys of the Neon account. */
+import * as z from 'zod';
+import type { Schemas } from '../client/neon-client.js';
+import { anyObject, CREATE, DESTROY, defineTool, output, READ } from './framework.js';
+import { pick } from './util.js';
 
-// Filled in by the work on this resource.
-export const apiKeyTools: ToolDef[] = [];
+/** The ID of an API key (personal or organization). */
+export const keyId = z.number().int().min(1).describe('API key ID');
+/** The name given to a new API key. */
+export const keyName = z.string().min(1).max(64).describe('Name for the key');
+/** Goes next to a newly created key, the only time Neon shows it. */
+export const KEY_WARNING =
+  'SECRET: `key` is shown only this once and cannot be retrieved again. Give it to the user to store securely.';
+
+/** The fields of a listed key worth showing (never a token: Neon lists none). */
+export function keySummary(k: Schemas['ApiKeysListResponseItem'] & { project_id?: string }) {
+  return {
+    ...pick(k, ['id', 'name', 'created_at', 'last_used_at', 'last_used_from_addr', 'project_id']),
+    created_by: k.created_by?.name,
+  };
+}
+
+export const listApiKeys = defineTool({
+  name: 'list_api_keys',
+  title: 'List API keys',
+  description: 'List your personal Neon API keys (ID, name, last use). Tokens are never shown.',
+  toolset: 'api_keys',
+  accountLevel: true,
+  operations: ['listApiKeys'],
+  input: {},
+  output: output({ api_keys: z.array(anyObject) }),
+  hints: READ,
+  async handler(_args, { client, signal }) {
+    const keys = await client.get<Schemas['ApiKeysListResponseItem'][]>('/api_keys', { signal });
+    return { api_keys: keys.map(keySummary) };
+  },
+});
+
+export const createApiKey = defineTool({
+  name: 'create_api_key',
+  title: 'Create API key',
+  description:
+    'Create a personal API key with full access to your account. The secret is returned only once.',
+  toolset: 'api_keys',
+  accountLevel: true,
+  operations: ['createApiKey'],
+  input: { key_name: keyName },
+  output: output({ api_key: anyObject, key: z.string(), warning: z.string() }),
+  hints: CREATE,
+  async handler({ key_name }, { client, signal }) {
+    const res = await client.post<Schemas['ApiKeyCreateResponse']>('/api_keys', {
+      body: { key_name } satisfies Schemas['ApiKeyCreateRequest'],
+      signal,
+    });
+    return {
+      api_key: pick(res, ['id', 'name', 'created_at']),
+      key: res.key,
+      warning: KEY_WARNING,
+    };
+  },
+});
+
+export const revokeApiKey = defineTool({
+  name: 'revoke_api_key',
+  title: 'Revoke API key',
+  description:
+    'Revoke a personal API key (ID from list_api_keys). Anything using it loses access; cannot be undone.',
+  toolset: 'api_keys',
+  accountLevel: true,
+  operations: ['revokeApiKey'],
+  input: { key_id: keyId },
+  output: output({ api_key: anyObject }),
+  hints: DESTROY,
+  async handler({ key_id }, { client, signal }) {
+    const res = await client.delete<Schemas['ApiKeyRevokeResponse']>('/api_keys/{key_id}', {
+      path: { key_id },
+      signal,
+    });
+    return { api_key: pick(res, ['id', 'name', 'revoked', 'last_used_at']) };
+  },
+});
+
+export const apiKeyTools = [listApiKeys, createApiKey, revokeApiKey];

@@ -1,4 +1,239 @@
-import type { ToolDef } from './framework.js';
+/** Private networking (VPC endpoints of organizations, VPC restrictions of projects) and JWKS for JWT auth. */
+import * as z from 'zod';
+import { InvalidArgumentError } from '../client/errors.js';
+import type { Schemas } from '../client/neon-client.js';
+import { branchId, orgId, projectId } from './fields.js';
+import { anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
+import { defined, pick } from './util.js';
 
-// Filled in by the work on this resource.
-export const networkingTools: ToolDef[] = [];
+const vpcEndpointId = z
+  .string()
+  .regex(/^[A-Za-z0-9-]{1,100}$/, 'must be a VPC endpoint ID such as vpce-0123abcd')
+  .describe('VPC endpoint ID (e.g. vpce-…)');
+const regionId = z.string().min(1).max(64).describe('Neon region, e.g. aws-us-east-2');
+const label = z.string().min(1).max(256).describe('Descriptive label');
+
+export const listProjectVpcRestrictions = defineTool({
+  name: 'list_project_vpc_restrictions',
+  title: 'List project VPC restrictions',
+  description: 'List the VPC endpoints a project accepts connections from (none: no VPC restriction).',
+  toolset: 'networking',
+  operations: ['listProjectVPCEndpoints'],
+  input: { project_id: projectId },
+  output: output({ vpc_endpoints: z.array(anyObject) }),
+  hints: READ,
+  async handler({ project_id }, { client, signal }) {
+    const res = await client.get<Schemas['VPCEndpointsResponse']>('/projects/{project_id}/vpc_endpoints', {
+      path: { project_id },
+      signal,
+    });
+    return { vpc_endpoints: res.endpoints };
+  },
+});
+
+export const setProjectVpcRestriction = defineTool({
+  name: 'set_project_vpc_restriction',
+  title: 'Set project VPC restriction',
+  description:
+    "Allow connections to a project only through this VPC endpoint (first assign it to the project's organization).",
+  toolset: 'networking',
+  operations: ['assignProjectVPCEndpoint', 'listProjectVPCEndpoints'],
+  input: { project_id: projectId, vpc_endpoint_id: vpcEndpointId, label },
+  output: output({ vpc_endpoints: z.array(anyObject) }),
+  hints: UPDATE,
+  async handler({ project_id, vpc_endpoint_id, label }, { client, signal }) {
+    await client.post('/projects/{project_id}/vpc_endpoints/{vpc_endpoint_id}', {
+      path: { project_id, vpc_endpoint_id },
+      body: { label } satisfies Schemas['VPCEndpointAssignment'],
+      signal,
+    });
+    const res = await client.get<Schemas['VPCEndpointsResponse']>('/projects/{project_id}/vpc_endpoints', {
+      path: { project_id },
+      signal,
+    });
+    return { vpc_endpoints: res.endpoints };
+  },
+});
+
+export const removeProjectVpcRestriction = defineTool({
+  name: 'remove_project_vpc_restriction',
+  title: 'Remove project VPC restriction',
+  description: 'Remove a VPC endpoint restriction from a project.',
+  toolset: 'networking',
+  operations: ['deleteProjectVPCEndpoint'],
+  input: { project_id: projectId, vpc_endpoint_id: vpcEndpointId },
+  output: output({ removed: z.boolean(), vpc_endpoint_id: z.string() }),
+  hints: DESTROY,
+  async handler({ project_id, vpc_endpoint_id }, { client, signal }) {
+    await client.delete('/projects/{project_id}/vpc_endpoints/{vpc_endpoint_id}', {
+      path: { project_id, vpc_endpoint_id },
+      signal,
+    });
+    return { removed: true, vpc_endpoint_id };
+  },
+});
+
+export const listOrgVpcEndpoints = defineTool({
+  name: 'list_org_vpc_endpoints',
+  title: 'List organization VPC endpoints',
+  description:
+    "List an organization's VPC endpoints (all regions or one), or one endpoint's state and restricted projects.",
+  toolset: 'networking',
+  accountLevel: true,
+  operations: [
+    'listOrganizationVPCEndpointsAllRegions',
+    'listOrganizationVPCEndpoints',
+    'getOrganizationVPCEndpointDetails',
+  ],
+  input: {
+    org_id: orgId,
+    region_id: regionId.optional().describe('Only this region (required with vpc_endpoint_id)'),
+    vpc_endpoint_id: vpcEndpointId.optional().describe('Get details of this endpoint'),
+  },
+  output: output({ vpc_endpoints: z.array(anyObject).optional(), vpc_endpoint: anyObject.optional() }),
+  hints: READ,
+  async handler({ org_id, region_id, vpc_endpoint_id }, { client, signal }) {
+    if (vpc_endpoint_id) {
+      if (!region_id)
+        throw new InvalidArgumentError(
+          'region_id is required with vpc_endpoint_id; list_org_vpc_endpoints without them shows each region.',
+        );
+      const vpc_endpoint = await client.get<Schemas['VPCEndpointDetails']>(
+        '/organizations/{org_id}/vpc/region/{region_id}/vpc_endpoints/{vpc_endpoint_id}',
+        { path: { org_id, region_id, vpc_endpoint_id }, signal },
+      );
+      return { vpc_endpoint: { ...vpc_endpoint, region_id } };
+    }
+    if (region_id) {
+      const res = await client.get<Schemas['VPCEndpointsResponse']>(
+        '/organizations/{org_id}/vpc/region/{region_id}/vpc_endpoints',
+        { path: { org_id, region_id }, signal },
+      );
+      return { vpc_endpoints: res.endpoints.map((e) => ({ ...e, region_id })) };
+    }
+    const res = await client.get<Schemas['VPCEndpointsWithRegionResponse']>(
+      '/organizations/{org_id}/vpc/vpc_endpoints',
+      { path: { org_id }, signal },
+    );
+    return { vpc_endpoints: res.endpoints };
+  },
+});
+
+export const assignOrgVpcEndpoint = defineTool({
+  name: 'assign_org_vpc_endpoint',
+  title: 'Assign VPC endpoint to organization',
+  description: 'Assign an AWS VPC endpoint to an organization in a region, or relabel it. Returns its state.',
+  toolset: 'networking',
+  accountLevel: true,
+  operations: ['assignOrganizationVPCEndpoint', 'getOrganizationVPCEndpointDetails'],
+  input: { org_id: orgId, region_id: regionId, vpc_endpoint_id: vpcEndpointId, label },
+  output: output({ vpc_endpoint: anyObject }),
+  hints: UPDATE,
+  async handler({ org_id, region_id, vpc_endpoint_id, label }, { client, signal }) {
+    const route = '/organizations/{org_id}/vpc/region/{region_id}/vpc_endpoints/{vpc_endpoint_id}' as const;
+    const path = { org_id, region_id, vpc_endpoint_id };
+    await client.post(route, { path, body: { label } satisfies Schemas['VPCEndpointAssignment'], signal });
+    const vpc_endpoint = await client.get<Schemas['VPCEndpointDetails']>(route, { path, signal });
+    return { vpc_endpoint: { ...vpc_endpoint, region_id } };
+  },
+});
+
+export const deleteOrgVpcEndpoint = defineTool({
+  name: 'delete_org_vpc_endpoint',
+  title: 'Delete organization VPC endpoint',
+  description:
+    'Remove a VPC endpoint from an organization. It can never be assigned to that organization again.',
+  toolset: 'networking',
+  accountLevel: true,
+  operations: ['deleteOrganizationVPCEndpoint'],
+  input: { org_id: orgId, region_id: regionId, vpc_endpoint_id: vpcEndpointId },
+  output: output({ deleted: z.boolean(), vpc_endpoint_id: z.string() }),
+  hints: DESTROY,
+  async handler({ org_id, region_id, vpc_endpoint_id }, { client, signal }) {
+    await client.delete('/organizations/{org_id}/vpc/region/{region_id}/vpc_endpoints/{vpc_endpoint_id}', {
+      path: { org_id, region_id, vpc_endpoint_id },
+      signal,
+    });
+    return { deleted: true, vpc_endpoint_id };
+  },
+});
+
+const JWKS_FIELDS = ['id', 'provider_name', 'jwks_url', 'branch_id', 'jwt_audience', 'created_at'] as const;
+
+export const listJwks = defineTool({
+  name: 'list_jwks',
+  title: 'List JWKS',
+  description: "List the JWKS URLs whose keys verify JWTs for the project's databases.",
+  toolset: 'networking',
+  operations: ['getProjectJWKS'],
+  input: { project_id: projectId },
+  output: output({ jwks: z.array(anyObject) }),
+  hints: READ,
+  async handler({ project_id }, { client, signal }) {
+    const res = await client.get<Schemas['ProjectJWKSResponse']>('/projects/{project_id}/jwks', {
+      path: { project_id },
+      signal,
+    });
+    return { jwks: res.jwks.map((j) => pick(j, JWKS_FIELDS)) };
+  },
+});
+
+export const addJwks = defineTool({
+  name: 'add_jwks',
+  title: 'Add JWKS',
+  description:
+    "Trust JWTs signed by an auth provider's keys (Clerk, Auth0, …) for the project or one branch.",
+  toolset: 'networking',
+  operations: ['addProjectJWKS'],
+  input: {
+    project_id: projectId,
+    jwks_url: z
+      .url({ protocol: /^https$/ })
+      .max(2048)
+      .describe('HTTPS URL of the JSON Web Key Set'),
+    provider_name: z.string().min(1).max(100).describe('Auth provider, e.g. Clerk'),
+    branch_id: branchId.optional().describe('Only this branch (default: all)'),
+    jwt_audience: z.string().min(1).max(256).optional().describe('Required aud claim'),
+  },
+  output: output({ jwks: anyObject }),
+  hints: CREATE,
+  async handler({ project_id, ...fields }, { client, signal, wait }) {
+    const res = await client.post<Schemas['JWKSCreationOperation']>('/projects/{project_id}/jwks', {
+      path: { project_id },
+      body: defined(fields) as Schemas['AddProjectJWKSRequest'],
+      signal,
+    });
+    await wait(res.operations);
+    return { jwks: res.jwks };
+  },
+});
+
+export const deleteJwks = defineTool({
+  name: 'delete_jwks',
+  title: 'Delete JWKS',
+  description: 'Stop trusting a JWKS URL (ID from list_jwks); JWTs signed by its keys are refused.',
+  toolset: 'networking',
+  operations: ['deleteProjectJWKS'],
+  input: { project_id: projectId, jwks_id: z.string().min(1).max(100).describe('JWKS ID') },
+  output: output({ jwks: anyObject }),
+  hints: DESTROY,
+  async handler({ project_id, jwks_id }, { client, signal }) {
+    const jwks = await client.delete<Schemas['JWKS']>('/projects/{project_id}/jwks/{jwks_id}', {
+      path: { project_id, jwks_id },
+      signal,
+    });
+    return { jwks: pick(jwks, JWKS_FIELDS) };
+  },
+});
+
+export const networkingTools = [
+  listProjectVpcRestrictions,
+  setProjectVpcRestriction,
+  removeProjectVpcRestriction,
+  listOrgVpcEndpoints,
+  assignOrgVpcEndpoint,
+  deleteOrgVpcEndpoint,
+  listJwks,
+  addJwks,
+  deleteJwks,
+];

@@ -1,4 +1,297 @@
-import type { ToolDef } from './framework.js';
+/** Organizations: details, members, invitations, organization API keys, moving projects between them. */
+import * as z from 'zod';
+import { NeonApiError, NeonError } from '../client/errors.js';
+import type { Schemas } from '../client/neon-client.js';
+import { KEY_WARNING, keyId, keyName, keySummary } from './api-keys.js';
+import { cursor, limit, neonId, orgId, projectId } from './fields.js';
+import { anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
+import { pick } from './util.js';
 
-// Filled in by the work on this resource.
-export const organizationTools: ToolDef[] = [];
+const memberRole = z.enum(['admin', 'member', 'editor', 'viewer', 'collaborator']);
+const memberId = z.uuid().describe('Member ID (list_org_members)');
+
+export const getOrganization = defineTool({
+  name: 'get_organization',
+  title: 'Get organization',
+  description: 'Get an organization: name, handle, plan and settings. Find IDs with list_organizations.',
+  toolset: 'organizations',
+  accountLevel: true,
+  operations: ['getOrganization'],
+  input: { org_id: orgId },
+  output: output({ organization: anyObject }),
+  hints: READ,
+  async handler({ org_id }, { client, signal }) {
+    const organization = await client.get<Schemas['Organization']>('/organizations/{org_id}', {
+      path: { org_id },
+      signal,
+    });
+    return { organization };
+  },
+});
+
+export const listOrgApiKeys = defineTool({
+  name: 'list_org_api_keys',
+  title: 'List organization API keys',
+  description: "List an organization's API keys (ID, name, project scope, last use). Tokens are never shown.",
+  toolset: 'organizations',
+  accountLevel: true,
+  operations: ['listOrgApiKeys'],
+  input: { org_id: orgId },
+  output: output({ api_keys: z.array(anyObject) }),
+  hints: READ,
+  async handler({ org_id }, { client, signal }) {
+    const keys = await client.get<Schemas['OrgApiKeysListResponseItem'][]>(
+      '/organizations/{org_id}/api_keys',
+      {
+        path: { org_id },
+        signal,
+      },
+    );
+    return { api_keys: keys.map(keySummary) };
+  },
+});
+
+export const createOrgApiKey = defineTool({
+  name: 'create_org_api_key',
+  title: 'Create organization API key',
+  description:
+    'Create an organization API key, optionally limited to one project. The secret is returned only once.',
+  toolset: 'organizations',
+  accountLevel: true,
+  operations: ['createOrgApiKey'],
+  input: {
+    org_id: orgId,
+    key_name: keyName,
+    project_id: projectId.optional().describe('Limit the key to this project'),
+  },
+  output: output({ api_key: anyObject, key: z.string(), warning: z.string() }),
+  hints: CREATE,
+  async handler({ org_id, key_name, project_id }, { client, signal }) {
+    const body: Schemas['OrgApiKeyCreateRequest'] = project_id ? { key_name, project_id } : { key_name };
+    const res = await client.post<Schemas['OrgApiKeyCreateResponse']>('/organizations/{org_id}/api_keys', {
+      path: { org_id },
+      body,
+      signal,
+    });
+    return {
+      api_key: pick(res, ['id', 'name', 'created_at', 'project_id']),
+      key: res.key,
+      warning: KEY_WARNING,
+    };
+  },
+});
+
+export const revokeOrgApiKey = defineTool({
+  name: 'revoke_org_api_key',
+  title: 'Revoke organization API key',
+  description: 'Revoke an organization API key (ID from list_org_api_keys). Cannot be undone.',
+  toolset: 'organizations',
+  accountLevel: true,
+  operations: ['revokeOrgApiKey'],
+  input: { org_id: orgId, key_id: keyId },
+  output: output({ api_key: anyObject }),
+  hints: DESTROY,
+  async handler({ org_id, key_id }, { client, signal }) {
+    const res = await client.delete<Schemas['OrgApiKeyRevokeResponse']>(
+      '/organizations/{org_id}/api_keys/{key_id}',
+      { path: { org_id, key_id }, signal },
+    );
+    return { api_key: pick(res, ['id', 'name', 'revoked', 'project_id']) };
+  },
+});
+
+export const listOrgMembers = defineTool({
+  name: 'list_org_members',
+  title: 'List organization members',
+  description: 'List members of an organization (member ID, email, role), or get one by member_id.',
+  toolset: 'organizations',
+  accountLevel: true,
+  operations: ['getOrganizationMembers', 'getOrganizationMember'],
+  input: {
+    org_id: orgId,
+    member_id: memberId.optional().describe('Get only this member'),
+    sort_by: z.enum(['email', 'role', 'joined_at']).optional().describe('Sort field (default joined_at)'),
+    limit: limit(500),
+    cursor,
+  },
+  output: output({
+    members: z.array(anyObject).optional(),
+    member: anyObject.optional(),
+    next_cursor: z.string().optional(),
+  }),
+  hints: READ,
+  async handler({ org_id, member_id, ...args }, { client, signal }) {
+    if (member_id) {
+      const member = await client.get<Schemas['Member']>('/organizations/{org_id}/members/{member_id}', {
+        path: { org_id, member_id },
+        signal,
+      });
+      return { member };
+    }
+    const pageSize = args.limit ?? 100;
+    const res = await client.get<
+      Schemas['OrganizationMembersResponse'] & { pagination?: Schemas['CursorPagination'] }
+    >('/organizations/{org_id}/members', {
+      path: { org_id },
+      query: {
+        sort_by: args.sort_by,
+        sort_order: args.sort_by ? 'asc' : undefined,
+        limit: pageSize,
+        cursor: args.cursor,
+      },
+      signal,
+    });
+    const members = res.members.map(({ member, user }) => ({
+      member_id: member.id,
+      email: user.email,
+      role: member.role,
+      joined_at: member.joined_at,
+      has_mfa: user.has_mfa,
+      ...(user.deactivated_at ? { deactivated_at: user.deactivated_at } : {}),
+    }));
+    const next = members.length === pageSize ? res.pagination?.next : undefined;
+    return { members, ...(next ? { next_cursor: next } : {}) };
+  },
+});
+
+export const updateOrgMember = defineTool({
+  name: 'update_org_member',
+  title: 'Update organization member',
+  description: "Change an organization member's role (admins only).",
+  toolset: 'organizations',
+  accountLevel: true,
+  operations: ['updateOrganizationMember'],
+  input: { org_id: orgId, member_id: memberId, role: memberRole.describe('New role') },
+  output: output({ member: anyObject }),
+  hints: UPDATE,
+  async handler({ org_id, member_id, role }, { client, signal }) {
+    const member = await client.patch<Schemas['Member']>('/organizations/{org_id}/members/{member_id}', {
+      path: { org_id, member_id },
+      body: { role } satisfies Schemas['OrganizationMemberUpdateRequest'],
+      signal,
+    });
+    return { member };
+  },
+});
+
+export const removeOrgMember = defineTool({
+  name: 'remove_org_member',
+  title: 'Remove organization member',
+  description: 'Remove a member from an organization (admins only; the last admin cannot be removed).',
+  toolset: 'organizations',
+  accountLevel: true,
+  operations: ['removeOrganizationMember'],
+  input: { org_id: orgId, member_id: memberId },
+  output: output({ removed: z.boolean(), member_id: z.string() }),
+  hints: DESTROY,
+  async handler({ org_id, member_id }, { client, signal }) {
+    await client.delete('/organizations/{org_id}/members/{member_id}', {
+      path: { org_id, member_id },
+      signal,
+    });
+    return { removed: true, member_id };
+  },
+});
+
+const INVITATION = ['id', 'email', 'role', 'invited_at', 'invited_by'] as const;
+
+export const listOrgInvitations = defineTool({
+  name: 'list_org_invitations',
+  title: 'List organization invitations',
+  description: 'List pending and accepted invitations to an organization.',
+  toolset: 'organizations',
+  accountLevel: true,
+  operations: ['getOrganizationInvitations'],
+  input: { org_id: orgId },
+  output: output({ invitations: z.array(anyObject) }),
+  hints: READ,
+  async handler({ org_id }, { client, signal }) {
+    const res = await client.get<Schemas['OrganizationInvitationsResponse']>(
+      '/organizations/{org_id}/invitations',
+      { path: { org_id }, signal },
+    );
+    return { invitations: res.invitations.map((i) => pick(i, INVITATION)) };
+  },
+});
+
+export const inviteOrgMembers = defineTool({
+  name: 'invite_org_members',
+  title: 'Invite organization members',
+  description: 'Invite people by email to an organization with a role; each gets an email.',
+  toolset: 'organizations',
+  accountLevel: true,
+  operations: ['createOrganizationInvitations'],
+  input: {
+    org_id: orgId,
+    invitations: z
+      .array(z.object({ email: z.email().max(256), role: memberRole }))
+      .min(1)
+      .max(100)
+      .describe('Who to invite, with which role'),
+  },
+  output: output({ invitations: z.array(anyObject) }),
+  hints: CREATE,
+  async handler({ org_id, invitations }, { client, signal }) {
+    const res = await client.post<Schemas['OrganizationInvitationsResponse']>(
+      '/organizations/{org_id}/invitations',
+      {
+        path: { org_id },
+        body: { invitations } satisfies Schemas['OrganizationInvitesCreateRequest'],
+        signal,
+      },
+    );
+    return { invitations: res.invitations.map((i) => pick(i, INVITATION)) };
+  },
+});
+
+export const transferProjectsToOrg = defineTool({
+  name: 'transfer_projects_to_org',
+  title: 'Transfer projects to organization',
+  description:
+    'Move projects from one organization to another you belong to. Billing and member access change with it.',
+  toolset: 'organizations',
+  accountLevel: true,
+  operations: ['transferProjectsFromOrgToOrg'],
+  input: {
+    org_id: orgId.describe('Source organization ID'),
+    destination_org_id: neonId('destination organization'),
+    project_ids: z.array(projectId).min(1).max(400).describe('Projects to move'),
+  },
+  output: output({ transferred: z.array(z.string()), destination_org_id: z.string() }),
+  // Not data loss, but members of the source lose access and billing moves: worth a confirmation.
+  hints: DESTROY,
+  async handler({ org_id, destination_org_id, project_ids }, { client, signal }) {
+    try {
+      await client.post('/organizations/{source_org_id}/projects/transfer', {
+        path: { source_org_id: org_id },
+        body: { destination_org_id, project_ids } satisfies Schemas['TransferProjectsToOrganizationRequest'],
+        signal,
+      });
+    } catch (error) {
+      if (error instanceof NeonApiError && (error.status === 406 || error.status === 422)) {
+        throw new NeonError(
+          error.message +
+            (error.status === 406
+              ? " The destination organization's plan does not allow these projects (project count, region or " +
+                'plan type). Upgrade it or move fewer projects.'
+              : ' Some projects have integrations (e.g. GitHub, Vercel) that must be removed before a transfer.'),
+        );
+      }
+      throw error;
+    }
+    return { transferred: project_ids, destination_org_id };
+  },
+});
+
+export const organizationTools = [
+  getOrganization,
+  listOrgApiKeys,
+  createOrgApiKey,
+  revokeOrgApiKey,
+  listOrgMembers,
+  updateOrgMember,
+  removeOrgMember,
+  listOrgInvitations,
+  inviteOrgMembers,
+  transferProjectsToOrg,
+];

@@ -1,8 +1,9 @@
 import * as z from 'zod';
+import { InvalidArgumentError, NeonApiError, NeonError } from '../client/errors.js';
 import type { ResponseBody, Schemas } from '../client/neon-client.js';
-import { cursor, limit, orgId, projectId, search } from './fields.js';
-import { anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
-import { pick } from './util.js';
+import { branchId, cursor, databaseName, limit, neonId, orgId, projectId, search } from './fields.js';
+import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
+import { defined, pick } from './util.js';
 
 type Project = Schemas['Project'];
 
@@ -20,19 +21,39 @@ export const listProjects = defineTool({
   name: 'list_projects',
   title: 'List projects',
   description:
-    'List Neon projects the API key can see (id, name, region, Postgres version). Pass next_cursor to page.',
+    'List Neon projects (id, name, region, Postgres version): your own, those shared with you, or deleted ' +
+    'ones still recoverable. Pass next_cursor to page.',
   toolset: 'projects',
   accountLevel: true,
-  operations: ['listProjects'],
-  input: { search, org_id: orgId.optional(), limit: limit(400), cursor },
+  operations: ['listProjects', 'listSharedProjects'],
+  input: {
+    search,
+    org_id: orgId.optional(),
+    show: z
+      .enum(['own', 'shared', 'deleted'])
+      .optional()
+      .describe('own (default), shared with you, or deleted (see recover_project)'),
+    limit: limit(400),
+    cursor,
+  },
   output: output({ projects: z.array(anyObject), next_cursor: z.string().optional() }),
   hints: READ,
   async handler(args, { client, signal }) {
     const pageSize = args.limit ?? 100;
+    const shared = args.show === 'shared';
+    if (shared && args.org_id) {
+      throw new InvalidArgumentError('org_id cannot be combined with show=shared; omit one of them.');
+    }
     const res = await client.get<Schemas['ProjectsResponse'] & { pagination?: Schemas['Pagination'] }>(
-      '/projects',
+      shared ? '/projects/shared' : '/projects',
       {
-        query: { search: args.search, org_id: args.org_id, limit: pageSize, cursor: args.cursor },
+        query: {
+          search: args.search,
+          org_id: args.org_id,
+          recoverable: args.show === 'deleted' ? true : undefined,
+          limit: pageSize,
+          cursor: args.cursor,
+        },
         signal,
       },
     );
@@ -166,4 +187,212 @@ export const deleteProject = defineTool({
   },
 });
 
-export const projectTools = [listProjects, getProject, createProject, updateProject, deleteProject];
+export const recoverProject = defineTool({
+  name: 'recover_project',
+  title: 'Recover project',
+  description:
+    'Restore a project deleted in the last 7 days with its branches and computes (list_projects show=deleted).',
+  toolset: 'projects',
+  accountLevel: true,
+  beta: true,
+  operations: ['recoverProject'],
+  input: { project_id: projectId },
+  output: output({ project: anyObject, branches: z.array(anyObject) }),
+  hints: ACT,
+  async handler({ project_id }, { client, signal, wait }) {
+    const res = await client.post<
+      Schemas['ProjectRecoverResponse'] & { operations?: Schemas['Operation'][] }
+    >('/projects/{project_id}/recover', { path: { project_id }, signal });
+    await wait(res.operations);
+    return {
+      project: res.project,
+      branches: (res.branches ?? []).map((b) =>
+        pick(b, ['id', 'name', 'default', 'current_state', 'parent_id']),
+      ),
+    };
+  },
+});
+
+const PERMISSION = ['id', 'granted_to_email', 'granted_at', 'revoked_at'] as const;
+
+export const listProjectAccess = defineTool({
+  name: 'list_project_access',
+  title: 'List project access',
+  description: 'List who the project is shared with (permission ID, email, when granted).',
+  toolset: 'projects',
+  operations: ['listProjectPermissions'],
+  input: { project_id: projectId },
+  output: output({ permissions: z.array(anyObject) }),
+  hints: READ,
+  async handler({ project_id }, { client, signal }) {
+    const res = await client.get<Schemas['ProjectPermissions']>('/projects/{project_id}/permissions', {
+      path: { project_id },
+      signal,
+    });
+    return { permissions: res.project_permissions.map((p) => pick(p, PERMISSION)) };
+  },
+});
+
+export const grantProjectAccess = defineTool({
+  name: 'grant_project_access',
+  title: 'Grant project access',
+  description: 'Share the project with the Neon account of an email address.',
+  toolset: 'projects',
+  operations: ['grantPermissionToProject'],
+  input: { project_id: projectId, email: z.email().max(256).describe('Email of the Neon account') },
+  output: output({ permission: anyObject }),
+  hints: UPDATE,
+  async handler({ project_id, email }, { client, signal }) {
+    const permission = await client.post<Schemas['ProjectPermission']>('/projects/{project_id}/permissions', {
+      path: { project_id },
+      body: { email } satisfies Schemas['GrantPermissionToProjectRequest'],
+      signal,
+    });
+    return { permission: pick(permission, PERMISSION) };
+  },
+});
+
+export const revokeProjectAccess = defineTool({
+  name: 'revoke_project_access',
+  title: 'Revoke project access',
+  description: 'Stop sharing the project with someone (permission ID from list_project_access).',
+  toolset: 'projects',
+  operations: ['revokePermissionFromProject'],
+  input: {
+    project_id: projectId,
+    permission_id: z.string().min(1).max(100).describe('Permission ID'),
+  },
+  output: output({ permission: anyObject }),
+  hints: DESTROY,
+  async handler({ project_id, permission_id }, { client, signal }) {
+    const permission = await client.delete<Schemas['ProjectPermission']>(
+      '/projects/{project_id}/permissions/{permission_id}',
+      { path: { project_id, permission_id }, signal },
+    );
+    return { permission: pick(permission, PERMISSION) };
+  },
+});
+
+export const listPreloadLibraries = defineTool({
+  name: 'list_preload_libraries',
+  title: 'List preload libraries',
+  description:
+    "Shared preload libraries available for the project's Postgres version; enable via update_project " +
+    'settings.preload_libraries.',
+  toolset: 'projects',
+  operations: ['getAvailablePreloadLibraries'],
+  input: { project_id: projectId },
+  output: output({ libraries: z.array(anyObject) }),
+  hints: READ,
+  async handler({ project_id }, { client, signal }) {
+    const res = await client.get<Schemas['AvailablePreloadLibraries']>(
+      '/projects/{project_id}/available_preload_libraries',
+      { path: { project_id }, signal },
+    );
+    return { libraries: res.libraries ?? [] };
+  },
+});
+
+export const createProjectTransfer = defineTool({
+  name: 'create_project_transfer',
+  title: 'Create project transfer request',
+  description:
+    'Offer a project to another account: returns a request ID the recipient passes to accept_project_transfer.',
+  toolset: 'projects',
+  accountLevel: true,
+  operations: ['createProjectTransferRequest'],
+  input: {
+    project_id: projectId,
+    ttl_seconds: z.number().int().min(60).max(31_536_000).optional().describe('Validity (default 86400)'),
+  },
+  output: output({ transfer_request: anyObject }),
+  hints: CREATE,
+  async handler({ project_id, ttl_seconds }, { client, signal }) {
+    const transfer_request = await client.post<Schemas['ProjectTransferRequestResponse']>(
+      '/projects/{project_id}/transfer_requests',
+      { path: { project_id }, body: defined({ ttl_seconds }), signal },
+    );
+    return { transfer_request };
+  },
+});
+
+export const acceptProjectTransfer = defineTool({
+  name: 'accept_project_transfer',
+  title: 'Accept project transfer',
+  description: 'Accept a project transfer request, moving the project into your account or an organization.',
+  toolset: 'projects',
+  accountLevel: true,
+  operations: ['acceptProjectTransferRequest'],
+  input: {
+    project_id: projectId,
+    request_id: neonId('transfer request'),
+    org_id: orgId.optional().describe('Receiving organization (default: your account)'),
+  },
+  output: output({ accepted: z.boolean(), project_id: z.string(), org_id: z.string().optional() }),
+  hints: UPDATE,
+  async handler({ project_id, request_id, org_id }, { client, signal }) {
+    try {
+      await client.put('/projects/{project_id}/transfer_requests/{request_id}', {
+        path: { project_id, request_id },
+        body: defined({ org_id }),
+        signal,
+      });
+    } catch (error) {
+      if (error instanceof NeonApiError && error.status === 406) {
+        throw new NeonError(
+          `${error.message} The receiving account's plan does not allow this project (for example its ` +
+            'project count, region or plan type). Upgrade that plan or choose another org_id.',
+        );
+      }
+      throw error;
+    }
+    return { accepted: true, project_id, ...(org_id ? { org_id } : {}) };
+  },
+});
+
+export const listAdvisorIssues = defineTool({
+  name: 'list_advisor_issues',
+  title: 'List advisor issues',
+  description:
+    "Security and performance issues Neon's advisor finds in a database (e.g. RLS disabled). Needs the Data API.",
+  toolset: 'projects',
+  beta: true,
+  operations: ['getProjectAdvisorSecurityIssues'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId.optional().describe('Branch ID (default: the default branch)'),
+    database_name: databaseName.optional().describe('Database (required if several)'),
+    category: z.enum(['SECURITY', 'PERFORMANCE']).optional().describe('Only this category'),
+    min_severity: z.enum(['INFO', 'WARN', 'ERROR']).optional().describe('Lowest level to include'),
+  },
+  output: output({ issues: z.array(anyObject) }),
+  hints: READ,
+  async handler({ project_id, ...query }, { client, signal }) {
+    const res = await client.get<{ issues: Schemas['AdvisorIssue'][] }>('/projects/{project_id}/advisors', {
+      path: { project_id },
+      query,
+      signal,
+    });
+    return {
+      issues: res.issues.map((i) =>
+        pick(i, ['name', 'title', 'level', 'categories', 'detail', 'remediation']),
+      ),
+    };
+  },
+});
+
+export const projectTools = [
+  listProjects,
+  getProject,
+  createProject,
+  updateProject,
+  deleteProject,
+  recoverProject,
+  listProjectAccess,
+  grantProjectAccess,
+  revokeProjectAccess,
+  listPreloadLibraries,
+  createProjectTransfer,
+  acceptProjectTransfer,
+  listAdvisorIssues,
+];

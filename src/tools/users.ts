@@ -1,4 +1,80 @@
-import type { ToolDef } from './framework.js';
+/** The current user, their organizations, the credentials in use, and the regions Neon offers. */
+import * as z from 'zod';
+import type { Schemas } from '../client/neon-client.js';
+import { orgId } from './fields.js';
+import { anyObject, defineTool, output, READ } from './framework.js';
+import { pick } from './util.js';
 
-// Filled in by the work on this resource.
-export const userTools: ToolDef[] = [];
+export const getCurrentUser = defineTool({
+  name: 'get_current_user',
+  title: 'Get current user',
+  description:
+    'Who this server acts as: the kind of API key, and for personal keys the user, plan and limits.',
+  toolset: 'users',
+  accountLevel: true,
+  operations: ['getAuthDetails', 'getCurrentUserInfo'],
+  input: {},
+  output: output({ auth: anyObject, user: anyObject.optional() }),
+  hints: READ,
+  async handler(_args, { client, signal }) {
+    const auth = await client.get<Schemas['AuthDetailsResponse']>('/auth', { signal });
+    // An organization key belongs to no user: /users/me has nothing to say about it.
+    if (auth.auth_method === 'api_key_org') return { auth };
+    const me = await client.get<Schemas['CurrentUserInfoResponse']>('/users/me', { signal });
+    const user = {
+      ...pick(me, [
+        'id',
+        'email',
+        'name',
+        'last_name',
+        'plan',
+        'projects_limit',
+        'branches_limit',
+        'max_autoscaling_limit',
+        'compute_seconds_limit',
+        'active_seconds_limit',
+      ]),
+      ...(me.billing_account
+        ? { billing: pick(me.billing_account, ['state', 'subscription_type', 'quota_reset_at_last']) }
+        : {}),
+    };
+    return { auth, user };
+  },
+});
+
+export const listOrganizations = defineTool({
+  name: 'list_organizations',
+  title: 'List organizations',
+  description: 'List the organizations you belong to (ID, name, plan); use an org_id in other tools.',
+  toolset: 'users',
+  accountLevel: true,
+  operations: ['getCurrentUserOrganizations'],
+  input: {},
+  output: output({ organizations: z.array(anyObject) }),
+  hints: READ,
+  async handler(_args, { client, signal }) {
+    const res = await client.get<Schemas['OrganizationsResponse']>('/users/me/organizations', { signal });
+    return {
+      organizations: res.organizations.map((o) => pick(o, ['id', 'name', 'handle', 'plan', 'managed_by'])),
+    };
+  },
+});
+
+export const listRegions = defineTool({
+  name: 'list_regions',
+  title: 'List regions',
+  description:
+    'List the regions where projects can be created; pass org_id for what that organization may use.',
+  toolset: 'users',
+  accountLevel: true,
+  operations: ['getActiveRegions'],
+  input: { org_id: orgId.optional() },
+  output: output({ regions: z.array(anyObject) }),
+  hints: READ,
+  async handler({ org_id }, { client, signal }) {
+    const res = await client.get<Schemas['ActiveRegionsResponse']>('/regions', { query: { org_id }, signal });
+    return { regions: res.regions.map((r) => pick(r, ['region_id', 'name', 'default'])) };
+  },
+});
+
+export const userTools = [getCurrentUser, listOrganizations, listRegions];
