@@ -1,0 +1,513 @@
+import { http } from 'msw';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BASE, connect, text, useMockApi } from './helpers.js';
+import { neonError } from './mock/neon-fake.js';
+
+const api = useMockApi();
+let conn: Awaited<ReturnType<typeof connect>>;
+afterEach(() => conn?.close());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Requests seen so far, once msw has recorded all of them. */
+async function requests() {
+  await api.settle();
+  return api.requests;
+}
+async function count(method: string, path: string | RegExp) {
+  await api.settle();
+  return api.count(method, path);
+}
+async function until(cond: () => boolean, what: string) {
+  for (let i = 0; i < 500; i++) {
+    await api.settle();
+    if (cond()) return;
+    await sleep(5);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('list_branches and count_branches', () => {
+  it('lists a compact summary, filters with search and pages with next_cursor', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    for (let i = 0; i < 5; i++) api.fake.makeBranch(project.id, { name: `feat-${i}`, parent_id: main.id });
+    api.fake.makeBranch(project.id, { name: 'other', parent_id: main.id, protected: true });
+    conn = await connect();
+
+    const first = await conn.ok('list_branches', { project_id: project.id, search: 'feat', limit: 3 });
+    expect(first.branches).toHaveLength(3);
+    expect(first.next_cursor).toBeTruthy();
+    expect(first.branches[0]).toMatchObject({ parent_id: main.id, default: false, current_state: 'ready' });
+    expect(first.branches[0]).not.toHaveProperty('cpu_used_sec');
+    const second = await conn.ok('list_branches', {
+      project_id: project.id,
+      search: 'feat',
+      limit: 3,
+      cursor: first.next_cursor,
+    });
+    expect(second.branches).toHaveLength(2);
+    expect(second.next_cursor).toBeUndefined();
+    const names = [...first.branches, ...second.branches].map((b: any) => b.name).sort();
+    expect(names).toEqual(['feat-0', 'feat-1', 'feat-2', 'feat-3', 'feat-4']);
+
+    const all = await conn.ok('list_branches', { project_id: project.id });
+    expect(all.branches.find((b: any) => b.name === 'main')).toMatchObject({
+      default: true,
+      protected: false,
+    });
+    expect(all.branches.find((b: any) => b.name === 'other')).toMatchObject({ protected: true });
+  });
+
+  it('counts branches, with and without search', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    api.fake.makeBranch(project.id, { name: 'dev-a', parent_id: main.id });
+    api.fake.makeBranch(project.id, { name: 'dev-b', parent_id: main.id });
+    conn = await connect();
+    expect(await conn.ok('count_branches', { project_id: project.id })).toEqual({ count: 3 });
+    expect(await conn.ok('count_branches', { project_id: project.id, search: 'dev' })).toEqual({ count: 2 });
+    expect((await requests()).at(-1)?.query.get('search')).toBe('dev');
+  });
+});
+
+describe('get_branch', () => {
+  it('answers with the branch, its computes and its databases', async () => {
+    const { project, branch, endpoint } = api.fake.seedProject();
+    api.fake.makeDatabase(branch.id, 'analytics', 'neondb_owner');
+    conn = await connect();
+    const out = await conn.ok('get_branch', { project_id: project.id, branch_id: branch.id });
+    expect(out.branch).toMatchObject({ id: branch.id, name: 'main', default: true });
+    expect(out.computes).toEqual([expect.objectContaining({ id: endpoint.id, type: 'read_write' })]);
+    expect(out.databases).toEqual([
+      { name: 'neondb', owner_name: 'neondb_owner' },
+      { name: 'analytics', owner_name: 'neondb_owner' },
+    ]);
+  });
+
+  it('names the branch that was not found', async () => {
+    const { project } = api.fake.seedProject();
+    conn = await connect();
+    const err = await conn.fails('get_branch', { project_id: project.id, branch_id: 'br-missing-1' });
+    expect(err).toMatch(/HTTP 404/);
+    expect(err).toMatch(/branch "br-missing-1" in project "/);
+  });
+
+  it('retries a 500 on a GET and then succeeds', async () => {
+    const { project, branch } = api.fake.seedProject();
+    let calls = 0;
+    api.use(
+      http.get(`${BASE}/projects/:project_id/branches/:branch_id`, () => {
+        if (calls++ === 0) return neonError(500, 'internal');
+        return undefined;
+      }),
+    );
+    conn = await connect();
+    const out = await conn.ok('get_branch', { project_id: project.id, branch_id: branch.id });
+    expect(out.branch.id).toBe(branch.id);
+    expect(await count('GET', `/projects/${project.id}/branches/${branch.id}`)).toBe(2);
+  });
+});
+
+describe('create_branch', () => {
+  it('creates a branch with a compute, waits for every operation and returns a connection string', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    conn = await connect();
+    const progress: string[] = [];
+    const res = await conn.call(
+      'create_branch',
+      { project_id: project.id, name: 'feature-x', min_cu: 0.5, max_cu: 2, suspend_timeout_seconds: 600 },
+      { onprogress: (p) => progress.push(String(p.message)) },
+    );
+    expect(res.isError, text(res)).toBeFalsy();
+    const out = res.structuredContent as any;
+    expect(out.branch).toMatchObject({ name: 'feature-x', parent_id: main.id, current_state: 'ready' });
+    expect(out.compute).toMatchObject({ type: 'read_write', branch_id: out.branch.id });
+    expect(out.connection_uri).toMatch(
+      new RegExp(
+        `^postgresql://neondb_owner:pw-[0-9a-f]+@${out.compute.id}\\.[^/]+/neondb\\?sslmode=require$`,
+      ),
+    );
+    expect(out).toMatchObject({ database: 'neondb', role: 'neondb_owner', databases: ['neondb'] });
+
+    // The request asked for a read-write compute of the requested size.
+    const post = (await requests()).find(
+      (r) => r.method === 'POST' && r.path === `/projects/${project.id}/branches`,
+    );
+    expect(post?.body).toEqual({
+      branch: { name: 'feature-x' },
+      endpoints: [
+        {
+          type: 'read_write',
+          autoscaling_limit_min_cu: 0.5,
+          autoscaling_limit_max_cu: 2,
+          suspend_timeout_seconds: 600,
+        },
+      ],
+    });
+    // Both operations (branch and compute) were polled until finished before the answer.
+    const ops = [...api.fake.operations.values()];
+    expect(ops.map((o) => o.action).sort()).toEqual(['create_branch', 'start_compute']);
+    expect(ops.every((o) => o.status === 'finished')).toBe(true);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toMatch(/2\/2 Neon operations finished/);
+
+    // The new branch shows up in the list.
+    const list = await conn.ok('list_branches', { project_id: project.id });
+    expect(list.branches.map((b: any) => b.name)).toContain('feature-x');
+  });
+
+  it('creates a branch without a compute from a point in time of a chosen parent', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
+    conn = await connect();
+    const out = await conn.ok('create_branch', {
+      project_id: project.id,
+      name: 'snapshot',
+      parent_id: dev.id,
+      parent_timestamp: '2026-01-31T12:00:00Z',
+      protected: true,
+      expires_at: '2026-12-31T00:00:00Z',
+      compute: false,
+    });
+    expect(out.branch).toMatchObject({ name: 'snapshot', parent_id: dev.id, protected: true });
+    expect(out.compute).toBeUndefined();
+    expect(out.connection_uri).toBeUndefined();
+    expect(out.note).toMatch(/create_compute/);
+    const post = (await requests()).find((r) => r.method === 'POST');
+    expect(post?.body).toEqual({
+      branch: {
+        name: 'snapshot',
+        parent_id: dev.id,
+        parent_timestamp: '2026-01-31T12:00:00Z',
+        protected: true,
+        expires_at: '2026-12-31T00:00:00Z',
+      },
+    });
+    expect(api.fake.endpointsOf(project.id, out.branch.id)).toHaveLength(0);
+  });
+
+  it('refuses contradictory arguments before sending anything', async () => {
+    const { project } = api.fake.seedProject();
+    conn = await connect();
+    expect(
+      await conn.fails('create_branch', {
+        project_id: project.id,
+        parent_timestamp: '2026-01-31T12:00:00Z',
+        parent_lsn: '0/1E19478',
+      }),
+    ).toMatch(/parent_timestamp or parent_lsn, not both/);
+    expect(await conn.fails('create_branch', { project_id: project.id, compute: false, max_cu: 2 })).toMatch(
+      /set compute to true/,
+    );
+    expect(await conn.fails('create_branch', { project_id: project.id, min_cu: 4, max_cu: 1 })).toMatch(
+      /min_cu \(4\) must not be greater than max_cu \(1\)/,
+    );
+    expect(await conn.fails('create_branch', { project_id: project.id, parent_lsn: 'yesterday' })).toMatch(
+      /LSN/,
+    );
+    expect(await requests()).toHaveLength(0);
+  });
+
+  it('turns a 409 from Neon into a clear error', async () => {
+    const { project } = api.fake.seedProject();
+    conn = await connect();
+    const err = await conn.fails('create_branch', { project_id: project.id, name: 'main' });
+    expect(err).toMatch(/HTTP 409: branch with name "main" already exists/);
+    expect(err).toMatch(/Pick another name/);
+    expect(api.fake.branchesOf(project.id)).toHaveLength(1);
+  });
+
+  it('reports a failed operation with its ID and action', async () => {
+    const { project } = api.fake.seedProject();
+    api.fake.failNextOperation = 'disk full';
+    conn = await connect();
+    const err = await conn.fails('create_branch', { project_id: project.id, name: 'doomed' });
+    const failed = [...api.fake.operations.values()].find((o) => o.status === 'failed');
+    expect(failed).toBeDefined();
+    expect(err).toContain(`Neon operation ${failed!.id} (create_branch)`);
+    expect(err).toMatch(/"failed": disk full/);
+    expect(err).toMatch(/get_operation/);
+  });
+
+  it('stops polling when the client cancels mid-wait', async () => {
+    const { project } = api.fake.seedProject();
+    api.fake.operationPolls = 100_000;
+    conn = await connect();
+    const abort = new AbortController();
+    const call = conn.call(
+      'create_branch',
+      { project_id: project.id, name: 'slow' },
+      { signal: abort.signal },
+    );
+    const opsGets = () => api.count('GET', /\/operations\//);
+    await until(() => opsGets() >= 2, 'polling to start');
+    expect(await count('POST', `/projects/${project.id}/branches`)).toBe(1);
+    abort.abort();
+    await expect(call).rejects.toThrow();
+    await sleep(50);
+    await api.settle();
+    const afterAbort = opsGets();
+    await sleep(300);
+    await api.settle();
+    expect(opsGets()).toBe(afterAbort);
+    expect([...api.fake.operations.values()].every((o) => o.status === 'running')).toBe(true);
+  });
+
+  it('retries a POST answered 423 Locked once and succeeds', async () => {
+    const { project } = api.fake.seedProject();
+    let calls = 0;
+    api.use(
+      http.post(`${BASE}/projects/:project_id/branches`, () => {
+        if (calls++ === 0) return neonError(423, 'project already has running operations', 'LOCKED');
+        return undefined;
+      }),
+    );
+    conn = await connect();
+    const out = await conn.ok('create_branch', { project_id: project.id, name: 'after-lock' });
+    expect(out.branch.name).toBe('after-lock');
+    expect(await count('POST', `/projects/${project.id}/branches`)).toBe(2);
+    expect(api.fake.branchesOf(project.id).filter((b) => b.name === 'after-lock')).toHaveLength(1);
+  });
+
+  it('does not retry a POST answered 500 and says to check before retrying', async () => {
+    const { project } = api.fake.seedProject();
+    api.use(http.post(`${BASE}/projects/:project_id/branches`, () => neonError(500, 'internal error')));
+    conn = await connect();
+    const err = await conn.fails('create_branch', { project_id: project.id, name: 'maybe' });
+    expect(await count('POST', `/projects/${project.id}/branches`)).toBe(1);
+    expect(err).toMatch(/HTTP 500/);
+    expect(err).toMatch(/may or may not have been applied: check the resource before retrying/);
+  });
+});
+
+describe('update_branch', () => {
+  it('renames, protects and sets then clears the expiry', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
+    conn = await connect();
+    const out = await conn.ok('update_branch', {
+      project_id: project.id,
+      branch_id: dev.id,
+      name: 'staging',
+      protected: true,
+      expires_at: '2026-12-31T00:00:00Z',
+    });
+    expect(out.branch).toMatchObject({
+      name: 'staging',
+      protected: true,
+      expires_at: '2026-12-31T00:00:00Z',
+    });
+    expect(api.fake.branches.get(dev.id)).toMatchObject({ name: 'staging', protected: true });
+    await conn.ok('update_branch', { project_id: project.id, branch_id: dev.id, expires_at: null });
+    const patch = (await requests()).filter((r) => r.method === 'PATCH').at(-1);
+    expect(patch?.body).toEqual({ branch: { expires_at: null } });
+    expect([...api.fake.operations.values()].every((o) => o.status === 'finished')).toBe(true);
+  });
+
+  it('refuses a call that changes nothing', async () => {
+    const { project, branch } = api.fake.seedProject();
+    conn = await connect();
+    expect(await conn.fails('update_branch', { project_id: project.id, branch_id: branch.id })).toMatch(
+      /Nothing to change/,
+    );
+    expect(await requests()).toHaveLength(0);
+  });
+});
+
+describe('delete_branch', () => {
+  it('deletes a branch, which then disappears from the list', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
+    api.fake.makeEndpoint(project.id, dev.id, 'read_write');
+    conn = await connect();
+    expect((await conn.ok('list_branches', { project_id: project.id })).branches).toHaveLength(2);
+    const out = await conn.ok('delete_branch', { project_id: project.id, branch_id: dev.id });
+    expect(out).toMatchObject({ deleted: true, branch: { id: dev.id, name: 'dev' } });
+    expect(api.fake.branches.has(dev.id)).toBe(false);
+    expect(api.fake.endpointsOf(project.id, dev.id)).toHaveLength(0);
+    const list = await conn.ok('list_branches', { project_id: project.id });
+    expect(list.branches.map((b: any) => b.id)).toEqual([main.id]);
+    expect([...api.fake.operations.values()].map((o) => [o.action, o.status])).toEqual([
+      ['delete_timeline', 'finished'],
+    ]);
+  });
+
+  it("turns Neon's 422 for the default branch into a clear error", async () => {
+    const { project, branch } = api.fake.seedProject();
+    conn = await connect();
+    const err = await conn.fails('delete_branch', { project_id: project.id, branch_id: branch.id });
+    expect(err).toMatch(/HTTP 422: cannot delete the default branch/);
+    expect(err).toMatch(/fix them as the message says/);
+    expect(api.fake.branches.has(branch.id)).toBe(true);
+  });
+});
+
+describe('reset_branch_from_parent and restore_branch', () => {
+  it("resets a branch from its parent's latest state", async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
+    conn = await connect();
+    const out = await conn.ok('reset_branch_from_parent', { project_id: project.id, branch_id: dev.id });
+    expect(out.branch).toMatchObject({ id: dev.id, last_reset_at: expect.any(String) });
+    const post = (await requests()).find((r) => r.method === 'POST');
+    expect(post?.path).toBe(`/projects/${project.id}/branches/${dev.id}/restore`);
+    expect(post?.body).toEqual({ source_branch_id: main.id });
+    expect([...api.fake.operations.values()].every((o) => o.status === 'finished')).toBe(true);
+  });
+
+  it('keeps the old state under a name when asked and reports that branch', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
+    conn = await connect();
+    const out = await conn.ok('reset_branch_from_parent', {
+      project_id: project.id,
+      branch_id: dev.id,
+      preserve_under_name: 'dev-before-reset',
+    });
+    expect(out.preserved_branch).toMatchObject({
+      name: 'dev-before-reset',
+      id: expect.stringMatching(/^br-/),
+    });
+    expect(api.fake.branchesOf(project.id).map((b) => b.name)).toContain('dev-before-reset');
+  });
+
+  it('refuses to reset a branch without a parent, with a clear error', async () => {
+    const { project, branch } = api.fake.seedProject();
+    conn = await connect();
+    const err = await conn.fails('reset_branch_from_parent', {
+      project_id: project.id,
+      branch_id: branch.id,
+    });
+    expect(err).toMatch(/Branch "main" \(br-[^)]+\) has no parent/);
+    expect(err).toMatch(/restore_branch/);
+    expect(await count('POST', /restore$/)).toBe(0);
+  });
+
+  it('restores a branch to a point in its own history, preserving the current state', async () => {
+    const { project, branch } = api.fake.seedProject();
+    conn = await connect();
+    const out = await conn.ok('restore_branch', {
+      project_id: project.id,
+      branch_id: branch.id,
+      source_timestamp: '2026-01-31T12:00:00Z',
+      preserve_under_name: 'main-before-restore',
+    });
+    expect(out.branch.id).toBe(branch.id);
+    expect(out.preserved_branch.name).toBe('main-before-restore');
+    expect((await requests()).find((r) => r.method === 'POST')?.body).toEqual({
+      source_branch_id: branch.id,
+      source_timestamp: '2026-01-31T12:00:00Z',
+      preserve_under_name: 'main-before-restore',
+    });
+  });
+
+  it('restores from another branch at an LSN', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
+    conn = await connect();
+    await conn.ok('restore_branch', {
+      project_id: project.id,
+      branch_id: dev.id,
+      source_branch_id: main.id,
+      source_lsn: '0/1E19478',
+    });
+    expect((await requests()).find((r) => r.method === 'POST')?.body).toEqual({
+      source_branch_id: main.id,
+      source_lsn: '0/1E19478',
+    });
+  });
+
+  it('refuses incomplete restores from its own history before sending anything', async () => {
+    const { project, branch } = api.fake.seedProject();
+    conn = await connect();
+    const base = { project_id: project.id, branch_id: branch.id };
+    expect(await conn.fails('restore_branch', { ...base, preserve_under_name: 'x' })).toMatch(
+      /needs source_timestamp or source_lsn/,
+    );
+    expect(await conn.fails('restore_branch', { ...base, source_timestamp: '2026-01-31T12:00:00Z' })).toMatch(
+      /needs preserve_under_name/,
+    );
+    expect(
+      await conn.fails('restore_branch', {
+        ...base,
+        source_timestamp: '2026-01-31T12:00:00Z',
+        source_lsn: '0/1',
+        preserve_under_name: 'x',
+      }),
+    ).toMatch(/not both/);
+    expect(await requests()).toHaveLength(0);
+  });
+
+  it('names a missing source branch on a 404', async () => {
+    const { project, branch } = api.fake.seedProject();
+    conn = await connect();
+    const err = await conn.fails('restore_branch', {
+      project_id: project.id,
+      branch_id: branch.id,
+      source_branch_id: 'br-gone-1',
+    });
+    expect(err).toMatch(/HTTP 404: branch br-gone-1 not found/);
+  });
+});
+
+describe('set_default_branch, recover_branch, finalize_restore_branch', () => {
+  it('makes another branch the default', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
+    conn = await connect();
+    const out = await conn.ok('set_default_branch', { project_id: project.id, branch_id: dev.id });
+    expect(out.branch).toMatchObject({ id: dev.id, default: true });
+    expect(api.fake.branches.get(main.id)?.default).toBe(false);
+  });
+
+  it('recovers a deleted branch with its compute, found with include_deleted', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
+    const ep = api.fake.makeEndpoint(project.id, dev.id, 'read_write');
+    conn = await connect();
+    await conn.ok('delete_branch', { project_id: project.id, branch_id: dev.id });
+    const listed = await conn.ok('list_branches', { project_id: project.id, include_deleted: true });
+    expect(listed.branches.find((b: any) => b.id === dev.id)?.recovery).toMatchObject({
+      deletion_method: 'user',
+    });
+    const out = await conn.ok('recover_branch', { project_id: project.id, branch_id: dev.id });
+    expect(out.branch).toMatchObject({ id: dev.id, name: 'dev' });
+    expect(out.computes).toEqual([expect.objectContaining({ id: ep.id, current_state: 'idle' })]);
+    expect(api.fake.branches.has(dev.id)).toBe(true);
+    expect(api.fake.endpoints.has(ep.id)).toBe(true);
+  });
+
+  it('finalizes a restore: the restored branch takes the name and computes of the original', async () => {
+    const { project, branch: main, endpoint } = api.fake.seedProject();
+    const restored = api.fake.makeBranch(project.id, {
+      name: 'main (restored)',
+      restore_status: 'restored',
+      restored_as: main.id,
+    });
+    conn = await connect();
+    const out = await conn.ok('finalize_restore_branch', {
+      project_id: project.id,
+      branch_id: restored.id,
+      name: 'main-old',
+    });
+    expect(out.branch).toMatchObject({ id: restored.id, name: 'main', restore_status: 'finalized' });
+    expect(api.fake.branches.get(main.id)?.name).toBe('main-old');
+    expect(api.fake.endpoints.get(endpoint.id)?.branch_id).toBe(restored.id);
+    expect([...api.fake.operations.values()].every((o) => o.status === 'finished')).toBe(true);
+  });
+
+  it('marks recover and finalize as beta and reset/restore as destructive', async () => {
+    conn = await connect();
+    const { tools } = await conn.mcp.listTools();
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    expect(byName.get('recover_branch')?.description).toMatch(/^\(Beta\)/);
+    expect(byName.get('finalize_restore_branch')?.description).toMatch(/^\(Beta\)/);
+    for (const name of ['reset_branch_from_parent', 'restore_branch', 'delete_branch']) {
+      expect(byName.get(name)?.annotations?.destructiveHint, name).toBe(true);
+    }
+    expect(byName.get('list_branches')?.annotations?.readOnlyHint).toBe(true);
+    expect(byName.get('create_branch')?.annotations).toMatchObject({
+      readOnlyHint: false,
+      destructiveHint: false,
+      idempotentHint: false,
+    });
+  });
+});
