@@ -2,6 +2,7 @@
  * Builds the MCP server from the registry and the options: which tools, with what settings, and the
  * one place where a tool's thrown error becomes an `isError` result.
  */
+import { readFileSync } from 'node:fs';
 import { McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import { NeonError } from './client/errors.js';
@@ -9,7 +10,7 @@ import type { NeonClient } from './client/neon-client.js';
 import { waitForOperations } from './client/operations.js';
 import { type Logger, redactor } from './log.js';
 import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
-import { leanSchema, type StandardWithJson } from './tools/json-schema.js';
+import { leanSchema, type StandardWithJson, withoutProperty } from './tools/json-schema.js';
 import { type Selection, selectTools } from './tools/registry.js';
 import { VERSION } from './version.js';
 
@@ -41,14 +42,19 @@ interface PreparedTool {
  * transport asks for (one per connection era) without rebuilding schemas.
  */
 export function prepareServer(options: ServerOptions) {
+  const precomputed = loadPrecomputedSchemas();
   const tools: PreparedTool[] = selectTools(options).map((def) => {
     const scoped = options.projectId !== undefined && 'project_id' in def.input;
     const shape = scoped ? omit(def.input, 'project_id') : def.input;
+    const pre = precomputed?.[def.name];
     return {
       def,
       scoped,
-      input: leanSchema(z.strictObject(shape), 'input', scoped ? options.projectId : undefined),
-      output: leanSchema(def.output, 'output'),
+      input: leanSchema(z.strictObject(shape), 'input', {
+        scope: scoped ? options.projectId : undefined,
+        precomputed: pre && (scoped ? withoutProperty(pre.input, 'project_id') : pre.input),
+      }),
+      output: leanSchema(def.output, 'output', { precomputed: pre?.output }),
     };
   });
   const settings: ToolSettings = {
@@ -146,6 +152,21 @@ function errorText(tool: string, error: unknown, logger?: Logger): string {
   logger?.error(`tool ${tool} failed unexpectedly`, error);
   const message = error instanceof Error ? error.message : String(error);
   return `${tool} failed unexpectedly: ${message}. This is likely a bug in neon-mcp; the details are in its log.`;
+}
+
+type SchemaFile = Record<string, { input: Record<string, unknown>; output: Record<string, unknown> }>;
+
+/**
+ * The JSON Schemas written by `npm run build` next to the built server (scripts/build-schemas.mjs).
+ * Converting every zod schema at start-up costs memory and time; reading them costs neither. When
+ * running from source there is no such file and schemas are converted on first use.
+ */
+function loadPrecomputedSchemas(): SchemaFile | undefined {
+  try {
+    return JSON.parse(readFileSync(new URL('./tool-schemas.json', import.meta.url), 'utf8')) as SchemaFile;
+  } catch {
+    return undefined;
+  }
 }
 
 function omit<T extends Record<string, unknown>>(obj: T, key: string): T {

@@ -19,13 +19,38 @@ type StandardResult =
   | { value: unknown; issues?: undefined }
   | { issues: { message: string; path?: PropertyKey[] }[] };
 
-/** Wraps a zod schema; the JSON Schema is computed on first use and then reused. */
-export function leanSchema(schema: z.ZodType, io: 'input' | 'output', scope?: string): StandardWithJson {
-  let json: JsonObject | undefined;
+/** The trimmed JSON Schema of a zod schema, as advertised in `tools/list`. */
+export function leanJson(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
+  return trim(z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' })) as JsonObject;
+}
+
+/** An object schema without one property (for `project_id` under project scope). */
+export function withoutProperty(json: JsonObject, key: string): JsonObject {
+  const { [key]: _, ...properties } = (json.properties ?? {}) as JsonObject;
+  const required = ((json.required ?? []) as string[]).filter((k) => k !== key);
+  const out: JsonObject = { ...json, properties };
+  if (required.length) out.required = required;
+  else delete out.required;
+  return out;
+}
+
+export interface LeanOptions {
+  /** The project the server is scoped to: another `project_id` is refused, the same one dropped. */
+  scope?: string;
+  /** The JSON Schema computed at build time (dist/tool-schemas.json), to skip converting at run time. */
+  precomputed?: JsonObject;
+}
+
+/** Wraps a zod schema; the JSON Schema is computed on first use (or taken precomputed) and reused. */
+export function leanSchema(
+  schema: z.ZodType,
+  io: 'input' | 'output',
+  options: LeanOptions = {},
+): StandardWithJson {
+  const { scope } = options;
+  let json: JsonObject | undefined = options.precomputed;
   const toJson = () => {
-    json ??= trim(
-      z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }),
-    ) as JsonObject;
+    json ??= leanJson(schema, io);
     return json;
   };
   return {
