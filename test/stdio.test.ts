@@ -1,0 +1,368 @@
+/**
+ * The built `neon-mcp` command end to end: a child process on stdio, talking real HTTP to the fake
+ * Neon API on loopback. Proves both protocol eras work through the SDK's own stdio client, that stdout
+ * carries JSON-RPC and nothing else, that stderr says what it should and never the key, and that the
+ * CLI flags behave.
+ */
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TEST_KEY, text } from './helpers.js';
+import { type MockHttpServer, startMockHttpServer } from './mock/http-server.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ENTRY = 'dist/index.js';
+const VERSION = (await import('../package.json', { with: { type: 'json' } })).default.version;
+
+let mock: MockHttpServer;
+
+beforeAll(async () => {
+  // Build once. Type errors elsewhere in the tree (work in progress) do not stop tsc from emitting.
+  try {
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
+  } catch (error) {
+    const out = String((error as { stdout?: Buffer }).stdout ?? '');
+    console.warn(`tsc reported errors (dist/ was still emitted):\n${out.slice(0, 2000)}`);
+  }
+  expect(existsSync(new URL(`../${ENTRY}`, import.meta.url))).toBe(true);
+  mock = await startMockHttpServer({ validate: true });
+}, 180_000);
+afterAll(() => mock?.close());
+beforeEach(() => mock.api.reset());
+afterEach(() => {
+  expect(mock.api.violations, 'requests not valid against the Neon API spec').toEqual([]);
+});
+
+/** A minimal environment: nothing (in particular no NEON_API_KEY) leaks in from the test's own. */
+function env(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const base: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NEON_API_URL: mock.baseUrl,
+    ...extra,
+  };
+  return Object.fromEntries(Object.entries(base).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    string
+  >;
+}
+
+interface Run {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+/** Runs the CLI to completion with stdin closed. */
+function run(args: string[], extraEnv: Record<string, string | undefined> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [ENTRY, ...args], { cwd: ROOT, env: env(extraEnv) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ stdout, stderr, code }));
+    child.stdin.end();
+  });
+}
+
+/** Connects the SDK's stdio client to a fresh child process. */
+async function sdkClient(era: 'modern' | 'legacy', extraEnv: Record<string, string | undefined> = {}) {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [ENTRY],
+    cwd: ROOT,
+    env: env({ NEON_API_KEY: TEST_KEY, ...extraEnv }),
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  const client = new Client(
+    { name: 'stdio-test', version: '1.0.0' },
+    { versionNegotiation: { mode: era === 'modern' ? { pin: '2026-07-28' } : 'legacy' } },
+  );
+  await client.connect(transport);
+  return { client, transport, stderr: () => stderr };
+}
+
+describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', () => {
+  for (const era of ['modern', 'legacy'] as const) {
+    it(`serves a ${era === 'modern' ? '2026-07-28' : '2025-11-25 (initialize)'} client: tools/list, list_projects, create_project`, async () => {
+      mock.api.fake.seedProject('stdio-app');
+      const { client, stderr } = await sdkClient(era);
+      try {
+        expect(client.getNegotiatedProtocolVersion()).toBe(era === 'modern' ? '2026-07-28' : '2025-11-25');
+        expect(client.getServerVersion()).toMatchObject({ name: 'neon-mcp', version: VERSION });
+
+        const { tools } = await client.listTools();
+        const names = tools.map((t) => t.name);
+        expect(names).toContain('list_projects');
+        expect(names).toContain('create_project');
+        expect(names[0]).toBe('list_toolsets');
+
+        const listed = await client.callTool({ name: 'list_projects', arguments: {} });
+        expect(listed.isError).toBeFalsy();
+        expect((listed.structuredContent as any).projects.map((p: any) => p.name)).toEqual(['stdio-app']);
+
+        const created = await client.callTool({
+          name: 'create_project',
+          arguments: { name: `via-${era}`, database_name: 'appdb', role_name: 'app_owner' },
+        });
+        expect(created.isError, text(created)).toBeFalsy();
+        const out = created.structuredContent as any;
+        expect(out.project.name).toBe(`via-${era}`);
+        expect(out.connection_uri).toMatch(/^postgresql:\/\/app_owner:/);
+        expect(mock.api.count('POST', '/projects')).toBe(1);
+        // It waited for Neon: every operation it started was polled to the end.
+        const ops = [...mock.api.fake.operations.values()];
+        expect(ops.length).toBeGreaterThan(0);
+        expect(ops.every((o) => o.status === 'finished')).toBe(true);
+
+        // The start-up line: version, tool count, read-only, key set, and never the key itself.
+        const line = stderr()
+          .split('\n')
+          .find((l) => l.includes('on stdio'));
+        expect(line).toBeDefined();
+        expect(line).toContain(`v${VERSION}`);
+        expect(line).toContain(`${tools.length} tools`);
+        expect(line).toMatch(/read-only off/);
+        expect(line).toMatch(/API key set/);
+        expect(stderr()).not.toContain(TEST_KEY);
+        // Every request carried the key as a bearer token.
+        for (const r of mock.api.requests) expect(r.headers.get('authorization')).toBe(`Bearer ${TEST_KEY}`);
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  it('writes nothing but JSON-RPC to stdout (raw spawn, both eras, hostile input)', async () => {
+    mock.api.fake.seedProject('raw');
+    const child = spawn(process.execPath, [ENTRY], {
+      cwd: ROOT,
+      env: env({ NEON_API_KEY: TEST_KEY }),
+    }) as ChildProcessWithoutNullStreams;
+    const lines: string[] = [];
+    let partial = '';
+    let stderr = '';
+    const waiters = new Map<string | number, (msg: any) => void>();
+    child.stdout.on('data', (d: Buffer) => {
+      partial += d.toString('utf8');
+      const parts = partial.split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) {
+        lines.push(line);
+        try {
+          const msg = JSON.parse(line);
+          if (msg.id !== undefined && waiters.has(msg.id)) waiters.get(msg.id)!(msg);
+        } catch {
+          // Checked below: every line must parse.
+        }
+      }
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const send = (msg: unknown) =>
+      child.stdin.write(`${typeof msg === 'string' ? msg : JSON.stringify(msg)}\n`);
+    const request = (id: number, method: string, params: unknown = {}) => {
+      const answered = new Promise<any>((resolve) => waiters.set(id, resolve));
+      send({ jsonrpc: '2.0', id, method, params });
+      return answered;
+    };
+
+    const init = await request(1, 'initialize', {
+      protocolVersion: '2025-11-25',
+      capabilities: {},
+      clientInfo: { name: 'raw', version: '0' },
+    });
+    expect(init.result.protocolVersion).toBe('2025-11-25');
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const list = await request(2, 'tools/list');
+    expect(list.result.tools.length).toBeGreaterThan(1);
+    const call = await request(3, 'tools/call', { name: 'list_projects', arguments: {} });
+    expect(call.result.isError).toBeFalsy();
+    const bad = await request(4, 'tools/call', { name: 'get_project', arguments: { project_id: 42 } });
+    expect(bad.result?.isError ?? bad.error).toBeTruthy();
+    const unknown = await request(5, 'tools/call', { name: 'no_such_tool', arguments: {} });
+    expect(unknown.error ?? unknown.result?.isError).toBeTruthy();
+    // Garbage on stdin must not produce anything but JSON-RPC on stdout.
+    send('this is not json');
+    send('{"jsonrpc":"2.0","id":');
+    send({ hello: 'world' });
+    send({ jsonrpc: '2.0', id: 6, method: 'no/such/method', params: {} });
+    const ping = await request(7, 'ping');
+    expect(ping.result).toEqual({});
+    const failing = await request(8, 'tools/call', {
+      name: 'get_project',
+      arguments: { project_id: 'no-such-project' },
+    });
+    expect(failing.result.isError).toBe(true);
+    child.stdin.end();
+    // stdin closed: the server exits on its own.
+    expect(await exited).toBe(0);
+
+    if (partial) lines.push(partial);
+    expect(lines.length).toBeGreaterThanOrEqual(8);
+    for (const line of lines) {
+      let msg: any;
+      expect(
+        () => {
+          msg = JSON.parse(line);
+        },
+        `stdout line is not JSON: ${line.slice(0, 200)}`,
+      ).not.toThrow();
+      expect(msg.jsonrpc, line.slice(0, 200)).toBe('2.0');
+      expect('id' in msg || 'method' in msg, line.slice(0, 200)).toBe(true);
+    }
+    expect(lines.join('\n')).not.toContain(TEST_KEY);
+    expect(stderr).not.toContain(TEST_KEY);
+  });
+
+  it('a 2026-07-28 session over raw pipes: every stdout line is JSON-RPC', async () => {
+    mock.api.fake.seedProject('raw-modern');
+    // A Client on a custom stdio-shaped transport (probes in place), recording every stdout line.
+    const child = spawn(process.execPath, [ENTRY], {
+      cwd: ROOT,
+      env: env({ NEON_API_KEY: TEST_KEY }),
+    }) as ChildProcessWithoutNullStreams;
+    const lines: string[] = [];
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const transport = {
+      onmessage: undefined as ((m: any) => void) | undefined,
+      onclose: undefined as (() => void) | undefined,
+      onerror: undefined as ((e: Error) => void) | undefined,
+      async start() {
+        let partial = '';
+        child.stdout.on('data', (d: Buffer) => {
+          partial += d.toString('utf8');
+          const parts = partial.split('\n');
+          partial = parts.pop() ?? '';
+          for (const line of parts) {
+            lines.push(line);
+            try {
+              transport.onmessage?.(JSON.parse(line));
+            } catch (error) {
+              transport.onerror?.(error as Error);
+            }
+          }
+        });
+        child.on('close', () => transport.onclose?.());
+      },
+      async send(message: unknown) {
+        child.stdin.write(`${JSON.stringify(message)}\n`);
+      },
+      async close() {
+        child.stdin.end();
+      },
+    };
+    const client = new Client(
+      { name: 'raw-modern', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await client.connect(transport as any);
+    expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+    expect((await client.listTools()).tools.length).toBeGreaterThan(1);
+    const res = await client.callTool({ name: 'list_projects', arguments: {} });
+    expect((res.structuredContent as any).projects[0].name).toBe('raw-modern');
+    const err = await client.callTool({ name: 'get_project', arguments: { project_id: 'nope' } });
+    expect(err.isError).toBe(true);
+    await client.close();
+    expect(await exited).toBe(0);
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    for (const line of lines) {
+      const msg = JSON.parse(line);
+      expect(msg.jsonrpc).toBe('2.0');
+    }
+    expect(stderr).not.toContain(TEST_KEY);
+  });
+
+  it('passes --api-key on the command line without ever printing it', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [ENTRY, '--api-key', TEST_KEY],
+      cwd: ROOT,
+      env: env(),
+      stderr: 'pipe',
+    });
+    let err = '';
+    transport.stderr?.on('data', (d) => {
+      err += d;
+    });
+    const c = new Client({ name: 'flag', version: '1' });
+    await c.connect(transport);
+    const res = await c.callTool({ name: 'get_project', arguments: { project_id: 'missing-1' } });
+    expect(res.isError).toBe(true);
+    expect(text(res)).toMatch(/HTTP 404/);
+    expect(text(res)).not.toContain(TEST_KEY);
+    await c.close();
+    expect(err).toMatch(/API key set/);
+    expect(err).not.toContain(TEST_KEY);
+    expect(mock.api.requests.at(-1)?.headers.get('authorization')).toBe(`Bearer ${TEST_KEY}`);
+  });
+
+  it('starts without a key: tools/list works, a call explains NEON_API_KEY, nothing is sent', async () => {
+    const { client, stderr } = await sdkClient('modern', { NEON_API_KEY: undefined });
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.length).toBeGreaterThan(1);
+      const res = await client.callTool({ name: 'list_projects', arguments: {} });
+      expect(res.isError).toBe(true);
+      expect(text(res)).toMatch(/NEON_API_KEY/);
+      expect(mock.api.requests).toHaveLength(0);
+      expect(stderr()).toMatch(/API key NOT set/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('--help prints usage on stderr and exits 0; --version prints the version', async () => {
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toBe('');
+    expect(help.stderr).toMatch(/Usage: neon-mcp/);
+    expect(help.stderr).toMatch(/--read-only/);
+    const version = await run(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toBe('');
+    expect(version.stderr.trim()).toBe(VERSION);
+  });
+
+  it('an unknown flag exits 2 with the problem and the usage on stderr, nothing on stdout', async () => {
+    const res = await run(['--bogus-flag'], { NEON_API_KEY: TEST_KEY });
+    expect(res.code).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(/--bogus-flag/);
+    expect(res.stderr).toMatch(/Usage: neon-mcp/);
+    expect(res.stderr).not.toContain(TEST_KEY);
+  });
+
+  it('a bad flag value or toolset name exits 2 and never prints the key', async () => {
+    const badNumber = await run(['--sql-timeout', 'soon', '--api-key', TEST_KEY]);
+    expect(badNumber.code).toBe(2);
+    expect(badNumber.stderr).toMatch(/--sql-timeout must be a positive whole number/);
+    expect(badNumber.stderr).not.toContain(TEST_KEY);
+    const badToolset = await run(['--toolsets', 'nope'], { NEON_API_KEY: TEST_KEY });
+    expect(badToolset.code).toBe(2);
+    expect(badToolset.stderr).toMatch(/Unknown toolset "nope"/);
+    expect(badToolset.stdout).toBe('');
+  });
+});
