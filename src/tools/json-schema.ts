@@ -21,7 +21,12 @@ type StandardResult =
 
 /** The trimmed JSON Schema of a zod schema, as advertised in `tools/list`. */
 export function leanJson(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
-  return trim(z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' })) as JsonObject;
+  const json = trim(
+    z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }),
+  ) as JsonObject;
+  // An output schema describes what we send; which keys are always present tells the model nothing.
+  if (io === 'output') delete json.required;
+  return json;
 }
 
 /** An object schema without one property (for `project_id` under project scope). */
@@ -83,7 +88,11 @@ export function leanSchema(
 const SAFE_MIN = Number.MIN_SAFE_INTEGER;
 const SAFE_MAX = Number.MAX_SAFE_INTEGER;
 
-/** Removes `$schema`, safe-integer bounds, empty `properties` and `additionalProperties: {}`, recursively. */
+/**
+ * Removes what costs tokens and tells the model nothing: `$schema`, safe-integer bounds, empty
+ * `properties`, `additionalProperties` (`{}` is the default; `false` is enforced by validation anyway),
+ * and generated patterns next to a `format`. Recursive.
+ */
 function trim(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(trim);
   if (!node || typeof node !== 'object') return node;
@@ -92,7 +101,15 @@ function trim(node: unknown): unknown {
     if (k === '$schema') continue;
     if (k === 'minimum' && v === SAFE_MIN) continue;
     if (k === 'maximum' && v === SAFE_MAX) continue;
-    if (k === 'additionalProperties' && v && typeof v === 'object' && Object.keys(v).length === 0) continue;
+    if (
+      k === 'additionalProperties' &&
+      (v === false || (v && typeof v === 'object' && Object.keys(v).length === 0))
+    ) {
+      // Unknown keys are still rejected by validation, with a message naming them.
+      continue;
+    }
+    // A `format` (date-time, uuid, email) says what zod's long generated regex says.
+    if (k === 'pattern' && typeof (node as JsonObject).format === 'string') continue;
     if (k === 'properties' && v && typeof v === 'object' && Object.keys(v).length === 0) continue;
     if (
       k === 'propertyNames' &&
