@@ -46,7 +46,7 @@ const lsn = (what: string) =>
   z
     .string()
     .refine((v) => LSN.test(v), { message: 'must be a Postgres LSN like 0/1E19478' })
-    .describe(`${what} (LSN, e.g. 0/1E19478)`);
+    .describe(`${what} (e.g. 0/1E19478)`);
 
 async function getBranchObject(
   client: NeonClient,
@@ -267,7 +267,11 @@ export const updateBranch = defineTool({
     branch_id: branchId,
     name: branchName.optional().describe('New name'),
     protected: z.boolean().optional().describe('Protected from deletion and reset'),
-    expires_at: timestamp('Delete automatically at').nullable().optional(),
+    expires_at: z.iso
+      .datetime({ offset: true })
+      .nullable()
+      .optional()
+      .describe('Delete automatically at (ISO 8601); null clears'),
   },
   output: branchOut,
   hints: UPDATE,

@@ -84,7 +84,7 @@ export const createRole = defineTool({
   name: 'create_role',
   title: 'Create role',
   description:
-    'Create a Postgres role on a branch. Returns its password: give it to the user, it is not shown again here.',
+    'Create a Postgres role on a branch. Returns its password (a secret) for the user; reveal_role_password shows it later.',
   toolset: 'roles',
   operations: ['createProjectBranchRole'],
   input: {
