@@ -7,7 +7,10 @@ import { pick } from './util.js';
 /** The ID of an API key (personal or organization). */
 export const keyId = z.number().int().min(1).describe('API key ID');
 /** The name given to a new API key. */
-export const keyName = z.string().min(1).max(64).describe('Name for the key');
+export const keyName = z
+  .string()
+  .refine((v) => v.length > 0 && v.length <= 64, { message: 'must be 1 to 64 characters' })
+  .describe('Name for the key');
 /** Goes next to a newly created key, the only time Neon shows it. */
 export const KEY_WARNING =
   'SECRET: `key` is shown only this once and cannot be retrieved again. Give it to the user to store securely.';

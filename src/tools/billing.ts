@@ -1,7 +1,8 @@
 /** Consumption history and the organization's spending limit. */
 import * as z from 'zod';
+import { InvalidArgumentError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
-import { branchId, cursor, limit, orgId, projectId, timestamp } from './fields.js';
+import { branchId, cursor, limit, orgId, projectId } from './fields.js';
 import { anyObject, defineTool, output, READ, UPDATE } from './framework.js';
 
 const V2_METRICS = [
@@ -15,25 +16,16 @@ const V2_METRICS = [
   'snapshot_storage_bytes_month',
 ] as const;
 /** The branch endpoint supports the first six only. */
-const BRANCH_METRICS = V2_METRICS.slice(0, 6) as unknown as readonly [string, ...string[]];
-const LEGACY_METRICS = [
-  'active_time_seconds',
-  'compute_time_seconds',
-  'written_data_bytes',
-  'synthetic_storage_size_bytes',
-  'data_storage_bytes_hour',
-  'logical_size_bytes',
-  'logical_size_bytes_hour',
-] as const;
+const BRANCH_METRICS = V2_METRICS.slice(0, 6);
 
-const period = {
-  from: timestamp('Start'),
-  to: timestamp('End'),
-  granularity: z
-    .enum(['hourly', 'daily', 'monthly'])
-    .describe('hourly (last 7 days), daily (60 days), monthly (1 year)'),
-};
-const projectIds = z.array(projectId).max(100);
+/** An ISO 8601 date-time, checked by a refinement (z.iso.datetime() advertises a long pattern). */
+const dateTime = (what: string) =>
+  z
+    .string()
+    .refine((v) => /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(v), {
+      message: 'must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z',
+    })
+    .describe(`${what}, ISO 8601`);
 
 type PageOf<T> = T & { pagination?: Schemas['Pagination'] };
 type PeriodV2 = Schemas['ConsumptionHistoryPerPeriodV2'];
@@ -58,139 +50,85 @@ function nextCursor(count: number, pageSize: number, page: { pagination?: Schema
   return next ? { next_cursor: next } : {};
 }
 
-export const getProjectConsumption = defineTool({
-  name: 'get_project_consumption',
-  title: 'Get project consumption',
+export const getConsumption = defineTool({
+  name: 'get_consumption',
+  title: 'Get consumption',
   description:
-    'Usage metrics per project over time for an organization on a usage-based plan. Legacy plans: get_legacy_consumption.',
+    'Usage metrics (compute, storage, transfer) over time per project, or per branch (beta). Returns every ' +
+    'metric the plan bills.',
   toolset: 'billing',
   accountLevel: true,
-  operations: ['getConsumptionHistoryPerProjectV2'],
+  operations: [
+    'getConsumptionHistoryPerProjectV2',
+    'getConsumptionHistoryPerBranchV2',
+    'getConsumptionHistoryPerProject',
+  ],
   input: {
-    org_id: orgId,
-    ...period,
-    project_ids: projectIds.optional().describe('Only these projects'),
-    metrics: z.array(z.enum(V2_METRICS)).min(1).optional().describe('Default: all'),
+    org_id: orgId.optional().describe('Organization ID (required unless legacy)'),
+    from: dateTime('Start'),
+    to: dateTime('End'),
+    granularity: z.enum(['hourly', 'daily', 'monthly']).describe('Max range: 7 days, 60 days, 1 year'),
+    per: z.enum(['project', 'branch']).optional().describe('Default project'),
+    project_ids: z.array(projectId).max(100).optional().describe('Only these (required per branch)'),
+    branch_ids: z.array(branchId).max(100).optional().describe('Only these branches'),
+    legacy: z.boolean().optional().describe('Legacy Scale/Business/Enterprise plan'),
     limit: limit(100),
     cursor,
   },
-  output: output({ projects: z.array(anyObject), next_cursor: z.string().optional() }),
+  output: output({
+    projects: z.array(anyObject).optional(),
+    branches: z.array(anyObject).optional(),
+    next_cursor: z.string().optional(),
+  }),
   hints: READ,
   async handler(args, { client, signal }) {
-    const pageSize = args.limit ?? 10;
+    const perBranch = args.per === 'branch';
+    const bad = (m: string) => new InvalidArgumentError(`get_consumption: ${m}`);
+    if (perBranch && args.legacy) throw bad('per=branch is not available for legacy plans.');
+    if (perBranch && !args.project_ids?.length) throw bad('per=branch needs project_ids (1 to 100).');
+    if (args.branch_ids && !perBranch) throw bad('branch_ids needs per=branch.');
+    if (!args.org_id && !args.legacy) throw bad('org_id is required (list_organizations shows yours).');
+    const pageSize = args.limit ?? (perBranch ? 100 : 10);
+    const query = {
+      org_id: args.org_id,
+      from: args.from,
+      to: args.to,
+      granularity: args.granularity,
+      project_ids: args.project_ids,
+      limit: pageSize,
+      cursor: args.cursor,
+    };
+    if (args.legacy) {
+      // Neon's default metrics for these plans: active time, compute time, written data, synthetic storage.
+      const res = await client.get<PageOf<Schemas['ConsumptionHistoryPerProjectResponse']>>(
+        '/consumption_history/projects',
+        { query, signal },
+      );
+      const projects = (res.projects ?? []).map((p) => ({
+        project_id: p.project_id,
+        periods: (p.periods ?? []).map(({ period_id: _, ...rest }) => rest),
+      }));
+      return { projects, ...nextCursor(projects.length, pageSize, res) };
+    }
+    if (perBranch) {
+      const res = await client.get<PageOf<Schemas['ConsumptionHistoryPerBranchV2Response']>>(
+        '/consumption_history/v2/branches',
+        { query: { ...query, branch_ids: args.branch_ids, metrics: BRANCH_METRICS }, signal },
+      );
+      const branches = (res.branches ?? []).map((b) => ({
+        project_id: b.project_id,
+        branch_id: b.branch_id,
+        periods: compactPeriods(b.periods),
+      }));
+      return { branches, ...nextCursor(branches.length, pageSize, res) };
+    }
     const res = await client.get<PageOf<Schemas['ConsumptionHistoryPerProjectV2Response']>>(
       '/consumption_history/v2/projects',
-      {
-        query: {
-          org_id: args.org_id,
-          from: args.from,
-          to: args.to,
-          granularity: args.granularity,
-          project_ids: args.project_ids,
-          metrics: args.metrics ?? V2_METRICS,
-          limit: pageSize,
-          cursor: args.cursor,
-        },
-        signal,
-      },
+      { query: { ...query, metrics: V2_METRICS }, signal },
     );
     const projects = (res.projects ?? []).map((p) => ({
       project_id: p.project_id,
       periods: compactPeriods(p.periods),
-    }));
-    return { projects, ...nextCursor(projects.length, pageSize, res) };
-  },
-});
-
-export const getBranchConsumption = defineTool({
-  name: 'get_branch_consumption',
-  title: 'Get branch consumption',
-  description: 'Usage metrics per branch over time for the given projects of an organization.',
-  toolset: 'billing',
-  accountLevel: true,
-  beta: true,
-  operations: ['getConsumptionHistoryPerBranchV2'],
-  input: {
-    org_id: orgId,
-    ...period,
-    project_ids: projectIds.min(1).describe('Projects whose branches to report'),
-    branch_ids: z.array(branchId).max(100).optional().describe('Only these branches'),
-    metrics: z.array(z.enum(BRANCH_METRICS)).min(1).optional().describe('Default: all'),
-    limit: limit(1000),
-    cursor,
-  },
-  output: output({ branches: z.array(anyObject), next_cursor: z.string().optional() }),
-  hints: READ,
-  async handler(args, { client, signal }) {
-    const pageSize = args.limit ?? 100;
-    const res = await client.get<PageOf<Schemas['ConsumptionHistoryPerBranchV2Response']>>(
-      '/consumption_history/v2/branches',
-      {
-        query: {
-          org_id: args.org_id,
-          from: args.from,
-          to: args.to,
-          granularity: args.granularity,
-          project_ids: args.project_ids,
-          branch_ids: args.branch_ids,
-          metrics: args.metrics ?? BRANCH_METRICS,
-          limit: pageSize,
-          cursor: args.cursor,
-        },
-        signal,
-      },
-    );
-    const branches = (res.branches ?? []).map((b) => ({
-      project_id: b.project_id,
-      branch_id: b.branch_id,
-      periods: compactPeriods(b.periods),
-    }));
-    return { branches, ...nextCursor(branches.length, pageSize, res) };
-  },
-});
-
-export const getLegacyConsumption = defineTool({
-  name: 'get_legacy_consumption',
-  title: 'Get consumption (legacy plans)',
-  description: 'Usage metrics per project over time on legacy Scale, Business or Enterprise plans.',
-  toolset: 'billing',
-  accountLevel: true,
-  operations: ['getConsumptionHistoryPerProject'],
-  input: {
-    org_id: orgId.optional().describe('Organization (default: your own projects)'),
-    ...period,
-    project_ids: projectIds.optional().describe('Only these projects'),
-    metrics: z
-      .array(z.enum(LEGACY_METRICS))
-      .min(1)
-      .optional()
-      .describe('Default: active time, compute time, written data, synthetic storage'),
-    limit: limit(100),
-    cursor,
-  },
-  output: output({ projects: z.array(anyObject), next_cursor: z.string().optional() }),
-  hints: READ,
-  async handler(args, { client, signal }) {
-    const pageSize = args.limit ?? 10;
-    const res = await client.get<PageOf<Schemas['ConsumptionHistoryPerProjectResponse']>>(
-      '/consumption_history/projects',
-      {
-        query: {
-          org_id: args.org_id,
-          from: args.from,
-          to: args.to,
-          granularity: args.granularity,
-          project_ids: args.project_ids,
-          metrics: args.metrics,
-          limit: pageSize,
-          cursor: args.cursor,
-        },
-        signal,
-      },
-    );
-    const projects = (res.projects ?? []).map((p) => ({
-      project_id: p.project_id,
-      periods: (p.periods ?? []).map(({ period_id: _, ...rest }) => rest),
     }));
     return { projects, ...nextCursor(projects.length, pageSize, res) };
   },
@@ -231,7 +169,6 @@ export const setSpendingLimit = defineTool({
       .number()
       .int()
       .min(1)
-      .max(1e12)
       .nullable()
       .describe('Monthly cap in US cents, or null to remove'),
   },
@@ -252,10 +189,4 @@ export const setSpendingLimit = defineTool({
   },
 });
 
-export const billingTools = [
-  getProjectConsumption,
-  getBranchConsumption,
-  getLegacyConsumption,
-  getSpendingLimit,
-  setSpendingLimit,
-];
+export const billingTools = [getConsumption, getSpendingLimit, setSpendingLimit];

@@ -6,12 +6,20 @@ import { branchId, orgId, projectId } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
 import { defined, pick } from './util.js';
 
+/** A required string of at most `max` characters; checked by a refinement so no bounds are advertised. */
+const text = (max: number, what: string) =>
+  z
+    .string()
+    .refine((v) => v.length > 0 && v.length <= max, { message: `must be 1 to ${max} characters` })
+    .describe(what);
 const vpcEndpointId = z
   .string()
-  .regex(/^[A-Za-z0-9-]{1,100}$/, 'must be a VPC endpoint ID such as vpce-0123abcd')
-  .describe('VPC endpoint ID (e.g. vpce-…)');
-const regionId = z.string().min(1).max(64).describe('Neon region, e.g. aws-us-east-2');
-const label = z.string().min(1).max(256).describe('Descriptive label');
+  .refine((v) => /^[A-Za-z0-9-]{1,100}$/.test(v), {
+    message: 'must be a VPC endpoint ID such as vpce-0123abcd',
+  })
+  .describe('VPC endpoint ID (vpce-…)');
+const regionId = text(64, 'Region, e.g. aws-us-east-2');
+const label = text(256, 'Label');
 
 export const listProjectVpcRestrictions = defineTool({
   name: 'list_project_vpc_restrictions',
@@ -181,19 +189,18 @@ export const listJwks = defineTool({
 export const addJwks = defineTool({
   name: 'add_jwks',
   title: 'Add JWKS',
-  description:
-    "Trust JWTs signed by an auth provider's keys (Clerk, Auth0, …) for the project or one branch.",
+  description: "Trust JWTs signed by an auth provider's keys (Clerk, Auth0, …) for the project or a branch.",
   toolset: 'networking',
   operations: ['addProjectJWKS'],
   input: {
     project_id: projectId,
     jwks_url: z
-      .url({ protocol: /^https$/ })
-      .max(2048)
+      .string()
+      .refine((v) => /^https:\/\/\S{3,2040}$/.test(v), { message: 'must be an https:// URL' })
       .describe('HTTPS URL of the JSON Web Key Set'),
-    provider_name: z.string().min(1).max(100).describe('Auth provider, e.g. Clerk'),
+    provider_name: text(100, 'Auth provider, e.g. Clerk'),
     branch_id: branchId.optional().describe('Only this branch (default: all)'),
-    jwt_audience: z.string().min(1).max(256).optional().describe('Required aud claim'),
+    jwt_audience: text(256, 'Required aud claim').optional(),
   },
   output: output({ jwks: anyObject }),
   hints: CREATE,
@@ -214,7 +221,7 @@ export const deleteJwks = defineTool({
   description: 'Stop trusting a JWKS URL (ID from list_jwks); JWTs signed by its keys are refused.',
   toolset: 'networking',
   operations: ['deleteProjectJWKS'],
-  input: { project_id: projectId, jwks_id: z.string().min(1).max(100).describe('JWKS ID') },
+  input: { project_id: projectId, jwks_id: text(100, 'JWKS ID (list_jwks)') },
   output: output({ jwks: anyObject }),
   hints: DESTROY,
   async handler({ project_id, jwks_id }, { client, signal }) {

@@ -8,7 +8,15 @@ import { anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './
 import { pick } from './util.js';
 
 const memberRole = z.enum(['admin', 'member', 'editor', 'viewer', 'collaborator']);
-const memberId = z.uuid().describe('Member ID (list_org_members)');
+// Refinements rather than z.uuid()/z.email(), whose JSON Schema patterns cost tokens in every listing.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const memberId = z
+  .string()
+  .refine((v) => UUID.test(v), { message: 'must be a member ID (a UUID) from list_org_members' })
+  .describe('Member ID (list_org_members)');
+const email = z.string().refine((v) => v.length <= 256 && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v), {
+  message: 'must be an email address',
+});
 
 export const getOrganization = defineTool({
   name: 'get_organization',
@@ -224,7 +232,7 @@ export const inviteOrgMembers = defineTool({
   input: {
     org_id: orgId,
     invitations: z
-      .array(z.object({ email: z.email().max(256), role: memberRole }))
+      .array(z.object({ email, role: memberRole }))
       .min(1)
       .max(100)
       .describe('Who to invite, with which role'),

@@ -214,6 +214,13 @@ export const recoverProject = defineTool({
 });
 
 const PERMISSION = ['id', 'granted_to_email', 'granted_at', 'revoked_at'] as const;
+// A refinement rather than z.email(), whose JSON Schema pattern costs tokens in every listing.
+const email = z
+  .string()
+  .refine((v) => v.length <= 256 && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v), {
+    message: 'must be an email address',
+  })
+  .describe('Email of a Neon account');
 
 export const listProjectAccess = defineTool({
   name: 'list_project_access',
@@ -239,7 +246,7 @@ export const grantProjectAccess = defineTool({
   description: 'Share the project with the Neon account of an email address.',
   toolset: 'projects',
   operations: ['grantPermissionToProject'],
-  input: { project_id: projectId, email: z.email().max(256).describe('Email of the Neon account') },
+  input: { project_id: projectId, email },
   output: output({ permission: anyObject }),
   hints: UPDATE,
   async handler({ project_id, email }, { client, signal }) {
@@ -260,7 +267,10 @@ export const revokeProjectAccess = defineTool({
   operations: ['revokePermissionFromProject'],
   input: {
     project_id: projectId,
-    permission_id: z.string().min(1).max(100).describe('Permission ID'),
+    permission_id: z
+      .string()
+      .refine((v) => v.length > 0 && v.length <= 100, { message: 'must be a permission ID' })
+      .describe('Permission ID'),
   },
   output: output({ permission: anyObject }),
   hints: DESTROY,
