@@ -1,6 +1,5 @@
-#!/usr/bin/env node
 /**
- * The `neon-mcp` command: an MCP server on stdio. stdout carries JSON-RPC only; everything else goes
+ * The command line of neon-mcp: an MCP server on stdio. stdout carries JSON-RPC only; everything else goes
  * to stderr, and the API key is never printed.
  */
 import { parseArgs } from 'node:util';

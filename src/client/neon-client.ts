@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import ky, { HTTPError, type KyInstance, TimeoutError } from 'ky';
+import type { KyInstance, Options as KyOptions } from 'ky';
 import {
   InvalidArgumentError,
   MissingApiKeyError,
@@ -57,6 +57,13 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** ky is loaded on the first request, not at start-up. */
+let kyModule: Promise<typeof import('ky')> | undefined;
+const loadKy = () => {
+  kyModule ??= import('ky');
+  return kyModule;
+};
+
 /** GET may be retried on anything transient; a write only where Neon guarantees nothing happened. */
 const RETRY_STATUS: Record<'read' | 'write', number[]> = {
   read: [429, 500, 502, 503, 504],
@@ -73,7 +80,8 @@ export class NeonClient {
   readonly baseUrl: string;
   readonly hasApiKey: boolean;
   readonly limiter: RateLimiter;
-  private readonly http: KyInstance;
+  private http: KyInstance | undefined;
+  private readonly kyOptions: KyOptions;
   private readonly opts: Required<
     Pick<NeonClientOptions, 'timeoutMs' | 'retries' | 'retryDelayMs' | 'maxRetryDelayMs'>
   >;
@@ -89,7 +97,7 @@ export class NeonClient {
       maxRetryDelayMs: options.maxRetryDelayMs ?? 20_000,
     };
     const apiKey = options.apiKey;
-    this.http = ky.create({
+    this.kyOptions = {
       prefixUrl: `${this.baseUrl}/`,
       timeout: this.opts.timeoutMs,
       fetch: options.fetch,
@@ -99,7 +107,7 @@ export class NeonClient {
         'user-agent': options.userAgent ?? 'neon-mcp',
         ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
       },
-    });
+    };
   }
 
   get<T>(route: Route, options?: RequestOptions): Promise<T> {
@@ -127,6 +135,8 @@ export class NeonClient {
 
     const kind = method === 'GET' ? 'read' : 'write';
     const signal = options.signal;
+    const { default: ky, HTTPError, TimeoutError } = await loadKy();
+    this.http ??= ky.create(this.kyOptions);
     let attempts = 0;
     try {
       const response = await this.http(path.slice(1), {
@@ -145,7 +155,7 @@ export class NeonClient {
           delay: (n) => this.opts.retryDelayMs * 2 ** (n - 1),
           jitter: true,
           retryOnTimeout: kind === 'read',
-          shouldRetry: ({ error }) => {
+          shouldRetry: ({ error }: { error: Error }) => {
             if (kind === 'read' || error instanceof HTTPError) return undefined;
             // A write whose connection failed: retry only when it provably never left.
             return notSentCode(error) ? undefined : false;
@@ -171,7 +181,11 @@ export class NeonClient {
         );
       }
     } catch (error) {
-      throw await this.toNeonError(error, info, attempts, signal);
+      if (error instanceof NeonError) throw error;
+      if (signal?.aborted) throw new NeonAbortedError(`${info.method} ${info.path}`);
+      if (error instanceof HTTPError) throw await this.apiError(error.response, info, attempts);
+      if (error instanceof TimeoutError) throw new NeonTimeoutError(info, this.opts.timeoutMs);
+      throw new NeonNetworkError(info, error, notSentCode(error) || method === 'GET' ? 'no' : 'maybe');
     }
   }
 
@@ -202,26 +216,16 @@ export class NeonClient {
     return items.slice(0, maxItems);
   }
 
-  private async toNeonError(error: unknown, info: RequestInfo, attempts: number, signal?: AbortSignal) {
-    if (error instanceof NeonError) return error;
-    if (signal?.aborted) return new NeonAbortedError(`${info.method} ${info.path}`);
-    if (error instanceof HTTPError) {
-      const body = await readErrorBody(error.response);
-      return new NeonApiError({
-        ...info,
-        status: error.response.status,
-        code: body.code,
-        neonMessage: body.message,
-        requestId: body.request_id ?? error.response.headers.get('x-neon-ret-request-id') ?? undefined,
-        attempts,
-      });
-    }
-    if (error instanceof TimeoutError) return new NeonTimeoutError(info, this.opts.timeoutMs);
-    return new NeonNetworkError(
-      info,
-      error,
-      notSentCode(error) ? 'no' : info.method === 'GET' ? 'no' : 'maybe',
-    );
+  private async apiError(response: Response, info: RequestInfo, attempts: number): Promise<NeonApiError> {
+    const body = await readErrorBody(response);
+    return new NeonApiError({
+      ...info,
+      status: response.status,
+      code: body.code,
+      neonMessage: body.message,
+      requestId: body.request_id ?? response.headers.get('x-neon-ret-request-id') ?? undefined,
+      attempts,
+    });
   }
 }
 
