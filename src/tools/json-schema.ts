@@ -117,7 +117,21 @@ function trim(node: unknown): unknown {
       Object.keys(v as JsonObject).length === 1
     )
       continue;
-    out[k] = trim(v);
+    out[k] = k === 'properties' ? trimProperties(v as JsonObject) : trim(v);
+  }
+  return out;
+}
+
+const normalize = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/** Drops a property's description when it only restates the property's name ("project ID" on project_id). */
+function trimProperties(props: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const [name, schema] of Object.entries(props)) {
+    const t = trim(schema) as JsonObject;
+    if (typeof t.description === 'string' && normalize(t.description) === normalize(name))
+      delete t.description;
+    out[name] = t;
   }
   return out;
 }
