@@ -2,7 +2,7 @@
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
-import { branchId, cursor, limit, orgId, projectId } from './fields.js';
+import { branchId, cursor, orgId, projectId } from './fields.js';
 import { anyObject, defineTool, output, READ, UPDATE } from './framework.js';
 
 const V2_METRICS = [
@@ -64,15 +64,14 @@ export const getConsumption = defineTool({
     'getConsumptionHistoryPerProject',
   ],
   input: {
-    org_id: orgId.optional().describe('Organization ID (required unless legacy)'),
+    org_id: orgId.optional().describe('Required unless legacy'),
     from: dateTime('Start'),
     to: dateTime('End'),
-    granularity: z.enum(['hourly', 'daily', 'monthly']).describe('Max range: 7 days, 60 days, 1 year'),
+    granularity: z.enum(['hourly', 'daily', 'monthly']).describe('Range up to 7 days, 60 days, 1 year'),
     per: z.enum(['project', 'branch']).optional().describe('Default project'),
-    project_ids: z.array(projectId).max(100).optional().describe('Only these (required per branch)'),
-    branch_ids: z.array(branchId).max(100).optional().describe('Only these branches'),
+    project_ids: z.array(projectId).max(100).optional().describe('Required per branch'),
+    branch_ids: z.array(branchId).max(100).optional(),
     legacy: z.boolean().optional().describe('Legacy Scale/Business/Enterprise plan'),
-    limit: limit(100),
     cursor,
   },
   output: output({
@@ -88,7 +87,7 @@ export const getConsumption = defineTool({
     if (perBranch && !args.project_ids?.length) throw bad('per=branch needs project_ids (1 to 100).');
     if (args.branch_ids && !perBranch) throw bad('branch_ids needs per=branch.');
     if (!args.org_id && !args.legacy) throw bad('org_id is required (list_organizations shows yours).');
-    const pageSize = args.limit ?? (perBranch ? 100 : 10);
+    const pageSize = 100;
     const query = {
       org_id: args.org_id,
       from: args.from,
@@ -137,7 +136,7 @@ export const getConsumption = defineTool({
 export const getSpendingLimit = defineTool({
   name: 'get_spending_limit',
   title: 'Get spending limit',
-  description: "An organization's monthly spending limit in US cents (null: none). Launch and Scale plans.",
+  description: "An organization's monthly spending limit in US cents (null: none).",
   toolset: 'billing',
   accountLevel: true,
   beta: true,

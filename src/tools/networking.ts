@@ -24,7 +24,7 @@ const label = text(256, 'Label');
 export const listProjectVpcRestrictions = defineTool({
   name: 'list_project_vpc_restrictions',
   title: 'List project VPC restrictions',
-  description: 'List the VPC endpoints a project accepts connections from (none: no VPC restriction).',
+  description: 'List the VPC endpoints a project is restricted to (none: unrestricted).',
   toolset: 'networking',
   operations: ['listProjectVPCEndpoints'],
   input: { project_id: projectId },
@@ -95,8 +95,8 @@ export const listOrgVpcEndpoints = defineTool({
   ],
   input: {
     org_id: orgId,
-    region_id: regionId.optional().describe('Only this region (required with vpc_endpoint_id)'),
-    vpc_endpoint_id: vpcEndpointId.optional().describe('Get details of this endpoint'),
+    region_id: regionId.optional().describe('Required with vpc_endpoint_id'),
+    vpc_endpoint_id: vpcEndpointId.optional().describe('Get this one in detail'),
   },
   output: output({ vpc_endpoints: z.array(anyObject).optional(), vpc_endpoint: anyObject.optional() }),
   hints: READ,
@@ -130,7 +130,7 @@ export const listOrgVpcEndpoints = defineTool({
 export const assignOrgVpcEndpoint = defineTool({
   name: 'assign_org_vpc_endpoint',
   title: 'Assign VPC endpoint to organization',
-  description: 'Assign an AWS VPC endpoint to an organization in a region, or relabel it. Returns its state.',
+  description: 'Assign a VPC endpoint to an organization in a region, or relabel it.',
   toolset: 'networking',
   accountLevel: true,
   operations: ['assignOrganizationVPCEndpoint', 'getOrganizationVPCEndpointDetails'],
@@ -189,7 +189,7 @@ export const listJwks = defineTool({
 export const addJwks = defineTool({
   name: 'add_jwks',
   title: 'Add JWKS',
-  description: "Trust JWTs signed by an auth provider's keys (Clerk, Auth0, …) for the project or a branch.",
+  description: "Trust JWTs signed by an auth provider's keys (Clerk, Auth0, …).",
   toolset: 'networking',
   operations: ['addProjectJWKS'],
   input: {
@@ -197,9 +197,9 @@ export const addJwks = defineTool({
     jwks_url: z
       .string()
       .refine((v) => /^https:\/\/\S{3,2040}$/.test(v), { message: 'must be an https:// URL' })
-      .describe('HTTPS URL of the JSON Web Key Set'),
+      .describe('HTTPS URL of the key set'),
     provider_name: text(100, 'Auth provider, e.g. Clerk'),
-    branch_id: branchId.optional().describe('Only this branch (default: all)'),
+    branch_id: branchId.optional().describe('Only this branch'),
     jwt_audience: text(256, 'Required aud claim').optional(),
   },
   output: output({ jwks: anyObject }),
@@ -218,7 +218,7 @@ export const addJwks = defineTool({
 export const deleteJwks = defineTool({
   name: 'delete_jwks',
   title: 'Delete JWKS',
-  description: 'Stop trusting a JWKS URL (ID from list_jwks); JWTs signed by its keys are refused.',
+  description: 'Stop trusting a JWKS URL; JWTs signed by its keys are refused.',
   toolset: 'networking',
   operations: ['deleteProjectJWKS'],
   input: { project_id: projectId, jwks_id: text(100, 'JWKS ID (list_jwks)') },

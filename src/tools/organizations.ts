@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { NeonApiError, NeonError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
 import { KEY_WARNING, keyId, keyName, keySummary } from './api-keys.js';
-import { cursor, limit, neonId, orgId, projectId } from './fields.js';
+import { cursor, neonId, orgId, projectId } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
 import { pick } from './util.js';
 
@@ -21,7 +21,7 @@ const email = z.string().refine((v) => v.length <= 256 && /^[^@\s]+@[^@\s]+\.[^@
 export const getOrganization = defineTool({
   name: 'get_organization',
   title: 'Get organization',
-  description: 'Get an organization: name, handle, plan and settings. Find IDs with list_organizations.',
+  description: 'Get an organization: name, handle, plan, settings.',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['getOrganization'],
@@ -40,7 +40,7 @@ export const getOrganization = defineTool({
 export const listOrgApiKeys = defineTool({
   name: 'list_org_api_keys',
   title: 'List organization API keys',
-  description: "List an organization's API keys (ID, name, project scope, last use). Tokens are never shown.",
+  description: "List an organization's API keys (ID, name, project, last use); never their tokens.",
   toolset: 'organizations',
   accountLevel: true,
   operations: ['listOrgApiKeys'],
@@ -92,7 +92,7 @@ export const createOrgApiKey = defineTool({
 export const revokeOrgApiKey = defineTool({
   name: 'revoke_org_api_key',
   title: 'Revoke organization API key',
-  description: 'Revoke an organization API key (ID from list_org_api_keys). Cannot be undone.',
+  description: 'Revoke an organization API key for good.',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['revokeOrgApiKey'],
@@ -111,15 +111,13 @@ export const revokeOrgApiKey = defineTool({
 export const listOrgMembers = defineTool({
   name: 'list_org_members',
   title: 'List organization members',
-  description: 'List members of an organization (member ID, email, role), or get one by member_id.',
+  description: 'List members of an organization (member ID, email, role), or get one.',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['getOrganizationMembers', 'getOrganizationMember'],
   input: {
     org_id: orgId,
     member_id: memberId.optional().describe('Get only this member'),
-    sort_by: z.enum(['email', 'role', 'joined_at']).optional().describe('Sort field (default joined_at)'),
-    limit: limit(500),
     cursor,
   },
   output: output({
@@ -136,14 +134,12 @@ export const listOrgMembers = defineTool({
       });
       return { member };
     }
-    const pageSize = args.limit ?? 100;
+    const pageSize = 100;
     const res = await client.get<
       Schemas['OrganizationMembersResponse'] & { pagination?: Schemas['CursorPagination'] }
     >('/organizations/{org_id}/members', {
       path: { org_id },
       query: {
-        sort_by: args.sort_by,
-        sort_order: args.sort_by ? 'asc' : undefined,
         limit: pageSize,
         cursor: args.cursor,
       },
@@ -185,7 +181,7 @@ export const updateOrgMember = defineTool({
 export const removeOrgMember = defineTool({
   name: 'remove_org_member',
   title: 'Remove organization member',
-  description: 'Remove a member from an organization (admins only; the last admin cannot be removed).',
+  description: 'Remove a member from an organization (admins only; not the last admin).',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['removeOrganizationMember'],
@@ -225,7 +221,7 @@ export const listOrgInvitations = defineTool({
 export const inviteOrgMembers = defineTool({
   name: 'invite_org_members',
   title: 'Invite organization members',
-  description: 'Invite people by email to an organization with a role; each gets an email.',
+  description: 'Invite people by email to an organization, each with a role.',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['createOrganizationInvitations'],
@@ -234,8 +230,7 @@ export const inviteOrgMembers = defineTool({
     invitations: z
       .array(z.object({ email, role: memberRole }))
       .min(1)
-      .max(100)
-      .describe('Who to invite, with which role'),
+      .max(100),
   },
   output: output({ invitations: z.array(anyObject) }),
   hints: CREATE,

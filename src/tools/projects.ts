@@ -21,8 +21,8 @@ export const listProjects = defineTool({
   name: 'list_projects',
   title: 'List projects',
   description:
-    'List Neon projects (id, name, region, Postgres version): your own, those shared with you, or deleted ' +
-    'ones still recoverable. Pass next_cursor to page.',
+    'List projects (id, name, region, Postgres version): your own, shared with you, or deleted but ' +
+    'recoverable. Pass next_cursor to page.',
   toolset: 'projects',
   accountLevel: true,
   operations: ['listProjects', 'listSharedProjects'],
@@ -32,7 +32,7 @@ export const listProjects = defineTool({
     show: z
       .enum(['own', 'shared', 'deleted'])
       .optional()
-      .describe('own (default), shared with you, or deleted (see recover_project)'),
+      .describe('own (default), shared with you, or deleted (recoverable)'),
     limit: limit(400),
     cursor,
   },
@@ -225,7 +225,7 @@ const email = z
 export const listProjectAccess = defineTool({
   name: 'list_project_access',
   title: 'List project access',
-  description: 'List who the project is shared with (permission ID, email, when granted).',
+  description: 'List who the project is shared with (permission ID, email).',
   toolset: 'projects',
   operations: ['listProjectPermissions'],
   input: { project_id: projectId },
@@ -243,7 +243,7 @@ export const listProjectAccess = defineTool({
 export const grantProjectAccess = defineTool({
   name: 'grant_project_access',
   title: 'Grant project access',
-  description: 'Share the project with the Neon account of an email address.',
+  description: 'Share the project with the Neon account of an email.',
   toolset: 'projects',
   operations: ['grantPermissionToProject'],
   input: { project_id: projectId, email },
@@ -329,14 +329,14 @@ export const createProjectTransfer = defineTool({
 export const acceptProjectTransfer = defineTool({
   name: 'accept_project_transfer',
   title: 'Accept project transfer',
-  description: 'Accept a project transfer request, moving the project into your account or an organization.',
+  description: 'Accept a project transfer request into your account or an organization.',
   toolset: 'projects',
   accountLevel: true,
   operations: ['acceptProjectTransferRequest'],
   input: {
     project_id: projectId,
     request_id: neonId('transfer request'),
-    org_id: orgId.optional().describe('Receiving organization (default: your account)'),
+    org_id: orgId.optional().describe('Receiving organization'),
   },
   output: output({ accepted: z.boolean(), project_id: z.string(), org_id: z.string().optional() }),
   hints: UPDATE,
@@ -370,10 +370,10 @@ export const listAdvisorIssues = defineTool({
   operations: ['getProjectAdvisorSecurityIssues'],
   input: {
     project_id: projectId,
-    branch_id: branchId.optional().describe('Branch ID (default: the default branch)'),
-    database_name: databaseName.optional().describe('Database (required if several)'),
-    category: z.enum(['SECURITY', 'PERFORMANCE']).optional().describe('Only this category'),
-    min_severity: z.enum(['INFO', 'WARN', 'ERROR']).optional().describe('Lowest level to include'),
+    branch_id: branchId.optional().describe('Default: the default branch'),
+    database_name: databaseName.optional().describe('Required if several'),
+    category: z.enum(['SECURITY', 'PERFORMANCE']).optional(),
+    min_severity: z.enum(['INFO', 'WARN', 'ERROR']).optional(),
   },
   output: output({ issues: z.array(anyObject) }),
   hints: READ,

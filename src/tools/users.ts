@@ -45,7 +45,7 @@ export const getCurrentUser = defineTool({
 export const listOrganizations = defineTool({
   name: 'list_organizations',
   title: 'List organizations',
-  description: 'List the organizations you belong to (ID, name, plan); use an org_id in other tools.',
+  description: 'List the organizations you belong to (ID, name, plan).',
   toolset: 'users',
   accountLevel: true,
   operations: ['getCurrentUserOrganizations'],
