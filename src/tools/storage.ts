@@ -1,4 +1,527 @@
-import type { ToolDef } from './framework.js';
+/**
+ * Branchable object storage (beta): whether a branch has it, buckets, objects, presigned URLs, and the
+ * branch credentials (S3 keys and API tokens) that storage, functions and the AI gateway accept.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Options as KyOptions } from 'ky';
+import * as z from 'zod';
+import {
+  InvalidArgumentError,
+  MissingApiKeyError,
+  NeonAbortedError,
+  NeonApiError,
+  NeonError,
+  NeonNetworkError,
+  NeonTimeoutError,
+} from '../client/errors.js';
+import {
+  buildPath,
+  type HttpMethod,
+  type NeonClient,
+  type Route,
+  type Schemas,
+} from '../client/neon-client.js';
+import { branchId, projectId, text } from './fields.js';
+import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef } from './framework.js';
+import { defined, pick } from './util.js';
 
-// Filled in by the work on this resource.
-export const storageTools: ToolDef[] = [];
+/**
+ * Sends a request whose body or answer is not JSON (an object download, a multipart upload), which
+ * `NeonClient.request` cannot do. It reuses the client's ky options (base URL, API key, timeout) and
+ * rate limiter, retries only reads, and turns failures into the client's error types. Statuses in
+ * `pass` are returned instead of thrown. TODO: move into NeonClient as a public raw request method.
+ */
+export async function sendRaw(
+  client: NeonClient,
+  method: HttpMethod,
+  route: Route,
+  options: {
+    path: Record<string, string>;
+    body?: FormData;
+    accept: string;
+    signal: AbortSignal;
+    pass?: number[];
+  },
+): Promise<Response> {
+  const path = buildPath(route, options.path);
+  const info = { method, route, path };
+  if (!client.hasApiKey) throw new MissingApiKeyError();
+  const kyOptions = (client as unknown as { kyOptions?: KyOptions }).kyOptions;
+  if (!kyOptions)
+    throw new NeonError(`neon-mcp cannot send ${method} ${path}: its Neon client changed (bug).`);
+  const { default: ky, HTTPError, TimeoutError } = await import('ky');
+  const { signal } = options;
+  if (signal.aborted) throw new NeonAbortedError(`${method} ${path}`);
+  await client.limiter.acquire(`${method} ${route}`, signal);
+  try {
+    return await ky(path.slice(1), {
+      ...kyOptions,
+      method,
+      body: options.body,
+      signal,
+      headers: {
+        ...(kyOptions.headers as Record<string, string>),
+        accept: options.accept,
+        'x-request-id': randomUUID(),
+      },
+      retry: method === 'GET' ? { limit: 2, statusCodes: [429, 500, 502, 503, 504] } : 0,
+      throwHttpErrors: (status: number) => !options.pass?.includes(status),
+    } as KyOptions);
+  } catch (error) {
+    if (error instanceof NeonError) throw error;
+    if (signal.aborted) throw new NeonAbortedError(`${method} ${path}`);
+    if (error instanceof HTTPError) {
+      const res = error.response;
+      const body = (await res.json().catch(() => ({}))) as {
+        code?: string;
+        message?: string;
+        request_id?: string;
+      };
+      throw new NeonApiError({
+        ...info,
+        status: res.status,
+        code: body.code,
+        neonMessage: body.message,
+        requestId: body.request_id ?? res.headers.get('x-neon-ret-request-id') ?? undefined,
+        attempts: 1,
+      });
+    }
+    if (error instanceof TimeoutError) throw new NeonTimeoutError(info, Number(kyOptions.timeout) || 30_000);
+    throw new NeonNetworkError(info, error, method === 'GET' ? 'no' : 'maybe');
+  }
+}
+
+/**
+ * A branch feature status (storage, AI gateway): Neon answers 404 with a `reason` when the feature is
+ * unavailable, which is an answer, not a failure. Other 404s (unknown branch) still throw.
+ */
+export async function featureStatus<T>(
+  client: NeonClient,
+  route: Route,
+  path: Record<string, string>,
+  signal: AbortSignal,
+): Promise<T | { enabled: false; reason: string; message?: string }> {
+  const res = await sendRaw(client, 'GET', route, { path, accept: 'application/json', signal, pass: [404] });
+  const body = (await res.json().catch(() => ({}))) as Record<string, string>;
+  if (res.ok) return body as T;
+  if (body.reason && body.reason !== 'branch_not_found') {
+    return { enabled: false, reason: body.reason, message: body.message };
+  }
+  throw new NeonApiError({
+    method: 'GET',
+    route,
+    path: buildPath(route, path),
+    status: 404,
+    code: body.code,
+    neonMessage: body.message,
+    attempts: 1,
+  });
+}
+
+const bucketRoute = '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}' as const;
+const bucketName = z.string().min(1).max(255).describe('Bucket name');
+/** Keys may hold `/`; each key travels as one path segment with `/` as %2F, as the API requires. */
+const objectKey = z.string().min(1).max(1024).describe('Object key (may contain /)');
+
+export const getStorage = defineTool({
+  name: 'get_storage',
+  title: 'Get storage',
+  description:
+    'Whether a branch has object storage (S3 endpoint, region) and its buckets, including inherited ones.',
+  toolset: 'storage',
+  beta: true,
+  operations: ['getProjectBranchStorage', 'listProjectBranchBuckets'],
+  input: { project_id: projectId, branch_id: branchId },
+  output: output({ storage: anyObject, buckets: z.array(anyObject).optional() }),
+  hints: READ,
+  async handler({ project_id, branch_id }, { client, signal }) {
+    const path = { project_id, branch_id };
+    const storage = await featureStatus<Schemas['BranchStorage']>(
+      client,
+      '/projects/{project_id}/branches/{branch_id}/storage',
+      path,
+      signal,
+    );
+    if (!storage.enabled) return { storage };
+    const res = await client.get<Schemas['BucketsListResponse']>(
+      '/projects/{project_id}/branches/{branch_id}/buckets',
+      { path, signal },
+    );
+    return { storage, buckets: res.buckets };
+  },
+});
+
+export const createBucket = defineTool({
+  name: 'create_bucket',
+  title: 'Create bucket',
+  description: 'Create an object-storage bucket on a branch; child branches inherit it.',
+  toolset: 'storage',
+  beta: true,
+  operations: ['createProjectBranchBucket'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    name: bucketName,
+    public_read: z.boolean().optional().describe('Allow anonymous reads (default private)'),
+  },
+  output: output({ bucket: anyObject }),
+  hints: CREATE,
+  async handler({ project_id, branch_id, name, public_read }, { client, signal }) {
+    const res = await client.post<Schemas['BucketResponse']>(
+      '/projects/{project_id}/branches/{branch_id}/buckets',
+      {
+        path: { project_id, branch_id },
+        body: defined({
+          name,
+          access_level: public_read === undefined ? undefined : public_read ? 'public_read' : 'private',
+        }) satisfies Partial<Schemas['BucketCreateRequest']>,
+        signal,
+      },
+    );
+    return { bucket: res.bucket };
+  },
+});
+
+export const deleteBucket = defineTool({
+  name: 'delete_bucket',
+  title: 'Delete bucket',
+  description: 'Delete a bucket from a branch.',
+  toolset: 'storage',
+  beta: true,
+  operations: ['deleteProjectBranchBucket'],
+  input: { project_id: projectId, branch_id: branchId, bucket: bucketName },
+  output: output({ deleted: z.string() }),
+  hints: DESTROY,
+  async handler({ project_id, branch_id, bucket }, { client, signal }) {
+    await client.delete(bucketRoute, { path: { project_id, branch_id, bucket_name: bucket }, signal });
+    return { deleted: bucket };
+  },
+});
+
+export const listBucketObjects = defineTool({
+  name: 'list_bucket_objects',
+  title: 'List bucket objects',
+  description: "List objects in a bucket (key, size, modified); delimiter '/' groups keys into folders.",
+  toolset: 'storage',
+  beta: true,
+  operations: ['listProjectBranchBucketObjects'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    bucket: bucketName,
+    prefix: text(1024).optional().describe('Only keys starting with this'),
+    delimiter: text(16).optional().describe("Usually '/'"),
+    limit: z.number().int().min(1).max(1000).optional().describe('Page size (max 1000)'),
+    cursor: text(2000).optional().describe('next_cursor from the previous page'),
+  },
+  output: output({
+    objects: z.array(anyObject),
+    folders: z.array(z.string()),
+    next_cursor: z.string().optional(),
+  }),
+  hints: READ,
+  async handler({ project_id, branch_id, bucket, ...query }, { client, signal }) {
+    const res = await client.get<Schemas['BucketObjectsListResponse']>(
+      '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}/objects',
+      {
+        path: { project_id, branch_id, bucket_name: bucket },
+        query,
+        signal,
+      },
+    );
+    return {
+      objects: res.objects.map((o) => pick(o, ['key', 'size', 'last_modified'])),
+      folders: res.folders,
+      ...(res.is_truncated && res.next_cursor ? { next_cursor: res.next_cursor } : {}),
+    };
+  },
+});
+
+/** Text up to this many bytes is returned inline by read_bucket_object. */
+export const MAX_INLINE_BYTES = 64 * 1024;
+
+export const readBucketObject = defineTool({
+  name: 'read_bucket_object',
+  title: 'Read bucket object',
+  description:
+    'Read an object: its text if UTF-8 (first 64 KB), else size only. For large or binary files use presign_bucket_object.',
+  toolset: 'storage',
+  beta: true,
+  operations: ['getProjectBranchBucketObject'],
+  input: { project_id: projectId, branch_id: branchId, bucket: bucketName, key: objectKey },
+  output: output({
+    key: z.string(),
+    size: z.number(),
+    text: z.string().optional(),
+    truncated: z.boolean().optional(),
+    binary: z.boolean().optional(),
+  }),
+  hints: READ,
+  async handler({ project_id, branch_id, bucket, key }, { client, signal }) {
+    const res = await sendRaw(
+      client,
+      'GET',
+      '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}/objects/{object_key}/download',
+      {
+        path: { project_id, branch_id, bucket_name: bucket, object_key: key },
+        accept: 'application/octet-stream',
+        signal,
+      },
+    );
+    const { bytes, total } = await readHead(res, MAX_INLINE_BYTES);
+    const size = Number(res.headers.get('content-length') ?? total);
+    const truncated = total > bytes.length;
+    const textValue = utf8(bytes, truncated);
+    if (textValue === undefined) return { key, size, binary: true };
+    return { key, size, text: textValue, ...(truncated ? { truncated: true } : {}) };
+  },
+});
+
+/** Reads up to `max` bytes of a body and counts (without keeping) the rest. */
+async function readHead(res: Response, max: number): Promise<{ bytes: Uint8Array; total: number }> {
+  const chunks: Uint8Array[] = [];
+  let kept = 0;
+  let total = 0;
+  if (res.body) {
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (kept < max) {
+        const part = value.subarray(0, max - kept);
+        chunks.push(part);
+        kept += part.length;
+      } else if (total > max * 64) {
+        // Far past what is shown; stop downloading.
+        await reader.cancel();
+        break;
+      }
+    }
+  }
+  const bytes = new Uint8Array(kept);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
+  return { bytes, total };
+}
+
+/** The bytes as text when they are UTF-8 without NULs; a cut may split the last character. */
+function utf8(bytes: Uint8Array, cut: boolean): string | undefined {
+  let end = bytes.length;
+  if (cut) {
+    // Drop a multi-byte character split by the cut: find its lead byte and the length it announces.
+    let lead = end - 1;
+    while (lead > 0 && end - lead < 4 && (bytes[lead] & 0xc0) === 0x80) lead--;
+    const b = bytes[lead] ?? 0;
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    if (end - lead < need) end = lead;
+  }
+  try {
+    const s = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, end));
+    return s.includes('\u0000') ? undefined : s;
+  } catch {
+    return undefined;
+  }
+}
+
+export const deleteBucketObjects = defineTool({
+  name: 'delete_bucket_objects',
+  title: 'Delete bucket objects',
+  description:
+    'Delete one object by key, or every object under a folder prefix (ending in /) on this branch.',
+  toolset: 'storage',
+  beta: true,
+  operations: ['deleteProjectBranchBucketObject', 'deleteProjectBranchBucketObjectsByPrefix'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    bucket: bucketName,
+    key: objectKey.optional(),
+    prefix: text(1024).optional().describe("Folder prefix ending in '/'"),
+  },
+  output: output({ deleted: z.number() }),
+  hints: DESTROY,
+  async handler({ project_id, branch_id, bucket, key, prefix }, { client, signal }) {
+    const path = { project_id, branch_id, bucket_name: bucket };
+    if ((key === undefined) === (prefix === undefined))
+      throw new InvalidArgumentError('Give key or prefix (one of them).');
+    if (key !== undefined) {
+      await client.delete(
+        '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}/objects/{object_key}',
+        { path: { ...path, object_key: key }, signal },
+      );
+      return { deleted: 1 };
+    }
+    if (!prefix?.endsWith('/')) {
+      throw new InvalidArgumentError(
+        `prefix must end with '/' (a folder), e.g. "${prefix}/"; to delete one object pass key.`,
+      );
+    }
+    const res = await client.delete<Schemas['BucketObjectsDeletePrefixResponse']>(
+      '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}/objects-by-prefix',
+      {
+        path,
+        query: { prefix },
+        signal,
+      },
+    );
+    return { deleted: res.deleted };
+  },
+});
+
+export const presignBucketObject = defineTool({
+  name: 'presign_bucket_object',
+  title: 'Presign bucket object',
+  description:
+    'Get a short-lived URL to upload (PUT) or download (GET) an object directly, for files too big to pass here.',
+  toolset: 'storage',
+  beta: true,
+  operations: ['presignProjectBranchBucketObject'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    bucket: bucketName,
+    key: objectKey,
+    upload: z.boolean().optional().describe('Presign an upload (default: download)'),
+    content_type: text(256).optional().describe('Content-Type the upload must send'),
+    expires_in_seconds: z.number().int().min(1).max(604_800).optional().describe('Validity (default 900)'),
+  },
+  output: output({ presigned: anyObject, warning: z.string() }),
+  hints: ACT,
+  async handler(
+    { project_id, branch_id, bucket, key, upload, content_type, expires_in_seconds },
+    { client, signal },
+  ) {
+    const res = await client.post<Schemas['PresignResponse']>(
+      '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}/objects/{object_key}/presign',
+      {
+        path: { project_id, branch_id, bucket_name: bucket, object_key: key },
+        body: defined({
+          operation: upload ? 'upload' : 'download',
+          content_type,
+          expires_in_seconds,
+        }) as Schemas['PresignRequest'],
+        signal,
+      },
+    );
+    return {
+      presigned: res,
+      warning:
+        'SECRET: the URL grants access to this object until expires_at; share it only with whoever must transfer it.',
+    };
+  },
+});
+
+const credentialRoute = '/projects/{project_id}/branches/{branch_id}/credentials' as const;
+const CREDENTIAL_SUMMARY = [
+  'token_id',
+  'name',
+  'scopes',
+  'created_at',
+  'last_used_at',
+  'revoked_at',
+  'expires_at',
+] as const;
+
+export const createBranchCredential = defineTool({
+  name: 'create_branch_credential',
+  title: 'Create branch credential',
+  description:
+    'Issue a credential for storage (S3: token_id is the access key ID), functions or the AI gateway of a branch and its children. Secrets shown once.',
+  toolset: 'storage',
+  beta: true,
+  operations: ['createCredential'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    scopes: z
+      .array(z.enum(['storage:read', 'storage:write', 'ai_gateway:invoke', 'functions:invoke']))
+      .min(1)
+      .max(4)
+      .describe('Permissions'),
+    name: z.string().max(256).optional().describe('Label'),
+  },
+  output: output({
+    credential: anyObject,
+    api_token: z.string(),
+    s3_secret_access_key: z.string(),
+    warning: z.string(),
+  }),
+  hints: CREATE,
+  async handler({ project_id, branch_id, scopes, name }, { client, signal }) {
+    const res = await client.post<Schemas['CreateCredentialResponse']>(credentialRoute, {
+      path: { project_id, branch_id },
+      body: defined({
+        name,
+        scopes: [...new Set(scopes)],
+        principal_type: 'user',
+      }) as Schemas['CreateCredentialRequest'],
+      signal,
+    });
+    return {
+      credential: pick(res, ['token_id', 'name', 'scopes', 'branch_id', 'created_at', 'expires_at']),
+      api_token: res.api_token,
+      s3_secret_access_key: res.s3_secret_access_key,
+      warning:
+        'SECRET: api_token and s3_secret_access_key are shown only this once. Give them to the user to store securely.',
+    };
+  },
+});
+
+export const listBranchCredentials = defineTool({
+  name: 'list_branch_credentials',
+  title: 'List branch credentials',
+  description: 'List credentials issued on a branch (ID, scopes, last use). Secrets are never shown.',
+  toolset: 'storage',
+  beta: true,
+  operations: ['listCredentials'],
+  input: { project_id: projectId, branch_id: branchId },
+  output: output({ credentials: z.array(anyObject) }),
+  hints: READ,
+  async handler({ project_id, branch_id }, { client, signal }) {
+    const res = await client.get<Schemas['ListCredentialsResponse']>(credentialRoute, {
+      path: { project_id, branch_id },
+      signal,
+    });
+    return { credentials: res.credentials.map((c) => pick(c, CREDENTIAL_SUMMARY)) };
+  },
+});
+
+export const revokeBranchCredential = defineTool({
+  name: 'revoke_branch_credential',
+  title: 'Revoke branch credential',
+  description: 'Revoke a branch credential; whatever uses it loses access.',
+  toolset: 'storage',
+  beta: true,
+  operations: ['revokeCredential'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    token_id: z.string().min(1).max(128).describe('token_id from list_branch_credentials'),
+  },
+  output: output({ revoked: z.string() }),
+  hints: DESTROY,
+  async handler({ project_id, branch_id, token_id }, { client, signal }) {
+    await client.delete('/projects/{project_id}/branches/{branch_id}/credentials/{token_id}', {
+      path: { project_id, branch_id, token_id },
+      signal,
+    });
+    return { revoked: token_id };
+  },
+});
+
+export const storageTools: ToolDef[] = [
+  getStorage,
+  createBucket,
+  deleteBucket,
+  listBucketObjects,
+  readBucketObject,
+  deleteBucketObjects,
+  presignBucketObject,
+  createBranchCredential,
+  listBranchCredentials,
+  revokeBranchCredential,
+];
