@@ -7,7 +7,7 @@ import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import type { NeonClient, ResponseBody, Schemas } from '../client/neon-client.js';
 import { checkCuRange, computeUnit, summarizeEndpoint, suspendTimeout } from './computes.js';
 import { resolveConnection } from './connection.js';
-import { branchId, cursor, limit, projectId, search, timestamp } from './fields.js';
+import { branchId, cursor, limit, projectId, search, text } from './fields.js';
 import {
   ACT,
   anyObject,
@@ -40,13 +40,15 @@ const BRANCH_SUMMARY = [
 const summarizeBranch = (b: Branch) => pick(b, BRANCH_SUMMARY);
 
 const branchRoute = '/projects/{project_id}/branches/{branch_id}' as const;
-const branchName = z.string().min(1).max(256);
+const branchName = text(256);
+/** A point in time; the JSON Schema's date-time format already says ISO 8601. */
+const isoTime = z.iso.datetime({ offset: true });
 const LSN = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/;
 const lsn = (what: string) =>
   z
     .string()
     .refine((v) => LSN.test(v), { message: 'must be a Postgres LSN like 0/1E19478' })
-    .describe(`${what} (e.g. 0/1E19478)`);
+    .describe(what);
 
 async function getBranchObject(
   client: NeonClient,
@@ -70,14 +72,13 @@ const branchOut = output({ branch: anyObject });
 export const listBranches = defineTool({
   name: 'list_branches',
   title: 'List branches',
-  description:
-    'List branches of a project: ID, name, parent, default, protected, state. Pass next_cursor to page.',
+  description: 'List branches: ID, name, parent, default, protected, state. Pass next_cursor to page.',
   toolset: 'branches',
   operations: ['listProjectBranches'],
   input: {
     project_id: projectId,
     search,
-    include_deleted: z.boolean().optional().describe('Also list deleted, recoverable branches'),
+    include_deleted: z.boolean().optional().describe('Include recoverable deleted branches'),
     limit: limit(400),
     cursor,
   },
@@ -107,7 +108,7 @@ export const listBranches = defineTool({
 export const countBranches = defineTool({
   name: 'count_branches',
   title: 'Count branches',
-  description: 'Count the branches of a project, optionally only those whose name matches search.',
+  description: 'Count the branches of a project (matching search, if given).',
   toolset: 'branches',
   operations: ['countProjectBranches'],
   input: { project_id: projectId, search },
@@ -158,21 +159,21 @@ export const createBranch = defineTool({
   name: 'create_branch',
   title: 'Create branch',
   description:
-    'Create a branch (copy of the parent, now or at a past point) with a read-write compute; waits until ' +
-    'ready. Returns its connection string.',
+    'Create a branch (copy of its parent, now or at a past point) with a read-write compute. Returns ' +
+    'its connection string.',
   toolset: 'branches',
   operations: ['createProjectBranch', 'getProjectBranch', 'getProjectEndpoint', 'getConnectionURI'],
   input: {
     project_id: projectId,
-    name: branchName.optional().describe('Branch name (default: generated)'),
-    parent_id: branchId.optional().describe('Parent branch ID (default: the default branch)'),
-    parent_timestamp: timestamp('Copy the parent as of this time').optional(),
-    parent_lsn: lsn('Copy the parent as of this LSN').optional(),
-    protected: z.boolean().optional().describe('Protect the branch from deletion and reset'),
-    expires_at: timestamp('Delete the branch automatically at').optional(),
-    compute: z.boolean().default(true).describe('Add a read-write compute (needed to connect)'),
-    min_cu: computeUnit('Minimum').optional(),
-    max_cu: computeUnit('Maximum').optional(),
+    name: branchName.optional(),
+    parent_id: branchId.optional().describe('Default: the default branch'),
+    parent_timestamp: isoTime.optional().describe("Copy the parent's state at this time"),
+    parent_lsn: lsn('Or at this LSN').optional(),
+    protected: z.boolean().optional(),
+    expires_at: isoTime.optional().describe('Auto-delete at'),
+    compute: z.boolean().default(true).describe('Add a read-write compute'),
+    min_cu: computeUnit.optional(),
+    max_cu: computeUnit.optional(),
     suspend_timeout_seconds: suspendTimeout.optional(),
   },
   output: output({
@@ -259,19 +260,19 @@ export const createBranch = defineTool({
 export const updateBranch = defineTool({
   name: 'update_branch',
   title: 'Update branch',
-  description: 'Rename a branch, protect or unprotect it, or set or clear (null) its expiry time.',
+  description: 'Rename a branch, protect or unprotect it, or set or clear its expiry time.',
   toolset: 'branches',
   operations: ['updateProjectBranch', 'getProjectBranch'],
   input: {
     project_id: projectId,
     branch_id: branchId,
-    name: branchName.optional().describe('New name'),
-    protected: z.boolean().optional().describe('Protected from deletion and reset'),
+    name: branchName.optional(),
+    protected: z.boolean().optional(),
     expires_at: z.iso
       .datetime({ offset: true })
       .nullable()
       .optional()
-      .describe('Delete automatically at (ISO 8601); null clears'),
+      .describe('Auto-delete at; null clears'),
   },
   output: branchOut,
   hints: UPDATE,
@@ -291,8 +292,8 @@ export const deleteBranch = defineTool({
   name: 'delete_branch',
   title: 'Delete branch',
   description:
-    'Delete a branch with its computes and data. Fails for the default branch, protected branches and ' +
-    'branches with children.',
+    'Delete a branch with its computes and data. Not possible for the default or protected branch or one ' +
+    'with children.',
   toolset: 'branches',
   operations: ['deleteProjectBranch'],
   input: { project_id: projectId, branch_id: branchId },
@@ -337,9 +338,7 @@ async function restore(
   return { branch, ...(preserved ? { preserved_branch: summarizeBranch(preserved) } : {}) };
 }
 
-const preserveUnderName = branchName
-  .optional()
-  .describe('Keep the current state as a new branch of this name');
+const preserveUnderName = branchName.optional().describe('Save the current state as a branch of this name');
 const restoreOut = output({ branch: anyObject, preserved_branch: anyObject.optional() });
 
 export const resetBranchFromParent = defineTool({
@@ -386,11 +385,11 @@ export const restoreBranch = defineTool({
   input: {
     project_id: projectId,
     branch_id: branchId.describe('Branch to overwrite'),
-    source_branch_id: branchId.optional().describe('Take data from this branch (default: branch_id itself)'),
-    source_timestamp: timestamp('Source state at this time (default: latest)').optional(),
-    source_lsn: lsn('Source state at this LSN').optional(),
+    source_branch_id: branchId.optional().describe('Default: branch_id'),
+    source_timestamp: isoTime.optional().describe('Default: latest'),
+    source_lsn: lsn('Or this LSN').optional(),
     preserve_under_name: preserveUnderName.describe(
-      'Keep the current state as a new branch of this name (required when restoring from itself)',
+      'Save the current state as a branch of this name (required when the source is branch_id)',
     ),
   },
   output: restoreOut,
@@ -425,7 +424,7 @@ export const restoreBranch = defineTool({
 export const setDefaultBranch = defineTool({
   name: 'set_default_branch',
   title: 'Set default branch',
-  description: 'Make a branch the default one (used when no branch is named, e.g. by get_connection_string).',
+  description: 'Make a branch the default (used when a tool is not given a branch).',
   toolset: 'branches',
   operations: ['setDefaultProjectBranch', 'getProjectBranch'],
   input: { project_id: projectId, branch_id: branchId },
@@ -445,7 +444,7 @@ export const recoverBranch = defineTool({
   name: 'recover_branch',
   title: 'Recover branch',
   description:
-    'Bring back a deleted branch (within 7 days) with its computes, idle. Find it with list_branches ' +
+    'Bring back a branch deleted in the last 7 days, with its computes. Find it with list_branches ' +
     'include_deleted.',
   toolset: 'branches',
   beta: true,
@@ -467,15 +466,15 @@ export const finalizeRestoreBranch = defineTool({
   name: 'finalize_restore_branch',
   title: 'Finalize branch restore',
   description:
-    'Make a branch restored from a snapshot replace the original: takes its name and computes (they restart); ' +
-    'the original is renamed.',
+    'Make a branch restored from a snapshot replace the original: it takes its name and computes (they ' +
+    'restart).',
   toolset: 'branches',
   beta: true,
   operations: ['finalizeRestoreBranch', 'getProjectBranch'],
   input: {
     project_id: projectId,
     branch_id: branchId.describe('The restored branch'),
-    name: branchName.optional().describe('New name for the original branch (default: generated)'),
+    name: branchName.optional().describe('New name for the original branch'),
   },
   output: branchOut,
   // Swaps which branch the computes serve: not data loss, but it changes what production connects to.

@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { branchId, endpointId, projectId } from './fields.js';
+import { branchId, endpointId, projectId, text } from './fields.js';
 import {
   ACT,
   anyObject,
@@ -39,15 +39,16 @@ export const ENDPOINT_SUMMARY = [
 
 export const summarizeEndpoint = (e: Endpoint) => pick(e, ENDPOINT_SUMMARY);
 
-/** A compute size in Compute Units. */
-export const computeUnit = (what: string) =>
-  z.number().min(0.25).max(56).describe(`${what} compute units (0.25-56)`);
+/** A compute size in Compute Units; bounds enforced, stated in the description (cheaper than a schema). */
+export const computeUnit = z
+  .number()
+  .refine((v) => v >= 0.25 && v <= 56, { message: 'must be 0.25 to 56 compute units' })
+  .describe('CU, 0.25-56');
 export const suspendTimeout = z
   .number()
   .int()
-  .min(-1)
-  .max(604_800)
-  .describe('Idle seconds before suspending (0 default, -1 never)');
+  .refine((v) => v >= -1 && v <= 604_800, { message: 'must be -1 to 604800 seconds' })
+  .describe('Idle seconds before suspend; -1 never, 0 default');
 
 /** Refuses min > max before anything is sent. */
 export function checkCuRange(min: number | undefined, max: number | undefined): void {
@@ -71,7 +72,7 @@ const computeOut = output({ compute: anyObject });
 export const listComputes = defineTool({
   name: 'list_computes',
   title: 'List computes',
-  description: 'List computes (endpoints) of a project, or of one branch: ID, type, state, host, size.',
+  description: 'List computes (endpoints) of a project or branch: ID, type, state, host, size.',
   toolset: 'computes',
   operations: ['listProjectEndpoints', 'listProjectBranchEndpoints'],
   input: { project_id: projectId, branch_id: branchId.optional().describe('Only this branch') },
@@ -112,19 +113,19 @@ export const createCompute = defineTool({
   name: 'create_compute',
   title: 'Create compute',
   description:
-    'Add a compute to a branch: read_write (one per branch) or read_only (replica). Waits until it runs. ' +
-    'Then get_connection_string with endpoint_id.',
+    'Add a compute to a branch: read_write (one per branch) or read_only (replica). Then ' +
+    'get_connection_string with endpoint_id.',
   toolset: 'computes',
   operations: ['createProjectEndpoint'],
   input: {
     project_id: projectId,
     branch_id: branchId,
-    type: z.enum(['read_write', 'read_only']).describe('Compute type'),
-    min_cu: computeUnit('Minimum').optional(),
-    max_cu: computeUnit('Maximum').optional(),
+    type: z.enum(['read_write', 'read_only']),
+    min_cu: computeUnit.optional(),
+    max_cu: computeUnit.optional(),
     suspend_timeout_seconds: suspendTimeout.optional(),
-    pooler: z.boolean().optional().describe('Enable the connection pooler'),
-    name: z.string().min(1).max(64).optional().describe('Compute name'),
+    pooler: z.boolean().optional(),
+    name: text(64).optional(),
   },
   output: computeOut,
   hints: CREATE,
@@ -156,19 +157,18 @@ export const createCompute = defineTool({
 export const updateCompute = defineTool({
   name: 'update_compute',
   title: 'Update compute',
-  description:
-    'Change a compute: autoscaling range, suspend timeout, pooler, name, or disable it (blocks connections).',
+  description: 'Change a compute: autoscaling range, suspend timeout, pooler, name, or disable it.',
   toolset: 'computes',
   operations: ['updateProjectEndpoint'],
   input: {
     project_id: projectId,
     endpoint_id: endpointId,
-    min_cu: computeUnit('Minimum').optional(),
-    max_cu: computeUnit('Maximum').optional(),
+    min_cu: computeUnit.optional(),
+    max_cu: computeUnit.optional(),
     suspend_timeout_seconds: suspendTimeout.optional(),
-    disabled: z.boolean().optional().describe('true blocks connections and suspends it'),
-    pooler: z.boolean().optional().describe('Enable the connection pooler'),
-    name: z.string().min(1).max(64).optional().describe('New name'),
+    disabled: z.boolean().optional().describe('true blocks connections'),
+    pooler: z.boolean().optional(),
+    name: text(64).optional(),
   },
   output: computeOut,
   hints: UPDATE,

@@ -96,19 +96,13 @@ export const getConnectionString = defineTool({
   name: 'get_connection_string',
   title: 'Get connection string',
   description:
-    'Get a postgresql:// URI (contains the password) for a database. Defaults: default branch, first ' +
-    'database, its owner. pooled for serverless apps.',
+    'Get a postgresql:// URI (with password) for a database. Defaults: default branch, its first ' +
+    "database, that database's owner.",
   toolset: 'databases',
   operations: ['getConnectionURI', 'listProjectBranches', 'listProjectBranchDatabases'],
   input: { ...connectionFields, endpoint_id: endpointField, pooled: pooledField },
-  output: output({
-    uri: z.string(),
-    project_id: z.string(),
-    branch_id: z.string(),
-    database: z.string(),
-    role: z.string(),
-    pooled: z.boolean(),
-  }),
+  // Also returns project_id, branch_id, database, role and pooled (left out of the schema to save tokens).
+  output: output({ uri: z.string() }),
   // Changes nothing; the URI is what connecting (also in read-only mode) needs.
   hints: READ,
   async handler(args, { client, signal }) {

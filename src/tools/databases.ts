@@ -16,7 +16,7 @@ const dbsRoute = '/projects/{project_id}/branches/{branch_id}/databases' as cons
 const dbRoute = '/projects/{project_id}/branches/{branch_id}/databases/{database_name}' as const;
 
 /** `branch_id` for reads: optional, the default branch when left out. */
-export const readBranchId = branchId.optional().describe('Branch ID (default: the default branch)');
+export const readBranchId = branchId.optional().describe('Default: the default branch');
 
 async function getDatabase(
   client: NeonClient,
@@ -57,7 +57,7 @@ export const listDatabases = defineTool({
 export const getDatabaseTool = defineTool({
   name: 'get_database',
   title: 'Get database',
-  description: 'Get one database of a branch (name, owner, dates).',
+  description: 'Get one database of a branch: name, owner, dates.',
   toolset: 'databases',
   operations: ['getProjectBranchDatabase', 'listProjectBranches'],
   input: { project_id: projectId, branch_id: readBranchId, database: databaseName },
@@ -107,7 +107,7 @@ export const createDatabase = defineTool({
     project_id: projectId,
     branch_id: branchId,
     name: databaseName,
-    owner: roleName.optional().describe('Owner role (default: see description)'),
+    owner: roleName.optional().describe('Owner role (default: see above)'),
   },
   output: output({ database: anyObject }),
   hints: CREATE,

@@ -20,8 +20,8 @@ export const listOperations = defineTool({
   name: 'list_operations',
   title: 'List operations',
   description:
-    'List recent Neon operations of a project, newest first: action, status, error. Use to see what is ' +
-    'running or why a change failed.',
+    'List Neon operations of a project, newest first: action, status, error. Shows what is running or ' +
+    'why a change failed.',
   toolset: 'operations',
   operations: ['listProjectOperations'],
   input: { project_id: projectId, limit: limit(1000), cursor },

@@ -91,7 +91,7 @@ export const createRole = defineTool({
     project_id: projectId,
     branch_id: branchId,
     name: roleName,
-    no_login: z.boolean().optional().describe('A role that cannot log in (no password)'),
+    no_login: z.boolean().optional().describe('Cannot log in, has no password'),
   },
   output: passwordOut,
   hints: CREATE,
