@@ -154,6 +154,21 @@ describe('create_branch', () => {
     expect(list.branches.map((b: any) => b.name)).toContain('feature-x');
   });
 
+  it('still reports the created branch when the connection string cannot be had', async () => {
+    const { project } = api.fake.seedProject();
+    api.use(
+      http.get(`${BASE}/projects/:project_id/connection_uri`, () =>
+        neonError(403, 'not allowed', 'FORBIDDEN'),
+      ),
+    );
+    conn = await connect();
+    const out = await conn.ok('create_branch', { project_id: project.id, name: 'no-uri' });
+    expect(out.branch.name).toBe('no-uri');
+    expect(out.connection_uri).toBeUndefined();
+    expect(out.note).toMatch(/^Branch created, but no connection string: .*HTTP 403/);
+    expect(api.fake.branchesOf(project.id).map((b) => b.name)).toContain('no-uri');
+  });
+
   it('creates a branch without a compute from a point in time of a chosen parent', async () => {
     const { project, branch: main } = api.fake.seedProject();
     const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
