@@ -80,15 +80,14 @@ describe('objects', () => {
     expect(all.objects[0]).toEqual({ key: 'a.txt', size: 5, last_modified: expect.any(String) });
     expect(all.next_cursor).toBeUndefined();
 
-    const p1 = await conn.ok('list_bucket_objects', { ...ids, bucket: 'b', limit: 2 });
-    expect(p1.objects.map((o: any) => o.key)).toEqual(['a.txt', 'b.txt']);
-    const p2 = await conn.ok('list_bucket_objects', {
-      ...ids,
-      bucket: 'b',
-      limit: 2,
-      cursor: p1.next_cursor,
-    });
-    expect(p2.objects.map((o: any) => o.key)).toEqual(['c.txt', 'img/1.png']);
+    for (let i = 0; i < 250; i++)
+      seedObject(api.fake, ids.branch_id, 'b', `z/${String(i).padStart(3, '0')}`, '');
+    const p1 = await conn.ok('list_bucket_objects', { ...ids, bucket: 'b' });
+    expect(p1.objects).toHaveLength(200);
+    expect(p1.next_cursor).toBe('z/194');
+    const p2 = await conn.ok('list_bucket_objects', { ...ids, bucket: 'b', cursor: p1.next_cursor });
+    expect(p2.objects.map((o: any) => o.key)).toEqual(Array.from({ length: 55 }, (_, i) => `z/${i + 195}`));
+    expect(p2.next_cursor).toBeUndefined();
     const inFolder = await conn.ok('list_bucket_objects', { ...ids, bucket: 'b', prefix: 'img/' });
     expect(inFolder.objects.map((o: any) => o.key)).toEqual(['img/1.png', 'img/2.png']);
   });
@@ -98,7 +97,7 @@ describe('objects', () => {
     seedObject(api.fake, ids.branch_id, 'docs', 'notes/2026/today.md', '# Hello\nnaïve ✓');
     conn = await connect({ toolsets: ['storage'] });
     const out = await conn.ok('read_bucket_object', { ...ids, bucket: 'docs', key: 'notes/2026/today.md' });
-    expect(out).toEqual({ key: 'notes/2026/today.md', size: 18, text: '# Hello\nnaïve ✓' });
+    expect(out).toEqual({ size: 18, text: '# Hello\nnaïve ✓' });
     expect(api.requests[0].path).toBe(
       `/projects/${ids.project_id}/branches/${ids.branch_id}/buckets/docs/objects/notes%2F2026%2Ftoday.md/download`,
     );
@@ -126,11 +125,7 @@ describe('objects', () => {
     seedObject(api.fake, ids.branch_id, 'b', 'even.log', 'é'.repeat(40_000));
     seedObject(api.fake, ids.branch_id, 'b', 'odd.log', `a${'é'.repeat(40_000)}`);
     conn = await connect({ toolsets: ['storage'] });
-    expect(await conn.ok('read_bucket_object', { ...ids, bucket: 'b', key: 'pic.png' })).toEqual({
-      key: 'pic.png',
-      size: 8,
-      binary: true,
-    });
+    expect(await conn.ok('read_bucket_object', { ...ids, bucket: 'b', key: 'pic.png' })).toEqual({ size: 8 });
     // 64 KiB end exactly between two-byte characters: all of them are kept.
     const even = await conn.ok('read_bucket_object', { ...ids, bucket: 'b', key: 'even.log' });
     expect([even.size, even.truncated, even.text.length]).toEqual([80_000, true, 32_768]);
@@ -201,7 +196,6 @@ describe('objects', () => {
       key: 'up/file.csv',
       upload: true,
       content_type: 'text/csv',
-      expires_in_seconds: 60,
     });
     expect(out.presigned).toMatchObject({ method: 'PUT', headers: { 'Content-Type': 'text/csv' } });
     expect(out.presigned.url).toContain('X-Amz-Signature');
@@ -209,7 +203,6 @@ describe('objects', () => {
     expect(api.requests[0].body).toEqual({
       operation: 'upload',
       content_type: 'text/csv',
-      expires_in_seconds: 60,
     });
     const dl = await conn.ok('presign_bucket_object', { ...ids, bucket: 'b', key: 'x' });
     expect(dl.presigned.method).toBe('GET');
@@ -227,8 +220,8 @@ describe('branch credentials', () => {
     });
     expect(created.credential).toMatchObject({ name: 'uploader', scopes: ['storage:read', 'storage:write'] });
     expect(created.credential.token_id).toMatch(/^nak_live_/);
-    expect(created.api_token).toMatch(/^napi_tok_/);
-    expect(created.s3_secret_access_key).toMatch(/^nsk_live_/);
+    expect(created.secrets.api_token).toMatch(/^napi_tok_/);
+    expect(created.secrets.s3_secret_access_key).toMatch(/^nsk_live_/);
     expect(created.warning).toMatch(/^SECRET/);
     expect(api.requests[0].body).toEqual({
       name: 'uploader',
@@ -240,7 +233,7 @@ describe('branch credentials', () => {
     expect(listed.credentials).toEqual([
       expect.objectContaining({ token_id: created.credential.token_id, name: 'uploader' }),
     ]);
-    expect(JSON.stringify(listed)).not.toContain(created.s3_secret_access_key);
+    expect(JSON.stringify(listed)).not.toContain(created.secrets.s3_secret_access_key);
 
     expect(
       await conn.ok('revoke_branch_credential', { ...ids, token_id: created.credential.token_id }),

@@ -21,7 +21,7 @@ import {
   type Route,
   type Schemas,
 } from '../client/neon-client.js';
-import { branchId, projectId, text } from './fields.js';
+import { branchId, cursor, projectId, text } from './fields.js';
 import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef } from './framework.js';
 import { defined, pick } from './util.js';
 
@@ -118,16 +118,25 @@ export async function featureStatus<T>(
   });
 }
 
+/** A string of 1 to `max` characters; the bounds are enforced, not advertised (they cost tokens). */
+export const str = (max: number) =>
+  z.string().refine((v) => v.length >= 1 && v.length <= max, { message: `must be 1 to ${max} characters` });
+/** An integer from `min` to `max`, enforced but not advertised. */
+export const int = (min: number, max: number) =>
+  z
+    .number()
+    .int()
+    .refine((v) => v >= min && v <= max, { message: `must be from ${min} to ${max}` });
+
 const bucketRoute = '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}' as const;
-const bucketName = z.string().min(1).max(255).describe('Bucket name');
+const bucketName = str(255);
 /** Keys may hold `/`; each key travels as one path segment with `/` as %2F, as the API requires. */
-const objectKey = z.string().min(1).max(1024).describe('Object key (may contain /)');
+const objectKey = str(1024);
 
 export const getStorage = defineTool({
   name: 'get_storage',
   title: 'Get storage',
-  description:
-    'Whether a branch has object storage (S3 endpoint, region) and its buckets, including inherited ones.',
+  description: 'Whether a branch has object storage (S3 endpoint) and its buckets, inherited ones included.',
   toolset: 'storage',
   beta: true,
   operations: ['getProjectBranchStorage', 'listProjectBranchBuckets'],
@@ -154,7 +163,7 @@ export const getStorage = defineTool({
 export const createBucket = defineTool({
   name: 'create_bucket',
   title: 'Create bucket',
-  description: 'Create an object-storage bucket on a branch; child branches inherit it.',
+  description: 'Create a storage bucket on a branch; child branches inherit it.',
   toolset: 'storage',
   beta: true,
   operations: ['createProjectBranchBucket'],
@@ -162,7 +171,7 @@ export const createBucket = defineTool({
     project_id: projectId,
     branch_id: branchId,
     name: bucketName,
-    public_read: z.boolean().optional().describe('Allow anonymous reads (default private)'),
+    public_read: z.boolean().optional().describe('Anonymous reads (default private)'),
   },
   output: output({ bucket: anyObject }),
   hints: CREATE,
@@ -198,10 +207,13 @@ export const deleteBucket = defineTool({
   },
 });
 
+/** Objects (and folders) per page of list_bucket_objects. */
+const OBJECTS_PAGE = 200;
+
 export const listBucketObjects = defineTool({
   name: 'list_bucket_objects',
   title: 'List bucket objects',
-  description: "List objects in a bucket (key, size, modified); delimiter '/' groups keys into folders.",
+  description: "List objects (key, size, modified) in a bucket; delimiter '/' groups keys into folders.",
   toolset: 'storage',
   beta: true,
   operations: ['listProjectBranchBucketObjects'],
@@ -209,10 +221,9 @@ export const listBucketObjects = defineTool({
     project_id: projectId,
     branch_id: branchId,
     bucket: bucketName,
-    prefix: text(1024).optional().describe('Only keys starting with this'),
-    delimiter: text(16).optional().describe("Usually '/'"),
-    limit: z.number().int().min(1).max(1000).optional().describe('Page size (max 1000)'),
-    cursor: text(2000).optional().describe('next_cursor from the previous page'),
+    prefix: text(1024).optional(),
+    delimiter: text(16).optional(),
+    cursor,
   },
   output: output({
     objects: z.array(anyObject),
@@ -225,7 +236,7 @@ export const listBucketObjects = defineTool({
       '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}/objects',
       {
         path: { project_id, branch_id, bucket_name: bucket },
-        query,
+        query: { ...query, limit: OBJECTS_PAGE },
         signal,
       },
     );
@@ -244,17 +255,15 @@ export const readBucketObject = defineTool({
   name: 'read_bucket_object',
   title: 'Read bucket object',
   description:
-    'Read an object: its text if UTF-8 (first 64 KB), else size only. For large or binary files use presign_bucket_object.',
+    'Read an object: text (first 64 KB) if UTF-8, else size only; for big files use presign_bucket_object.',
   toolset: 'storage',
   beta: true,
   operations: ['getProjectBranchBucketObject'],
   input: { project_id: projectId, branch_id: branchId, bucket: bucketName, key: objectKey },
   output: output({
-    key: z.string(),
     size: z.number(),
     text: z.string().optional(),
     truncated: z.boolean().optional(),
-    binary: z.boolean().optional(),
   }),
   hints: READ,
   async handler({ project_id, branch_id, bucket, key }, { client, signal }) {
@@ -272,8 +281,8 @@ export const readBucketObject = defineTool({
     const size = Number(res.headers.get('content-length') ?? total);
     const truncated = total > bytes.length;
     const textValue = utf8(bytes, truncated);
-    if (textValue === undefined) return { key, size, binary: true };
-    return { key, size, text: textValue, ...(truncated ? { truncated: true } : {}) };
+    if (textValue === undefined) return { size };
+    return { size, text: textValue, ...(truncated ? { truncated: true } : {}) };
   },
 });
 
@@ -330,8 +339,7 @@ function utf8(bytes: Uint8Array, cut: boolean): string | undefined {
 export const deleteBucketObjects = defineTool({
   name: 'delete_bucket_objects',
   title: 'Delete bucket objects',
-  description:
-    'Delete one object by key, or every object under a folder prefix (ending in /) on this branch.',
+  description: 'Delete one object (key) or everything under a folder (prefix) on this branch.',
   toolset: 'storage',
   beta: true,
   operations: ['deleteProjectBranchBucketObject', 'deleteProjectBranchBucketObjectsByPrefix'],
@@ -340,7 +348,7 @@ export const deleteBucketObjects = defineTool({
     branch_id: branchId,
     bucket: bucketName,
     key: objectKey.optional(),
-    prefix: text(1024).optional().describe("Folder prefix ending in '/'"),
+    prefix: text(1024).optional().describe("Folder, ending in '/'"),
   },
   output: output({ deleted: z.number() }),
   hints: DESTROY,
@@ -375,8 +383,7 @@ export const deleteBucketObjects = defineTool({
 export const presignBucketObject = defineTool({
   name: 'presign_bucket_object',
   title: 'Presign bucket object',
-  description:
-    'Get a short-lived URL to upload (PUT) or download (GET) an object directly, for files too big to pass here.',
+  description: 'Short-lived URL to upload or download an object directly.',
   toolset: 'storage',
   beta: true,
   operations: ['presignProjectBranchBucketObject'],
@@ -385,16 +392,12 @@ export const presignBucketObject = defineTool({
     branch_id: branchId,
     bucket: bucketName,
     key: objectKey,
-    upload: z.boolean().optional().describe('Presign an upload (default: download)'),
-    content_type: text(256).optional().describe('Content-Type the upload must send'),
-    expires_in_seconds: z.number().int().min(1).max(604_800).optional().describe('Validity (default 900)'),
+    upload: z.boolean().optional().describe('PUT URL (default: GET)'),
+    content_type: text(256).optional().describe('Upload Content-Type'),
   },
   output: output({ presigned: anyObject, warning: z.string() }),
   hints: ACT,
-  async handler(
-    { project_id, branch_id, bucket, key, upload, content_type, expires_in_seconds },
-    { client, signal },
-  ) {
+  async handler({ project_id, branch_id, bucket, key, upload, content_type }, { client, signal }) {
     const res = await client.post<Schemas['PresignResponse']>(
       '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}/objects/{object_key}/presign',
       {
@@ -402,7 +405,6 @@ export const presignBucketObject = defineTool({
         body: defined({
           operation: upload ? 'upload' : 'download',
           content_type,
-          expires_in_seconds,
         }) as Schemas['PresignRequest'],
         signal,
       },
@@ -430,7 +432,7 @@ export const createBranchCredential = defineTool({
   name: 'create_branch_credential',
   title: 'Create branch credential',
   description:
-    'Issue a credential for storage (S3: token_id is the access key ID), functions or the AI gateway of a branch and its children. Secrets shown once.',
+    'Issue a credential for storage (token_id is the S3 access key ID), functions or AI gateway. Secrets shown once.',
   toolset: 'storage',
   beta: true,
   operations: ['createCredential'],
@@ -439,17 +441,10 @@ export const createBranchCredential = defineTool({
     branch_id: branchId,
     scopes: z
       .array(z.enum(['storage:read', 'storage:write', 'ai_gateway:invoke', 'functions:invoke']))
-      .min(1)
-      .max(4)
-      .describe('Permissions'),
-    name: z.string().max(256).optional().describe('Label'),
+      .refine((v) => v.length > 0, { message: 'give at least one scope' }),
+    name: text(256).optional(),
   },
-  output: output({
-    credential: anyObject,
-    api_token: z.string(),
-    s3_secret_access_key: z.string(),
-    warning: z.string(),
-  }),
+  output: output({ credential: anyObject, secrets: anyObject, warning: z.string() }),
   hints: CREATE,
   async handler({ project_id, branch_id, scopes, name }, { client, signal }) {
     const res = await client.post<Schemas['CreateCredentialResponse']>(credentialRoute, {
@@ -463,10 +458,8 @@ export const createBranchCredential = defineTool({
     });
     return {
       credential: pick(res, ['token_id', 'name', 'scopes', 'branch_id', 'created_at', 'expires_at']),
-      api_token: res.api_token,
-      s3_secret_access_key: res.s3_secret_access_key,
-      warning:
-        'SECRET: api_token and s3_secret_access_key are shown only this once. Give them to the user to store securely.',
+      secrets: { api_token: res.api_token, s3_secret_access_key: res.s3_secret_access_key },
+      warning: 'SECRET: these secrets are shown only this once. Give them to the user to store securely.',
     };
   },
 });
@@ -474,7 +467,7 @@ export const createBranchCredential = defineTool({
 export const listBranchCredentials = defineTool({
   name: 'list_branch_credentials',
   title: 'List branch credentials',
-  description: 'List credentials issued on a branch (ID, scopes, last use). Secrets are never shown.',
+  description: 'List credentials of a branch (ID, scopes, last use), without secrets.',
   toolset: 'storage',
   beta: true,
   operations: ['listCredentials'],
@@ -500,7 +493,7 @@ export const revokeBranchCredential = defineTool({
   input: {
     project_id: projectId,
     branch_id: branchId,
-    token_id: z.string().min(1).max(128).describe('token_id from list_branch_credentials'),
+    token_id: str(128),
   },
   output: output({ revoked: z.string() }),
   hints: DESTROY,
