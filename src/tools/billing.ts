@@ -54,8 +54,7 @@ export const getConsumption = defineTool({
   name: 'get_consumption',
   title: 'Get consumption',
   description:
-    'Usage metrics (compute, storage, transfer) over time per project, or per branch (beta). Returns every ' +
-    'metric the plan bills.',
+    'Usage over time (compute, storage, transfer; every billed metric) per project or, in beta, per branch.',
   toolset: 'billing',
   accountLevel: true,
   operations: [

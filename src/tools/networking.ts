@@ -83,7 +83,7 @@ export const removeProjectVpcRestriction = defineTool({
 
 export const listOrgVpcEndpoints = defineTool({
   name: 'list_org_vpc_endpoints',
-  title: 'List organization VPC endpoints',
+  title: 'List org VPC endpoints',
   description:
     "List an organization's VPC endpoints (all regions or one), or one endpoint's state and restricted projects.",
   toolset: 'networking',
@@ -129,7 +129,7 @@ export const listOrgVpcEndpoints = defineTool({
 
 export const assignOrgVpcEndpoint = defineTool({
   name: 'assign_org_vpc_endpoint',
-  title: 'Assign VPC endpoint to organization',
+  title: 'Assign org VPC endpoint',
   description: 'Assign a VPC endpoint to an organization in a region, or relabel it.',
   toolset: 'networking',
   accountLevel: true,
@@ -148,9 +148,8 @@ export const assignOrgVpcEndpoint = defineTool({
 
 export const deleteOrgVpcEndpoint = defineTool({
   name: 'delete_org_vpc_endpoint',
-  title: 'Delete organization VPC endpoint',
-  description:
-    'Remove a VPC endpoint from an organization. It can never be assigned to that organization again.',
+  title: 'Delete org VPC endpoint',
+  description: 'Remove a VPC endpoint from an organization; it can never be added back.',
   toolset: 'networking',
   accountLevel: true,
   operations: ['deleteOrganizationVPCEndpoint'],

@@ -249,9 +249,8 @@ export const inviteOrgMembers = defineTool({
 
 export const transferProjectsToOrg = defineTool({
   name: 'transfer_projects_to_org',
-  title: 'Transfer projects to organization',
-  description:
-    'Move projects from one organization to another you belong to. Billing and member access change with it.',
+  title: 'Transfer projects to org',
+  description: 'Move projects to another organization you belong to; billing and member access move too.',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['transferProjectsFromOrgToOrg'],

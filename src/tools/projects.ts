@@ -21,18 +21,14 @@ export const listProjects = defineTool({
   name: 'list_projects',
   title: 'List projects',
   description:
-    'List projects (id, name, region, Postgres version): your own, shared with you, or deleted but ' +
-    'recoverable. Pass next_cursor to page.',
+    'List your projects, those shared with you, or deleted ones still recoverable. Pass next_cursor to page.',
   toolset: 'projects',
   accountLevel: true,
   operations: ['listProjects', 'listSharedProjects'],
   input: {
     search,
     org_id: orgId.optional(),
-    show: z
-      .enum(['own', 'shared', 'deleted'])
-      .optional()
-      .describe('own (default), shared with you, or deleted (recoverable)'),
+    show: z.enum(['own', 'shared', 'deleted']).optional().describe('Default own'),
     limit: limit(400),
     cursor,
   },
