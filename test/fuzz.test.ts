@@ -11,6 +11,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type * as z from 'zod';
 import type { ToolDef } from '../src/tools/framework.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
 import { connect, text } from './helpers.js';
@@ -147,10 +148,7 @@ function argsFor(tool: ToolDef): fc.Arbitrary<Record<string, unknown>> {
     .map(([known, extra]) => ({ ...(extra ?? {}), ...known }));
 
   const base: Record<string, unknown> = {};
-  for (const [field, schema] of Object.entries(tool.input) as [
-    string,
-    { safeParse(v: unknown): { success: boolean } },
-  ][]) {
+  for (const [field, schema] of Object.entries(tool.input) as [string, z.ZodType][]) {
     const ok = plausible(field);
     if (ok.length && !schema.safeParse(undefined).success) base[field] = ok[0];
   }
