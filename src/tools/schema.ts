@@ -1,4 +1,687 @@
-import type { ToolDef } from './framework.js';
+/**
+ * Schemas of branches and safe schema work on temporary branches: a migration is tried on a fresh
+ * branch of the target (with its own compute) before it touches the real one, and an index is tried
+ * the same way with EXPLAIN ANALYZE before and after. Pending work is kept in memory (src/sql/pending.ts).
+ */
+import * as z from 'zod';
+import type { NeonClient, ResponseBody, Schemas } from '../client/neon-client.js';
+import { connections } from '../sql/connections.js';
+import { SqlError } from '../sql/errors.js';
+import {
+  dropPending,
+  getPending,
+  newId,
+  type PendingWork,
+  PROCESS_STARTED_AT,
+  savePending,
+  tempBranchName,
+} from '../sql/pending.js';
+import { comparePlans, type PlanSummary, summarizePlan } from '../sql/plan.js';
+import {
+  CONNECT_OPERATIONS,
+  checkStatement,
+  describeDb,
+  explain,
+  forgetBranch,
+  onDatabase,
+  runOne,
+  runScript,
+  truncatedNotice,
+} from '../sql/run.js';
+import { untrusted } from '../sql/untrusted.js';
+import { connectionFields, defaultBranchId } from './connection.js';
+import { branchId, databaseName, projectId } from './fields.js';
+import { anyObject, defineTool, type Hints, output, READ, type ToolContext } from './framework.js';
+import { sqlParams, sqlText } from './sql.js';
 
-// Filled in by the work on this resource.
-export const schemaTools: ToolDef[] = [];
+/** Reads schema text that may hold anything someone wrote into comments or defaults. */
+const SCHEMA_READ: Hints = { ...READ, openWorldHint: true };
+
+const fenced = { notice: z.string(), begin: z.string(), end: z.string() };
+
+/** The database to use on a branch: the one named, else the only or first one. */
+async function pickDatabase(
+  client: NeonClient,
+  project_id: string,
+  branch_id: string,
+  database: string | undefined,
+  signal: AbortSignal,
+): Promise<{ name: string; owner: string }> {
+  const { databases } = await client.get<Schemas['DatabasesResponse']>(
+    '/projects/{project_id}/branches/{branch_id}/databases',
+    { path: { project_id, branch_id }, signal },
+  );
+  const db = database ? databases.find((d) => d.name === database) : databases[0];
+  if (!db) {
+    throw new Error(
+      database
+        ? `Database "${database}" does not exist on branch ${branch_id}. Existing: ${databases.map((d) => d.name).join(', ') || 'none'}.`
+        : `Branch ${branch_id} has no database. Create one with create_database.`,
+    );
+  }
+  return { name: db.name, owner: db.owner_name };
+}
+
+export const getBranchSchema = defineTool({
+  name: 'get_branch_schema',
+  title: 'Get branch schema',
+  description: "Get the schema (DDL) of a branch's database as SQL, e.g. before writing a migration.",
+  toolset: 'schema',
+  operations: ['getProjectBranchSchema', 'listProjectBranches', 'listProjectBranchDatabases'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId.optional().describe('Branch ID (default: the default branch)'),
+    database: databaseName.optional().describe('Database (default: the only or first one)'),
+  },
+  output: output({ ...fenced, sql: z.string(), branch_id: z.string(), database: z.string() }),
+  hints: SCHEMA_READ,
+  async handler({ project_id, database, ...args }, { client, signal }) {
+    const branch_id = args.branch_id ?? (await defaultBranchId(client, project_id, signal));
+    const db = await pickDatabase(client, project_id, branch_id, database, signal);
+    const res = await client.get<Schemas['BranchSchemaResponse']>(
+      '/projects/{project_id}/branches/{branch_id}/schema',
+      { path: { project_id, branch_id }, query: { db_name: db.name }, signal },
+    );
+    return untrusted({ sql: res.sql ?? '' }, { branch_id, database: db.name }, 'the database schema');
+  },
+});
+
+/** Neon's unified diff of the schema of `branch_id` against its parent or `base_branch_id`. */
+async function schemaDiff(
+  client: NeonClient,
+  args: { project_id: string; branch_id: string; base_branch_id?: string; database: string },
+  signal: AbortSignal,
+): Promise<string> {
+  const res = await client.get<Schemas['BranchSchemaCompareResponse']>(
+    '/projects/{project_id}/branches/{branch_id}/compare_schema',
+    {
+      path: { project_id: args.project_id, branch_id: args.branch_id },
+      query: { base_branch_id: args.base_branch_id, db_name: args.database },
+      signal,
+    },
+  );
+  return res.diff ?? '';
+}
+
+export const compareSchema = defineTool({
+  name: 'compare_schema',
+  title: 'Compare schema',
+  description:
+    "Compare a branch's database schema with its parent's (or another branch's), as a unified diff " +
+    '(- parent, + this branch).',
+  toolset: 'schema',
+  operations: ['getProjectBranchSchemaComparison', 'listProjectBranchDatabases'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId.describe('Branch to compare'),
+    base_branch_id: branchId.optional().describe('Compare with this branch (default: the parent)'),
+    database: databaseName.optional().describe('Database (default: the only or first one)'),
+  },
+  output: output({
+    ...fenced,
+    diff: z.string(),
+    identical: z.boolean(),
+    branch_id: z.string(),
+    database: z.string(),
+  }),
+  hints: SCHEMA_READ,
+  async handler({ project_id, branch_id, base_branch_id, database }, { client, signal }) {
+    const db = database ?? (await pickDatabase(client, project_id, branch_id, undefined, signal)).name;
+    const diff = await schemaDiff(client, { project_id, branch_id, base_branch_id, database: db }, signal);
+    return untrusted(
+      { diff },
+      {
+        identical: diff.trim() === '',
+        branch_id,
+        ...(base_branch_id ? { base_branch_id } : {}),
+        database: db,
+      },
+      'the database schema',
+    );
+  },
+});
+
+/* ---------------------------------------------------------------- temporary branches */
+
+/** Creates a child branch of `parent_id` with a read-write compute and waits until it is ready. */
+async function createTempBranch(
+  ctx: ToolContext,
+  project_id: string,
+  parent_id: string,
+  name: string,
+): Promise<string> {
+  await ctx.progress(`Creating temporary branch ${name} with a compute`);
+  const body: Schemas['BranchCreateRequest'] = {
+    branch: { parent_id, name },
+    endpoints: [{ type: 'read_write' }],
+  };
+  const res = await ctx.client.post<ResponseBody<'CreatedBranch'>>('/projects/{project_id}/branches', {
+    path: { project_id },
+    body,
+    signal: ctx.signal,
+  });
+  try {
+    await ctx.wait(res.operations);
+  } catch (e) {
+    await removeBranch(ctx, project_id, res.branch.id, { quiet: true });
+    throw e;
+  }
+  return res.branch.id;
+}
+
+/**
+ * Deletes a temporary branch and closes connections to it. `quiet`: a cleanup after a failure, which
+ * must work even when the call was cancelled, and never hides the original error.
+ */
+async function removeBranch(
+  ctx: ToolContext,
+  project_id: string,
+  branch_id: string,
+  opts: { quiet?: boolean } = {},
+): Promise<void> {
+  await connections.closeTagged(branch_id);
+  forgetBranch(ctx.client, branch_id);
+  const signal = opts.quiet ? AbortSignal.timeout(60_000) : ctx.signal;
+  try {
+    const res = await ctx.client.delete<Schemas['BranchOperations']>(
+      '/projects/{project_id}/branches/{branch_id}',
+      {
+        path: { project_id, branch_id },
+        signal,
+      },
+    );
+    if (!opts.quiet) await ctx.wait(res.operations);
+  } catch (e) {
+    if (!opts.quiet) throw e;
+  }
+}
+
+/** Finds a temporary branch by its name, for work this process no longer remembers. */
+async function findTempBranch(
+  client: NeonClient,
+  project_id: string,
+  name: string,
+  signal: AbortSignal,
+): Promise<Schemas['Branch'] | undefined> {
+  const branches = await client.listAll<Schemas['Branch']>('/projects/{project_id}/branches', 'branches', {
+    path: { project_id },
+    query: { search: name },
+    signal,
+  });
+  return branches.find((b) => b.name === name);
+}
+
+/** The error for an ID this process does not know, naming the temporary branch if it still exists. */
+async function unknownWork(
+  ctx: ToolContext,
+  kind: PendingWork['kind'],
+  project_id: string,
+  id: string,
+): Promise<Error> {
+  const name = tempBranchName(kind, id);
+  const branch = await findTempBranch(ctx.client, project_id, name, ctx.signal).catch(() => undefined);
+  const what = kind === 'migration' ? 'Migration' : 'Query tuning';
+  const again = kind === 'migration' ? 'prepare_database_migration' : 'prepare_query_tuning';
+  const discard =
+    kind === 'migration' ? 'discard_database_migration' : 'complete_query_tuning with apply=false';
+  return new SqlError(
+    `${what} ${id} is not known to this server. Pending ${kind === 'migration' ? 'migrations' : 'tunings'} are ` +
+      `kept in memory only, so they are lost when neon-mcp restarts (this process started at ${PROCESS_STARTED_AT}); ` +
+      'the ID may also be mistyped. ' +
+      (branch
+        ? `Its temporary branch ${branch.id} (${name}) still exists: delete it with ${discard} or delete_branch, then call ${again} again.`
+        : `No temporary branch named ${name} exists in project ${project_id}, so there is nothing to clean up; call ${again} again.`),
+  );
+}
+
+function checkProject(work: PendingWork, project_id: string): void {
+  if (work.project_id !== project_id) {
+    throw new SqlError(`${work.kind} ${work.id} belongs to project ${work.project_id}, not ${project_id}.`);
+  }
+}
+
+/* ---------------------------------------------------------------- migrations */
+
+const WRITE_TEMP: Hints = {
+  readOnlyHint: false,
+  destructiveHint: false,
+  idempotentHint: false,
+  openWorldHint: true,
+};
+const APPLY: Hints = {
+  readOnlyHint: false,
+  destructiveHint: true,
+  idempotentHint: false,
+  openWorldHint: true,
+};
+
+export const prepareDatabaseMigration = defineTool({
+  name: 'prepare_database_migration',
+  title: 'Prepare database migration',
+  description:
+    'Try a schema migration on a temporary branch of the target branch: applies the SQL there in one ' +
+    'transaction and returns the schema diff. The original is untouched until complete_database_migration.',
+  toolset: 'schema',
+  operations: [
+    'createProjectBranch',
+    'getProjectBranchSchemaComparison',
+    'deleteProjectBranch',
+    'listProjectBranchDatabases',
+    ...CONNECT_OPERATIONS,
+  ],
+  input: {
+    ...connectionFields,
+    migration_sql: sqlText.describe('The migration: one or more SQL statements (no BEGIN/COMMIT needed)'),
+    verify_sql: sqlText
+      .optional()
+      .describe('A query run read-only on the temporary branch afterwards, to check the result'),
+  },
+  output: output({
+    migration_id: z.string(),
+    temp_branch_id: z.string(),
+    ...fenced,
+    diff: z.string(),
+    verify: anyObject.optional(),
+    branch_id: z.string(),
+    database: z.string(),
+    next_steps: z.string(),
+  }),
+  hints: WRITE_TEMP,
+  async handler({ project_id, migration_sql, verify_sql, ...args }, ctx) {
+    const { client, signal, settings } = ctx;
+    if (verify_sql) checkStatement(verify_sql, 'verify_sql', { inTransaction: true });
+    const branch_id = args.branch_id ?? (await defaultBranchId(client, project_id, signal));
+    const dbInfo = await pickDatabase(client, project_id, branch_id, args.database, signal);
+    const database = dbInfo.name;
+    const role = args.role ?? dbInfo.owner;
+    const id = newId();
+    const name = tempBranchName('migration', id);
+    const temp = await createTempBranch(ctx, project_id, branch_id, name);
+    const target = { project_id, branch_id: temp, database, role };
+    let verify: Record<string, unknown> | undefined;
+    let diff: string;
+    try {
+      await ctx.progress('Applying the migration on the temporary branch');
+      await onDatabase(ctx, target, async (s) => {
+        await runScript(s, migration_sql, 'The migration (on the temporary branch)');
+        if (verify_sql) {
+          const r = await runOne(s, verify_sql, {
+            maxRows: settings.sqlMaxRows,
+            readOnly: true,
+            what: 'verify_sql (on the temporary branch)',
+          });
+          verify = {
+            columns: r.columns,
+            rows: r.rows,
+            row_count: r.row_count,
+            ...(r.more ? { truncated: truncatedNotice(r, settings.sqlMaxRows) } : {}),
+          };
+        }
+      });
+      await ctx.progress('Comparing the schema with the original branch');
+      diff = await schemaDiff(
+        client,
+        { project_id, branch_id: temp, base_branch_id: branch_id, database },
+        signal,
+      );
+    } catch (e) {
+      await removeBranch(ctx, project_id, temp, { quiet: true });
+      if (e instanceof Error) {
+        e.message += `\nThe original branch ${branch_id} was not touched; the temporary branch ${temp} was deleted. Fix the migration and call prepare_database_migration again.`;
+      }
+      throw e;
+    }
+    savePending({
+      kind: 'migration',
+      id,
+      project_id,
+      branch_id,
+      database,
+      role,
+      temp_branch_id: temp,
+      temp_branch_name: name,
+      sql: migration_sql,
+      created_at: new Date().toISOString(),
+    });
+    return {
+      migration_id: id,
+      temp_branch_id: temp,
+      ...untrusted({ diff, ...(verify ? { verify } : {}) }, {}, 'the database'),
+      ...(diff.trim() === ''
+        ? { diff_note: 'The schema did not change (a data-only migration, or it had no effect).' }
+        : {}),
+      branch_id,
+      database,
+      next_steps:
+        `Review the diff. Test on the temporary branch with run_sql (branch_id ${temp}). Then ` +
+        `complete_database_migration (migration_id ${id}) applies the same SQL to branch ${branch_id} and deletes ` +
+        `the temporary branch, or discard_database_migration deletes it without applying anything. The pending ` +
+        'migration is kept in memory: it is forgotten if neon-mcp restarts.',
+    };
+  },
+});
+
+export const completeDatabaseMigration = defineTool({
+  name: 'complete_database_migration',
+  title: 'Complete database migration',
+  description:
+    'Apply a prepared migration to its original branch (in one transaction), then delete its temporary branch.',
+  toolset: 'schema',
+  operations: ['deleteProjectBranch', 'listProjectBranches', ...CONNECT_OPERATIONS],
+  input: {
+    project_id: projectId,
+    migration_id: z
+      .string()
+      .regex(/^[0-9a-f]{8}$/)
+      .describe('From prepare_database_migration'),
+  },
+  output: output({
+    applied: z.boolean(),
+    branch_id: z.string(),
+    database: z.string(),
+    statements: z.number(),
+    duration_ms: z.number(),
+    temp_branch_deleted: z.string(),
+  }),
+  hints: APPLY,
+  async handler({ project_id, migration_id }, ctx) {
+    const work = getPending('migration', migration_id);
+    if (!work) throw await unknownWork(ctx, 'migration', project_id, migration_id);
+    checkProject(work, project_id);
+    await ctx.progress(`Applying the migration to branch ${work.branch_id}`);
+    let result: { statements: number; duration_ms: number };
+    try {
+      result = await onDatabase(
+        ctx,
+        { project_id, branch_id: work.branch_id, database: work.database, role: work.role },
+        (s) => runScript(s, work.sql ?? '', `The migration (on the original branch ${work.branch_id})`),
+      );
+    } catch (e) {
+      if (e instanceof Error && e instanceof SqlError && e.code) {
+        e.message +=
+          `\nThe migration was rolled back on branch ${work.branch_id}: nothing was applied there. The temporary ` +
+          `branch ${work.temp_branch_id} is kept; fix the cause and call complete_database_migration again, or ` +
+          'discard_database_migration.';
+      }
+      throw e;
+    }
+    dropPending('migration', migration_id);
+    await ctx.progress(`Deleting temporary branch ${work.temp_branch_id}`);
+    await removeBranch(ctx, project_id, work.temp_branch_id);
+    return {
+      applied: true,
+      branch_id: work.branch_id,
+      database: work.database,
+      statements: result.statements,
+      duration_ms: result.duration_ms,
+      temp_branch_deleted: work.temp_branch_id,
+    };
+  },
+});
+
+export const discardDatabaseMigration = defineTool({
+  name: 'discard_database_migration',
+  title: 'Discard database migration',
+  description: 'Delete the temporary branch of a prepared migration without applying it anywhere.',
+  toolset: 'schema',
+  operations: ['deleteProjectBranch', 'listProjectBranches'],
+  input: {
+    project_id: projectId,
+    migration_id: z
+      .string()
+      .regex(/^[0-9a-f]{8}$/)
+      .describe('From prepare_database_migration'),
+  },
+  output: output({ discarded: z.boolean(), temp_branch_deleted: z.string(), note: z.string().optional() }),
+  hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  async handler({ project_id, migration_id }, ctx) {
+    return discard(ctx, 'migration', project_id, migration_id);
+  },
+});
+
+/** Deletes the temporary branch of pending work; after a restart, finds it by name. */
+async function discard(ctx: ToolContext, kind: PendingWork['kind'], project_id: string, id: string) {
+  const work = getPending(kind, id);
+  if (work) {
+    checkProject(work, project_id);
+    await removeBranch(ctx, project_id, work.temp_branch_id);
+    dropPending(kind, id);
+    return { discarded: true, temp_branch_deleted: work.temp_branch_id };
+  }
+  const name = tempBranchName(kind, id);
+  const branch = await findTempBranch(ctx.client, project_id, name, ctx.signal);
+  if (!branch) {
+    throw new SqlError(
+      `No ${kind} ${id} is pending here and no temporary branch ${name} exists in project ${project_id}: nothing to discard.`,
+    );
+  }
+  await removeBranch(ctx, project_id, branch.id);
+  return {
+    discarded: true,
+    temp_branch_deleted: branch.id,
+    note: `This server did not remember ${kind} ${id} (it restarted since); its temporary branch was found by name and deleted.`,
+  };
+}
+
+/* ---------------------------------------------------------------- query tuning */
+
+/** EXPLAIN ANALYZE twice (the first warms the cache), keeping the faster run. */
+async function measure(
+  ctx: ToolContext,
+  target: { project_id: string; branch_id: string; database: string; role: string },
+  sql: string,
+  params: unknown[] | undefined,
+  label: string,
+): Promise<PlanSummary> {
+  return onDatabase(ctx, target, async (s) => {
+    let best: PlanSummary | undefined;
+    for (let run = 0; run < 2; run++) {
+      const res = await explain(s, sql, {
+        params,
+        analyze: true,
+        format: 'json',
+        readOnly: false,
+        what: `EXPLAIN ANALYZE ${label}`,
+      });
+      const summary = summarizePlan(res.plan);
+      if (!best || (summary.execution_ms ?? Infinity) < (best.execution_ms ?? Infinity)) best = summary;
+    }
+    return best as PlanSummary;
+  });
+}
+
+export const prepareQueryTuning = defineTool({
+  name: 'prepare_query_tuning',
+  title: 'Prepare query tuning',
+  description:
+    'Try DDL (e.g. CREATE INDEX) for a slow query on a temporary branch: EXPLAIN ANALYZE before, apply the DDL ' +
+    'there, EXPLAIN ANALYZE after; returns both plans and the change in cost and time. Then complete_query_tuning.',
+  toolset: 'schema',
+  operations: [
+    'createProjectBranch',
+    'deleteProjectBranch',
+    'listProjectBranchDatabases',
+    ...CONNECT_OPERATIONS,
+  ],
+  input: {
+    ...connectionFields,
+    sql: sqlText.describe('The query to tune (it runs, in transactions that are rolled back)'),
+    params: sqlParams,
+    ddl: z
+      .array(sqlText)
+      .min(1)
+      .max(20)
+      .describe(
+        'Statements to try, each on its own, e.g. CREATE INDEX CONCURRENTLY … ON orders (customer_id)',
+      ),
+  },
+  output: output({
+    tuning_id: z.string(),
+    temp_branch_id: z.string(),
+    ...fenced,
+    before: anyObject,
+    after: anyObject,
+    comparison: anyObject,
+    branch_id: z.string(),
+    database: z.string(),
+    next_steps: z.string(),
+  }),
+  hints: WRITE_TEMP,
+  async handler({ project_id, sql, params, ddl, ...args }, ctx) {
+    const { client, signal } = ctx;
+    checkStatement(sql, 'prepare_query_tuning (sql)', { inTransaction: true });
+    for (const [i, d] of ddl.entries())
+      checkStatement(d, `prepare_query_tuning (ddl ${i + 1})`, { inTransaction: false });
+    const branch_id = args.branch_id ?? (await defaultBranchId(client, project_id, signal));
+    const dbInfo = await pickDatabase(client, project_id, branch_id, args.database, signal);
+    const database = dbInfo.name;
+    const role = args.role ?? dbInfo.owner;
+    const id = newId();
+    const name = tempBranchName('tuning', id);
+    const temp = await createTempBranch(ctx, project_id, branch_id, name);
+    const target = { project_id, branch_id: temp, database, role };
+    let before: PlanSummary;
+    let after: PlanSummary;
+    try {
+      await ctx.progress('EXPLAIN ANALYZE before the change');
+      before = await measure(ctx, target, sql, params, '(before)');
+      await ctx.progress(`Applying ${ddl.length} statement(s) on the temporary branch`);
+      await onDatabase(ctx, target, async (s) => {
+        for (const [i, d] of ddl.entries()) {
+          await runOne(s, d, {
+            maxRows: 0,
+            readOnly: false,
+            what: `ddl ${i + 1} of ${ddl.length} (on the temporary branch)`,
+          });
+        }
+      });
+      await ctx.progress('EXPLAIN ANALYZE after the change');
+      after = await measure(ctx, target, sql, params, '(after)');
+    } catch (e) {
+      await removeBranch(ctx, project_id, temp, { quiet: true });
+      if (e instanceof Error) {
+        e.message += `\nThe original branch ${branch_id} was not touched; the temporary branch ${temp} was deleted.`;
+      }
+      throw e;
+    }
+    savePending({
+      kind: 'tuning',
+      id,
+      project_id,
+      branch_id,
+      database,
+      role,
+      temp_branch_id: temp,
+      temp_branch_name: name,
+      ddl,
+      created_at: new Date().toISOString(),
+    });
+    const comparison = comparePlans(before, after);
+    return {
+      tuning_id: id,
+      temp_branch_id: temp,
+      ...untrusted({ before, after }, {}, 'the database'),
+      comparison,
+      branch_id,
+      database,
+      next_steps:
+        `The DDL ran on temporary branch ${temp} only. complete_query_tuning (tuning_id ${id}) with apply=true ` +
+        `runs it on branch ${branch_id} (all statements, or those you pass in ddl) and deletes the temporary branch; ` +
+        'apply=false only deletes the temporary branch. Prefer CREATE INDEX CONCURRENTLY on a busy database. ' +
+        'Pending tunings are kept in memory: forgotten if neon-mcp restarts.',
+    };
+  },
+});
+
+const normalize = (sql: string) => sql.replace(/\s+/g, ' ').replace(/;\s*$/, '').trim();
+
+export const completeQueryTuning = defineTool({
+  name: 'complete_query_tuning',
+  title: 'Complete query tuning',
+  description:
+    'Finish a query tuning: apply=true runs the tried DDL on the original branch; either way the temporary ' +
+    'branch is deleted.',
+  toolset: 'schema',
+  operations: ['deleteProjectBranch', 'listProjectBranches', ...CONNECT_OPERATIONS],
+  input: {
+    project_id: projectId,
+    tuning_id: z
+      .string()
+      .regex(/^[0-9a-f]{8}$/)
+      .describe('From prepare_query_tuning'),
+    apply: z.boolean().describe('Run the DDL on the original branch (false: only discard)'),
+    ddl: z
+      .array(sqlText)
+      .min(1)
+      .max(20)
+      .optional()
+      .describe('Only these of the tried statements (default: all)'),
+  },
+  output: output({
+    applied: z.array(z.string()),
+    branch_id: z.string().optional(),
+    temp_branch_deleted: z.string(),
+    note: z.string().optional(),
+  }),
+  hints: APPLY,
+  async handler({ project_id, tuning_id, apply, ddl }, ctx) {
+    const work = getPending('tuning', tuning_id);
+    if (!work) {
+      if (!apply) {
+        const { temp_branch_deleted, note } = await discard(ctx, 'tuning', project_id, tuning_id);
+        return { applied: [], temp_branch_deleted, note };
+      }
+      throw await unknownWork(ctx, 'tuning', project_id, tuning_id);
+    }
+    checkProject(work, project_id);
+    const tried = work.ddl ?? [];
+    let chosen = tried;
+    if (ddl) {
+      const known = new Map(tried.map((d) => [normalize(d), d]));
+      const unknown = ddl.filter((d) => !known.has(normalize(d)));
+      if (unknown.length) {
+        throw new SqlError(
+          `complete_query_tuning: only statements tried by prepare_query_tuning can be applied; these were not: ${unknown.join(' | ')}. Tried: ${tried.join(' | ')}`,
+        );
+      }
+      chosen = ddl.map((d) => known.get(normalize(d)) as string);
+    }
+    const applied: string[] = [];
+    if (apply) {
+      const target = { project_id, branch_id: work.branch_id, database: work.database, role: work.role };
+      await onDatabase(ctx, target, async (s, db) => {
+        for (const [i, d] of chosen.entries()) {
+          await ctx.progress(`Applying statement ${i + 1} of ${chosen.length} on ${describeDb(db)}`);
+          try {
+            await runOne(s, d, {
+              maxRows: 0,
+              readOnly: false,
+              what: `ddl ${i + 1} of ${chosen.length} (on branch ${work.branch_id})`,
+            });
+          } catch (e) {
+            if (e instanceof Error) {
+              e.message +=
+                `\nApplied before this failure: ${applied.length ? applied.join(' | ') : 'nothing'}. The temporary branch ` +
+                `${work.temp_branch_id} is kept; call complete_query_tuning again (with ddl set to what is left) or with apply=false.`;
+            }
+            throw e;
+          }
+          applied.push(d);
+        }
+      });
+    }
+    dropPending('tuning', tuning_id);
+    await removeBranch(ctx, project_id, work.temp_branch_id);
+    return { applied, branch_id: work.branch_id, temp_branch_deleted: work.temp_branch_id };
+  },
+});
+
+export const schemaTools = [
+  getBranchSchema,
+  compareSchema,
+  prepareDatabaseMigration,
+  completeDatabaseMigration,
+  discardDatabaseMigration,
+  prepareQueryTuning,
+  completeQueryTuning,
+];

@@ -1,0 +1,204 @@
+/**
+ * Catalog queries behind list_tables, describe_table and list_slow_queries. Each answers in one round
+ * trip (one statement building JSON), and all run in READ ONLY transactions.
+ */
+import { SqlError } from './errors.js';
+import type { Session } from './session.js';
+
+const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
+
+const KIND = `CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' WHEN 'v' THEN 'view'
+  WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' END`;
+
+/** Rows: reltuples once analyzed (summed over partitions), else the live-tuple count of the statistics. */
+const ROW_ESTIMATE = `CASE
+  WHEN c.relkind IN ('v', 'f') THEN NULL
+  WHEN c.relkind = 'p' THEN (SELECT sum(greatest(pc.reltuples, 0))::bigint FROM pg_partition_tree(c.oid) t JOIN pg_class pc ON pc.oid = t.relid)
+  WHEN c.reltuples >= 0 THEN c.reltuples::bigint
+  ELSE (SELECT s.n_live_tup FROM pg_stat_user_tables s WHERE s.relid = c.oid) END`;
+
+const BYTES = `CASE
+  WHEN c.relkind = 'p' THEN (SELECT sum(pg_total_relation_size(t.relid))::bigint FROM pg_partition_tree(c.oid) t)
+  WHEN c.relkind IN ('r', 'm') THEN pg_total_relation_size(c.oid) END`;
+
+export interface TableList {
+  schemas: { name: string; owner: string }[];
+  tables: Record<string, unknown>[];
+  total: number;
+}
+
+export async function listTables(s: Session, opts: { schema?: string; limit: number }): Promise<TableList> {
+  const res = await s.exec<{ j: TableList }>(
+    `WITH t AS (
+      SELECT n.nspname AS schema, c.relname AS name, ${KIND} AS type, ${ROW_ESTIMATE} AS row_estimate,
+        ${BYTES} AS bytes, obj_description(c.oid, 'pg_class') AS comment
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition AND ${SYSTEM_SCHEMAS}
+        AND ($1::text IS NULL OR n.nspname = $1)
+    )
+    SELECT json_build_object(
+      'schemas', (SELECT coalesce(json_agg(json_build_object('name', n.nspname, 'owner', pg_get_userbyid(n.nspowner)) ORDER BY n.nspname), '[]')
+                  FROM pg_namespace n WHERE ${SYSTEM_SCHEMAS} AND ($1::text IS NULL OR n.nspname = $1)),
+      'tables', (SELECT coalesce(json_agg(json_strip_nulls(json_build_object(
+                   'schema', schema, 'name', name, 'type', type, 'row_estimate', row_estimate,
+                   'size', CASE WHEN bytes IS NOT NULL THEN pg_size_pretty(bytes) END, 'bytes', bytes, 'comment', comment))
+                   ORDER BY schema, name), '[]')
+                 FROM (SELECT * FROM t ORDER BY schema, name LIMIT $2) x),
+      'total', (SELECT count(*) FROM t)) AS j`,
+    [opts.schema ?? null, opts.limit],
+    'list_tables',
+  );
+  return res.rows[0].j;
+}
+
+/** Finds a table, view or materialized view by name, as an agent would write it. */
+export async function findRelation(
+  s: Session,
+  table: string,
+  schema: string | undefined,
+): Promise<{ oid: number; schema: string; name: string }> {
+  let sch = schema;
+  let name = table;
+  if (!sch && /^[^".]+\.[^".]+$/.test(table)) [sch, name] = table.split('.') as [string, string];
+  const res = await s.exec<{ oid: number; schema: string; name: string; visible: boolean }>(
+    `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, pg_table_is_visible(c.oid) AS visible
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ($2::text IS NULL OR n.nspname = $2)
+       AND (c.relname = $1 OR (c.relname = lower($1) AND NOT EXISTS (
+             SELECT 1 FROM pg_class c2 JOIN pg_namespace n2 ON n2.oid = c2.relnamespace
+             WHERE c2.relname = $1 AND ($2::text IS NULL OR n2.nspname = $2))))
+     UNION
+     SELECT c.oid::int, n.nspname, c.relname, true FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE $2::text IS NULL AND c.oid = to_regclass($3)
+     ORDER BY 4 DESC, 2`,
+    [name, sch ?? null, table],
+    'describe_table',
+  );
+  const rows = res.rows;
+  const visible = rows.filter((r) => r.visible);
+  const pick = rows.length === 1 ? rows[0] : visible.length === 1 ? visible[0] : undefined;
+  if (pick) return pick;
+  if (rows.length > 1) {
+    throw new SqlError(
+      `describe_table: "${table}" exists in several schemas (${rows.map((r) => r.schema).join(', ')}). Pass schema to choose.`,
+    );
+  }
+  throw new SqlError(
+    `describe_table: no table or view named "${table}"${sch ? ` in schema ${sch}` : ''} on ${s.target.where}. List them with list_tables.`,
+  );
+}
+
+export async function describeTable(s: Session, oid: number): Promise<Record<string, unknown>> {
+  const res = await s.exec<{ j: Record<string, unknown> }>(
+    `SELECT json_strip_nulls(json_build_object(
+      'schema', n.nspname, 'name', c.relname, 'type', ${KIND}, 'row_estimate', ${ROW_ESTIMATE},
+      'size', (SELECT pg_size_pretty(b) FROM (SELECT ${BYTES} AS b) x WHERE b IS NOT NULL),
+      'comment', obj_description(c.oid, 'pg_class'),
+      'row_level_security', CASE WHEN c.relrowsecurity THEN true END,
+      'definition', CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END,
+      'partition_key', CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END
+    )) AS info,
+    (SELECT coalesce(json_agg(json_strip_nulls(json_build_object(
+        'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'nullable', NOT a.attnotnull,
+        'default', pg_get_expr(d.adbin, d.adrelid),
+        'identity', CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END,
+        'generated', CASE a.attgenerated WHEN 's' THEN 'stored' WHEN 'v' THEN 'virtual' END,
+        'comment', col_description(c.oid, a.attnum))) ORDER BY a.attnum), '[]')
+      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+    (SELECT coalesce(json_agg(json_build_object(
+        'name', k.conname,
+        'type', CASE k.contype WHEN 'p' THEN 'primary key' WHEN 'u' THEN 'unique' WHEN 'c' THEN 'check'
+                 WHEN 'x' THEN 'exclusion' WHEN 't' THEN 'trigger' END,
+        'definition', pg_get_constraintdef(k.oid)) ORDER BY k.contype, k.conname), '[]')
+      FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype IN ('p', 'u', 'c', 'x', 't')) AS constraints,
+    (SELECT coalesce(json_agg(json_build_object(
+        'name', k.conname,
+        'columns', (SELECT array_agg(a.attname::text ORDER BY u.i) FROM unnest(k.conkey) WITH ORDINALITY u(n, i)
+                    JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n),
+        'references', k.confrelid::regclass::text,
+        'references_columns', (SELECT array_agg(a.attname::text ORDER BY u.i) FROM unnest(k.confkey) WITH ORDINALITY u(n, i)
+                    JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n),
+        'on_update', CASE k.confupdtype WHEN 'a' THEN 'no action' WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade' WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default' END,
+        'on_delete', CASE k.confdeltype WHEN 'a' THEN 'no action' WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade' WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default' END,
+        'definition', pg_get_constraintdef(k.oid)) ORDER BY k.conname), '[]')
+      FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f') AS foreign_keys,
+    (SELECT coalesce(json_agg(json_build_object(
+        'table', k.conrelid::regclass::text, 'constraint', k.conname, 'definition', pg_get_constraintdef(k.oid))
+        ORDER BY k.conrelid::regclass::text, k.conname), '[]')
+      FROM pg_constraint k WHERE k.confrelid = c.oid AND k.contype = 'f') AS referenced_by,
+    (SELECT coalesce(json_agg(json_strip_nulls(json_build_object(
+        'name', i.relname, 'definition', pg_get_indexdef(x.indexrelid),
+        'primary', x.indisprimary, 'unique', x.indisunique,
+        'valid', CASE WHEN NOT x.indisvalid THEN false END,
+        'size', pg_size_pretty(pg_relation_size(x.indexrelid)),
+        'scans', st.idx_scan)) ORDER BY i.relname), '[]')
+      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+      LEFT JOIN pg_stat_user_indexes st ON st.indexrelid = x.indexrelid
+      WHERE x.indrelid = c.oid) AS indexes,
+    (SELECT coalesce(json_agg(json_build_object('name', t.tgname, 'definition', pg_get_triggerdef(t.oid, true))
+        ORDER BY t.tgname), '[]')
+      FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) AS triggers
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1`,
+    [oid],
+    'describe_table',
+  );
+  const row = res.rows[0] as Record<string, unknown> | undefined;
+  if (!row)
+    throw new SqlError('describe_table: the table disappeared while it was being described; try again.');
+  const { info, ...rest } = row as { info: Record<string, unknown> };
+  return { ...info, ...rest };
+}
+
+export type SlowSort = 'total_time' | 'mean_time' | 'calls';
+
+/** Where pg_stat_statements is installed in this database, if it is. */
+export async function statStatementsSchema(s: Session): Promise<string | undefined> {
+  const res = await s.exec<{ schema: string }>(
+    `SELECT quote_ident(n.nspname) AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+     WHERE e.extname = 'pg_stat_statements'`,
+    undefined,
+    'list_slow_queries',
+  );
+  return res.rows[0]?.schema;
+}
+
+export async function slowQueries(
+  s: Session,
+  schema: string,
+  opts: { sort: SlowSort; limit: number; minCalls: number },
+): Promise<{ queries: Record<string, unknown>[]; stats_since?: string }> {
+  const order = { total_time: 's.total_exec_time', mean_time: 's.mean_exec_time', calls: 's.calls' }[
+    opts.sort
+  ];
+  const res = await s.exec(
+    `SELECT s.queryid::text AS queryid, s.query, s.calls,
+       round(s.total_exec_time::numeric, 2)::float8 AS total_ms,
+       round(s.mean_exec_time::numeric, 2)::float8 AS mean_ms,
+       round(s.max_exec_time::numeric, 2)::float8 AS max_ms,
+       s.rows,
+       round(100.0 * s.shared_blks_hit / nullif(s.shared_blks_hit + s.shared_blks_read, 0), 1)::float8 AS cache_hit_pct
+     FROM ${schema}.pg_stat_statements s
+     WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND s.toplevel AND s.calls >= $2
+       AND s.query !~* '^\\s*(BEGIN|COMMIT|ROLLBACK|DISCARD ALL|SET |SHOW |BEGIN READ ONLY)'
+       AND s.query NOT LIKE '%pg_stat_statements%'
+     ORDER BY ${order} DESC LIMIT $1`,
+    [opts.limit, opts.minCalls],
+    'list_slow_queries',
+  );
+  let since: string | undefined;
+  try {
+    const info = await s.exec<{ since: string }>(
+      `SELECT stats_reset::text AS since FROM ${schema}.pg_stat_statements_info`,
+      undefined,
+      'list_slow_queries',
+    );
+    since = info.rows[0]?.since;
+  } catch {
+    // pg_stat_statements_info is missing before version 1.9 of the extension.
+    since = undefined;
+  }
+  return { queries: res.rows as Record<string, unknown>[], ...(since ? { stats_since: since } : {}) };
+}

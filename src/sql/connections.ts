@@ -1,0 +1,288 @@
+/**
+ * Connections to branch databases: parsing Neon's connection URI (TLS as its `sslmode` says), a small
+ * pool per URI whose idle connections close after a while, resetting a connection before it is reused,
+ * and cancelling what a connection runs from a second one.
+ *
+ * Why a pool: see docs/SQL.md ("Connections"): reusing a connection saved a TLS handshake, a SCRAM
+ * exchange and Neon's proxy hop on every call in the measurement there. A connection given back is
+ * reset with `DISCARD ALL` (after a `ROLLBACK` if a transaction was left open) in the background, so a
+ * `SET`, a temporary table or a prepared statement never leaks into the next call.
+ */
+import type * as Pg from 'pg';
+import { type Driver, loadDriver } from './driver.js';
+import { connectError } from './errors.js';
+
+/** How long a pooled connection may sit idle before it is closed. */
+export const POOL_IDLE_MS = 60_000;
+/** Connections per URI at most. */
+export const POOL_MAX = 4;
+/** Giving up on connecting (a suspended Neon compute usually wakes in under a few seconds). */
+export const CONNECT_TIMEOUT_MS = 20_000;
+
+export type SslMode = 'disable' | 'prefer' | 'verify';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  options?: string;
+  ssl: SslMode;
+  channelBinding: boolean;
+}
+
+/**
+ * Reads a `postgresql://` URI. `sslmode=disable` turns TLS off; `allow`/`prefer` try TLS without
+ * verifying and fall back to plain TCP; anything else — `require`, `verify-ca`, `verify-full`, or no
+ * sslmode at all, since Neon requires TLS — means TLS with the certificate verified against the host
+ * name (Neon's certificates are publicly trusted).
+ */
+export function parseUri(uri: string): Endpoint {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new Error('The connection URI from Neon is not a valid URL.');
+  }
+  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') {
+    throw new Error(`The connection URI has scheme ${url.protocol}; expected postgresql:.`);
+  }
+  const q = url.searchParams;
+  const mode = (q.get('sslmode') ?? '').toLowerCase();
+  const ssl: SslMode =
+    mode === 'disable' ? 'disable' : mode === 'allow' || mode === 'prefer' ? 'prefer' : 'verify';
+  const cb = (q.get('channel_binding') ?? '').toLowerCase();
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, '') || 'localhost',
+    port: url.port ? Number(url.port) : 5432,
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database: decodeURIComponent(url.pathname.replace(/^\//, '')) || decodeURIComponent(url.username),
+    options: q.get('options') ?? undefined,
+    ssl,
+    channelBinding: cb === 'require' || cb === 'prefer',
+  };
+}
+
+/** One checked-out connection. */
+export interface Lease {
+  client: Pg.ClientBase;
+  /** The backend's process ID (for pg_cancel_backend). */
+  pid: number;
+  /** `I` idle, `T` in a transaction, `E` in a failed transaction (from the last ReadyForQuery). */
+  txStatus(): string | null;
+  /** Gives the connection back: reset and reused when `reuse`, else closed. Does not wait. */
+  release(reuse: boolean): void;
+  /** Asks the server, over a second connection, to cancel the statement this one runs. */
+  cancel(): Promise<void>;
+  /** Closes the socket at once. */
+  destroy(): void;
+}
+
+export interface LeaseOptions {
+  /** statement_timeout of the session, in milliseconds. */
+  timeoutMs: number;
+  /** Groups pools so they can be closed together (the branch ID, when its branch is deleted). */
+  tag?: string;
+  /** Where, for error messages (e.g. `branch br-x, database neondb`). */
+  where: string;
+}
+
+interface PoolEntry {
+  pool: Pg.Pool;
+  tag?: string;
+}
+
+const noop = () => undefined;
+
+/**
+ * Hands out connections. `idleMs` 0 means no pooling: a connection per call, closed afterwards (kept
+ * for the measurement in docs/SQL.md).
+ */
+export class Connections {
+  private readonly pools = new Map<string, PoolEntry>();
+  /** URIs whose server turned TLS down under sslmode=prefer. */
+  private readonly plain = new Set<string>();
+
+  constructor(readonly options: { idleMs: number; max: number } = { idleMs: POOL_IDLE_MS, max: POOL_MAX }) {}
+
+  async lease(uri: string, opts: LeaseOptions): Promise<Lease> {
+    const driver = await loadDriver();
+    const ep = parseUri(uri);
+    try {
+      return await this.open(driver, uri, ep, opts);
+    } catch (e) {
+      if (ep.ssl === 'prefer' && !this.plain.has(uri) && /does not support SSL/i.test(String(e))) {
+        this.plain.add(uri);
+        await this.closeKey(this.key(uri, opts));
+        try {
+          return await this.open(driver, uri, ep, opts);
+        } catch (e2) {
+          throw connectError(e2, opts.where);
+        }
+      }
+      throw connectError(e, opts.where);
+    }
+  }
+
+  /** Closes the pools of a tag (e.g. a deleted branch). */
+  async closeTagged(tag: string): Promise<void> {
+    const keys = [...this.pools].filter(([, e]) => e.tag === tag).map(([k]) => k);
+    await Promise.all(keys.map((k) => this.closeKey(k)));
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.pools.keys()].map((k) => this.closeKey(k)));
+  }
+
+  /** Open pools (for tests). */
+  get size(): number {
+    return this.pools.size;
+  }
+
+  private key(uri: string, opts: LeaseOptions): string {
+    return `${opts.timeoutMs}\u0000${uri}`;
+  }
+
+  private async closeKey(key: string): Promise<void> {
+    const entry = this.pools.get(key);
+    if (!entry) return;
+    this.pools.delete(key);
+    await entry.pool.end().catch(noop);
+  }
+
+  private config(driver: Driver, uri: string, ep: Endpoint, timeoutMs?: number): Pg.ClientConfig {
+    const tls = ep.ssl !== 'disable' && !(ep.ssl === 'prefer' && this.plain.has(uri));
+    return {
+      host: ep.host,
+      port: ep.port,
+      user: ep.user,
+      password: ep.password,
+      database: ep.database,
+      options: ep.options,
+      ssl: tls ? { rejectUnauthorized: ep.ssl === 'verify' } : false,
+      enableChannelBinding: tls && ep.channelBinding,
+      application_name: 'neon-mcp',
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+      types: driver.types,
+      // Sent in the startup packet, so they are the session defaults that RESET/DISCARD ALL go back to.
+      ...(timeoutMs
+        ? {
+            statement_timeout: timeoutMs,
+            idle_in_transaction_session_timeout: Math.max(60_000, 2 * timeoutMs),
+          }
+        : {}),
+    };
+  }
+
+  private async open(driver: Driver, uri: string, ep: Endpoint, opts: LeaseOptions): Promise<Lease> {
+    const config = this.config(driver, uri, ep, opts.timeoutMs);
+    const cancel = (pid: number) => cancelBackend(driver, this.config(driver, uri, ep), pid);
+
+    if (this.options.idleMs <= 0) {
+      const client = new driver.pg.Client(config);
+      client.on('error', noop);
+      await client.connect().catch(async (e) => {
+        await client.end().catch(noop);
+        throw e;
+      });
+      return makeLease(
+        client,
+        (reuse) => {
+          void reuse;
+          client.end().catch(noop);
+        },
+        cancel,
+      );
+    }
+
+    const key = this.key(uri, opts);
+    let entry = this.pools.get(key);
+    if (!entry) {
+      const pool = new driver.pg.Pool({
+        ...config,
+        max: this.options.max,
+        idleTimeoutMillis: this.options.idleMs,
+        allowExitOnIdle: true,
+      });
+      // Errors of idle connections (the compute suspended, the server restarted) must not crash us;
+      // the pool drops such connections by itself.
+      pool.on('error', noop);
+      pool.on('connect', (c) => c.on('error', noop));
+      entry = { pool, tag: opts.tag };
+      this.pools.set(key, entry);
+    }
+    // A connection the server closed while idle may still be in the pool for a moment: skip it.
+    for (let attempt = 0; ; attempt++) {
+      const client = await entry.pool.connect();
+      const internal = client as unknown as { _queryable?: boolean; _ending?: boolean };
+      if ((internal._queryable === false || internal._ending) && attempt < this.options.max) {
+        client.release(true);
+        continue;
+      }
+      return makeLease(client, (reuse) => resetAndRelease(client, reuse), cancel);
+    }
+  }
+}
+
+function makeLease(
+  client: Pg.ClientBase,
+  release: (reuse: boolean) => void,
+  cancel: (pid: number) => Promise<void>,
+): Lease {
+  const internal = client as unknown as {
+    processID: number;
+    _txStatus?: string | null;
+    connection?: { stream?: { destroy(): void } };
+  };
+  let released = false;
+  return {
+    client,
+    pid: internal.processID,
+    txStatus: () => internal._txStatus ?? null,
+    release(reuse) {
+      if (released) return;
+      released = true;
+      release(reuse);
+    },
+    cancel: () => cancel(internal.processID),
+    destroy() {
+      internal.connection?.stream?.destroy();
+    },
+  };
+}
+
+/** Resets a pooled connection in the background, then returns it; closes it if anything fails. */
+function resetAndRelease(client: Pg.PoolClient, reuse: boolean): void {
+  if (!reuse) {
+    client.release(true);
+    return;
+  }
+  const status = (client as unknown as { _txStatus?: string | null })._txStatus;
+  void (async () => {
+    try {
+      if (status && status !== 'I') await client.query('ROLLBACK');
+      await client.query('DISCARD ALL');
+      client.release();
+    } catch {
+      client.release(true);
+    }
+  })();
+}
+
+/** pg_cancel_backend from a second, short-lived connection with the same credentials. */
+async function cancelBackend(driver: Driver, config: Pg.ClientConfig, pid: number): Promise<void> {
+  const client = new driver.pg.Client({ ...config, connectionTimeoutMillis: 5_000 });
+  client.on('error', noop);
+  try {
+    await client.connect();
+    await client.query('SELECT pg_cancel_backend($1)', [pid]);
+  } finally {
+    await client.end().catch(noop);
+  }
+}
+
+/** The process-wide connections of the SQL tools. */
+export const connections = new Connections();

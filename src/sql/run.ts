@@ -1,0 +1,292 @@
+/**
+ * What the SQL tools do with a database, independent of MCP: find the connection (Neon's defaults,
+ * cached briefly per API client), run one statement, a transaction, a script or an EXPLAIN with the
+ * server's read-only mode, timeout and row cap applied, and shape results with the untrusted-data fence.
+ */
+import type { NeonClient } from '../client/neon-client.js';
+import { type ConnectionTarget, type ResolvedConnection, resolveConnection } from '../tools/connection.js';
+import type { ToolContext } from '../tools/framework.js';
+import { SqlConnectError, SqlError } from './errors.js';
+import { type Session, type StatementResult, withSession } from './session.js';
+import { isBlank, isExplain, leadingKeywords, transactionControl } from './statements.js';
+import { untrusted } from './untrusted.js';
+
+/** The Neon operations behind finding a connection. */
+export const CONNECT_OPERATIONS = ['listProjectBranches', 'listProjectBranchDatabases', 'getConnectionURI'];
+
+/** How long resolved connection details are reused (a failed connect always fetches them anew). */
+const RESOLVE_TTL_MS = 60_000;
+const resolved = new WeakMap<NeonClient, Map<string, { conn: ResolvedConnection; expires: number }>>();
+
+export interface Db extends ResolvedConnection {
+  /** Came from the cache rather than from Neon just now. */
+  cached: boolean;
+}
+
+/** Neon's defaults and connection URI for a target, from a short-lived cache when possible. */
+export async function resolveDb(
+  client: NeonClient,
+  target: ConnectionTarget,
+  signal: AbortSignal,
+  fresh = false,
+): Promise<Db> {
+  let cache = resolved.get(client);
+  if (!cache) {
+    cache = new Map();
+    resolved.set(client, cache);
+  }
+  const key = JSON.stringify([target.project_id, target.branch_id, target.database, target.role]);
+  const hit = cache.get(key);
+  if (!fresh && hit && hit.expires > Date.now()) return { ...hit.conn, cached: true };
+  const conn = await resolveConnection(client, { ...target, pooled: false }, signal);
+  cache.set(key, { conn, expires: Date.now() + RESOLVE_TTL_MS });
+  return { ...conn, cached: false };
+}
+
+/** Forgets cached connection details of a branch (after it was deleted). */
+export function forgetBranch(client: NeonClient, branchId: string): void {
+  const cache = resolved.get(client);
+  if (!cache) return;
+  for (const [key, value] of cache) if (value.conn.branch_id === branchId) cache.delete(key);
+}
+
+export function describeDb(db: Pick<ResolvedConnection, 'branch_id' | 'database' | 'role'>): string {
+  return `branch ${db.branch_id} (database ${db.database}, role ${db.role})`;
+}
+
+export interface DbOptions {
+  /** Run in READ ONLY transactions whatever the server's mode (run_sql_readonly, list_tables, …). */
+  readOnly?: boolean;
+}
+
+/**
+ * Runs `fn` on a session to the target's database. When cached connection details fail to connect
+ * (a reset password, a recreated compute), they are fetched anew and the connect is tried once more.
+ */
+export async function onDatabase<T>(
+  ctx: Pick<ToolContext, 'client' | 'signal' | 'settings'>,
+  target: ConnectionTarget,
+  fn: (s: Session, db: Db) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const db = await resolveDb(ctx.client, target, ctx.signal, attempt > 0);
+    try {
+      return await withSession(
+        { uri: db.uri, where: describeDb(db), role: db.role, tag: db.branch_id },
+        {
+          signal: ctx.signal,
+          timeoutMs: ctx.settings.sqlTimeoutMs,
+          readOnlyReason: ctx.settings.readOnly
+            ? 'this server runs in read-only mode (--read-only), where all SQL runs in READ ONLY transactions'
+            : 'this tool runs SQL in a READ ONLY transaction; use run_sql to change data',
+        },
+        (s) => fn(s, db),
+      );
+    } catch (e) {
+      if (attempt === 0 && db.cached && e instanceof SqlConnectError) continue;
+      throw e;
+    }
+  }
+}
+
+/** Refuses SQL that a tool cannot run, with the reason and the alternative. */
+export function checkStatement(sql: string, tool: string, opts: { inTransaction: boolean }): void {
+  if (isBlank(sql)) throw new SqlError(`${tool}: the SQL is empty.`);
+  const control = transactionControl(sql);
+  if (control) {
+    throw new SqlError(
+      opts.inTransaction
+        ? `${tool}: ${control} is not allowed here: the tool runs all statements in one transaction and commits it only when every statement succeeded (or rolls it back). Leave transaction control out.`
+        : `${tool}: ${control} is not allowed: each call runs on its own connection session, so a transaction cannot span calls. To run several statements atomically, use run_sql_transaction.`,
+    );
+  }
+  if (leadingKeywords(sql, 1) === 'COPY' && /\b(stdin|stdout)\b/i.test(sql)) {
+    throw new SqlError(
+      `${tool}: COPY … FROM STDIN / TO STDOUT needs a client-side data stream, which this tool does not have. Use INSERT … VALUES (or INSERT … SELECT) to load data, and SELECT to read it.`,
+    );
+  }
+}
+
+/** Starts a READ ONLY transaction and takes its snapshot, after which it cannot be made read-write. */
+export async function beginReadOnly(s: Session): Promise<void> {
+  await s.exec('BEGIN READ ONLY; SELECT 1', undefined, 'starting a READ ONLY transaction');
+}
+
+export interface RunOptions {
+  params?: unknown[];
+  maxRows: number;
+  readOnly: boolean;
+  what: string;
+}
+
+/**
+ * One statement. Read-only: inside `BEGIN READ ONLY` … `ROLLBACK`. Otherwise on its own (autocommit),
+ * so statements that refuse transaction blocks (CREATE DATABASE, VACUUM, CREATE INDEX CONCURRENTLY)
+ * work.
+ */
+export async function runOne(s: Session, sql: string, opts: RunOptions): Promise<StatementResult> {
+  if (!opts.readOnly) {
+    return s.statement(sql, opts.params, {
+      maxRows: opts.maxRows,
+      what: opts.what,
+      applied: 'maybe',
+      readOnly: false,
+    });
+  }
+  await beginReadOnly(s);
+  const res = await s.statement(sql, opts.params, {
+    maxRows: opts.maxRows,
+    what: opts.what,
+    applied: 'no',
+    readOnly: true,
+  });
+  await s.exec('ROLLBACK', undefined, 'ending the READ ONLY transaction');
+  return res;
+}
+
+export interface TxStatement {
+  sql: string;
+  params?: unknown[];
+}
+
+/**
+ * Several statements in one transaction, committed only when all succeed. Read-only: `BEGIN READ ONLY`
+ * and always rolled back. Rows are capped over the whole transaction.
+ */
+export async function runTransaction(
+  s: Session,
+  statements: TxStatement[],
+  opts: { maxRows: number; readOnly: boolean; tool: string },
+): Promise<{ results: StatementResult[]; committed: boolean }> {
+  if (opts.readOnly) await beginReadOnly(s);
+  else await s.exec('BEGIN', undefined, 'starting the transaction');
+  const results: StatementResult[] = [];
+  let budget = opts.maxRows;
+  for (const [i, st] of statements.entries()) {
+    try {
+      const res = await s.statement(st.sql, st.params, {
+        maxRows: budget,
+        what: `${opts.tool} (statement ${i + 1} of ${statements.length})`,
+        applied: 'no',
+        readOnly: opts.readOnly,
+      });
+      budget = Math.max(0, budget - res.rows.length);
+      results.push(res);
+    } catch (e) {
+      await s.exec('ROLLBACK', undefined, 'rolling back').catch(() => undefined);
+      if (e instanceof SqlError && e.code) {
+        throw new SqlError(
+          `${e.message}\nThe transaction was rolled back: none of the ${statements.length} statements was applied.`,
+          e.code,
+        );
+      }
+      throw e;
+    }
+  }
+  if (opts.readOnly) {
+    await s.exec('ROLLBACK', undefined, 'ending the READ ONLY transaction');
+    return { results, committed: false };
+  }
+  try {
+    await s.exec('COMMIT', undefined, `${opts.tool} (COMMIT)`);
+  } catch (e) {
+    if (e instanceof SqlError && e.code) {
+      throw new SqlError(`${e.message}\nThe COMMIT failed, so nothing was applied.`, e.code);
+    }
+    throw e;
+  }
+  return { results, committed: true };
+}
+
+/** A multi-statement script (a migration) in one transaction; rolled back when any part fails. */
+export async function runScript(s: Session, sql: string, what: string) {
+  await s.exec('BEGIN', undefined, 'starting the transaction');
+  try {
+    const res = await s.script(sql, what);
+    await s.exec('COMMIT', undefined, `${what} (COMMIT)`);
+    return res;
+  } catch (e) {
+    await s.exec('ROLLBACK', undefined, 'rolling back').catch(() => undefined);
+    throw e;
+  }
+}
+
+export interface ExplainOptions {
+  params?: unknown[];
+  analyze: boolean;
+  format: 'text' | 'json';
+  /** The server is read-only: everything runs in READ ONLY transactions. */
+  readOnly: boolean;
+  what: string;
+}
+
+export interface ExplainResult {
+  /** Text: the plan's lines joined; JSON: Postgres's plan object. */
+  plan: unknown;
+  duration_ms: number;
+}
+
+/**
+ * EXPLAIN of a statement, always inside a transaction that is rolled back: with ANALYZE the statement
+ * really runs (a DELETE deletes), and the rollback undoes it.
+ */
+export async function explain(s: Session, sql: string, opts: ExplainOptions): Promise<ExplainResult> {
+  if (isExplain(sql)) {
+    throw new SqlError(`${opts.what}: pass the statement without EXPLAIN; set analyze and format instead.`);
+  }
+  checkStatement(sql, opts.what, { inTransaction: true });
+  const options = [
+    opts.analyze ? 'ANALYZE true, BUFFERS true' : '',
+    `FORMAT ${opts.format === 'json' ? 'JSON' : 'TEXT'}`,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  if (opts.readOnly || !opts.analyze) await beginReadOnly(s);
+  else await s.exec('BEGIN', undefined, 'starting the transaction for EXPLAIN ANALYZE');
+  try {
+    const res = await s.statement(`EXPLAIN (${options}) ${sql}`, opts.params, {
+      maxRows: 10_000,
+      what: opts.what,
+      applied: 'no',
+      readOnly: opts.readOnly || !opts.analyze,
+    });
+    const values = res.rows.map((r) => Object.values(r)[0]);
+    const plan =
+      opts.format === 'json'
+        ? Array.isArray(values[0])
+          ? values[0][0]
+          : values[0]
+        : values.map(String).join('\n');
+    return { plan, duration_ms: res.duration_ms };
+  } finally {
+    await s.exec('ROLLBACK', undefined, 'rolling back after EXPLAIN').catch(() => undefined);
+  }
+}
+
+/** A statement's result for the agent: rows fenced as untrusted, counts and notices outside. */
+export function rowsResult(
+  r: StatementResult,
+  maxRows: number,
+  meta: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return untrusted(
+    { columns: r.columns, rows: r.rows },
+    {
+      command: r.command,
+      row_count: r.row_count,
+      ...(r.more ? { truncated: truncatedNotice(r, maxRows) } : {}),
+      duration_ms: r.duration_ms,
+      ...meta,
+    },
+  );
+}
+
+export function truncatedNotice(
+  r: Pick<StatementResult, 'more' | 'moreIsLowerBound'>,
+  maxRows: number,
+): string {
+  return (
+    `truncated: ${r.more}${r.moreIsLowerBound ? ' or more' : ''} more rows not shown ` +
+    `(at most ${maxRows} rows are returned; --sql-max-rows). Narrow the query with WHERE, LIMIT/OFFSET or an aggregate.`
+  );
+}

@@ -1,0 +1,66 @@
+/**
+ * msw handlers for the schema endpoints (getProjectBranchSchema, getProjectBranchSchemaComparison),
+ * answering from real databases: `dump` gives the schema text of a branch's database (see
+ * test/pg/branches.ts), and the comparison is a unified diff of two dumps, base first.
+ */
+import { HttpResponse, http } from 'msw';
+import { BASE, type NeonFake, neonError } from './neon-fake.js';
+
+export type SchemaDump = (branchId: string, database: string) => Promise<string>;
+
+/** A unified diff of two texts, one hunk with all lines as context (enough for the fake). */
+export function unifiedDiff(a: string, b: string, labelA: string, labelB: string): string {
+  if (a === b) return '';
+  const x = a ? a.split('\n') : [];
+  const y = b ? b.split('\n') : [];
+  const lcs: number[][] = Array.from({ length: x.length + 1 }, () => new Array(y.length + 1).fill(0));
+  for (let i = x.length - 1; i >= 0; i--)
+    for (let j = y.length - 1; j >= 0; j--)
+      lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < x.length || j < y.length) {
+    if (i < x.length && j < y.length && x[i] === y[j]) {
+      out.push(` ${x[i]}`);
+      i++;
+      j++;
+    } else if (j < y.length && (i >= x.length || lcs[i][j + 1] >= lcs[i + 1][j])) {
+      out.push(`+${y[j]}`);
+      j++;
+    } else {
+      out.push(`-${x[i]}`);
+      i++;
+    }
+  }
+  return [`--- a/${labelA}`, `+++ b/${labelB}`, `@@ -1,${x.length} +1,${y.length} @@`, ...out].join('\n');
+}
+
+/** Handlers for the schema endpoints, answering from the real databases. */
+export function schemaHandlers(dump: SchemaDump) {
+  return (fake: NeonFake) => [
+    http.get(`${BASE}/projects/:project_id/branches/:branch_id/schema`, async ({ params, request }) => {
+      const branch = fake.branches.get(params.branch_id as string);
+      if (!branch) return neonError(404, `branch ${params.branch_id} not found`, 'NOT_FOUND');
+      const db = new URL(request.url).searchParams.get('db_name') ?? 'neondb';
+      return HttpResponse.json({ sql: await dump(branch.id, db) });
+    }),
+    http.get(
+      `${BASE}/projects/:project_id/branches/:branch_id/compare_schema`,
+      async ({ params, request }) => {
+        const branch = fake.branches.get(params.branch_id as string);
+        if (!branch) return neonError(404, `branch ${params.branch_id} not found`, 'NOT_FOUND');
+        const q = new URL(request.url).searchParams;
+        const db = q.get('db_name') ?? 'neondb';
+        const baseId = q.get('base_branch_id') ?? branch.parent_id;
+        if (!baseId || !fake.branches.has(baseId)) {
+          return neonError(400, 'branch has no parent to compare with', 'BAD_REQUEST');
+        }
+        const [base, mine] = await Promise.all([dump(baseId, db), dump(branch.id, db)]);
+        return HttpResponse.json({
+          diff: unifiedDiff(base, mine, `${db} (${baseId})`, `${db} (${branch.id})`),
+        });
+      },
+    ),
+  ];
+}

