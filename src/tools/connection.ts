@@ -4,7 +4,7 @@
  * `connection_uri` endpoint. Shared by get_connection_string and the SQL tools.
  */
 import * as z from 'zod';
-import { NeonError } from '../client/errors.js';
+import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { branchId, databaseName, endpointId, projectId, roleName } from './fields.js';
 import { defineTool, output, READ, type ToolDef } from './framework.js';
@@ -47,7 +47,7 @@ export async function defaultBranchId(
     signal,
   });
   const main = branches.find((b) => b.default) ?? branches[0];
-  if (!main) throw new Error(`Project ${project_id} has no branches.`);
+  if (!main) throw new NeonError(`Project ${project_id} has no branches.`);
   return main.id;
 }
 
@@ -68,7 +68,7 @@ export async function resolveConnection(
     );
     const db = database ? databases.find((d) => d.name === database) : databases[0];
     if (!db) {
-      throw new Error(
+      throw new InvalidArgumentError(
         database
           ? `Database "${database}" does not exist on branch ${branch_id}. Existing: ${databases.map((d) => d.name).join(', ') || 'none'}.`
           : `Branch ${branch_id} has no database. Create one with create_database.`,
@@ -106,14 +106,8 @@ export const getConnectionString = defineTool({
   // Changes nothing; the URI is what connecting (also in read-only mode) needs.
   hints: READ,
   async handler(args, { client, signal }) {
-    try {
-      const { uri, ...resolved } = await resolveConnection(client, args, signal);
-      return { uri, ...resolved };
-    } catch (error) {
-      // resolveConnection explains a missing database with a plain Error: keep its message as the answer.
-      if (error instanceof NeonError || !(error instanceof Error)) throw error;
-      throw new NeonError(error.message);
-    }
+    const { uri, ...resolved } = await resolveConnection(client, args, signal);
+    return { uri, ...resolved };
   },
 });
 
