@@ -132,7 +132,7 @@ export function validateRequest(
   const where = `${method} ${op.template}`;
   for (const p of op.parameters.filter((x) => x.in === 'path')) {
     const v = validatorFor(p.schema ?? {}, `${op.operationId}:path:${p.name}`);
-    if (!v(params[p.name]))
+    if (!v(coerce(params[p.name], p.schema ?? {})))
       problems.push(`${where}: path parameter ${p.name}="${params[p.name]}" ${ajv.errorsText(v.errors)}`);
   }
   const known = new Map(op.parameters.filter((x) => x.in === 'query').map((x) => [x.name, x]));
