@@ -38,7 +38,12 @@ export const roleName = pgName('role');
 
 /** Page size for list tools. Neon allows up to 400 on most lists. */
 export const limit = (max = 400) =>
-  z.number().int().min(1).max(max).optional().describe(`Page size (max ${max})`);
+  z
+    .number()
+    .int()
+    .refine((n) => n >= 1 && n <= max, { message: `must be from 1 to ${max}` })
+    .optional()
+    .describe(`Page size, max ${max}`);
 /**
  * A string with an upper bound that guards against abuse rather than describing the API; enforced,
  * but not advertised in the JSON Schema, where it would cost tokens in every tool.
@@ -47,8 +52,8 @@ export function text(max: number) {
   return z.string().refine((v) => v.length <= max, { message: `must be at most ${max} characters` });
 }
 
-export const cursor = text(2000).optional().describe('next_cursor from the previous page');
-export const search = text(256).optional().describe('Filter by name or ID (partial match)');
+export const cursor = text(2000).optional().describe('From the previous page');
+export const search = text(256).optional().describe('Part of a name or ID');
 
 /** An ISO 8601 timestamp, e.g. for point-in-time restore. */
 export const timestamp = (what: string) =>

@@ -91,7 +91,7 @@ const SAFE_MAX = Number.MAX_SAFE_INTEGER;
 /**
  * Removes what costs tokens and tells the model nothing: `$schema`, safe-integer bounds, empty
  * `properties`, `additionalProperties` (`{}` is the default; `false` is enforced by validation anyway),
- * and generated patterns next to a `format`. Recursive.
+ * abuse guards, and generated patterns next to a `format`. Recursive.
  */
 function trim(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(trim);
@@ -108,6 +108,11 @@ function trim(node: unknown): unknown {
       // Unknown keys are still rejected by validation, with a message naming them.
       continue;
     }
+    // Guards against abuse (non-empty, huge strings or arrays) are enforced by validation, whose
+    // message names the limit; advertising them in every field would cost tokens and tell nothing.
+    if (k === 'minLength' && v === 1) continue;
+    if (k === 'maxLength' && typeof v === 'number' && v >= 1000) continue;
+    if (k === 'maxItems' && typeof v === 'number' && v >= 100) continue;
     // A `format` (date-time, uuid, email) says what zod's long generated regex says.
     if (k === 'pattern' && typeof (node as JsonObject).format === 'string') continue;
     if (k === 'properties' && v && typeof v === 'object' && Object.keys(v).length === 0) continue;
