@@ -1,4 +1,216 @@
-import type { ToolDef } from './framework.js';
+/**
+ * Snapshots (beta): point-in-time copies of a branch, restored as a new branch that can then replace
+ * the original (finalize_restore_branch), and the backup schedule that takes them automatically.
+ */
+import * as z from 'zod';
+import { InvalidArgumentError } from '../client/errors.js';
+import type { NeonClient, Schemas } from '../client/neon-client.js';
+import { summarizeEndpoint } from './computes.js';
+import { branchId, neonId, projectId, text, timestamp } from './fields.js';
+import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
+import { int, str } from './storage.js';
+import { defined } from './util.js';
 
-// Filled in by the work on this resource.
-export const snapshotTools: ToolDef[] = [];
+const snapshotId = neonId('snapshot');
+const snapshotRoute = '/projects/{project_id}/snapshots/{snapshot_id}' as const;
+const scheduleRoute = '/projects/{project_id}/branches/{branch_id}/backup_schedule' as const;
+
+export const createSnapshot = defineTool({
+  name: 'create_snapshot',
+  title: 'Create snapshot',
+  description: 'Snapshot a branch now or at a past time/LSN within its restore window; waits until taken.',
+  toolset: 'snapshots',
+  beta: true,
+  operations: ['createSnapshot'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    name: text(256).optional(),
+    timestamp: timestamp('Past time').optional(),
+    lsn: text(32).optional().describe('Past LSN'),
+    expires_at: timestamp('Delete at').optional(),
+  },
+  output: output({ snapshot: anyObject }),
+  hints: CREATE,
+  async handler({ project_id, branch_id, ...query }, { client, signal, wait }) {
+    if (query.timestamp && query.lsn) throw new InvalidArgumentError('Give timestamp or lsn, not both.');
+    const res = await client.post<{ snapshot: Schemas['Snapshot']; operations: Schemas['Operation'][] }>(
+      '/projects/{project_id}/branches/{branch_id}/snapshot',
+      { path: { project_id, branch_id }, query, signal },
+    );
+    await wait(res.operations);
+    return { snapshot: res.snapshot };
+  },
+});
+
+export const listSnapshots = defineTool({
+  name: 'list_snapshots',
+  title: 'List snapshots',
+  description: 'List the snapshots of a project: ID, name, source branch, time, expiry, size.',
+  toolset: 'snapshots',
+  beta: true,
+  operations: ['listSnapshots'],
+  input: { project_id: projectId },
+  output: output({ snapshots: z.array(anyObject) }),
+  hints: READ,
+  async handler({ project_id }, { client, signal }) {
+    const res = await client.get<{ snapshots: Schemas['Snapshot'][] }>('/projects/{project_id}/snapshots', {
+      path: { project_id },
+      signal,
+    });
+    return { snapshots: res.snapshots };
+  },
+});
+
+export const renameSnapshot = defineTool({
+  name: 'rename_snapshot',
+  title: 'Rename snapshot',
+  description: 'Rename a snapshot.',
+  toolset: 'snapshots',
+  beta: true,
+  operations: ['updateSnapshot'],
+  input: { project_id: projectId, snapshot_id: snapshotId, name: str(256) },
+  output: output({ snapshot: anyObject }),
+  hints: UPDATE,
+  async handler({ project_id, snapshot_id, name }, { client, signal }) {
+    const res = await client.patch<{ snapshot: Schemas['Snapshot'] }>(snapshotRoute, {
+      path: { project_id, snapshot_id },
+      body: { snapshot: { name } } satisfies Schemas['SnapshotUpdateRequest'],
+      signal,
+    });
+    return { snapshot: res.snapshot };
+  },
+});
+
+export const deleteSnapshot = defineTool({
+  name: 'delete_snapshot',
+  title: 'Delete snapshot',
+  description: 'Delete a snapshot; it can no longer be restored.',
+  toolset: 'snapshots',
+  beta: true,
+  operations: ['deleteSnapshot'],
+  input: { project_id: projectId, snapshot_id: snapshotId },
+  output: output({ deleted: z.string() }),
+  hints: DESTROY,
+  async handler({ project_id, snapshot_id }, { client, signal, wait }) {
+    const res = await client.delete<Schemas['OperationsResponse']>(snapshotRoute, {
+      path: { project_id, snapshot_id },
+      signal,
+    });
+    await wait(res?.operations);
+    return { deleted: snapshot_id };
+  },
+});
+
+export const restoreSnapshot = defineTool({
+  name: 'restore_snapshot',
+  title: 'Restore snapshot',
+  description:
+    'Restore a snapshot as a new branch; waits. finalize makes it replace the target branch (name, computes); else preview and call finalize_restore_branch.',
+  toolset: 'snapshots',
+  beta: true,
+  operations: ['restoreSnapshot', 'getProjectBranch'],
+  input: {
+    project_id: projectId,
+    snapshot_id: snapshotId,
+    name: text(256).optional().describe('New branch name'),
+    target_branch_id: branchId.optional().describe("Branch to replace (default: snapshot's source)"),
+    finalize: z.boolean().optional().describe('Replace it now (default false)'),
+  },
+  output: output({ branch: anyObject, computes: z.array(anyObject), note: z.string().optional() }),
+  // Creates a branch; with finalize it takes over the target's name and computes (they restart).
+  hints: { ...CREATE, destructiveHint: true },
+  async handler({ project_id, snapshot_id, name, target_branch_id, finalize }, { client, signal, wait }) {
+    const res = await client.post<
+      Schemas['BranchResponse'] & { endpoints?: Schemas['Endpoint'][]; operations: Schemas['Operation'][] }
+    >('/projects/{project_id}/snapshots/{snapshot_id}/restore', {
+      path: { project_id, snapshot_id },
+      body: defined({ name, target_branch_id, finalize_restore: finalize }),
+      signal,
+    });
+    await wait(res.operations);
+    const branch = await getBranch(client, project_id, res.branch.id, signal);
+    return {
+      branch,
+      computes: (res.endpoints ?? []).map(summarizeEndpoint),
+      ...(finalize
+        ? {}
+        : {
+            note:
+              `Restored as branch ${branch.id}; the original is unchanged. Check the data, then call ` +
+              'finalize_restore_branch on it to make it replace the original.',
+          }),
+    };
+  },
+});
+
+async function getBranch(client: NeonClient, project_id: string, branch_id: string, signal: AbortSignal) {
+  const res = await client.get<Schemas['BranchResponse']>('/projects/{project_id}/branches/{branch_id}', {
+    path: { project_id, branch_id },
+    signal,
+  });
+  return res.branch;
+}
+
+export const getSnapshotSchedule = defineTool({
+  name: 'get_snapshot_schedule',
+  title: 'Get snapshot schedule',
+  description: 'Get the backup schedule of a branch: how often snapshots are taken and kept.',
+  toolset: 'snapshots',
+  beta: true,
+  operations: ['getSnapshotSchedule'],
+  input: { project_id: projectId, branch_id: branchId },
+  output: output({ schedule: z.array(anyObject) }),
+  hints: READ,
+  async handler({ project_id, branch_id }, { client, signal }) {
+    const res = await client.get<Schemas['BackupSchedule']>(scheduleRoute, {
+      path: { project_id, branch_id },
+      signal,
+    });
+    return { schedule: res.schedule ?? [] };
+  },
+});
+
+export const setSnapshotSchedule = defineTool({
+  name: 'set_snapshot_schedule',
+  title: 'Set snapshot schedule',
+  description: 'Replace the backup schedule of a branch; an empty list stops automatic snapshots.',
+  toolset: 'snapshots',
+  beta: true,
+  operations: ['setSnapshotSchedule', 'getSnapshotSchedule'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    schedule: z
+      .array(
+        z.strictObject({
+          frequency: z.enum(['hourly', 'daily', 'weekly', 'monthly', 'yearly']),
+          hour: int(0, 23).optional().describe('0-23 UTC'),
+          day: int(1, 31).optional().describe('Of week or month'),
+          month: int(1, 12).optional(),
+          retention_seconds: int(3600, 2 ** 31)
+            .optional()
+            .describe('Keep for (min 3600; default forever)'),
+        }),
+      )
+      .refine((v) => v.length <= 10, { message: 'at most 10 entries' }),
+  },
+  output: output({ schedule: z.array(anyObject) }),
+  hints: UPDATE,
+  async handler({ project_id, branch_id, schedule }, { client, signal }) {
+    const path = { project_id, branch_id };
+    await client.put(scheduleRoute, { path, body: { schedule } satisfies Schemas['BackupSchedule'], signal });
+    const res = await client.get<Schemas['BackupSchedule']>(scheduleRoute, { path, signal });
+    return { schedule: res.schedule ?? [] };
+  },
+});
+
+export const snapshotTools: ToolDef[] = [
+  createSnapshot,
+  listSnapshots,
+  renameSnapshot,
+  deleteSnapshot,
+  restoreSnapshot,
+  getSnapshotSchedule,
+  setSnapshotSchedule,
+];
