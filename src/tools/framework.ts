@@ -9,8 +9,10 @@ import type { Operation, OperationProgress } from '../client/operations.js';
 
 /** Groups of tools an operator can enable with `--toolsets`. */
 export const TOOLSETS = {
-  projects: 'Projects: list, create, update, delete, recover, permissions, transfers',
-  branches: 'Branches: create (with a compute), reset, restore, protect, anonymize, recover',
+  projects: 'Projects: list, create, update, delete, recover',
+  access: 'Sharing projects with other users, and transfers between accounts and organizations',
+  branches: 'Branches: create (with a compute), reset, restore, protect, recover',
+  anonymization: 'Anonymized branches and masking rules',
   computes: 'Computes (endpoints): create, configure, start, suspend, restart',
   databases: 'Databases on a branch',
   roles: 'Postgres roles and their passwords',
