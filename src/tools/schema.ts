@@ -4,6 +4,7 @@
  * the same way with EXPLAIN ANALYZE before and after. Pending work is kept in memory (src/sql/pending.ts).
  */
 import * as z from 'zod';
+import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, ResponseBody, Schemas } from '../client/neon-client.js';
 import { connections } from '../sql/connections.js';
 import { SqlError } from '../sql/errors.js';
@@ -53,7 +54,7 @@ async function pickDatabase(
   );
   const db = database ? databases.find((d) => d.name === database) : databases[0];
   if (!db) {
-    throw new Error(
+    throw new InvalidArgumentError(
       database
         ? `Database "${database}" does not exist on branch ${branch_id}. Existing: ${databases.map((d) => d.name).join(', ') || 'none'}.`
         : `Branch ${branch_id} has no database. Create one with create_database.`,
