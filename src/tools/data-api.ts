@@ -1,4 +1,131 @@
-import type { ToolDef } from './framework.js';
+/**
+ * The Neon Data API: a REST interface (PostgREST) over one database of a branch, authenticated with
+ * JWTs from Neon Auth or an external provider.
+ */
+import * as z from 'zod';
+import { InvalidArgumentError } from '../client/errors.js';
+import type { NeonClient, Schemas } from '../client/neon-client.js';
+import { branchId, databaseName, projectId, text } from './fields.js';
+import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
+import { defined } from './util.js';
 
-// Filled in by the work on this resource.
-export const dataApiTools: ToolDef[] = [];
+const route = '/projects/{project_id}/branches/{branch_id}/data-api/{database_name}' as const;
+const ids = { project_id: projectId, branch_id: branchId, database_name: databaseName };
+type Ids = { project_id: string; branch_id: string; database_name: string };
+
+/** Checks an object argument whose schema is not advertised (to save tokens) but still enforced. */
+export function checkShape<T>(schema: z.ZodType<T>, value: unknown, label: string): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => `${[label, ...i.path].join('.')}: ${i.message}`);
+  throw new InvalidArgumentError(`Invalid ${label}: ${issues.join('; ')}.`);
+}
+
+/** What Neon accepts in Data API settings (the advertised schema only names the keys). */
+const SETTINGS = z.strictObject({
+  db_aggregates_enabled: z.boolean().optional(),
+  db_anon_role: z.string().optional(),
+  db_extra_search_path: z.string().optional(),
+  db_max_rows: z.number().int().min(1).optional(),
+  db_schemas: z.array(z.string()).optional(),
+  jwt_role_claim_key: z.string().optional(),
+  jwt_cache_max_lifetime: z.number().int().min(0).optional(),
+  openapi_mode: z.string().optional(),
+  server_cors_allowed_origins: z.string().optional(),
+  server_timing_enabled: z.boolean().optional(),
+});
+
+const settings = anyObject.describe(
+  'db_schemas[], db_anon_role, db_max_rows, db_aggregates_enabled, db_extra_search_path, jwt_role_claim_key, ' +
+    'jwt_cache_max_lifetime, openapi_mode, server_cors_allowed_origins, server_timing_enabled',
+);
+
+async function read(client: NeonClient, path: Ids, signal: AbortSignal) {
+  return client.get<Schemas['DataAPIReponse']>(route, { path, signal });
+}
+
+export const getDataApi = defineTool({
+  name: 'get_data_api',
+  title: 'Get Data API',
+  description: 'Get the Data API of a database: URL, status, settings, exposable schemas.',
+  toolset: 'data_api',
+  operations: ['getProjectBranchDataAPI'],
+  input: ids,
+  output: output({ data_api: anyObject }),
+  hints: READ,
+  async handler(args, { client, signal }) {
+    return { data_api: await read(client, args, signal) };
+  },
+});
+
+export const createDataApi = defineTool({
+  name: 'create_data_api',
+  title: 'Create Data API',
+  description: 'Enable the Data API (REST over a database), with JWTs from Neon Auth or an external JWKS.',
+  toolset: 'data_api',
+  operations: ['createProjectBranchDataAPI', 'getProjectBranchDataAPI'],
+  input: {
+    ...ids,
+    auth_provider: z.enum(['neon_auth', 'external']).optional(),
+    jwks_url: z.url().optional().describe('For external'),
+    provider_name: text(100).optional().describe('e.g. Clerk'),
+    jwt_audience: text(256).optional(),
+    add_default_grants: z.boolean().optional().describe('Grant public tables to authenticated'),
+    settings: settings.optional(),
+  },
+  output: output({ data_api: anyObject }),
+  hints: CREATE,
+  async handler({ project_id, branch_id, database_name, ...body }, { client, signal }) {
+    if (body.auth_provider === 'external' && !body.jwks_url) {
+      throw new InvalidArgumentError(
+        'auth_provider external needs jwks_url (the JWKS of your auth provider).',
+      );
+    }
+    if (body.settings) checkShape(SETTINGS, body.settings, 'settings');
+    const path = { project_id, branch_id, database_name };
+    await client.post<Schemas['DataAPICreateResponse']>(route, {
+      path,
+      body: defined(body) as Schemas['DataAPICreateRequest'],
+      signal,
+    });
+    return { data_api: await read(client, path, signal) };
+  },
+});
+
+export const updateDataApi = defineTool({
+  name: 'update_data_api',
+  title: 'Update Data API',
+  description: 'Change Data API settings and refresh its schema cache (call after schema changes).',
+  toolset: 'data_api',
+  operations: ['updateProjectBranchDataAPI', 'getProjectBranchDataAPI'],
+  input: { ...ids, settings: settings.optional() },
+  output: output({ data_api: anyObject }),
+  hints: UPDATE,
+  async handler({ project_id, branch_id, database_name, settings }, { client, signal }) {
+    if (settings) checkShape(SETTINGS, settings, 'settings');
+    const path = { project_id, branch_id, database_name };
+    await client.patch(route, {
+      path,
+      body: defined({ settings }) as Schemas['DataAPIUpdateRequest'],
+      signal,
+    });
+    return { data_api: await read(client, path, signal) };
+  },
+});
+
+export const deleteDataApi = defineTool({
+  name: 'delete_data_api',
+  title: 'Delete Data API',
+  description: 'Turn off the Data API of a database; its clients start failing.',
+  toolset: 'data_api',
+  operations: ['deleteProjectBranchDataAPI'],
+  input: ids,
+  output: output({ deleted: z.string() }),
+  hints: DESTROY,
+  async handler(path, { client, signal }) {
+    await client.delete(route, { path, signal });
+    return { deleted: path.database_name };
+  },
+});
+
+export const dataApiTools: ToolDef[] = [getDataApi, createDataApi, updateDataApi, deleteDataApi];

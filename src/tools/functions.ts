@@ -1,4 +1,304 @@
-import type { ToolDef } from './framework.js';
+/**
+ * Neon Functions (private beta): code deployed per branch with an invocation URL, and the AI gateway
+ * endpoint of a branch. A deployment is a multipart upload of a ZIP; the tool can build the ZIP from
+ * source files given as text.
+ */
+import { deflateRawSync } from 'node:zlib';
+import * as z from 'zod';
+import { InvalidArgumentError, NeonError } from '../client/errors.js';
+import type { NeonClient, Schemas } from '../client/neon-client.js';
+import { pollUntil } from './anonymization.js';
+import { branchId, cursor, projectId, text } from './fields.js';
+import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
+import { featureStatus, sendRaw, str } from './storage.js';
+import { pick } from './util.js';
 
-// Filled in by the work on this resource.
-export const functionTools: ToolDef[] = [];
+type NeonFunction = Schemas['NeonFunction'];
+type Deployment = Schemas['NeonFunctionDeployment'];
+
+const SLUG = /^[a-z0-9]{1,20}$/;
+const slug = z
+  .string()
+  .refine((v) => SLUG.test(v), { message: 'must be 1-20 lowercase letters or digits' })
+  .describe('Function slug');
+const functionRoute = '/projects/{project_id}/branches/{branch_id}/functions/{slug}' as const;
+
+/** Functions per page of list_functions. */
+const FUNCTIONS_PAGE = 100;
+/** Limits on what deploy_function accepts, to keep one MCP message sane. */
+const MAX_FILES_BYTES = 5 * 1024 * 1024;
+
+const summarize = (f: NeonFunction) => ({
+  ...pick(f, ['slug', 'name', 'invocation_url', 'created_at']),
+  active_deployment:
+    f.active_deployment && pick(f.active_deployment, ['id', 'status', 'runtime', 'created_at']),
+});
+
+async function getFunction(
+  client: NeonClient,
+  path: { project_id: string; branch_id: string; slug: string },
+  signal: AbortSignal,
+) {
+  return (await client.get<Schemas['NeonFunctionResponse']>(functionRoute, { path, signal })).function;
+}
+
+export const listFunctions = defineTool({
+  name: 'list_functions',
+  title: 'List functions',
+  description: 'List functions on a branch: slug, name, invocation URL, active deployment.',
+  toolset: 'functions',
+  beta: true,
+  operations: ['listProjectBranchFunctions'],
+  input: { project_id: projectId, branch_id: branchId, cursor },
+  output: output({ functions: z.array(anyObject), next_cursor: z.string().optional() }),
+  hints: READ,
+  async handler({ project_id, branch_id, cursor }, { client, signal }) {
+    const res = await client.get<Schemas['NeonFunctionsListResponse'] & Schemas['CursorPaginationResponse']>(
+      '/projects/{project_id}/branches/{branch_id}/functions',
+      { path: { project_id, branch_id }, query: { limit: FUNCTIONS_PAGE, cursor }, signal },
+    );
+    const next = res.functions.length === FUNCTIONS_PAGE ? res.pagination?.next : undefined;
+    return { functions: res.functions.map(summarize), ...(next ? { next_cursor: next } : {}) };
+  },
+});
+
+export const getFunctionTool = defineTool({
+  name: 'get_function',
+  title: 'Get function',
+  description: 'Get a function with its latest and active deployments (status, runtime, env names, error).',
+  toolset: 'functions',
+  beta: true,
+  operations: ['getProjectBranchFunction'],
+  input: { project_id: projectId, branch_id: branchId, slug },
+  output: output({ function: anyObject }),
+  hints: READ,
+  async handler(path, { client, signal }) {
+    return { function: await getFunction(client, path, signal) };
+  },
+});
+
+export const renameFunction = defineTool({
+  name: 'rename_function',
+  title: 'Rename function',
+  description: 'Set the display name of a function owned by this branch; null resets it to the slug.',
+  toolset: 'functions',
+  beta: true,
+  operations: ['updateProjectBranchFunction'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    slug,
+    name: str(256)
+      .refine((v) => v.trim().length > 0, { message: 'must not be blank' })
+      .nullable(),
+  },
+  output: output({ function: anyObject }),
+  hints: UPDATE,
+  async handler({ project_id, branch_id, slug, name }, { client, signal }) {
+    const res = await client.patch<Schemas['NeonFunctionResponse']>(functionRoute, {
+      path: { project_id, branch_id, slug },
+      body: { name } as Schemas['NeonFunctionUpdateRequest'],
+      signal,
+    });
+    return { function: res.function };
+  },
+});
+
+export const deleteFunction = defineTool({
+  name: 'delete_function',
+  title: 'Delete function',
+  description: 'Delete a function and its deployments from a branch.',
+  toolset: 'functions',
+  beta: true,
+  operations: ['deleteProjectBranchFunction'],
+  input: { project_id: projectId, branch_id: branchId, slug },
+  output: output({ deleted: z.string() }),
+  hints: DESTROY,
+  async handler(path, { client, signal }) {
+    await client.delete(functionRoute, { path, signal });
+    return { deleted: path.slug };
+  },
+});
+
+export const deployFunction = defineTool({
+  name: 'deploy_function',
+  title: 'Deploy function',
+  description:
+    'Deploy code (files as text, or a base64 ZIP) and/or env vars to a function, creating it if new; waits for the build.',
+  toolset: 'functions',
+  beta: true,
+  operations: ['createProjectBranchFunctionDeployment', 'getProjectBranchFunction'],
+  input: {
+    project_id: projectId,
+    branch_id: branchId,
+    slug,
+    files: z.record(z.string(), z.string()).optional().describe('Path → source, zipped for you'),
+    zip_base64: text(20_000_000).optional(),
+    env: z.record(z.string(), z.string()).optional().describe('Replaces env vars'),
+    runtime: z.enum(['nodejs24']).optional(),
+  },
+  output: output({ deployment: anyObject, function: anyObject, note: z.string().optional() }),
+  hints: CREATE,
+  async handler({ project_id, branch_id, slug, files, zip_base64, env, runtime }, ctx) {
+    const { client, signal } = ctx;
+    if (files && zip_base64 !== undefined)
+      throw new InvalidArgumentError('Give files or zip_base64, not both.');
+    if (!files && zip_base64 === undefined && !env && !runtime) {
+      throw new InvalidArgumentError('Nothing to deploy: give files (or zip_base64), env or runtime.');
+    }
+    const zip = files ? zipFiles(files) : zip_base64 !== undefined ? fromBase64(zip_base64) : undefined;
+    const form = new FormData();
+    if (zip) form.append('zip', new Blob([new Uint8Array(zip)], { type: 'application/zip' }), `${slug}.zip`);
+    if (runtime) form.append('runtime', runtime);
+    if (env) form.append('environment', JSON.stringify(env));
+    const path = { project_id, branch_id, slug };
+    const res = await sendRaw(client, 'POST', `${functionRoute}/deployments`, {
+      path,
+      body: form,
+      accept: 'application/json',
+      signal,
+    });
+    const { deployment } = (await res.json()) as Schemas['NeonFunctionDeploymentResponse'];
+    const { value: fn, timedOut } = await pollUntil(
+      () => getFunction(client, path, signal),
+      (f) => {
+        const d = deploymentIn(f, deployment.id);
+        return d !== undefined && (d.status === 'completed' || d.status === 'failed');
+      },
+      ctx,
+      (f) => `deployment ${deployment.id}: ${deploymentIn(f, deployment.id)?.status ?? deployment.status}`,
+    );
+    const final = deploymentIn(fn, deployment.id) ?? deployment;
+    if (final.status === 'failed') {
+      throw new NeonError(
+        `Deployment ${final.id} of function ${slug} failed to build` +
+          (final.error ? `: ${final.error}` : '.') +
+          ' The previous deployment (if any) stays active. Fix the code and deploy again.',
+      );
+    }
+    return {
+      deployment: final,
+      function: summarize(fn),
+      ...(timedOut ? { note: 'Still building; check later with get_function.' } : {}),
+    };
+  },
+});
+
+function deploymentIn(f: NeonFunction, id: number): Deployment | undefined {
+  return [f.current_deployment, f.active_deployment].find((d) => d?.id === id);
+}
+
+function fromBase64(b64: string): Uint8Array {
+  const clean = b64.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 !== 0) {
+    throw new InvalidArgumentError('zip_base64 is not valid base64.');
+  }
+  const bytes = Buffer.from(clean, 'base64');
+  if (bytes.length < 22 || bytes.readUInt32LE(0) !== 0x04034b50) {
+    throw new InvalidArgumentError('zip_base64 is not a ZIP archive (it must start with PK\\3\\4).');
+  }
+  return bytes;
+}
+
+/** A ZIP archive (deflated entries) of text files, built in memory. */
+export function zipFiles(files: Record<string, string>): Uint8Array {
+  const entries = Object.entries(files);
+  if (entries.length === 0) throw new InvalidArgumentError('files is empty.');
+  let total = 0;
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const [name, content] of entries) {
+    if (
+      !name ||
+      name.startsWith('/') ||
+      name.split('/').some((p) => p === '..' || p === '') ||
+      name.includes('\\')
+    ) {
+      throw new InvalidArgumentError(`files: "${name}" must be a relative path like src/index.js.`);
+    }
+    const data = Buffer.from(content, 'utf8');
+    total += data.length;
+    if (total > MAX_FILES_BYTES)
+      throw new InvalidArgumentError('files: more than 5 MB; upload a ZIP instead.');
+    const packed = deflateRawSync(data);
+    const fileName = Buffer.from(name, 'utf8');
+    const crc = crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4); // version needed
+    local.writeUInt16LE(0x0800, 6); // UTF-8 names
+    local.writeUInt16LE(8, 8); // deflate
+    local.writeUInt32LE(0x00210000, 10); // 1980-01-01 00:00
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(packed.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(fileName.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(0x031e, 4); // made by: Unix, 3.0
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(0x0800, 8);
+    central.writeUInt16LE(8, 10);
+    central.writeUInt32LE(0x00210000, 12);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(packed.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(fileName.length, 28);
+    central.writeUInt32LE(0o100644 * 0x10000, 38); // regular file, rw-r--r--
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, fileName, packed);
+    centrals.push(central, fileName);
+    offset += local.length + fileName.length + packed.length;
+  }
+  const dir = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(dir.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, dir, end]);
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(data: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of data) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+export const getAiGateway = defineTool({
+  name: 'get_ai_gateway',
+  title: 'Get AI gateway',
+  description:
+    "The AI gateway base URL of a branch, or why it's unavailable. Call it with a branch credential.",
+  toolset: 'functions',
+  beta: true,
+  operations: ['getProjectBranchAiGateway'],
+  input: { project_id: projectId, branch_id: branchId },
+  output: output({ ai_gateway: anyObject }),
+  hints: READ,
+  async handler({ project_id, branch_id }, { client, signal }) {
+    const ai_gateway = await featureStatus<Schemas['BranchAiGateway']>(
+      client,
+      '/projects/{project_id}/branches/{branch_id}/ai_gateway',
+      { project_id, branch_id },
+      signal,
+    );
+    return { ai_gateway };
+  },
+});
+
+export const functionTools: ToolDef[] = [
+  listFunctions,
+  getFunctionTool,
+  deployFunction,
+  renameFunction,
+  deleteFunction,
+  getAiGateway,
+];

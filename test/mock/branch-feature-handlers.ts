@@ -98,6 +98,92 @@ async function jsonBody(request: Request): Promise<Json> {
 
 const now = () => new Date().toISOString();
 
+/** The public shape of a stored function (no test-only fields). */
+export function publicFunction(f: StoredFunction): Json {
+  const { branch_id: _b, deployments, buildPolls: _p, failBuild: _f, ...rest } = f;
+  const active = [...deployments].reverse().find((d) => d.status === 'completed');
+  return {
+    ...rest,
+    ...(deployments.length ? { current_deployment: deployments.at(-1) } : {}),
+    ...(active ? { active_deployment: active } : {}),
+  };
+}
+
+/**
+ * Serves POST …/functions/{slug}/deployments, a multipart request that the JSON-only request check of
+ * the msw layer cannot read: tests route it here through the client's `fetch` option, and this checks
+ * the form against the spec's FunctionDeployRequest itself (fields, runtime enum, environment JSON).
+ */
+export async function handleDeployment(fake: NeonFake, request: Request): Promise<Response> {
+  const m = /\/projects\/([^/]+)\/branches\/([^/]+)\/functions\/([^/]+)\/deployments$/.exec(
+    new URL(request.url).pathname,
+  );
+  if (!m || request.method !== 'POST') return neonError(404, 'not a deployment request');
+  const [, projectId, branchId, slug] = m.map(decodeURIComponent);
+  const branch = fake.branches.get(branchId);
+  if (!fake.projects.get(projectId) || !branch || branch.project_id !== projectId)
+    return neonError(404, `branch ${branchId} not found`, 'NOT_FOUND');
+  if (!/^multipart\/form-data; boundary=/.test(request.headers.get('content-type') ?? ''))
+    return neonError(415, 'expected multipart/form-data');
+  const form = await request.formData();
+  const problems: string[] = [];
+  const fields: Record<string, string> = {};
+  let zip: Uint8Array | undefined;
+  for (const [name, value] of form.entries()) {
+    if (name === 'zip') {
+      if (typeof value === 'string') problems.push('zip must be a file part');
+      else zip = new Uint8Array(await value.arrayBuffer());
+    } else if (name === 'runtime' || name === 'environment') {
+      if (typeof value !== 'string') problems.push(`${name} must be a text part`);
+      else fields[name] = value;
+    } else problems.push(`unknown part ${name}`);
+  }
+  if (fields.runtime !== undefined && fields.runtime !== 'nodejs24')
+    problems.push('runtime must be nodejs24');
+  if (fields.environment !== undefined) {
+    try {
+      const env = JSON.parse(fields.environment);
+      if (!env || typeof env !== 'object' || Object.values(env).some((v) => typeof v !== 'string'))
+        problems.push('environment must be a JSON object of strings');
+    } catch {
+      problems.push('environment is not JSON');
+    }
+  }
+  if (!zip && Object.keys(fields).length === 0) problems.push('at least one field must be supplied');
+  const s = features(fake);
+  s.deploymentForms.push({ slug, fields, zip });
+  if (problems.length) return neonError(400, problems.join('; '), 'BAD_REQUEST');
+  const key = `${branchId}/${slug}`;
+  let fn = s.functions.get(key);
+  if (!fn) {
+    if (!zip) return neonError(400, 'the first deployment of a function must include zip', 'BAD_REQUEST');
+    fn = {
+      id: `fn-${slug}`,
+      slug,
+      name: slug,
+      invocation_url: `https://${slug}-${branchId}.functions.example.test`,
+      created_at: now(),
+      branch_id: branchId,
+      deployments: [],
+      buildPolls: 1,
+    };
+    s.functions.set(key, fn);
+  }
+  const previous = fn.deployments.at(-1);
+  const env = fields.environment ? Object.keys(JSON.parse(fields.environment)) : previous?.environment;
+  const deployment = {
+    id: (previous?.id ?? 0) + 1,
+    status: 'building',
+    memory_mib: 256,
+    runtime: fields.runtime ?? previous?.runtime ?? 'nodejs24',
+    created_at: now(),
+    ...(env ? { environment: env } : {}),
+  };
+  fn.deployments.push(deployment);
+  fn.buildPolls = Math.max(fn.buildPolls, 1);
+  return HttpResponse.json({ deployment }, { status: 201 });
+}
+
 export function branchFeatureHandlers(fake: NeonFake) {
   const s = features(fake);
   const notFound = (what: string) => neonError(404, `${what} not found`, 'NOT_FOUND');
@@ -275,6 +361,215 @@ export function branchFeatureHandlers(fake: NeonFake) {
         s.schedules.set(branch.id, (await jsonBody(request)).schedule);
         return HttpResponse.json({});
       }),
+    ),
+
+    // Anonymized branches
+    http.post(
+      `${BASE}/projects/:project_id/branch_anonymized`,
+      withProject(async ({ request, project }) => {
+        const body = await jsonBody(request);
+        const create = body.branch_create ?? {};
+        const parent = create.branch?.parent_id
+          ? fake.branches.get(create.branch.parent_id)
+          : fake.branchesOf(project.id).find((b) => b.default);
+        if (!parent || parent.project_id !== project.id)
+          return notFound(`branch ${create.branch?.parent_id}`);
+        const branch = fake.makeBranch(project.id, {
+          name: create.branch?.name,
+          parent_id: parent.id,
+          current_state: 'init',
+        });
+        for (const d of fake.databasesOf(parent.id)) fake.makeDatabase(branch.id, d.name, d.owner_name);
+        const endpoints = (create.endpoints ?? []).map((e: Json) =>
+          fake.makeEndpoint(project.id, branch.id, e.type),
+        );
+        const t = now();
+        s.anonymized.set(branch.id, {
+          status: {
+            project_id: project.id,
+            branch_id: branch.id,
+            state: body.start_anonymization ? 'anonymizing' : 'initialized',
+            created_at: t,
+            updated_at: t,
+          },
+          rules: body.masking_rules ?? [],
+          polls: s.anonymizePolls,
+        });
+        const answer = {
+          branch: { ...branch },
+          endpoints,
+          operations: ops(project.id, [
+            { action: 'create_branch', branch_id: branch.id },
+            ...endpoints.map(() => ({ action: 'start_compute', branch_id: branch.id })),
+          ]),
+          roles: [],
+          databases: fake.databasesOf(branch.id),
+        };
+        branch.current_state = 'ready';
+        return HttpResponse.json(answer, { status: 201 });
+      }),
+    ),
+    http.get(
+      `${B}/anonymized_status`,
+      withBranch(({ branch }) => {
+        const a = s.anonymized.get(branch.id);
+        if (!a) return neonError(404, `branch ${branch.id} is not an anonymized branch`, 'NOT_FOUND');
+        if (a.status.state === 'anonymizing') {
+          if (a.polls > 0) a.polls--;
+          else {
+            const bad = a.rules.find((r) => r.masking_function?.startsWith('anon.broken'));
+            a.status.state = bad ? 'error' : 'anonymized';
+            a.status.updated_at = now();
+            if (bad) a.status.status_message = `function ${bad.masking_function} does not exist`;
+            else {
+              delete a.status.status_message;
+              a.status.last_run = { started_at: a.status.updated_at, masked_columns: a.rules.length };
+            }
+          }
+        }
+        return HttpResponse.json(a.status);
+      }),
+    ),
+    http.get(
+      `${B}/masking_rules`,
+      withBranch(({ branch }) => {
+        const a = s.anonymized.get(branch.id);
+        if (!a) return neonError(404, `branch ${branch.id} is not an anonymized branch`, 'NOT_FOUND');
+        return HttpResponse.json({ masking_rules: a.rules });
+      }),
+    ),
+    http.patch(
+      `${B}/masking_rules`,
+      withBranch(async ({ request, branch }) => {
+        const a = s.anonymized.get(branch.id);
+        if (!a) return neonError(404, `branch ${branch.id} is not an anonymized branch`, 'NOT_FOUND');
+        a.rules = (await jsonBody(request)).masking_rules;
+        return HttpResponse.json({ masking_rules: a.rules });
+      }),
+    ),
+    http.post(
+      `${B}/anonymize`,
+      withBranch(({ branch }) => {
+        const a = s.anonymized.get(branch.id);
+        if (!a) return neonError(404, `branch ${branch.id} is not an anonymized branch`, 'NOT_FOUND');
+        if (!['initialized', 'error', 'anonymized'].includes(a.status.state))
+          return neonError(409, `cannot start anonymization in state ${a.status.state}`, 'CONFLICT');
+        a.status.state = 'anonymizing';
+        a.status.updated_at = now();
+        a.polls = s.anonymizePolls;
+        return HttpResponse.json(a.status);
+      }),
+    ),
+
+    // Data API
+    http.get(
+      `${B}/data-api/:database_name`,
+      withBranch(({ params, branch }) => {
+        const d = s.dataApis.get(`${branch.id}/${params.database_name}`);
+        return d ? HttpResponse.json(d) : notFound(`data API for database ${params.database_name}`);
+      }),
+    ),
+    http.post(
+      `${B}/data-api/:database_name`,
+      withBranch(async ({ params, request, branch }) => {
+        if (!fake.databasesOf(branch.id).some((d) => d.name === params.database_name))
+          return notFound(`database ${params.database_name}`);
+        const key = `${branch.id}/${params.database_name}`;
+        if (s.dataApis.has(key)) return neonError(409, 'data API already exists', 'CONFLICT');
+        const body = await jsonBody(request);
+        const url = `https://${branch.id}.apirest.example.test/${encodeURIComponent(params.database_name)}/rest/v1`;
+        s.dataApis.set(key, {
+          url,
+          status: 'ready',
+          settings: { db_schemas: ['public'], db_anon_role: 'anonymous', ...body.settings },
+          available_schemas: ['public', 'neon_auth'],
+        });
+        return HttpResponse.json({ url }, { status: 201 });
+      }),
+    ),
+    http.patch(
+      `${B}/data-api/:database_name`,
+      withBranch(async ({ params, request, branch }) => {
+        const d = s.dataApis.get(`${branch.id}/${params.database_name}`);
+        if (!d) return notFound(`data API for database ${params.database_name}`);
+        Object.assign(d.settings, (await jsonBody(request)).settings ?? {});
+        d.schema_cache_refreshed_at = now();
+        return HttpResponse.json({}, { status: 201 });
+      }),
+    ),
+    http.delete(
+      `${B}/data-api/:database_name`,
+      withBranch(({ params, branch }) =>
+        s.dataApis.delete(`${branch.id}/${params.database_name}`)
+          ? HttpResponse.json({})
+          : notFound(`data API for database ${params.database_name}`),
+      ),
+    ),
+
+    // Functions and the AI gateway
+    http.get(
+      `${B}/functions`,
+      withBranch(({ request, branch }) => {
+        const q = new URL(request.url).searchParams;
+        const limit = Number(q.get('limit') ?? 100);
+        const offset = Number(q.get('cursor') ?? 0);
+        const all = [...s.functions.values()].filter((f) => f.branch_id === branch.id);
+        const page = all.slice(offset, offset + limit);
+        return HttpResponse.json({
+          functions: page.map(publicFunction),
+          pagination: offset + limit < all.length ? { next: String(offset + limit) } : {},
+        });
+      }),
+    ),
+    http.get(
+      `${B}/functions/:slug`,
+      withBranch(({ params, branch }) => {
+        const f = s.functions.get(`${branch.id}/${params.slug}`);
+        if (!f) return notFound(`function ${params.slug}`);
+        const newest = f.deployments.at(-1);
+        if (newest?.status === 'building') {
+          if (f.buildPolls > 0) f.buildPolls--;
+          else if (f.failBuild) {
+            newest.status = 'failed';
+            newest.error = f.failBuild;
+            f.failBuild = undefined;
+          } else newest.status = 'completed';
+        }
+        return HttpResponse.json({ function: publicFunction(f) });
+      }),
+    ),
+    http.patch(
+      `${B}/functions/:slug`,
+      withBranch(async ({ params, request, branch }) => {
+        const f = s.functions.get(`${branch.id}/${params.slug}`);
+        if (!f) return notFound(`function ${params.slug}`);
+        const { name } = await jsonBody(request);
+        f.name = name === null ? f.slug : String(name).trim();
+        return HttpResponse.json({ function: publicFunction(f) });
+      }),
+    ),
+    http.delete(
+      `${B}/functions/:slug`,
+      withBranch(({ params, branch }) =>
+        s.functions.delete(`${branch.id}/${params.slug}`)
+          ? new HttpResponse(null, { status: 204 })
+          : notFound(`function ${params.slug}`),
+      ),
+    ),
+    http.get(
+      `${B}/ai_gateway`,
+      withBranch(({ branch }) =>
+        s.gatewayBranches.has(branch.id)
+          ? HttpResponse.json({ enabled: true, base_url: `https://${branch.id}.ai.example.test/v1` })
+          : HttpResponse.json(
+              {
+                code: 'NOT_FOUND',
+                message: 'AI gateway is not served in this region',
+                reason: 'ai_gateway_unavailable',
+              },
+              { status: 404 },
+            ),
+      ),
     ),
 
     // Storage
