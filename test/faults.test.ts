@@ -12,15 +12,18 @@ import type * as z from 'zod';
 import type { ToolDef } from '../src/tools/framework.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
 import { BASE, connect, registerHandlers, text, useMockApi } from './helpers.js';
-import { catchAll } from './mock/http-server.js';
+import { catchAll, discoverHandlerFactories } from './mock/http-server.js';
 import { type NeonFake, neonError } from './mock/neon-fake.js';
 
 // Handler factories other test modules keep next to the core ones, then a 404 for any route nobody
 // serves (a request to it is still checked against the spec, but is never left unhandled).
-for (const factory of await discoverHandlerFactories()) registerHandlers(factory);
+const found = await discoverHandlerFactories();
+for (const factory of found.handlers) registerHandlers(factory);
 registerHandlers(() => [catchAll]);
 
 const api = useMockApi();
+// Factories that must come before the core handlers: per test, ahead of them.
+beforeEach(() => api.use(...found.overrides.flatMap((f) => f(api.fake))));
 let conn: Awaited<ReturnType<typeof connect>> | undefined;
 afterEach(async () => {
   await conn?.close();
@@ -407,7 +410,8 @@ describe('every tool of the core families survives persistent faults', () => {
   const sweep: FaultKind[] = ['500', 'dropped connection', 'malformed JSON', 'unexpected shape', '503'];
   for (const def of family) {
     it(`${def.name}: ${sweep.join(', ')}`, async () => {
-      conn = await connect({ toolsets: ['all'], clientOptions: clientOptions() });
+      // Bounded waits: a status that never reads as done is polled until the operation timeout.
+      conn = await connect({ toolsets: ['all'], clientOptions: clientOptions(), operationTimeoutMs: 1_000 });
       for (const fault of sweep) {
         api.fake.operations.clear();
         const before = api.requests.length;
@@ -491,6 +495,21 @@ describe('operations', () => {
     expect(ok.isError, text(ok)).toBeFalsy();
   });
 
+  it('a write whose operation polls keep failing: the error says the change was accepted, names the operation', async () => {
+    // The POST succeeded, so Neon is doing the work. "Try again in a little while" would make the
+    // agent create a second branch; it must hear that the change was accepted and how to follow it.
+    api.use(http.get(`${BASE}/projects/:project_id/operations/:operation_id`, () => neonError(500, 'boom')));
+    const { name, args } = writer();
+    const res = await callTool(name, args);
+    expect(res.isError).toBe(true);
+    const started = [...api.fake.operations.values()].filter((o) => o.id !== world.op.id);
+    expect(started.length).toBeGreaterThan(0);
+    expect(started.some((o) => text(res).includes(o.id))).toBe(true);
+    expect(text(res)).toMatch(/accepted|applied/i);
+    expect(text(res)).toMatch(/get_operation/);
+    expect(api.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+  });
+
   it('a poll that fails transiently is retried and the wait completes', async () => {
     let n = 0;
     api.use(
@@ -511,19 +530,4 @@ async function vi_waitFor(cond: () => boolean, timeoutMs = 5_000) {
     if (Date.now() > until) throw new Error('condition not reached');
     await new Promise((r) => setTimeout(r, 5));
   }
-}
-
-/** `*-handlers.ts` factories next to the core handlers (written by other resource tests). */
-async function discoverHandlerFactories() {
-  const { readdirSync } = await import('node:fs');
-  const dir = new URL('./mock/', import.meta.url);
-  const out: ((fake: NeonFake) => RequestHandler[])[] = [];
-  for (const file of readdirSync(dir).sort()) {
-    if (!/^[a-z0-9-]+-handlers\.ts$/.test(file)) continue;
-    const mod = (await import(new URL(file, dir).href)) as Record<string, unknown>;
-    for (const [name, value] of Object.entries(mod))
-      if (typeof value === 'function' && /Handlers$/.test(name) && value.length <= 1)
-        out.push(value as (fake: NeonFake) => RequestHandler[]);
-  }
-  return out;
 }

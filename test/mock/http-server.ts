@@ -6,9 +6,9 @@
  * - as an in-process `fetch` (`MockNeonApi#fetch`), for tests that hand a `fetch` to `NeonClient`.
  *
  * Each request becomes a fetch `Request` on `BASE` and is answered by msw's `getResponse()` with, in
- * order: per-test handlers (`use()`), the core handlers, extra handler factories (passed in, or found
- * next to this file as `*-handlers.ts`), account basics (`/auth`, `/users/me`, …) and a catch-all 404,
- * so no request is ever left unanswered. Optional: Neon's rate limits (700/min overall, 40/s per route
+ * order: per-test handlers (`use()`), override factories, the core handlers, extra handler factories
+ * (passed in, or found next to this file by {@link discoverHandlerFactories}), account basics (`/auth`,
+ * `/users/me`, …) and a catch-all 404, so no request is ever left unanswered. Optional: Neon's rate limits (700/min overall, 40/s per route
  * → 429 with `Retry-After`), a fault hook, time-based operations and OpenAPI validation.
  */
 import { readdirSync } from 'node:fs';
@@ -59,9 +59,11 @@ export const NEON_LIMITS: RateLimits = { perMinute: 700, perSecondPerRoute: 40 }
 
 export interface MockApiOptions {
   fake?: NeonFake;
-  /** Extra handler factories (for resources beyond the core). */
+  /** Extra handler factories (for resources beyond the core), tried after the core handlers. */
   handlers?: HandlerFactory[];
-  /** Import `test/mock/*-handlers.(ts|js)` next to this file and use their `…Handlers` exports. */
+  /** Handler factories tried before the core handlers. */
+  overrides?: HandlerFactory[];
+  /** Add the factories {@link discoverHandlerFactories} finds (startMockHttpServer only; else call `discover()`). */
   discoverHandlers?: boolean;
   /** Enforce Neon's limits (true) or custom ones; requests past them get 429 with `Retry-After`. */
   rateLimit?: boolean | RateLimits;
@@ -124,7 +126,7 @@ function prune(stamps: number[], before: number): void {
 }
 
 /** `/auth`, `/users/me` and `/users/me/organizations` for a personal key (what other servers call at start). */
-export function accountHandlers(): RequestHandler[] {
+export function accountBasics(): RequestHandler[] {
   const t = '2025-01-01T00:00:00Z';
   return [
     http.get(`${BASE}/auth`, () =>
@@ -163,6 +165,34 @@ export function accountHandlers(): RequestHandler[] {
   ];
 }
 
+/**
+ * The handler factories other test modules keep next to this file (`test/mock/<resource>-handlers.ts`):
+ * exported functions named `…Handlers` (tried after the core handlers) or `…Overrides` (before them)
+ * whose one parameter is `fake` — the `(fake: NeonFake) => RequestHandler[]` convention of
+ * CONTRIBUTING.md. Others (helpers, factories of something else) are left alone.
+ */
+export async function discoverHandlerFactories(): Promise<{
+  handlers: HandlerFactory[];
+  overrides: HandlerFactory[];
+  names: string[];
+}> {
+  const dir = dirname(fileURLToPath(import.meta.url));
+  const out = { handlers: [] as HandlerFactory[], overrides: [] as HandlerFactory[], names: [] as string[] };
+  for (const file of readdirSync(dir).sort()) {
+    if (!/^[a-z0-9-]+-handlers\.(ts|js)$/.test(file)) continue;
+    const mod = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(mod)) {
+      if (typeof value !== 'function' || value.length !== 1) continue;
+      if (!/^(async\s+)?(function\s*\w*\s*)?\(?\s*fake\b/.test(String(value))) continue;
+      if (/Overrides$/.test(name)) out.overrides.push(value as HandlerFactory);
+      else if (/Handlers$/.test(name)) out.handlers.push(value as HandlerFactory);
+      else continue;
+      out.names.push(`${file}:${name}`);
+    }
+  }
+  return out;
+}
+
 /** Answers 404 for everything no other handler took, so nothing is ever unhandled. */
 export const catchAll = http.all('*', ({ request }) =>
   neonError(
@@ -186,6 +216,7 @@ export class MockNeonApi {
   fault: FaultHook | undefined;
   private runtime: RequestHandler[] = [];
   private extra: HandlerFactory[];
+  private overrides: HandlerFactory[];
   private handlers: RequestHandler[] = [];
   private limiter: RateLimitEnforcer | undefined;
   private readonly now: () => number;
@@ -194,28 +225,20 @@ export class MockNeonApi {
   constructor(private readonly options: MockApiOptions = {}) {
     this.now = options.now ?? Date.now;
     this.extra = [...(options.handlers ?? [])];
+    this.overrides = [...(options.overrides ?? [])];
     this.fault = options.fault;
     this.fake = this.prepareFake(options.fake ?? new NeonFake());
     this.setLimits(options.rateLimit);
     this.rebuild();
   }
 
-  /** Adds handler factories found as `*-handlers.(ts|js)` next to this module. */
+  /** Adds the handler factories {@link discoverHandlerFactories} finds. */
   async discover(): Promise<string[]> {
-    const dir = dirname(fileURLToPath(import.meta.url));
-    const found: string[] = [];
-    for (const file of readdirSync(dir).sort()) {
-      if (!/^[a-z0-9-]+-handlers\.(ts|js)$/.test(file)) continue;
-      const mod = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
-      for (const [name, value] of Object.entries(mod)) {
-        if (typeof value === 'function' && /Handlers$/.test(name) && value.length <= 1) {
-          this.extra.push(value as HandlerFactory);
-          found.push(`${file}:${name}`);
-        }
-      }
-    }
+    const found = await discoverHandlerFactories();
+    this.extra.push(...found.handlers);
+    this.overrides.push(...found.overrides);
     this.rebuild();
-    return found;
+    return found.names;
   }
 
   /** Turns rate limiting on (Neon's limits or custom ones) or off; resets the windows. */
@@ -353,9 +376,10 @@ export class MockNeonApi {
     this.handlers = [
       ...this.runtime,
       ...(this.options.operationDurationMs !== undefined ? [this.timedOperations()] : []),
+      ...this.overrides.flatMap((f) => f(this.fake)),
       ...coreHandlers(this.fake),
       ...this.extra.flatMap((f) => f(this.fake)),
-      ...accountHandlers(),
+      ...accountBasics(),
       catchAll,
     ];
   }

@@ -1,0 +1,405 @@
+/**
+ * Security properties, checked across the whole registry:
+ * - the API key never appears in a tool result (text or structured) or on stderr, over a run of many
+ *   calls that includes errors, Neon echoing the key back, and unexpected failures that get logged;
+ * - role passwords do not leak into error messages or logs (only the tools that exist to return them
+ *   do, and list/get tools never do);
+ * - read-only mode cannot be escaped: nothing with readOnlyHint false is listed (not even when named
+ *   with --tools), calling a hidden tool by name fails as unknown and sends nothing, list_toolsets
+ *   says why they are hidden, and the tools that are listed send no write request;
+ * - project scoping cannot be escaped: another project_id is refused with a clear message and no
+ *   request, account-level tools are not listed nor callable, and every request of every listed tool
+ *   stays inside the scoped project.
+ */
+import { HttpResponse, http } from 'msw';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type * as z from 'zod';
+import { stderrLogger } from '../src/log.js';
+import type { ToolDef } from '../src/tools/framework.js';
+import { ALL_TOOLS } from '../src/tools/registry.js';
+import { connect, TEST_KEY, text } from './helpers.js';
+import { BASE, MockNeonApi } from './mock/http-server.js';
+import type { NeonFake } from './mock/neon-fake.js';
+
+const mock = new MockNeonApi();
+await mock.discover();
+let conn: Awaited<ReturnType<typeof connect>> | undefined;
+let stderr: string[] = [];
+let world: ReturnType<typeof seed>;
+
+const PASSWORD = 'pw-Very-Secret-0123456789';
+const OTHER_PASSWORD = 'pw-Other-Secret-9876543210';
+
+function seed(fake: NeonFake) {
+  const { project, branch, endpoint } = fake.seedProject('secure');
+  const owner = fake.rolesOf(branch.id).find((r) => r.name === 'neondb_owner')!;
+  owner.password = PASSWORD;
+  fake.makeRole(branch.id, 'app', { password: OTHER_PASSWORD });
+  const other = fake.seedProject('someone-elses');
+  const [op] = fake.startOperations(project.id, [{ action: 'apply_config', branch_id: branch.id }]);
+  op.status = 'finished';
+  // SQL tools get a URI with the password, to a port where nothing listens.
+  fake.connectionUri = ({ role, database }) =>
+    `postgresql://${role}:${role === 'app' ? OTHER_PASSWORD : PASSWORD}@127.0.0.1:1/${database}?sslmode=disable`;
+  return { project, branch, endpoint, op, other: other.project };
+}
+
+beforeEach(() => {
+  mock.reset();
+  world = seed(mock.fake);
+  stderr = [];
+  // The real logger (with its redaction) writing to a captured stderr.
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr.push(String(chunk));
+    return true;
+  });
+});
+afterEach(async () => {
+  await conn?.close();
+  conn = undefined;
+  vi.restoreAllMocks();
+});
+afterAll(() => vi.restoreAllMocks());
+
+async function open(options: Parameters<typeof connect>[0] = {}) {
+  conn = await connect({
+    toolsets: ['all'],
+    logger: stderrLogger([TEST_KEY]),
+    clientOptions: { fetch: mock.fetch, retries: 1, retryDelayMs: 1, maxRetryDelayMs: 5 },
+    operationTimeoutMs: 500,
+    sqlTimeoutMs: 2_000,
+    ...options,
+  });
+  return conn;
+}
+
+/** Required arguments of a tool from its input shape: IDs of the seeded world, else the first valid guess. */
+function argsFor(tool: ToolDef, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const w = world;
+  const named: Record<string, unknown> = {
+    project_id: w.project.id,
+    branch_id: w.branch.id,
+    endpoint_id: w.endpoint.id,
+    operation_id: w.op.id,
+    database: 'neondb',
+    role: 'neondb_owner',
+    owner: 'neondb_owner',
+    name: 'made_here',
+    sql: 'select 1',
+    statements: ['select 1'],
+    migration_sql: 'create table t (id int)',
+    table: 't',
+    org_id: 'org-1',
+    key_name: 'k',
+  };
+  const args: Record<string, unknown> = {};
+  for (const [field, schema] of Object.entries(tool.input) as [string, z.ZodType][]) {
+    if (field in overrides) {
+      args[field] = overrides[field];
+      continue;
+    }
+    if (schema.safeParse(undefined).success) continue;
+    const guess = [named[field], 'x-1', 1, true, ['x-1'], {}].find(
+      (c) => c !== undefined && schema.safeParse(c).success,
+    );
+    if (guess !== undefined) args[field] = guess;
+  }
+  return args;
+}
+
+/** Everything an agent or operator could see from a call: text, structured content, and stderr. */
+function visible(res: { content?: unknown; structuredContent?: unknown }): string {
+  return `${JSON.stringify(res.content ?? null)}\n${JSON.stringify(res.structuredContent ?? null)}`;
+}
+
+describe('the API key never leaks', () => {
+  it('appears in no result and nowhere on stderr over every tool, healthy and failing, with Neon echoing it', {
+    timeout: 120_000,
+  }, async () => {
+    const c = await open();
+    const seen: string[] = [];
+    const scenarios: { name: string; install(): void }[] = [
+      { name: 'healthy', install: () => undefined },
+      {
+        name: 'Neon echoes the key in an error',
+        install: () =>
+          mock.use(
+            http.all(`${BASE}/*`, ({ request }) =>
+              HttpResponse.json(
+                {
+                  code: 'UNAUTHORIZED',
+                  message: `invalid key: ${request.headers.get('authorization')} (key ${TEST_KEY})`,
+                },
+                { status: 401 },
+              ),
+            ),
+          ),
+      },
+      {
+        name: 'Neon echoes the key in a 500 that is not JSON',
+        install: () =>
+          mock.use(
+            http.all(
+              `${BASE}/*`,
+              ({ request }) =>
+                new HttpResponse(`proxy error for ${request.headers.get('authorization')}`, { status: 500 }),
+            ),
+          ),
+      },
+      {
+        name: 'Neon echoes the key in a successful body',
+        install: () => {
+          for (const p of mock.fake.projects.values()) p.name = `named ${TEST_KEY}`;
+          for (const b of mock.fake.branches.values()) b.name = `branch ${TEST_KEY}`;
+        },
+      },
+      {
+        name: 'unexpected bodies make tools fail unexpectedly (and log it)',
+        install: () =>
+          mock.use(
+            http.all(`${BASE}/*`, () =>
+              HttpResponse.json({ surprise: TEST_KEY, nested: { deeper: [TEST_KEY] } }, { status: 200 }),
+            ),
+          ),
+      },
+    ];
+    let requests = 0;
+    let authorized = true;
+    for (const scenario of scenarios) {
+      requests += mock.requests.length;
+      authorized &&= mock.requests.every((r) => r.headers.get('authorization') === `Bearer ${TEST_KEY}`);
+      mock.reset();
+      world = seed(mock.fake);
+      scenario.install();
+      for (const tool of ALL_TOOLS) {
+        const res = await c.call(tool.name, argsFor(tool));
+        seen.push(`${scenario.name} / ${tool.name}: ${visible(res)}`);
+      }
+      // Invalid arguments echo what was passed: pass the key as a value.
+      const res = await c.call('get_project', { project_id: TEST_KEY });
+      seen.push(`${scenario.name} / invalid: ${visible(res)}`);
+    }
+    requests += mock.requests.length;
+    expect(requests).toBeGreaterThan(ALL_TOOLS.length * 2);
+    // The server did log something (unexpected failures), so the check below means something.
+    expect(stderr.join('').length).toBeGreaterThan(0);
+    const leaks = seen.filter((s) => s.includes(TEST_KEY));
+    expect(leaks.map((l) => l.slice(0, 300))).toEqual([]);
+    expect(stderr.join('')).not.toContain(TEST_KEY);
+    // It was sent where it belongs: as the bearer token of every request.
+    expect(authorized).toBe(true);
+  });
+});
+
+describe('role passwords', () => {
+  const leaksPassword = (s: string) => s.includes(PASSWORD) || s.includes(OTHER_PASSWORD);
+
+  it('never appear in error messages or logs, whatever fails around them', async () => {
+    const c = await open();
+    const errors: string[] = [];
+    const sqlTools = ALL_TOOLS.filter((t) => t.toolset === 'sql' || t.toolset === 'schema');
+    // 1. SQL tools get a URI with the password and cannot connect.
+    for (const tool of sqlTools) {
+      for (const role of ['neondb_owner', 'app']) {
+        const res = await c.call(tool.name, argsFor(tool, 'role' in tool.input ? { role } : {}));
+        if (res.isError) errors.push(`${tool.name}: ${text(res)}`);
+      }
+    }
+    // 2. Password tools whose operation then fails, or whose wait times out.
+    for (const name of [
+      'reset_role_password',
+      'create_role',
+      'reveal_role_password',
+      'get_connection_string',
+    ]) {
+      const tool = ALL_TOOLS.find((t) => t.name === name);
+      if (!tool) continue;
+      for (const setup of [
+        () => {
+          mock.fake.failNextOperation = `failed while setting ${PASSWORD}`;
+        },
+        () => {
+          mock.fake.operationPolls = 1_000_000;
+        },
+        () =>
+          mock.use(
+            http.get(`${BASE}/projects/:project_id/operations/:operation_id`, () =>
+              HttpResponse.json({ code: 'X', message: 'boom' }, { status: 500 }),
+            ),
+          ),
+      ]) {
+        mock.reset();
+        world = seed(mock.fake);
+        setup();
+        const res = await c.call(name, argsFor(tool, name === 'create_role' ? { name: 'fresh' } : {}));
+        if (res.isError) errors.push(`${name}: ${text(res)}`);
+      }
+    }
+    expect(errors.length).toBeGreaterThan(sqlTools.length);
+    // Neon's own message may contain what Neon put there (the failNextOperation text above); strip it.
+    const ours = errors.map((e) => e.replace(`failed while setting ${PASSWORD}`, '<neon message>'));
+    expect(ours.filter(leaksPassword)).toEqual([]);
+    expect(leaksPassword(stderr.join(''))).toBe(false);
+  });
+
+  it('are not in list or get results; only the tools that exist to return them do', async () => {
+    const c = await open();
+    const mayReturn = new Set([
+      'reveal_role_password',
+      'reset_role_password',
+      'create_role',
+      'get_connection_string',
+      'create_project',
+      'create_branch',
+    ]);
+    const leaks: string[] = [];
+    for (const tool of ALL_TOOLS.filter((t) => t.hints.readOnlyHint && !mayReturn.has(t.name))) {
+      const res = await c.call(tool.name, argsFor(tool));
+      if (leaksPassword(visible(res))) leaks.push(tool.name);
+    }
+    expect(leaks).toEqual([]);
+    const revealed = await c.call(
+      'reveal_role_password',
+      argsFor(ALL_TOOLS.find((t) => t.name === 'reveal_role_password')!),
+    );
+    expect(visible(revealed)).toContain(PASSWORD);
+  });
+});
+
+describe('read-only mode cannot be escaped', () => {
+  const mutating = ALL_TOOLS.filter((t) => !t.hints.readOnlyHint);
+
+  it('lists no tool with readOnlyHint false, even when named with --tools', async () => {
+    const c = await open({ readOnly: true, tools: mutating.map((t) => t.name) });
+    const { tools } = await c.mcp.listTools();
+    expect(tools.length).toBeGreaterThan(5);
+    for (const t of tools) expect(t.annotations?.readOnlyHint, t.name).toBe(true);
+    const listed = new Set(tools.map((t) => t.name));
+    for (const t of mutating) expect(listed.has(t.name), t.name).toBe(false);
+  });
+
+  it('refuses every hidden mutating tool called by name as unknown, sending nothing', async () => {
+    const c = await open({ readOnly: true });
+    for (const tool of mutating) {
+      const outcome = await c.call(tool.name, argsFor(tool)).then(
+        (res) => ({ isError: res.isError, message: text(res) }),
+        (error: Error) => ({ isError: true, message: error.message }),
+      );
+      expect(outcome.isError, tool.name).toBe(true);
+      expect(outcome.message, tool.name).toMatch(/not found|unknown|no such tool/i);
+    }
+    expect(mock.requests).toEqual([]);
+  });
+
+  it('list_toolsets shows the mutating tools as hidden by read-only mode', async () => {
+    const c = await open({ readOnly: true });
+    const out = await c.ok('list_toolsets');
+    expect(out.read_only).toBe(true);
+    const hidden = out.toolsets.flatMap((s: any) => s.hidden ?? []).join('\n');
+    const enabled = new Set(out.toolsets.flatMap((s: any) => s.enabled));
+    for (const t of mutating) {
+      expect(enabled.has(t.name), t.name).toBe(false);
+      expect(hidden).toContain(`${t.name} (read-only mode)`);
+    }
+  });
+
+  it('the tools it does list send no write request (POST/PATCH/PUT/DELETE) to Neon', async () => {
+    const c = await open({ readOnly: true });
+    const { tools } = await c.mcp.listTools();
+    const writes: string[] = [];
+    for (const t of tools) {
+      const def = ALL_TOOLS.find((d) => d.name === t.name);
+      if (!def) continue;
+      const before = mock.requests.length;
+      await c.call(t.name, argsFor(def));
+      for (const r of mock.requests.slice(before))
+        if (r.method !== 'GET') writes.push(`${t.name}: ${r.method} ${r.path}`);
+    }
+    expect(mock.requests.length).toBeGreaterThan(tools.length / 2);
+    expect(writes).toEqual([]);
+  });
+});
+
+describe('project scoping cannot be escaped', () => {
+  const accountLevel = ALL_TOOLS.filter((t) => t.accountLevel);
+
+  it('lists no account-level tool and no project_id argument', async () => {
+    const c = await open({ projectId: world.project.id });
+    const { tools } = await c.mcp.listTools();
+    const listed = new Set(tools.map((t) => t.name));
+    expect(accountLevel.length).toBeGreaterThan(0);
+    for (const t of accountLevel) expect(listed.has(t.name), t.name).toBe(false);
+    for (const t of tools) {
+      const props = (t.inputSchema as { properties?: Record<string, unknown> }).properties ?? {};
+      expect(Object.keys(props), t.name).not.toContain('project_id');
+    }
+  });
+
+  it('refuses another project_id in every tool with a clear message and sends nothing', async () => {
+    const c = await open({ projectId: world.project.id });
+    const { tools } = await c.mcp.listTools();
+    const attempts = [
+      world.other.id,
+      world.project.id.toUpperCase(),
+      ` ${world.project.id}`,
+      `${world.project.id}/../${world.other.id}`,
+      `${world.project.id}%2F..%2F${world.other.id}`,
+      null,
+      42,
+      [world.other.id],
+      { id: world.other.id },
+    ];
+    let refused = 0;
+    for (const t of tools) {
+      const def = ALL_TOOLS.find((d) => d.name === t.name);
+      if (!def || !('project_id' in def.input)) continue;
+      for (const project_id of attempts) {
+        const res = await c.call(t.name, { ...argsFor(def), project_id });
+        expect(res.isError, `${t.name} with ${JSON.stringify(project_id)}`).toBe(true);
+        expect(text(res)).toMatch(new RegExp(`scoped to project ${world.project.id}`));
+        expect(text(res)).toMatch(/Omit project_id/);
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(attempts.length * 5);
+    expect(mock.requests).toEqual([]);
+  });
+
+  it('accepts its own project_id (dropped) and no project_id at all', async () => {
+    const c = await open({ projectId: world.project.id });
+    const same = await c.call('get_project', { project_id: world.project.id });
+    expect(same.isError, text(same)).toBeFalsy();
+    const implied = await c.call('get_project', {});
+    expect((implied.structuredContent as any).project.id).toBe(world.project.id);
+  });
+
+  it('refuses account-level tools called by name as unknown, sending nothing', async () => {
+    const c = await open({ projectId: world.project.id });
+    for (const tool of accountLevel) {
+      const outcome = await c.call(tool.name, argsFor(tool)).then(
+        (res) => ({ isError: res.isError, message: text(res) }),
+        (error: Error) => ({ isError: true, message: error.message }),
+      );
+      expect(outcome.isError, tool.name).toBe(true);
+      expect(outcome.message, tool.name).toMatch(/not found|unknown|no such tool/i);
+    }
+    expect(mock.requests).toEqual([]);
+  });
+
+  it('every request of every listed tool stays inside the scoped project', async () => {
+    const c = await open({ projectId: world.project.id });
+    const { tools } = await c.mcp.listTools();
+    for (const t of tools) {
+      const def = ALL_TOOLS.find((d) => d.name === t.name);
+      if (!def) continue;
+      const { project_id: _, ...args } = argsFor(def);
+      await c.call(t.name, args);
+    }
+    expect(mock.requests.length).toBeGreaterThan(tools.length / 2);
+    const outside = mock.requests.filter(
+      (r) =>
+        !r.path.startsWith(`/projects/${world.project.id}/`) && r.path !== `/projects/${world.project.id}`,
+    );
+    expect(outside.map((r) => `${r.method} ${r.path}`)).toEqual([]);
+  });
+});
