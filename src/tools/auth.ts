@@ -1,4 +1,535 @@
-import type { ToolDef } from './framework.js';
+/**
+ * Neon Auth for a branch: enabling it, its settings (read together, changed one section at a time),
+ * trusted domains, OAuth providers, users, and the provider project's SDK keys and ownership transfer.
+ * Secrets that Neon echoes back on reads (SMTP password, OAuth client secrets) are hidden; only the
+ * tools that create keys return them, labelled.
+ */
+import * as z from 'zod';
+import type { HttpMethod, NeonClient, Route, Schemas } from '../client/neon-client.js';
+import { checkShape } from './data-api.js';
+import { branchId, projectId, text } from './fields.js';
+import {
+  ACT,
+  anyObject,
+  CREATE,
+  DESTROY,
+  defineTool,
+  output,
+  READ,
+  type ToolDef,
+  UPDATE,
+} from './framework.js';
+import { int, str } from './storage.js';
+import { defined } from './util.js';
 
-// Filled in by the work on this resource.
-export const authTools: ToolDef[] = [];
+const base = '/projects/{project_id}/branches/{branch_id}/auth' as const;
+const ids = { project_id: projectId, branch_id: branchId };
+type Ids = { project_id: string; branch_id: string };
+
+const provider = z.enum(['better_auth', 'stack', 'mock']);
+const oauthProvider = z.enum(['google', 'github', 'microsoft', 'vercel']);
+const userId = str(256).describe('Auth user ID');
+const SECRET_WARNING = 'SECRET: shown only this once. Give it to the user to store securely.';
+
+/** A copy with every non-empty secret Neon echoes on reads replaced by `[hidden]`. */
+export function hideSecrets<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(hideSecrets) as T;
+  if (!value || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] =
+      (k === 'password' || k === 'client_secret' || k === 'secret_server_key') && typeof v === 'string' && v
+        ? '[hidden]'
+        : hideSecrets(v);
+  }
+  return out as T;
+}
+
+async function integration(client: NeonClient, path: Ids, signal: AbortSignal) {
+  return client.get<Schemas['NeonAuthIntegration']>(base, { path, signal });
+}
+
+export const enableNeonAuth = defineTool({
+  name: 'enable_neon_auth',
+  title: 'Enable Neon Auth',
+  description: 'Enable Neon Auth on a branch: provisions the neon_auth schema. Returns its keys once.',
+  toolset: 'auth',
+  beta: true,
+  operations: ['createNeonAuth'],
+  input: {
+    ...ids,
+    auth_provider: provider.default('better_auth'),
+    database_name: text(63).optional().describe('Default: the default database'),
+  },
+  output: output({ neon_auth: anyObject, secrets: anyObject, warning: z.string() }),
+  hints: CREATE,
+  async handler({ project_id, branch_id, auth_provider, database_name }, { client, signal }) {
+    const res = await client.post<Schemas['NeonAuthCreateIntegrationResponse']>(base, {
+      path: { project_id, branch_id },
+      body: defined({ auth_provider, database_name }) as Schemas['EnableNeonAuthIntegrationRequest'],
+      signal,
+    });
+    const { pub_client_key, secret_server_key, ...rest } = res;
+    return { neon_auth: rest, secrets: { pub_client_key, secret_server_key }, warning: SECRET_WARNING };
+  },
+});
+
+/** What get_neon_auth can read, each from its own endpoint. */
+const SECTIONS = {
+  integration: '/projects/{project_id}/branches/{branch_id}/auth',
+  plugins: '/projects/{project_id}/branches/{branch_id}/auth/plugins',
+  domains: '/projects/{project_id}/branches/{branch_id}/auth/domains',
+  webhooks: '/projects/{project_id}/branches/{branch_id}/auth/webhooks',
+  oauth_providers: '/projects/{project_id}/branches/{branch_id}/auth/oauth_providers',
+  email_provider: '/projects/{project_id}/branches/{branch_id}/auth/email_provider',
+  email_and_password: '/projects/{project_id}/branches/{branch_id}/auth/email_and_password',
+  allow_localhost: '/projects/{project_id}/branches/{branch_id}/auth/allow_localhost',
+  phone_number: '/projects/{project_id}/branches/{branch_id}/auth/plugins/phone-number',
+} as const satisfies Record<string, Route>;
+type Section = keyof typeof SECTIONS;
+const DEFAULT_SECTIONS: Section[] = ['integration', 'plugins', 'domains', 'webhooks'];
+
+export const getNeonAuth = defineTool({
+  name: 'get_neon_auth',
+  title: 'Get Neon Auth',
+  description:
+    'Get Neon Auth of a branch: integration, plugins (sign-in methods, email, OAuth, localhost), domains, webhooks.',
+  toolset: 'auth',
+  beta: true,
+  operations: [
+    'getNeonAuth',
+    'getNeonAuthPluginConfigs',
+    'listBranchNeonAuthTrustedDomains',
+    'getNeonAuthWebhookConfig',
+    'listBranchNeonAuthOauthProviders',
+    'getNeonAuthEmailProvider',
+    'getNeonAuthEmailAndPasswordConfig',
+    'getNeonAuthAllowLocalhost',
+    'getNeonAuthPhoneNumberPlugin',
+  ],
+  input: {
+    ...ids,
+    sections: z
+      .array(z.enum(Object.keys(SECTIONS) as [Section, ...Section[]]))
+      .optional()
+      .describe('Default: integration, plugins, domains, webhooks'),
+  },
+  output: output({ neon_auth: anyObject }),
+  hints: READ,
+  async handler({ project_id, branch_id, sections }, { client, signal }) {
+    const wanted = [...new Set(sections?.length ? sections : DEFAULT_SECTIONS)];
+    const path = { project_id, branch_id };
+    const values = await Promise.all(wanted.map((s) => client.get<unknown>(SECTIONS[s], { path, signal })));
+    const neon_auth: Record<string, unknown> = {};
+    wanted.forEach((s, i) => {
+      const v = values[i] as Record<string, unknown>;
+      // Unwrap single-key answers ({domains: […]}, {providers: […]}, {allow_localhost: true}).
+      neon_auth[s] =
+        s === 'domains'
+          ? v.domains
+          : s === 'oauth_providers'
+            ? v.providers
+            : s === 'allow_localhost'
+              ? v.allow_localhost
+              : v;
+    });
+    return { neon_auth: hideSecrets(neon_auth) };
+  },
+});
+
+export const disableNeonAuth = defineTool({
+  name: 'disable_neon_auth',
+  title: 'Disable Neon Auth',
+  description: 'Disable Neon Auth on a branch; delete_data also drops the neon_auth schema and its users.',
+  toolset: 'auth',
+  beta: true,
+  operations: ['disableNeonAuth'],
+  input: { ...ids, delete_data: z.boolean().optional() },
+  output: output({ disabled: z.boolean() }),
+  hints: DESTROY,
+  async handler({ project_id, branch_id, delete_data }, { client, signal }) {
+    await client.delete(base, {
+      path: { project_id, branch_id },
+      body: delete_data === undefined ? undefined : { delete_data },
+      signal,
+    });
+    return { disabled: true };
+  },
+});
+
+const bool = z.boolean().optional();
+const WEBHOOK_EVENTS = [
+  'user.before_create',
+  'user.created',
+  'send.otp',
+  'send.magic_link',
+  'organization.invitation.created',
+  'organization.invitation.accepted',
+  'phone_number.verified',
+] as const;
+
+/** Each settings section: its route, HTTP method and (enforced, not advertised) schema. */
+const SETTINGS = {
+  email_and_password: {
+    route: '/projects/{project_id}/branches/{branch_id}/auth/email_and_password',
+    method: 'PATCH',
+    schema: z.strictObject({
+      enabled: bool,
+      email_verification_method: z.enum(['link', 'otp']).optional(),
+      require_email_verification: bool,
+      auto_sign_in_after_verification: bool,
+      send_verification_email_on_sign_up: bool,
+      send_verification_email_on_sign_in: bool,
+      disable_sign_up: bool,
+    }),
+  },
+  email_provider: {
+    route: '/projects/{project_id}/branches/{branch_id}/auth/email_provider',
+    method: 'PATCH',
+    schema: z.union([
+      z.strictObject({
+        type: z.literal('standard'),
+        host: z.string().min(1),
+        port: int(1, 65_535),
+        username: z.string(),
+        password: z.string(),
+        sender_email: z.email(),
+        sender_name: z.string().min(1),
+      }),
+      z.strictObject({
+        type: z.literal('shared'),
+        sender_email: z.email().optional(),
+        sender_name: z.string().optional(),
+      }),
+    ]),
+  },
+  allow_localhost: {
+    route: '/projects/{project_id}/branches/{branch_id}/auth/allow_localhost',
+    method: 'PATCH',
+    schema: z.strictObject({ allow_localhost: z.boolean() }),
+  },
+  organization: {
+    route: '/projects/{project_id}/branches/{branch_id}/auth/plugins/organization',
+    method: 'PATCH',
+    schema: z.strictObject({
+      enabled: bool,
+      organization_limit: z.number().int().min(1).optional(),
+      membership_limit: z.number().int().min(1).optional(),
+      creator_role: z.enum(['admin', 'owner']).optional(),
+      send_invitation_email: bool,
+    }),
+  },
+  magic_link: {
+    route: '/projects/{project_id}/branches/{branch_id}/auth/plugins/magic-link',
+    method: 'PATCH',
+    schema: z.strictObject({ enabled: bool, expires_in: int(5, 1440).optional(), disable_sign_up: bool }),
+  },
+  phone_number: {
+    route: '/projects/{project_id}/branches/{branch_id}/auth/plugins/phone-number',
+    method: 'PATCH',
+    schema: z.strictObject({ enabled: bool, otp_expires_in: int(60, 600).optional() }),
+  },
+  webhooks: {
+    route: '/projects/{project_id}/branches/{branch_id}/auth/webhooks',
+    method: 'PUT',
+    schema: z.strictObject({
+      enabled: z.boolean(),
+      webhook_url: z.url().optional(),
+      enabled_events: z.array(z.enum(WEBHOOK_EVENTS)).optional(),
+      timeout_seconds: int(1, 10).optional(),
+    }),
+  },
+} as const satisfies Record<string, { route: Route; method: HttpMethod; schema: z.ZodType }>;
+type SettingsSection = keyof typeof SETTINGS;
+
+export const updateNeonAuth = defineTool({
+  name: 'update_neon_auth',
+  title: 'Update Neon Auth',
+  description: 'Change one Neon Auth settings section of a branch; fields as get_neon_auth shows them.',
+  toolset: 'auth',
+  operations: [
+    'updateNeonAuthEmailAndPasswordConfig',
+    'updateNeonAuthEmailProvider',
+    'updateNeonAuthAllowLocalhost',
+    'updateNeonAuthOrganizationPlugin',
+    'updateNeonAuthMagicLinkPlugin',
+    'updateNeonAuthPhoneNumberPlugin',
+    'updateNeonAuthWebhookConfig',
+  ],
+  input: {
+    ...ids,
+    section: z.enum(Object.keys(SETTINGS) as [SettingsSection, ...SettingsSection[]]),
+    settings: anyObject.describe(
+      'Only fields to change. email_provider: type standard (host, port, username, password, sender_email, ' +
+        'sender_name) or shared. webhooks replaces all: enabled, webhook_url, enabled_events[], timeout_seconds. ' +
+        'allow_localhost: {allow_localhost}. magic_link: expires_in minutes. phone_number: otp_expires_in seconds.',
+    ),
+  },
+  output: output({ settings: anyObject }),
+  hints: UPDATE,
+  async handler({ project_id, branch_id, section, settings }, { client, signal }) {
+    const { route, method, schema } = SETTINGS[section];
+    let body: unknown = settings;
+    // The email provider is discriminated by type; infer it from whether an SMTP host is given.
+    if (section === 'email_provider' && !('type' in settings)) {
+      body = { type: 'host' in settings ? 'standard' : 'shared', ...settings };
+    }
+    body = checkShape(schema as z.ZodType, body, 'settings');
+    const res = await client.request<Record<string, unknown>>(method, route, {
+      path: { project_id, branch_id },
+      body,
+      signal,
+    });
+    return { settings: hideSecrets(res) };
+  },
+});
+
+export const updateNeonAuthDomains = defineTool({
+  name: 'update_neon_auth_domains',
+  title: 'Update Neon Auth domains',
+  description: 'Add or remove trusted redirect domains of Neon Auth on a branch; returns the list.',
+  toolset: 'auth',
+  beta: true,
+  operations: [
+    'getNeonAuth',
+    'addBranchNeonAuthTrustedDomain',
+    'deleteBranchNeonAuthTrustedDomain',
+    'listBranchNeonAuthTrustedDomains',
+  ],
+  input: {
+    ...ids,
+    add: z.array(z.url()).optional().describe('e.g. https://app.example.com'),
+    remove: z.array(z.url()).optional(),
+  },
+  output: output({ domains: z.array(anyObject) }),
+  hints: UPDATE,
+  async handler({ project_id, branch_id, add, remove }, { client, signal }) {
+    const path = { project_id, branch_id };
+    if (add?.length || remove?.length) {
+      const { auth_provider } = await integration(client, path, signal);
+      for (const domain of add ?? []) {
+        await client.post(`${base}/domains`, { path, body: { domain, auth_provider }, signal });
+      }
+      if (remove?.length) {
+        await client.delete(`${base}/domains`, {
+          path,
+          body: { auth_provider, domains: remove.map((domain) => ({ domain })) },
+          signal,
+        });
+      }
+    }
+    const res = await client.get<Schemas['NeonAuthRedirectURIWhitelistResponse']>(`${base}/domains`, {
+      path,
+      signal,
+    });
+    return { domains: res.domains };
+  },
+});
+
+export const setNeonAuthOauthProvider = defineTool({
+  name: 'set_neon_auth_oauth_provider',
+  title: 'Set Neon Auth OAuth provider',
+  description: "Add or update an OAuth sign-in provider; without client_id/secret it uses Neon's shared app.",
+  toolset: 'auth',
+  beta: true,
+  operations: [
+    'listBranchNeonAuthOauthProviders',
+    'addBranchNeonAuthOauthProvider',
+    'updateBranchNeonAuthOauthProvider',
+  ],
+  input: {
+    ...ids,
+    provider: oauthProvider,
+    client_id: text(512).optional(),
+    client_secret: text(512).optional(),
+    microsoft_tenant_id: text(128).optional(),
+  },
+  output: output({ provider: anyObject }),
+  hints: UPDATE,
+  async handler({ project_id, branch_id, provider: id, ...creds }, { client, signal }) {
+    const path = { project_id, branch_id };
+    const body = defined(creds);
+    const { providers } = await client.get<Schemas['ListNeonAuthOauthProvidersResponse']>(
+      `${base}/oauth_providers`,
+      { path, signal },
+    );
+    const res = providers.some((p) => p.id === id)
+      ? await client.patch<Schemas['NeonAuthOauthProvider']>(`${base}/oauth_providers/{oauth_provider_id}`, {
+          path: { ...path, oauth_provider_id: id },
+          body,
+          signal,
+        })
+      : await client.post<Schemas['NeonAuthOauthProvider']>(`${base}/oauth_providers`, {
+          path,
+          body: { id, ...body },
+          signal,
+        });
+    return { provider: hideSecrets(res) };
+  },
+});
+
+export const deleteNeonAuthOauthProvider = defineTool({
+  name: 'delete_neon_auth_oauth_provider',
+  title: 'Delete Neon Auth OAuth provider',
+  description: 'Remove an OAuth sign-in provider from Neon Auth on a branch.',
+  toolset: 'auth',
+  beta: true,
+  operations: ['deleteBranchNeonAuthOauthProvider'],
+  input: { ...ids, provider: oauthProvider },
+  output: output({ deleted: z.string() }),
+  hints: DESTROY,
+  async handler({ project_id, branch_id, provider: id }, { client, signal }) {
+    await client.delete(`${base}/oauth_providers/{oauth_provider_id}`, {
+      path: { project_id, branch_id, oauth_provider_id: id },
+      signal,
+    });
+    return { deleted: id };
+  },
+});
+
+export const createNeonAuthUser = defineTool({
+  name: 'create_neon_auth_user',
+  title: 'Create Neon Auth user',
+  description: 'Create a user in the Neon Auth directory of a branch.',
+  toolset: 'auth',
+  beta: true,
+  operations: ['createBranchNeonAuthNewUser'],
+  input: { ...ids, email: z.email().refine((v) => v.length <= 256), name: text(255).optional() },
+  output: output({ id: z.string() }),
+  hints: CREATE,
+  async handler({ project_id, branch_id, email, name }, { client, signal }) {
+    return client.post<Schemas['NeonAuthCreateNewUserResponse']>(`${base}/users`, {
+      path: { project_id, branch_id },
+      body: defined({ email, name }),
+      signal,
+    });
+  },
+});
+
+export const deleteNeonAuthUser = defineTool({
+  name: 'delete_neon_auth_user',
+  title: 'Delete Neon Auth user',
+  description: 'Delete a user from the Neon Auth directory of a branch.',
+  toolset: 'auth',
+  beta: true,
+  operations: ['deleteBranchNeonAuthUser'],
+  input: { ...ids, user_id: userId },
+  output: output({ deleted: z.string() }),
+  hints: DESTROY,
+  async handler({ project_id, branch_id, user_id }, { client, signal }) {
+    await client.delete(`${base}/users/{auth_user_id}`, {
+      path: { project_id, branch_id, auth_user_id: user_id },
+      signal,
+    });
+    return { deleted: user_id };
+  },
+});
+
+export const setNeonAuthUserRoles = defineTool({
+  name: 'set_neon_auth_user_roles',
+  title: 'Set Neon Auth user roles',
+  description: 'Replace the roles of a Neon Auth user (e.g. ["admin"]).',
+  toolset: 'auth',
+  operations: ['updateNeonAuthUserRole'],
+  input: { ...ids, user_id: userId, roles: z.array(str(64)) },
+  output: output({ id: z.string(), roles: z.array(z.string()) }),
+  hints: UPDATE,
+  async handler({ project_id, branch_id, user_id, roles }, { client, signal }) {
+    const res = await client.put<Schemas['UpdateNeonAuthUserRoleResponse']>(
+      `${base}/users/{auth_user_id}/role`,
+      {
+        path: { project_id, branch_id, auth_user_id: user_id },
+        body: { roles },
+        signal,
+      },
+    );
+    return { id: res.id, roles };
+  },
+});
+
+export const sendNeonAuthTestEmail = defineTool({
+  name: 'send_neon_auth_test_email',
+  title: 'Send Neon Auth test email',
+  description: 'Check SMTP settings by sending a test email with them (nothing is saved).',
+  toolset: 'auth',
+  beta: true,
+  operations: ['sendNeonAuthTestEmail'],
+  input: {
+    ...ids,
+    recipient_email: z.email(),
+    host: str(256),
+    port: int(1, 65_535),
+    username: text(256),
+    password: text(1024),
+    sender_email: z.email(),
+    sender_name: str(256),
+  },
+  output: output({ success: z.boolean(), error_message: z.string().optional() }),
+  hints: ACT,
+  async handler({ project_id, branch_id, ...body }, { client, signal }) {
+    return client.post<Schemas['SendNeonAuthTestEmailResponse']>(`${base}/send_test_email`, {
+      path: { project_id, branch_id },
+      body,
+      signal,
+    });
+  },
+});
+
+export const createNeonAuthSdkKeys = defineTool({
+  name: 'create_neon_auth_sdk_keys',
+  title: 'Create Neon Auth SDK keys',
+  description: "Create new SDK keys (publishable and secret) for a project's auth provider. Shown once.",
+  toolset: 'auth',
+  operations: ['createNeonAuthProviderSDKKeys'],
+  input: { project_id: projectId, auth_provider: provider },
+  output: output({ neon_auth: anyObject, secrets: anyObject, warning: z.string() }),
+  hints: CREATE,
+  async handler({ project_id, auth_provider }, { client, signal }) {
+    const res = await client.post<Schemas['NeonAuthCreateIntegrationResponse']>('/projects/auth/keys', {
+      body: { project_id, auth_provider } satisfies Schemas['NeonAuthCreateAuthProviderSDKKeysRequest'],
+      signal,
+    });
+    const { pub_client_key, secret_server_key, ...rest } = res;
+    return { neon_auth: rest, secrets: { pub_client_key, secret_server_key }, warning: SECRET_WARNING };
+  },
+});
+
+export const transferNeonAuthProject = defineTool({
+  name: 'transfer_neon_auth_project',
+  title: 'Transfer Neon Auth project',
+  description: "Start moving a project's Neon-managed auth project to the user's own provider account.",
+  toolset: 'auth',
+  operations: ['transferNeonAuthProviderProject'],
+  input: { project_id: projectId, auth_provider: provider },
+  output: output({ claim_url: z.string(), warning: z.string() }),
+  hints: ACT,
+  async handler({ project_id, auth_provider }, { client, signal }) {
+    const res = await client.post<Schemas['NeonAuthTransferAuthProviderProjectResponse']>(
+      '/projects/auth/transfer_ownership',
+      {
+        body: { project_id, auth_provider } satisfies Schemas['NeonAuthTransferAuthProviderProjectRequest'],
+        signal,
+      },
+    );
+    return {
+      claim_url: res.url,
+      warning: 'SECRET: whoever opens this URL while signed in takes ownership. Give it only to the user.',
+    };
+  },
+});
+
+export const authTools: ToolDef[] = [
+  enableNeonAuth,
+  getNeonAuth,
+  updateNeonAuth,
+  disableNeonAuth,
+  updateNeonAuthDomains,
+  setNeonAuthOauthProvider,
+  deleteNeonAuthOauthProvider,
+  createNeonAuthUser,
+  deleteNeonAuthUser,
+  setNeonAuthUserRoles,
+  sendNeonAuthTestEmail,
+  createNeonAuthSdkKeys,
+  transferNeonAuthProject,
+];
