@@ -43,6 +43,8 @@ export interface SeenRequest {
   headers: Headers;
   /** `performance.now()` when it arrived. */
   at: number;
+  /** The mock's clock (`now()`, Date.now by default) when it arrived. */
+  arrivedAt: number;
   /** Status answered (0 for a dropped connection, undefined while pending or hanging). */
   status?: number;
 }
@@ -322,6 +324,7 @@ export class MockNeonApi {
       body,
       headers: request.headers,
       at: performance.now(),
+      arrivedAt: this.now(),
     };
     this.requests.push(seen);
     if (this.options.validate) {
