@@ -343,18 +343,25 @@ describe('test email and the provider project', () => {
     conn = await connect({ toolsets: ['auth'] });
     const ok = await conn.ok('send_neon_auth_test_email', {
       ...ids,
-      ...smtp,
+      smtp,
       recipient_email: 'me@example.com',
     });
     expect(ok).toEqual({ success: true });
     expect(authStore(api.fake).testEmails).toEqual([{ ...smtp, recipient_email: 'me@example.com' }]);
     const bad = await conn.ok('send_neon_auth_test_email', {
       ...ids,
-      ...smtp,
-      host: 'smtp.bad.example',
+      smtp: { ...smtp, host: 'smtp.bad.example' },
       recipient_email: 'me@example.com',
     });
     expect(bad).toEqual({ success: false, error_message: 'connection refused' });
+    expect(
+      await conn.fails('send_neon_auth_test_email', {
+        ...ids,
+        smtp: { ...smtp, port: 'smtp' },
+        recipient_email: 'me@example.com',
+      }),
+    ).toMatch(/Invalid smtp: smtp\.port/);
+    expect(authStore(api.fake).testEmails).toHaveLength(2);
   });
 
   it('creates SDK keys (secrets labelled) and starts an ownership transfer (claim URL labelled)', async () => {

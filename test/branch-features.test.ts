@@ -129,7 +129,6 @@ describe('Data API', () => {
       ...ids,
       auth_provider: 'external',
       jwks_url: 'https://auth.example.com/.well-known/jwks.json',
-      provider_name: 'Clerk',
       settings: { db_schemas: ['public', 'api'], db_max_rows: 500 },
     });
     expect(created.data_api).toMatchObject({
@@ -140,7 +139,6 @@ describe('Data API', () => {
     expect(api.requests.find((r) => r.method === 'POST')?.body).toEqual({
       auth_provider: 'external',
       jwks_url: 'https://auth.example.com/.well-known/jwks.json',
-      provider_name: 'Clerk',
       settings: { db_schemas: ['public', 'api'], db_max_rows: 500 },
     });
 
@@ -232,7 +230,7 @@ describe('functions', () => {
     expect(features(api.fake).deploymentForms[1].zip).toBeUndefined();
   });
 
-  it('deploys a ready ZIP given as base64 with a runtime', async () => {
+  it('deploys a ready ZIP given as base64', async () => {
     const ids = setup();
     conn = await connectFunctions();
     const zip = Buffer.from(zipFiles({ 'main.js': 'ok' })).toString('base64');
@@ -240,9 +238,9 @@ describe('functions', () => {
       ...ids,
       slug: 'zipped',
       zip_base64: zip,
-      runtime: 'nodejs24',
     });
-    expect(out.deployment.runtime).toBe('nodejs24');
+    expect(out.deployment).toMatchObject({ status: 'completed', runtime: 'nodejs24' });
+    expect(features(api.fake).deploymentForms[0].fields).toEqual({});
     expect(readZip(features(api.fake).deploymentForms[0].zip!)).toEqual({ 'main.js': 'ok' });
   });
 

@@ -6,6 +6,7 @@ import * as z from 'zod';
 import { NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { summarizeEndpoint } from './computes.js';
+import { checkShape } from './data-api.js';
 import { branchId, projectId, text } from './fields.js';
 import {
   ACT,
@@ -18,22 +19,29 @@ import {
   type ToolDef,
   UPDATE,
 } from './framework.js';
+import { str } from './storage.js';
 import { defined } from './util.js';
 
 type Status = Schemas['AnonymizedBranchStatusResponse'];
 
-const maskingRules = z
+/** Enforced on masking rules; the advertised schema only names the fields (tokens). */
+const MASKING_RULES = z
   .array(
     z.strictObject({
-      database_name: text(63),
-      schema_name: text(63),
-      table_name: text(63),
-      column_name: text(63),
-      masking_function: text(1000).optional().describe('e.g. anon.fake_email()'),
-      masking_value: text(1000).optional().describe('Literal value instead'),
+      database_name: str(63),
+      schema_name: str(63),
+      table_name: str(63),
+      column_name: str(63),
+      masking_function: str(1000).optional(),
+      masking_value: text(1000).optional(),
     }),
   )
-  .refine((v) => v.length <= 1000, { message: 'at most 1000 rules' });
+  .max(1000);
+const maskingRules = z
+  .array(anyObject)
+  .describe(
+    'Each {database_name, schema_name, table_name, column_name, masking_function (e.g. anon.fake_email()) or masking_value}',
+  );
 
 const branchPath = '/projects/{project_id}/branches/{branch_id}' as const;
 
@@ -129,8 +137,9 @@ export const createAnonymizedBranch = defineTool({
     note: z.string().optional(),
   }),
   hints: CREATE,
-  async handler({ project_id, name, parent_id, masking_rules, start, compute }, ctx) {
+  async handler({ project_id, name, parent_id, masking_rules: rules, start, compute }, ctx) {
     const { client, signal, wait } = ctx;
+    const masking_rules = rules && checkShape(MASKING_RULES, rules, 'masking_rules');
     const res = await client.post<
       Schemas['BranchResponse'] & { endpoints: Schemas['Endpoint'][]; operations: Schemas['Operation'][] }
     >('/projects/{project_id}/branch_anonymized', {
@@ -190,7 +199,8 @@ export const updateMaskingRules = defineTool({
   input: { project_id: projectId, branch_id: branchId, masking_rules: maskingRules },
   output: output({ masking_rules: z.array(anyObject) }),
   hints: UPDATE,
-  async handler({ project_id, branch_id, masking_rules }, { client, signal }) {
+  async handler({ project_id, branch_id, masking_rules: rules }, { client, signal }) {
+    const masking_rules = checkShape(MASKING_RULES, rules, 'masking_rules');
     const res = await client.patch<Schemas['MaskingRulesResponse']>(`${branchPath}/masking_rules`, {
       path: { project_id, branch_id },
       body: { masking_rules } satisfies Schemas['MaskingRulesUpdateRequest'],

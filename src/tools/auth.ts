@@ -59,7 +59,7 @@ export const enableNeonAuth = defineTool({
   input: {
     ...ids,
     auth_provider: provider.default('better_auth'),
-    database_name: text(63).optional().describe('Default: the default database'),
+    database_name: text(63).optional(),
   },
   output: output({ neon_auth: anyObject, secrets: anyObject, warning: z.string() }),
   hints: CREATE,
@@ -298,7 +298,7 @@ export const updateNeonAuthDomains = defineTool({
   ],
   input: {
     ...ids,
-    add: z.array(z.url()).optional().describe('e.g. https://app.example.com'),
+    add: z.array(z.url()).optional().describe('URLs'),
     remove: z.array(z.url()).optional(),
   },
   output: output({ domains: z.array(anyObject) }),
@@ -447,6 +447,15 @@ export const setNeonAuthUserRoles = defineTool({
   },
 });
 
+const SMTP = z.strictObject({
+  host: str(256),
+  port: int(1, 65_535),
+  username: text(256),
+  password: text(1024),
+  sender_email: z.email(),
+  sender_name: str(256),
+});
+
 export const sendNeonAuthTestEmail = defineTool({
   name: 'send_neon_auth_test_email',
   title: 'Send Neon Auth test email',
@@ -457,19 +466,17 @@ export const sendNeonAuthTestEmail = defineTool({
   input: {
     ...ids,
     recipient_email: z.email(),
-    host: str(256),
-    port: int(1, 65_535),
-    username: text(256),
-    password: text(1024),
-    sender_email: z.email(),
-    sender_name: str(256),
+    smtp: anyObject.describe('host, port, username, password, sender_email, sender_name'),
   },
   output: output({ success: z.boolean(), error_message: z.string().optional() }),
   hints: ACT,
-  async handler({ project_id, branch_id, ...body }, { client, signal }) {
+  async handler({ project_id, branch_id, recipient_email, smtp }, { client, signal }) {
+    const server = checkShape(SMTP, smtp, 'smtp');
     return client.post<Schemas['SendNeonAuthTestEmailResponse']>(`${base}/send_test_email`, {
       path: { project_id, branch_id },
-      body,
+      // Sent without `type`: the request schema is StandardEmailServer + recipient_email, which does not
+      // declare it (the generated type adds it from the email-provider discriminator).
+      body: { ...server, recipient_email },
       signal,
     });
   },

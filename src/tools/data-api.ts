@@ -35,10 +35,7 @@ const SETTINGS = z.strictObject({
   server_timing_enabled: z.boolean().optional(),
 });
 
-const settings = anyObject.describe(
-  'db_schemas[], db_anon_role, db_max_rows, db_aggregates_enabled, db_extra_search_path, jwt_role_claim_key, ' +
-    'jwt_cache_max_lifetime, openapi_mode, server_cors_allowed_origins, server_timing_enabled',
-);
+const settings = anyObject.describe('Keys as get_data_api shows, e.g. db_schemas[], db_max_rows');
 
 async function read(client: NeonClient, path: Ids, signal: AbortSignal) {
   return client.get<Schemas['DataAPIReponse']>(route, { path, signal });
@@ -68,9 +65,8 @@ export const createDataApi = defineTool({
     ...ids,
     auth_provider: z.enum(['neon_auth', 'external']).optional(),
     jwks_url: z.url().optional().describe('For external'),
-    provider_name: text(100).optional().describe('e.g. Clerk'),
     jwt_audience: text(256).optional(),
-    add_default_grants: z.boolean().optional().describe('Grant public tables to authenticated'),
+    add_default_grants: z.boolean().optional().describe('GRANT public tables to authenticated'),
     settings: settings.optional(),
   },
   output: output({ data_api: anyObject }),

@@ -124,7 +124,7 @@ export const deployFunction = defineTool({
   name: 'deploy_function',
   title: 'Deploy function',
   description:
-    'Deploy code (files as text, or a base64 ZIP) and/or env vars to a function, creating it if new; waits for the build.',
+    'Deploy code (text files or base64 ZIP) and/or env vars to a function, creating it if new; waits for the build.',
   toolset: 'functions',
   beta: true,
   operations: ['createProjectBranchFunctionDeployment', 'getProjectBranchFunction'],
@@ -135,21 +135,19 @@ export const deployFunction = defineTool({
     files: z.record(z.string(), z.string()).optional().describe('Path → source, zipped for you'),
     zip_base64: text(20_000_000).optional(),
     env: z.record(z.string(), z.string()).optional().describe('Replaces env vars'),
-    runtime: z.enum(['nodejs24']).optional(),
   },
   output: output({ deployment: anyObject, function: anyObject, note: z.string().optional() }),
   hints: CREATE,
-  async handler({ project_id, branch_id, slug, files, zip_base64, env, runtime }, ctx) {
+  async handler({ project_id, branch_id, slug, files, zip_base64, env }, ctx) {
     const { client, signal } = ctx;
     if (files && zip_base64 !== undefined)
       throw new InvalidArgumentError('Give files or zip_base64, not both.');
-    if (!files && zip_base64 === undefined && !env && !runtime) {
-      throw new InvalidArgumentError('Nothing to deploy: give files (or zip_base64), env or runtime.');
+    if (!files && zip_base64 === undefined && !env) {
+      throw new InvalidArgumentError('Nothing to deploy: give files (or zip_base64) and/or env.');
     }
     const zip = files ? zipFiles(files) : zip_base64 !== undefined ? fromBase64(zip_base64) : undefined;
     const form = new FormData();
     if (zip) form.append('zip', new Blob([new Uint8Array(zip)], { type: 'application/zip' }), `${slug}.zip`);
-    if (runtime) form.append('runtime', runtime);
     if (env) form.append('environment', JSON.stringify(env));
     const path = { project_id, branch_id, slug };
     const res = await sendRaw(client, 'POST', `${functionRoute}/deployments`, {

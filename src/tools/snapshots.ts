@@ -6,12 +6,13 @@ import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { summarizeEndpoint } from './computes.js';
-import { branchId, neonId, projectId, text, timestamp } from './fields.js';
+import { branchId, neonId, projectId, text } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
 import { int, str } from './storage.js';
 import { defined } from './util.js';
 
 const snapshotId = neonId('snapshot');
+const isoTime = (what: string) => z.iso.datetime({ offset: true }).describe(what);
 const snapshotRoute = '/projects/{project_id}/snapshots/{snapshot_id}' as const;
 const scheduleRoute = '/projects/{project_id}/branches/{branch_id}/backup_schedule' as const;
 
@@ -26,9 +27,9 @@ export const createSnapshot = defineTool({
     project_id: projectId,
     branch_id: branchId,
     name: text(256).optional(),
-    timestamp: timestamp('Past time').optional(),
+    timestamp: isoTime('Past time').optional(),
     lsn: text(32).optional().describe('Past LSN'),
-    expires_at: timestamp('Delete at').optional(),
+    expires_at: isoTime('Auto-delete at').optional(),
   },
   output: output({ snapshot: anyObject }),
   hints: CREATE,
@@ -106,7 +107,7 @@ export const restoreSnapshot = defineTool({
   name: 'restore_snapshot',
   title: 'Restore snapshot',
   description:
-    'Restore a snapshot as a new branch; waits. finalize makes it replace the target branch (name, computes); else preview and call finalize_restore_branch.',
+    'Restore a snapshot into a new branch; finalize swaps it in for the target now, else preview then finalize_restore_branch.',
   toolset: 'snapshots',
   beta: true,
   operations: ['restoreSnapshot', 'getProjectBranch'],
@@ -190,7 +191,7 @@ export const setSnapshotSchedule = defineTool({
           month: int(1, 12).optional(),
           retention_seconds: int(3600, 2 ** 31)
             .optional()
-            .describe('Keep for (min 3600; default forever)'),
+            .describe('Keep for (min 3600)'),
         }),
       )
       .refine((v) => v.length <= 10, { message: 'at most 10 entries' }),
