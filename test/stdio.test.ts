@@ -20,7 +20,9 @@ const VERSION = (await import('../package.json', { with: { type: 'json' } })).de
 let mock: MockHttpServer;
 
 beforeAll(async () => {
-  // Build once. Type errors elsewhere in the tree (work in progress) do not stop tsc from emitting.
+  // Build once, as `npm run build` does: tsc, then the precomputed tool schemas (a stale
+  // dist/tool-schemas.json would advertise yesterday's schemas). Type errors elsewhere in the tree
+  // (work in progress) do not stop tsc from emitting.
   try {
     execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], {
       cwd: ROOT,
@@ -30,6 +32,8 @@ beforeAll(async () => {
     const out = String((error as { stdout?: Buffer }).stdout ?? '');
     console.warn(`tsc reported errors (dist/ was still emitted):\n${out.slice(0, 2000)}`);
   }
+  if (existsSync(new URL('../scripts/build-schemas.mjs', import.meta.url)))
+    execFileSync(process.execPath, ['scripts/build-schemas.mjs'], { cwd: ROOT, stdio: 'pipe' });
   expect(existsSync(new URL(`../${ENTRY}`, import.meta.url))).toBe(true);
   mock = await startMockHttpServer({ validate: true });
 }, 180_000);
