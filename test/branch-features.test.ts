@@ -24,91 +24,72 @@ const rule = (column: string, masking_function = 'anon.fake_email()') => ({
 });
 
 describe('anonymized branches', () => {
-  it('creates an anonymized branch with rules and a compute, anonymizes it and waits until done', async () => {
+  it('creates an anonymized branch with a compute, waiting for its operations and re-reading it', async () => {
     const { project_id, branch_id } = setup();
-    features(api.fake).anonymizePolls = 2;
     conn = await connect({ toolsets: ['branches'] });
-    const out = await conn.ok('create_anonymized_branch', {
-      project_id,
-      name: 'masked',
-      masking_rules: [rule('email')],
-      start: true,
-    });
+    const out = await conn.ok('create_anonymized_branch', { project_id, name: 'masked' });
     expect(out.branch).toMatchObject({ name: 'masked', parent_id: branch_id, current_state: 'ready' });
     expect(out.compute).toMatchObject({ type: 'read_write', branch_id: out.branch.id });
-    expect(out.status).toMatchObject({ state: 'anonymized', last_run: { masked_columns: 1 } });
-    expect(out.note).toBeUndefined();
     expect(api.requests.find((r) => r.path.endsWith('/branch_anonymized'))?.body).toEqual({
       branch_create: { branch: { name: 'masked' }, endpoints: [{ type: 'read_write' }] },
-      masking_rules: [rule('email')],
-      start_anonymization: true,
     });
-    // Polled until the state left `anonymizing` (2 polls answered it, the third did not).
-    expect(api.count('GET', /\/anonymized_status$/)).toBe(3);
+    expect([...api.fake.operations.values()].every((o) => o.status === 'finished')).toBe(true);
+    const got = await conn.ok('get_branch_anonymization', { project_id, branch_id: out.branch.id });
+    expect(got).toMatchObject({ status: { state: 'initialized' }, masking_rules: [] });
   });
 
-  it('creates without a compute and without starting: the branch is only initialized', async () => {
+  it('creates without a compute', async () => {
     const { project_id } = setup();
     conn = await connect({ toolsets: ['branches'] });
     const out = await conn.ok('create_anonymized_branch', { project_id, compute: false });
     expect(out.compute).toBeUndefined();
-    expect(out.status.state).toBe('initialized');
     expect(api.requests.find((r) => r.path.endsWith('/branch_anonymized'))?.body).toEqual({
       branch_create: { branch: {} },
     });
   });
 
-  it('reports a failed anonymization of a new branch as a note, not as a failed create', async () => {
+  it('replaces the rules, anonymizes and waits until done; a re-run keeps the rules', async () => {
     const { project_id } = setup();
+    features(api.fake).anonymizePolls = 2;
     conn = await connect({ toolsets: ['branches'] });
-    const out = await conn.ok('create_anonymized_branch', {
-      project_id,
-      masking_rules: [rule('email', 'anon.broken()')],
-      start: true,
-    });
-    expect(out.branch.id).toBeTruthy();
-    expect(out.status.state).toBe('error');
-    expect(out.note).toMatch(
-      /^Branch created, but: Anonymization .* "error": function anon.broken\(\) does not exist/,
-    );
-  });
-
-  it('reads rules and state, replaces the rules and re-runs anonymization', async () => {
-    const { project_id } = setup();
-    conn = await connect({ toolsets: ['branches'] });
-    const created = await conn.ok('create_anonymized_branch', { project_id, masking_rules: [rule('email')] });
+    const created = await conn.ok('create_anonymized_branch', { project_id });
     const ids = { project_id, branch_id: created.branch.id };
-    const before = await conn.ok('get_branch_anonymization', ids);
-    expect(before).toMatchObject({ status: { state: 'initialized' }, masking_rules: [rule('email')] });
 
     const { masking_function: _, ...phone } = { ...rule('phone'), masking_value: '000' };
     const rules = [rule('email'), phone];
-    const updated = await conn.ok('update_masking_rules', { ...ids, masking_rules: rules });
-    expect(updated.masking_rules).toEqual(rules);
+    const out = await conn.ok('anonymize_branch', { ...ids, masking_rules: rules });
+    expect(out.status).toMatchObject({ state: 'anonymized', last_run: { masked_columns: 2 } });
+    expect(out.masking_rules).toEqual(rules);
+    expect(out.note).toBeUndefined();
     expect(api.requests.find((r) => r.method === 'PATCH')?.body).toEqual({ masking_rules: rules });
-    expect(features(api.fake).anonymized.get(ids.branch_id)?.rules).toHaveLength(2);
+    // Polled until the state left `anonymizing` (2 polls answered it, the third did not).
+    expect(api.count('GET', /\/anonymized_status$/)).toBe(3);
+    expect((await conn.ok('get_branch_anonymization', ids)).masking_rules).toEqual(rules);
 
-    const started = await conn.ok('start_anonymization', ids);
-    expect(started.status).toMatchObject({ state: 'anonymized', last_run: { masked_columns: 2 } });
+    const again = await conn.ok('anonymize_branch', ids);
+    expect(again.status.state).toBe('anonymized');
+    expect(again.masking_rules).toBeUndefined();
+    expect(api.count('PATCH', /\/masking_rules$/)).toBe(1);
   });
 
-  it('fails start_anonymization when the masking fails, saying what to fix', async () => {
+  it('fails when the masking fails, saying what to fix', async () => {
     const { project_id } = setup();
     conn = await connect({ toolsets: ['branches'] });
-    const created = await conn.ok('create_anonymized_branch', {
+    const created = await conn.ok('create_anonymized_branch', { project_id });
+    const err = await conn.fails('anonymize_branch', {
       project_id,
+      branch_id: created.branch.id,
       masking_rules: [rule('email', 'anon.broken()')],
     });
-    const err = await conn.fails('start_anonymization', { project_id, branch_id: created.branch.id });
     expect(err).toMatch(
-      /ended in state "error": function anon.broken\(\) does not exist.*update_masking_rules/,
+      /ended in state "error": function anon.broken\(\) does not exist.*anonymize_branch again/,
     );
   });
 
   it('refuses masking rules missing a column before sending, and passes Neon’s 404 for a normal branch', async () => {
     const { project_id, branch_id } = setup();
     conn = await connect({ toolsets: ['branches'] });
-    const err = await conn.fails('update_masking_rules', {
+    const err = await conn.fails('anonymize_branch', {
       project_id,
       branch_id,
       masking_rules: [{ database_name: 'neondb', schema_name: 'public', table_name: 'users' }],
@@ -118,6 +99,7 @@ describe('anonymized branches', () => {
     expect(await conn.fails('get_branch_anonymization', { project_id, branch_id })).toMatch(
       /HTTP 404: branch .* is not an anonymized branch/,
     );
+    expect(await conn.fails('anonymize_branch', { project_id, branch_id })).toMatch(/HTTP 404/);
   });
 });
 

@@ -17,7 +17,6 @@ import {
   READ,
   type ToolContext,
   type ToolDef,
-  UPDATE,
 } from './framework.js';
 import { str } from './storage.js';
 import { defined } from './util.js';
@@ -83,16 +82,12 @@ async function getStatus(client: NeonClient, project_id: string, branch_id: stri
 
 const FAILED = new Set(['error', 'initialization_error']);
 
-/**
- * Waits until the branch is anonymized or failed. A failure throws, unless `soft` (the branch was just
- * created and must not look like a failed create): then it comes back as a note.
- */
+/** Waits until the branch is anonymized; throws if it fails, returns a note if it is still running. */
 async function waitAnonymized(
   client: NeonClient,
   project_id: string,
   branch_id: string,
   ctx: Pick<ToolContext, 'signal' | 'progress' | 'settings'>,
-  soft = false,
 ) {
   const { value, timedOut } = await pollUntil(
     () => getStatus(client, project_id, branch_id, ctx.signal),
@@ -101,12 +96,11 @@ async function waitAnonymized(
     (s) => `anonymization ${s.state}${s.status_message ? `: ${s.status_message}` : ''}`,
   );
   if (FAILED.has(value.state)) {
-    const why =
+    throw new NeonError(
       `Anonymization of branch ${branch_id} ended in state "${value.state}"` +
-      (value.status_message ? `: ${value.status_message}` : '.') +
-      ' Fix the masking rules (update_masking_rules), then call start_anonymization.';
-    if (!soft) throw new NeonError(why);
-    return { status: value, note: `Branch created, but: ${why}` };
+        (value.status_message ? `: ${value.status_message}` : '.') +
+        ' Fix the masking rules and call anonymize_branch again.',
+    );
   }
   return {
     status: value,
@@ -118,52 +112,40 @@ export const createAnonymizedBranch = defineTool({
   name: 'create_anonymized_branch',
   title: 'Create anonymized branch',
   description:
-    'Create a branch whose sensitive columns get masked by rules; start anonymizes now and waits for it.',
+    'Create a branch to hold masked data (an unmasked copy until anonymize_branch runs); waits until ready.',
   toolset: 'branches',
   beta: true,
-  operations: ['createProjectBranchAnonymized', 'getProjectBranch', 'getAnonymizedBranchStatus'],
+  operations: ['createProjectBranchAnonymized', 'getProjectBranch'],
   input: {
     project_id: projectId,
     name: text(256).optional(),
     parent_id: branchId.optional().describe('Default: default branch'),
-    masking_rules: maskingRules.optional(),
-    start: z.boolean().optional().describe('Anonymize now'),
     compute: z.boolean().default(true).describe('Add a read-write compute'),
   },
-  output: output({
-    branch: anyObject,
-    compute: anyObject.optional(),
-    status: anyObject,
-    note: z.string().optional(),
-  }),
+  output: output({ branch: anyObject, compute: anyObject.optional() }),
   hints: CREATE,
-  async handler({ project_id, name, parent_id, masking_rules: rules, start, compute }, ctx) {
-    const { client, signal, wait } = ctx;
-    const masking_rules = rules && checkShape(MASKING_RULES, rules, 'masking_rules');
+  async handler({ project_id, name, parent_id, compute }, { client, signal, wait }) {
     const res = await client.post<
       Schemas['BranchResponse'] & { endpoints: Schemas['Endpoint'][]; operations: Schemas['Operation'][] }
     >('/projects/{project_id}/branch_anonymized', {
       path: { project_id },
-      body: defined({
+      body: {
         branch_create: {
           branch: defined({ name, parent_id }),
           ...(compute ? { endpoints: [{ type: 'read_write' as const }] } : {}),
         },
-        masking_rules,
-        start_anonymization: start,
-      }) satisfies Schemas['BranchAnonymizedCreateRequest'],
+      } satisfies Schemas['BranchAnonymizedCreateRequest'],
       signal,
     });
     await wait(res.operations);
-    const branch_id = res.branch.id;
     const branch = (
-      await client.get<Schemas['BranchResponse']>(branchPath, { path: { project_id, branch_id }, signal })
+      await client.get<Schemas['BranchResponse']>(branchPath, {
+        path: { project_id, branch_id: res.branch.id },
+        signal,
+      })
     ).branch;
-    const anonymization = start
-      ? await waitAnonymized(client, project_id, branch_id, ctx, true)
-      : { status: await getStatus(client, project_id, branch_id, signal) };
     const endpoint = res.endpoints?.[0];
-    return { branch, ...(endpoint ? { compute: summarizeEndpoint(endpoint) } : {}), ...anonymization };
+    return { branch, ...(endpoint ? { compute: summarizeEndpoint(endpoint) } : {}) };
   },
 });
 
@@ -189,50 +171,43 @@ export const getBranchAnonymization = defineTool({
   },
 });
 
-export const updateMaskingRules = defineTool({
-  name: 'update_masking_rules',
-  title: 'Update masking rules',
-  description: 'Replace all masking rules of an anonymized branch; start_anonymization applies them.',
+export const anonymizeBranch = defineTool({
+  name: 'anonymize_branch',
+  title: 'Anonymize branch',
+  description:
+    "Mask an anonymized branch's data in place, after replacing its masking rules if given; waits until done.",
   toolset: 'branches',
   beta: true,
-  operations: ['updateMaskingRules'],
-  input: { project_id: projectId, branch_id: branchId, masking_rules: maskingRules },
-  output: output({ masking_rules: z.array(anyObject) }),
-  hints: UPDATE,
-  async handler({ project_id, branch_id, masking_rules: rules }, { client, signal }) {
-    const masking_rules = checkShape(MASKING_RULES, rules, 'masking_rules');
-    const res = await client.patch<Schemas['MaskingRulesResponse']>(`${branchPath}/masking_rules`, {
-      path: { project_id, branch_id },
-      body: { masking_rules } satisfies Schemas['MaskingRulesUpdateRequest'],
-      signal,
-    });
-    return { masking_rules: res.masking_rules };
-  },
-});
-
-export const startAnonymization = defineTool({
-  name: 'start_anonymization',
-  title: 'Start anonymization',
-  description: "Mask an anonymized branch's data with its rules (overwrites it); waits until done.",
-  toolset: 'branches',
-  beta: true,
-  operations: ['startAnonymization', 'getAnonymizedBranchStatus'],
-  input: { project_id: projectId, branch_id: branchId },
-  output: output({ status: anyObject, note: z.string().optional() }),
+  operations: ['updateMaskingRules', 'startAnonymization', 'getAnonymizedBranchStatus'],
+  input: { project_id: projectId, branch_id: branchId, masking_rules: maskingRules.optional() },
+  output: output({
+    status: anyObject,
+    masking_rules: z.array(anyObject).optional(),
+    note: z.string().optional(),
+  }),
   // Rewrites the branch's column data in place (on purpose: it is the masked copy).
   hints: { ...ACT, destructiveHint: true },
-  async handler({ project_id, branch_id }, ctx) {
-    await ctx.client.post<Status>(`${branchPath}/anonymize`, {
-      path: { project_id, branch_id },
-      signal: ctx.signal,
-    });
-    return waitAnonymized(ctx.client, project_id, branch_id, ctx);
+  async handler({ project_id, branch_id, masking_rules: rules }, ctx) {
+    const { client, signal } = ctx;
+    const path = { project_id, branch_id };
+    let saved: Schemas['MaskingRule'][] | undefined;
+    if (rules) {
+      const masking_rules = checkShape(MASKING_RULES, rules, 'masking_rules');
+      const res = await client.patch<Schemas['MaskingRulesResponse']>(`${branchPath}/masking_rules`, {
+        path,
+        body: { masking_rules } satisfies Schemas['MaskingRulesUpdateRequest'],
+        signal,
+      });
+      saved = res.masking_rules;
+    }
+    await client.post<Status>(`${branchPath}/anonymize`, { path, signal });
+    const done = await waitAnonymized(client, project_id, branch_id, ctx);
+    return { ...done, ...(saved ? { masking_rules: saved } : {}) };
   },
 });
 
 export const anonymizationTools: ToolDef[] = [
   createAnonymizedBranch,
   getBranchAnonymization,
-  updateMaskingRules,
-  startAnonymization,
+  anonymizeBranch,
 ];
