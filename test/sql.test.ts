@@ -7,14 +7,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connections } from '../src/sql/connections.js';
 import { connect, text, useMockApi } from './helpers.js';
 import { branchDatabase, createRoles, OWNER, READER, useBranchDatabases } from './pg/branches.js';
-import { startPostgres, type TestPostgres } from './pg/server.js';
+import { hasOpenssl, startPostgres, type TestPostgres } from './pg/server.js';
 
 let pg: TestPostgres;
 const api = useMockApi();
 const dbs = useBranchDatabases(api, () => pg);
 
 beforeAll(async () => {
-  pg = await startPostgres({ preload: ['pg_stat_statements'] });
+  pg = await startPostgres({ preload: ['pg_stat_statements'], tls: true });
   await createRoles(pg);
 }, 90_000);
 afterAll(async () => {
@@ -41,7 +41,7 @@ describe('run_sql', () => {
       project_id,
       sql: 'CREATE TABLE items (id serial PRIMARY KEY, name varchar(40) NOT NULL, price numeric(10,2), tags text[], meta jsonb, at timestamptz DEFAULT now())',
     });
-    expect(created).toMatchObject({ command: 'CREATE', rows: [], branch_id, database: 'neondb' });
+    expect(created).toMatchObject({ command: 'CREATE TABLE', rows: [], branch_id, database: 'neondb' });
     const inserted = await conn.ok('run_sql', {
       project_id,
       sql: 'INSERT INTO items (name, price, tags, meta) VALUES ($1, $2, $3, $4::jsonb), ($5, 2.5, NULL, NULL) RETURNING id, name',
@@ -241,7 +241,7 @@ describe('run_sql_transaction', () => {
       ],
     });
     expect(res.committed).toBe(true);
-    expect(res.results.map((r: any) => r.command)).toEqual(['CREATE', 'INSERT', 'SELECT']);
+    expect(res.results.map((r: any) => r.command)).toEqual(['CREATE TABLE', 'INSERT', 'SELECT']);
     expect(res.results[1].row_count).toBe(2);
     expect(res.results[2].rows).toEqual([
       { id: 1, balance: 100 },
@@ -509,6 +509,11 @@ describe('list_slow_queries', () => {
     expect(q.total_ms).toBeGreaterThan(0);
     expect(typeof q.mean_ms).toBe('number');
     expect(res.stats_since).toBeTruthy();
+    // neon-mcp's own statements (transactions, connection resets, catalog queries) are left out.
+    const all = await conn.ok('list_slow_queries', { project_id, sort: 'calls', limit: 100 });
+    for (const r of all.queries) {
+      expect(r.query).not.toMatch(/^(BEGIN|ROLLBACK|COMMIT|RESET ALL|DISCARD|SELECT WHERE false)|neon-mcp/);
+    }
     expect(res.begin).toMatch(TAG);
   });
 
@@ -548,6 +553,42 @@ describe('connections', () => {
       await pg.query('postgres', `ALTER ROLE ${OWNER} PASSWORD 'test-role-pw'`);
     }
   });
+
+  it.skipIf(!hasOpenssl())(
+    'follows sslmode: TLS verified by default and for require, unverified for prefer, none for disable',
+    async () => {
+      const { project_id, branch_id } = project();
+      await dbs.ensure(branch_id);
+      let mode = 'prefer';
+      api.fake.connectionUri = ({ branch_id: b, database }) =>
+        pg
+          .uri(branchDatabase(b, database), OWNER)
+          .replace('sslmode=disable', mode ? `sslmode=${mode}` : '')
+          .replace(/\?$/, '');
+      conn = await connect();
+      const sslOn = async () =>
+        (
+          await conn.ok('run_sql', {
+            project_id,
+            sql: 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+          })
+        ).rows[0].ssl;
+      expect(await sslOn()).toBe(true);
+      for (const m of ['require', 'verify-full', '']) {
+        mode = m;
+        await connections.closeAll();
+        await conn.close();
+        conn = await connect();
+        const err = await conn.fails('run_sql', { project_id, sql: 'SELECT 1' });
+        expect(err).toMatch(/Could not connect to branch .*self[- ]signed certificate/);
+        expect(err).toMatch(/TLS handshake failed/);
+      }
+      mode = 'disable';
+      await conn.close();
+      conn = await connect();
+      expect(await sslOn()).toBe(false);
+    },
+  );
 
   it('reports a database that cannot be reached', async () => {
     const { project_id } = project();

@@ -2,6 +2,7 @@
  * Catalog queries behind list_tables, describe_table and list_slow_queries. Each answers in one round
  * trip (one statement building JSON), and all run in READ ONLY transactions.
  */
+import { RESET } from './connections.js';
 import { SqlError } from './errors.js';
 import type { Session } from './session.js';
 
@@ -29,7 +30,7 @@ export interface TableList {
 }
 
 export async function listTables(s: Session, opts: { schema?: string; limit: number }): Promise<TableList> {
-  const res = await s.exec<{ j: TableList }>(
+  const rows = await s.read<{ j: TableList }>(
     `WITH t AS (
       SELECT n.nspname AS schema, c.relname AS name, ${KIND} AS type, ${ROW_ESTIMATE} AS row_estimate,
         ${BYTES} AS bytes, obj_description(c.oid, 'pg_class') AS comment
@@ -49,7 +50,7 @@ export async function listTables(s: Session, opts: { schema?: string; limit: num
     [opts.schema ?? null, opts.limit],
     'list_tables',
   );
-  return res.rows[0].j;
+  return rows[0].j;
 }
 
 /** Finds a table, view or materialized view by name, as an agent would write it. */
@@ -61,7 +62,7 @@ export async function findRelation(
   let sch = schema;
   let name = table;
   if (!sch && /^[^".]+\.[^".]+$/.test(table)) [sch, name] = table.split('.') as [string, string];
-  const res = await s.exec<{ oid: number; schema: string; name: string; visible: boolean }>(
+  const rows = await s.read<{ oid: number; schema: string; name: string; visible: boolean }>(
     `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, pg_table_is_visible(c.oid) AS visible
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ($2::text IS NULL OR n.nspname = $2)
@@ -75,7 +76,6 @@ export async function findRelation(
     [name, sch ?? null, table],
     'describe_table',
   );
-  const rows = res.rows;
   const visible = rows.filter((r) => r.visible);
   const pick = rows.length === 1 ? rows[0] : visible.length === 1 ? visible[0] : undefined;
   if (pick) return pick;
@@ -90,7 +90,7 @@ export async function findRelation(
 }
 
 export async function describeTable(s: Session, oid: number): Promise<Record<string, unknown>> {
-  const res = await s.exec<{ j: Record<string, unknown> }>(
+  const rows = await s.read<{ info: Record<string, unknown> }>(
     `SELECT json_strip_nulls(json_build_object(
       'schema', n.nspname, 'name', c.relname, 'type', ${KIND}, 'row_estimate', ${ROW_ESTIMATE},
       'size', (SELECT pg_size_pretty(b) FROM (SELECT ${BYTES} AS b) x WHERE b IS NOT NULL),
@@ -144,24 +144,34 @@ export async function describeTable(s: Session, oid: number): Promise<Record<str
     [oid],
     'describe_table',
   );
-  const row = res.rows[0] as Record<string, unknown> | undefined;
+  const row = rows[0] as Record<string, unknown> | undefined;
   if (!row)
     throw new SqlError('describe_table: the table disappeared while it was being described; try again.');
   const { info, ...rest } = row as { info: Record<string, unknown> };
   return { ...info, ...rest };
 }
 
+/** The statements neon-mcp runs around every call (transactions, the connection reset). */
+const HOUSEKEEPING = [
+  'BEGIN',
+  'BEGIN READ ONLY',
+  'COMMIT',
+  'ROLLBACK',
+  'SELECT WHERE false',
+  ...RESET.split('; '),
+];
+
 export type SlowSort = 'total_time' | 'mean_time' | 'calls';
 
 /** Where pg_stat_statements is installed in this database, if it is. */
 export async function statStatementsSchema(s: Session): Promise<string | undefined> {
-  const res = await s.exec<{ schema: string }>(
+  const rows = await s.read<{ schema: string }>(
     `SELECT quote_ident(n.nspname) AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
      WHERE e.extname = 'pg_stat_statements'`,
     undefined,
     'list_slow_queries',
   );
-  return res.rows[0]?.schema;
+  return rows[0]?.schema;
 }
 
 export async function slowQueries(
@@ -172,7 +182,7 @@ export async function slowQueries(
   const order = { total_time: 's.total_exec_time', mean_time: 's.mean_exec_time', calls: 's.calls' }[
     opts.sort
   ];
-  const res = await s.exec(
+  const queries = await s.read(
     `SELECT s.queryid::text AS queryid, s.query, s.calls,
        round(s.total_exec_time::numeric, 2)::float8 AS total_ms,
        round(s.mean_exec_time::numeric, 2)::float8 AS mean_ms,
@@ -182,23 +192,22 @@ export async function slowQueries(
      FROM ${schema}.pg_stat_statements s
      WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
        AND s.toplevel AND s.calls >= $2
-       AND s.query !~* '^\\s*(BEGIN|COMMIT|ROLLBACK|DISCARD ALL|SET |SHOW |BEGIN READ ONLY)'
-       AND s.query NOT LIKE '%pg_stat_statements%'
+       AND s.query NOT LIKE '%/* neon-mcp */%' AND NOT s.query = ANY ($3::text[])
      ORDER BY ${order} DESC LIMIT $1`,
-    [opts.limit, opts.minCalls],
+    [opts.limit, opts.minCalls, HOUSEKEEPING],
     'list_slow_queries',
   );
   let since: string | undefined;
   try {
-    const info = await s.exec<{ since: string }>(
+    const info = await s.read<{ since: string }>(
       `SELECT stats_reset::text AS since FROM ${schema}.pg_stat_statements_info`,
       undefined,
       'list_slow_queries',
     );
-    since = info.rows[0]?.since;
+    since = info[0]?.since;
   } catch {
     // pg_stat_statements_info is missing before version 1.9 of the extension.
     since = undefined;
   }
-  return { queries: res.rows as Record<string, unknown>[], ...(since ? { stats_since: since } : {}) };
+  return { queries, ...(since ? { stats_since: since } : {}) };
 }

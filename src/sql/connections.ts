@@ -3,9 +3,9 @@
  * pool per URI whose idle connections close after a while, resetting a connection before it is reused,
  * and cancelling what a connection runs from a second one.
  *
- * Why a pool: see docs/SQL.md ("Connections"): reusing a connection saved a TLS handshake, a SCRAM
- * exchange and Neon's proxy hop on every call in the measurement there. A connection given back is
- * reset with `DISCARD ALL` (after a `ROLLBACK` if a transaction was left open) in the background, so a
+ * Why a pool: see docs/SQL.md ("Connections"): reusing a connection saves the TCP and TLS handshakes
+ * and the SCRAM exchange on every call (3-4 round trips, plus Neon's proxy). A connection given back
+ * is reset in the background (the open transaction rolled back, then what DISCARD ALL does), so a
  * `SET`, a temporary table or a prepared statement never leaks into the next call.
  */
 import type * as Pg from 'pg';
@@ -70,8 +70,6 @@ export interface Lease {
   client: Pg.ClientBase;
   /** The backend's process ID (for pg_cancel_backend). */
   pid: number;
-  /** `I` idle, `T` in a transaction, `E` in a failed transaction (from the last ReadyForQuery). */
-  txStatus(): string | null;
   /** Gives the connection back: reset and reused when `reuse`, else closed. Does not wait. */
   release(reuse: boolean): void;
   /** Asks the server, over a second connection, to cancel the statement this one runs. */
@@ -234,14 +232,12 @@ function makeLease(
 ): Lease {
   const internal = client as unknown as {
     processID: number;
-    _txStatus?: string | null;
     connection?: { stream?: { destroy(): void } };
   };
   let released = false;
   return {
     client,
     pid: internal.processID,
-    txStatus: () => internal._txStatus ?? null,
     release(reuse) {
       if (released) return;
       released = true;
@@ -254,22 +250,24 @@ function makeLease(
   };
 }
 
+/**
+ * What DISCARD ALL does, in a form that also works when a transaction is open (DISCARD ALL itself
+ * refuses to run in one), after ending that transaction: one round trip for any state.
+ */
+export const RESET =
+  'ROLLBACK; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; CLOSE ALL; UNLISTEN *; ' +
+  'SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES';
+
 /** Resets a pooled connection in the background, then returns it; closes it if anything fails. */
 function resetAndRelease(client: Pg.PoolClient, reuse: boolean): void {
   if (!reuse) {
     client.release(true);
     return;
   }
-  const status = (client as unknown as { _txStatus?: string | null })._txStatus;
-  void (async () => {
-    try {
-      if (status && status !== 'I') await client.query('ROLLBACK');
-      await client.query('DISCARD ALL');
-      client.release();
-    } catch {
-      client.release(true);
-    }
-  })();
+  client.query(RESET).then(
+    () => client.release(),
+    () => client.release(true),
+  );
 }
 
 /** pg_cancel_backend from a second, short-lived connection with the same credentials. */
@@ -278,7 +276,7 @@ async function cancelBackend(driver: Driver, config: Pg.ClientConfig, pid: numbe
   client.on('error', noop);
   try {
     await client.connect();
-    await client.query('SELECT pg_cancel_backend($1)', [pid]);
+    await client.query('SELECT /* neon-mcp */ pg_cancel_backend($1)', [pid]);
   } finally {
     await client.end().catch(noop);
   }

@@ -3,11 +3,9 @@
  * server are measured, and most sessions never run SQL). Only types are imported statically.
  */
 import type * as Pg from 'pg';
-import type CursorClass from 'pg-cursor';
 
 export interface Driver {
   pg: typeof Pg;
-  Cursor: typeof CursorClass;
   /** Value parsers for result columns (see {@link parsers}). */
   types: Pg.CustomTypesConfig;
 }
@@ -17,11 +15,9 @@ let loading: Promise<Driver> | undefined;
 /** The driver, imported once; a failed import is retried on the next call. */
 export function loadDriver(): Promise<Driver> {
   loading ??= (async () => {
-    const [pgModule, cursorModule] = await Promise.all([import('pg'), import('pg-cursor')]);
+    const pgModule = await import('pg');
     const pg = ((pgModule as unknown as { default?: typeof Pg }).default ?? pgModule) as typeof Pg;
-    const Cursor = ((cursorModule as unknown as { default?: typeof CursorClass }).default ??
-      cursorModule) as typeof CursorClass;
-    return { pg, Cursor, types: parsers(pg) };
+    return { pg, types: parsers(pg) };
   })();
   loading.catch(() => {
     loading = undefined;

@@ -107,46 +107,41 @@ export function checkStatement(sql: string, tool: string, opts: { inTransaction:
   }
 }
 
-/** Starts a READ ONLY transaction and takes its snapshot, after which it cannot be made read-write. */
-export async function beginReadOnly(s: Session): Promise<void> {
-  await s.exec('BEGIN READ ONLY; SELECT 1', undefined, 'starting a READ ONLY transaction');
-}
-
 export interface RunOptions {
-  params?: unknown[];
+  params?: readonly unknown[];
   maxRows: number;
   readOnly: boolean;
   what: string;
 }
 
 /**
- * One statement. Read-only: inside `BEGIN READ ONLY` … `ROLLBACK`. Otherwise on its own (autocommit),
- * so statements that refuse transaction blocks (CREATE DATABASE, VACUUM, CREATE INDEX CONCURRENTLY)
- * work.
+ * One statement. Read-only: inside `BEGIN READ ONLY`, sent in the same round trip, and rolled back.
+ * Otherwise on its own (autocommit), so statements that refuse transaction blocks (CREATE DATABASE,
+ * VACUUM, CREATE INDEX CONCURRENTLY) work.
  */
 export async function runOne(s: Session, sql: string, opts: RunOptions): Promise<StatementResult> {
   if (!opts.readOnly) {
-    return s.statement(sql, opts.params, {
+    return s.run(sql, opts.params, {
       maxRows: opts.maxRows,
       what: opts.what,
-      applied: 'maybe',
+      autocommit: true,
       readOnly: false,
     });
   }
-  await beginReadOnly(s);
-  const res = await s.statement(sql, opts.params, {
+  s.beginReadOnly();
+  const res = await s.run(sql, opts.params, {
     maxRows: opts.maxRows,
     what: opts.what,
-    applied: 'no',
+    autocommit: false,
     readOnly: true,
   });
-  await s.exec('ROLLBACK', undefined, 'ending the READ ONLY transaction');
+  s.rollbackLater();
   return res;
 }
 
 export interface TxStatement {
   sql: string;
-  params?: unknown[];
+  params?: readonly unknown[];
 }
 
 /**
@@ -158,22 +153,22 @@ export async function runTransaction(
   statements: TxStatement[],
   opts: { maxRows: number; readOnly: boolean; tool: string },
 ): Promise<{ results: StatementResult[]; committed: boolean }> {
-  if (opts.readOnly) await beginReadOnly(s);
-  else await s.exec('BEGIN', undefined, 'starting the transaction');
+  if (opts.readOnly) s.beginReadOnly();
+  else s.begin();
   const results: StatementResult[] = [];
   let budget = opts.maxRows;
   for (const [i, st] of statements.entries()) {
     try {
-      const res = await s.statement(st.sql, st.params, {
+      const res = await s.run(st.sql, st.params, {
         maxRows: budget,
         what: `${opts.tool} (statement ${i + 1} of ${statements.length})`,
-        applied: 'no',
+        autocommit: false,
         readOnly: opts.readOnly,
       });
       budget = Math.max(0, budget - res.rows.length);
       results.push(res);
     } catch (e) {
-      await s.exec('ROLLBACK', undefined, 'rolling back').catch(() => undefined);
+      s.rollbackLater();
       if (e instanceof SqlError && e.code) {
         throw new SqlError(
           `${e.message}\nThe transaction was rolled back: none of the ${statements.length} statements was applied.`,
@@ -184,7 +179,7 @@ export async function runTransaction(
     }
   }
   if (opts.readOnly) {
-    await s.exec('ROLLBACK', undefined, 'ending the READ ONLY transaction');
+    s.rollbackLater();
     return { results, committed: false };
   }
   try {
@@ -212,7 +207,7 @@ export async function runScript(s: Session, sql: string, what: string) {
 }
 
 export interface ExplainOptions {
-  params?: unknown[];
+  params?: readonly unknown[];
   analyze: boolean;
   format: 'text' | 'json';
   /** The server is read-only: everything runs in READ ONLY transactions. */
@@ -241,14 +236,15 @@ export async function explain(s: Session, sql: string, opts: ExplainOptions): Pr
   ]
     .filter(Boolean)
     .join(', ');
-  if (opts.readOnly || !opts.analyze) await beginReadOnly(s);
-  else await s.exec('BEGIN', undefined, 'starting the transaction for EXPLAIN ANALYZE');
+  const readOnly = opts.readOnly || !opts.analyze;
+  if (readOnly) s.beginReadOnly();
+  else s.begin();
   try {
-    const res = await s.statement(`EXPLAIN (${options}) ${sql}`, opts.params, {
+    const res = await s.run(`EXPLAIN (${options}) ${sql}`, opts.params, {
       maxRows: 10_000,
       what: opts.what,
-      applied: 'no',
-      readOnly: opts.readOnly || !opts.analyze,
+      autocommit: false,
+      readOnly,
     });
     const values = res.rows.map((r) => Object.values(r)[0]);
     const plan =
@@ -259,7 +255,7 @@ export async function explain(s: Session, sql: string, opts: ExplainOptions): Pr
         : values.map(String).join('\n');
     return { plan, duration_ms: res.duration_ms };
   } finally {
-    await s.exec('ROLLBACK', undefined, 'rolling back after EXPLAIN').catch(() => undefined);
+    s.rollbackLater();
   }
 }
 

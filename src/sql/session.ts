@@ -16,6 +16,13 @@ import {
   SqlError,
   seconds,
 } from './errors.js';
+import { type RawResult, StatementQuery } from './protocol.js';
+
+/**
+ * A comment inside neon-mcp's own catalog queries, so list_slow_queries can leave them out
+ * (pg_stat_statements keeps comments that are inside a statement).
+ */
+export const INTERNAL_MARK = '/* neon-mcp */';
 
 /** Rows counted past the cap before giving up on an exact figure. */
 const COUNT_LIMIT = 100_000;
@@ -115,87 +122,127 @@ export class Session {
   /** An internal query (transaction control, catalog reads); errors name `what`. */
   async exec<R extends Record<string, unknown> = Record<string, unknown>>(
     sql: string,
-    params?: unknown[],
+    params?: readonly unknown[],
     what = 'a query of neon-mcp',
   ): Promise<QueryResult<R>> {
+    await this.flushPrefix();
     try {
-      return await this.client.query<R>({ text: sql, values: params });
+      return await this.client.query<R>({ text: sql, values: params as unknown[] | undefined });
     } catch (e) {
       throw this.translate(e, { what }, 'no');
     }
   }
 
+  /** Statements to send ahead of the next {@link run} (see {@link beginReadOnly}). */
+  private prefix: string[] = [];
+
   /**
-   * One user statement through a cursor: at most `maxRows` rows are kept, the rest are counted (up to
-   * a limit) and dropped.
+   * Starts a READ ONLY transaction and takes its snapshot (after which nothing can switch it to
+   * read-write). Sent with the next statement, in the same round trip. Nothing ends it here: the
+   * connection's reset rolls it back.
    */
-  async statement(
+  beginReadOnly(): void {
+    this.prefix = ['BEGIN READ ONLY', 'SELECT WHERE false'];
+  }
+
+  /** Starts a read-write transaction, sent with the next statement. */
+  begin(): void {
+    this.prefix = ['BEGIN'];
+  }
+
+  /** Ends the open transaction without waiting (later queries on the connection queue behind it). */
+  rollbackLater(): void {
+    this.prefix = [];
+    this.client.query('ROLLBACK').catch(() => undefined);
+  }
+
+  /** Sends what {@link beginReadOnly} left pending, for an {@link exec} that cannot carry it. */
+  private async flushPrefix(): Promise<void> {
+    if (!this.prefix.length) return;
+    const prefix = this.prefix;
+    this.prefix = [];
+    await this.exec(prefix.join('; '), undefined, 'starting a READ ONLY transaction');
+  }
+
+  /**
+   * One statement (the extended protocol: Postgres refuses a second one): at most `maxRows` rows are
+   * kept, the rest are counted (up to a limit) and dropped. `autocommit`: the statement runs on its
+   * own and its commit is awaited; otherwise it runs in the open transaction.
+   */
+  async run(
     sql: string,
-    params: unknown[] | undefined,
-    opts: { maxRows: number; what: string; applied: 'maybe' | 'no'; readOnly: boolean },
+    params: readonly unknown[] | undefined,
+    opts: { maxRows: number; what: string; autocommit: boolean; readOnly: boolean; internal?: boolean },
   ): Promise<StatementResult> {
-    const { Cursor } = this.driver;
     const started = performance.now();
-    const cursor = new Cursor(sql, params ?? [], { rowMode: 'array', types: this.driver.types });
-    // COPY … STDIN/STDOUT is refused before it gets here; these keep a stray one from crashing us.
-    const raw = cursor as unknown as Record<string, unknown>;
-    raw.handleCopyInResponse = (con: { sendCopyFail(msg: string): void }) =>
-      con.sendCopyFail('COPY FROM STDIN is not supported by neon-mcp');
-    raw.handleCopyData = () => undefined;
-    this.client.query(cursor);
-    const read = (n: number) =>
-      new Promise<{ rows: unknown[][]; result?: QueryResult }>((resolve, reject) => {
-        cursor.read(n, (err, rows, result) =>
-          err ? reject(err) : resolve({ rows: rows as unknown[][], result }),
-        );
-      });
-    let rows: unknown[][];
-    let result: QueryResult | undefined;
-    let more = 0;
-    let lowerBound = false;
+    const prefix = this.prefix;
+    this.prefix = [];
+    const query = new StatementQuery({
+      text: sql,
+      values: params,
+      maxRows: opts.maxRows,
+      countLimit: COUNT_LIMIT,
+      prefix,
+      awaitSync: opts.autocommit,
+      types: this.driver.types,
+    });
+    let raw: RawResult;
     try {
-      ({ rows, result } = await read(opts.maxRows + 1));
-      if (rows.length > opts.maxRows) {
-        more = rows.length - opts.maxRows;
-        rows = rows.slice(0, opts.maxRows);
-        for (;;) {
-          const next = await read(1000);
-          if (next.result) result = next.result;
-          if (next.rows.length === 0) break;
-          more += next.rows.length;
-          if (more >= COUNT_LIMIT) {
-            lowerBound = true;
-            break;
-          }
-        }
-      }
-      await cursor.close();
+      this.client.query(query as unknown as import('pg').Submittable);
+      raw = await query.promise;
     } catch (e) {
-      throw this.translate(e, { what: opts.what, sql, readOnly: opts.readOnly }, opts.applied);
+      throw this.translate(
+        e,
+        { what: opts.what, sql: opts.internal ? undefined : sql, readOnly: opts.readOnly },
+        opts.autocommit ? 'maybe' : 'no',
+      );
     }
     const duration_ms = Math.round(performance.now() - started);
-    const fields = result?.fields ?? [];
-    const columns = await this.columnTypes(fields);
-    const names = uniqueNames(fields.map((f) => f.name));
-    const objects = rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]])));
-    const command = result?.command ?? (fields.length ? 'SELECT' : '');
-    // For a SELECT read in batches, the final tag counts only the last batch: count rows ourselves.
-    // Other commands (INSERT … RETURNING) tag the whole statement.
-    const counted = command === 'SELECT' || command === 'FETCH' ? null : (result?.rowCount ?? null);
-    const row_count = counted ?? (fields.length ? rows.length + more : null);
+    const columns = opts.internal
+      ? raw.fields.map((f) => ({ name: f.name, type: '' }))
+      : await this.columnTypes(raw.fields);
+    const names = uniqueNames(raw.fields.map((f) => f.name));
+    const rows = raw.rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]])));
+    // A SELECT read in batches tags only its last batch: count rows here. INSERT … RETURNING and the
+    // like tag the whole statement.
+    const selectLike = raw.command === 'SELECT' || raw.command === 'FETCH';
+    const row_count =
+      !selectLike && raw.tagCount !== null
+        ? raw.tagCount
+        : raw.fields.length
+          ? raw.rows.length + raw.more
+          : raw.tagCount;
     return {
-      command,
+      command: raw.command,
       columns: columns.map((c, i) => ({ ...c, name: names[i] ?? c.name })),
-      rows: objects,
+      rows,
       row_count,
-      more,
-      moreIsLowerBound: lowerBound,
+      more: raw.more,
+      moreIsLowerBound: raw.moreIsLowerBound,
       duration_ms,
     };
   }
 
+  /** An internal read inside the open transaction (after {@link beginReadOnly}); returns the rows. */
+  async read<R extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    params: readonly unknown[] | undefined,
+    what: string,
+  ): Promise<R[]> {
+    const marked = sql.replace(/^\s*(WITH|SELECT)\b/i, `$1 ${INTERNAL_MARK}`);
+    const res = await this.run(marked, params, {
+      maxRows: 10_000,
+      what,
+      autocommit: false,
+      readOnly: true,
+      internal: true,
+    });
+    return res.rows as R[];
+  }
+
   /** A script of any number of statements in one simple-protocol message (migrations). */
   async script(sql: string, what: string): Promise<{ statements: number; duration_ms: number }> {
+    await this.flushPrefix();
     const started = performance.now();
     try {
       const res = await this.client.query(sql);
@@ -216,7 +263,7 @@ export class Session {
     if (missing.length) {
       try {
         const res = await this.client.query<{ o: number; m: number; name: string | null }>({
-          text: 'SELECT o::int AS o, m, format_type(o, nullif(m, -1)) AS name FROM unnest($1::oid[], $2::int[]) AS u(o, m)',
+          text: `SELECT ${INTERNAL_MARK} o::int AS o, m, format_type(o, nullif(m, -1)) AS name FROM unnest($1::oid[], $2::int[]) AS u(o, m)`,
           values: [missing.map((f) => f.dataTypeID), missing.map((f) => f.dataTypeModifier)],
         });
         for (const r of res.rows) this.typeNames.set(`${r.o}:${r.m}`, r.name ?? `oid ${r.o}`);

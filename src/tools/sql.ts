@@ -19,7 +19,6 @@ import {
 import { SqlError } from '../sql/errors.js';
 import { summarizePlan } from '../sql/plan.js';
 import {
-  beginReadOnly,
   CONNECT_OPERATIONS,
   checkStatement,
   explain,
@@ -199,9 +198,8 @@ export const listTablesTool = defineTool({
   async handler({ schema, ...target }, ctx) {
     const maxRows = ctx.settings.sqlMaxRows;
     return onDatabase(ctx, target, async (s, db) => {
-      await beginReadOnly(s);
+      s.beginReadOnly();
       const list = await listTables(s, { schema, limit: maxRows });
-      await s.exec('ROLLBACK');
       const more = list.total - list.tables.length;
       return untrusted(
         { schemas: list.schemas, tables: list.tables },
@@ -244,10 +242,9 @@ export const describeTableTool = defineTool({
   hints: SQL_READ,
   async handler({ table, schema, ...target }, ctx) {
     return onDatabase(ctx, target, async (s, db) => {
-      await beginReadOnly(s);
+      s.beginReadOnly();
       const rel = await findRelation(s, table, schema);
       const description = await describeTable(s, rel.oid);
-      await s.exec('ROLLBACK');
       return untrusted({ table: description }, { branch_id: db.branch_id, database: db.database });
     });
   },
@@ -334,10 +331,9 @@ export const listSlowQueries = defineTool({
   hints: SQL_READ,
   async handler({ sort = 'total_time', limit = 10, min_calls = 1, ...target }, ctx) {
     return onDatabase(ctx, target, async (s, db) => {
-      await beginReadOnly(s);
+      s.beginReadOnly();
       const schema = await statStatementsSchema(s);
       if (!schema) {
-        await s.exec('ROLLBACK');
         throw new SqlError(
           `list_slow_queries: the pg_stat_statements extension is not installed in database ${db.database} ` +
             `(branch ${db.branch_id}). Enable it with this statement (run_sql): CREATE EXTENSION pg_stat_statements; ` +
@@ -347,7 +343,6 @@ export const listSlowQueries = defineTool({
         );
       }
       const res = await slowQueries(s, schema, { sort, limit, minCalls: min_calls });
-      await s.exec('ROLLBACK');
       return untrusted(
         { queries: res.queries },
         {

@@ -21,6 +21,8 @@ export const ROLE_PASSWORD = 'test-role-pw';
 
 export interface TestPostgres {
   port: number;
+  /** The server accepts TLS (with a self-signed certificate for localhost). */
+  tls: boolean;
   /** A URI for a database as a role (`sslmode=disable`: the test server has no TLS). */
   uri(database: string, role?: string): string;
   /** Runs SQL on a database, as the superuser unless `role` is given. */
@@ -36,6 +38,49 @@ export interface TestPostgres {
 export interface StartOptions {
   /** Libraries for shared_preload_libraries, e.g. `pg_stat_statements`. */
   preload?: string[];
+  /**
+   * Accept TLS too, with a self-signed certificate for `localhost` made by `openssl` (plain TCP keeps
+   * working). Ignored when openssl is missing: check {@link TestPostgres.tls}.
+   */
+  tls?: boolean;
+}
+
+/** Whether the `openssl` command is available (to make a certificate for a TLS test server). */
+export function hasOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A self-signed certificate and key in `dir`, readable by the server's user only. */
+function makeCertificate(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'server.crt');
+  const key = join(dir, 'server.key');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
+  chmodSync(key, 0o600);
+  if (userInfo().uid === 0) execFileSync('chown', ['postgres:postgres', key, cert]);
+  return { cert, key };
 }
 
 /** Creates the `postgres` OS user when running as root and it does not exist yet. */
@@ -83,6 +128,8 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
   chmodSync(dir, 0o755);
   const port = await freePort();
   const log: string[] = [];
+  const tls = Boolean(opts.tls) && hasOpenssl();
+  const certificate = tls ? makeCertificate(dir) : undefined;
   const flags = [
     'listen_addresses=127.0.0.1',
     'unix_socket_directories=',
@@ -91,6 +138,9 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
     'full_page_writes=off',
     'max_connections=200',
     ...(opts.preload?.length ? [`shared_preload_libraries=${opts.preload.join(',')}`] : []),
+    ...(certificate
+      ? ['ssl=on', `ssl_cert_file=${certificate.cert}`, `ssl_key_file=${certificate.key}`]
+      : []),
   ];
   const server = new EmbeddedPostgres({
     databaseDir: join(dir, 'data'),
@@ -149,6 +199,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
 
   return {
     port,
+    tls,
     uri,
     async query(database, sql, params, role = SUPERUSER) {
       const c = await admin(database, role);
