@@ -308,7 +308,6 @@ describe('domains, OAuth providers and users', () => {
     );
 
     expect(await conn.ok('set_neon_auth_user_roles', { ...ids, user_id: id, roles: ['admin'] })).toEqual({
-      id,
       roles: ['admin'],
     });
     expect(auth!.users.get(id)?.roles).toEqual(['admin']);

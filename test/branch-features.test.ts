@@ -59,7 +59,6 @@ describe('anonymized branches', () => {
     const rules = [rule('email'), phone];
     const out = await conn.ok('anonymize_branch', { ...ids, masking_rules: rules });
     expect(out.status).toMatchObject({ state: 'anonymized', last_run: { masked_columns: 2 } });
-    expect(out.masking_rules).toEqual(rules);
     expect(out.note).toBeUndefined();
     expect(api.requests.find((r) => r.method === 'PATCH')?.body).toEqual({ masking_rules: rules });
     // Polled until the state left `anonymizing` (2 polls answered it, the third did not).
@@ -68,7 +67,6 @@ describe('anonymized branches', () => {
 
     const again = await conn.ok('anonymize_branch', ids);
     expect(again.status.state).toBe('anonymized');
-    expect(again.masking_rules).toBeUndefined();
     expect(api.count('PATCH', /\/masking_rules$/)).toBe(1);
   });
 

@@ -111,15 +111,14 @@ async function waitAnonymized(
 export const createAnonymizedBranch = defineTool({
   name: 'create_anonymized_branch',
   title: 'Create anonymized branch',
-  description:
-    'Create a branch to hold masked data (an unmasked copy until anonymize_branch runs); waits until ready.',
+  description: 'Create a branch for masked data (unmasked until anonymize_branch); waits until ready.',
   toolset: 'branches',
   beta: true,
   operations: ['createProjectBranchAnonymized', 'getProjectBranch'],
   input: {
     project_id: projectId,
     name: text(256).optional(),
-    parent_id: branchId.optional().describe('Default: default branch'),
+    parent_id: branchId.optional(),
     compute: z.boolean().default(true).describe('Add a read-write compute'),
   },
   output: output({ branch: anyObject, compute: anyObject.optional() }),
@@ -174,15 +173,13 @@ export const getBranchAnonymization = defineTool({
 export const anonymizeBranch = defineTool({
   name: 'anonymize_branch',
   title: 'Anonymize branch',
-  description:
-    "Mask an anonymized branch's data in place, after replacing its masking rules if given; waits until done.",
+  description: "Mask an anonymized branch's data in place (replacing its masking rules if given); waits.",
   toolset: 'branches',
   beta: true,
   operations: ['updateMaskingRules', 'startAnonymization', 'getAnonymizedBranchStatus'],
   input: { project_id: projectId, branch_id: branchId, masking_rules: maskingRules.optional() },
   output: output({
     status: anyObject,
-    masking_rules: z.array(anyObject).optional(),
     note: z.string().optional(),
   }),
   // Rewrites the branch's column data in place (on purpose: it is the masked copy).
@@ -190,19 +187,16 @@ export const anonymizeBranch = defineTool({
   async handler({ project_id, branch_id, masking_rules: rules }, ctx) {
     const { client, signal } = ctx;
     const path = { project_id, branch_id };
-    let saved: Schemas['MaskingRule'][] | undefined;
     if (rules) {
       const masking_rules = checkShape(MASKING_RULES, rules, 'masking_rules');
-      const res = await client.patch<Schemas['MaskingRulesResponse']>(`${branchPath}/masking_rules`, {
+      await client.patch<Schemas['MaskingRulesResponse']>(`${branchPath}/masking_rules`, {
         path,
         body: { masking_rules } satisfies Schemas['MaskingRulesUpdateRequest'],
         signal,
       });
-      saved = res.masking_rules;
     }
     await client.post<Status>(`${branchPath}/anonymize`, { path, signal });
-    const done = await waitAnonymized(client, project_id, branch_id, ctx);
-    return { ...done, ...(saved ? { masking_rules: saved } : {}) };
+    return waitAnonymized(client, project_id, branch_id, ctx);
   },
 });
 

@@ -28,7 +28,7 @@ type Ids = { project_id: string; branch_id: string };
 
 const provider = z.enum(['better_auth', 'stack', 'mock']);
 const oauthProvider = z.enum(['google', 'github', 'microsoft', 'vercel']);
-const userId = str(256).describe('Auth user ID');
+const userId = str(256);
 const SECRET_WARNING = 'SECRET: shown only this once. Give it to the user to store securely.';
 
 /** A copy with every non-empty secret Neon echoes on reads replaced by `[hidden]`. */
@@ -92,8 +92,7 @@ const DEFAULT_SECTIONS: Section[] = ['integration', 'plugins', 'domains', 'webho
 export const getNeonAuth = defineTool({
   name: 'get_neon_auth',
   title: 'Get Neon Auth',
-  description:
-    'Get Neon Auth of a branch: integration, plugins (sign-in methods, email, OAuth, localhost), domains, webhooks.',
+  description: 'Get Neon Auth of a branch: integration, plugin settings, domains, webhooks.',
   toolset: 'auth',
   beta: true,
   operations: [
@@ -428,22 +427,19 @@ export const deleteNeonAuthUser = defineTool({
 export const setNeonAuthUserRoles = defineTool({
   name: 'set_neon_auth_user_roles',
   title: 'Set Neon Auth user roles',
-  description: 'Replace the roles of a Neon Auth user (e.g. ["admin"]).',
+  description: 'Replace the roles of a Neon Auth user, e.g. admin.',
   toolset: 'auth',
   operations: ['updateNeonAuthUserRole'],
   input: { ...ids, user_id: userId, roles: z.array(str(64)) },
-  output: output({ id: z.string(), roles: z.array(z.string()) }),
+  output: output({ roles: z.array(z.string()) }),
   hints: UPDATE,
   async handler({ project_id, branch_id, user_id, roles }, { client, signal }) {
-    const res = await client.put<Schemas['UpdateNeonAuthUserRoleResponse']>(
-      `${base}/users/{auth_user_id}/role`,
-      {
-        path: { project_id, branch_id, auth_user_id: user_id },
-        body: { roles },
-        signal,
-      },
-    );
-    return { id: res.id, roles };
+    await client.put<Schemas['UpdateNeonAuthUserRoleResponse']>(`${base}/users/{auth_user_id}/role`, {
+      path: { project_id, branch_id, auth_user_id: user_id },
+      body: { roles } satisfies Schemas['UpdateNeonAuthUserRoleRequest'],
+      signal,
+    });
+    return { roles };
   },
 });
 

@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { branchId, databaseName, projectId, text } from './fields.js';
+import { branchId, databaseName, projectId } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
 import { defined } from './util.js';
 
@@ -65,7 +65,6 @@ export const createDataApi = defineTool({
     ...ids,
     auth_provider: z.enum(['neon_auth', 'external']).optional(),
     jwks_url: z.url().optional().describe('For external'),
-    jwt_audience: text(256).optional(),
     add_default_grants: z.boolean().optional().describe('GRANT public tables to authenticated'),
     settings: settings.optional(),
   },

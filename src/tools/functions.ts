@@ -20,7 +20,7 @@ const SLUG = /^[a-z0-9]{1,20}$/;
 const slug = z
   .string()
   .refine((v) => SLUG.test(v), { message: 'must be 1-20 lowercase letters or digits' })
-  .describe('Function slug');
+  .describe('slug');
 const functionRoute = '/projects/{project_id}/branches/{branch_id}/functions/{slug}' as const;
 
 /** Functions per page of list_functions. */
@@ -124,7 +124,7 @@ export const deployFunction = defineTool({
   name: 'deploy_function',
   title: 'Deploy function',
   description:
-    'Deploy code (text files or base64 ZIP) and/or env vars to a function, creating it if new; waits for the build.',
+    'Deploy code (text files or a base64 ZIP) and/or env to a function, creating it; waits for the build.',
   toolset: 'functions',
   beta: true,
   operations: ['createProjectBranchFunctionDeployment', 'getProjectBranchFunction'],
@@ -132,7 +132,7 @@ export const deployFunction = defineTool({
     project_id: projectId,
     branch_id: branchId,
     slug,
-    files: z.record(z.string(), z.string()).optional().describe('Path → source, zipped for you'),
+    files: z.record(z.string(), z.string()).optional().describe('Path → text'),
     zip_base64: text(20_000_000).optional(),
     env: z.record(z.string(), z.string()).optional().describe('Replaces env vars'),
   },

@@ -114,9 +114,9 @@ export const restoreSnapshot = defineTool({
   input: {
     project_id: projectId,
     snapshot_id: snapshotId,
-    name: text(256).optional().describe('New branch name'),
-    target_branch_id: branchId.optional().describe("Branch to replace (default: snapshot's source)"),
-    finalize: z.boolean().optional().describe('Replace it now (default false)'),
+    name: text(256).optional(),
+    target_branch_id: branchId.optional().describe('Default: snapshot source'),
+    finalize: z.boolean().optional().describe('Swap in now'),
   },
   output: output({ branch: anyObject, computes: z.array(anyObject), note: z.string().optional() }),
   // Creates a branch; with finalize it takes over the target's name and computes (they restart).
@@ -186,12 +186,12 @@ export const setSnapshotSchedule = defineTool({
       .array(
         z.strictObject({
           frequency: z.enum(['hourly', 'daily', 'weekly', 'monthly', 'yearly']),
-          hour: int(0, 23).optional().describe('0-23 UTC'),
-          day: int(1, 31).optional().describe('Of week or month'),
+          hour: int(0, 23).optional().describe('UTC'),
+          day: int(1, 31).optional(),
           month: int(1, 12).optional(),
           retention_seconds: int(3600, 2 ** 31)
             .optional()
-            .describe('Keep for (min 3600)'),
+            .describe('Seconds to keep'),
         }),
       )
       .refine((v) => v.length <= 10, { message: 'at most 10 entries' }),

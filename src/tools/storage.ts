@@ -213,7 +213,7 @@ const OBJECTS_PAGE = 200;
 export const listBucketObjects = defineTool({
   name: 'list_bucket_objects',
   title: 'List bucket objects',
-  description: "List objects (key, size, modified) in a bucket; delimiter '/' groups keys into folders.",
+  description: "List objects in a bucket; delimiter '/' groups keys into folders.",
   toolset: 'storage',
   beta: true,
   operations: ['listProjectBranchBucketObjects'],
