@@ -244,7 +244,7 @@ type SettingsSection = keyof typeof SETTINGS;
 export const updateNeonAuth = defineTool({
   name: 'update_neon_auth',
   title: 'Update Neon Auth',
-  description: 'Change one Neon Auth settings section of a branch; fields as get_neon_auth shows them.',
+  description: 'Change one section of Neon Auth settings on a branch (current values: get_neon_auth).',
   toolset: 'auth',
   operations: [
     'updateNeonAuthEmailAndPasswordConfig',
@@ -259,9 +259,13 @@ export const updateNeonAuth = defineTool({
     ...ids,
     section: z.enum(Object.keys(SETTINGS) as [SettingsSection, ...SettingsSection[]]),
     settings: anyObject.describe(
-      'Only fields to change. email_provider: type standard (host, port, username, password, sender_email, ' +
-        'sender_name) or shared. webhooks replaces all: enabled, webhook_url, enabled_events[], timeout_seconds. ' +
-        'allow_localhost: {allow_localhost}. magic_link: expires_in minutes. phone_number: otp_expires_in seconds.',
+      'Fields to change. email_and_password: enabled, email_verification_method (link|otp), ' +
+        'require_email_verification, auto_sign_in_after_verification, send_verification_email_on_sign_up, ' +
+        'send_verification_email_on_sign_in, disable_sign_up. email_provider: type standard with host, port, ' +
+        'username, password, sender_email, sender_name; or type shared. allow_localhost: allow_localhost. ' +
+        'organization: enabled, organization_limit, membership_limit, creator_role (admin|owner), ' +
+        'send_invitation_email. magic_link: enabled, expires_in (min), disable_sign_up. phone_number: enabled, ' +
+        'otp_expires_in (s). webhooks (replaces all): enabled, webhook_url, enabled_events[], timeout_seconds.',
     ),
   },
   output: output({ settings: anyObject }),
