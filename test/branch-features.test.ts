@@ -26,7 +26,7 @@ const rule = (column: string, masking_function = 'anon.fake_email()') => ({
 describe('anonymized branches', () => {
   it('creates an anonymized branch with a compute, waiting for its operations and re-reading it', async () => {
     const { project_id, branch_id } = setup();
-    conn = await connect({ toolsets: ['branches'] });
+    conn = await connect({ toolsets: ['anonymization'] });
     const out = await conn.ok('create_anonymized_branch', { project_id, name: 'masked' });
     expect(out.branch).toMatchObject({ name: 'masked', parent_id: branch_id, current_state: 'ready' });
     expect(out.compute).toMatchObject({ type: 'read_write', branch_id: out.branch.id });
@@ -40,7 +40,7 @@ describe('anonymized branches', () => {
 
   it('creates without a compute', async () => {
     const { project_id } = setup();
-    conn = await connect({ toolsets: ['branches'] });
+    conn = await connect({ toolsets: ['anonymization'] });
     const out = await conn.ok('create_anonymized_branch', { project_id, compute: false });
     expect(out.compute).toBeUndefined();
     expect(api.requests.find((r) => r.path.endsWith('/branch_anonymized'))?.body).toEqual({
@@ -51,7 +51,7 @@ describe('anonymized branches', () => {
   it('replaces the rules, anonymizes and waits until done; a re-run keeps the rules', async () => {
     const { project_id } = setup();
     features(api.fake).anonymizePolls = 2;
-    conn = await connect({ toolsets: ['branches'] });
+    conn = await connect({ toolsets: ['anonymization'] });
     const created = await conn.ok('create_anonymized_branch', { project_id });
     const ids = { project_id, branch_id: created.branch.id };
 
@@ -72,7 +72,7 @@ describe('anonymized branches', () => {
 
   it('fails when the masking fails, saying what to fix', async () => {
     const { project_id } = setup();
-    conn = await connect({ toolsets: ['branches'] });
+    conn = await connect({ toolsets: ['anonymization'] });
     const created = await conn.ok('create_anonymized_branch', { project_id });
     const err = await conn.fails('anonymize_branch', {
       project_id,
@@ -86,7 +86,7 @@ describe('anonymized branches', () => {
 
   it('refuses masking rules missing a column before sending, and passes Neon’s 404 for a normal branch', async () => {
     const { project_id, branch_id } = setup();
-    conn = await connect({ toolsets: ['branches'] });
+    conn = await connect({ toolsets: ['anonymization'] });
     const err = await conn.fails('anonymize_branch', {
       project_id,
       branch_id,
