@@ -225,6 +225,15 @@ describe('run_sql', () => {
       sql: "SELECT current_setting('search_path') AS path, to_regclass('pg_temp.scratch') AS scratch, current_setting('statement_timeout') AS timeout",
     });
     expect(res.rows[0]).toEqual({ path: '"$user", public', scratch: null, timeout: '30s' });
+    // …and reused (the reset works for a role that is not a superuser).
+    const pid = async (sql = 'SELECT pg_backend_pid() AS pid') => {
+      await new Promise((r) => setTimeout(r, 50));
+      return (await conn.ok('run_sql', { project_id, sql })).rows[0]?.pid;
+    };
+    const first = await pid();
+    await pid('SET search_path = other');
+    await pid("SET ROLE 'neondb_owner'");
+    expect(await pid()).toBe(first);
   });
 });
 

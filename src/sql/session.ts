@@ -90,8 +90,7 @@ export async function withSession<T>(
     if (opts.signal.aborted) throw cancelled(target);
     return await fn(session);
   } catch (e) {
-    // Keep a connection whose statement failed cleanly; drop one that was lost or cancelled.
-    if (!(e instanceof SqlError) || e instanceof SqlCancelledError || !e.code) reuse = false;
+    // A connection that was lost fails its reset and is dropped then; a cancelled one is dropped now.
     if (opts.signal.aborted) throw cancelled(target);
     throw e;
   } finally {
