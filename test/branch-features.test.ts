@@ -157,8 +157,9 @@ describe('Data API', () => {
 
 describe('functions', () => {
   /** Routes the multipart deployment (which the JSON request check cannot read) to the fake directly. */
-  const connectFunctions = () =>
+  const connectFunctions = (options: Parameters<typeof connect>[0] = {}) =>
     connect({
+      ...options,
       toolsets: ['functions'],
       clientOptions: {
         fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -232,6 +233,35 @@ describe('functions', () => {
     const err = await conn.fails('deploy_function', { ...ids, slug: 'hello', files: { 'index.mjs': 'x(' } });
     expect(err).toMatch(/Deployment 2 of function hello failed to build: SyntaxError: Unexpected token/);
     expect(err).toMatch(/previous deployment .* stays active/);
+  });
+
+  it('stops waiting at the operation timeout and says the build goes on', async () => {
+    const ids = setup();
+    conn = await connectFunctions({ operationTimeoutMs: 300 });
+    await conn.ok('deploy_function', { ...ids, slug: 'hello', files: { 'index.mjs': 'x' } });
+    features(api.fake).functions.get(`${ids.branch_id}/hello`)!.buildPolls = 1_000;
+    const out = await conn.ok('deploy_function', { ...ids, slug: 'hello', env: { A: 'b' } });
+    expect(out.deployment).toMatchObject({ id: 2, status: 'building' });
+    expect(out.note).toMatch(/Still building; check later with get_function/);
+  });
+
+  it('stops polling when the call is cancelled', async () => {
+    const ids = setup();
+    conn = await connectFunctions();
+    await conn.ok('deploy_function', { ...ids, slug: 'hello', files: { 'index.mjs': 'x' } });
+    features(api.fake).functions.get(`${ids.branch_id}/hello`)!.buildPolls = 1_000;
+    const controller = new AbortController();
+    const call = conn.call(
+      'deploy_function',
+      { ...ids, slug: 'hello', env: { A: 'b' } },
+      { signal: controller.signal },
+    );
+    await new Promise((r) => setTimeout(r, 400));
+    controller.abort();
+    await expect(call).rejects.toThrow();
+    const polls = api.count('GET', /\/functions\/hello$/);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(api.count('GET', /\/functions\/hello$/)).toBe(polls);
   });
 
   it('refuses bad deployments before sending: nothing to deploy, both code forms, unsafe paths, not a ZIP', async () => {

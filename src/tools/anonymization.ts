@@ -3,7 +3,7 @@
  * Anonymizer. Masking rules say which column gets which function or value; anonymizing applies them.
  */
 import * as z from 'zod';
-import { NeonError } from '../client/errors.js';
+import { NeonAbortedError, NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { summarizeEndpoint } from './computes.js';
 import { checkShape } from './data-api.js';
@@ -61,19 +61,24 @@ export async function pollUntil<T>(
     if (done(value)) return { value, timedOut: false };
     if (Date.now() + delay > deadline) return { value, timedOut: true };
     await ctx.progress(describe(value));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, delay);
-      ctx.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          reject(ctx.signal.reason);
-        },
-        { once: true },
-      );
-    });
+    await sleep(delay, ctx.signal);
     delay = Math.min(5_000, delay * 1.5);
   }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stop = () => {
+      clearTimeout(timer);
+      reject(new NeonAbortedError('Waiting for Neon'));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', stop);
+      resolve();
+    }, ms);
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+  });
 }
 
 async function getStatus(client: NeonClient, project_id: string, branch_id: string, signal: AbortSignal) {

@@ -259,13 +259,13 @@ export const updateNeonAuth = defineTool({
     ...ids,
     section: z.enum(Object.keys(SETTINGS) as [SettingsSection, ...SettingsSection[]]),
     settings: anyObject.describe(
-      'Fields to change. email_and_password: enabled, email_verification_method (link|otp), ' +
-        'require_email_verification, auto_sign_in_after_verification, send_verification_email_on_sign_up, ' +
-        'send_verification_email_on_sign_in, disable_sign_up. email_provider: type standard with host, port, ' +
-        'username, password, sender_email, sender_name; or type shared. allow_localhost: allow_localhost. ' +
-        'organization: enabled, organization_limit, membership_limit, creator_role (admin|owner), ' +
-        'send_invitation_email. magic_link: enabled, expires_in (min), disable_sign_up. phone_number: enabled, ' +
-        'otp_expires_in (s). webhooks (replaces all): enabled, webhook_url, enabled_events[], timeout_seconds.',
+      'email_and_password: enabled, email_verification_method, require_email_verification, ' +
+        'auto_sign_in_after_verification, send_verification_email_on_sign_up, send_verification_email_on_sign_in, ' +
+        'disable_sign_up. email_provider: type standard, host, port, username, password, sender_email, ' +
+        'sender_name; or type shared. allow_localhost: allow_localhost. organization: enabled, organization_limit, ' +
+        'membership_limit, creator_role, send_invitation_email. magic_link: enabled, expires_in, disable_sign_up. ' +
+        'phone_number: enabled, otp_expires_in. webhooks (replaces all): enabled, webhook_url, enabled_events[], ' +
+        'timeout_seconds.',
     ),
   },
   output: output({ settings: anyObject }),

@@ -52,7 +52,6 @@ export async function sendRaw(
   const { default: ky, HTTPError, TimeoutError } = await import('ky');
   const { signal } = options;
   if (signal.aborted) throw new NeonAbortedError(`${method} ${path}`);
-  await client.limiter.acquire(`${method} ${route}`, signal);
   try {
     return await ky(path.slice(1), {
       ...kyOptions,
@@ -66,6 +65,8 @@ export async function sendRaw(
       },
       retry: method === 'GET' ? { limit: 2, statusCodes: [429, 500, 502, 503, 504] } : 0,
       throwHttpErrors: (status: number) => !options.pass?.includes(status),
+      // Every attempt, retries included, waits for the shared rate limiter.
+      hooks: { beforeRequest: [() => client.limiter.acquire(`${method} ${route}`, signal)] },
     } as KyOptions);
   } catch (error) {
     if (error instanceof NeonError) throw error;
