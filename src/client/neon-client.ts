@@ -57,6 +57,16 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** A request whose body or answer is not JSON (multipart uploads, object downloads). */
+export interface RawRequestOptions extends Omit<RequestOptions, 'body'> {
+  /** Sent as is (e.g. a `FormData`); its content type follows from it. */
+  body?: BodyInit;
+  /** The `accept` header (default `application/json`). */
+  accept?: string;
+  /** Statuses answered as a response rather than thrown (e.g. a 404 that means "not enabled"). */
+  pass?: number[];
+}
+
 /** ky is loaded on the first request, not at start-up. */
 let kyModule: Promise<typeof import('ky')> | undefined;
 const loadKy = () => {
@@ -128,6 +138,33 @@ export class NeonClient {
 
   /** Sends one request (with retries where safe) and returns the parsed JSON body. */
   async request<T>(method: HttpMethod, route: Route, options: RequestOptions = {}): Promise<T> {
+    const { body, ...rest } = options;
+    const response = await this.send(method, route, { ...rest, json: body });
+    const text = await response.text();
+    if (!text) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new NeonError(
+        `${method} ${response.url ? new URL(response.url).pathname : route} returned a body that is not valid JSON ` +
+          `(HTTP ${response.status}). The Neon API may be having trouble; try again later.`,
+      );
+    }
+  }
+
+  /**
+   * Sends one request whose body or answer is not JSON, with the same auth, rate limiting, retries
+   * and errors as {@link request}; returns the response for the caller to read.
+   */
+  sendRaw(method: HttpMethod, route: Route, options: RawRequestOptions = {}): Promise<Response> {
+    return this.send(method, route, options);
+  }
+
+  private async send(
+    method: HttpMethod,
+    route: Route,
+    options: RawRequestOptions & { json?: unknown },
+  ): Promise<Response> {
     const path = buildPath(route, options.path ?? {});
     const info: RequestInfo = { method, route, path };
     if (!this.hasApiKey) throw new MissingApiKeyError();
@@ -137,14 +174,17 @@ export class NeonClient {
     const signal = options.signal;
     const { default: ky, HTTPError, TimeoutError } = await loadKy();
     this.http ??= ky.create(this.kyOptions);
+    const pass = options.pass;
     let attempts = 0;
     try {
-      const response = await this.http(path.slice(1), {
+      return await this.http(path.slice(1), {
         method,
         searchParams: buildQuery(options.query),
-        json: options.body,
+        json: options.json,
+        body: options.body,
         signal,
-        headers: { 'x-request-id': randomUUID() },
+        headers: { 'x-request-id': randomUUID(), ...(options.accept ? { accept: options.accept } : {}) },
+        throwHttpErrors: pass ? (status: number) => !pass.includes(status) : true,
         retry: {
           limit: this.opts.retries,
           methods: [method.toLowerCase() as 'get'],
@@ -165,21 +205,12 @@ export class NeonClient {
           beforeRequest: [
             async () => {
               attempts++;
+              // Every attempt, retries included, waits for the shared rate limiter.
               await this.limiter.acquire(`${method} ${route}`, signal);
             },
           ],
         },
       });
-      const text = await response.text();
-      if (!text) return undefined as T;
-      try {
-        return JSON.parse(text) as T;
-      } catch {
-        throw new NeonError(
-          `${method} ${path} returned a body that is not valid JSON (HTTP ${response.status}). ` +
-            'The Neon API may be having trouble; try again later.',
-        );
-      }
     } catch (error) {
       if (error instanceof NeonError) throw error;
       if (signal?.aborted) throw new NeonAbortedError(`${info.method} ${info.path}`);

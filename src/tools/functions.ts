@@ -10,7 +10,7 @@ import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { pollUntil } from './anonymization.js';
 import { branchId, cursor, projectId, text } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
-import { featureStatus, sendRaw, str } from './storage.js';
+import { featureStatus, str } from './storage.js';
 import { pick } from './util.js';
 
 type NeonFunction = Schemas['NeonFunction'];
@@ -150,7 +150,7 @@ export const deployFunction = defineTool({
     if (zip) form.append('zip', new Blob([new Uint8Array(zip)], { type: 'application/zip' }), `${slug}.zip`);
     if (env) form.append('environment', JSON.stringify(env));
     const path = { project_id, branch_id, slug };
-    const res = await sendRaw(client, 'POST', `${functionRoute}/deployments`, {
+    const res = await client.sendRaw('POST', `${functionRoute}/deployments`, {
       path,
       body: form,
       accept: 'application/json',

@@ -2,8 +2,6 @@
  * Branchable object storage (beta): whether a branch has it, buckets, objects, presigned URLs, and the
  * branch credentials (S3 keys and API tokens) that storage, functions and the AI gateway accept.
  */
-import { randomUUID } from 'node:crypto';
-import type { Options as KyOptions } from 'ky';
 import * as z from 'zod';
 import {
   InvalidArgumentError,
@@ -26,73 +24,6 @@ import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef
 import { defined, pick } from './util.js';
 
 /**
- * Sends a request whose body or answer is not JSON (an object download, a multipart upload), which
- * `NeonClient.request` cannot do. It reuses the client's ky options (base URL, API key, timeout) and
- * rate limiter, retries only reads, and turns failures into the client's error types. Statuses in
- * `pass` are returned instead of thrown. TODO: move into NeonClient as a public raw request method.
- */
-export async function sendRaw(
-  client: NeonClient,
-  method: HttpMethod,
-  route: Route,
-  options: {
-    path: Record<string, string>;
-    body?: FormData;
-    accept: string;
-    signal: AbortSignal;
-    pass?: number[];
-  },
-): Promise<Response> {
-  const path = buildPath(route, options.path);
-  const info = { method, route, path };
-  if (!client.hasApiKey) throw new MissingApiKeyError();
-  const kyOptions = (client as unknown as { kyOptions?: KyOptions }).kyOptions;
-  if (!kyOptions)
-    throw new NeonError(`neon-mcp cannot send ${method} ${path}: its Neon client changed (bug).`);
-  const { default: ky, HTTPError, TimeoutError } = await import('ky');
-  const { signal } = options;
-  if (signal.aborted) throw new NeonAbortedError(`${method} ${path}`);
-  try {
-    return await ky(path.slice(1), {
-      ...kyOptions,
-      method,
-      body: options.body,
-      signal,
-      headers: {
-        ...(kyOptions.headers as Record<string, string>),
-        accept: options.accept,
-        'x-request-id': randomUUID(),
-      },
-      retry: method === 'GET' ? { limit: 2, statusCodes: [429, 500, 502, 503, 504] } : 0,
-      throwHttpErrors: (status: number) => !options.pass?.includes(status),
-      // Every attempt, retries included, waits for the shared rate limiter.
-      hooks: { beforeRequest: [() => client.limiter.acquire(`${method} ${route}`, signal)] },
-    } as KyOptions);
-  } catch (error) {
-    if (error instanceof NeonError) throw error;
-    if (signal.aborted) throw new NeonAbortedError(`${method} ${path}`);
-    if (error instanceof HTTPError) {
-      const res = error.response;
-      const body = (await res.json().catch(() => ({}))) as {
-        code?: string;
-        message?: string;
-        request_id?: string;
-      };
-      throw new NeonApiError({
-        ...info,
-        status: res.status,
-        code: body.code,
-        neonMessage: body.message,
-        requestId: body.request_id ?? res.headers.get('x-neon-ret-request-id') ?? undefined,
-        attempts: 1,
-      });
-    }
-    if (error instanceof TimeoutError) throw new NeonTimeoutError(info, Number(kyOptions.timeout) || 30_000);
-    throw new NeonNetworkError(info, error, method === 'GET' ? 'no' : 'maybe');
-  }
-}
-
-/**
  * A branch feature status (storage, AI gateway): Neon answers 404 with a `reason` when the feature is
  * unavailable, which is an answer, not a failure. Other 404s (unknown branch) still throw.
  */
@@ -102,7 +33,7 @@ export async function featureStatus<T>(
   path: Record<string, string>,
   signal: AbortSignal,
 ): Promise<T | { enabled: false; reason: string; message?: string }> {
-  const res = await sendRaw(client, 'GET', route, { path, accept: 'application/json', signal, pass: [404] });
+  const res = await client.sendRaw('GET', route, { path, accept: 'application/json', signal, pass: [404] });
   const body = (await res.json().catch(() => ({}))) as Record<string, string>;
   if (res.ok) return body as T;
   if (body.reason && body.reason !== 'branch_not_found') {
@@ -268,8 +199,7 @@ export const readBucketObject = defineTool({
   }),
   hints: READ,
   async handler({ project_id, branch_id, bucket, key }, { client, signal }) {
-    const res = await sendRaw(
-      client,
+    const res = await client.sendRaw(
       'GET',
       '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}/objects/{object_key}/download',
       {
