@@ -3,22 +3,8 @@
  * branch credentials (S3 keys and API tokens) that storage, functions and the AI gateway accept.
  */
 import * as z from 'zod';
-import {
-  InvalidArgumentError,
-  MissingApiKeyError,
-  NeonAbortedError,
-  NeonApiError,
-  NeonError,
-  NeonNetworkError,
-  NeonTimeoutError,
-} from '../client/errors.js';
-import {
-  buildPath,
-  type HttpMethod,
-  type NeonClient,
-  type Route,
-  type Schemas,
-} from '../client/neon-client.js';
+import { InvalidArgumentError, NeonApiError } from '../client/errors.js';
+import { buildPath, type NeonClient, type Route, type Schemas } from '../client/neon-client.js';
 import { branchId, cursor, projectId, text } from './fields.js';
 import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef } from './framework.js';
 import { defined, pick } from './util.js';
