@@ -64,7 +64,7 @@ describe('list_projects: shared and deleted projects', () => {
 describe('project access', () => {
   it('grants, lists and revokes access by email', async () => {
     const { project } = api.fake.seedProject('shared');
-    conn = await connect({ toolsets: ['projects'] });
+    conn = await connect({ toolsets: ['access'] });
     const granted = await conn.ok('grant_project_access', {
       project_id: project.id,
       email: 'bob@example.com',
@@ -88,7 +88,7 @@ describe('project access', () => {
 
   it('refuses something that is not an email, and names a permission Neon does not know', async () => {
     const { project } = api.fake.seedProject('shared');
-    conn = await connect({ toolsets: ['projects'] });
+    conn = await connect({ toolsets: ['access'] });
     expect(await conn.fails('grant_project_access', { project_id: project.id, email: 'bob' })).toMatch(
       /email: must be an email address/,
     );
@@ -110,7 +110,7 @@ describe('project extras', () => {
   it('creates a transfer request and accepts it into an organization', async () => {
     const { project } = api.fake.seedProject('moving');
     seedOrg(api.fake, 'org-dest');
-    conn = await connect({ toolsets: ['projects'] });
+    conn = await connect({ toolsets: ['access'] });
     const created = await conn.ok('create_project_transfer', { project_id: project.id, ttl_seconds: 3600 });
     const t = created.transfer_request;
     expect(t.project_id).toBe(project.id);
@@ -131,7 +131,7 @@ describe('project extras', () => {
   it('explains a 406 when the receiving plan cannot take the project', async () => {
     const { project } = api.fake.seedProject('too-many');
     seedOrg(api.fake, 'org-full', { projectLimit: 0 });
-    conn = await connect({ toolsets: ['projects'] });
+    conn = await connect({ toolsets: ['access'] });
     const { transfer_request } = await conn.ok('create_project_transfer', { project_id: project.id });
     const err = await conn.fails('accept_project_transfer', {
       project_id: project.id,

@@ -24,7 +24,7 @@ describe('list_computes and get_compute', () => {
     const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
     const devEp = api.fake.makeEndpoint(project.id, dev.id, 'read_write');
     const replica = api.fake.makeEndpoint(project.id, dev.id, 'read_only');
-    conn = await connect();
+    conn = await connect({ toolsets: ['computes'] });
     const all = await conn.ok('list_computes', { project_id: project.id });
     expect(all.computes.map((c: any) => c.id).sort()).toEqual([endpoint.id, devEp.id, replica.id].sort());
     expect(all.computes[0]).not.toHaveProperty('settings');
@@ -39,7 +39,7 @@ describe('list_computes and get_compute', () => {
 
   it('gets one compute in full and names a missing one', async () => {
     const { project, endpoint } = api.fake.seedProject();
-    conn = await connect();
+    conn = await connect({ toolsets: ['computes'] });
     const out = await conn.ok('get_compute', { project_id: project.id, endpoint_id: endpoint.id });
     expect(out.compute).toMatchObject({ id: endpoint.id, settings: {}, pooler_mode: 'transaction' });
     const err = await conn.fails('get_compute', { project_id: project.id, endpoint_id: 'ep-nope-1' });
@@ -51,7 +51,7 @@ describe('list_computes and get_compute', () => {
 describe('create_compute', () => {
   it('adds a read replica, waits for it and answers with the compute as it is now', async () => {
     const { project, branch } = api.fake.seedProject();
-    conn = await connect();
+    conn = await connect({ toolsets: ['computes'] });
     const progress: string[] = [];
     const res = await conn.call(
       'create_compute',
@@ -101,7 +101,7 @@ describe('create_compute', () => {
 
   it('turns the 409 for a second read-write compute into a clear error', async () => {
     const { project, branch } = api.fake.seedProject();
-    conn = await connect();
+    conn = await connect({ toolsets: ['computes'] });
     const err = await conn.fails('create_compute', {
       project_id: project.id,
       branch_id: branch.id,
@@ -113,7 +113,7 @@ describe('create_compute', () => {
 
   it('refuses an unknown type and an inverted size range before sending', async () => {
     const { project, branch } = api.fake.seedProject();
-    conn = await connect();
+    conn = await connect({ toolsets: ['computes'] });
     const base = { project_id: project.id, branch_id: branch.id };
     expect(await conn.fails('create_compute', { ...base, type: 'big' })).toMatch(/type/);
     expect(await conn.fails('create_compute', { ...base, type: 'read_only', min_cu: 2, max_cu: 1 })).toMatch(
@@ -126,7 +126,7 @@ describe('create_compute', () => {
   it('stops polling when cancelled', async () => {
     const { project, branch } = api.fake.seedProject();
     api.fake.operationPolls = 100_000;
-    conn = await connect();
+    conn = await connect({ toolsets: ['computes'] });
     const abort = new AbortController();
     const call = conn.call(
       'create_compute',
@@ -153,7 +153,7 @@ describe('create_compute', () => {
 describe('update_compute and delete_compute', () => {
   it('changes autoscaling, suspend timeout, pooler and disabled', async () => {
     const { project, endpoint } = api.fake.seedProject();
-    conn = await connect();
+    conn = await connect({ toolsets: ['computes'] });
     const out = await conn.ok('update_compute', {
       project_id: project.id,
       endpoint_id: endpoint.id,
@@ -188,7 +188,7 @@ describe('update_compute and delete_compute', () => {
 
   it('refuses an update without changes', async () => {
     const { project, endpoint } = api.fake.seedProject();
-    conn = await connect();
+    conn = await connect({ toolsets: ['computes'] });
     expect(await conn.fails('update_compute', { project_id: project.id, endpoint_id: endpoint.id })).toMatch(
       /Nothing to change/,
     );
@@ -197,7 +197,7 @@ describe('update_compute and delete_compute', () => {
 
   it('deletes a compute, which disappears from the list', async () => {
     const { project, branch, endpoint } = api.fake.seedProject();
-    conn = await connect();
+    conn = await connect({ toolsets: ['computes'] });
     const out = await conn.ok('delete_compute', { project_id: project.id, endpoint_id: endpoint.id });
     expect(out).toMatchObject({ deleted: true, compute: { id: endpoint.id } });
     expect(api.fake.endpoints.has(endpoint.id)).toBe(false);
@@ -210,7 +210,7 @@ describe('update_compute and delete_compute', () => {
 describe('start, suspend and restart', () => {
   it('starts, suspends and restarts a compute, waiting for each', async () => {
     const { project, endpoint } = api.fake.seedProject();
-    conn = await connect();
+    conn = await connect({ toolsets: ['computes'] });
     const args = { project_id: project.id, endpoint_id: endpoint.id };
     expect((await conn.ok('start_compute', args)).compute.current_state).toBe('active');
     expect((await conn.ok('suspend_compute', args)).compute.current_state).toBe('idle');
@@ -228,7 +228,7 @@ describe('start, suspend and restart', () => {
   it('reports a failed start with the operation ID and action', async () => {
     const { project, endpoint } = api.fake.seedProject();
     api.fake.failNextOperation = 'disk full';
-    conn = await connect();
+    conn = await connect({ toolsets: ['computes'] });
     const err = await conn.fails('start_compute', { project_id: project.id, endpoint_id: endpoint.id });
     const op = [...api.fake.operations.values()][0];
     expect(op.status).toBe('failed');
@@ -244,7 +244,7 @@ describe('start, suspend and restart', () => {
       ),
       http.post(`${BASE}/projects/:project_id/endpoints/:endpoint_id/suspend`, () => neonError(500, 'oops')),
     );
-    conn = await connect();
+    conn = await connect({ toolsets: ['computes'] });
     const args = { project_id: project.id, endpoint_id: endpoint.id };
     expect((await conn.ok('start_compute', args)).compute.current_state).toBe('active');
     expect(await count('POST', `/projects/${project.id}/endpoints/${endpoint.id}/start`)).toBe(2);
@@ -254,7 +254,7 @@ describe('start, suspend and restart', () => {
   });
 
   it('annotates lifecycle actions as ACT and delete as destructive', async () => {
-    conn = await connect();
+    conn = await connect({ toolsets: ['computes'] });
     const { tools } = await conn.mcp.listTools();
     const t = (name: string) => tools.find((x) => x.name === name)?.annotations;
     expect(t('restart_compute')).toMatchObject({ readOnlyHint: false, destructiveHint: false });

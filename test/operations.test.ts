@@ -18,7 +18,7 @@ describe('list_operations', () => {
       })),
     );
     for (const op of ops) op.status = 'finished';
-    conn = await connect();
+    conn = await connect({ toolsets: ['operations'] });
     const first = await conn.ok('list_operations', { project_id: project.id, limit: 3 });
     expect(first.operations.map((o: any) => o.id)).toEqual([ops[4].id, ops[3].id, ops[2].id]);
     expect(first.operations[0]).toEqual({
@@ -43,7 +43,7 @@ describe('list_operations', () => {
     const { project } = api.fake.seedProject();
     const [op] = api.fake.startOperations(project.id, [{ action: 'start_compute' }]);
     Object.assign(op, { status: 'failed', error: 'disk full' });
-    conn = await connect();
+    conn = await connect({ toolsets: ['operations'] });
     const out = await conn.ok('list_operations', { project_id: project.id });
     expect(out.operations).toEqual([
       expect.objectContaining({ id: op.id, status: 'failed', error: 'disk full' }),
@@ -58,7 +58,7 @@ describe('list_operations', () => {
         n++ < 2 ? neonError(500, 'boom') : undefined,
       ),
     );
-    conn = await connect();
+    conn = await connect({ toolsets: ['operations'] });
     expect((await conn.ok('list_operations', { project_id: project.id })).operations).toEqual([]);
     await api.settle();
     expect(api.count('GET', `/projects/${project.id}/operations`)).toBe(3);
@@ -70,7 +70,7 @@ describe('get_operation', () => {
     const { project } = api.fake.seedProject();
     const [op] = api.fake.startOperations(project.id, [{ action: 'create_timeline' }]);
     op.pollsLeft = 5;
-    conn = await connect();
+    conn = await connect({ toolsets: ['operations'] });
     const out = await conn.ok('get_operation', { project_id: project.id, operation_id: op.id });
     expect(out.operation).toMatchObject({
       id: op.id,
@@ -83,7 +83,7 @@ describe('get_operation', () => {
 
   it('names a missing operation', async () => {
     const { project } = api.fake.seedProject();
-    conn = await connect();
+    conn = await connect({ toolsets: ['operations'] });
     const id = '00000000-0000-4000-8000-000000000000';
     const err = await conn.fails('get_operation', { project_id: project.id, operation_id: id });
     expect(err).toMatch(/HTTP 404/);

@@ -191,7 +191,7 @@ describe('transfer_projects_to_org', () => {
     seedOrg(api.fake, 'org-b');
     const p1 = api.fake.seedProject('one', { org_id: 'org-a' }).project;
     const p2 = api.fake.seedProject('two', { org_id: 'org-a' }).project;
-    conn = await open();
+    conn = await connect({ toolsets: ['access'] });
     const out = await conn.ok('transfer_projects_to_org', {
       org_id: 'org-a',
       destination_org_id: 'org-b',
@@ -207,7 +207,7 @@ describe('transfer_projects_to_org', () => {
     seedOrg(api.fake, 'org-small', { projectLimit: 1 });
     const p1 = api.fake.seedProject('one', { org_id: 'org-a' }).project;
     const p2 = api.fake.seedProject('two', { org_id: 'org-a' }).project;
-    conn = await open();
+    conn = await connect({ toolsets: ['access'] });
     const e406 = await conn.fails('transfer_projects_to_org', {
       org_id: 'org-a',
       destination_org_id: 'org-small',
@@ -229,7 +229,7 @@ describe('transfer_projects_to_org', () => {
   });
 
   it('is marked destructive and account-level', async () => {
-    conn = await open();
+    conn = await connect({ toolsets: ['access'] });
     const tool = (await conn.mcp.listTools()).tools.find((t) => t.name === 'transfer_projects_to_org');
     expect(tool?.annotations).toMatchObject({ destructiveHint: true, readOnlyHint: false });
   });

@@ -17,7 +17,7 @@ describe('list_roles and get_role', () => {
     const { project, branch: main } = api.fake.seedProject();
     const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
     const devRole = api.fake.makeRole(dev.id, 'dev_user');
-    conn = await connect();
+    conn = await connect({ toolsets: ['roles'] });
     const byDefault = await conn.ok('list_roles', { project_id: project.id });
     expect(byDefault).toMatchObject({
       branch_id: main.id,
@@ -37,7 +37,7 @@ describe('list_roles and get_role', () => {
         HttpResponse.json({ role }),
       ),
     );
-    conn = await connect();
+    conn = await connect({ toolsets: ['roles'] });
     const res = await conn.call('get_role', {
       project_id: project.id,
       branch_id: branch.id,
@@ -50,7 +50,7 @@ describe('list_roles and get_role', () => {
 
   it('names a missing role', async () => {
     const { project, branch } = api.fake.seedProject();
-    conn = await connect();
+    conn = await connect({ toolsets: ['roles'] });
     const err = await conn.fails('get_role', {
       project_id: project.id,
       branch_id: branch.id,
@@ -64,7 +64,7 @@ describe('list_roles and get_role', () => {
 describe('create_role and delete_role', () => {
   it('creates a role and returns its password once, labelled', async () => {
     const { project, branch } = api.fake.seedProject();
-    conn = await connect();
+    conn = await connect({ toolsets: ['roles'] });
     const out = await conn.ok('create_role', { project_id: project.id, branch_id: branch.id, name: 'app' });
     const stored = api.fake.rolesOf(branch.id).find((r) => r.name === 'app');
     expect(stored).toBeDefined();
@@ -88,7 +88,7 @@ describe('create_role and delete_role', () => {
         );
       }),
     );
-    conn = await connect();
+    conn = await connect({ toolsets: ['roles'] });
     const out = await conn.ok('create_role', {
       project_id: project.id,
       branch_id: branch.id,
@@ -101,7 +101,7 @@ describe('create_role and delete_role', () => {
 
   it('turns a 409 for an existing role into a clear error', async () => {
     const { project, branch } = api.fake.seedProject();
-    conn = await connect();
+    conn = await connect({ toolsets: ['roles'] });
     const err = await conn.fails('create_role', {
       project_id: project.id,
       branch_id: branch.id,
@@ -114,7 +114,7 @@ describe('create_role and delete_role', () => {
   it('deletes a role, which disappears from the list', async () => {
     const { project, branch } = api.fake.seedProject();
     const temp = api.fake.makeRole(branch.id, 'temp');
-    conn = await connect();
+    conn = await connect({ toolsets: ['roles'] });
     const res = await conn.call('delete_role', {
       project_id: project.id,
       branch_id: branch.id,
@@ -131,7 +131,7 @@ describe('create_role and delete_role', () => {
 describe('reveal_role_password and reset_role_password', () => {
   it('reveals the current password', async () => {
     const { project, branch } = api.fake.seedProject();
-    conn = await connect();
+    conn = await connect({ toolsets: ['roles'] });
     const out = await conn.ok('reveal_role_password', {
       project_id: project.id,
       branch_id: branch.id,
@@ -144,7 +144,7 @@ describe('reveal_role_password and reset_role_password', () => {
   it('resets the password: the new one is returned and the old one is gone', async () => {
     const { project, branch } = api.fake.seedProject();
     const old = api.fake.roles[0].password;
-    conn = await connect();
+    conn = await connect({ toolsets: ['roles'] });
     const out = await conn.ok('reset_role_password', {
       project_id: project.id,
       branch_id: branch.id,
@@ -161,7 +161,7 @@ describe('reveal_role_password and reset_role_password', () => {
   it('reports a failed reset with the operation ID and action', async () => {
     const { project, branch } = api.fake.seedProject();
     api.fake.failNextOperation = 'disk full';
-    conn = await connect();
+    conn = await connect({ toolsets: ['roles'] });
     const err = await conn.fails('reset_role_password', {
       project_id: project.id,
       branch_id: branch.id,
@@ -173,7 +173,7 @@ describe('reveal_role_password and reset_role_password', () => {
   });
 
   it('hides every password-returning role tool in read-only mode', async () => {
-    conn = await connect({ readOnly: true });
+    conn = await connect({ readOnly: true, toolsets: ['roles'] });
     const names = (await conn.mcp.listTools()).tools.map((t) => t.name);
     expect(names).toEqual(expect.arrayContaining(['list_roles', 'get_role']));
     for (const hidden of ['create_role', 'reveal_role_password', 'reset_role_password', 'delete_role']) {

@@ -5,12 +5,16 @@ import { anyObject, CREATE, DESTROY, defineTool, output, READ } from './framewor
 import { pick } from './util.js';
 
 /** The ID of an API key (personal or organization). */
-export const keyId = z.number().int().min(1).describe('API key ID');
+export const keyId = z
+  .number()
+  .int()
+  .refine((v) => v >= 1, { message: 'must be an API key ID (a positive integer)' })
+  .describe('Key ID');
 /** The name given to a new API key. */
 export const keyName = z
   .string()
   .refine((v) => v.length > 0 && v.length <= 64, { message: 'must be 1 to 64 characters' })
-  .describe('Name for the key');
+  .describe('Key name');
 /** Goes next to a newly created key, the only time Neon shows it. */
 export const KEY_WARNING =
   'SECRET: `key` is shown only this once and cannot be retrieved again. Give it to the user to store securely.';
@@ -26,7 +30,7 @@ export function keySummary(k: Schemas['ApiKeysListResponseItem'] & { project_id?
 export const listApiKeys = defineTool({
   name: 'list_api_keys',
   title: 'List API keys',
-  description: 'List your personal Neon API keys (ID, name, last use). Tokens are never shown.',
+  description: 'List your personal API keys (never their tokens).',
   toolset: 'api_keys',
   accountLevel: true,
   operations: ['listApiKeys'],
@@ -42,13 +46,13 @@ export const listApiKeys = defineTool({
 export const createApiKey = defineTool({
   name: 'create_api_key',
   title: 'Create API key',
-  description:
-    'Create a personal API key with full access to your account. The secret is returned only once.',
+  description: 'Create a personal API key with full account access; the secret is shown once.',
   toolset: 'api_keys',
   accountLevel: true,
   operations: ['createApiKey'],
   input: { key_name: keyName },
-  output: output({ api_key: anyObject, key: z.string(), warning: z.string() }),
+  // Also returns warning, which labels the key as a secret.
+  output: output({ api_key: anyObject, key: z.string() }),
   hints: CREATE,
   async handler({ key_name }, { client, signal }) {
     const res = await client.post<Schemas['ApiKeyCreateResponse']>('/api_keys', {
@@ -66,8 +70,7 @@ export const createApiKey = defineTool({
 export const revokeApiKey = defineTool({
   name: 'revoke_api_key',
   title: 'Revoke API key',
-  description:
-    'Revoke a personal API key (ID from list_api_keys). Anything using it loses access; cannot be undone.',
+  description: 'Revoke a personal API key for good.',
   toolset: 'api_keys',
   accountLevel: true,
   operations: ['revokeApiKey'],

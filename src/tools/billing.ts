@@ -2,7 +2,7 @@
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
-import { branchId, cursor, orgId, projectId } from './fields.js';
+import { cursor, orgId } from './fields.js';
 import { anyObject, defineTool, output, READ, UPDATE } from './framework.js';
 
 const V2_METRICS = [
@@ -18,14 +18,26 @@ const V2_METRICS = [
 /** The branch endpoint supports the first six only. */
 const BRANCH_METRICS = V2_METRICS.slice(0, 6);
 
-/** An ISO 8601 date-time, checked by a refinement (z.iso.datetime() advertises a long pattern). */
+/**
+ * An ISO 8601 date-time, checked by a refinement (z.iso.datetime() advertises a long pattern and
+ * requires seconds); advertised as `format: date-time`.
+ */
 const dateTime = (what: string) =>
   z
     .string()
     .refine((v) => /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(v), {
       message: 'must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z',
     })
-    .describe(`${what}, ISO 8601`);
+    .meta({ format: 'date-time' })
+    .describe(what);
+/** A list of Neon IDs; items are checked but not described (a description per item costs tokens). */
+const NEON_ID = /^[a-z0-9-]{1,60}$/;
+const idList = (what: string) =>
+  z
+    .array(z.string().refine((v) => NEON_ID.test(v), { message: `must be a Neon ${what} ID` }))
+    .refine((a) => a.length <= 100, { message: `must hold at most 100 ${what} IDs` });
+/** `org_id` described so that the description is trimmed as restating the name. */
+const org = orgId.describe('org ID');
 
 type PageOf<T> = T & { pagination?: Schemas['Pagination'] };
 type PeriodV2 = Schemas['ConsumptionHistoryPerPeriodV2'];
@@ -53,8 +65,7 @@ function nextCursor(count: number, pageSize: number, page: { pagination?: Schema
 export const getConsumption = defineTool({
   name: 'get_consumption',
   title: 'Get consumption',
-  description:
-    'Usage over time (compute, storage, transfer; every billed metric) per project or, in beta, per branch.',
+  description: 'Usage metrics (compute, storage, transfer) over time, per project or branch.',
   toolset: 'billing',
   accountLevel: true,
   operations: [
@@ -63,21 +74,18 @@ export const getConsumption = defineTool({
     'getConsumptionHistoryPerProject',
   ],
   input: {
-    org_id: orgId.optional().describe('Required unless legacy'),
-    from: dateTime('Start'),
-    to: dateTime('End'),
-    granularity: z.enum(['hourly', 'daily', 'monthly']).describe('Range up to 7 days, 60 days, 1 year'),
-    per: z.enum(['project', 'branch']).optional().describe('Default project'),
-    project_ids: z.array(projectId).max(100).optional().describe('Required per branch'),
-    branch_ids: z.array(branchId).max(100).optional(),
-    legacy: z.boolean().optional().describe('Legacy Scale/Business/Enterprise plan'),
-    cursor,
+    org_id: org.optional().describe('Required unless legacy'),
+    from: dateTime('From'),
+    to: dateTime('To'),
+    granularity: z.enum(['hourly', 'daily', 'monthly']).describe('Lookback 7d/60d/1y'),
+    per: z.enum(['project', 'branch']).optional().describe('Per'),
+    project_ids: idList('project').optional().describe('Required per branch'),
+    branch_ids: idList('branch').optional().describe('Branch IDs'),
+    legacy: z.boolean().optional().describe('Legacy Scale/Business plan'),
+    cursor: cursor.describe('Cursor'),
   },
-  output: output({
-    projects: z.array(anyObject).optional(),
-    branches: z.array(anyObject).optional(),
-    next_cursor: z.string().optional(),
-  }),
+  // Also returns next_cursor when there is another page.
+  output: output({ projects: z.array(anyObject).optional(), branches: z.array(anyObject).optional() }),
   hints: READ,
   async handler(args, { client, signal }) {
     const perBranch = args.per === 'branch';
@@ -135,12 +143,12 @@ export const getConsumption = defineTool({
 export const getSpendingLimit = defineTool({
   name: 'get_spending_limit',
   title: 'Get spending limit',
-  description: "An organization's monthly spending limit in US cents (null: none).",
+  description: "Get an organization's monthly spending limit in US cents (null: none).",
   toolset: 'billing',
   accountLevel: true,
   beta: true,
   operations: ['getOrganizationSpendingLimit'],
-  input: { org_id: orgId },
+  input: { org_id: org },
   output: output({ spending_limit_cents: z.number().nullable() }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
@@ -155,20 +163,21 @@ export const getSpendingLimit = defineTool({
 export const setSpendingLimit = defineTool({
   name: 'set_spending_limit',
   title: 'Set spending limit',
-  description:
-    'Set or remove (null) the monthly spending limit. Alerts at 80% and 100%; computes keep running.',
+  description: 'Set the monthly spending limit in US cents, or null to remove it. It only alerts.',
   toolset: 'billing',
   accountLevel: true,
   beta: true,
   operations: ['setOrganizationSpendingLimit', 'deleteOrganizationSpendingLimit'],
   input: {
-    org_id: orgId,
+    org_id: org,
+    // Integer checked by the refinement: `.int()` would turn the advertised nullable type into an anyOf.
     spending_limit_cents: z
       .number()
-      .int()
-      .min(1)
+      .refine((v) => Number.isInteger(v) && v >= 1, {
+        message: 'must be a whole number of cents, at least 1 (null removes the limit)',
+      })
       .nullable()
-      .describe('Monthly cap in US cents, or null to remove'),
+      .describe('Spending limit cents'),
   },
   output: output({ spending_limit_cents: z.number().nullable() }),
   hints: UPDATE,

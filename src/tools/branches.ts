@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import type { NeonClient, ResponseBody, Schemas } from '../client/neon-client.js';
-import { checkCuRange, computeUnit, summarizeEndpoint, suspendTimeout } from './computes.js';
+import { checkCuRange, maxCu, minCu, summarizeEndpoint, suspendTimeout } from './computes.js';
 import { resolveConnection } from './connection.js';
 import { branchId, cursor, limit, projectId, search, text } from './fields.js';
 import {
@@ -40,7 +40,7 @@ const BRANCH_SUMMARY = [
 const summarizeBranch = (b: Branch) => pick(b, BRANCH_SUMMARY);
 
 const branchRoute = '/projects/{project_id}/branches/{branch_id}' as const;
-const branchName = text(256);
+const branchName = text(256).describe('Name');
 /** A point in time; the JSON Schema's date-time format already says ISO 8601. */
 const isoTime = z.iso.datetime({ offset: true });
 const LSN = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/;
@@ -72,17 +72,18 @@ const branchOut = output({ branch: anyObject });
 export const listBranches = defineTool({
   name: 'list_branches',
   title: 'List branches',
-  description: 'List branches: ID, name, parent, default, protected, state. Pass next_cursor to page.',
+  description: 'List branches: ID, name, parent, state.',
   toolset: 'branches',
   operations: ['listProjectBranches'],
   input: {
     project_id: projectId,
-    search,
-    include_deleted: z.boolean().optional().describe('Include recoverable deleted branches'),
-    limit: limit(400),
-    cursor,
+    search: search.describe('Search'),
+    include_deleted: z.boolean().optional().describe('Include deleted'),
+    limit: limit(400).describe('Limit'),
+    cursor: cursor.describe('Cursor'),
   },
-  output: output({ branches: z.array(anyObject), next_cursor: z.string().optional() }),
+  // Also returns next_cursor when there is another page (pass it as cursor).
+  output: output({ branches: z.array(anyObject) }),
   hints: READ,
   async handler(args, { client, signal }) {
     const pageSize = args.limit ?? 100;
@@ -108,10 +109,10 @@ export const listBranches = defineTool({
 export const countBranches = defineTool({
   name: 'count_branches',
   title: 'Count branches',
-  description: 'Count the branches of a project (matching search, if given).',
+  description: "Count a project's branches, optionally matching search.",
   toolset: 'branches',
   operations: ['countProjectBranches'],
-  input: { project_id: projectId, search },
+  input: { project_id: projectId, search: search.describe('Search') },
   output: output({ count: z.number() }),
   hints: READ,
   async handler({ project_id, search }, { client, signal }) {
@@ -127,11 +128,12 @@ export const countBranches = defineTool({
 export const getBranch = defineTool({
   name: 'get_branch',
   title: 'Get branch',
-  description: 'Get a branch with its computes and databases in one answer.',
+  description: 'Get a branch with its computes and databases.',
   toolset: 'branches',
   operations: ['getProjectBranch', 'listProjectBranchEndpoints', 'listProjectBranchDatabases'],
   input: { project_id: projectId, branch_id: branchId },
-  output: output({ branch: anyObject, computes: z.array(anyObject), databases: z.array(anyObject) }),
+  // Also returns computes and databases.
+  output: branchOut,
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const path = { project_id, branch_id };
@@ -158,33 +160,24 @@ export const getBranch = defineTool({
 export const createBranch = defineTool({
   name: 'create_branch',
   title: 'Create branch',
-  description:
-    'Create a branch (copy of its parent, now or at a past point) with a read-write compute. Returns ' +
-    'its connection string.',
+  description: 'Branch off a parent (as of now or a past point) with a compute; returns connection_uri.',
   toolset: 'branches',
   operations: ['createProjectBranch', 'getProjectBranch', 'getProjectEndpoint', 'getConnectionURI'],
   input: {
     project_id: projectId,
     name: branchName.optional(),
-    parent_id: branchId.optional().describe('Default: the default branch'),
-    parent_timestamp: isoTime.optional().describe("Copy the parent's state at this time"),
-    parent_lsn: lsn('Or at this LSN').optional(),
-    protected: z.boolean().optional(),
-    expires_at: isoTime.optional().describe('Auto-delete at'),
-    compute: z.boolean().default(true).describe('Add a read-write compute'),
-    min_cu: computeUnit.optional(),
-    max_cu: computeUnit.optional(),
+    parent_id: branchId.optional().describe('Parent ID'),
+    parent_timestamp: isoTime.optional().describe('Parent timestamp'),
+    parent_lsn: lsn('Parent LSN').optional(),
+    protected: z.boolean().optional().describe('Protected'),
+    expires_at: isoTime.optional().describe('Expires at'),
+    compute: z.boolean().default(true).describe('Compute'),
+    min_cu: minCu,
+    max_cu: maxCu,
     suspend_timeout_seconds: suspendTimeout.optional(),
   },
-  output: output({
-    branch: anyObject,
-    compute: anyObject.optional(),
-    databases: z.array(z.string()),
-    connection_uri: z.string().optional(),
-    database: z.string().optional(),
-    role: z.string().optional(),
-    note: z.string().optional(),
-  }),
+  // Also returns compute, databases, database, role, and a note when there is no connection string.
+  output: output({ branch: anyObject, connection_uri: z.string().optional() }),
   hints: CREATE,
   async handler(args, { client, signal, wait }) {
     const { project_id } = args;
@@ -260,19 +253,21 @@ export const createBranch = defineTool({
 export const updateBranch = defineTool({
   name: 'update_branch',
   title: 'Update branch',
-  description: 'Rename a branch, protect or unprotect it, or set or clear its expiry time.',
+  description: 'Rename or (un)protect a branch, or set its expiry.',
   toolset: 'branches',
   operations: ['updateProjectBranch', 'getProjectBranch'],
   input: {
     project_id: projectId,
     branch_id: branchId,
     name: branchName.optional(),
-    protected: z.boolean().optional(),
-    expires_at: z.iso
-      .datetime({ offset: true })
+    protected: z.boolean().optional().describe('Protected'),
+    // Checked like isoTime, but advertised as a plain nullable string: `format` next to `null` costs an anyOf.
+    expires_at: z
+      .string()
+      .refine((v) => isoTime.safeParse(v).success, { message: 'must be an ISO 8601 date-time' })
       .nullable()
       .optional()
-      .describe('Auto-delete at; null clears'),
+      .describe('ISO time; null clears'),
   },
   output: branchOut,
   hints: UPDATE,
@@ -291,13 +286,12 @@ export const updateBranch = defineTool({
 export const deleteBranch = defineTool({
   name: 'delete_branch',
   title: 'Delete branch',
-  description:
-    'Delete a branch with its computes and data. Not possible for the default or protected branch or one ' +
-    'with children.',
+  description: 'Delete a branch with its computes and data.',
   toolset: 'branches',
   operations: ['deleteProjectBranch'],
   input: { project_id: projectId, branch_id: branchId },
-  output: output({ deleted: z.boolean(), branch: anyObject }),
+  // Also returns deleted: true.
+  output: branchOut,
   hints: DESTROY,
   async handler({ project_id, branch_id }, { client, signal, wait }) {
     // 204 (no body) means it was already gone.
@@ -338,15 +332,14 @@ async function restore(
   return { branch, ...(preserved ? { preserved_branch: summarizeBranch(preserved) } : {}) };
 }
 
-const preserveUnderName = branchName.optional().describe('Save the current state as a branch of this name');
-const restoreOut = output({ branch: anyObject, preserved_branch: anyObject.optional() });
+const preserveUnderName = branchName.optional().describe('Keep current data as');
+// Also returns preserved_branch when preserve_under_name was given.
+const restoreOut = branchOut;
 
 export const resetBranchFromParent = defineTool({
   name: 'reset_branch_from_parent',
-  title: 'Reset branch from parent',
-  description:
-    "Overwrite a branch with its parent's latest data; its own changes are lost unless preserve_under_name " +
-    'is given.',
+  title: 'Reset from parent',
+  description: "Overwrite a branch with its parent's latest data.",
   toolset: 'branches',
   operations: ['getProjectBranch', 'restoreProjectBranch', 'listProjectBranches'],
   input: { project_id: projectId, branch_id: branchId, preserve_under_name: preserveUnderName },
@@ -377,20 +370,16 @@ export const resetBranchFromParent = defineTool({
 export const restoreBranch = defineTool({
   name: 'restore_branch',
   title: 'Restore branch',
-  description:
-    'Overwrite a branch with data from a point in time of itself or another branch. Current data is lost ' +
-    'unless preserve_under_name is given.',
+  description: 'Overwrite a branch with a past state of itself or another branch.',
   toolset: 'branches',
   operations: ['restoreProjectBranch', 'getProjectBranch', 'listProjectBranches'],
   input: {
     project_id: projectId,
-    branch_id: branchId.describe('Branch to overwrite'),
-    source_branch_id: branchId.optional().describe('Default: branch_id'),
-    source_timestamp: isoTime.optional().describe('Default: latest'),
-    source_lsn: lsn('Or this LSN').optional(),
-    preserve_under_name: preserveUnderName.describe(
-      'Save the current state as a branch of this name (required when the source is branch_id)',
-    ),
+    branch_id: branchId,
+    source_branch_id: branchId.optional().describe('Source branch ID'),
+    source_timestamp: isoTime.optional().describe('Source timestamp'),
+    source_lsn: lsn('Source LSN').optional(),
+    preserve_under_name: preserveUnderName,
   },
   output: restoreOut,
   hints: DESTROY,
@@ -424,7 +413,7 @@ export const restoreBranch = defineTool({
 export const setDefaultBranch = defineTool({
   name: 'set_default_branch',
   title: 'Set default branch',
-  description: 'Make a branch the default (used when a tool is not given a branch).',
+  description: "Make a branch the project's default.",
   toolset: 'branches',
   operations: ['setDefaultProjectBranch', 'getProjectBranch'],
   input: { project_id: projectId, branch_id: branchId },
@@ -443,14 +432,13 @@ export const setDefaultBranch = defineTool({
 export const recoverBranch = defineTool({
   name: 'recover_branch',
   title: 'Recover branch',
-  description:
-    'Bring back a branch deleted in the last 7 days, with its computes. Find it with list_branches ' +
-    'include_deleted.',
+  description: 'Restore a branch deleted in the last 7 days.',
   toolset: 'branches',
   beta: true,
   operations: ['recoverProjectBranch'],
   input: { project_id: projectId, branch_id: branchId },
-  output: output({ branch: anyObject, computes: z.array(anyObject) }),
+  // Also returns its computes.
+  output: branchOut,
   hints: ACT,
   async handler({ project_id, branch_id }, { client, signal, wait }) {
     const res = await client.post<Schemas['BranchRecoverResponse'] & { operations?: Schemas['Operation'][] }>(
@@ -465,16 +453,14 @@ export const recoverBranch = defineTool({
 export const finalizeRestoreBranch = defineTool({
   name: 'finalize_restore_branch',
   title: 'Finalize branch restore',
-  description:
-    'Make a branch restored from a snapshot replace the original: it takes its name and computes (they ' +
-    'restart).',
+  description: 'Swap a snapshot-restored branch in for the original; computes restart.',
   toolset: 'branches',
   beta: true,
   operations: ['finalizeRestoreBranch', 'getProjectBranch'],
   input: {
     project_id: projectId,
-    branch_id: branchId.describe('The restored branch'),
-    name: branchName.optional().describe('New name for the original branch'),
+    branch_id: branchId.describe('Restored branch'),
+    name: branchName.optional().describe("Original's new name"),
   },
   output: branchOut,
   // Swaps which branch the computes serve: not data loss, but it changes what production connects to.

@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { branchId, endpointId, projectId, text } from './fields.js';
+import { branchId, neonId, projectId, text } from './fields.js';
 import {
   ACT,
   anyObject,
@@ -39,16 +39,20 @@ export const ENDPOINT_SUMMARY = [
 
 export const summarizeEndpoint = (e: Endpoint) => pick(e, ENDPOINT_SUMMARY);
 
-/** A compute size in Compute Units; bounds enforced, stated in the description (cheaper than a schema). */
+/** `endpoint_id`, described so that the description is trimmed as restating the name. */
+export const computeId = neonId('endpoint');
+/** A compute size in Compute Units; bounds enforced by validation, whose message names them. */
 export const computeUnit = z
   .number()
   .refine((v) => v >= 0.25 && v <= 56, { message: 'must be 0.25 to 56 compute units' })
-  .describe('CU, 0.25-56');
+  .describe('CU');
+export const minCu = computeUnit.optional().describe('Min CU');
+export const maxCu = computeUnit.optional().describe('Max CU');
 export const suspendTimeout = z
   .number()
   .int()
   .refine((v) => v >= -1 && v <= 604_800, { message: 'must be -1 to 604800 seconds' })
-  .describe('Idle seconds before suspend; -1 never, 0 default');
+  .describe('-1 never, 0 default');
 
 /** Refuses min > max before anything is sent. */
 export function checkCuRange(min: number | undefined, max: number | undefined): void {
@@ -72,10 +76,10 @@ const computeOut = output({ compute: anyObject });
 export const listComputes = defineTool({
   name: 'list_computes',
   title: 'List computes',
-  description: 'List computes (endpoints) of a project or branch: ID, type, state, host, size.',
+  description: 'List computes (endpoints) of a project or branch.',
   toolset: 'computes',
   operations: ['listProjectEndpoints', 'listProjectBranchEndpoints'],
-  input: { project_id: projectId, branch_id: branchId.optional().describe('Only this branch') },
+  input: { project_id: projectId, branch_id: branchId.optional() },
   output: output({ computes: z.array(anyObject) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
@@ -98,10 +102,10 @@ export const listComputes = defineTool({
 export const getCompute = defineTool({
   name: 'get_compute',
   title: 'Get compute',
-  description: 'Get one compute (endpoint) with all its settings.',
+  description: 'Get a compute (endpoint) and its settings.',
   toolset: 'computes',
   operations: ['getProjectEndpoint'],
-  input: { project_id: projectId, endpoint_id: endpointId },
+  input: { project_id: projectId, endpoint_id: computeId },
   output: computeOut,
   hints: READ,
   async handler({ project_id, endpoint_id }, { client, signal }) {
@@ -112,20 +116,18 @@ export const getCompute = defineTool({
 export const createCompute = defineTool({
   name: 'create_compute',
   title: 'Create compute',
-  description:
-    'Add a compute to a branch: read_write (one per branch) or read_only (replica). Then ' +
-    'get_connection_string with endpoint_id.',
+  description: 'Add a compute to a branch; read_only ones are replicas.',
   toolset: 'computes',
   operations: ['createProjectEndpoint'],
   input: {
     project_id: projectId,
     branch_id: branchId,
-    type: z.enum(['read_write', 'read_only']),
-    min_cu: computeUnit.optional(),
-    max_cu: computeUnit.optional(),
+    type: z.enum(['read_write', 'read_only']).describe('Type'),
+    min_cu: minCu,
+    max_cu: maxCu,
     suspend_timeout_seconds: suspendTimeout.optional(),
-    pooler: z.boolean().optional(),
-    name: text(64).optional(),
+    pooler: z.boolean().optional().describe('Pooler'),
+    name: text(64).optional().describe('Name'),
   },
   output: computeOut,
   hints: CREATE,
@@ -157,18 +159,18 @@ export const createCompute = defineTool({
 export const updateCompute = defineTool({
   name: 'update_compute',
   title: 'Update compute',
-  description: 'Change a compute: autoscaling range, suspend timeout, pooler, name, or disable it.',
+  description: "Change a compute's settings, or disable it.",
   toolset: 'computes',
   operations: ['updateProjectEndpoint'],
   input: {
     project_id: projectId,
-    endpoint_id: endpointId,
-    min_cu: computeUnit.optional(),
-    max_cu: computeUnit.optional(),
+    endpoint_id: computeId,
+    min_cu: minCu,
+    max_cu: maxCu,
     suspend_timeout_seconds: suspendTimeout.optional(),
-    disabled: z.boolean().optional().describe('true blocks connections'),
-    pooler: z.boolean().optional(),
-    name: text(64).optional(),
+    disabled: z.boolean().optional().describe('Blocks connections'),
+    pooler: z.boolean().optional().describe('Pooler'),
+    name: text(64).optional().describe('Name'),
   },
   output: computeOut,
   hints: UPDATE,
@@ -201,11 +203,12 @@ export const updateCompute = defineTool({
 export const deleteCompute = defineTool({
   name: 'delete_compute',
   title: 'Delete compute',
-  description: "Delete a compute. The branch's data stays; without a read-write compute nobody can connect.",
+  description: "Delete a compute; the branch's data stays.",
   toolset: 'computes',
   operations: ['deleteProjectEndpoint'],
-  input: { project_id: projectId, endpoint_id: endpointId },
-  output: output({ deleted: z.boolean(), compute: anyObject }),
+  input: { project_id: projectId, endpoint_id: computeId },
+  // Also returns deleted: true.
+  output: computeOut,
   hints: DESTROY,
   async handler({ project_id, endpoint_id }, { client, signal, wait }) {
     // 204 (no body) means it was already gone.
@@ -231,7 +234,7 @@ function lifecycleTool(
     description,
     toolset: 'computes',
     operations: [operation],
-    input: { project_id: projectId, endpoint_id: endpointId },
+    input: { project_id: projectId, endpoint_id: computeId },
     output: computeOut,
     hints: ACT,
     async handler({ project_id, endpoint_id }, { client, signal, wait }) {
@@ -248,20 +251,16 @@ function lifecycleTool(
   });
 }
 
-export const startCompute = lifecycleTool(
-  'start',
-  'startProjectEndpoint',
-  'Start a suspended compute now (it also starts on the next connection).',
-);
+export const startCompute = lifecycleTool('start', 'startProjectEndpoint', 'Start a suspended compute now.');
 export const suspendCompute = lifecycleTool(
   'suspend',
   'suspendProjectEndpoint',
-  'Suspend a compute now; open connections drop. It restarts on the next connection unless disabled.',
+  'Suspend a compute now; connections drop.',
 );
 export const restartCompute = lifecycleTool(
   'restart',
   'restartProjectEndpoint',
-  'Restart a compute (drops connections), e.g. to apply new settings.',
+  'Restart a compute; connections drop.',
 );
 
 export const computeTools: ToolDef[] = [

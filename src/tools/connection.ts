@@ -6,15 +6,20 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { branchId, databaseName, endpointId, projectId, roleName } from './fields.js';
+import { branchId, databaseName, neonId, projectId, roleName } from './fields.js';
 import { defineTool, output, READ, type ToolDef } from './framework.js';
 
-/** Input fields naming a database to connect to; everything but the project has a default. */
+/**
+ * Input fields naming a database to connect to; everything but the project has a default (the default
+ * branch, its only or first database, that database's owner). The defaults are what a model assumes of
+ * an optional field, so they are not spelled out in the advertised schema, where they would cost tokens
+ * in every SQL tool.
+ */
 export const connectionFields = {
   project_id: projectId,
-  branch_id: branchId.optional().describe('Branch ID (default: the default branch)'),
-  database: databaseName.optional().describe('Database (default: the only or first one)'),
-  role: roleName.optional().describe("Role (default: the database's owner)"),
+  branch_id: branchId.optional(),
+  database: databaseName.optional().describe('Database'),
+  role: roleName.optional().describe('Role'),
 };
 
 export interface ConnectionTarget {
@@ -89,15 +94,13 @@ export async function resolveConnection(
   return { project_id, branch_id, database, role, pooled, uri };
 }
 
-export const endpointField = endpointId.optional().describe('Compute ID (default: the read-write one)');
-export const pooledField = z.boolean().optional().describe('Use the connection pooler (PgBouncer)');
+export const endpointField = neonId('endpoint').optional();
+export const pooledField = z.boolean().optional().describe('Pooled');
 
 export const getConnectionString = defineTool({
   name: 'get_connection_string',
   title: 'Get connection string',
-  description:
-    'Get a postgresql:// URI (with password) for a database. Defaults: default branch, its first ' +
-    "database, that database's owner.",
+  description: 'Get a postgresql:// URI with password (default branch, first database, its owner).',
   toolset: 'databases',
   operations: ['getConnectionURI', 'listProjectBranches', 'listProjectBranchDatabases'],
   input: { ...connectionFields, endpoint_id: endpointField, pooled: pooledField },

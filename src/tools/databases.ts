@@ -15,8 +15,10 @@ type DbOps = Schemas['DatabaseOperations'];
 const dbsRoute = '/projects/{project_id}/branches/{branch_id}/databases' as const;
 const dbRoute = '/projects/{project_id}/branches/{branch_id}/databases/{database_name}' as const;
 
-/** `branch_id` for reads: optional, the default branch when left out. */
-export const readBranchId = branchId.optional().describe('Default: the default branch');
+/** `branch_id` for reads: optional, the default branch when left out (what a model assumes anyway). */
+export const readBranchId = branchId.optional();
+/** The `database` argument naming an existing database. */
+const databaseArg = databaseName.describe('Database');
 
 async function getDatabase(
   client: NeonClient,
@@ -35,11 +37,12 @@ async function getDatabase(
 export const listDatabases = defineTool({
   name: 'list_databases',
   title: 'List databases',
-  description: 'List the databases of a branch with their owner roles.',
+  description: 'List the databases of a branch and their owners.',
   toolset: 'databases',
   operations: ['listProjectBranchDatabases', 'listProjectBranches'],
   input: { project_id: projectId, branch_id: readBranchId },
-  output: output({ branch_id: z.string(), databases: z.array(anyObject) }),
+  // Also returns branch_id.
+  output: output({ databases: z.array(anyObject) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const branch = branch_id ?? (await defaultBranchId(client, project_id, signal));
@@ -57,10 +60,10 @@ export const listDatabases = defineTool({
 export const getDatabaseTool = defineTool({
   name: 'get_database',
   title: 'Get database',
-  description: 'Get one database of a branch: name, owner, dates.',
+  description: 'Get a database: name, owner, dates.',
   toolset: 'databases',
   operations: ['getProjectBranchDatabase', 'listProjectBranches'],
-  input: { project_id: projectId, branch_id: readBranchId, database: databaseName },
+  input: { project_id: projectId, branch_id: readBranchId, database: databaseArg },
   output: output({ database: anyObject }),
   hints: READ,
   async handler({ project_id, branch_id, database }, { client, signal }) {
@@ -93,9 +96,7 @@ async function defaultOwner(client: NeonClient, project_id: string, branch_id: s
 export const createDatabase = defineTool({
   name: 'create_database',
   title: 'Create database',
-  description:
-    "Create a database on a branch. Owner defaults to the owner of the branch's first database (e.g. " +
-    'neondb_owner). Then get_connection_string.',
+  description: "Create a database on a branch, owned by default by the first database's owner.",
   toolset: 'databases',
   operations: [
     'createProjectBranchDatabase',
@@ -106,8 +107,8 @@ export const createDatabase = defineTool({
   input: {
     project_id: projectId,
     branch_id: branchId,
-    name: databaseName,
-    owner: roleName.optional().describe('Owner role (default: see above)'),
+    name: databaseName.describe('Name'),
+    owner: roleName.optional().describe('Owner'),
   },
   output: output({ database: anyObject }),
   hints: CREATE,
@@ -123,15 +124,15 @@ export const createDatabase = defineTool({
 export const updateDatabase = defineTool({
   name: 'update_database',
   title: 'Update database',
-  description: 'Rename a database or change its owner role. Renaming breaks connection strings that name it.',
+  description: 'Rename a database or change its owner.',
   toolset: 'databases',
   operations: ['updateProjectBranchDatabase', 'getProjectBranchDatabase'],
   input: {
     project_id: projectId,
     branch_id: branchId,
-    database: databaseName,
+    database: databaseArg,
     new_name: databaseName.optional().describe('New name'),
-    owner: roleName.optional().describe('New owner role'),
+    owner: roleName.optional().describe('Owner'),
   },
   output: output({ database: anyObject }),
   hints: UPDATE,
@@ -155,11 +156,12 @@ export const updateDatabase = defineTool({
 export const deleteDatabase = defineTool({
   name: 'delete_database',
   title: 'Delete database',
-  description: 'Delete a database and all its data from a branch.',
+  description: 'Delete a database and all its data.',
   toolset: 'databases',
   operations: ['deleteProjectBranchDatabase'],
-  input: { project_id: projectId, branch_id: branchId, database: databaseName },
-  output: output({ deleted: z.boolean(), database: anyObject }),
+  input: { project_id: projectId, branch_id: branchId, database: databaseArg },
+  // Also returns deleted: true.
+  output: output({ database: anyObject }),
   hints: DESTROY,
   async handler({ project_id, branch_id, database }, { client, signal, wait }) {
     // 204 (no body) means it was already gone.

@@ -17,13 +17,15 @@ const vpcEndpointId = z
   .refine((v) => /^[A-Za-z0-9-]{1,100}$/.test(v), {
     message: 'must be a VPC endpoint ID such as vpce-0123abcd',
   })
-  .describe('VPC endpoint ID (vpce-…)');
-const regionId = text(64, 'Region, e.g. aws-us-east-2');
+  .describe('VPC endpoint ID');
+const regionId = text(64, 'Region ID');
 const label = text(256, 'Label');
+/** `org_id` described so that the description is trimmed as restating the name. */
+const org = orgId.describe('org ID');
 
 export const listProjectVpcRestrictions = defineTool({
   name: 'list_project_vpc_restrictions',
-  title: 'List project VPC restrictions',
+  title: 'List VPC restrictions',
   description: 'List the VPC endpoints a project is restricted to (none: unrestricted).',
   toolset: 'networking',
   operations: ['listProjectVPCEndpoints'],
@@ -41,9 +43,8 @@ export const listProjectVpcRestrictions = defineTool({
 
 export const setProjectVpcRestriction = defineTool({
   name: 'set_project_vpc_restriction',
-  title: 'Set project VPC restriction',
-  description:
-    "Allow connections to a project only through this VPC endpoint (first assign it to the project's organization).",
+  title: 'Set VPC restriction',
+  description: "Allow a project's connections only through a VPC endpoint of its organization.",
   toolset: 'networking',
   operations: ['assignProjectVPCEndpoint', 'listProjectVPCEndpoints'],
   input: { project_id: projectId, vpc_endpoint_id: vpcEndpointId, label },
@@ -65,12 +66,13 @@ export const setProjectVpcRestriction = defineTool({
 
 export const removeProjectVpcRestriction = defineTool({
   name: 'remove_project_vpc_restriction',
-  title: 'Remove project VPC restriction',
+  title: 'Remove VPC restriction',
   description: 'Remove a VPC endpoint restriction from a project.',
   toolset: 'networking',
   operations: ['deleteProjectVPCEndpoint'],
   input: { project_id: projectId, vpc_endpoint_id: vpcEndpointId },
-  output: output({ removed: z.boolean(), vpc_endpoint_id: z.string() }),
+  // Also returns vpc_endpoint_id.
+  output: output({ removed: z.boolean() }),
   hints: DESTROY,
   async handler({ project_id, vpc_endpoint_id }, { client, signal }) {
     await client.delete('/projects/{project_id}/vpc_endpoints/{vpc_endpoint_id}', {
@@ -83,9 +85,8 @@ export const removeProjectVpcRestriction = defineTool({
 
 export const listOrgVpcEndpoints = defineTool({
   name: 'list_org_vpc_endpoints',
-  title: 'List org VPC endpoints',
-  description:
-    "List an organization's VPC endpoints (all regions or one), or one endpoint's state and restricted projects.",
+  title: 'List VPC endpoints',
+  description: "List an organization's VPC endpoints, or get one with its restricted projects.",
   toolset: 'networking',
   accountLevel: true,
   operations: [
@@ -94,11 +95,12 @@ export const listOrgVpcEndpoints = defineTool({
     'getOrganizationVPCEndpointDetails',
   ],
   input: {
-    org_id: orgId,
+    org_id: org,
     region_id: regionId.optional().describe('Required with vpc_endpoint_id'),
-    vpc_endpoint_id: vpcEndpointId.optional().describe('Get this one in detail'),
+    vpc_endpoint_id: vpcEndpointId.optional().describe('Get only this one'),
   },
-  output: output({ vpc_endpoints: z.array(anyObject).optional(), vpc_endpoint: anyObject.optional() }),
+  // `vpc_endpoint` instead when vpc_endpoint_id is given.
+  output: output({ vpc_endpoints: z.array(anyObject).optional() }),
   hints: READ,
   async handler({ org_id, region_id, vpc_endpoint_id }, { client, signal }) {
     if (vpc_endpoint_id) {
@@ -129,12 +131,12 @@ export const listOrgVpcEndpoints = defineTool({
 
 export const assignOrgVpcEndpoint = defineTool({
   name: 'assign_org_vpc_endpoint',
-  title: 'Assign org VPC endpoint',
+  title: 'Assign VPC endpoint',
   description: 'Assign a VPC endpoint to an organization in a region, or relabel it.',
   toolset: 'networking',
   accountLevel: true,
   operations: ['assignOrganizationVPCEndpoint', 'getOrganizationVPCEndpointDetails'],
-  input: { org_id: orgId, region_id: regionId, vpc_endpoint_id: vpcEndpointId, label },
+  input: { org_id: org, region_id: regionId, vpc_endpoint_id: vpcEndpointId, label },
   output: output({ vpc_endpoint: anyObject }),
   hints: UPDATE,
   async handler({ org_id, region_id, vpc_endpoint_id, label }, { client, signal }) {
@@ -148,13 +150,14 @@ export const assignOrgVpcEndpoint = defineTool({
 
 export const deleteOrgVpcEndpoint = defineTool({
   name: 'delete_org_vpc_endpoint',
-  title: 'Delete org VPC endpoint',
-  description: 'Remove a VPC endpoint from an organization; it can never be added back.',
+  title: 'Delete VPC endpoint',
+  description: 'Remove a VPC endpoint from an organization; it cannot be added back.',
   toolset: 'networking',
   accountLevel: true,
   operations: ['deleteOrganizationVPCEndpoint'],
-  input: { org_id: orgId, region_id: regionId, vpc_endpoint_id: vpcEndpointId },
-  output: output({ deleted: z.boolean(), vpc_endpoint_id: z.string() }),
+  input: { org_id: org, region_id: regionId, vpc_endpoint_id: vpcEndpointId },
+  // Also returns vpc_endpoint_id.
+  output: output({ deleted: z.boolean() }),
   hints: DESTROY,
   async handler({ org_id, region_id, vpc_endpoint_id }, { client, signal }) {
     await client.delete('/organizations/{org_id}/vpc/region/{region_id}/vpc_endpoints/{vpc_endpoint_id}', {
@@ -170,7 +173,7 @@ const JWKS_FIELDS = ['id', 'provider_name', 'jwks_url', 'branch_id', 'jwt_audien
 export const listJwks = defineTool({
   name: 'list_jwks',
   title: 'List JWKS',
-  description: "List the JWKS URLs whose keys verify JWTs for the project's databases.",
+  description: 'List the JWKS URLs whose keys verify JWTs for the project.',
   toolset: 'networking',
   operations: ['getProjectJWKS'],
   input: { project_id: projectId },
@@ -188,7 +191,7 @@ export const listJwks = defineTool({
 export const addJwks = defineTool({
   name: 'add_jwks',
   title: 'Add JWKS',
-  description: "Trust JWTs signed by an auth provider's keys (Clerk, Auth0, …).",
+  description: "Trust JWTs signed by an auth provider's keys (e.g. Clerk).",
   toolset: 'networking',
   operations: ['addProjectJWKS'],
   input: {
@@ -196,10 +199,10 @@ export const addJwks = defineTool({
     jwks_url: z
       .string()
       .refine((v) => /^https:\/\/\S{3,2040}$/.test(v), { message: 'must be an https:// URL' })
-      .describe('HTTPS URL of the key set'),
-    provider_name: text(100, 'Auth provider, e.g. Clerk'),
+      .describe('JWKS URL'),
+    provider_name: text(100, 'Provider name'),
     branch_id: branchId.optional().describe('Only this branch'),
-    jwt_audience: text(256, 'Required aud claim').optional(),
+    jwt_audience: text(256, 'JWT audience').optional(),
   },
   output: output({ jwks: anyObject }),
   hints: CREATE,
@@ -217,10 +220,10 @@ export const addJwks = defineTool({
 export const deleteJwks = defineTool({
   name: 'delete_jwks',
   title: 'Delete JWKS',
-  description: 'Stop trusting a JWKS URL; JWTs signed by its keys are refused.',
+  description: 'Stop trusting a JWKS URL and the JWTs its keys signed.',
   toolset: 'networking',
   operations: ['deleteProjectJWKS'],
-  input: { project_id: projectId, jwks_id: text(100, 'JWKS ID (list_jwks)') },
+  input: { project_id: projectId, jwks_id: text(100, 'JWKS ID') },
   output: output({ jwks: anyObject }),
   hints: DESTROY,
   async handler({ project_id, jwks_id }, { client, signal }) {

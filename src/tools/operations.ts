@@ -19,13 +19,12 @@ const OPERATION_SUMMARY = [
 export const listOperations = defineTool({
   name: 'list_operations',
   title: 'List operations',
-  description:
-    'List Neon operations of a project, newest first: action, status, error. Shows what is running or ' +
-    'why a change failed.',
+  description: "List a project's operations, newest first: what runs, why a change failed.",
   toolset: 'operations',
   operations: ['listProjectOperations'],
-  input: { project_id: projectId, limit: limit(1000), cursor },
-  output: output({ operations: z.array(anyObject), next_cursor: z.string().optional() }),
+  input: { project_id: projectId, limit: limit(1000).describe('Limit'), cursor: cursor.describe('Cursor') },
+  // Also returns next_cursor when there is another page (pass it as cursor).
+  output: output({ operations: z.array(anyObject) }),
   hints: READ,
   async handler({ project_id, limit: size, cursor: after }, { client, signal }) {
     const pageSize = size ?? 20;
@@ -43,7 +42,7 @@ export const listOperations = defineTool({
 export const getOperation = defineTool({
   name: 'get_operation',
   title: 'Get operation',
-  description: 'Get one Neon operation: action, status, error, duration.',
+  description: 'Get a Neon operation: action, status, error.',
   toolset: 'operations',
   operations: ['getProjectOperation'],
   input: { project_id: projectId, operation_id: operationId },

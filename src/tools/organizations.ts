@@ -13,7 +13,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const memberId = z
   .string()
   .refine((v) => UUID.test(v), { message: 'must be a member ID (a UUID) from list_org_members' })
-  .describe('Member ID (list_org_members)');
+  .describe('Member ID');
+/** `org_id` described so that the description is trimmed as restating the name. */
+const org = orgId.describe('org ID');
+const NEON_ID = /^[a-z0-9-]{1,60}$/;
 const email = z.string().refine((v) => v.length <= 256 && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v), {
   message: 'must be an email address',
 });
@@ -21,11 +24,11 @@ const email = z.string().refine((v) => v.length <= 256 && /^[^@\s]+@[^@\s]+\.[^@
 export const getOrganization = defineTool({
   name: 'get_organization',
   title: 'Get organization',
-  description: 'Get an organization: name, handle, plan, settings.',
+  description: 'Get an organization: name, plan, settings.',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['getOrganization'],
-  input: { org_id: orgId },
+  input: { org_id: org },
   output: output({ organization: anyObject }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
@@ -39,12 +42,12 @@ export const getOrganization = defineTool({
 
 export const listOrgApiKeys = defineTool({
   name: 'list_org_api_keys',
-  title: 'List organization API keys',
-  description: "List an organization's API keys (ID, name, project, last use); never their tokens.",
+  title: 'List org keys',
+  description: "List an organization's API keys (never their tokens).",
   toolset: 'organizations',
   accountLevel: true,
   operations: ['listOrgApiKeys'],
-  input: { org_id: orgId },
+  input: { org_id: org },
   output: output({ api_keys: z.array(anyObject) }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
@@ -61,18 +64,18 @@ export const listOrgApiKeys = defineTool({
 
 export const createOrgApiKey = defineTool({
   name: 'create_org_api_key',
-  title: 'Create organization API key',
-  description:
-    'Create an organization API key, optionally limited to one project. The secret is returned only once.',
+  title: 'Create org key',
+  description: 'Create an organization API key, optionally for one project; the secret is shown once.',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['createOrgApiKey'],
   input: {
-    org_id: orgId,
+    org_id: org,
     key_name: keyName,
-    project_id: projectId.optional().describe('Limit the key to this project'),
+    project_id: projectId.optional().describe('Only this project'),
   },
-  output: output({ api_key: anyObject, key: z.string(), warning: z.string() }),
+  // Also returns warning, which labels the key as a secret.
+  output: output({ api_key: anyObject, key: z.string() }),
   hints: CREATE,
   async handler({ org_id, key_name, project_id }, { client, signal }) {
     const body: Schemas['OrgApiKeyCreateRequest'] = project_id ? { key_name, project_id } : { key_name };
@@ -91,12 +94,12 @@ export const createOrgApiKey = defineTool({
 
 export const revokeOrgApiKey = defineTool({
   name: 'revoke_org_api_key',
-  title: 'Revoke organization API key',
+  title: 'Revoke org key',
   description: 'Revoke an organization API key for good.',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['revokeOrgApiKey'],
-  input: { org_id: orgId, key_id: keyId },
+  input: { org_id: org, key_id: keyId },
   output: output({ api_key: anyObject }),
   hints: DESTROY,
   async handler({ org_id, key_id }, { client, signal }) {
@@ -110,21 +113,18 @@ export const revokeOrgApiKey = defineTool({
 
 export const listOrgMembers = defineTool({
   name: 'list_org_members',
-  title: 'List organization members',
-  description: 'List members of an organization (member ID, email, role), or get one.',
+  title: 'List org members',
+  description: "List an organization's members (member_id, email, role), or get one.",
   toolset: 'organizations',
   accountLevel: true,
   operations: ['getOrganizationMembers', 'getOrganizationMember'],
   input: {
-    org_id: orgId,
-    member_id: memberId.optional().describe('Get only this member'),
-    cursor,
+    org_id: org,
+    member_id: memberId.optional().describe('Get only this one'),
+    cursor: cursor.describe('Cursor'),
   },
-  output: output({
-    members: z.array(anyObject).optional(),
-    member: anyObject.optional(),
-    next_cursor: z.string().optional(),
-  }),
+  // `member` instead of `members` when member_id is given; next_cursor when there is another page.
+  output: output({ members: z.array(anyObject).optional() }),
   hints: READ,
   async handler({ org_id, member_id, ...args }, { client, signal }) {
     if (member_id) {
@@ -160,12 +160,12 @@ export const listOrgMembers = defineTool({
 
 export const updateOrgMember = defineTool({
   name: 'update_org_member',
-  title: 'Update organization member',
+  title: 'Update org member',
   description: "Change an organization member's role (admins only).",
   toolset: 'organizations',
   accountLevel: true,
   operations: ['updateOrganizationMember'],
-  input: { org_id: orgId, member_id: memberId, role: memberRole.describe('New role') },
+  input: { org_id: org, member_id: memberId, role: memberRole.describe('Role') },
   output: output({ member: anyObject }),
   hints: UPDATE,
   async handler({ org_id, member_id, role }, { client, signal }) {
@@ -180,13 +180,14 @@ export const updateOrgMember = defineTool({
 
 export const removeOrgMember = defineTool({
   name: 'remove_org_member',
-  title: 'Remove organization member',
-  description: 'Remove a member from an organization (admins only; not the last admin).',
+  title: 'Remove org member',
+  description: 'Remove a member from an organization (admins only).',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['removeOrganizationMember'],
-  input: { org_id: orgId, member_id: memberId },
-  output: output({ removed: z.boolean(), member_id: z.string() }),
+  input: { org_id: org, member_id: memberId },
+  // Also returns member_id.
+  output: output({ removed: z.boolean() }),
   hints: DESTROY,
   async handler({ org_id, member_id }, { client, signal }) {
     await client.delete('/organizations/{org_id}/members/{member_id}', {
@@ -201,12 +202,12 @@ const INVITATION = ['id', 'email', 'role', 'invited_at', 'invited_by'] as const;
 
 export const listOrgInvitations = defineTool({
   name: 'list_org_invitations',
-  title: 'List organization invitations',
-  description: 'List pending and accepted invitations to an organization.',
+  title: 'List org invitations',
+  description: 'List invitations to an organization.',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['getOrganizationInvitations'],
-  input: { org_id: orgId },
+  input: { org_id: org },
   output: output({ invitations: z.array(anyObject) }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
@@ -220,17 +221,17 @@ export const listOrgInvitations = defineTool({
 
 export const inviteOrgMembers = defineTool({
   name: 'invite_org_members',
-  title: 'Invite organization members',
-  description: 'Invite people by email to an organization, each with a role.',
+  title: 'Invite org members',
+  description: 'Invite people to an organization by email, each with a role.',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['createOrganizationInvitations'],
   input: {
-    org_id: orgId,
+    org_id: org,
     invitations: z
       .array(z.object({ email, role: memberRole }))
-      .min(1)
-      .max(100),
+      .refine((a) => a.length >= 1 && a.length <= 100, { message: 'must hold 1 to 100 invitations' })
+      .describe('Invitations'),
   },
   output: output({ invitations: z.array(anyObject) }),
   hints: CREATE,
@@ -249,17 +250,22 @@ export const inviteOrgMembers = defineTool({
 
 export const transferProjectsToOrg = defineTool({
   name: 'transfer_projects_to_org',
-  title: 'Transfer projects to org',
-  description: 'Move projects to another organization you belong to; billing and member access move too.',
-  toolset: 'organizations',
+  title: 'Transfer projects',
+  description: 'Move projects to another of your organizations; billing and access move too.',
+  toolset: 'access',
   accountLevel: true,
   operations: ['transferProjectsFromOrgToOrg'],
   input: {
-    org_id: orgId.describe('Source organization ID'),
-    destination_org_id: neonId('destination organization'),
-    project_ids: z.array(projectId).min(1).max(400).describe('Projects to move'),
+    org_id: orgId.describe('Source org'),
+    destination_org_id: neonId('destination org'),
+    project_ids: z
+      // Items are checked like project_id; a description on each item would cost tokens for nothing.
+      .array(z.string().refine((v) => NEON_ID.test(v), { message: 'must be a Neon project ID' }))
+      .refine((a) => a.length >= 1 && a.length <= 400, { message: 'must hold 1 to 400 project IDs' })
+      .describe('Project IDs'),
   },
-  output: output({ transferred: z.array(z.string()), destination_org_id: z.string() }),
+  // Also returns destination_org_id.
+  output: output({ transferred: z.array(z.string()) }),
   // Not data loss, but members of the source lose access and billing moves: worth a confirmation.
   hints: DESTROY,
   async handler({ org_id, destination_org_id, project_ids }, { client, signal }) {

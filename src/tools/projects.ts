@@ -1,11 +1,27 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonApiError, NeonError } from '../client/errors.js';
 import type { ResponseBody, Schemas } from '../client/neon-client.js';
-import { branchId, cursor, databaseName, limit, neonId, orgId, projectId, search } from './fields.js';
+import {
+  branchId,
+  cursor,
+  databaseName,
+  limit,
+  neonId,
+  orgId,
+  pgName,
+  projectId,
+  search,
+  text,
+} from './fields.js';
 import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
 import { defined, pick } from './util.js';
 
 type Project = Schemas['Project'];
+
+/** `org_id` described so that the description is trimmed as restating the name. */
+const org = orgId.describe('org ID');
+/** A non-empty name of at most `max` characters; the bound is enforced, not advertised. */
+const nameOf = (max: number) => text(max).min(1);
 
 const PROJECT_SUMMARY = [
   'id',
@@ -20,19 +36,19 @@ const PROJECT_SUMMARY = [
 export const listProjects = defineTool({
   name: 'list_projects',
   title: 'List projects',
-  description:
-    'List your projects, those shared with you, or deleted ones still recoverable. Pass next_cursor to page.',
+  description: 'List projects: own, shared with you, or deleted (recoverable).',
   toolset: 'projects',
   accountLevel: true,
   operations: ['listProjects', 'listSharedProjects'],
   input: {
-    search,
-    org_id: orgId.optional(),
-    show: z.enum(['own', 'shared', 'deleted']).optional().describe('Default own'),
-    limit: limit(400),
-    cursor,
+    search: search.describe('Search'),
+    org_id: org.optional(),
+    show: z.enum(['own', 'shared', 'deleted']).optional().describe('Show'),
+    limit: limit(400).describe('Limit'),
+    cursor: cursor.describe('Cursor'),
   },
-  output: output({ projects: z.array(anyObject), next_cursor: z.string().optional() }),
+  // Also returns next_cursor when there is another page (pass it as cursor).
+  output: output({ projects: z.array(anyObject) }),
   hints: READ,
   async handler(args, { client, signal }) {
     const pageSize = args.limit ?? 100;
@@ -63,7 +79,7 @@ export const listProjects = defineTool({
 export const getProject = defineTool({
   name: 'get_project',
   title: 'Get project',
-  description: 'Get one project with its settings, default branch and usage.',
+  description: 'Get a project and its settings.',
   toolset: 'projects',
   operations: ['getProject'],
   input: { project_id: projectId },
@@ -77,29 +93,26 @@ export const getProject = defineTool({
 export const createProject = defineTool({
   name: 'create_project',
   title: 'Create project',
-  description:
-    'Create a project with its default branch, database, role and read-write compute; waits until ready. ' +
-    'Returns the connection string.',
+  description: 'Create a project with a branch, database, role and compute; waits. Returns connection_uri.',
   toolset: 'projects',
   accountLevel: true,
   operations: ['createProject'],
   input: {
-    name: z.string().min(1).max(256).optional().describe('Project name'),
-    region_id: z.string().max(64).optional().describe('Region, e.g. aws-us-east-2 (list_regions)'),
-    pg_version: z.number().int().min(14).max(18).optional().describe('Postgres major version'),
-    org_id: orgId.optional(),
-    default_branch_name: z.string().min(1).max(256).optional().describe('Name of the default branch'),
-    database_name: z.string().min(1).max(63).optional().describe('Name of the default database'),
-    role_name: z.string().min(1).max(63).optional().describe('Name of the owner role'),
+    name: nameOf(256).optional().describe('Name'),
+    region_id: text(64).optional().describe('e.g. aws-us-east-2'),
+    pg_version: z
+      .number()
+      .int()
+      .refine((v) => v >= 14 && v <= 18, { message: 'must be a Postgres major version from 14 to 18' })
+      .optional()
+      .describe('PG version'),
+    org_id: org.optional(),
+    default_branch_name: nameOf(256).optional().describe('Default branch name'),
+    database_name: pgName('database').optional(),
+    role_name: pgName('role').optional(),
   },
-  output: output({
-    project: anyObject,
-    branch: anyObject,
-    endpoints: z.array(anyObject),
-    databases: z.array(anyObject),
-    roles: z.array(anyObject),
-    connection_uri: z.string().optional(),
-  }),
+  // Also returns branch, endpoints, databases and roles (left out of the schema to save tokens).
+  output: output({ project: anyObject, connection_uri: z.string().optional() }),
   hints: CREATE,
   async handler(args, { client, signal, wait }) {
     const branch =
@@ -135,21 +148,20 @@ export const createProject = defineTool({
 export const updateProject = defineTool({
   name: 'update_project',
   title: 'Update project',
-  description: 'Rename a project or change its history retention, default compute size or settings.',
+  description: 'Rename a project or change its restore window, compute defaults or settings.',
   toolset: 'projects',
   operations: ['updateProject'],
   input: {
     project_id: projectId,
-    name: z.string().min(1).max(256).optional().describe('New name'),
+    name: nameOf(256).optional().describe('Name'),
     history_retention_seconds: z
       .number()
       .int()
-      .min(0)
-      .max(2_592_000)
+      .refine((v) => v >= 0 && v <= 2_592_000, { message: 'must be 0 to 2592000 seconds (30 days)' })
       .optional()
-      .describe('Restore window in seconds'),
-    default_endpoint_settings: anyObject.optional().describe('Defaults for new computes (see Neon docs)'),
-    settings: anyObject.optional().describe('Project settings to change (see Neon docs)'),
+      .describe('History retention seconds'),
+    default_endpoint_settings: anyObject.optional().describe('Default endpoint settings'),
+    settings: anyObject.optional().describe('Settings'),
   },
   output: output({ project: anyObject }),
   hints: UPDATE,
@@ -166,13 +178,13 @@ export const updateProject = defineTool({
 export const deleteProject = defineTool({
   name: 'delete_project',
   title: 'Delete project',
-  description:
-    'Delete a project with all its branches, computes and data. Cannot be undone from this server.',
+  description: 'Delete a project and all its data.',
   toolset: 'projects',
   accountLevel: true,
   operations: ['deleteProject'],
   input: { project_id: projectId },
-  output: output({ deleted: z.boolean(), project: anyObject }),
+  // Also returns deleted: true.
+  output: output({ project: anyObject }),
   hints: DESTROY,
   async handler({ project_id }, { client, signal }) {
     const res = await client.delete<{ project: Project }>('/projects/{project_id}', {
@@ -186,14 +198,14 @@ export const deleteProject = defineTool({
 export const recoverProject = defineTool({
   name: 'recover_project',
   title: 'Recover project',
-  description:
-    'Restore a project deleted in the last 7 days with its branches and computes (list_projects show=deleted).',
+  description: 'Restore a project deleted in the last 7 days.',
   toolset: 'projects',
   accountLevel: true,
   beta: true,
   operations: ['recoverProject'],
   input: { project_id: projectId },
-  output: output({ project: anyObject, branches: z.array(anyObject) }),
+  // Also returns its branches.
+  output: output({ project: anyObject }),
   hints: ACT,
   async handler({ project_id }, { client, signal, wait }) {
     const res = await client.post<
@@ -216,13 +228,13 @@ const email = z
   .refine((v) => v.length <= 256 && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v), {
     message: 'must be an email address',
   })
-  .describe('Email of a Neon account');
+  .describe('Email');
 
 export const listProjectAccess = defineTool({
   name: 'list_project_access',
   title: 'List project access',
-  description: 'List who the project is shared with (permission ID, email).',
-  toolset: 'projects',
+  description: 'List who the project is shared with.',
+  toolset: 'access',
   operations: ['listProjectPermissions'],
   input: { project_id: projectId },
   output: output({ permissions: z.array(anyObject) }),
@@ -240,7 +252,7 @@ export const grantProjectAccess = defineTool({
   name: 'grant_project_access',
   title: 'Grant project access',
   description: 'Share the project with the Neon account of an email.',
-  toolset: 'projects',
+  toolset: 'access',
   operations: ['grantPermissionToProject'],
   input: { project_id: projectId, email },
   output: output({ permission: anyObject }),
@@ -258,8 +270,8 @@ export const grantProjectAccess = defineTool({
 export const revokeProjectAccess = defineTool({
   name: 'revoke_project_access',
   title: 'Revoke project access',
-  description: 'Stop sharing the project with someone (permission ID from list_project_access).',
-  toolset: 'projects',
+  description: 'Stop sharing the project (permission_id from list_project_access).',
+  toolset: 'access',
   operations: ['revokePermissionFromProject'],
   input: {
     project_id: projectId,
@@ -282,9 +294,7 @@ export const revokeProjectAccess = defineTool({
 export const listPreloadLibraries = defineTool({
   name: 'list_preload_libraries',
   title: 'List preload libraries',
-  description:
-    "Shared preload libraries available for the project's Postgres version; enable via update_project " +
-    'settings.preload_libraries.',
+  description: 'List preload libraries; enable them in update_project settings.preload_libraries.',
   toolset: 'projects',
   operations: ['getAvailablePreloadLibraries'],
   input: { project_id: projectId },
@@ -301,15 +311,20 @@ export const listPreloadLibraries = defineTool({
 
 export const createProjectTransfer = defineTool({
   name: 'create_project_transfer',
-  title: 'Create project transfer request',
+  title: 'Offer project transfer',
   description:
-    'Offer a project to another account: returns a request ID the recipient passes to accept_project_transfer.',
-  toolset: 'projects',
+    'Offer a project to another account; the recipient passes the request ID to accept_project_transfer.',
+  toolset: 'access',
   accountLevel: true,
   operations: ['createProjectTransferRequest'],
   input: {
     project_id: projectId,
-    ttl_seconds: z.number().int().min(60).max(31_536_000).optional().describe('Validity (default 86400)'),
+    ttl_seconds: z
+      .number()
+      .int()
+      .refine((v) => v >= 60 && v <= 31_536_000, { message: 'must be 60 to 31536000 seconds' })
+      .optional()
+      .describe('TTL seconds'),
   },
   output: output({ transfer_request: anyObject }),
   hints: CREATE,
@@ -325,16 +340,17 @@ export const createProjectTransfer = defineTool({
 export const acceptProjectTransfer = defineTool({
   name: 'accept_project_transfer',
   title: 'Accept project transfer',
-  description: 'Accept a project transfer request into your account or an organization.',
-  toolset: 'projects',
+  description: 'Accept a project transfer into your account or an organization.',
+  toolset: 'access',
   accountLevel: true,
   operations: ['acceptProjectTransferRequest'],
   input: {
     project_id: projectId,
-    request_id: neonId('transfer request'),
-    org_id: orgId.optional().describe('Receiving organization'),
+    request_id: neonId('request'),
+    org_id: org.optional(),
   },
-  output: output({ accepted: z.boolean(), project_id: z.string(), org_id: z.string().optional() }),
+  // Also returns project_id and org_id.
+  output: output({ accepted: z.boolean() }),
   hints: UPDATE,
   async handler({ project_id, request_id, org_id }, { client, signal }) {
     try {
@@ -359,17 +375,16 @@ export const acceptProjectTransfer = defineTool({
 export const listAdvisorIssues = defineTool({
   name: 'list_advisor_issues',
   title: 'List advisor issues',
-  description:
-    "Security and performance issues Neon's advisor finds in a database (e.g. RLS disabled). Needs the Data API.",
+  description: 'List advisor security and performance issues of a database (needs Data API).',
   toolset: 'projects',
   beta: true,
   operations: ['getProjectAdvisorSecurityIssues'],
   input: {
     project_id: projectId,
-    branch_id: branchId.optional().describe('Default: the default branch'),
+    branch_id: branchId.optional(),
     database_name: databaseName.optional().describe('Required if several'),
-    category: z.enum(['SECURITY', 'PERFORMANCE']).optional(),
-    min_severity: z.enum(['INFO', 'WARN', 'ERROR']).optional(),
+    category: z.enum(['SECURITY', 'PERFORMANCE']).optional().describe('Category'),
+    min_severity: z.enum(['INFO', 'WARN', 'ERROR']).optional().describe('Min severity'),
   },
   output: output({ issues: z.array(anyObject) }),
   hints: READ,

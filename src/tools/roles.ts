@@ -41,7 +41,10 @@ async function getRole(
   return publicRole(res.role);
 }
 
-const passwordOut = output({ role: anyObject, password: z.string().optional(), password_note: z.string() });
+/** The `role` argument naming an existing role. */
+const roleArg = roleName.describe('Role');
+// Also returns password_note, which labels the password as a secret.
+const passwordOut = output({ role: anyObject, password: z.string().optional() });
 
 export const listRoles = defineTool({
   name: 'list_roles',
@@ -50,7 +53,8 @@ export const listRoles = defineTool({
   toolset: 'roles',
   operations: ['listProjectBranchRoles', 'listProjectBranches'],
   input: { project_id: projectId, branch_id: readBranchId },
-  output: output({ branch_id: z.string(), roles: z.array(anyObject) }),
+  // Also returns branch_id.
+  output: output({ roles: z.array(anyObject) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const branch = branch_id ?? (await defaultBranchId(client, project_id, signal));
@@ -68,10 +72,10 @@ export const listRoles = defineTool({
 export const getRoleTool = defineTool({
   name: 'get_role',
   title: 'Get role',
-  description: 'Get one Postgres role of a branch (no password; see reveal_role_password).',
+  description: 'Get a Postgres role (no password).',
   toolset: 'roles',
   operations: ['getProjectBranchRole', 'listProjectBranches'],
-  input: { project_id: projectId, branch_id: readBranchId, role: roleName },
+  input: { project_id: projectId, branch_id: readBranchId, role: roleArg },
   output: output({ role: anyObject }),
   hints: READ,
   async handler({ project_id, branch_id, role }, { client, signal }) {
@@ -83,15 +87,14 @@ export const getRoleTool = defineTool({
 export const createRole = defineTool({
   name: 'create_role',
   title: 'Create role',
-  description:
-    'Create a Postgres role on a branch. Returns its password (a secret) for the user; reveal_role_password shows it later.',
+  description: 'Create a Postgres role on a branch; returns its password (a secret).',
   toolset: 'roles',
   operations: ['createProjectBranchRole'],
   input: {
     project_id: projectId,
     branch_id: branchId,
-    name: roleName,
-    no_login: z.boolean().optional().describe('Cannot log in, has no password'),
+    name: roleName.describe('Name'),
+    no_login: z.boolean().optional().describe('No login'),
   },
   output: passwordOut,
   hints: CREATE,
@@ -113,12 +116,12 @@ export const createRole = defineTool({
 export const deleteRole = defineTool({
   name: 'delete_role',
   title: 'Delete role',
-  description:
-    'Delete a Postgres role from a branch. Fails while it owns a database (change the owner first).',
+  description: 'Delete a Postgres role; fails while it owns a database.',
   toolset: 'roles',
   operations: ['deleteProjectBranchRole'],
-  input: { project_id: projectId, branch_id: branchId, role: roleName },
-  output: output({ deleted: z.boolean(), role: anyObject }),
+  input: { project_id: projectId, branch_id: branchId, role: roleArg },
+  // Also returns deleted: true.
+  output: output({ role: anyObject }),
   hints: DESTROY,
   async handler({ project_id, branch_id, role }, { client, signal, wait }) {
     // 204 (no body) means it was already gone.
@@ -134,10 +137,10 @@ export const deleteRole = defineTool({
 export const revealRolePassword = defineTool({
   name: 'reveal_role_password',
   title: 'Reveal role password',
-  description: "Show a role's current password (a secret). Prefer get_connection_string when a URI will do.",
+  description: "Show a role's password (a secret); prefer get_connection_string.",
   toolset: 'roles',
   operations: ['getProjectBranchRolePassword'],
-  input: { project_id: projectId, branch_id: branchId, role: roleName },
+  input: { project_id: projectId, branch_id: branchId, role: roleArg },
   output: passwordOut,
   hints: ACT,
   async handler({ project_id, branch_id, role }, { client, signal }) {
@@ -159,11 +162,10 @@ export const revealRolePassword = defineTool({
 export const resetRolePassword = defineTool({
   name: 'reset_role_password',
   title: 'Reset role password',
-  description:
-    'Give a role a new password. The old one stops working: update every connection string using it.',
+  description: 'Give a role a new password; the old one stops working.',
   toolset: 'roles',
   operations: ['resetProjectBranchRolePassword'],
-  input: { project_id: projectId, branch_id: branchId, role: roleName },
+  input: { project_id: projectId, branch_id: branchId, role: roleArg },
   output: passwordOut,
   // The old password stops working (clients break), and every call makes a new one.
   hints: { ...DESTROY, idempotentHint: false },

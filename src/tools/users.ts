@@ -8,8 +8,7 @@ import { pick } from './util.js';
 export const getCurrentUser = defineTool({
   name: 'get_current_user',
   title: 'Get current user',
-  description:
-    'Who this server acts as: the kind of API key, and for personal keys the user, plan and limits.',
+  description: 'Who this server acts as: key kind, and for personal keys the user, plan, limits.',
   toolset: 'users',
   accountLevel: true,
   operations: ['getAuthDetails', 'getCurrentUserInfo'],
@@ -45,7 +44,7 @@ export const getCurrentUser = defineTool({
 export const listOrganizations = defineTool({
   name: 'list_organizations',
   title: 'List organizations',
-  description: 'List the organizations you belong to (ID, name, plan).',
+  description: 'List your organizations (ID, name, plan).',
   toolset: 'users',
   accountLevel: true,
   operations: ['getCurrentUserOrganizations'],
@@ -63,12 +62,11 @@ export const listOrganizations = defineTool({
 export const listRegions = defineTool({
   name: 'list_regions',
   title: 'List regions',
-  description:
-    'List the regions where projects can be created; pass org_id for what that organization may use.',
+  description: 'List the regions where projects can be created.',
   toolset: 'users',
   accountLevel: true,
   operations: ['getActiveRegions'],
-  input: { org_id: orgId.optional() },
+  input: { org_id: orgId.optional().describe("Only this org's") },
   output: output({ regions: z.array(anyObject) }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
