@@ -30,9 +30,9 @@ export function pgName(what: string) {
 
 export const projectId = neonId('project');
 export const branchId = neonId('branch');
-export const endpointId = neonId('compute (endpoint)');
+export const endpointId = neonId('endpoint');
 export const operationId = neonId('operation');
-export const orgId = neonId('organization');
+export const orgId = neonId('org');
 export const databaseName = pgName('database');
 export const roleName = pgName('role');
 
@@ -43,7 +43,8 @@ export const limit = (max = 400) =>
     .int()
     .refine((n) => n >= 1 && n <= max, { message: `must be from 1 to ${max}` })
     .optional()
-    .describe(`Page size, max ${max}`);
+    // Equal to the name, so not advertised; the bound is in the validation message.
+    .describe('limit');
 /**
  * A string with an upper bound that guards against abuse rather than describing the API; enforced,
  * but not advertised in the JSON Schema, where it would cost tokens in every tool.
@@ -52,8 +53,9 @@ export function text(max: number) {
   return z.string().refine((v) => v.length <= max, { message: `must be at most ${max} characters` });
 }
 
-export const cursor = text(2000).optional().describe('From the previous page');
-export const search = text(256).optional().describe('Part of a name or ID');
+// Descriptions equal to the field name are not advertised: `next_cursor` in list results says it all.
+export const cursor = text(2000).optional().describe('cursor');
+export const search = text(256).optional().describe('search');
 
 /** An ISO 8601 timestamp, e.g. for point-in-time restore. */
 export const timestamp = (what: string) =>
