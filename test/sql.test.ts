@@ -245,7 +245,7 @@ describe('run_sql_transaction', () => {
       project_id,
       statements: [
         'CREATE TABLE acct (id int PRIMARY KEY, balance int NOT NULL CHECK (balance >= 0))',
-        { sql: 'INSERT INTO acct VALUES (1, $1), (2, $2)', params: [100, 0] },
+        'INSERT INTO acct VALUES (1, 100), (2, 0)',
         'SELECT * FROM acct ORDER BY id',
       ],
     });

@@ -32,13 +32,23 @@ import {
 import { untrusted } from '../sql/untrusted.js';
 import { connectionFields, defaultBranchId } from './connection.js';
 import { branchId, databaseName, projectId } from './fields.js';
-import { anyObject, defineTool, type Hints, output, READ, type ToolContext } from './framework.js';
+import { defineTool, type Hints, output, READ, type ToolContext } from './framework.js';
 import { sqlParams, sqlText } from './sql.js';
 
 /** Reads schema text that may hold anything someone wrote into comments or defaults. */
 const SCHEMA_READ: Hints = { ...READ, openWorldHint: true };
 
-const fenced = { notice: z.string(), begin: z.string(), end: z.string() };
+/** 1 to 20 statements (bounds as a refinement: not advertised, still enforced). */
+const ddlList = z
+  .array(sqlText)
+  .refine((a) => a.length >= 1 && a.length <= 20, { message: 'must hold 1 to 20 statements' });
+
+/** A migration or tuning ID (8 hex digits); a refinement, so no pattern costs tokens in the schema. */
+const workId = (from: string) =>
+  z
+    .string()
+    .refine((v) => /^[0-9a-f]{8}$/.test(v), { message: `must be the ID from ${from} (8 hex digits)` })
+    .describe(`From ${from}`);
 
 /** The database to use on a branch: the one named, else the only or first one. */
 async function pickDatabase(
@@ -66,7 +76,7 @@ async function pickDatabase(
 export const getBranchSchema = defineTool({
   name: 'get_branch_schema',
   title: 'Get branch schema',
-  description: "Get the schema (DDL) of a branch's database as SQL, e.g. before writing a migration.",
+  description: "Get a branch database's schema as SQL DDL.",
   toolset: 'schema',
   operations: ['getProjectBranchSchema', 'listProjectBranches', 'listProjectBranchDatabases'],
   input: {
@@ -74,7 +84,7 @@ export const getBranchSchema = defineTool({
     branch_id: branchId.optional().describe('Branch ID (default: the default branch)'),
     database: databaseName.optional().describe('Database (default: the only or first one)'),
   },
-  output: output({ ...fenced, sql: z.string(), branch_id: z.string(), database: z.string() }),
+  output: output({ sql: z.string() }),
   hints: SCHEMA_READ,
   async handler({ project_id, database, ...args }, { client, signal }) {
     const branch_id = args.branch_id ?? (await defaultBranchId(client, project_id, signal));
@@ -107,24 +117,16 @@ async function schemaDiff(
 export const compareSchema = defineTool({
   name: 'compare_schema',
   title: 'Compare schema',
-  description:
-    "Compare a branch's database schema with its parent's (or another branch's), as a unified diff " +
-    '(- parent, + this branch).',
+  description: "Diff a branch's schema against its parent's or another branch's (unified diff).",
   toolset: 'schema',
   operations: ['getProjectBranchSchemaComparison', 'listProjectBranchDatabases'],
   input: {
     project_id: projectId,
     branch_id: branchId.describe('Branch to compare'),
-    base_branch_id: branchId.optional().describe('Compare with this branch (default: the parent)'),
+    base_branch_id: branchId.optional().describe('Default: the parent'),
     database: databaseName.optional().describe('Database (default: the only or first one)'),
   },
-  output: output({
-    ...fenced,
-    diff: z.string(),
-    identical: z.boolean(),
-    branch_id: z.string(),
-    database: z.string(),
-  }),
+  output: output({ diff: z.string() }),
   hints: SCHEMA_READ,
   async handler({ project_id, branch_id, base_branch_id, database }, { client, signal }) {
     const db = database ?? (await pickDatabase(client, project_id, branch_id, undefined, signal)).name;
@@ -260,8 +262,8 @@ export const prepareDatabaseMigration = defineTool({
   name: 'prepare_database_migration',
   title: 'Prepare database migration',
   description:
-    'Try a schema migration on a temporary branch of the target branch: applies the SQL there in one ' +
-    'transaction and returns the schema diff. The original is untouched until complete_database_migration.',
+    'Try migration SQL in one transaction on a new temporary branch; returns the schema diff. The original ' +
+    'branch is untouched until complete_database_migration.',
   toolset: 'schema',
   operations: [
     'createProjectBranch',
@@ -272,21 +274,10 @@ export const prepareDatabaseMigration = defineTool({
   ],
   input: {
     ...connectionFields,
-    migration_sql: sqlText.describe('The migration: one or more SQL statements (no BEGIN/COMMIT needed)'),
-    verify_sql: sqlText
-      .optional()
-      .describe('A query run read-only on the temporary branch afterwards, to check the result'),
+    migration_sql: sqlText.describe('SQL statements'),
+    verify_sql: sqlText.optional().describe('Query to check the result'),
   },
-  output: output({
-    migration_id: z.string(),
-    temp_branch_id: z.string(),
-    ...fenced,
-    diff: z.string(),
-    verify: anyObject.optional(),
-    branch_id: z.string(),
-    database: z.string(),
-    next_steps: z.string(),
-  }),
+  output: output({ migration_id: z.string() }),
   hints: WRITE_TEMP,
   async handler({ project_id, migration_sql, verify_sql, ...args }, ctx) {
     const { client, signal, settings } = ctx;
@@ -365,25 +356,14 @@ export const prepareDatabaseMigration = defineTool({
 export const completeDatabaseMigration = defineTool({
   name: 'complete_database_migration',
   title: 'Complete database migration',
-  description:
-    'Apply a prepared migration to its original branch (in one transaction), then delete its temporary branch.',
+  description: 'Apply a prepared migration to its original branch and delete the temporary branch.',
   toolset: 'schema',
   operations: ['deleteProjectBranch', 'listProjectBranches', ...CONNECT_OPERATIONS],
   input: {
     project_id: projectId,
-    migration_id: z
-      .string()
-      .regex(/^[0-9a-f]{8}$/)
-      .describe('From prepare_database_migration'),
+    migration_id: workId('prepare_database_migration'),
   },
-  output: output({
-    applied: z.boolean(),
-    branch_id: z.string(),
-    database: z.string(),
-    statements: z.number(),
-    duration_ms: z.number(),
-    temp_branch_deleted: z.string(),
-  }),
+  output: output({ applied: z.boolean() }),
   hints: APPLY,
   async handler({ project_id, migration_id }, ctx) {
     const work = getPending('migration', migration_id);
@@ -423,17 +403,14 @@ export const completeDatabaseMigration = defineTool({
 export const discardDatabaseMigration = defineTool({
   name: 'discard_database_migration',
   title: 'Discard database migration',
-  description: 'Delete the temporary branch of a prepared migration without applying it anywhere.',
+  description: "Delete a prepared migration's temporary branch without applying it.",
   toolset: 'schema',
   operations: ['deleteProjectBranch', 'listProjectBranches'],
   input: {
     project_id: projectId,
-    migration_id: z
-      .string()
-      .regex(/^[0-9a-f]{8}$/)
-      .describe('From prepare_database_migration'),
+    migration_id: workId('prepare_database_migration'),
   },
-  output: output({ discarded: z.boolean(), temp_branch_deleted: z.string(), note: z.string().optional() }),
+  output: output({ discarded: z.boolean() }),
   hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   async handler({ project_id, migration_id }, ctx) {
     return discard(ctx, 'migration', project_id, migration_id);
@@ -495,8 +472,8 @@ export const prepareQueryTuning = defineTool({
   name: 'prepare_query_tuning',
   title: 'Prepare query tuning',
   description:
-    'Try DDL (e.g. CREATE INDEX) for a slow query on a temporary branch: EXPLAIN ANALYZE before, apply the DDL ' +
-    'there, EXPLAIN ANALYZE after; returns both plans and the change in cost and time. Then complete_query_tuning.',
+    'Try DDL (e.g. CREATE INDEX) for a query on a temporary branch: EXPLAIN ANALYZE before and after, and ' +
+    'the change in cost and time.',
   toolset: 'schema',
   operations: [
     'createProjectBranch',
@@ -506,27 +483,11 @@ export const prepareQueryTuning = defineTool({
   ],
   input: {
     ...connectionFields,
-    sql: sqlText.describe('The query to tune (it runs, in transactions that are rolled back)'),
+    sql: sqlText.describe('Query to tune'),
     params: sqlParams,
-    ddl: z
-      .array(sqlText)
-      .min(1)
-      .max(20)
-      .describe(
-        'Statements to try, each on its own, e.g. CREATE INDEX CONCURRENTLY … ON orders (customer_id)',
-      ),
+    ddl: ddlList.describe('Statements to try'),
   },
-  output: output({
-    tuning_id: z.string(),
-    temp_branch_id: z.string(),
-    ...fenced,
-    before: anyObject,
-    after: anyObject,
-    comparison: anyObject,
-    branch_id: z.string(),
-    database: z.string(),
-    next_steps: z.string(),
-  }),
+  output: output({ tuning_id: z.string() }),
   hints: WRITE_TEMP,
   async handler({ project_id, sql, params, ddl, ...args }, ctx) {
     const { client, signal } = ctx;
@@ -600,30 +561,16 @@ export const completeQueryTuning = defineTool({
   name: 'complete_query_tuning',
   title: 'Complete query tuning',
   description:
-    'Finish a query tuning: apply=true runs the tried DDL on the original branch; either way the temporary ' +
-    'branch is deleted.',
+    "Apply a tuning's DDL to the original branch (apply=true) or not; deletes the temporary branch.",
   toolset: 'schema',
   operations: ['deleteProjectBranch', 'listProjectBranches', ...CONNECT_OPERATIONS],
   input: {
     project_id: projectId,
-    tuning_id: z
-      .string()
-      .regex(/^[0-9a-f]{8}$/)
-      .describe('From prepare_query_tuning'),
-    apply: z.boolean().describe('Run the DDL on the original branch (false: only discard)'),
-    ddl: z
-      .array(sqlText)
-      .min(1)
-      .max(20)
-      .optional()
-      .describe('Only these of the tried statements (default: all)'),
+    tuning_id: workId('prepare_query_tuning'),
+    apply: z.boolean().describe('Run the DDL on the original'),
+    ddl: ddlList.optional().describe('Subset of the tried DDL'),
   },
-  output: output({
-    applied: z.array(z.string()),
-    branch_id: z.string().optional(),
-    temp_branch_deleted: z.string(),
-    note: z.string().optional(),
-  }),
+  output: output({ applied: z.array(z.string()) }),
   hints: APPLY,
   async handler({ project_id, tuning_id, apply, ddl }, ctx) {
     const work = getPending('tuning', tuning_id);

