@@ -193,6 +193,7 @@ export async function slowQueries(
      WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
        AND s.toplevel AND s.calls >= $2
        AND s.query NOT LIKE '%/* neon-mcp */%' AND NOT s.query = ANY ($3::text[])
+       AND s.query !~ '^SET (statement_timeout|idle_in_transaction_session_timeout) = [0-9]+$'
      ORDER BY ${order} DESC LIMIT $1`,
     [opts.limit, opts.minCalls, HOUSEKEEPING],
     'list_slow_queries',

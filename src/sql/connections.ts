@@ -150,7 +150,7 @@ export class Connections {
     await entry.pool.end().catch(noop);
   }
 
-  private config(driver: Driver, uri: string, ep: Endpoint, timeoutMs?: number): Pg.ClientConfig {
+  private config(driver: Driver, uri: string, ep: Endpoint): Pg.ClientConfig {
     const tls = ep.ssl !== 'disable' && !(ep.ssl === 'prefer' && this.plain.has(uri));
     return {
       host: ep.host,
@@ -165,18 +165,12 @@ export class Connections {
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       keepAlive: true,
       types: driver.types,
-      // Sent in the startup packet, so they are the session defaults that RESET/DISCARD ALL go back to.
-      ...(timeoutMs
-        ? {
-            statement_timeout: timeoutMs,
-            idle_in_transaction_session_timeout: Math.max(60_000, 2 * timeoutMs),
-          }
-        : {}),
     };
   }
 
   private async open(driver: Driver, uri: string, ep: Endpoint, opts: LeaseOptions): Promise<Lease> {
-    const config = this.config(driver, uri, ep, opts.timeoutMs);
+    const config = this.config(driver, uri, ep);
+    const setup = sessionSetup(opts.timeoutMs);
     const cancel = (pid: number) => cancelBackend(driver, this.config(driver, uri, ep), pid);
 
     if (this.options.idleMs <= 0) {
@@ -186,6 +180,7 @@ export class Connections {
         await client.end().catch(noop);
         throw e;
       });
+      await client.query(setup);
       return makeLease(
         client,
         (reuse) => {
@@ -208,7 +203,11 @@ export class Connections {
       // Errors of idle connections (the compute suspended, the server restarted) must not crash us;
       // the pool drops such connections by itself.
       pool.on('error', noop);
-      pool.on('connect', (c) => c.on('error', noop));
+      // The session settings go first in the new connection's queue, before the caller's queries.
+      pool.on('connect', (c) => {
+        c.on('error', noop);
+        c.query(setup).catch(noop);
+      });
       entry = { pool, tag: opts.tag };
       this.pools.set(key, entry);
     }
@@ -220,7 +219,7 @@ export class Connections {
         client.release(true);
         continue;
       }
-      return makeLease(client, (reuse) => resetAndRelease(client, reuse), cancel);
+      return makeLease(client, (reuse) => resetAndRelease(client, reuse, setup), cancel);
     }
   }
 }
@@ -258,13 +257,22 @@ export const RESET =
   'ROLLBACK; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; CLOSE ALL; UNLISTEN *; ' +
   'SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES';
 
+/**
+ * The session's timeouts, set with SET after connecting and after every reset. (As startup parameters
+ * they would be simpler, but Neon's proxy drops them silently and PgBouncer refuses them.)
+ */
+export function sessionSetup(timeoutMs: number): string {
+  const ms = Math.max(1, Math.round(timeoutMs));
+  return `SET statement_timeout = ${ms}; SET idle_in_transaction_session_timeout = ${Math.max(60_000, 2 * ms)}`;
+}
+
 /** Resets a pooled connection in the background, then returns it; closes it if anything fails. */
-function resetAndRelease(client: Pg.PoolClient, reuse: boolean): void {
+function resetAndRelease(client: Pg.PoolClient, reuse: boolean, setup: string): void {
   if (!reuse) {
     client.release(true);
     return;
   }
-  client.query(RESET).then(
+  client.query(`${RESET}; ${setup}`).then(
     () => client.release(),
     () => client.release(true),
   );
