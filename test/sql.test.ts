@@ -321,6 +321,11 @@ describe('tables', () => {
     expect(list.begin).toMatch(TAG);
     const only = await conn.ok('list_tables', { project_id, schema: 'public' });
     expect(only.tables).toEqual([]);
+    await conn.close();
+    conn = await connect({ sqlMaxRows: 2 });
+    const capped = await conn.ok('list_tables', { project_id });
+    expect(capped.tables.map((t: any) => t.name)).toEqual(['big_orders', 'customers']);
+    expect(capped.truncated).toMatch(/^truncated: 1 more tables not shown/);
 
     const { table } = await conn.ok('describe_table', { project_id, table: 'shop.orders' });
     expect(table).toMatchObject({ schema: 'shop', name: 'orders', type: 'table' });

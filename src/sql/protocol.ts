@@ -141,9 +141,18 @@ export class StatementQuery {
 
   handleDataRow(msg: { fields: (string | null)[] }): void {
     if (this.result.rows.length < this.opts.maxRows) {
-      this.result.rows.push(msg.fields.map((v, i) => (v === null ? null : (this.parsers[i]?.(v) ?? v))));
+      this.result.rows.push(msg.fields.map((v, i) => (v === null ? null : this.parse(i, v))));
     } else {
       this.result.more++;
+    }
+  }
+
+  /** A value through its column's parser; its text if the parser fails (this runs in a socket handler). */
+  private parse(column: number, text: string): unknown {
+    try {
+      return this.parsers[column]?.(text) ?? text;
+    } catch {
+      return text;
     }
   }
 

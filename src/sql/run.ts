@@ -96,7 +96,7 @@ export function checkStatement(sql: string, tool: string, opts: { inTransaction:
   if (control) {
     throw new SqlError(
       opts.inTransaction
-        ? `${tool}: ${control} is not allowed here: the tool runs all statements in one transaction and commits it only when every statement succeeded (or rolls it back). Leave transaction control out.`
+        ? `${tool}: ${control} is not allowed here: the tool runs the SQL in a transaction it manages itself (committed only when every statement succeeded, or rolled back). Leave transaction control out.`
         : `${tool}: ${control} is not allowed: each call runs on its own connection session, so a transaction cannot span calls. To run several statements atomically, use run_sql_transaction.`,
     );
   }

@@ -183,10 +183,9 @@ export const listTablesTool = defineTool({
         {
           ...(more > 0
             ? {
-                truncated: truncatedNotice({ more, moreIsLowerBound: false }, maxRows).replace(
-                  'rows',
-                  'tables',
-                ),
+                truncated:
+                  `truncated: ${more} more tables not shown (at most ${maxRows} are listed; --sql-max-rows). ` +
+                  'Pass schema to list one schema.',
               }
             : {}),
           branch_id: db.branch_id,
