@@ -4,7 +4,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connections } from '../src/sql/connections.js';
+import { Connections, connections } from '../src/sql/connections.js';
+import { runOne } from '../src/sql/run.js';
+import { withSession } from '../src/sql/session.js';
 import { connect, text, useMockApi } from './helpers.js';
 import { branchDatabase, createRoles, OWNER, READER, useBranchDatabases } from './pg/branches.js';
 import { hasOpenssl, startPostgres, type TestPostgres } from './pg/server.js';
@@ -603,6 +605,23 @@ describe('connections', () => {
       expect(await sslOn()).toBe(false);
     },
   );
+
+  it('drops a pool when its last connection has idled out', async () => {
+    const { branch_id } = project();
+    const uri = pg.uri(await dbs.ensure(branch_id), OWNER);
+    const pool = new Connections({ idleMs: 100, max: 2 });
+    const signal = new AbortController().signal;
+    const viaPool = await withSession(
+      { uri, where: 'test' },
+      { signal, timeoutMs: 5_000 },
+      (s) => runOne(s, 'SELECT 2 AS two', { maxRows: 5, readOnly: false, what: 'test' }),
+      pool,
+    );
+    expect(viaPool.rows).toEqual([{ two: 2 }]);
+    expect(pool.size).toBe(1);
+    for (let i = 0; i < 40 && pool.size > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(pool.size).toBe(0);
+  });
 
   it('reports a database that cannot be reached', async () => {
     const { project_id } = project();

@@ -168,6 +168,43 @@ export class Connections {
     };
   }
 
+  /** The pool of a key, created on first use. */
+  private poolFor(
+    driver: Driver,
+    key: string,
+    config: Pg.ClientConfig,
+    setup: string,
+    tag: string | undefined,
+  ): Pg.Pool {
+    const existing = this.pools.get(key);
+    if (existing) return existing.pool;
+    const pool = new driver.pg.Pool({
+      ...config,
+      max: this.options.max,
+      idleTimeoutMillis: this.options.idleMs,
+      allowExitOnIdle: true,
+    });
+    const entry: PoolEntry = { pool, tag };
+    // Errors of idle connections (the compute suspended, the server restarted) must not crash us;
+    // the pool drops such connections by itself.
+    pool.on('error', noop);
+    // The session settings go first in the new connection's queue, before the caller's queries.
+    pool.on('connect', (c) => {
+      c.on('error', noop);
+      c.query(setup).catch(noop);
+    });
+    // A pool whose last connection is gone is dropped, so a long-lived server keeps no pool for every
+    // branch it touched once.
+    pool.on('remove', () => {
+      if (pool.totalCount === 0 && pool.waitingCount === 0 && this.pools.get(key) === entry) {
+        this.pools.delete(key);
+        pool.end().catch(noop);
+      }
+    });
+    this.pools.set(key, entry);
+    return pool;
+  }
+
   private async open(driver: Driver, uri: string, ep: Endpoint, opts: LeaseOptions): Promise<Lease> {
     const config = this.config(driver, uri, ep);
     const setup = sessionSetup(opts.timeoutMs);
@@ -192,28 +229,9 @@ export class Connections {
     }
 
     const key = this.key(uri, opts);
-    let entry = this.pools.get(key);
-    if (!entry) {
-      const pool = new driver.pg.Pool({
-        ...config,
-        max: this.options.max,
-        idleTimeoutMillis: this.options.idleMs,
-        allowExitOnIdle: true,
-      });
-      // Errors of idle connections (the compute suspended, the server restarted) must not crash us;
-      // the pool drops such connections by itself.
-      pool.on('error', noop);
-      // The session settings go first in the new connection's queue, before the caller's queries.
-      pool.on('connect', (c) => {
-        c.on('error', noop);
-        c.query(setup).catch(noop);
-      });
-      entry = { pool, tag: opts.tag };
-      this.pools.set(key, entry);
-    }
     // A connection the server closed while idle may still be in the pool for a moment: skip it.
     for (let attempt = 0; ; attempt++) {
-      const client = await entry.pool.connect();
+      const client = await this.poolFor(driver, key, config, setup, opts.tag).connect();
       const internal = client as unknown as { _queryable?: boolean; _ending?: boolean };
       if ((internal._queryable === false || internal._ending) && attempt < this.options.max) {
         client.release(true);
