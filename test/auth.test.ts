@@ -36,7 +36,7 @@ describe('enable, read and disable Neon Auth', () => {
     expect(JSON.stringify(got)).not.toContain(out.secrets.secret_server_key);
   });
 
-  it('reads single sections from their own endpoints and hides SMTP passwords and OAuth secrets', async () => {
+  it('with all, reads every section from its own endpoint and hides SMTP passwords and OAuth secrets', async () => {
     const { ids, auth } = setup();
     auth!.email_provider = {
       host: 'smtp.example.com',
@@ -48,17 +48,18 @@ describe('enable, read and disable Neon Auth', () => {
     };
     auth!.oauth = [{ id: 'github', type: 'standard', client_id: 'gh-id', client_secret: 'gh-secret-456' }];
     conn = await connect({ toolsets: ['auth'] });
-    const out = await conn.ok('get_neon_auth', {
-      ...ids,
-      sections: [
-        'email_provider',
-        'oauth_providers',
-        'email_and_password',
-        'allow_localhost',
-        'phone_number',
-        'plugins',
-      ],
-    });
+    const out = await conn.ok('get_neon_auth', { ...ids, all: true });
+    expect(Object.keys(out.neon_auth)).toEqual([
+      'integration',
+      'plugins',
+      'domains',
+      'webhooks',
+      'oauth_providers',
+      'email_provider',
+      'email_and_password',
+      'allow_localhost',
+      'phone_number',
+    ]);
     expect(out.neon_auth.email_provider).toMatchObject({ host: 'smtp.example.com', password: '[hidden]' });
     expect(out.neon_auth.oauth_providers).toEqual([
       { id: 'github', type: 'standard', client_id: 'gh-id', client_secret: '[hidden]' },
@@ -71,12 +72,15 @@ describe('enable, read and disable Neon Auth', () => {
     expect(text).not.toContain('gh-secret-456');
     expect(api.requests.map((r) => r.path.split('/auth')[1]).sort()).toEqual(
       [
+        '',
         '/allow_localhost',
+        '/domains',
         '/email_and_password',
         '/email_provider',
         '/oauth_providers',
         '/plugins',
         '/plugins/phone-number',
+        '/webhooks',
       ].sort(),
     );
   });
@@ -209,7 +213,10 @@ describe('update_neon_auth', () => {
     conn = await connect({ toolsets: ['auth'] });
     const bad: [Record<string, unknown>, RegExp][] = [
       [{ section: 'passkeys', settings: {} }, /section/],
-      [{ section: 'magic_link', settings: { enabled: true, expires: 10 } }, /Unrecognized key: "expires"/],
+      [
+        { section: 'magic_link', settings: { enabled: true, expires: 10 } },
+        /Unrecognized key: "expires".*Accepted fields: enabled\?, expires_in\?, disable_sign_up\?/,
+      ],
       [
         { section: 'magic_link', settings: { expires_in: 2 } },
         /settings\.expires_in: must be from 5 to 1440/,

@@ -107,7 +107,6 @@ describe('Data API', () => {
     conn = await connect({ toolsets: ['data_api'] });
     const created = await conn.ok('create_data_api', {
       ...ids,
-      auth_provider: 'external',
       jwks_url: 'https://auth.example.com/.well-known/jwks.json',
       settings: { db_schemas: ['public', 'api'], db_max_rows: 500 },
     });
@@ -133,19 +132,24 @@ describe('Data API', () => {
     expect(await conn.fails('get_data_api', ids)).toMatch(/HTTP 404/);
   });
 
-  it('refuses external auth without a JWKS URL and unknown settings before sending', async () => {
+  it('refuses a JWKS URL that is not a URL and unknown settings before sending, listing the accepted ones', async () => {
     const ids = { ...setup(), database_name: 'neondb' };
     conn = await connect({ toolsets: ['data_api'] });
-    expect(await conn.fails('create_data_api', { ...ids, auth_provider: 'external' })).toMatch(
-      /needs jwks_url/,
-    );
-    expect(await conn.fails('update_data_api', { ...ids, settings: { db_max_rowz: 5 } })).toMatch(
-      /Invalid settings: settings: Unrecognized key: "db_max_rowz"/,
-    );
+    expect(await conn.fails('create_data_api', { ...ids, jwks_url: 'jwks.json' })).toMatch(/jwks_url/);
+    const unknown = await conn.fails('update_data_api', { ...ids, settings: { db_max_rowz: 5 } });
+    expect(unknown).toMatch(/Invalid settings: settings: Unrecognized key: "db_max_rowz"/);
+    expect(unknown).toMatch(/Accepted fields: db_aggregates_enabled\?, .*db_max_rows\?/);
     expect(await conn.fails('update_data_api', { ...ids, settings: { db_max_rows: 'all' } })).toMatch(
       /settings\.db_max_rows/,
     );
     expect(api.requests).toHaveLength(0);
+  });
+
+  it('sends no auth_provider without jwks_url, leaving Neon’s default (Neon Auth)', async () => {
+    const ids = { ...setup(), database_name: 'neondb' };
+    conn = await connect({ toolsets: ['data_api'] });
+    await conn.ok('create_data_api', { ...ids, add_default_grants: true });
+    expect(api.requests.find((r) => r.method === 'POST')?.body).toEqual({ add_default_grants: true });
   });
 
   it('names the database that does not exist', async () => {
@@ -275,6 +279,8 @@ describe('functions', () => {
       [{ zip_base64: Buffer.from('not a zip at all, really not').toString('base64') }, /not a ZIP archive/],
       [{ zip_base64: '@@@' }, /not valid base64/],
       [{ files: { 'a.js': '' }, slug: 'Bad-Slug' }, /slug: must be 1-20 lowercase letters or digits/],
+      [{ files: { 'a.js': 1 } }, /files: values must be strings/],
+      [{ env: { PORT: 8080 } }, /env: values must be strings/],
     ];
     for (const [args, message] of bad) {
       expect(await conn.fails('deploy_function', { ...ids, slug: 'hello', ...args })).toMatch(message);

@@ -51,7 +51,7 @@ describe('snapshots', () => {
     expect(await conn.fails('delete_snapshot', { project_id, snapshot_id: id })).toMatch(/HTTP 404/);
   });
 
-  it('refuses timestamp together with lsn before sending anything', async () => {
+  it('refuses timestamp together with lsn, and a timestamp that is not ISO 8601, before sending anything', async () => {
     const { project_id, branch_id } = setup();
     conn = await connect({ toolsets: ['snapshots'] });
     const err = await conn.fails('create_snapshot', {
@@ -61,6 +61,8 @@ describe('snapshots', () => {
       lsn: '0/16B3748',
     });
     expect(err).toMatch(/timestamp or lsn, not both/);
+    const notIso = await conn.fails('create_snapshot', { project_id, branch_id, timestamp: 'yesterday' });
+    expect(notIso).toMatch(/timestamp.*ISO 8601/);
     expect(api.requests).toHaveLength(0);
   });
 
@@ -163,6 +165,14 @@ describe('backup schedule', () => {
         schedule: [{ frequency: 'daily', retention_seconds: 60 }],
       }),
     ).toMatch(/retention_seconds/);
+    // The entry fields are not advertised (tokens), so a refusal lists them.
+    expect(
+      await conn.fails('set_snapshot_schedule', {
+        project_id,
+        branch_id,
+        schedule: [{ frequency: 'daily', at: 3 }],
+      }),
+    ).toMatch(/Accepted fields: frequency \(hourly\|daily\|weekly\|monthly\|yearly\), hour\?/);
     expect(api.requests).toHaveLength(0);
   });
 

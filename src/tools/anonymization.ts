@@ -38,9 +38,7 @@ const MASKING_RULES = z
   .max(1000);
 const maskingRules = z
   .array(anyObject)
-  .describe(
-    'Each {database_name, schema_name, table_name, column_name, masking_function (e.g. anon.fake_email()) or masking_value}',
-  );
+  .describe('{database_name, schema_name, table_name, column_name, masking_function|masking_value}');
 
 const branchPath = '/projects/{project_id}/branches/{branch_id}' as const;
 
@@ -115,18 +113,19 @@ async function waitAnonymized(
 
 export const createAnonymizedBranch = defineTool({
   name: 'create_anonymized_branch',
-  title: 'Create anonymized branch',
-  description: 'Create a branch for masked data (unmasked until anonymize_branch); waits until ready.',
+  title: 'Create masked branch',
+  description: 'Create a branch to mask with anonymize_branch.',
   toolset: 'anonymization',
   beta: true,
   operations: ['createProjectBranchAnonymized', 'getProjectBranch'],
   input: {
     project_id: projectId,
-    name: text(256).optional(),
-    parent_id: branchId.optional(),
-    compute: z.boolean().default(true).describe('Add a read-write compute'),
+    name: text(256).optional().describe('name'),
+    parent_id: branchId.optional().describe('parent ID'),
+    compute: z.boolean().default(true).describe('compute'),
   },
-  output: output({ branch: anyObject, compute: anyObject.optional() }),
+  // Also returns `compute` (the read-write compute it added).
+  output: output({ branch: anyObject }),
   hints: CREATE,
   async handler({ project_id, name, parent_id, compute }, { client, signal, wait }) {
     const res = await client.post<
@@ -155,8 +154,8 @@ export const createAnonymizedBranch = defineTool({
 
 export const getBranchAnonymization = defineTool({
   name: 'get_branch_anonymization',
-  title: 'Get branch anonymization',
-  description: 'Get the anonymization state and masking rules of an anonymized branch.',
+  title: 'Get anonymization',
+  description: "Get an anonymized branch's state and masking rules.",
   toolset: 'anonymization',
   beta: true,
   operations: ['getAnonymizedBranchStatus', 'getMaskingRules'],
@@ -178,15 +177,13 @@ export const getBranchAnonymization = defineTool({
 export const anonymizeBranch = defineTool({
   name: 'anonymize_branch',
   title: 'Anonymize branch',
-  description: "Mask an anonymized branch's data in place (replacing its masking rules if given); waits.",
+  description: "Mask an anonymized branch's data, replacing its masking rules if given.",
   toolset: 'anonymization',
   beta: true,
   operations: ['updateMaskingRules', 'startAnonymization', 'getAnonymizedBranchStatus'],
   input: { project_id: projectId, branch_id: branchId, masking_rules: maskingRules.optional() },
-  output: output({
-    status: anyObject,
-    note: z.string().optional(),
-  }),
+  // Also returns a `note` when it is still running.
+  output: output({ status: anyObject }),
   // Rewrites the branch's column data in place (on purpose: it is the masked copy).
   hints: { ...ACT, destructiveHint: true },
   async handler({ project_id, branch_id, masking_rules: rules }, ctx) {

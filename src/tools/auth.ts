@@ -28,7 +28,7 @@ type Ids = { project_id: string; branch_id: string };
 
 const provider = z.enum(['better_auth', 'stack', 'mock']);
 const oauthProvider = z.enum(['google', 'github', 'microsoft', 'vercel']);
-const userId = str(256);
+const userId = str(256).describe('user ID');
 const SECRET_WARNING = 'SECRET: shown only this once. Give it to the user to store securely.';
 
 /** A copy with every non-empty secret Neon echoes on reads replaced by `[hidden]`. */
@@ -52,16 +52,17 @@ async function integration(client: NeonClient, path: Ids, signal: AbortSignal) {
 export const enableNeonAuth = defineTool({
   name: 'enable_neon_auth',
   title: 'Enable Neon Auth',
-  description: 'Enable Neon Auth on a branch: provisions the neon_auth schema. Returns its keys once.',
+  description: 'Enable Neon Auth on a branch; returns its keys once.',
   toolset: 'auth',
   beta: true,
   operations: ['createNeonAuth'],
   input: {
     ...ids,
-    auth_provider: provider.default('better_auth'),
-    database_name: text(63).optional(),
+    auth_provider: provider.default('better_auth').describe('auth provider'),
+    database_name: text(63).optional().describe('database name'),
   },
-  output: output({ neon_auth: anyObject, secrets: anyObject, warning: z.string() }),
+  // Also returns a `warning` about the secrets.
+  output: output({ neon_auth: anyObject, secrets: anyObject }),
   hints: CREATE,
   async handler({ project_id, branch_id, auth_provider, database_name }, { client, signal }) {
     const res = await client.post<Schemas['NeonAuthCreateIntegrationResponse']>(base, {
@@ -87,12 +88,16 @@ const SECTIONS = {
   phone_number: '/projects/{project_id}/branches/{branch_id}/auth/plugins/phone-number',
 } as const satisfies Record<string, Route>;
 type Section = keyof typeof SECTIONS;
+/**
+ * Read by default: `plugins` already summarizes every plugin (email, OAuth, phone, …); `all` adds each
+ * section's own endpoint, which a summary may leave out.
+ */
 const DEFAULT_SECTIONS: Section[] = ['integration', 'plugins', 'domains', 'webhooks'];
 
 export const getNeonAuth = defineTool({
   name: 'get_neon_auth',
   title: 'Get Neon Auth',
-  description: 'Get Neon Auth of a branch: integration, plugin settings, domains, webhooks.',
+  description: "Get a branch's Neon Auth config.",
   toolset: 'auth',
   beta: true,
   operations: [
@@ -108,15 +113,12 @@ export const getNeonAuth = defineTool({
   ],
   input: {
     ...ids,
-    sections: z
-      .array(z.enum(Object.keys(SECTIONS) as [Section, ...Section[]]))
-      .optional()
-      .describe('Default: integration, plugins, domains, webhooks'),
+    all: z.boolean().optional().describe('Each section in full'),
   },
   output: output({ neon_auth: anyObject }),
   hints: READ,
-  async handler({ project_id, branch_id, sections }, { client, signal }) {
-    const wanted = [...new Set(sections?.length ? sections : DEFAULT_SECTIONS)];
+  async handler({ project_id, branch_id, all }, { client, signal }) {
+    const wanted = all ? (Object.keys(SECTIONS) as Section[]) : DEFAULT_SECTIONS;
     const path = { project_id, branch_id };
     const values = await Promise.all(wanted.map((s) => client.get<unknown>(SECTIONS[s], { path, signal })));
     const neon_auth: Record<string, unknown> = {};
@@ -139,11 +141,11 @@ export const getNeonAuth = defineTool({
 export const disableNeonAuth = defineTool({
   name: 'disable_neon_auth',
   title: 'Disable Neon Auth',
-  description: 'Disable Neon Auth on a branch; delete_data also drops the neon_auth schema and its users.',
+  description: 'Disable Neon Auth; delete_data also deletes its users.',
   toolset: 'auth',
   beta: true,
   operations: ['disableNeonAuth'],
-  input: { ...ids, delete_data: z.boolean().optional() },
+  input: { ...ids, delete_data: z.boolean().optional().describe('delete data') },
   output: output({ disabled: z.boolean() }),
   hints: DESTROY,
   async handler({ project_id, branch_id, delete_data }, { client, signal }) {
@@ -244,7 +246,7 @@ type SettingsSection = keyof typeof SETTINGS;
 export const updateNeonAuth = defineTool({
   name: 'update_neon_auth',
   title: 'Update Neon Auth',
-  description: 'Change one section of Neon Auth settings on a branch (current values: get_neon_auth).',
+  description: "Change one section of a branch's Neon Auth settings.",
   toolset: 'auth',
   operations: [
     'updateNeonAuthEmailAndPasswordConfig',
@@ -257,16 +259,9 @@ export const updateNeonAuth = defineTool({
   ],
   input: {
     ...ids,
-    section: z.enum(Object.keys(SETTINGS) as [SettingsSection, ...SettingsSection[]]),
-    settings: anyObject.describe(
-      'email_and_password: enabled, email_verification_method, require_email_verification, ' +
-        'auto_sign_in_after_verification, send_verification_email_on_sign_up, send_verification_email_on_sign_in, ' +
-        'disable_sign_up. email_provider: type standard, host, port, username, password, sender_email, ' +
-        'sender_name; or type shared. allow_localhost: allow_localhost. organization: enabled, organization_limit, ' +
-        'membership_limit, creator_role, send_invitation_email. magic_link: enabled, expires_in, disable_sign_up. ' +
-        'phone_number: enabled, otp_expires_in. webhooks (replaces all): enabled, webhook_url, enabled_events[], ' +
-        'timeout_seconds.',
-    ),
+    section: z.enum(Object.keys(SETTINGS) as [SettingsSection, ...SettingsSection[]]).describe('section'),
+    // The fields of each section are enforced, not advertised (tokens); a refusal lists them.
+    settings: anyObject.describe('Fields to change'),
   },
   output: output({ settings: anyObject }),
   hints: UPDATE,
@@ -289,8 +284,8 @@ export const updateNeonAuth = defineTool({
 
 export const updateNeonAuthDomains = defineTool({
   name: 'update_neon_auth_domains',
-  title: 'Update Neon Auth domains',
-  description: 'Add or remove trusted redirect domains of Neon Auth on a branch; returns the list.',
+  title: 'Update auth domains',
+  description: 'Add or remove Neon Auth trusted domains.',
   toolset: 'auth',
   beta: true,
   operations: [
@@ -301,8 +296,8 @@ export const updateNeonAuthDomains = defineTool({
   ],
   input: {
     ...ids,
-    add: z.array(z.url()).optional().describe('URLs'),
-    remove: z.array(z.url()).optional(),
+    add: z.array(z.url()).optional().describe('add'),
+    remove: z.array(z.url()).optional().describe('remove'),
   },
   output: output({ domains: z.array(anyObject) }),
   hints: UPDATE,
@@ -331,8 +326,8 @@ export const updateNeonAuthDomains = defineTool({
 
 export const setNeonAuthOauthProvider = defineTool({
   name: 'set_neon_auth_oauth_provider',
-  title: 'Set Neon Auth OAuth provider',
-  description: "Add or update an OAuth sign-in provider; without client_id/secret it uses Neon's shared app.",
+  title: 'Set OAuth provider',
+  description: "Add or update an OAuth provider; without client_id, Neon's shared app.",
   toolset: 'auth',
   beta: true,
   operations: [
@@ -342,10 +337,10 @@ export const setNeonAuthOauthProvider = defineTool({
   ],
   input: {
     ...ids,
-    provider: oauthProvider,
-    client_id: text(512).optional(),
-    client_secret: text(512).optional(),
-    microsoft_tenant_id: text(128).optional(),
+    provider: oauthProvider.describe('provider'),
+    client_id: text(512).optional().describe('client ID'),
+    client_secret: text(512).optional().describe('client secret'),
+    microsoft_tenant_id: text(128).optional().describe('microsoft tenant ID'),
   },
   output: output({ provider: anyObject }),
   hints: UPDATE,
@@ -373,12 +368,21 @@ export const setNeonAuthOauthProvider = defineTool({
 
 export const deleteNeonAuthOauthProvider = defineTool({
   name: 'delete_neon_auth_oauth_provider',
-  title: 'Delete Neon Auth OAuth provider',
-  description: 'Remove an OAuth sign-in provider from Neon Auth on a branch.',
+  title: 'Delete OAuth provider',
+  description: 'Remove a Neon Auth OAuth provider.',
   toolset: 'auth',
   beta: true,
   operations: ['deleteBranchNeonAuthOauthProvider'],
-  input: { ...ids, provider: oauthProvider },
+  // The same values as set_neon_auth_oauth_provider advertises; enforced here, not repeated (tokens).
+  input: {
+    ...ids,
+    provider: z
+      .string()
+      .refine((v) => (oauthProvider.options as readonly string[]).includes(v), {
+        message: `must be one of ${oauthProvider.options.join(', ')}`,
+      })
+      .describe('provider'),
+  },
   output: output({ deleted: z.string() }),
   hints: DESTROY,
   async handler({ project_id, branch_id, provider: id }, { client, signal }) {
@@ -392,12 +396,19 @@ export const deleteNeonAuthOauthProvider = defineTool({
 
 export const createNeonAuthUser = defineTool({
   name: 'create_neon_auth_user',
-  title: 'Create Neon Auth user',
-  description: 'Create a user in the Neon Auth directory of a branch.',
+  title: 'Create auth user',
+  description: 'Create a Neon Auth user.',
   toolset: 'auth',
   beta: true,
   operations: ['createBranchNeonAuthNewUser'],
-  input: { ...ids, email: z.email().refine((v) => v.length <= 256), name: text(255).optional() },
+  input: {
+    ...ids,
+    email: z
+      .email()
+      .refine((v) => v.length <= 256, { message: 'must be at most 256 characters' })
+      .describe('email'),
+    name: text(255).optional().describe('name'),
+  },
   output: output({ id: z.string() }),
   hints: CREATE,
   async handler({ project_id, branch_id, email, name }, { client, signal }) {
@@ -411,8 +422,8 @@ export const createNeonAuthUser = defineTool({
 
 export const deleteNeonAuthUser = defineTool({
   name: 'delete_neon_auth_user',
-  title: 'Delete Neon Auth user',
-  description: 'Delete a user from the Neon Auth directory of a branch.',
+  title: 'Delete auth user',
+  description: 'Delete a Neon Auth user.',
   toolset: 'auth',
   beta: true,
   operations: ['deleteBranchNeonAuthUser'],
@@ -430,11 +441,11 @@ export const deleteNeonAuthUser = defineTool({
 
 export const setNeonAuthUserRoles = defineTool({
   name: 'set_neon_auth_user_roles',
-  title: 'Set Neon Auth user roles',
-  description: 'Replace the roles of a Neon Auth user, e.g. admin.',
+  title: 'Set user roles',
+  description: "Replace a Neon Auth user's roles.",
   toolset: 'auth',
   operations: ['updateNeonAuthUserRole'],
-  input: { ...ids, user_id: userId, roles: z.array(str(64)) },
+  input: { ...ids, user_id: userId, roles: z.array(str(64)).describe('roles') },
   output: output({ roles: z.array(z.string()) }),
   hints: UPDATE,
   async handler({ project_id, branch_id, user_id, roles }, { client, signal }) {
@@ -458,17 +469,18 @@ const SMTP = z.strictObject({
 
 export const sendNeonAuthTestEmail = defineTool({
   name: 'send_neon_auth_test_email',
-  title: 'Send Neon Auth test email',
-  description: 'Check SMTP settings by sending a test email with them (nothing is saved).',
+  title: 'Send test email',
+  description: 'Check SMTP settings by sending a test email; saves nothing.',
   toolset: 'auth',
   beta: true,
   operations: ['sendNeonAuthTestEmail'],
   input: {
     ...ids,
-    recipient_email: z.email(),
+    recipient_email: z.email().describe('recipient email'),
     smtp: anyObject.describe('host, port, username, password, sender_email, sender_name'),
   },
-  output: output({ success: z.boolean(), error_message: z.string().optional() }),
+  // Also returns `error_message` when the server refused.
+  output: output({ success: z.boolean() }),
   hints: ACT,
   async handler({ project_id, branch_id, recipient_email, smtp }, { client, signal }) {
     const server = checkShape(SMTP, smtp, 'smtp');
@@ -484,12 +496,13 @@ export const sendNeonAuthTestEmail = defineTool({
 
 export const createNeonAuthSdkKeys = defineTool({
   name: 'create_neon_auth_sdk_keys',
-  title: 'Create Neon Auth SDK keys',
-  description: "Create new SDK keys (publishable and secret) for a project's auth provider. Shown once.",
+  title: 'Create SDK keys',
+  description: "Create SDK keys for a project's auth provider; shown once.",
   toolset: 'auth',
   operations: ['createNeonAuthProviderSDKKeys'],
-  input: { project_id: projectId, auth_provider: provider },
-  output: output({ neon_auth: anyObject, secrets: anyObject, warning: z.string() }),
+  input: { project_id: projectId, auth_provider: provider.describe('auth provider') },
+  // Also returns a `warning` about the secrets.
+  output: output({ neon_auth: anyObject, secrets: anyObject }),
   hints: CREATE,
   async handler({ project_id, auth_provider }, { client, signal }) {
     const res = await client.post<Schemas['NeonAuthCreateIntegrationResponse']>('/projects/auth/keys', {
@@ -503,12 +516,13 @@ export const createNeonAuthSdkKeys = defineTool({
 
 export const transferNeonAuthProject = defineTool({
   name: 'transfer_neon_auth_project',
-  title: 'Transfer Neon Auth project',
-  description: "Start moving a project's Neon-managed auth project to the user's own provider account.",
+  title: 'Transfer auth project',
+  description: "Transfer a project's Neon-managed auth to the user's own account.",
   toolset: 'auth',
   operations: ['transferNeonAuthProviderProject'],
-  input: { project_id: projectId, auth_provider: provider },
-  output: output({ claim_url: z.string(), warning: z.string() }),
+  input: { project_id: projectId, auth_provider: provider.describe('auth provider') },
+  // Also returns a `warning` about the claim URL.
+  output: output({ claim_url: z.string() }),
   hints: ACT,
   async handler({ project_id, auth_provider }, { client, signal }) {
     const res = await client.post<Schemas['NeonAuthTransferAuthProviderProjectResponse']>(

@@ -13,12 +13,46 @@ const route = '/projects/{project_id}/branches/{branch_id}/data-api/{database_na
 const ids = { project_id: projectId, branch_id: branchId, database_name: databaseName };
 type Ids = { project_id: string; branch_id: string; database_name: string };
 
-/** Checks an object argument whose schema is not advertised (to save tokens) but still enforced. */
+/**
+ * Checks an argument whose schema is not advertised (to save tokens) but still enforced; a refusal
+ * names what is wrong and lists the accepted fields, so the model can correct the call.
+ */
 export function checkShape<T>(schema: z.ZodType<T>, value: unknown, label: string): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issues = r.error.issues.map((i) => `${[label, ...i.path].join('.')}: ${i.message}`);
-  throw new InvalidArgumentError(`Invalid ${label}: ${issues.join('; ')}.`);
+  const fields = fieldsOf(schema);
+  throw new InvalidArgumentError(
+    `Invalid ${label}: ${issues.join('; ')}.${fields ? ` Accepted fields: ${fields}.` : ''}`,
+  );
+}
+
+/** The fields of an object schema (of an array's items; of each union member), `?` when optional. */
+function fieldsOf(schema: z.ZodType): string {
+  if (schema instanceof z.ZodArray) return fieldsOf(schema.element as z.ZodType);
+  if (schema instanceof z.ZodUnion) {
+    return (schema.options as z.ZodType[])
+      .map(fieldsOf)
+      .filter(Boolean)
+      .map((f) => `{${f}}`)
+      .join(' or ');
+  }
+  if (!(schema instanceof z.ZodObject)) return '';
+  return Object.entries(schema.shape as Record<string, z.ZodType>)
+    .map(([key, field]) => {
+      const optional = field.safeParse(undefined).success;
+      const inner = field instanceof z.ZodOptional ? (field.unwrap() as z.ZodType) : field;
+      const values = valuesOf(inner instanceof z.ZodArray ? (inner.element as z.ZodType) : inner);
+      return `${key}${optional ? '?' : ''}${values && ` (${inner instanceof z.ZodArray ? `[${values}]` : values})`}`;
+    })
+    .join(', ');
+}
+
+/** The accepted values of an enum or literal, `a|b`; empty for other types. */
+function valuesOf(schema: z.ZodType): string {
+  if (schema instanceof z.ZodEnum) return schema.options.join('|');
+  if (schema instanceof z.ZodLiteral) return [...schema.values].join('|');
+  return '';
 }
 
 /** What Neon accepts in Data API settings (the advertised schema only names the keys). */
@@ -35,7 +69,7 @@ const SETTINGS = z.strictObject({
   server_timing_enabled: z.boolean().optional(),
 });
 
-const settings = anyObject.describe('Keys as get_data_api shows, e.g. db_schemas[], db_max_rows');
+const settings = anyObject.describe('As get_data_api shows');
 
 async function read(client: NeonClient, path: Ids, signal: AbortSignal) {
   return client.get<Schemas['DataAPIReponse']>(route, { path, signal });
@@ -44,7 +78,7 @@ async function read(client: NeonClient, path: Ids, signal: AbortSignal) {
 export const getDataApi = defineTool({
   name: 'get_data_api',
   title: 'Get Data API',
-  description: 'Get the Data API of a database: URL, status, settings, exposable schemas.',
+  description: "Get a database's Data API: URL, status, settings.",
   toolset: 'data_api',
   operations: ['getProjectBranchDataAPI'],
   input: ids,
@@ -58,29 +92,25 @@ export const getDataApi = defineTool({
 export const createDataApi = defineTool({
   name: 'create_data_api',
   title: 'Create Data API',
-  description: 'Enable the Data API (REST over a database), with JWTs from Neon Auth or an external JWKS.',
+  description: "Enable a database's Data API (REST); JWTs from Neon Auth unless jwks_url is given.",
   toolset: 'data_api',
   operations: ['createProjectBranchDataAPI', 'getProjectBranchDataAPI'],
   input: {
     ...ids,
-    auth_provider: z.enum(['neon_auth', 'external']).optional(),
-    jwks_url: z.url().optional().describe('For external'),
-    add_default_grants: z.boolean().optional().describe('GRANT public tables to authenticated'),
+    // Sets auth_provider: external with it, Neon's default (Neon Auth) without.
+    jwks_url: z.url().optional().describe('jwks url'),
+    add_default_grants: z.boolean().optional().describe('Grant public tables'),
     settings: settings.optional(),
   },
   output: output({ data_api: anyObject }),
   hints: CREATE,
-  async handler({ project_id, branch_id, database_name, ...body }, { client, signal }) {
-    if (body.auth_provider === 'external' && !body.jwks_url) {
-      throw new InvalidArgumentError(
-        'auth_provider external needs jwks_url (the JWKS of your auth provider).',
-      );
-    }
-    if (body.settings) checkShape(SETTINGS, body.settings, 'settings');
+  async handler({ project_id, branch_id, database_name, jwks_url, ...rest }, { client, signal }) {
+    if (rest.settings) checkShape(SETTINGS, rest.settings, 'settings');
     const path = { project_id, branch_id, database_name };
+    const auth = jwks_url ? { auth_provider: 'external' as const, jwks_url } : {};
     await client.post<Schemas['DataAPICreateResponse']>(route, {
       path,
-      body: defined(body) as Schemas['DataAPICreateRequest'],
+      body: defined({ ...auth, ...rest }) as Schemas['DataAPICreateRequest'],
       signal,
     });
     return { data_api: await read(client, path, signal) };
@@ -90,7 +120,7 @@ export const createDataApi = defineTool({
 export const updateDataApi = defineTool({
   name: 'update_data_api',
   title: 'Update Data API',
-  description: 'Change Data API settings and refresh its schema cache (call after schema changes).',
+  description: 'Change Data API settings; also refreshes its schema cache.',
   toolset: 'data_api',
   operations: ['updateProjectBranchDataAPI', 'getProjectBranchDataAPI'],
   input: { ...ids, settings: settings.optional() },
@@ -111,7 +141,7 @@ export const updateDataApi = defineTool({
 export const deleteDataApi = defineTool({
   name: 'delete_data_api',
   title: 'Delete Data API',
-  description: 'Turn off the Data API of a database; its clients start failing.',
+  description: "Turn off a database's Data API.",
   toolset: 'data_api',
   operations: ['deleteProjectBranchDataAPI'],
   input: ids,

@@ -23,6 +23,19 @@ const slug = z
   .describe('slug');
 const functionRoute = '/projects/{project_id}/branches/{branch_id}/functions/{slug}' as const;
 
+/**
+ * Optional string → string map; string values are enforced by a refinement rather than advertised as
+ * `additionalProperties` (tokens).
+ */
+const textMap = (what: string) =>
+  z
+    .record(z.string(), z.unknown())
+    .refine((v) => Object.values(v).every((x) => typeof x === 'string'), {
+      message: 'values must be strings',
+    })
+    .optional()
+    .describe(what);
+
 /** Functions per page of list_functions. */
 const FUNCTIONS_PAGE = 100;
 /** Limits on what deploy_function accepts, to keep one MCP message sane. */
@@ -45,7 +58,7 @@ async function getFunction(
 export const listFunctions = defineTool({
   name: 'list_functions',
   title: 'List functions',
-  description: 'List functions on a branch: slug, name, invocation URL, active deployment.',
+  description: "List a branch's functions.",
   toolset: 'functions',
   beta: true,
   operations: ['listProjectBranchFunctions'],
@@ -65,7 +78,7 @@ export const listFunctions = defineTool({
 export const getFunctionTool = defineTool({
   name: 'get_function',
   title: 'Get function',
-  description: 'Get a function with its latest and active deployments (status, runtime, env names, error).',
+  description: 'Get a function with its latest and active deployments.',
   toolset: 'functions',
   beta: true,
   operations: ['getProjectBranchFunction'],
@@ -80,7 +93,7 @@ export const getFunctionTool = defineTool({
 export const renameFunction = defineTool({
   name: 'rename_function',
   title: 'Rename function',
-  description: 'Set the display name of a function owned by this branch; null resets it to the slug.',
+  description: "Set a function's display name; null resets it.",
   toolset: 'functions',
   beta: true,
   operations: ['updateProjectBranchFunction'],
@@ -90,7 +103,8 @@ export const renameFunction = defineTool({
     slug,
     name: str(256)
       .refine((v) => v.trim().length > 0, { message: 'must not be blank' })
-      .nullable(),
+      .nullable()
+      .describe('name'),
   },
   output: output({ function: anyObject }),
   hints: UPDATE,
@@ -107,7 +121,7 @@ export const renameFunction = defineTool({
 export const deleteFunction = defineTool({
   name: 'delete_function',
   title: 'Delete function',
-  description: 'Delete a function and its deployments from a branch.',
+  description: 'Delete a function and its deployments.',
   toolset: 'functions',
   beta: true,
   operations: ['deleteProjectBranchFunction'],
@@ -123,8 +137,7 @@ export const deleteFunction = defineTool({
 export const deployFunction = defineTool({
   name: 'deploy_function',
   title: 'Deploy function',
-  description:
-    'Deploy code (text files or a base64 ZIP) and/or env to a function, creating it; waits for the build.',
+  description: 'Deploy code and/or env to a function, creating it if new.',
   toolset: 'functions',
   beta: true,
   operations: ['createProjectBranchFunctionDeployment', 'getProjectBranchFunction'],
@@ -132,13 +145,16 @@ export const deployFunction = defineTool({
     project_id: projectId,
     branch_id: branchId,
     slug,
-    files: z.record(z.string(), z.string()).optional().describe('Path → text'),
-    zip_base64: text(20_000_000).optional(),
-    env: z.record(z.string(), z.string()).optional().describe('Replaces env vars'),
+    files: textMap('Path → text'),
+    zip_base64: text(20_000_000).optional().describe('zip base64'),
+    env: textMap('Replaces all'),
   },
-  output: output({ deployment: anyObject, function: anyObject, note: z.string().optional() }),
+  // Also returns a `note` while the build is still running.
+  output: output({ deployment: anyObject, function: anyObject }),
   hints: CREATE,
-  async handler({ project_id, branch_id, slug, files, zip_base64, env }, ctx) {
+  async handler({ project_id, branch_id, slug, zip_base64, ...maps }, ctx) {
+    const files = maps.files as Record<string, string> | undefined;
+    const env = maps.env as Record<string, string> | undefined;
     const { client, signal } = ctx;
     if (files && zip_base64 !== undefined)
       throw new InvalidArgumentError('Give files or zip_base64, not both.');
@@ -273,8 +289,7 @@ function crc32(data: Uint8Array): number {
 export const getAiGateway = defineTool({
   name: 'get_ai_gateway',
   title: 'Get AI gateway',
-  description:
-    "The AI gateway base URL of a branch, or why it's unavailable. Call it with a branch credential.",
+  description: "Get a branch's AI gateway URL (use a branch credential).",
   toolset: 'functions',
   beta: true,
   operations: ['getProjectBranchAiGateway'],

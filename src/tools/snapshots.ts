@@ -6,30 +6,38 @@ import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { summarizeEndpoint } from './computes.js';
+import { checkShape } from './data-api.js';
 import { branchId, neonId, projectId, text } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
 import { int, str } from './storage.js';
 import { defined } from './util.js';
 
 const snapshotId = neonId('snapshot');
-const isoTime = (what: string) => z.iso.datetime({ offset: true }).describe(what);
+const ISO = z.iso.datetime({ offset: true });
+/** An ISO 8601 time, checked but not advertised as a format (tokens). */
+const isoTime = (what: string) =>
+  text(64)
+    .refine((v) => ISO.safeParse(v).success, {
+      message: 'must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z',
+    })
+    .describe(what);
 const snapshotRoute = '/projects/{project_id}/snapshots/{snapshot_id}' as const;
 const scheduleRoute = '/projects/{project_id}/branches/{branch_id}/backup_schedule' as const;
 
 export const createSnapshot = defineTool({
   name: 'create_snapshot',
   title: 'Create snapshot',
-  description: 'Snapshot a branch now or at a past time/LSN within its restore window; waits until taken.',
+  description: 'Snapshot a branch now, or at a past timestamp or LSN.',
   toolset: 'snapshots',
   beta: true,
   operations: ['createSnapshot'],
   input: {
     project_id: projectId,
     branch_id: branchId,
-    name: text(256).optional(),
-    timestamp: isoTime('Past time').optional(),
-    lsn: text(32).optional().describe('Past LSN'),
-    expires_at: isoTime('Auto-delete at').optional(),
+    name: text(256).optional().describe('name'),
+    timestamp: isoTime('timestamp').optional(),
+    lsn: text(32).optional().describe('lsn'),
+    expires_at: isoTime('expires at').optional(),
   },
   output: output({ snapshot: anyObject }),
   hints: CREATE,
@@ -47,7 +55,7 @@ export const createSnapshot = defineTool({
 export const listSnapshots = defineTool({
   name: 'list_snapshots',
   title: 'List snapshots',
-  description: 'List the snapshots of a project: ID, name, source branch, time, expiry, size.',
+  description: "List a project's snapshots.",
   toolset: 'snapshots',
   beta: true,
   operations: ['listSnapshots'],
@@ -70,7 +78,7 @@ export const renameSnapshot = defineTool({
   toolset: 'snapshots',
   beta: true,
   operations: ['updateSnapshot'],
-  input: { project_id: projectId, snapshot_id: snapshotId, name: str(256) },
+  input: { project_id: projectId, snapshot_id: snapshotId, name: str(256).describe('name') },
   output: output({ snapshot: anyObject }),
   hints: UPDATE,
   async handler({ project_id, snapshot_id, name }, { client, signal }) {
@@ -86,7 +94,7 @@ export const renameSnapshot = defineTool({
 export const deleteSnapshot = defineTool({
   name: 'delete_snapshot',
   title: 'Delete snapshot',
-  description: 'Delete a snapshot; it can no longer be restored.',
+  description: 'Delete a snapshot.',
   toolset: 'snapshots',
   beta: true,
   operations: ['deleteSnapshot'],
@@ -106,19 +114,19 @@ export const deleteSnapshot = defineTool({
 export const restoreSnapshot = defineTool({
   name: 'restore_snapshot',
   title: 'Restore snapshot',
-  description:
-    'Restore a snapshot into a new branch; finalize swaps it in for the target now, else preview then finalize_restore_branch.',
+  description: 'Restore a snapshot as a new branch; finalize replaces the target now.',
   toolset: 'snapshots',
   beta: true,
   operations: ['restoreSnapshot', 'getProjectBranch'],
   input: {
     project_id: projectId,
     snapshot_id: snapshotId,
-    name: text(256).optional(),
-    target_branch_id: branchId.optional().describe('Default: snapshot source'),
-    finalize: z.boolean().optional().describe('Swap in now'),
+    name: text(256).optional().describe('name'),
+    target_branch_id: branchId.optional().describe('target branch ID'),
+    finalize: z.boolean().optional().describe('finalize'),
   },
-  output: output({ branch: anyObject, computes: z.array(anyObject), note: z.string().optional() }),
+  // Also returns `computes` (those the branch took over) and a `note` on how to finalize later.
+  output: output({ branch: anyObject }),
   // Creates a branch; with finalize it takes over the target's name and computes (they restart).
   hints: { ...CREATE, destructiveHint: true },
   async handler({ project_id, snapshot_id, name, target_branch_id, finalize }, { client, signal, wait }) {
@@ -155,8 +163,8 @@ async function getBranch(client: NeonClient, project_id: string, branch_id: stri
 
 export const getSnapshotSchedule = defineTool({
   name: 'get_snapshot_schedule',
-  title: 'Get snapshot schedule',
-  description: 'Get the backup schedule of a branch: how often snapshots are taken and kept.',
+  title: 'Get backup schedule',
+  description: "Get a branch's backup schedule.",
   toolset: 'snapshots',
   beta: true,
   operations: ['getSnapshotSchedule'],
@@ -172,33 +180,35 @@ export const getSnapshotSchedule = defineTool({
   },
 });
 
+/** Enforced on set_snapshot_schedule; the advertised schema only names the keys (tokens). */
+const SCHEDULE = z
+  .array(
+    z.strictObject({
+      frequency: z.enum(['hourly', 'daily', 'weekly', 'monthly', 'yearly']),
+      hour: int(0, 23).optional(),
+      day: int(1, 31).optional(),
+      month: int(1, 12).optional(),
+      retention_seconds: int(3600, 2 ** 31).optional(),
+    }),
+  )
+  .refine((v) => v.length <= 10, { message: 'at most 10 entries' });
+
 export const setSnapshotSchedule = defineTool({
   name: 'set_snapshot_schedule',
-  title: 'Set snapshot schedule',
-  description: 'Replace the backup schedule of a branch; an empty list stops automatic snapshots.',
+  title: 'Set backup schedule',
+  description: "Replace a branch's backup schedule; [] turns it off.",
   toolset: 'snapshots',
   beta: true,
   operations: ['setSnapshotSchedule', 'getSnapshotSchedule'],
   input: {
     project_id: projectId,
     branch_id: branchId,
-    schedule: z
-      .array(
-        z.strictObject({
-          frequency: z.enum(['hourly', 'daily', 'weekly', 'monthly', 'yearly']),
-          hour: int(0, 23).optional().describe('UTC'),
-          day: int(1, 31).optional(),
-          month: int(1, 12).optional(),
-          retention_seconds: int(3600, 2 ** 31)
-            .optional()
-            .describe('Seconds to keep'),
-        }),
-      )
-      .refine((v) => v.length <= 10, { message: 'at most 10 entries' }),
+    schedule: z.array(anyObject).describe('{frequency: daily…, hour (UTC), day, month, retention_seconds}'),
   },
   output: output({ schedule: z.array(anyObject) }),
   hints: UPDATE,
-  async handler({ project_id, branch_id, schedule }, { client, signal }) {
+  async handler({ project_id, branch_id, schedule: entries }, { client, signal }) {
+    const schedule = checkShape(SCHEDULE, entries, 'schedule');
     const path = { project_id, branch_id };
     await client.put(scheduleRoute, { path, body: { schedule } satisfies Schemas['BackupSchedule'], signal });
     const res = await client.get<Schemas['BackupSchedule']>(scheduleRoute, { path, signal });

@@ -47,19 +47,20 @@ export const int = (min: number, max: number) =>
     .refine((v) => v >= min && v <= max, { message: `must be from ${min} to ${max}` });
 
 const bucketRoute = '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}' as const;
-const bucketName = str(255);
+const bucket = str(255).describe('bucket');
 /** Keys may hold `/`; each key travels as one path segment with `/` as %2F, as the API requires. */
-const objectKey = str(1024);
+const objectKey = str(1024).describe('key');
 
 export const getStorage = defineTool({
   name: 'get_storage',
   title: 'Get storage',
-  description: 'Whether a branch has object storage (S3 endpoint) and its buckets, inherited ones included.',
+  description: 'Whether a branch has object storage, and its buckets.',
   toolset: 'storage',
   beta: true,
   operations: ['getProjectBranchStorage', 'listProjectBranchBuckets'],
   input: { project_id: projectId, branch_id: branchId },
-  output: output({ storage: anyObject, buckets: z.array(anyObject).optional() }),
+  // Also returns `buckets` when storage is enabled.
+  output: output({ storage: anyObject }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const path = { project_id, branch_id };
@@ -81,15 +82,15 @@ export const getStorage = defineTool({
 export const createBucket = defineTool({
   name: 'create_bucket',
   title: 'Create bucket',
-  description: 'Create a storage bucket on a branch; child branches inherit it.',
+  description: 'Create a bucket on a branch; child branches inherit it.',
   toolset: 'storage',
   beta: true,
   operations: ['createProjectBranchBucket'],
   input: {
     project_id: projectId,
     branch_id: branchId,
-    name: bucketName,
-    public_read: z.boolean().optional().describe('Anonymous reads (default private)'),
+    name: str(255).describe('name'),
+    public_read: z.boolean().optional().describe('Default private'),
   },
   output: output({ bucket: anyObject }),
   hints: CREATE,
@@ -116,7 +117,7 @@ export const deleteBucket = defineTool({
   toolset: 'storage',
   beta: true,
   operations: ['deleteProjectBranchBucket'],
-  input: { project_id: projectId, branch_id: branchId, bucket: bucketName },
+  input: { project_id: projectId, branch_id: branchId, bucket },
   output: output({ deleted: z.string() }),
   hints: DESTROY,
   async handler({ project_id, branch_id, bucket }, { client, signal }) {
@@ -130,24 +131,21 @@ const OBJECTS_PAGE = 200;
 
 export const listBucketObjects = defineTool({
   name: 'list_bucket_objects',
-  title: 'List bucket objects',
-  description: "List objects in a bucket; delimiter '/' groups keys into folders.",
+  title: 'List objects',
+  description: "List a bucket's objects; delimiter '/' groups keys into folders.",
   toolset: 'storage',
   beta: true,
   operations: ['listProjectBranchBucketObjects'],
   input: {
     project_id: projectId,
     branch_id: branchId,
-    bucket: bucketName,
-    prefix: text(1024).optional(),
-    delimiter: text(16).optional(),
+    bucket,
+    prefix: text(1024).optional().describe('prefix'),
+    delimiter: text(16).optional().describe('delimiter'),
     cursor,
   },
-  output: output({
-    objects: z.array(anyObject),
-    folders: z.array(z.string()),
-    next_cursor: z.string().optional(),
-  }),
+  // Also returns `folders` (with a delimiter).
+  output: output({ objects: z.array(anyObject), next_cursor: z.string().optional() }),
   hints: READ,
   async handler({ project_id, branch_id, bucket, ...query }, { client, signal }) {
     const res = await client.get<Schemas['BucketObjectsListResponse']>(
@@ -171,18 +169,14 @@ export const MAX_INLINE_BYTES = 64 * 1024;
 
 export const readBucketObject = defineTool({
   name: 'read_bucket_object',
-  title: 'Read bucket object',
-  description:
-    'Read an object: text (first 64 KB) if UTF-8, else size only; for big files use presign_bucket_object.',
+  title: 'Read object',
+  description: 'Read an object: text up to 64 KB, or size if binary.',
   toolset: 'storage',
   beta: true,
   operations: ['getProjectBranchBucketObject'],
-  input: { project_id: projectId, branch_id: branchId, bucket: bucketName, key: objectKey },
-  output: output({
-    size: z.number(),
-    text: z.string().optional(),
-    truncated: z.boolean().optional(),
-  }),
+  input: { project_id: projectId, branch_id: branchId, bucket, key: objectKey },
+  // Also returns `truncated` when cut.
+  output: output({ size: z.number(), text: z.string().optional() }),
   hints: READ,
   async handler({ project_id, branch_id, bucket, key }, { client, signal }) {
     const res = await client.sendRaw(
@@ -255,17 +249,17 @@ function utf8(bytes: Uint8Array, cut: boolean): string | undefined {
 
 export const deleteBucketObjects = defineTool({
   name: 'delete_bucket_objects',
-  title: 'Delete bucket objects',
-  description: 'Delete one object (key) or everything under a folder (prefix) on this branch.',
+  title: 'Delete objects',
+  description: "Delete an object (key) or folder (prefix ending '/').",
   toolset: 'storage',
   beta: true,
   operations: ['deleteProjectBranchBucketObject', 'deleteProjectBranchBucketObjectsByPrefix'],
   input: {
     project_id: projectId,
     branch_id: branchId,
-    bucket: bucketName,
+    bucket,
     key: objectKey.optional(),
-    prefix: text(1024).optional().describe("Folder, ending in '/'"),
+    prefix: text(1024).optional().describe('prefix'),
   },
   output: output({ deleted: z.number() }),
   hints: DESTROY,
@@ -299,20 +293,21 @@ export const deleteBucketObjects = defineTool({
 
 export const presignBucketObject = defineTool({
   name: 'presign_bucket_object',
-  title: 'Presign bucket object',
-  description: 'Short-lived URL to upload or download an object directly.',
+  title: 'Presign object',
+  description: 'Get a short-lived URL to download or upload an object.',
   toolset: 'storage',
   beta: true,
   operations: ['presignProjectBranchBucketObject'],
   input: {
     project_id: projectId,
     branch_id: branchId,
-    bucket: bucketName,
+    bucket,
     key: objectKey,
-    upload: z.boolean().optional().describe('PUT URL (default: GET)'),
-    content_type: text(256).optional().describe('Upload Content-Type'),
+    upload: z.boolean().optional().describe('upload'),
+    content_type: text(256).optional().describe('For upload'),
   },
-  output: output({ presigned: anyObject, warning: z.string() }),
+  // Also returns a `warning` about sharing the URL.
+  output: output({ presigned: anyObject }),
   hints: ACT,
   async handler({ project_id, branch_id, bucket, key, upload, content_type }, { client, signal }) {
     const res = await client.post<Schemas['PresignResponse']>(
@@ -347,9 +342,8 @@ const CREDENTIAL_SUMMARY = [
 
 export const createBranchCredential = defineTool({
   name: 'create_branch_credential',
-  title: 'Create branch credential',
-  description:
-    'Issue a credential for storage (token_id is the S3 access key ID), functions or AI gateway. Secrets shown once.',
+  title: 'Create credential',
+  description: 'Create a credential for storage, functions or the AI gateway; secrets shown once.',
   toolset: 'storage',
   beta: true,
   operations: ['createCredential'],
@@ -358,10 +352,12 @@ export const createBranchCredential = defineTool({
     branch_id: branchId,
     scopes: z
       .array(z.enum(['storage:read', 'storage:write', 'ai_gateway:invoke', 'functions:invoke']))
-      .refine((v) => v.length > 0, { message: 'give at least one scope' }),
-    name: text(256).optional(),
+      .refine((v) => v.length > 0, { message: 'give at least one scope' })
+      .describe('scopes'),
+    name: text(256).optional().describe('name'),
   },
-  output: output({ credential: anyObject, secrets: anyObject, warning: z.string() }),
+  // Also returns a `warning` about the secrets.
+  output: output({ credential: anyObject, secrets: anyObject }),
   hints: CREATE,
   async handler({ project_id, branch_id, scopes, name }, { client, signal }) {
     const res = await client.post<Schemas['CreateCredentialResponse']>(credentialRoute, {
@@ -376,15 +372,17 @@ export const createBranchCredential = defineTool({
     return {
       credential: pick(res, ['token_id', 'name', 'scopes', 'branch_id', 'created_at', 'expires_at']),
       secrets: { api_token: res.api_token, s3_secret_access_key: res.s3_secret_access_key },
-      warning: 'SECRET: these secrets are shown only this once. Give them to the user to store securely.',
+      warning:
+        'SECRET: these secrets are shown only this once. Give them to the user to store securely. ' +
+        'For S3 clients, token_id is the access key ID and s3_secret_access_key the secret.',
     };
   },
 });
 
 export const listBranchCredentials = defineTool({
   name: 'list_branch_credentials',
-  title: 'List branch credentials',
-  description: 'List credentials of a branch (ID, scopes, last use), without secrets.',
+  title: 'List credentials',
+  description: "List a branch's credentials, without secrets.",
   toolset: 'storage',
   beta: true,
   operations: ['listCredentials'],
@@ -402,15 +400,15 @@ export const listBranchCredentials = defineTool({
 
 export const revokeBranchCredential = defineTool({
   name: 'revoke_branch_credential',
-  title: 'Revoke branch credential',
-  description: 'Revoke a branch credential; whatever uses it loses access.',
+  title: 'Revoke credential',
+  description: 'Revoke a branch credential.',
   toolset: 'storage',
   beta: true,
   operations: ['revokeCredential'],
   input: {
     project_id: projectId,
     branch_id: branchId,
-    token_id: str(128),
+    token_id: str(128).describe('token ID'),
   },
   output: output({ revoked: z.string() }),
   hints: DESTROY,
