@@ -197,5 +197,12 @@ export function writeSection(name, body) {
 /** Machine facts for the report. */
 export async function machine() {
   const os = await import('node:os');
-  return `Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model?.trim() ?? 'CPU'}, ${os.platform()} ${os.release()}`;
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' / ');
+  return (
+    `Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model?.trim() ?? 'CPU'}, ` +
+    `${os.platform()} ${os.release()}, load average at start ${load} (1/5/15 min)`
+  );
 }
