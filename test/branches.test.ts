@@ -513,8 +513,8 @@ describe('set_default_branch, recover_branch, finalize_restore_branch', () => {
     conn = await connect();
     const { tools } = await conn.mcp.listTools();
     const byName = new Map(tools.map((t) => [t.name, t]));
-    expect(byName.get('recover_branch')?.description).toMatch(/^\(Beta\)/);
-    expect(byName.get('finalize_restore_branch')?.description).toMatch(/^\(Beta\)/);
+    expect(byName.get('recover_branch')?.description).toMatch(/^Beta: /);
+    expect(byName.get('finalize_restore_branch')?.description).toMatch(/^Beta: /);
     for (const name of ['reset_branch_from_parent', 'restore_branch', 'delete_branch']) {
       expect(byName.get(name)?.annotations?.destructiveHint, name).toBe(true);
     }

@@ -177,7 +177,7 @@ export const getBranchAnonymization = defineTool({
 export const anonymizeBranch = defineTool({
   name: 'anonymize_branch',
   title: 'Anonymize branch',
-  description: "Mask an anonymized branch's data, replacing its masking rules if given.",
+  description: "Mask an anonymized branch's data, optionally with new rules.",
   toolset: 'anonymization',
   beta: true,
   operations: ['updateMaskingRules', 'startAnonymization', 'getAnonymizedBranchStatus'],

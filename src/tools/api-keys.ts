@@ -46,7 +46,7 @@ export const listApiKeys = defineTool({
 export const createApiKey = defineTool({
   name: 'create_api_key',
   title: 'Create API key',
-  description: 'Create a personal API key with full account access; the secret is shown once.',
+  description: 'Create a personal API key (full access); secret shown once.',
   toolset: 'api_keys',
   accountLevel: true,
   operations: ['createApiKey'],

@@ -65,7 +65,7 @@ function nextCursor(count: number, pageSize: number, page: { pagination?: Schema
 export const getConsumption = defineTool({
   name: 'get_consumption',
   title: 'Get consumption',
-  description: 'Usage metrics (compute, storage, transfer) over time, per project or branch.',
+  description: 'Usage metrics over time, per project or branch.',
   toolset: 'billing',
   accountLevel: true,
   operations: [
@@ -143,7 +143,7 @@ export const getConsumption = defineTool({
 export const getSpendingLimit = defineTool({
   name: 'get_spending_limit',
   title: 'Get spending limit',
-  description: "Get an organization's monthly spending limit in US cents (null: none).",
+  description: "Get an organization's monthly spending limit (US cents).",
   toolset: 'billing',
   accountLevel: true,
   beta: true,
@@ -163,7 +163,7 @@ export const getSpendingLimit = defineTool({
 export const setSpendingLimit = defineTool({
   name: 'set_spending_limit',
   title: 'Set spending limit',
-  description: 'Set the monthly spending limit in US cents, or null to remove it. It only alerts.',
+  description: 'Set the monthly spending alert limit in US cents; null removes it.',
   toolset: 'billing',
   accountLevel: true,
   beta: true,

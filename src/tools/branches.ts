@@ -453,7 +453,7 @@ export const recoverBranch = defineTool({
 export const finalizeRestoreBranch = defineTool({
   name: 'finalize_restore_branch',
   title: 'Finalize branch restore',
-  description: 'Swap a snapshot-restored branch in for the original; computes restart.',
+  description: 'Swap a restored branch in for the original; computes restart.',
   toolset: 'branches',
   beta: true,
   operations: ['finalizeRestoreBranch', 'getProjectBranch'],

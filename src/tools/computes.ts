@@ -116,7 +116,7 @@ export const getCompute = defineTool({
 export const createCompute = defineTool({
   name: 'create_compute',
   title: 'Create compute',
-  description: 'Add a compute to a branch; read_only ones are replicas.',
+  description: 'Add a compute to a branch (read_only: a replica).',
   toolset: 'computes',
   operations: ['createProjectEndpoint'],
   input: {

@@ -100,7 +100,7 @@ export const pooledField = z.boolean().optional().describe('Pooled');
 export const getConnectionString = defineTool({
   name: 'get_connection_string',
   title: 'Get connection string',
-  description: 'Get a postgresql:// URI with password (default branch, first database, its owner).',
+  description: 'Get a postgresql:// URI with password (default: first database, its owner).',
   toolset: 'databases',
   operations: ['getConnectionURI', 'listProjectBranches', 'listProjectBranchDatabases'],
   input: { ...connectionFields, endpoint_id: endpointField, pooled: pooledField },

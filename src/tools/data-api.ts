@@ -78,7 +78,7 @@ async function read(client: NeonClient, path: Ids, signal: AbortSignal) {
 export const getDataApi = defineTool({
   name: 'get_data_api',
   title: 'Get Data API',
-  description: "Get a database's Data API: URL, status, settings.",
+  description: "Get a database's Data API settings.",
   toolset: 'data_api',
   operations: ['getProjectBranchDataAPI'],
   input: ids,
@@ -92,7 +92,7 @@ export const getDataApi = defineTool({
 export const createDataApi = defineTool({
   name: 'create_data_api',
   title: 'Create Data API',
-  description: "Enable a database's Data API (REST); JWTs from Neon Auth unless jwks_url is given.",
+  description: "Enable a database's Data API (REST); auth via Neon Auth or jwks_url.",
   toolset: 'data_api',
   operations: ['createProjectBranchDataAPI', 'getProjectBranchDataAPI'],
   input: {

@@ -96,7 +96,7 @@ async function defaultOwner(client: NeonClient, project_id: string, branch_id: s
 export const createDatabase = defineTool({
   name: 'create_database',
   title: 'Create database',
-  description: "Create a database on a branch, owned by default by the first database's owner.",
+  description: "Create a database on a branch (default owner: the first database's).",
   toolset: 'databases',
   operations: [
     'createProjectBranchDatabase',

@@ -23,7 +23,7 @@ export function renderToolTable(tools: readonly ToolDef[]): string {
       '|---|---|---|',
     );
     for (const t of members) {
-      const desc = `${t.beta ? '(Beta) ' : ''}${t.description}`.replace(/\|/g, '\\|');
+      const desc = `${t.beta ? 'Beta: ' : ''}${t.description}`.replace(/\|/g, '\\|');
       out.push(`| \`${t.name}\` | ${desc} | ${hints(t)}${t.accountLevel ? ', account-wide' : ''} |`);
     }
     out.push('');

@@ -137,7 +137,7 @@ export const deleteFunction = defineTool({
 export const deployFunction = defineTool({
   name: 'deploy_function',
   title: 'Deploy function',
-  description: 'Deploy code and/or env to a function, creating it if new.',
+  description: 'Deploy code or env to a function, creating it if new.',
   toolset: 'functions',
   beta: true,
   operations: ['createProjectBranchFunctionDeployment', 'getProjectBranchFunction'],
@@ -289,7 +289,7 @@ function crc32(data: Uint8Array): number {
 export const getAiGateway = defineTool({
   name: 'get_ai_gateway',
   title: 'Get AI gateway',
-  description: "Get a branch's AI gateway URL (use a branch credential).",
+  description: "Get a branch's AI gateway URL.",
   toolset: 'functions',
   beta: true,
   operations: ['getProjectBranchAiGateway'],

@@ -24,8 +24,18 @@ export function leanJson(schema: z.ZodType, io: 'input' | 'output'): JsonObject 
   const json = trim(
     z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }),
   ) as JsonObject;
-  // An output schema describes what we send; which keys are always present tells the model nothing.
-  if (io === 'output') delete json.required;
+  // An output schema describes what we send; which keys are always present tells the model nothing,
+  // nor does "an array of objects" over "an array" (the description says what the items are).
+  if (io === 'output') {
+    delete json.required;
+    for (const prop of Object.values((json.properties ?? {}) as Record<string, JsonObject>)) {
+      const items = prop.items as JsonObject | undefined;
+      if (prop.type === 'array' && items?.type === 'object' && Object.keys(items).length === 1)
+        delete prop.items;
+      // A Neon resource: its full shape is Neon's, and "some object" says no more than the key's name.
+      if (prop.type === 'object' && Object.keys(prop).length === 1) delete prop.type;
+    }
+  }
   return json;
 }
 

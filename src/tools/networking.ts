@@ -26,7 +26,7 @@ const org = orgId.describe('org ID');
 export const listProjectVpcRestrictions = defineTool({
   name: 'list_project_vpc_restrictions',
   title: 'List VPC restrictions',
-  description: 'List the VPC endpoints a project is restricted to (none: unrestricted).',
+  description: 'List the VPC endpoints a project is restricted to.',
   toolset: 'networking',
   operations: ['listProjectVPCEndpoints'],
   input: { project_id: projectId },
@@ -44,7 +44,7 @@ export const listProjectVpcRestrictions = defineTool({
 export const setProjectVpcRestriction = defineTool({
   name: 'set_project_vpc_restriction',
   title: 'Set VPC restriction',
-  description: "Allow a project's connections only through a VPC endpoint of its organization.",
+  description: "Restrict a project's connections to an org VPC endpoint.",
   toolset: 'networking',
   operations: ['assignProjectVPCEndpoint', 'listProjectVPCEndpoints'],
   input: { project_id: projectId, vpc_endpoint_id: vpcEndpointId, label },
@@ -86,7 +86,7 @@ export const removeProjectVpcRestriction = defineTool({
 export const listOrgVpcEndpoints = defineTool({
   name: 'list_org_vpc_endpoints',
   title: 'List VPC endpoints',
-  description: "List an organization's VPC endpoints, or get one with its restricted projects.",
+  description: "List an organization's VPC endpoints, or get one.",
   toolset: 'networking',
   accountLevel: true,
   operations: [
@@ -132,7 +132,7 @@ export const listOrgVpcEndpoints = defineTool({
 export const assignOrgVpcEndpoint = defineTool({
   name: 'assign_org_vpc_endpoint',
   title: 'Assign VPC endpoint',
-  description: 'Assign a VPC endpoint to an organization in a region, or relabel it.',
+  description: "Assign or relabel an organization's VPC endpoint in a region.",
   toolset: 'networking',
   accountLevel: true,
   operations: ['assignOrganizationVPCEndpoint', 'getOrganizationVPCEndpointDetails'],
@@ -151,7 +151,7 @@ export const assignOrgVpcEndpoint = defineTool({
 export const deleteOrgVpcEndpoint = defineTool({
   name: 'delete_org_vpc_endpoint',
   title: 'Delete VPC endpoint',
-  description: 'Remove a VPC endpoint from an organization; it cannot be added back.',
+  description: "Remove an organization's VPC endpoint for good.",
   toolset: 'networking',
   accountLevel: true,
   operations: ['deleteOrganizationVPCEndpoint'],
@@ -173,7 +173,7 @@ const JWKS_FIELDS = ['id', 'provider_name', 'jwks_url', 'branch_id', 'jwt_audien
 export const listJwks = defineTool({
   name: 'list_jwks',
   title: 'List JWKS',
-  description: 'List the JWKS URLs whose keys verify JWTs for the project.',
+  description: "List the project's JWKS URLs for verifying JWTs.",
   toolset: 'networking',
   operations: ['getProjectJWKS'],
   input: { project_id: projectId },
@@ -191,7 +191,7 @@ export const listJwks = defineTool({
 export const addJwks = defineTool({
   name: 'add_jwks',
   title: 'Add JWKS',
-  description: "Trust JWTs signed by an auth provider's keys (e.g. Clerk).",
+  description: 'Trust JWTs signed by a JWKS URL (e.g. Clerk).',
   toolset: 'networking',
   operations: ['addProjectJWKS'],
   input: {
@@ -220,7 +220,7 @@ export const addJwks = defineTool({
 export const deleteJwks = defineTool({
   name: 'delete_jwks',
   title: 'Delete JWKS',
-  description: 'Stop trusting a JWKS URL and the JWTs its keys signed.',
+  description: 'Remove a JWKS URL; its JWTs stop being trusted.',
   toolset: 'networking',
   operations: ['deleteProjectJWKS'],
   input: { project_id: projectId, jwks_id: text(100, 'JWKS ID') },

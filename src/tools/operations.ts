@@ -19,7 +19,7 @@ const OPERATION_SUMMARY = [
 export const listOperations = defineTool({
   name: 'list_operations',
   title: 'List operations',
-  description: "List a project's operations, newest first: what runs, why a change failed.",
+  description: "List a project's operations, newest first.",
   toolset: 'operations',
   operations: ['listProjectOperations'],
   input: { project_id: projectId, limit: limit(1000).describe('Limit'), cursor: cursor.describe('Cursor') },

@@ -65,7 +65,7 @@ export const listOrgApiKeys = defineTool({
 export const createOrgApiKey = defineTool({
   name: 'create_org_api_key',
   title: 'Create org key',
-  description: 'Create an organization API key, optionally for one project; the secret is shown once.',
+  description: 'Create an org API key, optionally for one project; secret shown once.',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['createOrgApiKey'],
@@ -114,7 +114,7 @@ export const revokeOrgApiKey = defineTool({
 export const listOrgMembers = defineTool({
   name: 'list_org_members',
   title: 'List org members',
-  description: "List an organization's members (member_id, email, role), or get one.",
+  description: "List an organization's members, or get one.",
   toolset: 'organizations',
   accountLevel: true,
   operations: ['getOrganizationMembers', 'getOrganizationMember'],
@@ -222,7 +222,7 @@ export const listOrgInvitations = defineTool({
 export const inviteOrgMembers = defineTool({
   name: 'invite_org_members',
   title: 'Invite org members',
-  description: 'Invite people to an organization by email, each with a role.',
+  description: 'Invite people by email to an organization.',
   toolset: 'organizations',
   accountLevel: true,
   operations: ['createOrganizationInvitations'],
@@ -251,7 +251,7 @@ export const inviteOrgMembers = defineTool({
 export const transferProjectsToOrg = defineTool({
   name: 'transfer_projects_to_org',
   title: 'Transfer projects',
-  description: 'Move projects to another of your organizations; billing and access move too.',
+  description: 'Move projects to another of your organizations.',
   toolset: 'access',
   accountLevel: true,
   operations: ['transferProjectsFromOrgToOrg'],

@@ -36,7 +36,7 @@ const PROJECT_SUMMARY = [
 export const listProjects = defineTool({
   name: 'list_projects',
   title: 'List projects',
-  description: 'List projects: own, shared with you, or deleted (recoverable).',
+  description: 'List projects: own, shared, or deleted.',
   toolset: 'projects',
   accountLevel: true,
   operations: ['listProjects', 'listSharedProjects'],
@@ -93,7 +93,7 @@ export const getProject = defineTool({
 export const createProject = defineTool({
   name: 'create_project',
   title: 'Create project',
-  description: 'Create a project with a branch, database, role and compute; waits. Returns connection_uri.',
+  description: 'Create a project with branch, database, role and compute; returns connection_uri.',
   toolset: 'projects',
   accountLevel: true,
   operations: ['createProject'],
@@ -148,7 +148,7 @@ export const createProject = defineTool({
 export const updateProject = defineTool({
   name: 'update_project',
   title: 'Update project',
-  description: 'Rename a project or change its restore window, compute defaults or settings.',
+  description: 'Rename a project or change its settings.',
   toolset: 'projects',
   operations: ['updateProject'],
   input: {
@@ -294,7 +294,7 @@ export const revokeProjectAccess = defineTool({
 export const listPreloadLibraries = defineTool({
   name: 'list_preload_libraries',
   title: 'List preload libraries',
-  description: 'List preload libraries; enable them in update_project settings.preload_libraries.',
+  description: 'List preload libraries (set via update_project settings).',
   toolset: 'projects',
   operations: ['getAvailablePreloadLibraries'],
   input: { project_id: projectId },
@@ -312,8 +312,7 @@ export const listPreloadLibraries = defineTool({
 export const createProjectTransfer = defineTool({
   name: 'create_project_transfer',
   title: 'Offer project transfer',
-  description:
-    'Offer a project to another account; the recipient passes the request ID to accept_project_transfer.',
+  description: 'Offer a project to another account (see accept_project_transfer).',
   toolset: 'access',
   accountLevel: true,
   operations: ['createProjectTransferRequest'],
@@ -375,7 +374,7 @@ export const acceptProjectTransfer = defineTool({
 export const listAdvisorIssues = defineTool({
   name: 'list_advisor_issues',
   title: 'List advisor issues',
-  description: 'List advisor security and performance issues of a database (needs Data API).',
+  description: "List a database's security and performance advisor issues.",
   toolset: 'projects',
   beta: true,
   operations: ['getProjectAdvisorSecurityIssues'],

@@ -102,8 +102,7 @@ function listToolsetsTool(sel: Selection): ToolDef {
     name: listToolsetsName,
     title: 'List toolsets',
     description:
-      'List all toolsets, whether each is enabled here, and the tools it holds. Hidden tools need the server ' +
-      'restarted with --toolsets (or --tools); tell the user which.',
+      'List toolsets and their tools, enabled or not. Enabling needs a restart with --toolsets; tell the user.',
     toolset: 'projects',
     operations: [],
     input: {},

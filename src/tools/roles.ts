@@ -87,7 +87,7 @@ export const getRoleTool = defineTool({
 export const createRole = defineTool({
   name: 'create_role',
   title: 'Create role',
-  description: 'Create a Postgres role on a branch; returns its password (a secret).',
+  description: 'Create a Postgres role; returns its password (secret).',
   toolset: 'roles',
   operations: ['createProjectBranchRole'],
   input: {
@@ -137,7 +137,7 @@ export const deleteRole = defineTool({
 export const revealRolePassword = defineTool({
   name: 'reveal_role_password',
   title: 'Reveal role password',
-  description: "Show a role's password (a secret); prefer get_connection_string.",
+  description: "Show a role's password (secret).",
   toolset: 'roles',
   operations: ['getProjectBranchRolePassword'],
   input: { project_id: projectId, branch_id: branchId, role: roleArg },

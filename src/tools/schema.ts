@@ -44,11 +44,12 @@ const ddlList = z
   .refine((a) => a.length >= 1 && a.length <= 20, { message: 'must hold 1 to 20 statements' });
 
 /** A migration or tuning ID (8 hex digits); a refinement, so no pattern costs tokens in the schema. */
-const workId = (from: string) =>
+/** The ID a prepare_* tool returned; its name (migration_id, tuning_id) says where it comes from. */
+const workId = (from: string, name: string) =>
   z
     .string()
     .refine((v) => /^[0-9a-f]{8}$/.test(v), { message: `must be the ID from ${from} (8 hex digits)` })
-    .describe(`From ${from}`);
+    .describe(name);
 
 /** The database to use on a branch: the one named, else the only or first one. */
 async function pickDatabase(
@@ -81,8 +82,8 @@ export const getBranchSchema = defineTool({
   operations: ['getProjectBranchSchema', 'listProjectBranches', 'listProjectBranchDatabases'],
   input: {
     project_id: projectId,
-    branch_id: branchId.optional().describe('Branch ID (default: the default branch)'),
-    database: databaseName.optional().describe('Database (default: the only or first one)'),
+    branch_id: branchId.optional(),
+    database: databaseName.optional().describe('database'),
   },
   output: output({ sql: z.string() }),
   hints: SCHEMA_READ,
@@ -117,14 +118,14 @@ async function schemaDiff(
 export const compareSchema = defineTool({
   name: 'compare_schema',
   title: 'Compare schema',
-  description: "Diff a branch's schema against its parent's or another branch's (unified diff).",
+  description: "Diff a branch's schema against its parent or another branch.",
   toolset: 'schema',
   operations: ['getProjectBranchSchemaComparison', 'listProjectBranchDatabases'],
   input: {
     project_id: projectId,
     branch_id: branchId.describe('Branch to compare'),
     base_branch_id: branchId.optional().describe('Default: the parent'),
-    database: databaseName.optional().describe('Database (default: the only or first one)'),
+    database: databaseName.optional().describe('database'),
   },
   output: output({ diff: z.string() }),
   hints: SCHEMA_READ,
@@ -261,9 +262,7 @@ const APPLY: Hints = {
 export const prepareDatabaseMigration = defineTool({
   name: 'prepare_database_migration',
   title: 'Prepare database migration',
-  description:
-    'Try migration SQL in one transaction on a new temporary branch; returns the schema diff. The original ' +
-    'branch is untouched until complete_database_migration.',
+  description: 'Try migration SQL on a temporary branch; returns the schema diff.',
   toolset: 'schema',
   operations: [
     'createProjectBranch',
@@ -356,12 +355,12 @@ export const prepareDatabaseMigration = defineTool({
 export const completeDatabaseMigration = defineTool({
   name: 'complete_database_migration',
   title: 'Complete database migration',
-  description: 'Apply a prepared migration to its original branch and delete the temporary branch.',
+  description: 'Apply a prepared migration to the original branch; deletes the temporary one.',
   toolset: 'schema',
   operations: ['deleteProjectBranch', 'listProjectBranches', ...CONNECT_OPERATIONS],
   input: {
     project_id: projectId,
-    migration_id: workId('prepare_database_migration'),
+    migration_id: workId('prepare_database_migration', 'migration_id'),
   },
   output: output({ applied: z.boolean() }),
   hints: APPLY,
@@ -408,7 +407,7 @@ export const discardDatabaseMigration = defineTool({
   operations: ['deleteProjectBranch', 'listProjectBranches'],
   input: {
     project_id: projectId,
-    migration_id: workId('prepare_database_migration'),
+    migration_id: workId('prepare_database_migration', 'migration_id'),
   },
   output: output({ discarded: z.boolean() }),
   hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
@@ -472,8 +471,7 @@ export const prepareQueryTuning = defineTool({
   name: 'prepare_query_tuning',
   title: 'Prepare query tuning',
   description:
-    'Try DDL (e.g. CREATE INDEX) for a query on a temporary branch: EXPLAIN ANALYZE before and after, and ' +
-    'the change in cost and time.',
+    'Try DDL (e.g. CREATE INDEX) on a temporary branch; compares EXPLAIN ANALYZE before and after.',
   toolset: 'schema',
   operations: [
     'createProjectBranch',
@@ -560,14 +558,13 @@ const normalize = (sql: string) => sql.replace(/\s+/g, ' ').replace(/;\s*$/, '')
 export const completeQueryTuning = defineTool({
   name: 'complete_query_tuning',
   title: 'Complete query tuning',
-  description:
-    "Apply a tuning's DDL to the original branch (apply=true) or not; deletes the temporary branch.",
+  description: "Apply a tuning's DDL to the original branch, or not; deletes the temporary branch.",
   toolset: 'schema',
   operations: ['deleteProjectBranch', 'listProjectBranches', ...CONNECT_OPERATIONS],
   input: {
     project_id: projectId,
-    tuning_id: workId('prepare_query_tuning'),
-    apply: z.boolean().describe('Run the DDL on the original'),
+    tuning_id: workId('prepare_query_tuning', 'tuning_id'),
+    apply: z.boolean().describe('Or discard'),
     ddl: ddlList.optional().describe('Subset of the tried DDL'),
   },
   output: output({ applied: z.array(z.string()) }),

@@ -27,7 +27,7 @@ const scheduleRoute = '/projects/{project_id}/branches/{branch_id}/backup_schedu
 export const createSnapshot = defineTool({
   name: 'create_snapshot',
   title: 'Create snapshot',
-  description: 'Snapshot a branch now, or at a past timestamp or LSN.',
+  description: 'Snapshot a branch now or at a past point.',
   toolset: 'snapshots',
   beta: true,
   operations: ['createSnapshot'],
@@ -114,7 +114,7 @@ export const deleteSnapshot = defineTool({
 export const restoreSnapshot = defineTool({
   name: 'restore_snapshot',
   title: 'Restore snapshot',
-  description: 'Restore a snapshot as a new branch; finalize replaces the target now.',
+  description: 'Restore a snapshot as a branch; finalize swaps it in.',
   toolset: 'snapshots',
   beta: true,
   operations: ['restoreSnapshot', 'getProjectBranch'],

@@ -72,9 +72,7 @@ const ROWS_OUTPUT = output({ rows: z.array(anyObject) });
 export const runSql = defineTool({
   name: 'run_sql',
   title: 'Run SQL',
-  description:
-    'Run one SQL statement (may write) on a branch database; returns rows and column types. Prefer ' +
-    'run_sql_readonly for reads, run_sql_transaction for atomic batches.',
+  description: 'Run one SQL statement (may write); returns rows and column types.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: { ...connectionFields, sql: sqlText.describe('One SQL statement'), params: sqlParams },
@@ -93,8 +91,7 @@ export const runSql = defineTool({
 export const runSqlReadonly = defineTool({
   name: 'run_sql_readonly',
   title: 'Run read-only SQL',
-  description:
-    'Run one SQL query in a READ ONLY transaction on a branch database; returns rows and column types.',
+  description: 'Run one SQL query in a READ ONLY transaction; returns rows and column types.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: { ...connectionFields, sql: sqlText.describe('One SQL query'), params: sqlParams },
@@ -113,7 +110,7 @@ export const runSqlReadonly = defineTool({
 export const runSqlTransaction = defineTool({
   name: 'run_sql_transaction',
   title: 'Run SQL transaction',
-  description: 'Run SQL statements in one transaction: all applied, or none if one fails.',
+  description: 'Run SQL statements in one transaction: all or nothing.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: {
@@ -121,7 +118,7 @@ export const runSqlTransaction = defineTool({
     statements: z
       .array(sqlText)
       .refine((a) => a.length >= 1 && a.length <= 100, { message: 'must hold 1 to 100 statements' })
-      .describe('SQL statements, in order'),
+      .describe('In order'),
   },
   output: output({ results: z.array(anyObject) }),
   hints: SQL_WRITE,
@@ -166,7 +163,7 @@ export const runSqlTransaction = defineTool({
 export const listTablesTool = defineTool({
   name: 'list_tables',
   title: 'List tables',
-  description: 'List schemas, tables and views of a branch database with row estimates and sizes.',
+  description: 'List schemas, tables and views with row estimates and sizes.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: { ...connectionFields, schema: pgName('schema').optional().describe('Only this schema') },
@@ -199,7 +196,7 @@ export const listTablesTool = defineTool({
 export const describeTableTool = defineTool({
   name: 'describe_table',
   title: 'Describe table',
-  description: 'Describe a table or view: columns, constraints, indexes, foreign keys, triggers.',
+  description: 'Describe a table or view: columns, constraints, indexes, foreign keys.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: {
@@ -222,7 +219,7 @@ export const describeTableTool = defineTool({
 export const explainSql = defineTool({
   name: 'explain_sql',
   title: 'Explain SQL',
-  description: "Show a statement's plan (EXPLAIN). analyze runs it in a transaction that is rolled back.",
+  description: "Show a statement's plan; analyze runs it in a rolled-back transaction.",
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: {
@@ -263,7 +260,7 @@ export const explainSql = defineTool({
 export const listSlowQueries = defineTool({
   name: 'list_slow_queries',
   title: 'List slow queries',
-  description: 'List the costliest queries of a database from pg_stat_statements.',
+  description: 'List the costliest queries (pg_stat_statements).',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: {
@@ -274,7 +271,7 @@ export const listSlowQueries = defineTool({
       .int()
       .refine((n) => n >= 1 && n <= 100, { message: 'must be 1 to 100' })
       .optional()
-      .describe('Default 10 (max 100)'),
+      .describe('Default 10'),
   },
   output: output({ queries: z.array(anyObject) }),
   hints: SQL_READ,

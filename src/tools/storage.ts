@@ -170,7 +170,7 @@ export const MAX_INLINE_BYTES = 64 * 1024;
 export const readBucketObject = defineTool({
   name: 'read_bucket_object',
   title: 'Read object',
-  description: 'Read an object: text up to 64 KB, or size if binary.',
+  description: 'Read an object (text up to 64 KB; else its size).',
   toolset: 'storage',
   beta: true,
   operations: ['getProjectBranchBucketObject'],
@@ -343,7 +343,7 @@ const CREDENTIAL_SUMMARY = [
 export const createBranchCredential = defineTool({
   name: 'create_branch_credential',
   title: 'Create credential',
-  description: 'Create a credential for storage, functions or the AI gateway; secrets shown once.',
+  description: 'Create a credential for storage, functions or AI gateway; secret shown once.',
   toolset: 'storage',
   beta: true,
   operations: ['createCredential'],

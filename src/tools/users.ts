@@ -8,7 +8,7 @@ import { pick } from './util.js';
 export const getCurrentUser = defineTool({
   name: 'get_current_user',
   title: 'Get current user',
-  description: 'Who this server acts as: key kind, and for personal keys the user, plan, limits.',
+  description: 'Who this server acts as: user, plan, limits.',
   toolset: 'users',
   accountLevel: true,
   operations: ['getAuthDetails', 'getCurrentUserInfo'],
