@@ -3,16 +3,15 @@
  * connection per call against a small pool per URI, for a trivial statement, over plain TCP and TLS,
  * directly and through a local proxy that adds network latency like a nearby Neon region.
  *
- * Not part of the normal run (it only measures): MEASURE_POOLING=1 npx vitest run test/sql-pooling.test.ts
+ * A measurement, not a test of behaviour: run it with `npm run bench:sql`.
  */
 import { createServer, type Server, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connections } from '../src/sql/connections.js';
 import { runOne } from '../src/sql/run.js';
 import { withSession } from '../src/sql/session.js';
-import { freePort, startPostgres, type TestPostgres } from './pg/server.js';
+import { freePort, startPostgres, type TestPostgres } from '../test/pg/server.js';
 
-const enabled = process.env.MEASURE_POOLING === '1';
 const CALLS = Number(process.env.MEASURE_CALLS ?? 30);
 
 /** A TCP proxy that delays every chunk by `oneWayMs` in each direction, keeping order. */
@@ -75,7 +74,7 @@ async function measure(
   return { median: at(0.5), p90: at(0.9), first };
 }
 
-describe.skipIf(!enabled)('connection per call vs pool (measurement)', () => {
+describe('connection per call vs pool (measurement)', () => {
   let pg: TestPostgres;
   beforeAll(async () => {
     pg = await startPostgres({ tls: true });
