@@ -4,7 +4,16 @@
  * statistics, and writing a generated section of docs/BENCHMARKS.md.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
@@ -16,6 +25,11 @@ export const KEY = 'napi_bench_key_0123456789abcdef';
 export const NEON_PACKAGE = '@neondatabase/mcp-server-neon';
 export const NEON_VERSION = '0.6.5';
 const NEON_DIR = join(CACHE, 'neon');
+/**
+ * The built server is run from a copy (dist/ plus package.json, which dist/version.js reads as
+ * ../package.json): the tree is shared, and a rebuild of dist/ during a run must not break it.
+ */
+export const OURS_DIR = join(CACHE, 'ours');
 const MOCK_DIR = join(CACHE, 'mock-build');
 
 export function log(message) {
@@ -33,6 +47,9 @@ export function buildOurs() {
   if (existsSync(join(ROOT, 'scripts/build-schemas.mjs')))
     execFileSync(process.execPath, ['scripts/build-schemas.mjs'], { cwd: ROOT, stdio: 'ignore' });
   if (!existsSync(join(ROOT, 'dist/index.js'))) throw new Error('dist/index.js was not built');
+  rmSync(OURS_DIR, { recursive: true, force: true });
+  cpSync(join(ROOT, 'dist'), join(OURS_DIR, 'dist'), { recursive: true });
+  copyFileSync(join(ROOT, 'package.json'), join(OURS_DIR, 'package.json'));
 }
 
 /** Compiles test/mock/ (the msw fake and its loopback server) to JavaScript the benchmarks can import. */
@@ -121,9 +138,9 @@ export function serverSpec(which, mockBaseUrl, { neonEntry, args = [] } = {}) {
   if (which === 'ours') {
     return {
       command: process.execPath,
-      args: [join(ROOT, 'dist/index.js'), ...args],
+      args: [join(OURS_DIR, 'dist/index.js'), ...args],
       env: { ...base, NEON_API_KEY: KEY, NEON_API_URL: mockBaseUrl },
-      cwd: ROOT,
+      cwd: OURS_DIR,
     };
   }
   // Neon's: `start <KEY> --no-analytics`, API base from NEON_API_HOST (read in its constants.js).

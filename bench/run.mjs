@@ -15,6 +15,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import {
   buildOurs,
@@ -29,6 +30,7 @@ import {
   median,
   NEON_PACKAGE,
   NEON_VERSION,
+  OURS_DIR,
   peakRss,
   percentile,
   serverSpec,
@@ -205,8 +207,9 @@ if (!SKIP.has('overhead')) {
 // 3b. Where neon-mcp's per-call time goes, in one process (no stdio, no scheduling between processes):
 // the mock alone, NeonClient (ky + fetch) on top, then a whole tool call through an in-memory MCP pair.
 if (!SKIP.has('overhead')) {
-  const { NeonClient } = await import('../dist/client/neon-client.js');
-  const { prepareServer } = await import('../dist/server.js');
+  const dist = (f) => pathToFileURL(join(OURS_DIR, 'dist', f)).href;
+  const { NeonClient } = await import(dist('client/neon-client.js'));
+  const { prepareServer } = await import(dist('server.js'));
   const { InMemoryTransport } = await import('@modelcontextprotocol/server');
   const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
   const { Client } = await import('@modelcontextprotocol/client');
@@ -214,7 +217,7 @@ if (!SKIP.has('overhead')) {
   await api.discover();
   const { project } = api.fake.seedProject('inproc');
   const url = `${mockLib.BASE}/projects/${project.id}`;
-  const { RateLimiter } = await import('../dist/client/rate-limiter.js');
+  const { RateLimiter } = await import(dist('client/rate-limiter.js'));
   // No rate limit here: this measures CPU per call back to back (the limiter's bookkeeping still runs).
   const limiter = new RateLimiter({ perMinute: 1e9, perSecondPerRoute: 1e9 });
   const client = new NeonClient({ apiKey: KEY, baseUrl: mockLib.BASE, fetch: api.fetch, limiter });

@@ -5,7 +5,8 @@
  * CLI flags behave.
  */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -15,6 +16,13 @@ import { type MockHttpServer, startMockHttpServer } from './mock/http-server.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = 'dist/index.js';
+/**
+ * The tree is shared with people who rebuild dist/ while this runs; a child starting from a
+ * half-written dist/ would crash. So the freshly built dist/ is copied (with package.json, which
+ * dist/version.js reads as ../package.json) and every child runs `node dist/index.js` from the copy.
+ * node_modules is found by walking up, as from dist/ itself.
+ */
+const RUN_DIR = join(ROOT, '.bench-cache', `stdio-test-${process.pid}`);
 const VERSION = (await import('../package.json', { with: { type: 'json' } })).default.version;
 
 let mock: MockHttpServer;
@@ -35,9 +43,15 @@ beforeAll(async () => {
   if (existsSync(new URL('../scripts/build-schemas.mjs', import.meta.url)))
     execFileSync(process.execPath, ['scripts/build-schemas.mjs'], { cwd: ROOT, stdio: 'pipe' });
   expect(existsSync(new URL(`../${ENTRY}`, import.meta.url))).toBe(true);
+  rmSync(RUN_DIR, { recursive: true, force: true });
+  cpSync(join(ROOT, 'dist'), join(RUN_DIR, 'dist'), { recursive: true });
+  copyFileSync(join(ROOT, 'package.json'), join(RUN_DIR, 'package.json'));
   mock = await startMockHttpServer({ validate: true });
 }, 180_000);
-afterAll(() => mock?.close());
+afterAll(async () => {
+  await mock?.close();
+  rmSync(RUN_DIR, { recursive: true, force: true });
+});
 beforeEach(() => mock.api.reset());
 afterEach(() => {
   expect(mock.api.violations, 'requests not valid against the Neon API spec').toEqual([]);
@@ -66,7 +80,7 @@ interface Run {
 /** Runs the CLI to completion with stdin closed. */
 function run(args: string[], extraEnv: Record<string, string | undefined> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ENTRY, ...args], { cwd: ROOT, env: env(extraEnv) });
+    const child = spawn(process.execPath, [ENTRY, ...args], { cwd: RUN_DIR, env: env(extraEnv) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -86,7 +100,7 @@ async function sdkClient(era: 'modern' | 'legacy', extraEnv: Record<string, stri
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [ENTRY],
-    cwd: ROOT,
+    cwd: RUN_DIR,
     env: env({ NEON_API_KEY: TEST_KEY, ...extraEnv }),
     stderr: 'pipe',
   });
@@ -156,7 +170,7 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
   it('writes nothing but JSON-RPC to stdout (raw spawn, both eras, hostile input)', async () => {
     mock.api.fake.seedProject('raw');
     const child = spawn(process.execPath, [ENTRY], {
-      cwd: ROOT,
+      cwd: RUN_DIR,
       env: env({ NEON_API_KEY: TEST_KEY }),
     }) as ChildProcessWithoutNullStreams;
     const lines: string[] = [];
@@ -183,10 +197,18 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     const send = (msg: unknown) =>
       child.stdin.write(`${typeof msg === 'string' ? msg : JSON.stringify(msg)}\n`);
+    let exitedEarly: ((error: Error) => void) | undefined;
+    const early = new Promise<never>((_, reject) => {
+      exitedEarly = reject;
+    });
+    early.catch(() => undefined);
+    child.on('exit', (code) =>
+      exitedEarly?.(new Error(`neon-mcp exited (${code}) before answering: ${stderr}`)),
+    );
     const request = (id: number, method: string, params: unknown = {}) => {
       const answered = new Promise<any>((resolve) => waiters.set(id, resolve));
       send({ jsonrpc: '2.0', id, method, params });
-      return answered;
+      return Promise.race([answered, early]);
     };
 
     const init = await request(1, 'initialize', {
@@ -216,6 +238,7 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
       arguments: { project_id: 'no-such-project' },
     });
     expect(failing.result.isError).toBe(true);
+    exitedEarly = undefined;
     child.stdin.end();
     // stdin closed: the server exits on its own.
     expect(await exited).toBe(0);
@@ -241,7 +264,7 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
     mock.api.fake.seedProject('raw-modern');
     // A Client on a custom stdio-shaped transport (probes in place), recording every stdout line.
     const child = spawn(process.execPath, [ENTRY], {
-      cwd: ROOT,
+      cwd: RUN_DIR,
       env: env({ NEON_API_KEY: TEST_KEY }),
     }) as ChildProcessWithoutNullStreams;
     const lines: string[] = [];
@@ -303,7 +326,7 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [ENTRY, '--api-key', TEST_KEY],
-      cwd: ROOT,
+      cwd: RUN_DIR,
       env: env(),
       stderr: 'pipe',
     });
