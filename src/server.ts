@@ -81,7 +81,7 @@ export function prepareServer(options: ServerOptions) {
         tool.def.name,
         {
           title: tool.def.title,
-          description: tool.def.beta ? `(Beta) ${tool.def.description}` : tool.def.description,
+          description: tool.def.beta ? `Beta: ${tool.def.description}` : tool.def.description,
           inputSchema: tool.input,
           outputSchema: tool.output,
           annotations: tool.def.hints,
