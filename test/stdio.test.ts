@@ -361,6 +361,36 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
     }
   });
 
+  it('read-only and project scope from the environment: only read tools, no project_id, and it says so', async () => {
+    const { project } = mock.api.fake.seedProject('scoped');
+    const { client, stderr } = await sdkClient('legacy', {
+      NEON_MCP_READ_ONLY: 'true',
+      NEON_PROJECT_ID: project.id,
+      NEON_MCP_TOOLSETS: 'all',
+    });
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.length).toBeGreaterThan(3);
+      for (const t of tools) {
+        expect(t.annotations?.readOnlyHint, t.name).toBe(true);
+        expect(Object.keys((t.inputSchema as any).properties ?? {}), t.name).not.toContain('project_id');
+      }
+      const names = tools.map((t) => t.name);
+      expect(names).not.toContain('list_projects');
+      expect(names).not.toContain('delete_project');
+      const res = await client.callTool({ name: 'get_project', arguments: {} });
+      expect((res.structuredContent as any).project.id).toBe(project.id);
+      const line = stderr()
+        .split('\n')
+        .find((l) => l.includes('on stdio'));
+      expect(line).toMatch(/read-only on/);
+      expect(line).toContain(`scoped to project ${project.id}`);
+      expect(line).toContain(`${tools.length} tools`);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('--help prints usage on stderr and exits 0; --version prints the version', async () => {
     const help = await run(['--help']);
     expect(help.code).toBe(0);
