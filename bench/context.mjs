@@ -75,7 +75,7 @@ out.push('| Configuration | Tools | Bytes | Tokens | Tokens per tool (average) |
 out.push('|---|---:|---:|---:|---:|');
 for (const r of Object.values(results.configs))
   out.push(
-    `| ${r.label} | ${r.tools} | ${fmt.int(r.bytes)} | ${fmt.int(r.tokens)} | ${fmt.int(r.tokens / r.tools)} |`,
+    `| ${r.label} | ${r.tools} | ${fmt.int(r.bytes)} | ${fmt.int(r.tokens)} | ${(r.tokens / r.tools).toFixed(1)} |`,
   );
 for (const key of ['default', 'all', ...(haveNeon ? ['neon'] : [])]) {
   const r = results.configs[key];
@@ -93,7 +93,7 @@ out.push(
   `| Default configuration ≤ 6,000 tokens | ${fmt.int(d.tokens)} | ${d.tokens <= 6000 ? 'yes' : '**no**'} |`,
 );
 out.push(
-  `| \`--toolsets all\` < 120 tokens per tool on average | ${fmt.int(a.tokens / a.tools)} (${fmt.int(a.tokens)} / ${a.tools}) | ${a.tokens / a.tools < 120 ? 'yes' : '**no**'} |`,
+  `| \`--toolsets all\` < 120 tokens per tool on average | ${(a.tokens / a.tools).toFixed(1)} (${fmt.int(a.tokens)} / ${a.tools}) | ${a.tokens / a.tools < 120 ? 'yes' : '**no**'} |`,
 );
 writeSection('bench:context', out.join('\n'));
 process.exit(0);
