@@ -5,8 +5,14 @@
 import { readFileSync } from 'node:fs';
 import { McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
-import { NeonError } from './client/errors.js';
-import type { NeonClient } from './client/neon-client.js';
+import {
+  NeonAbortedError,
+  NeonError,
+  NeonOperationCheckError,
+  NeonOperationFailedError,
+  NeonOperationTimeoutError,
+} from './client/errors.js';
+import type { HttpMethod, NeonClient } from './client/neon-client.js';
 import { waitForOperations } from './client/operations.js';
 import { type Logger, redactor } from './log.js';
 import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
@@ -100,8 +106,11 @@ export function prepareServer(options: ServerOptions) {
               })
               .catch(() => undefined);
           };
+          // Writes Neon accepted during this call: if the call then fails, the agent must hear that the
+          // change may already be applied, or it will send it again.
+          const accepted: string[] = [];
           const ctx: ToolContext = {
-            client: options.client,
+            client: recordingWrites(options.client, accepted),
             signal: mcp.mcpReq.signal,
             settings,
             progress,
@@ -128,10 +137,13 @@ export function prepareServer(options: ServerOptions) {
             const text = redact(JSON.stringify(result));
             return { content: [{ type: 'text', text }], structuredContent: JSON.parse(text) };
           } catch (error) {
-            return {
-              isError: true,
-              content: [{ type: 'text', text: redact(errorText(tool.def.name, error, options.logger)) }],
-            };
+            let message = errorText(tool.def.name, error, options.logger);
+            if (accepted.length > 0 && !ACCOUNTED_FOR.some((kind) => error instanceof kind)) {
+              message +=
+                ` Note: Neon had already accepted ${[...new Set(accepted)].join(', ')} in this call, so the change ` +
+                'may have been applied: check (list or get the resource) before trying again.';
+            }
+            return { isError: true, content: [{ type: 'text', text: redact(message) }] };
           }
         },
       );
@@ -140,6 +152,40 @@ export function prepareServer(options: ServerOptions) {
   }
 
   return { tools: tools.map((t) => t.def), settings, create };
+}
+
+/** Errors that already tell the agent what happened to an accepted change. */
+const ACCOUNTED_FOR = [
+  NeonOperationFailedError,
+  NeonOperationTimeoutError,
+  NeonOperationCheckError,
+  NeonAbortedError,
+];
+
+const WRITE_METHODS: Record<string, HttpMethod | undefined> = {
+  post: 'POST',
+  patch: 'PATCH',
+  put: 'PUT',
+  delete: 'DELETE',
+};
+
+/** The client as a tool sees it: the same client, noting each write that Neon accepted. */
+function recordingWrites(client: NeonClient, accepted: string[]): NeonClient {
+  return new Proxy(client, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const direct = WRITE_METHODS[String(prop)];
+      if (!direct && prop !== 'request' && prop !== 'sendRaw') return value.bind(target);
+      return async (...args: unknown[]) => {
+        const result = await value.apply(target, args);
+        const method = direct ?? (args[0] as HttpMethod);
+        const route = direct ? args[0] : args[1];
+        if (method !== 'GET') accepted.push(`${method} ${String(route)}`);
+        return result;
+      };
+    },
+  });
 }
 
 /** The text an agent gets when a tool fails: what failed, why, and what to do. */

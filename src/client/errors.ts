@@ -132,6 +132,23 @@ export class NeonOperationFailedError extends NeonError {
   }
 }
 
+/** Neon accepted a change, but following its operations failed (the polls errored). */
+export class NeonOperationCheckError extends NeonError {
+  override name = 'NeonOperationCheckError';
+  constructor(
+    readonly pending: { id: string; action: string; status: string; project_id: string }[],
+    cause: unknown,
+  ) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(
+      `Neon accepted the change, but checking its progress failed (${why}). It was most likely applied or is ` +
+        `still running: ${pending.map((op) => `${op.id} (${op.action})`).join(', ')}. Check with get_operation ` +
+        `(project_id ${pending[0]?.project_id}) before trying anything again.`,
+      { cause },
+    );
+  }
+}
+
 /** Operations were still running when the overall wait timed out. */
 export class NeonOperationTimeoutError extends NeonError {
   override name = 'NeonOperationTimeoutError';

@@ -145,9 +145,12 @@ export class NeonClient {
     try {
       return JSON.parse(text) as T;
     } catch {
+      const where = `${method} ${response.url ? new URL(response.url).pathname : route}`;
       throw new NeonError(
-        `${method} ${response.url ? new URL(response.url).pathname : route} returned a body that is not valid JSON ` +
-          `(HTTP ${response.status}). The Neon API may be having trouble; try again later.`,
+        method === 'GET'
+          ? `${where} returned a body that is not valid JSON (HTTP ${response.status}). The Neon API may be having trouble; try again later.`
+          : `${where} was accepted by Neon (HTTP ${response.status}) but its answer is not valid JSON. The change may have ` +
+              'been applied: check the resource (list or get it) before trying again.',
       );
     }
   }

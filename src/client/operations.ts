@@ -1,4 +1,9 @@
-import { NeonAbortedError, NeonOperationFailedError, NeonOperationTimeoutError } from './errors.js';
+import {
+  NeonAbortedError,
+  NeonOperationCheckError,
+  NeonOperationFailedError,
+  NeonOperationTimeoutError,
+} from './errors.js';
 import type { NeonClient, Schemas } from './neon-client.js';
 
 export type Operation = Schemas['Operation'];
@@ -64,8 +69,20 @@ export async function waitForOperations(
           signal: options.signal,
         }),
       ),
-    );
-    for (const { operation } of fresh) latest.set(operation.id, operation);
+    ).catch((error) => {
+      // The change itself was accepted: say so, so that nobody sends it a second time.
+      throw error instanceof NeonAbortedError ? error : new NeonOperationCheckError(pending, error);
+    });
+    for (const answer of fresh) {
+      const operation = answer?.operation;
+      if (!operation?.id || !operation.status) {
+        throw new NeonOperationCheckError(
+          pending,
+          new Error('Neon answered an operation poll without the operation'),
+        );
+      }
+      latest.set(operation.id, operation);
+    }
     check();
   }
 }
