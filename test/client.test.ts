@@ -115,7 +115,7 @@ describe('NeonClient', () => {
       const before = api.count('POST', '/projects');
       const err = await client()
         .post('/projects', { body: { project: {} } })
-        .catch((e) => e);
+        .catch((e): any => e);
       expect(err.status).toBe(status);
       expect(err.message).toMatch(/may or may not have been applied/);
       await api.settle();
@@ -127,7 +127,7 @@ describe('NeonClient', () => {
     api.use(http.post(`${BASE}/projects`, () => HttpResponse.error()));
     const err = await client()
       .post('/projects', { body: { project: {} } })
-      .catch((e) => e);
+      .catch((e): any => e);
     expect(err).toBeInstanceOf(NeonNetworkError);
     expect(err.message).toMatch(/may have reached Neon/);
     await api.settle();
@@ -143,7 +143,7 @@ describe('NeonClient', () => {
     api.use(http.post(`${BASE}/projects`, () => new Promise<Response>(() => undefined)));
     const err = await client({ timeoutMs: 100 })
       .post('/projects', { body: { project: {} } })
-      .catch((e) => e);
+      .catch((e): any => e);
     expect(err).toBeInstanceOf(NeonTimeoutError);
     expect(err.message).toMatch(/timed out after 100 ms.*check the resource/);
   });
@@ -243,7 +243,7 @@ describe('waitForOperations', () => {
       initialDelayMs: 5,
       maxDelayMs: 10,
       timeoutMs: 60,
-    }).catch((e) => e);
+    }).catch((e): any => e);
     expect(err).toBeInstanceOf(NeonOperationTimeoutError);
     expect(err.message).toContain(op.id);
     expect(err.message).toMatch(/get_operation/);
@@ -274,13 +274,13 @@ describe('RateLimiter', () => {
   it('allows 40 per second per route and 700 per minute overall', async () => {
     vi.useFakeTimers();
     const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 40 });
-    for (let i = 0; i < 40; i++) await limiter.acquire('GET /a');
+    for (let i = 0; i < 40; i++) (await limiter.acquire('GET /a'))();
     let granted = false;
     const p = limiter.acquire('GET /a').then(() => {
       granted = true;
     });
     // Another route is not held up by the saturated one.
-    await limiter.acquire('GET /b');
+    (await limiter.acquire('GET /b'))();
     await vi.advanceTimersByTimeAsync(900);
     expect(granted).toBe(false);
     await vi.advanceTimersByTimeAsync(200);
@@ -291,7 +291,7 @@ describe('RateLimiter', () => {
   it('caps the sliding minute', async () => {
     vi.useFakeTimers();
     const limiter = new RateLimiter({ perMinute: 5, perSecondPerRoute: 40 });
-    for (let i = 0; i < 5; i++) await limiter.acquire(`GET /${i}`);
+    for (let i = 0; i < 5; i++) (await limiter.acquire(`GET /${i}`))();
     let granted = false;
     const p = limiter.acquire('GET /x').then(() => {
       granted = true;
@@ -307,16 +307,42 @@ describe('RateLimiter', () => {
     vi.useFakeTimers();
     const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 40 });
     const grants: number[] = [];
-    const all = Array.from({ length: 100 }, (_, i) => limiter.acquire('GET /a').then(() => grants.push(i)));
+    const all = Array.from({ length: 100 }, (_, i) =>
+      limiter.acquire('GET /a').then((release) => {
+        release();
+        grants.push(i);
+      }),
+    );
     await vi.advanceTimersByTimeAsync(3_000);
     await Promise.all(all);
     expect(grants).toEqual([...grants].sort((a, b) => a - b));
     expect(grants).toHaveLength(100);
   });
 
+  it('counts a slot from when its answer arrived, and holds it while the request is in flight', async () => {
+    vi.useFakeTimers();
+    const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
+    const release = await limiter.acquire('GET /a');
+    let granted = false;
+    const next = limiter.acquire('GET /a').then((r) => {
+      granted = true;
+      r();
+    });
+    // In flight for 3 s: the window does not free the slot meanwhile.
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(granted).toBe(false);
+    release();
+    // Answered at 3 s: the next request may go 1 s after that, not before.
+    await vi.advanceTimersByTimeAsync(900);
+    expect(granted).toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
+    await next;
+    expect(granted).toBe(true);
+  });
+
   it('drops an aborted waiter', async () => {
     const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
-    await limiter.acquire('GET /a');
+    (await limiter.acquire('GET /a'))();
     const ac = new AbortController();
     const p = limiter.acquire('GET /a', ac.signal);
     expect(limiter.waiting).toBe(1);

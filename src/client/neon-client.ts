@@ -11,7 +11,7 @@ import {
   type RequestInfo,
 } from './errors.js';
 import type { components, paths } from './neon-api.gen.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter, type Release } from './rate-limiter.js';
 
 /** Neon's schemas, generated from the OpenAPI description. */
 export type Schemas = components['schemas'];
@@ -179,6 +179,11 @@ export class NeonClient {
     this.http ??= ky.create(this.kyOptions);
     const pass = options.pass;
     let attempts = 0;
+    // Rate-limiter slots of attempts whose answer has not arrived yet.
+    const open: Release[] = [];
+    const answered = () => {
+      for (const release of open.splice(0)) release();
+    };
     try {
       return await this.http(path.slice(1), {
         method,
@@ -209,9 +214,10 @@ export class NeonClient {
             async () => {
               attempts++;
               // Every attempt, retries included, waits for the shared rate limiter.
-              await this.limiter.acquire(`${method} ${route}`, signal);
+              open.push(await this.limiter.acquire(`${method} ${route}`, signal));
             },
           ],
+          afterResponse: [answered],
         },
       });
     } catch (error) {
@@ -220,6 +226,8 @@ export class NeonClient {
       if (error instanceof HTTPError) throw await this.apiError(error.response, info, attempts);
       if (error instanceof TimeoutError) throw new NeonTimeoutError(info, this.opts.timeoutMs);
       throw new NeonNetworkError(info, error, notSentCode(error) || method === 'GET' ? 'no' : 'maybe');
+    } finally {
+      answered();
     }
   }
 

@@ -1,7 +1,12 @@
 /**
  * Client-side rate limiting in Neon's terms: at most `perMinute` requests in any 60 s window overall,
  * and at most `perSecondPerRoute` requests in any 1 s window for one route (method + path template).
- * Callers wait in FIFO order; a caller whose route is saturated does not hold up other routes.
+ * Callers wait in FIFO order per route; a caller whose route is saturated does not hold up others.
+ *
+ * Neon counts a request when it arrives; the client only knows when it sent it and when the answer
+ * came back. A slot therefore counts from the moment it is granted until the answer arrives, and its
+ * window is then measured from the answer: whatever the network latency, no two requests that Neon
+ * sees can be closer than the client allowed.
  */
 
 export interface RateLimits {
@@ -13,17 +18,30 @@ export interface RateLimits {
 
 export const NEON_RATE_LIMITS: RateLimits = { perMinute: 700, perSecondPerRoute: 40 };
 
+/** Gives a slot back to the window accounting: it now counts from this moment. */
+export type Release = () => void;
+
+/** One granted request: `t` is when it was granted, then when its answer arrived. */
+interface Slot {
+  t: number;
+  /** Still waiting for its answer: it counts in every window until then. */
+  open: boolean;
+}
+
+/** An answer that never came is given up on after this long (a request times out well before). */
+const OPEN_SLOT_LIMIT_MS = 300_000;
+
 interface Waiter {
   route: string;
-  resolve: () => void;
+  resolve: (release: Release) => void;
   reject: (reason: unknown) => void;
   signal?: AbortSignal;
   onAbort?: () => void;
 }
 
 export class RateLimiter {
-  private readonly global: number[] = [];
-  private readonly routes = new Map<string, number[]>();
+  private readonly global: Slot[] = [];
+  private readonly routes = new Map<string, Slot[]>();
   private readonly queue: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
@@ -33,12 +51,18 @@ export class RateLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Resolves when a request on `route` may be sent; rejects with the signal's reason when aborted. */
-  acquire(route: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when a request on `route` may be sent, with a function to call when its answer arrives;
+   * rejects with the signal's reason when aborted.
+   */
+  acquire(route: string, signal?: AbortSignal): Promise<Release> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     // Waiters of the same route go first (FIFO per route); other routes are not held up.
-    if (!this.queue.some((w) => w.route === route) && this.tryTake(route)) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
+    if (!this.queue.some((w) => w.route === route)) {
+      const release = this.tryTake(route);
+      if (release) return Promise.resolve(release);
+    }
+    return new Promise<Release>((resolve, reject) => {
       const waiter: Waiter = { route, resolve, reject, signal };
       if (signal) {
         waiter.onAbort = () => {
@@ -58,30 +82,45 @@ export class RateLimiter {
     return this.queue.length;
   }
 
-  private tryTake(route: string): boolean {
-    const t = this.now();
-    prune(this.global, t - 60_000);
-    if (this.global.length >= this.limits.perMinute) return false;
-    let stamps = this.routes.get(route);
-    if (!stamps) {
-      stamps = [];
-      this.routes.set(route, stamps);
+  private slotsOf(route: string): Slot[] {
+    let slots = this.routes.get(route);
+    if (!slots) {
+      slots = [];
+      this.routes.set(route, slots);
     }
-    prune(stamps, t - 1_000);
-    if (stamps.length >= this.limits.perSecondPerRoute) return false;
-    this.global.push(t);
-    stamps.push(t);
-    return true;
+    return slots;
+  }
+
+  private tryTake(route: string): Release | undefined {
+    const t = this.now();
+    prune(this.global, t - 60_000, t);
+    if (this.global.length >= this.limits.perMinute) return undefined;
+    const slots = this.slotsOf(route);
+    prune(slots, t - 1_000, t);
+    if (slots.length >= this.limits.perSecondPerRoute) return undefined;
+    const slot: Slot = { t, open: true };
+    this.global.push(slot);
+    slots.push(slot);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      slot.open = false;
+      slot.t = Math.max(slot.t, this.now());
+      // A full window may now have a known end: wake up for it.
+      this.schedule();
+    };
   }
 
   private pump(): void {
     this.timer = undefined;
     for (let i = 0; i < this.queue.length; ) {
       const w = this.queue[i];
-      if (this.tryTake(w.route)) {
+      const release = this.tryTake(w.route);
+      if (release) {
         this.queue.splice(i, 1);
         if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
-        w.resolve();
+        w.resolve(release);
       } else if (this.global.length >= this.limits.perMinute) {
         break;
       } else {
@@ -96,11 +135,11 @@ export class RateLimiter {
     if (this.queue.length === 0) return;
     const t = this.now();
     let wake = Number.POSITIVE_INFINITY;
-    if (this.global.length >= this.limits.perMinute) wake = this.global[0] + 60_000;
+    if (this.global.length >= this.limits.perMinute) wake = oldest(this.global) + 60_000;
     else {
       for (const w of this.queue) {
-        const stamps = this.routes.get(w.route) ?? [];
-        wake = Math.min(wake, stamps.length >= this.limits.perSecondPerRoute ? stamps[0] + 1_000 : t);
+        const slots = this.slotsOf(w.route);
+        wake = Math.min(wake, slots.length >= this.limits.perSecondPerRoute ? oldest(slots) + 1_000 : t);
       }
     }
     if (this.timer) {
@@ -114,8 +153,18 @@ export class RateLimiter {
   }
 }
 
-function prune(stamps: number[], before: number): void {
-  let n = 0;
-  while (n < stamps.length && stamps[n] <= before) n++;
-  if (n > 0) stamps.splice(0, n);
+/** Drops answered slots that left the window (they may be out of order, so all are checked). */
+function prune(slots: Slot[], before: number, now: number): void {
+  let kept = 0;
+  for (const slot of slots) {
+    if (slot.t > before || (slot.open && slot.t > now - OPEN_SLOT_LIMIT_MS)) slots[kept++] = slot;
+  }
+  slots.length = kept;
+}
+
+/** When the first slot of a full window will leave it (open slots leave only once answered). */
+function oldest(slots: Slot[]): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (const slot of slots) if (!slot.open) min = Math.min(min, slot.t);
+  return Number.isFinite(min) ? min : Math.min(...slots.map((s) => s.t + OPEN_SLOT_LIMIT_MS - 1_000));
 }
