@@ -113,7 +113,7 @@ describe('NeonClient', () => {
     for (const status of [500, 502, 504]) {
       api.use(failFirst('post', '/projects', 1, () => neonError(status, 'oops')));
       const before = api.count('POST', '/projects');
-      const err = await client()
+      const err: any = await client()
         .post('/projects', { body: { project: {} } })
         .catch((e): any => e);
       expect(err.status).toBe(status);
@@ -125,7 +125,7 @@ describe('NeonClient', () => {
 
   it('does not retry a POST whose connection dropped, and says to check before retrying', async () => {
     api.use(http.post(`${BASE}/projects`, () => HttpResponse.error()));
-    const err = await client()
+    const err: any = await client()
       .post('/projects', { body: { project: {} } })
       .catch((e): any => e);
     expect(err).toBeInstanceOf(NeonNetworkError);
