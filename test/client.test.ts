@@ -141,7 +141,7 @@ describe('NeonClient', () => {
 
   it('times out a slow request', async () => {
     api.use(http.post(`${BASE}/projects`, () => new Promise<Response>(() => undefined)));
-    const err = await client({ timeoutMs: 100 })
+    const err: any = await client({ timeoutMs: 100 })
       .post('/projects', { body: { project: {} } })
       .catch((e): any => e);
     expect(err).toBeInstanceOf(NeonTimeoutError);
