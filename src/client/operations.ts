@@ -28,9 +28,14 @@ export interface WaitOptions {
   onProgress?: (progress: OperationProgress) => void | Promise<void>;
   /** Overall limit of the wait in milliseconds (default 10 minutes). */
   timeoutMs?: number;
-  /** First poll delay; grows by half each round up to `maxDelayMs` (defaults 200 and 2,000). */
+  /**
+   * Delay between polls: `initialDelayMs` (200) while the wait is young (`fastPhaseMs`, 5 s, the time
+   * most Neon operations take), then growing by half each round up to `maxDelayMs` (2,000), so a quick
+   * operation is seen finished within a fraction of a second and a slow one does not cost many polls.
+   */
   initialDelayMs?: number;
   maxDelayMs?: number;
+  fastPhaseMs?: number;
 }
 
 /**
@@ -49,6 +54,7 @@ export async function waitForOperations(
   const deadline = Date.now() + timeoutMs;
   let delay = options.initialDelayMs ?? 200;
   const maxDelay = options.maxDelayMs ?? 2_000;
+  const fastUntil = Date.now() + (options.fastPhaseMs ?? 5_000);
 
   const check = () => {
     for (const op of latest.values()) if (FAILED.has(op.status)) throw new NeonOperationFailedError(op);
@@ -61,7 +67,7 @@ export async function waitForOperations(
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new NeonOperationTimeoutError(pending, timeoutMs);
     await sleep(Math.min(delay, remaining), options.signal);
-    delay = Math.min(maxDelay, delay * 1.5);
+    if (Date.now() >= fastUntil) delay = Math.min(maxDelay, delay * 1.5);
     const fresh = await Promise.all(
       pending.map((op) =>
         client.get<{ operation: Operation }>('/projects/{project_id}/operations/{operation_id}', {
