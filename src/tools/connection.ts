@@ -56,6 +56,29 @@ export async function defaultBranchId(
   return main.id;
 }
 
+/** The database to use on a branch: the one named (which must exist), else the only or first one. */
+export async function pickDatabase(
+  client: NeonClient,
+  project_id: string,
+  branch_id: string,
+  database: string | undefined,
+  signal?: AbortSignal,
+): Promise<{ name: string; owner: string }> {
+  const { databases } = await client.get<Schemas['DatabasesResponse']>(
+    '/projects/{project_id}/branches/{branch_id}/databases',
+    { path: { project_id, branch_id }, signal },
+  );
+  const db = database ? databases.find((d) => d.name === database) : databases[0];
+  if (!db) {
+    throw new InvalidArgumentError(
+      database
+        ? `Database "${database}" does not exist on branch ${branch_id}. Existing: ${databases.map((d) => d.name).join(', ') || 'none'}.`
+        : `Branch ${branch_id} has no database. Create one with create_database.`,
+    );
+  }
+  return { name: db.name, owner: db.owner_name };
+}
+
 /** Fills in the defaults and asks Neon for the connection URI. */
 export async function resolveConnection(
   client: NeonClient,
@@ -67,20 +90,9 @@ export async function resolveConnection(
   let database = target.database;
   let role = target.role;
   if (!database || !role) {
-    const { databases } = await client.get<Schemas['DatabasesResponse']>(
-      '/projects/{project_id}/branches/{branch_id}/databases',
-      { path: { project_id, branch_id }, signal },
-    );
-    const db = database ? databases.find((d) => d.name === database) : databases[0];
-    if (!db) {
-      throw new InvalidArgumentError(
-        database
-          ? `Database "${database}" does not exist on branch ${branch_id}. Existing: ${databases.map((d) => d.name).join(', ') || 'none'}.`
-          : `Branch ${branch_id} has no database. Create one with create_database.`,
-      );
-    }
+    const db = await pickDatabase(client, project_id, branch_id, database, signal);
     database = db.name;
-    role ??= db.owner_name;
+    role ??= db.owner;
   }
   const pooled = target.pooled ?? false;
   const { uri } = await client.get<Schemas['ConnectionURIResponse']>(

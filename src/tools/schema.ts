@@ -4,7 +4,6 @@
  * the same way with EXPLAIN ANALYZE before and after. Pending work is kept in memory (src/sql/pending.ts).
  */
 import * as z from 'zod';
-import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, ResponseBody, Schemas } from '../client/neon-client.js';
 import { connections } from '../sql/connections.js';
 import { SqlError } from '../sql/errors.js';
@@ -30,7 +29,7 @@ import {
   truncatedNotice,
 } from '../sql/run.js';
 import { untrusted } from '../sql/untrusted.js';
-import { connectionFields, defaultBranchId } from './connection.js';
+import { connectionFields, defaultBranchId, pickDatabase } from './connection.js';
 import { branchId, databaseName, projectId } from './fields.js';
 import { defineTool, type Hints, output, READ, type ToolContext } from './framework.js';
 import { sqlParams, sqlText } from './sql.js';
@@ -50,29 +49,6 @@ const workId = (from: string, name: string) =>
     .string()
     .refine((v) => /^[0-9a-f]{8}$/.test(v), { message: `must be the ID from ${from} (8 hex digits)` })
     .describe(name);
-
-/** The database to use on a branch: the one named, else the only or first one. */
-async function pickDatabase(
-  client: NeonClient,
-  project_id: string,
-  branch_id: string,
-  database: string | undefined,
-  signal: AbortSignal,
-): Promise<{ name: string; owner: string }> {
-  const { databases } = await client.get<Schemas['DatabasesResponse']>(
-    '/projects/{project_id}/branches/{branch_id}/databases',
-    { path: { project_id, branch_id }, signal },
-  );
-  const db = database ? databases.find((d) => d.name === database) : databases[0];
-  if (!db) {
-    throw new InvalidArgumentError(
-      database
-        ? `Database "${database}" does not exist on branch ${branch_id}. Existing: ${databases.map((d) => d.name).join(', ') || 'none'}.`
-        : `Branch ${branch_id} has no database. Create one with create_database.`,
-    );
-  }
-  return { name: db.name, owner: db.owner_name };
-}
 
 export const getBranchSchema = defineTool({
   name: 'get_branch_schema',
