@@ -12,7 +12,7 @@ import {
   NeonOperationFailedError,
   NeonOperationTimeoutError,
 } from './client/errors.js';
-import type { HttpMethod, NeonClient } from './client/neon-client.js';
+import { acceptedWrites, type NeonClient } from './client/neon-client.js';
 import { waitForOperations } from './client/operations.js';
 import { type Logger, redactor } from './log.js';
 import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
@@ -110,7 +110,7 @@ export function prepareServer(options: ServerOptions) {
           // change may already be applied, or it will send it again.
           const accepted: string[] = [];
           const ctx: ToolContext = {
-            client: recordingWrites(options.client, accepted),
+            client: options.client,
             signal: mcp.mcpReq.signal,
             settings,
             progress,
@@ -132,7 +132,7 @@ export function prepareServer(options: ServerOptions) {
           };
           const input = tool.scoped ? { ...args, project_id: settings.projectId } : args;
           try {
-            const result = await tool.def.handler(input, ctx);
+            const result = await acceptedWrites.run(accepted, () => tool.def.handler(input, ctx));
             // Structured and text forms are the same redacted JSON.
             const text = redact(JSON.stringify(result));
             return { content: [{ type: 'text', text }], structuredContent: JSON.parse(text) };
@@ -161,32 +161,6 @@ const ACCOUNTED_FOR = [
   NeonOperationCheckError,
   NeonAbortedError,
 ];
-
-const WRITE_METHODS: Record<string, HttpMethod | undefined> = {
-  post: 'POST',
-  patch: 'PATCH',
-  put: 'PUT',
-  delete: 'DELETE',
-};
-
-/** The client as a tool sees it: the same client, noting each write that Neon accepted. */
-function recordingWrites(client: NeonClient, accepted: string[]): NeonClient {
-  return new Proxy(client, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      const direct = WRITE_METHODS[String(prop)];
-      if (!direct && prop !== 'request' && prop !== 'sendRaw') return value.bind(target);
-      return async (...args: unknown[]) => {
-        const result = await value.apply(target, args);
-        const method = direct ?? (args[0] as HttpMethod);
-        const route = direct ? args[0] : args[1];
-        if (method !== 'GET') accepted.push(`${method} ${String(route)}`);
-        return result;
-      };
-    },
-  });
-}
 
 /** The text an agent gets when a tool fails: what failed, why, and what to do. */
 function errorText(tool: string, error: unknown, logger?: Logger): string {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { KyInstance, Options as KyOptions } from 'ky';
 import {
@@ -66,6 +67,12 @@ export interface RawRequestOptions extends Omit<RequestOptions, 'body'> {
   /** Statuses answered as a response rather than thrown (e.g. a 404 that means "not enabled"). */
   pass?: number[];
 }
+
+/**
+ * Where writes that Neon accepted are noted, for whoever runs code inside `acceptedWrites.run(list, …)`:
+ * a caller that fails after such a write can say that the change may already have been applied.
+ */
+export const acceptedWrites = new AsyncLocalStorage<string[]>();
 
 /** ky is loaded on the first request, not at start-up. */
 let kyModule: Promise<typeof import('ky')> | undefined;
@@ -185,7 +192,7 @@ export class NeonClient {
       for (const release of open.splice(0)) release();
     };
     try {
-      return await this.http(path.slice(1), {
+      const response = await this.http(path.slice(1), {
         method,
         searchParams: buildQuery(options.query),
         json: options.json,
@@ -220,6 +227,8 @@ export class NeonClient {
           afterResponse: [answered],
         },
       });
+      if (method !== 'GET' && response.ok) acceptedWrites.getStore()?.push(`${method} ${path}`);
+      return response;
     } catch (error) {
       if (error instanceof NeonError) throw error;
       if (signal?.aborted) throw new NeonAbortedError(`${info.method} ${info.path}`);
