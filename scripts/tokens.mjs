@@ -27,14 +27,20 @@ const rows = Object.entries(server._registeredTools).map(([name, t]) => {
     entry,
   };
 });
-const shown = filter.length ? rows.filter((r) => filter.includes(r.name) || filter.includes(r.toolset)) : rows;
+const shown = filter.length
+  ? rows.filter((r) => filter.includes(r.name) || filter.includes(r.toolset))
+  : rows;
 const total = shown.reduce((n, r) => n + r.tokens, 0);
 const sets = new Map();
 for (const r of shown) sets.set(r.toolset, [...(sets.get(r.toolset) ?? []), r.tokens]);
 console.log(`${shown.length} tools, ${total} tokens, ${(total / shown.length).toFixed(1)} per tool`);
-for (const [set, t] of sets) console.log(`  ${set}: ${t.length} tools, ${(t.reduce((a, b) => a + b, 0) / t.length).toFixed(0)} per tool`);
+for (const [set, t] of sets)
+  console.log(
+    `  ${set}: ${t.length} tools, ${(t.reduce((a, b) => a + b, 0) / t.length).toFixed(0)} per tool`,
+  );
 console.log('\ntool\ttotal\tdescription\tinput\toutput');
-for (const r of shown.sort((a, b) => b.tokens - a.tokens)) console.log(`${r.name}\t${r.tokens}\t${r.description}\t${r.input}\t${r.output}`);
+for (const r of shown.sort((a, b) => b.tokens - a.tokens))
+  console.log(`${r.name}\t${r.tokens}\t${r.description}\t${r.input}\t${r.output}`);
 if (filter.some((f) => rows.some((r) => r.name === f))) {
   for (const r of shown) console.log(`\n${JSON.stringify(r.entry)}`);
 }
