@@ -123,6 +123,35 @@ export const compareSchema = defineTool({
 
 /* ---------------------------------------------------------------- temporary branches */
 
+/**
+ * The common start of a migration or a tuning: the original branch, database and role (defaults
+ * filled in), and a new temporary branch copied from it, with the target to run SQL on there.
+ */
+async function startOnTempBranch(
+  ctx: ToolContext,
+  kind: 'migration' | 'tuning',
+  project_id: string,
+  args: { branch_id?: string; database?: string; role?: string },
+) {
+  const { client, signal } = ctx;
+  const branch_id = args.branch_id ?? (await defaultBranchId(client, project_id, signal));
+  const db = await pickDatabase(client, project_id, branch_id, args.database, signal);
+  const database = db.name;
+  const role = args.role ?? db.owner;
+  const id = newId();
+  const name = tempBranchName(kind, id);
+  const temp = await createTempBranch(ctx, project_id, branch_id, name);
+  return {
+    branch_id,
+    database,
+    role,
+    id,
+    name,
+    temp,
+    target: { project_id, branch_id: temp, database, role },
+  };
+}
+
 /** Creates a child branch of `parent_id` with a read-write compute and waits until it is ready. */
 async function createTempBranch(
   ctx: ToolContext,
@@ -257,14 +286,12 @@ export const prepareDatabaseMigration = defineTool({
   async handler({ project_id, migration_sql, verify_sql, ...args }, ctx) {
     const { client, signal, settings } = ctx;
     if (verify_sql) checkStatement(verify_sql, 'verify_sql', { inTransaction: true });
-    const branch_id = args.branch_id ?? (await defaultBranchId(client, project_id, signal));
-    const dbInfo = await pickDatabase(client, project_id, branch_id, args.database, signal);
-    const database = dbInfo.name;
-    const role = args.role ?? dbInfo.owner;
-    const id = newId();
-    const name = tempBranchName('migration', id);
-    const temp = await createTempBranch(ctx, project_id, branch_id, name);
-    const target = { project_id, branch_id: temp, database, role };
+    const { branch_id, database, role, id, name, temp, target } = await startOnTempBranch(
+      ctx,
+      'migration',
+      project_id,
+      args,
+    );
     let verify: Record<string, unknown> | undefined;
     let diff: string;
     try {
@@ -464,18 +491,15 @@ export const prepareQueryTuning = defineTool({
   output: output({ tuning_id: z.string() }),
   hints: WRITE_TEMP,
   async handler({ project_id, sql, params, ddl, ...args }, ctx) {
-    const { client, signal } = ctx;
     checkStatement(sql, 'prepare_query_tuning (sql)', { inTransaction: true });
     for (const [i, d] of ddl.entries())
       checkStatement(d, `prepare_query_tuning (ddl ${i + 1})`, { inTransaction: false });
-    const branch_id = args.branch_id ?? (await defaultBranchId(client, project_id, signal));
-    const dbInfo = await pickDatabase(client, project_id, branch_id, args.database, signal);
-    const database = dbInfo.name;
-    const role = args.role ?? dbInfo.owner;
-    const id = newId();
-    const name = tempBranchName('tuning', id);
-    const temp = await createTempBranch(ctx, project_id, branch_id, name);
-    const target = { project_id, branch_id: temp, database, role };
+    const { branch_id, database, role, id, name, temp, target } = await startOnTempBranch(
+      ctx,
+      'tuning',
+      project_id,
+      args,
+    );
     let before: PlanSummary;
     let after: PlanSummary;
     try {
