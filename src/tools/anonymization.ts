@@ -7,7 +7,7 @@ import { NeonAbortedError, NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { summarizeEndpoint } from './computes.js';
 import { checkShape } from './data-api.js';
-import { branchId, projectId, text } from './fields.js';
+import { branchId, projectId, str, text } from './fields.js';
 import {
   ACT,
   anyObject,
@@ -18,7 +18,6 @@ import {
   type ToolContext,
   type ToolDef,
 } from './framework.js';
-import { str } from './storage.js';
 import { defined } from './util.js';
 
 type Status = Schemas['AnonymizedBranchStatusResponse'];

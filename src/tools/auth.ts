@@ -7,7 +7,7 @@
 import * as z from 'zod';
 import type { HttpMethod, NeonClient, Route, Schemas } from '../client/neon-client.js';
 import { checkShape } from './data-api.js';
-import { branchId, projectId, text } from './fields.js';
+import { branchId, int, projectId, str, text } from './fields.js';
 import {
   ACT,
   anyObject,
@@ -19,7 +19,6 @@ import {
   type ToolDef,
   UPDATE,
 } from './framework.js';
-import { int, str } from './storage.js';
 import { defined } from './util.js';
 
 const base = '/projects/{project_id}/branches/{branch_id}/auth' as const;

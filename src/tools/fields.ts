@@ -53,6 +53,16 @@ export function text(max: number) {
   return z.string().refine((v) => v.length <= max, { message: `must be at most ${max} characters` });
 }
 
+/** A string of 1 to `max` characters; the bounds are enforced, not advertised (they cost tokens). */
+export const str = (max: number) =>
+  z.string().refine((v) => v.length >= 1 && v.length <= max, { message: `must be 1 to ${max} characters` });
+/** An integer from `min` to `max`, enforced but not advertised. */
+export const int = (min: number, max: number) =>
+  z
+    .number()
+    .int()
+    .refine((v) => v >= min && v <= max, { message: `must be from ${min} to ${max}` });
+
 // Descriptions equal to the field name are not advertised: `next_cursor` in list results says it all.
 export const cursor = text(2000).optional().describe('cursor');
 export const search = text(256).optional().describe('search');

@@ -8,9 +8,9 @@ import * as z from 'zod';
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { pollUntil } from './anonymization.js';
-import { branchId, cursor, projectId, text } from './fields.js';
+import { branchId, cursor, projectId, str, text } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
-import { featureStatus, str } from './storage.js';
+import { featureStatus } from './storage.js';
 import { pick } from './util.js';
 
 type NeonFunction = Schemas['NeonFunction'];

@@ -7,9 +7,8 @@ import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { summarizeEndpoint } from './computes.js';
 import { checkShape } from './data-api.js';
-import { branchId, neonId, projectId, text } from './fields.js';
+import { branchId, int, neonId, projectId, str, text } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
-import { int, str } from './storage.js';
 import { defined } from './util.js';
 
 const snapshotId = neonId('snapshot');

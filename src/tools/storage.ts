@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonApiError } from '../client/errors.js';
 import { buildPath, type NeonClient, type Route, type Schemas } from '../client/neon-client.js';
-import { branchId, cursor, projectId, text } from './fields.js';
+import { branchId, cursor, projectId, str, text } from './fields.js';
 import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef } from './framework.js';
 import { defined, pick } from './util.js';
 
@@ -35,16 +35,6 @@ export async function featureStatus<T>(
     attempts: 1,
   });
 }
-
-/** A string of 1 to `max` characters; the bounds are enforced, not advertised (they cost tokens). */
-export const str = (max: number) =>
-  z.string().refine((v) => v.length >= 1 && v.length <= max, { message: `must be 1 to ${max} characters` });
-/** An integer from `min` to `max`, enforced but not advertised. */
-export const int = (min: number, max: number) =>
-  z
-    .number()
-    .int()
-    .refine((v) => v >= min && v <= max, { message: `must be from ${min} to ${max}` });
 
 const bucketRoute = '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}' as const;
 const bucket = str(255).describe('bucket');
