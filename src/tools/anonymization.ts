@@ -3,8 +3,10 @@
  * Anonymizer. Masking rules say which column gets which function or value; anonymizing applies them.
  */
 import * as z from 'zod';
-import { NeonAbortedError, NeonError } from '../client/errors.js';
+import { NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
+import { sleep } from '../client/operations.js';
+import { fetchBranch } from './branches.js';
 import { summarizeEndpoint } from './computes.js';
 import { checkShape } from './data-api.js';
 import { branchId, projectId, str, text } from './fields.js';
@@ -61,21 +63,6 @@ export async function pollUntil<T>(
     await sleep(delay, ctx.signal);
     delay = Math.min(5_000, delay * 1.5);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stop = () => {
-      clearTimeout(timer);
-      reject(new NeonAbortedError('Waiting for Neon'));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', stop);
-      resolve();
-    }, ms);
-    if (signal.aborted) stop();
-    else signal.addEventListener('abort', stop, { once: true });
-  });
 }
 
 async function getStatus(client: NeonClient, project_id: string, branch_id: string, signal: AbortSignal) {
@@ -140,12 +127,7 @@ export const createAnonymizedBranch = defineTool({
       signal,
     });
     await wait(res.operations);
-    const branch = (
-      await client.get<Schemas['BranchResponse']>(branchPath, {
-        path: { project_id, branch_id: res.branch.id },
-        signal,
-      })
-    ).branch;
+    const branch = await fetchBranch(client, project_id, res.branch.id, signal);
     const endpoint = res.endpoints?.[0];
     return { branch, ...(endpoint ? { compute: summarizeEndpoint(endpoint) } : {}) };
   },

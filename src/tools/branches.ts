@@ -50,7 +50,8 @@ const lsn = (what: string) =>
     .refine((v) => LSN.test(v), { message: 'must be a Postgres LSN like 0/1E19478' })
     .describe(what);
 
-async function getBranchObject(
+/** The current state of one branch. */
+export async function fetchBranch(
   client: NeonClient,
   project_id: string,
   branch_id: string,
@@ -138,7 +139,7 @@ export const getBranch = defineTool({
   async handler({ project_id, branch_id }, { client, signal }) {
     const path = { project_id, branch_id };
     // The branch first: a 404 then names the branch rather than one of its sub-resources.
-    const branch = await getBranchObject(client, project_id, branch_id, signal);
+    const branch = await fetchBranch(client, project_id, branch_id, signal);
     const [endpoints, databases] = await Promise.all([
       client.get<Schemas['EndpointsResponse']>('/projects/{project_id}/branches/{branch_id}/endpoints', {
         path,
@@ -214,7 +215,7 @@ export const createBranch = defineTool({
     const branch_id = res.branch.id;
     const endpointId = res.endpoints?.[0]?.id;
     const [branch, endpoint] = await Promise.all([
-      getBranchObject(client, project_id, branch_id, signal),
+      fetchBranch(client, project_id, branch_id, signal),
       endpointId
         ? client
             .get<Schemas['EndpointResponse']>('/projects/{project_id}/endpoints/{endpoint_id}', {
@@ -279,7 +280,7 @@ export const updateBranch = defineTool({
     const body: Schemas['BranchUpdateRequest'] = { branch };
     const res = await client.patch<BranchOps>(branchRoute, { path: { project_id, branch_id }, body, signal });
     await wait(res.operations);
-    return { branch: await getBranchObject(client, project_id, branch_id, signal) };
+    return { branch: await fetchBranch(client, project_id, branch_id, signal) };
   },
 });
 
@@ -319,7 +320,7 @@ async function restore(
     signal,
   });
   await wait(res.operations);
-  const branch = await getBranchObject(client, project_id, branch_id, signal);
+  const branch = await fetchBranch(client, project_id, branch_id, signal);
   let preserved: Branch | undefined;
   if (body.preserve_under_name) {
     const found = await client.get<Schemas['BranchesResponse']>('/projects/{project_id}/branches', {
@@ -346,7 +347,7 @@ export const resetBranchFromParent = defineTool({
   output: restoreOut,
   hints: DESTROY,
   async handler({ project_id, branch_id, preserve_under_name }, { client, signal, wait }) {
-    const current = await getBranchObject(client, project_id, branch_id, signal);
+    const current = await fetchBranch(client, project_id, branch_id, signal);
     if (!current.parent_id) {
       throw new NeonError(
         `Branch "${current.name}" (${branch_id}) has no parent, so it cannot be reset from one. ` +
@@ -425,7 +426,7 @@ export const setDefaultBranch = defineTool({
       signal,
     });
     await wait(res.operations);
-    return { branch: await getBranchObject(client, project_id, branch_id, signal) };
+    return { branch: await fetchBranch(client, project_id, branch_id, signal) };
   },
 });
 
@@ -471,7 +472,7 @@ export const finalizeRestoreBranch = defineTool({
       { path: { project_id, branch_id }, body: defined({ name }), signal },
     );
     await wait(res.operations);
-    return { branch: await getBranchObject(client, project_id, branch_id, signal) };
+    return { branch: await fetchBranch(client, project_id, branch_id, signal) };
   },
 });
 

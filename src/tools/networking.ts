@@ -2,24 +2,18 @@
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
-import { branchId, orgId, projectId } from './fields.js';
+import { branchId, orgId, projectId, str } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
 import { defined, pick } from './util.js';
 
-/** A required string of at most `max` characters; checked by a refinement so no bounds are advertised. */
-const text = (max: number, what: string) =>
-  z
-    .string()
-    .refine((v) => v.length > 0 && v.length <= max, { message: `must be 1 to ${max} characters` })
-    .describe(what);
 const vpcEndpointId = z
   .string()
   .refine((v) => /^[A-Za-z0-9-]{1,100}$/.test(v), {
     message: 'must be a VPC endpoint ID such as vpce-0123abcd',
   })
   .describe('VPC endpoint ID');
-const regionId = text(64, 'Region ID');
-const label = text(256, 'Label');
+const regionId = str(64).describe('Region ID');
+const label = str(256).describe('Label');
 /** `org_id` described so that the description is trimmed as restating the name. */
 const org = orgId.describe('org ID');
 
@@ -200,9 +194,9 @@ export const addJwks = defineTool({
       .string()
       .refine((v) => /^https:\/\/\S{3,2040}$/.test(v), { message: 'must be an https:// URL' })
       .describe('JWKS URL'),
-    provider_name: text(100, 'Provider name'),
+    provider_name: str(100).describe('Provider name'),
     branch_id: branchId.optional().describe('Only this branch'),
-    jwt_audience: text(256, 'JWT audience').optional(),
+    jwt_audience: str(256).describe('JWT audience').optional(),
   },
   output: output({ jwks: anyObject }),
   hints: CREATE,
@@ -223,7 +217,7 @@ export const deleteJwks = defineTool({
   description: 'Remove a JWKS URL; its JWTs stop being trusted.',
   toolset: 'networking',
   operations: ['deleteProjectJWKS'],
-  input: { project_id: projectId, jwks_id: text(100, 'JWKS ID') },
+  input: { project_id: projectId, jwks_id: str(100).describe('JWKS ID') },
   output: output({ jwks: anyObject }),
   hints: DESTROY,
   async handler({ project_id, jwks_id }, { client, signal }) {

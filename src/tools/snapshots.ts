@@ -4,7 +4,8 @@
  */
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
-import type { NeonClient, Schemas } from '../client/neon-client.js';
+import type { Schemas } from '../client/neon-client.js';
+import { fetchBranch } from './branches.js';
 import { summarizeEndpoint } from './computes.js';
 import { checkShape } from './data-api.js';
 import { branchId, int, neonId, projectId, str, text } from './fields.js';
@@ -137,7 +138,7 @@ export const restoreSnapshot = defineTool({
       signal,
     });
     await wait(res.operations);
-    const branch = await getBranch(client, project_id, res.branch.id, signal);
+    const branch = await fetchBranch(client, project_id, res.branch.id, signal);
     return {
       branch,
       computes: (res.endpoints ?? []).map(summarizeEndpoint),
@@ -151,14 +152,6 @@ export const restoreSnapshot = defineTool({
     };
   },
 });
-
-async function getBranch(client: NeonClient, project_id: string, branch_id: string, signal: AbortSignal) {
-  const res = await client.get<Schemas['BranchResponse']>('/projects/{project_id}/branches/{branch_id}', {
-    path: { project_id, branch_id },
-    signal,
-  });
-  return res.branch;
-}
 
 export const getSnapshotSchedule = defineTool({
   name: 'get_snapshot_schedule',
