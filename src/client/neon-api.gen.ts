@@ -3363,7 +3363,7 @@ export interface components {
              * @description DEPRECATED. This field should only be used when using Neon RLS. If true, the role creation will be skipped.
              * @default false
              */
-            skip_role_creation: boolean;
+            skip_role_creation?: boolean;
         };
         JWKS: {
             /** @description JWKS ID */
@@ -5555,12 +5555,12 @@ export interface components {
              * @description Enable aggregates feature
              * @default true
              */
-            db_aggregates_enabled: boolean;
+            db_aggregates_enabled?: boolean;
             /**
              * @description Database role to use for anonymous requests
              * @default anonymous
              */
-            db_anon_role: string;
+            db_anon_role?: string;
             /** @description Extra schemas to add to the search path */
             db_extra_search_path?: string;
             /** @description Maximum number of rows that can be returned in a single request */
@@ -5571,14 +5571,14 @@ export interface components {
              * @description JWT claim key to use for role extraction
              * @default .role
              */
-            jwt_role_claim_key: string;
+            jwt_role_claim_key?: string;
             /** @description Maximum lifetime for JWT cache in seconds */
             jwt_cache_max_lifetime?: number;
             /**
              * @description OpenAPI specification mode (ignore-privileges, disabled)
              * @default disabled
              */
-            openapi_mode: string;
+            openapi_mode?: string;
             /** @description CORS allowed origins */
             server_cors_allowed_origins?: string;
             /** @description Enable server timing headers */
@@ -5608,12 +5608,12 @@ export interface components {
              * @description Grant all permissions to the tables in the public schema to authenticated users
              * @default false
              */
-            add_default_grants: boolean;
+            add_default_grants?: boolean;
             /**
              * @description Skip creating the auth schema and RLS functions
              * @default false
              */
-            skip_auth_schema: boolean;
+            skip_auth_schema?: boolean;
             /** @description Configuration settings for the Data API */
             settings?: components["schemas"]["DataAPISettings"];
         };
@@ -5820,7 +5820,7 @@ export interface components {
              * @description Time in seconds before the OTP expires
              * @default 300
              */
-            otp_expires_in: number;
+            otp_expires_in?: number;
         };
         NeonAuthPhoneNumberConfigUpdate: {
             /** @description Whether the phone number plugin is enabled */
@@ -5857,7 +5857,7 @@ export interface components {
             webhook_url?: string;
             enabled_events?: ("user.before_create" | "user.created" | "send.otp" | "send.magic_link" | "organization.invitation.created" | "organization.invitation.accepted" | "phone_number.verified")[];
             /** @default 5 */
-            timeout_seconds: number;
+            timeout_seconds?: number;
         };
         NeonAuthOauthProvider: {
             id: components["schemas"]["NeonAuthOauthProviderId"];
@@ -6193,7 +6193,7 @@ export interface components {
              * @default private
              * @enum {string}
              */
-            access_level: "private" | "public_read";
+            access_level?: "private" | "public_read";
         };
         BucketResponse: {
             bucket: components["schemas"]["Bucket"];
@@ -6343,7 +6343,7 @@ export interface components {
              *     (15 minutes); capped at 604800 (7 days).
              * @default 900
              */
-            expires_in_seconds: number;
+            expires_in_seconds?: number;
         };
         PresignResponse: {
             /**

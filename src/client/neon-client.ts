@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { KyInstance, Options as KyOptions } from 'ky';
+import type { Answer, Body, HttpMethod, PathParams, Route, RouteFor } from './api-types.js';
 import {
   InvalidArgumentError,
   MissingApiKeyError,
@@ -11,8 +12,10 @@ import {
   NeonTimeoutError,
   type RequestInfo,
 } from './errors.js';
-import type { components, paths } from './neon-api.gen.js';
+import type { components } from './neon-api.gen.js';
 import { RateLimiter, type Release } from './rate-limiter.js';
+
+export type { Answer, Body, HttpMethod, PathParams, Route, RouteFor };
 
 /** Neon's schemas, generated from the OpenAPI description. */
 export type Schemas = components['schemas'];
@@ -22,9 +25,6 @@ export type ResponseBody<N extends keyof components['responses']> = components['
 }
   ? B
   : never;
-/** Every path template of the Neon API; a typo in a route fails type-checking. */
-export type Route = keyof paths;
-export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
 export const DEFAULT_API_URL = 'https://console.neon.tech/api/v2';
 
@@ -50,16 +50,17 @@ export interface NeonClientOptions {
 
 export type QueryValue = string | number | boolean | readonly (string | number)[] | undefined | null;
 
-export interface RequestOptions {
+export interface RequestOptions<R extends Route = Route, B = unknown> {
   /** Values for the `{placeholders}` of the route; each is URL-encoded as one path segment. */
-  path?: Record<string, string | number>;
+  path?: PathParams<R>;
   query?: Record<string, QueryValue>;
-  body?: unknown;
+  /** The JSON body, typed from the route and method. */
+  body?: B;
   signal?: AbortSignal;
 }
 
 /** A request whose body or answer is not JSON (multipart uploads, object downloads). */
-export interface RawRequestOptions extends Omit<RequestOptions, 'body'> {
+export interface RawRequestOptions<R extends Route = Route> extends Omit<RequestOptions<R>, 'body'> {
   /** Sent as is (e.g. a `FormData`); its content type follows from it. */
   body?: BodyInit;
   /** The `accept` header (default `application/json`). */
@@ -127,30 +128,47 @@ export class NeonClient {
     };
   }
 
-  get<T>(route: Route, options?: RequestOptions): Promise<T> {
-    return this.request<T>('GET', route, options);
+  // Answers are typed from the route and method (api-types.ts), never from a type the caller supplies.
+  get<R extends RouteFor<'GET'>>(route: R, options?: RequestOptions<R, never>): Promise<Answer<'GET', R>> {
+    return this.request('GET', route, options);
   }
-  post<T>(route: Route, options?: RequestOptions): Promise<T> {
-    return this.request<T>('POST', route, options);
+  post<R extends RouteFor<'POST'>>(
+    route: R,
+    options?: RequestOptions<R, Body<'POST', R>>,
+  ): Promise<Answer<'POST', R>> {
+    return this.request('POST', route, options);
   }
-  patch<T>(route: Route, options?: RequestOptions): Promise<T> {
-    return this.request<T>('PATCH', route, options);
+  patch<R extends RouteFor<'PATCH'>>(
+    route: R,
+    options?: RequestOptions<R, Body<'PATCH', R>>,
+  ): Promise<Answer<'PATCH', R>> {
+    return this.request('PATCH', route, options);
   }
-  put<T>(route: Route, options?: RequestOptions): Promise<T> {
-    return this.request<T>('PUT', route, options);
+  put<R extends RouteFor<'PUT'>>(
+    route: R,
+    options?: RequestOptions<R, Body<'PUT', R>>,
+  ): Promise<Answer<'PUT', R>> {
+    return this.request('PUT', route, options);
   }
-  delete<T>(route: Route, options?: RequestOptions): Promise<T> {
-    return this.request<T>('DELETE', route, options);
+  delete<R extends RouteFor<'DELETE'>>(
+    route: R,
+    options?: RequestOptions<R, Body<'DELETE', R>>,
+  ): Promise<Answer<'DELETE', R>> {
+    return this.request('DELETE', route, options);
   }
 
   /** Sends one request (with retries where safe) and returns the parsed JSON body. */
-  async request<T>(method: HttpMethod, route: Route, options: RequestOptions = {}): Promise<T> {
+  async request<M extends HttpMethod, R extends RouteFor<M>>(
+    method: M,
+    route: R,
+    options: RequestOptions<R, Body<M, R>> = {},
+  ): Promise<Answer<M, R>> {
     const { body, ...rest } = options;
     const response = await this.send(method, route, { ...rest, json: body });
     const text = await response.text();
-    if (!text) return undefined as T;
+    if (!text) return undefined as Answer<M, R>;
     try {
-      return JSON.parse(text) as T;
+      return JSON.parse(text) as Answer<M, R>;
     } catch {
       const where = `${method} ${response.url ? new URL(response.url).pathname : route}`;
       throw new NeonError(
@@ -166,7 +184,11 @@ export class NeonClient {
    * Sends one request whose body or answer is not JSON, with the same auth, rate limiting, retries
    * and errors as {@link request}; returns the response for the caller to read.
    */
-  sendRaw(method: HttpMethod, route: Route, options: RawRequestOptions = {}): Promise<Response> {
+  sendRaw<R extends Route>(
+    method: HttpMethod,
+    route: R,
+    options: RawRequestOptions<R> = {},
+  ): Promise<Response> {
     return this.send(method, route, options);
   }
 
@@ -175,7 +197,7 @@ export class NeonClient {
     route: Route,
     options: RawRequestOptions & { json?: unknown },
   ): Promise<Response> {
-    const path = buildPath(route, options.path ?? {});
+    const path = buildPath(route, (options.path ?? {}) as Record<string, string | number>);
     const info: RequestInfo = { method, route, path };
     if (!this.hasApiKey) throw new MissingApiKeyError();
     if (options.signal?.aborted) throw new NeonAbortedError(`${method} ${path}`);
@@ -244,21 +266,21 @@ export class NeonClient {
    * Fetches every page of a cursor-paginated list and concatenates `itemsKey`. Neon returns the next
    * cursor as `pagination.next` (branches) or `pagination.cursor` (projects, operations).
    */
-  async listAll<T>(
-    route: Route,
-    itemsKey: string,
-    options: RequestOptions & { pageSize?: number; maxItems?: number } = {},
-  ): Promise<T[]> {
+  async listAll<R extends RouteFor<'GET'>, K extends ListKey<R>>(
+    route: R,
+    itemsKey: K,
+    options: RequestOptions<R, never> & { pageSize?: number; maxItems?: number } = {},
+  ): Promise<ListItem<R, K>[]> {
     const pageSize = options.pageSize ?? 100;
     const maxItems = options.maxItems ?? 10_000;
-    const items: T[] = [];
+    const items: ListItem<R, K>[] = [];
     let cursor: string | undefined;
     for (;;) {
-      const page = await this.get<Record<string, unknown>>(route, {
+      const page = (await this.get(route, {
         ...options,
         query: { ...options.query, limit: pageSize, cursor },
-      });
-      const batch = (page[itemsKey] as T[] | undefined) ?? [];
+      })) as Record<string, unknown>;
+      const batch = (page[itemsKey] as ListItem<R, K>[] | undefined) ?? [];
       items.push(...batch);
       const next = nextCursor(page);
       if (!next || next === cursor || batch.length < pageSize || items.length >= maxItems) break;
@@ -279,6 +301,15 @@ export class NeonClient {
     });
   }
 }
+
+/** The keys of a GET answer that hold a list. */
+type ListKey<R extends RouteFor<'GET'>> = {
+  [K in keyof Answer<'GET', R>]-?: NonNullable<Answer<'GET', R>[K]> extends readonly unknown[] ? K : never;
+}[keyof Answer<'GET', R>] &
+  string;
+/** One item of the list under `K`. */
+type ListItem<R extends RouteFor<'GET'>, K extends ListKey<R>> =
+  NonNullable<Answer<'GET', R>[K]> extends readonly (infer I)[] ? I : never;
 
 /** The cursor for the next page, if the response has one. */
 export function nextCursor(page: Record<string, unknown>): string | undefined {

@@ -70,7 +70,7 @@ export async function waitForOperations(
     if (Date.now() >= fastUntil) delay = Math.min(maxDelay, delay * 1.5);
     const fresh = await Promise.all(
       pending.map((op) =>
-        client.get<{ operation: Operation }>('/projects/{project_id}/operations/{operation_id}', {
+        client.get('/projects/{project_id}/operations/{operation_id}', {
           path: { project_id: op.project_id, operation_id: op.id },
           signal: options.signal,
         }),

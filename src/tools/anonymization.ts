@@ -22,8 +22,6 @@ import {
 } from './framework.js';
 import { defined } from './util.js';
 
-type Status = Schemas['AnonymizedBranchStatusResponse'];
-
 /** Enforced on masking rules; the advertised schema only names the fields (tokens). */
 const MASKING_RULES = z
   .array(
@@ -66,7 +64,7 @@ export async function pollUntil<T>(
 }
 
 async function getStatus(client: NeonClient, project_id: string, branch_id: string, signal: AbortSignal) {
-  return client.get<Status>(`${branchPath}/anonymized_status`, { path: { project_id, branch_id }, signal });
+  return client.get(`${branchPath}/anonymized_status`, { path: { project_id, branch_id }, signal });
 }
 
 const FAILED = new Set(['error', 'initialization_error']);
@@ -114,9 +112,7 @@ export const createAnonymizedBranch = defineTool({
   output: output({ branch: anyObject }),
   hints: CREATE,
   async handler({ project_id, name, parent_id, compute }, { client, signal, wait }) {
-    const res = await client.post<
-      Schemas['BranchResponse'] & { endpoints: Schemas['Endpoint'][]; operations: Schemas['Operation'][] }
-    >('/projects/{project_id}/branch_anonymized', {
+    const res = await client.post('/projects/{project_id}/branch_anonymized', {
       path: { project_id },
       body: {
         branch_create: {
@@ -146,7 +142,7 @@ export const getBranchAnonymization = defineTool({
   async handler({ project_id, branch_id }, { client, signal }) {
     const [status, rules] = await Promise.all([
       getStatus(client, project_id, branch_id, signal),
-      client.get<Schemas['MaskingRulesResponse']>(`${branchPath}/masking_rules`, {
+      client.get(`${branchPath}/masking_rules`, {
         path: { project_id, branch_id },
         signal,
       }),
@@ -172,13 +168,13 @@ export const anonymizeBranch = defineTool({
     const path = { project_id, branch_id };
     if (rules) {
       const masking_rules = checkShape(MASKING_RULES, rules, 'masking_rules');
-      await client.patch<Schemas['MaskingRulesResponse']>(`${branchPath}/masking_rules`, {
+      await client.patch(`${branchPath}/masking_rules`, {
         path,
         body: { masking_rules } satisfies Schemas['MaskingRulesUpdateRequest'],
         signal,
       });
     }
-    await client.post<Status>(`${branchPath}/anonymize`, { path, signal });
+    await client.post(`${branchPath}/anonymize`, { path, signal });
     return waitAnonymized(client, project_id, branch_id, ctx);
   },
 });

@@ -38,7 +38,7 @@ export const listApiKeys = defineTool({
   output: output({ api_keys: z.array(anyObject) }),
   hints: READ,
   async handler(_args, { client, signal }) {
-    const keys = await client.get<Schemas['ApiKeysListResponseItem'][]>('/api_keys', { signal });
+    const keys = await client.get('/api_keys', { signal });
     return { api_keys: keys.map(keySummary) };
   },
 });
@@ -55,7 +55,7 @@ export const createApiKey = defineTool({
   output: output({ api_key: anyObject, key: z.string() }),
   hints: CREATE,
   async handler({ key_name }, { client, signal }) {
-    const res = await client.post<Schemas['ApiKeyCreateResponse']>('/api_keys', {
+    const res = await client.post('/api_keys', {
       body: { key_name } satisfies Schemas['ApiKeyCreateRequest'],
       signal,
     });
@@ -78,7 +78,7 @@ export const revokeApiKey = defineTool({
   output: output({ api_key: anyObject }),
   hints: DESTROY,
   async handler({ key_id }, { client, signal }) {
-    const res = await client.delete<Schemas['ApiKeyRevokeResponse']>('/api_keys/{key_id}', {
+    const res = await client.delete('/api_keys/{key_id}', {
       path: { key_id },
       signal,
     });

@@ -39,7 +39,6 @@ const idList = (what: string) =>
 /** `org_id` described so that the description is trimmed as restating the name. */
 const org = orgId.describe('org ID');
 
-type PageOf<T> = T & { pagination?: Schemas['Pagination'] };
 type PeriodV2 = Schemas['ConsumptionHistoryPerPeriodV2'];
 
 /** Periods with each timeframe's metrics as named fields instead of a list of name/value pairs. */
@@ -106,10 +105,7 @@ export const getConsumption = defineTool({
     };
     if (args.legacy) {
       // Neon's default metrics for these plans: active time, compute time, written data, synthetic storage.
-      const res = await client.get<PageOf<Schemas['ConsumptionHistoryPerProjectResponse']>>(
-        '/consumption_history/projects',
-        { query, signal },
-      );
+      const res = await client.get('/consumption_history/projects', { query, signal });
       const projects = (res.projects ?? []).map((p) => ({
         project_id: p.project_id,
         periods: (p.periods ?? []).map(({ period_id: _, ...rest }) => rest),
@@ -117,10 +113,10 @@ export const getConsumption = defineTool({
       return { projects, ...nextCursor(projects.length, pageSize, res) };
     }
     if (perBranch) {
-      const res = await client.get<PageOf<Schemas['ConsumptionHistoryPerBranchV2Response']>>(
-        '/consumption_history/v2/branches',
-        { query: { ...query, branch_ids: args.branch_ids, metrics: BRANCH_METRICS }, signal },
-      );
+      const res = await client.get('/consumption_history/v2/branches', {
+        query: { ...query, branch_ids: args.branch_ids, metrics: BRANCH_METRICS },
+        signal,
+      });
       const branches = (res.branches ?? []).map((b) => ({
         project_id: b.project_id,
         branch_id: b.branch_id,
@@ -128,10 +124,10 @@ export const getConsumption = defineTool({
       }));
       return { branches, ...nextCursor(branches.length, pageSize, res) };
     }
-    const res = await client.get<PageOf<Schemas['ConsumptionHistoryPerProjectV2Response']>>(
-      '/consumption_history/v2/projects',
-      { query: { ...query, metrics: V2_METRICS }, signal },
-    );
+    const res = await client.get('/consumption_history/v2/projects', {
+      query: { ...query, metrics: V2_METRICS },
+      signal,
+    });
     const projects = (res.projects ?? []).map((p) => ({
       project_id: p.project_id,
       periods: compactPeriods(p.periods),
@@ -152,10 +148,10 @@ export const getSpendingLimit = defineTool({
   output: output({ spending_limit_cents: z.number().nullable() }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
-    const res = await client.get<Schemas['SpendingLimitResponse']>(
-      '/organizations/{org_id}/billing/spending_limit',
-      { path: { org_id }, signal },
-    );
+    const res = await client.get('/organizations/{org_id}/billing/spending_limit', {
+      path: { org_id },
+      signal,
+    });
     return { spending_limit_cents: res.spending_limit_cents ?? null };
   },
 });
@@ -187,7 +183,7 @@ export const setSpendingLimit = defineTool({
       await client.delete(route, { path: { org_id }, signal });
       return { spending_limit_cents: null };
     }
-    const res = await client.put<Schemas['SpendingLimitResponse']>(route, {
+    const res = await client.put(route, {
       path: { org_id },
       body: { spending_limit_cents } satisfies Schemas['SpendingLimitUpdateRequest'],
       signal,

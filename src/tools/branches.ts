@@ -4,7 +4,8 @@
  */
 import * as z from 'zod';
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
-import type { NeonClient, ResponseBody, Schemas } from '../client/neon-client.js';
+import type { NeonClient, Schemas } from '../client/neon-client.js';
+import type { Operation } from '../client/operations.js';
 import { checkCuRange, maxCu, minCu, summarizeEndpoint, suspendTimeout } from './computes.js';
 import { resolveConnection } from './connection.js';
 import { branchId, cursor, limit, projectId, search, text } from './fields.js';
@@ -22,7 +23,6 @@ import {
 import { defined, pick } from './util.js';
 
 type Branch = Schemas['Branch'];
-type BranchOps = Schemas['BranchOperations'];
 
 const BRANCH_SUMMARY = [
   'id',
@@ -57,7 +57,7 @@ export async function fetchBranch(
   branch_id: string,
   signal: AbortSignal,
 ) {
-  const res = await client.get<Schemas['BranchResponse']>(branchRoute, {
+  const res = await client.get(branchRoute, {
     path: { project_id, branch_id },
     signal,
   });
@@ -88,19 +88,16 @@ export const listBranches = defineTool({
   hints: READ,
   async handler(args, { client, signal }) {
     const pageSize = args.limit ?? 100;
-    const res = await client.get<Schemas['BranchesResponse'] & Schemas['CursorPaginationResponse']>(
-      '/projects/{project_id}/branches',
-      {
-        path: { project_id: args.project_id },
-        query: {
-          search: args.search,
-          include_deleted: args.include_deleted,
-          limit: pageSize,
-          cursor: args.cursor,
-        },
-        signal,
+    const res = await client.get('/projects/{project_id}/branches', {
+      path: { project_id: args.project_id },
+      query: {
+        search: args.search,
+        include_deleted: args.include_deleted,
+        limit: pageSize,
+        cursor: args.cursor,
       },
-    );
+      signal,
+    });
     const branches = res.branches.map(summarizeBranch);
     const next = branches.length === pageSize ? res.pagination?.next : undefined;
     return { branches, ...(next ? { next_cursor: next } : {}) };
@@ -117,7 +114,7 @@ export const countBranches = defineTool({
   output: output({ count: z.number() }),
   hints: READ,
   async handler({ project_id, search }, { client, signal }) {
-    const res = await client.get<Schemas['BranchesCountResponse']>('/projects/{project_id}/branches/count', {
+    const res = await client.get('/projects/{project_id}/branches/count', {
       path: { project_id },
       query: { search },
       signal,
@@ -141,11 +138,11 @@ export const getBranch = defineTool({
     // The branch first: a 404 then names the branch rather than one of its sub-resources.
     const branch = await fetchBranch(client, project_id, branch_id, signal);
     const [endpoints, databases] = await Promise.all([
-      client.get<Schemas['EndpointsResponse']>('/projects/{project_id}/branches/{branch_id}/endpoints', {
+      client.get('/projects/{project_id}/branches/{branch_id}/endpoints', {
         path,
         signal,
       }),
-      client.get<Schemas['DatabasesResponse']>('/projects/{project_id}/branches/{branch_id}/databases', {
+      client.get('/projects/{project_id}/branches/{branch_id}/databases', {
         path,
         signal,
       }),
@@ -205,7 +202,7 @@ export const createBranch = defineTool({
       }),
       ...(args.compute ? { endpoints: [{ type: 'read_write' as const, ...computeArgs }] } : {}),
     };
-    const res = await client.post<ResponseBody<'CreatedBranch'>>('/projects/{project_id}/branches', {
+    const res = await client.post('/projects/{project_id}/branches', {
       path: { project_id },
       body,
       signal,
@@ -218,7 +215,7 @@ export const createBranch = defineTool({
       fetchBranch(client, project_id, branch_id, signal),
       endpointId
         ? client
-            .get<Schemas['EndpointResponse']>('/projects/{project_id}/endpoints/{endpoint_id}', {
+            .get('/projects/{project_id}/endpoints/{endpoint_id}', {
               path: { project_id, endpoint_id: endpointId },
               signal,
             })
@@ -278,7 +275,7 @@ export const updateBranch = defineTool({
       throw new InvalidArgumentError('Nothing to change: give name, protected or expires_at.');
     }
     const body: Schemas['BranchUpdateRequest'] = { branch };
-    const res = await client.patch<BranchOps>(branchRoute, { path: { project_id, branch_id }, body, signal });
+    const res = await client.patch(branchRoute, { path: { project_id, branch_id }, body, signal });
     await wait(res.operations);
     return { branch: await fetchBranch(client, project_id, branch_id, signal) };
   },
@@ -296,7 +293,7 @@ export const deleteBranch = defineTool({
   hints: DESTROY,
   async handler({ project_id, branch_id }, { client, signal, wait }) {
     // 204 (no body) means it was already gone.
-    const res = await client.delete<BranchOps | undefined>(branchRoute, {
+    const res = await client.delete(branchRoute, {
       path: { project_id, branch_id },
       signal,
     });
@@ -314,7 +311,7 @@ async function restore(
   branch_id: string,
   body: Schemas['BranchRestoreRequest'],
 ) {
-  const res = await client.post<BranchOps>('/projects/{project_id}/branches/{branch_id}/restore', {
+  const res = await client.post('/projects/{project_id}/branches/{branch_id}/restore', {
     path: { project_id, branch_id },
     body,
     signal,
@@ -323,7 +320,7 @@ async function restore(
   const branch = await fetchBranch(client, project_id, branch_id, signal);
   let preserved: Branch | undefined;
   if (body.preserve_under_name) {
-    const found = await client.get<Schemas['BranchesResponse']>('/projects/{project_id}/branches', {
+    const found = await client.get('/projects/{project_id}/branches', {
       path: { project_id },
       query: { search: body.preserve_under_name },
       signal,
@@ -421,7 +418,7 @@ export const setDefaultBranch = defineTool({
   output: branchOut,
   hints: UPDATE,
   async handler({ project_id, branch_id }, { client, signal, wait }) {
-    const res = await client.post<BranchOps>('/projects/{project_id}/branches/{branch_id}/set_as_default', {
+    const res = await client.post('/projects/{project_id}/branches/{branch_id}/set_as_default', {
       path: { project_id, branch_id },
       signal,
     });
@@ -442,11 +439,12 @@ export const recoverBranch = defineTool({
   output: branchOut,
   hints: ACT,
   async handler({ project_id, branch_id }, { client, signal, wait }) {
-    const res = await client.post<Schemas['BranchRecoverResponse'] & { operations?: Schemas['Operation'][] }>(
-      '/projects/{project_id}/branches/{branch_id}/recover',
-      { path: { project_id, branch_id }, signal },
-    );
-    await wait(res.operations);
+    const res = await client.post('/projects/{project_id}/branches/{branch_id}/recover', {
+      path: { project_id, branch_id },
+      signal,
+    });
+    // The spec declares no operations in this answer; should Neon send some, they are waited for.
+    await wait((res as { operations?: Operation[] }).operations);
     return { branch: res.branch, computes: (res.endpoints ?? []).map(summarizeEndpoint) };
   },
 });
@@ -467,10 +465,11 @@ export const finalizeRestoreBranch = defineTool({
   // Swaps which branch the computes serve: not data loss, but it changes what production connects to.
   hints: { ...ACT, destructiveHint: true },
   async handler({ project_id, branch_id, name }, { client, signal, wait }) {
-    const res = await client.post<Schemas['OperationsResponse']>(
-      '/projects/{project_id}/branches/{branch_id}/finalize_restore',
-      { path: { project_id, branch_id }, body: defined({ name }), signal },
-    );
+    const res = await client.post('/projects/{project_id}/branches/{branch_id}/finalize_restore', {
+      path: { project_id, branch_id },
+      body: defined({ name }),
+      signal,
+    });
     await wait(res.operations);
     return { branch: await fetchBranch(client, project_id, branch_id, signal) };
   },

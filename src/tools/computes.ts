@@ -20,7 +20,6 @@ import {
 import { defined, pick } from './util.js';
 
 type Endpoint = Schemas['Endpoint'];
-type EndpointOps = Schemas['EndpointOperations'];
 
 /** The fields of a compute worth showing in a list. */
 export const ENDPOINT_SUMMARY = [
@@ -64,7 +63,7 @@ export function checkCuRange(min: number | undefined, max: number | undefined): 
 const endpointRoute = '/projects/{project_id}/endpoints/{endpoint_id}' as const;
 
 async function getEndpoint(client: NeonClient, project_id: string, endpoint_id: string, signal: AbortSignal) {
-  const res = await client.get<Schemas['EndpointResponse']>(endpointRoute, {
+  const res = await client.get(endpointRoute, {
     path: { project_id, endpoint_id },
     signal,
   });
@@ -84,14 +83,11 @@ export const listComputes = defineTool({
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const res = branch_id
-      ? await client.get<Schemas['EndpointsResponse']>(
-          '/projects/{project_id}/branches/{branch_id}/endpoints',
-          {
-            path: { project_id, branch_id },
-            signal,
-          },
-        )
-      : await client.get<Schemas['EndpointsResponse']>('/projects/{project_id}/endpoints', {
+      ? await client.get('/projects/{project_id}/branches/{branch_id}/endpoints', {
+          path: { project_id, branch_id },
+          signal,
+        })
+      : await client.get('/projects/{project_id}/endpoints', {
           path: { project_id },
           signal,
         });
@@ -146,7 +142,7 @@ export const createCompute = defineTool({
         }),
       },
     };
-    const res = await client.post<EndpointOps>('/projects/{project_id}/endpoints', {
+    const res = await client.post('/projects/{project_id}/endpoints', {
       path: { project_id: args.project_id },
       body,
       signal,
@@ -190,7 +186,7 @@ export const updateCompute = defineTool({
       );
     }
     const body: Schemas['EndpointUpdateRequest'] = { endpoint: changes };
-    const res = await client.patch<EndpointOps>(endpointRoute, {
+    const res = await client.patch(endpointRoute, {
       path: { project_id: args.project_id, endpoint_id: args.endpoint_id },
       body,
       signal,
@@ -212,7 +208,7 @@ export const deleteCompute = defineTool({
   hints: DESTROY,
   async handler({ project_id, endpoint_id }, { client, signal, wait }) {
     // 204 (no body) means it was already gone.
-    const res = await client.delete<EndpointOps | undefined>(endpointRoute, {
+    const res = await client.delete(endpointRoute, {
       path: { project_id, endpoint_id },
       signal,
     });
@@ -244,7 +240,7 @@ function lifecycleTool(
           : verb === 'suspend'
             ? '/projects/{project_id}/endpoints/{endpoint_id}/suspend'
             : '/projects/{project_id}/endpoints/{endpoint_id}/restart';
-      const res = await client.post<EndpointOps>(route, { path: { project_id, endpoint_id }, signal });
+      const res = await client.post(route, { path: { project_id, endpoint_id }, signal });
       await wait(res.operations);
       return { compute: await getEndpoint(client, project_id, endpoint_id, signal) };
     },

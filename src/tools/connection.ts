@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
-import type { NeonClient, Schemas } from '../client/neon-client.js';
+import type { NeonClient } from '../client/neon-client.js';
 import { branchId, databaseName, neonId, projectId, roleName } from './fields.js';
 import { defineTool, output, READ, type ToolDef } from './framework.js';
 
@@ -47,7 +47,7 @@ export async function defaultBranchId(
   project_id: string,
   signal?: AbortSignal,
 ): Promise<string> {
-  const branches = await client.listAll<Schemas['Branch']>('/projects/{project_id}/branches', 'branches', {
+  const branches = await client.listAll('/projects/{project_id}/branches', 'branches', {
     path: { project_id },
     signal,
   });
@@ -64,10 +64,10 @@ export async function pickDatabase(
   database: string | undefined,
   signal?: AbortSignal,
 ): Promise<{ name: string; owner: string }> {
-  const { databases } = await client.get<Schemas['DatabasesResponse']>(
-    '/projects/{project_id}/branches/{branch_id}/databases',
-    { path: { project_id, branch_id }, signal },
-  );
+  const { databases } = await client.get('/projects/{project_id}/branches/{branch_id}/databases', {
+    path: { project_id, branch_id },
+    signal,
+  });
   const db = database ? databases.find((d) => d.name === database) : databases[0];
   if (!db) {
     throw new InvalidArgumentError(
@@ -95,14 +95,11 @@ export async function resolveConnection(
     role ??= db.owner;
   }
   const pooled = target.pooled ?? false;
-  const { uri } = await client.get<Schemas['ConnectionURIResponse']>(
-    '/projects/{project_id}/connection_uri',
-    {
-      path: { project_id },
-      query: { branch_id, endpoint_id: target.endpoint_id, database_name: database, role_name: role, pooled },
-      signal,
-    },
-  );
+  const { uri } = await client.get('/projects/{project_id}/connection_uri', {
+    path: { project_id },
+    query: { branch_id, endpoint_id: target.endpoint_id, database_name: database, role_name: role, pooled },
+    signal,
+  });
   return { project_id, branch_id, database, role, pooled, uri };
 }
 

@@ -72,7 +72,7 @@ const SETTINGS = z.strictObject({
 const settings = anyObject.describe('As get_data_api shows');
 
 async function read(client: NeonClient, path: Ids, signal: AbortSignal) {
-  return client.get<Schemas['DataAPIReponse']>(route, { path, signal });
+  return client.get(route, { path, signal });
 }
 
 export const getDataApi = defineTool({
@@ -108,7 +108,7 @@ export const createDataApi = defineTool({
     if (rest.settings) checkShape(SETTINGS, rest.settings, 'settings');
     const path = { project_id, branch_id, database_name };
     const auth = jwks_url ? { auth_provider: 'external' as const, jwks_url } : {};
-    await client.post<Schemas['DataAPICreateResponse']>(route, {
+    await client.post(route, {
       path,
       body: defined({ ...auth, ...rest }) as Schemas['DataAPICreateRequest'],
       signal,

@@ -10,8 +10,6 @@ import { branchId, databaseName, projectId, roleName } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
 import { defined, pick } from './util.js';
 
-type DbOps = Schemas['DatabaseOperations'];
-
 const dbsRoute = '/projects/{project_id}/branches/{branch_id}/databases' as const;
 const dbRoute = '/projects/{project_id}/branches/{branch_id}/databases/{database_name}' as const;
 
@@ -27,7 +25,7 @@ async function getDatabase(
   database_name: string,
   signal: AbortSignal,
 ) {
-  const res = await client.get<Schemas['DatabaseResponse']>(dbRoute, {
+  const res = await client.get(dbRoute, {
     path: { project_id, branch_id, database_name },
     signal,
   });
@@ -46,7 +44,7 @@ export const listDatabases = defineTool({
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const branch = branch_id ?? (await defaultBranchId(client, project_id, signal));
-    const res = await client.get<Schemas['DatabasesResponse']>(dbsRoute, {
+    const res = await client.get(dbsRoute, {
       path: { project_id, branch_id: branch },
       signal,
     });
@@ -78,12 +76,9 @@ export const getDatabaseTool = defineTool({
  */
 async function defaultOwner(client: NeonClient, project_id: string, branch_id: string, signal: AbortSignal) {
   const path = { project_id, branch_id };
-  const { databases } = await client.get<Schemas['DatabasesResponse']>(dbsRoute, { path, signal });
+  const { databases } = await client.get(dbsRoute, { path, signal });
   if (databases[0]) return databases[0].owner_name;
-  const { roles } = await client.get<Schemas['RolesResponse']>(
-    '/projects/{project_id}/branches/{branch_id}/roles',
-    { path, signal },
-  );
+  const { roles } = await client.get('/projects/{project_id}/branches/{branch_id}/roles', { path, signal });
   const candidates = roles.filter((r) => !r.protected);
   if (candidates.length === 1) return candidates[0].name;
   throw new InvalidArgumentError(
@@ -115,7 +110,7 @@ export const createDatabase = defineTool({
   async handler({ project_id, branch_id, name, owner }, { client, signal, wait }) {
     const owner_name = owner ?? (await defaultOwner(client, project_id, branch_id, signal));
     const body: Schemas['DatabaseCreateRequest'] = { database: { name, owner_name } };
-    const res = await client.post<DbOps>(dbsRoute, { path: { project_id, branch_id }, body, signal });
+    const res = await client.post(dbsRoute, { path: { project_id, branch_id }, body, signal });
     await wait(res.operations);
     return { database: await getDatabase(client, project_id, branch_id, res.database.name, signal) };
   },
@@ -142,7 +137,7 @@ export const updateDatabase = defineTool({
       throw new InvalidArgumentError('Nothing to change: give new_name or owner.');
     }
     const body: Schemas['DatabaseUpdateRequest'] = { database: changes };
-    const res = await client.patch<DbOps>(dbRoute, {
+    const res = await client.patch(dbRoute, {
       path: { project_id, branch_id, database_name: database },
       body,
       signal,
@@ -165,7 +160,7 @@ export const deleteDatabase = defineTool({
   hints: DESTROY,
   async handler({ project_id, branch_id, database }, { client, signal, wait }) {
     // 204 (no body) means it was already gone.
-    const res = await client.delete<DbOps | undefined>(dbRoute, {
+    const res = await client.delete(dbRoute, {
       path: { project_id, branch_id, database_name: database },
       signal,
     });

@@ -52,7 +52,7 @@ async function getFunction(
   path: { project_id: string; branch_id: string; slug: string },
   signal: AbortSignal,
 ) {
-  return (await client.get<Schemas['NeonFunctionResponse']>(functionRoute, { path, signal })).function;
+  return (await client.get(functionRoute, { path, signal })).function;
 }
 
 export const listFunctions = defineTool({
@@ -66,10 +66,11 @@ export const listFunctions = defineTool({
   output: output({ functions: z.array(anyObject), next_cursor: z.string().optional() }),
   hints: READ,
   async handler({ project_id, branch_id, cursor }, { client, signal }) {
-    const res = await client.get<Schemas['NeonFunctionsListResponse'] & Schemas['CursorPaginationResponse']>(
-      '/projects/{project_id}/branches/{branch_id}/functions',
-      { path: { project_id, branch_id }, query: { limit: FUNCTIONS_PAGE, cursor }, signal },
-    );
+    const res = await client.get('/projects/{project_id}/branches/{branch_id}/functions', {
+      path: { project_id, branch_id },
+      query: { limit: FUNCTIONS_PAGE, cursor },
+      signal,
+    });
     const next = res.functions.length === FUNCTIONS_PAGE ? res.pagination?.next : undefined;
     return { functions: res.functions.map(summarize), ...(next ? { next_cursor: next } : {}) };
   },
@@ -109,7 +110,7 @@ export const renameFunction = defineTool({
   output: output({ function: anyObject }),
   hints: UPDATE,
   async handler({ project_id, branch_id, slug, name }, { client, signal }) {
-    const res = await client.patch<Schemas['NeonFunctionResponse']>(functionRoute, {
+    const res = await client.patch(functionRoute, {
       path: { project_id, branch_id, slug },
       body: { name } as Schemas['NeonFunctionUpdateRequest'],
       signal,

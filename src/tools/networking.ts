@@ -27,7 +27,7 @@ export const listProjectVpcRestrictions = defineTool({
   output: output({ vpc_endpoints: z.array(anyObject) }),
   hints: READ,
   async handler({ project_id }, { client, signal }) {
-    const res = await client.get<Schemas['VPCEndpointsResponse']>('/projects/{project_id}/vpc_endpoints', {
+    const res = await client.get('/projects/{project_id}/vpc_endpoints', {
       path: { project_id },
       signal,
     });
@@ -50,7 +50,7 @@ export const setProjectVpcRestriction = defineTool({
       body: { label } satisfies Schemas['VPCEndpointAssignment'],
       signal,
     });
-    const res = await client.get<Schemas['VPCEndpointsResponse']>('/projects/{project_id}/vpc_endpoints', {
+    const res = await client.get('/projects/{project_id}/vpc_endpoints', {
       path: { project_id },
       signal,
     });
@@ -102,23 +102,20 @@ export const listOrgVpcEndpoints = defineTool({
         throw new InvalidArgumentError(
           'region_id is required with vpc_endpoint_id; list_org_vpc_endpoints without them shows each region.',
         );
-      const vpc_endpoint = await client.get<Schemas['VPCEndpointDetails']>(
+      const vpc_endpoint = await client.get(
         '/organizations/{org_id}/vpc/region/{region_id}/vpc_endpoints/{vpc_endpoint_id}',
         { path: { org_id, region_id, vpc_endpoint_id }, signal },
       );
       return { vpc_endpoint: { ...vpc_endpoint, region_id } };
     }
     if (region_id) {
-      const res = await client.get<Schemas['VPCEndpointsResponse']>(
-        '/organizations/{org_id}/vpc/region/{region_id}/vpc_endpoints',
-        { path: { org_id, region_id }, signal },
-      );
+      const res = await client.get('/organizations/{org_id}/vpc/region/{region_id}/vpc_endpoints', {
+        path: { org_id, region_id },
+        signal,
+      });
       return { vpc_endpoints: res.endpoints.map((e) => ({ ...e, region_id })) };
     }
-    const res = await client.get<Schemas['VPCEndpointsWithRegionResponse']>(
-      '/organizations/{org_id}/vpc/vpc_endpoints',
-      { path: { org_id }, signal },
-    );
+    const res = await client.get('/organizations/{org_id}/vpc/vpc_endpoints', { path: { org_id }, signal });
     return { vpc_endpoints: res.endpoints };
   },
 });
@@ -137,7 +134,7 @@ export const assignOrgVpcEndpoint = defineTool({
     const route = '/organizations/{org_id}/vpc/region/{region_id}/vpc_endpoints/{vpc_endpoint_id}' as const;
     const path = { org_id, region_id, vpc_endpoint_id };
     await client.post(route, { path, body: { label } satisfies Schemas['VPCEndpointAssignment'], signal });
-    const vpc_endpoint = await client.get<Schemas['VPCEndpointDetails']>(route, { path, signal });
+    const vpc_endpoint = await client.get(route, { path, signal });
     return { vpc_endpoint: { ...vpc_endpoint, region_id } };
   },
 });
@@ -174,7 +171,7 @@ export const listJwks = defineTool({
   output: output({ jwks: z.array(anyObject) }),
   hints: READ,
   async handler({ project_id }, { client, signal }) {
-    const res = await client.get<Schemas['ProjectJWKSResponse']>('/projects/{project_id}/jwks', {
+    const res = await client.get('/projects/{project_id}/jwks', {
       path: { project_id },
       signal,
     });
@@ -201,7 +198,7 @@ export const addJwks = defineTool({
   output: output({ jwks: anyObject }),
   hints: CREATE,
   async handler({ project_id, ...fields }, { client, signal, wait }) {
-    const res = await client.post<Schemas['JWKSCreationOperation']>('/projects/{project_id}/jwks', {
+    const res = await client.post('/projects/{project_id}/jwks', {
       path: { project_id },
       body: defined(fields) as Schemas['AddProjectJWKSRequest'],
       signal,
@@ -221,7 +218,7 @@ export const deleteJwks = defineTool({
   output: output({ jwks: anyObject }),
   hints: DESTROY,
   async handler({ project_id, jwks_id }, { client, signal }) {
-    const jwks = await client.delete<Schemas['JWKS']>('/projects/{project_id}/jwks/{jwks_id}', {
+    const jwks = await client.delete('/projects/{project_id}/jwks/{jwks_id}', {
       path: { project_id, jwks_id },
       signal,
     });

@@ -1,6 +1,5 @@
 /** Neon operations: the asynchronous work behind every change (create_timeline, start_compute, …). */
 import * as z from 'zod';
-import type { Schemas } from '../client/neon-client.js';
 import { cursor, limit, operationId, projectId } from './fields.js';
 import { anyObject, defineTool, output, READ, type ToolDef } from './framework.js';
 import { pick } from './util.js';
@@ -28,10 +27,11 @@ export const listOperations = defineTool({
   hints: READ,
   async handler({ project_id, limit: size, cursor: after }, { client, signal }) {
     const pageSize = size ?? 20;
-    const res = await client.get<Schemas['OperationsResponse'] & Schemas['PaginationResponse']>(
-      '/projects/{project_id}/operations',
-      { path: { project_id }, query: { limit: pageSize, cursor: after }, signal },
-    );
+    const res = await client.get('/projects/{project_id}/operations', {
+      path: { project_id },
+      query: { limit: pageSize, cursor: after },
+      signal,
+    });
     const operations = res.operations.map((o) => pick(o, OPERATION_SUMMARY));
     // Neon returns a cursor even on the last page; a short page means there is no more.
     const next = operations.length === pageSize ? res.pagination?.cursor : undefined;
@@ -49,7 +49,7 @@ export const getOperation = defineTool({
   output: output({ operation: anyObject }),
   hints: READ,
   async handler({ project_id, operation_id }, { client, signal }) {
-    return client.get<Schemas['OperationResponse']>('/projects/{project_id}/operations/{operation_id}', {
+    return client.get('/projects/{project_id}/operations/{operation_id}', {
       path: { project_id, operation_id },
       signal,
     });

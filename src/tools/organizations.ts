@@ -32,7 +32,7 @@ export const getOrganization = defineTool({
   output: output({ organization: anyObject }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
-    const organization = await client.get<Schemas['Organization']>('/organizations/{org_id}', {
+    const organization = await client.get('/organizations/{org_id}', {
       path: { org_id },
       signal,
     });
@@ -51,13 +51,10 @@ export const listOrgApiKeys = defineTool({
   output: output({ api_keys: z.array(anyObject) }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
-    const keys = await client.get<Schemas['OrgApiKeysListResponseItem'][]>(
-      '/organizations/{org_id}/api_keys',
-      {
-        path: { org_id },
-        signal,
-      },
-    );
+    const keys = await client.get('/organizations/{org_id}/api_keys', {
+      path: { org_id },
+      signal,
+    });
     return { api_keys: keys.map(keySummary) };
   },
 });
@@ -79,7 +76,7 @@ export const createOrgApiKey = defineTool({
   hints: CREATE,
   async handler({ org_id, key_name, project_id }, { client, signal }) {
     const body: Schemas['OrgApiKeyCreateRequest'] = project_id ? { key_name, project_id } : { key_name };
-    const res = await client.post<Schemas['OrgApiKeyCreateResponse']>('/organizations/{org_id}/api_keys', {
+    const res = await client.post('/organizations/{org_id}/api_keys', {
       path: { org_id },
       body,
       signal,
@@ -103,10 +100,10 @@ export const revokeOrgApiKey = defineTool({
   output: output({ api_key: anyObject }),
   hints: DESTROY,
   async handler({ org_id, key_id }, { client, signal }) {
-    const res = await client.delete<Schemas['OrgApiKeyRevokeResponse']>(
-      '/organizations/{org_id}/api_keys/{key_id}',
-      { path: { org_id, key_id }, signal },
-    );
+    const res = await client.delete('/organizations/{org_id}/api_keys/{key_id}', {
+      path: { org_id, key_id },
+      signal,
+    });
     return { api_key: pick(res, ['id', 'name', 'revoked', 'project_id']) };
   },
 });
@@ -128,16 +125,14 @@ export const listOrgMembers = defineTool({
   hints: READ,
   async handler({ org_id, member_id, ...args }, { client, signal }) {
     if (member_id) {
-      const member = await client.get<Schemas['Member']>('/organizations/{org_id}/members/{member_id}', {
+      const member = await client.get('/organizations/{org_id}/members/{member_id}', {
         path: { org_id, member_id },
         signal,
       });
       return { member };
     }
     const pageSize = 100;
-    const res = await client.get<
-      Schemas['OrganizationMembersResponse'] & { pagination?: Schemas['CursorPagination'] }
-    >('/organizations/{org_id}/members', {
+    const res = await client.get('/organizations/{org_id}/members', {
       path: { org_id },
       query: {
         limit: pageSize,
@@ -169,7 +164,7 @@ export const updateOrgMember = defineTool({
   output: output({ member: anyObject }),
   hints: UPDATE,
   async handler({ org_id, member_id, role }, { client, signal }) {
-    const member = await client.patch<Schemas['Member']>('/organizations/{org_id}/members/{member_id}', {
+    const member = await client.patch('/organizations/{org_id}/members/{member_id}', {
       path: { org_id, member_id },
       body: { role } satisfies Schemas['OrganizationMemberUpdateRequest'],
       signal,
@@ -211,10 +206,7 @@ export const listOrgInvitations = defineTool({
   output: output({ invitations: z.array(anyObject) }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
-    const res = await client.get<Schemas['OrganizationInvitationsResponse']>(
-      '/organizations/{org_id}/invitations',
-      { path: { org_id }, signal },
-    );
+    const res = await client.get('/organizations/{org_id}/invitations', { path: { org_id }, signal });
     return { invitations: res.invitations.map((i) => pick(i, INVITATION)) };
   },
 });
@@ -236,14 +228,11 @@ export const inviteOrgMembers = defineTool({
   output: output({ invitations: z.array(anyObject) }),
   hints: CREATE,
   async handler({ org_id, invitations }, { client, signal }) {
-    const res = await client.post<Schemas['OrganizationInvitationsResponse']>(
-      '/organizations/{org_id}/invitations',
-      {
-        path: { org_id },
-        body: { invitations } satisfies Schemas['OrganizationInvitesCreateRequest'],
-        signal,
-      },
-    );
+    const res = await client.post('/organizations/{org_id}/invitations', {
+      path: { org_id },
+      body: { invitations } satisfies Schemas['OrganizationInvitesCreateRequest'],
+      signal,
+    });
     return { invitations: res.invitations.map((i) => pick(i, INVITATION)) };
   },
 });

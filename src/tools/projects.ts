@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonApiError, NeonError } from '../client/errors.js';
-import type { ResponseBody, Schemas } from '../client/neon-client.js';
+import type { Schemas } from '../client/neon-client.js';
+import type { Operation } from '../client/operations.js';
 import {
   branchId,
   cursor,
@@ -15,8 +16,6 @@ import {
 } from './fields.js';
 import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
 import { defined, pick } from './util.js';
-
-type Project = Schemas['Project'];
 
 /** `org_id` described so that the description is trimmed as restating the name. */
 const org = orgId.describe('org ID');
@@ -56,19 +55,16 @@ export const listProjects = defineTool({
     if (shared && args.org_id) {
       throw new InvalidArgumentError('org_id cannot be combined with show=shared; omit one of them.');
     }
-    const res = await client.get<Schemas['ProjectsResponse'] & { pagination?: Schemas['Pagination'] }>(
-      shared ? '/projects/shared' : '/projects',
-      {
-        query: {
-          search: args.search,
-          org_id: args.org_id,
-          recoverable: args.show === 'deleted' ? true : undefined,
-          limit: pageSize,
-          cursor: args.cursor,
-        },
-        signal,
+    const res = await client.get(shared ? '/projects/shared' : '/projects', {
+      query: {
+        search: args.search,
+        org_id: args.org_id,
+        recoverable: args.show === 'deleted' ? true : undefined,
+        limit: pageSize,
+        cursor: args.cursor,
       },
-    );
+      signal,
+    });
     const projects = res.projects.map((p) => pick(p, PROJECT_SUMMARY));
     // Neon returns a cursor even on the last page; a short page means there is no more.
     const more = projects.length === pageSize && res.pagination?.cursor;
@@ -86,7 +82,7 @@ export const getProject = defineTool({
   output: output({ project: anyObject }),
   hints: READ,
   async handler({ project_id }, { client, signal }) {
-    return client.get<Schemas['ProjectResponse']>('/projects/{project_id}', { path: { project_id }, signal });
+    return client.get('/projects/{project_id}', { path: { project_id }, signal });
   },
 });
 
@@ -128,9 +124,9 @@ export const createProject = defineTool({
         branch,
       },
     };
-    const res = await client.post<ResponseBody<'CreatedProject'>>('/projects', { body, signal });
+    const res = await client.post('/projects', { body, signal });
     await wait(res.operations);
-    const project = await client.get<Schemas['ProjectResponse']>('/projects/{project_id}', {
+    const project = await client.get('/projects/{project_id}', {
       path: { project_id: res.project.id },
       signal,
     });
@@ -166,12 +162,13 @@ export const updateProject = defineTool({
   output: output({ project: anyObject }),
   hints: UPDATE,
   async handler({ project_id, ...changes }, { client, signal, wait }) {
-    const res = await client.patch<Schemas['ProjectResponse'] & { operations: Schemas['Operation'][] }>(
-      '/projects/{project_id}',
-      { path: { project_id }, body: { project: changes }, signal },
-    );
+    const res = await client.patch('/projects/{project_id}', {
+      path: { project_id },
+      body: { project: changes },
+      signal,
+    });
     await wait(res.operations);
-    return client.get<Schemas['ProjectResponse']>('/projects/{project_id}', { path: { project_id }, signal });
+    return client.get('/projects/{project_id}', { path: { project_id }, signal });
   },
 });
 
@@ -187,7 +184,7 @@ export const deleteProject = defineTool({
   output: output({ project: anyObject }),
   hints: DESTROY,
   async handler({ project_id }, { client, signal }) {
-    const res = await client.delete<{ project: Project }>('/projects/{project_id}', {
+    const res = await client.delete('/projects/{project_id}', {
       path: { project_id },
       signal,
     });
@@ -208,10 +205,9 @@ export const recoverProject = defineTool({
   output: output({ project: anyObject }),
   hints: ACT,
   async handler({ project_id }, { client, signal, wait }) {
-    const res = await client.post<
-      Schemas['ProjectRecoverResponse'] & { operations?: Schemas['Operation'][] }
-    >('/projects/{project_id}/recover', { path: { project_id }, signal });
-    await wait(res.operations);
+    const res = await client.post('/projects/{project_id}/recover', { path: { project_id }, signal });
+    // The spec declares no operations in this answer; should Neon send some, they are waited for.
+    await wait((res as { operations?: Operation[] }).operations);
     return {
       project: res.project,
       branches: (res.branches ?? []).map((b) =>
@@ -240,7 +236,7 @@ export const listProjectAccess = defineTool({
   output: output({ permissions: z.array(anyObject) }),
   hints: READ,
   async handler({ project_id }, { client, signal }) {
-    const res = await client.get<Schemas['ProjectPermissions']>('/projects/{project_id}/permissions', {
+    const res = await client.get('/projects/{project_id}/permissions', {
       path: { project_id },
       signal,
     });
@@ -258,7 +254,7 @@ export const grantProjectAccess = defineTool({
   output: output({ permission: anyObject }),
   hints: UPDATE,
   async handler({ project_id, email }, { client, signal }) {
-    const permission = await client.post<Schemas['ProjectPermission']>('/projects/{project_id}/permissions', {
+    const permission = await client.post('/projects/{project_id}/permissions', {
       path: { project_id },
       body: { email } satisfies Schemas['GrantPermissionToProjectRequest'],
       signal,
@@ -283,10 +279,10 @@ export const revokeProjectAccess = defineTool({
   output: output({ permission: anyObject }),
   hints: DESTROY,
   async handler({ project_id, permission_id }, { client, signal }) {
-    const permission = await client.delete<Schemas['ProjectPermission']>(
-      '/projects/{project_id}/permissions/{permission_id}',
-      { path: { project_id, permission_id }, signal },
-    );
+    const permission = await client.delete('/projects/{project_id}/permissions/{permission_id}', {
+      path: { project_id, permission_id },
+      signal,
+    });
     return { permission: pick(permission, PERMISSION) };
   },
 });
@@ -301,10 +297,10 @@ export const listPreloadLibraries = defineTool({
   output: output({ libraries: z.array(anyObject) }),
   hints: READ,
   async handler({ project_id }, { client, signal }) {
-    const res = await client.get<Schemas['AvailablePreloadLibraries']>(
-      '/projects/{project_id}/available_preload_libraries',
-      { path: { project_id }, signal },
-    );
+    const res = await client.get('/projects/{project_id}/available_preload_libraries', {
+      path: { project_id },
+      signal,
+    });
     return { libraries: res.libraries ?? [] };
   },
 });
@@ -328,10 +324,11 @@ export const createProjectTransfer = defineTool({
   output: output({ transfer_request: anyObject }),
   hints: CREATE,
   async handler({ project_id, ttl_seconds }, { client, signal }) {
-    const transfer_request = await client.post<Schemas['ProjectTransferRequestResponse']>(
-      '/projects/{project_id}/transfer_requests',
-      { path: { project_id }, body: defined({ ttl_seconds }), signal },
-    );
+    const transfer_request = await client.post('/projects/{project_id}/transfer_requests', {
+      path: { project_id },
+      body: defined({ ttl_seconds }),
+      signal,
+    });
     return { transfer_request };
   },
 });
@@ -388,7 +385,7 @@ export const listAdvisorIssues = defineTool({
   output: output({ issues: z.array(anyObject) }),
   hints: READ,
   async handler({ project_id, ...query }, { client, signal }) {
-    const res = await client.get<{ issues: Schemas['AdvisorIssue'][] }>('/projects/{project_id}/advisors', {
+    const res = await client.get('/projects/{project_id}/advisors', {
       path: { project_id },
       query,
       signal,

@@ -11,7 +11,6 @@ import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef
 import { pick } from './util.js';
 
 type Role = Schemas['Role'];
-type RoleOps = Schemas['RoleOperations'];
 
 const rolesRoute = '/projects/{project_id}/branches/{branch_id}/roles' as const;
 const roleRoute = '/projects/{project_id}/branches/{branch_id}/roles/{role_name}' as const;
@@ -34,7 +33,7 @@ async function getRole(
   role_name: string,
   signal: AbortSignal,
 ) {
-  const res = await client.get<Schemas['RoleResponse']>(roleRoute, {
+  const res = await client.get(roleRoute, {
     path: { project_id, branch_id, role_name },
     signal,
   });
@@ -58,7 +57,7 @@ export const listRoles = defineTool({
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const branch = branch_id ?? (await defaultBranchId(client, project_id, signal));
-    const res = await client.get<Schemas['RolesResponse']>(rolesRoute, {
+    const res = await client.get(rolesRoute, {
       path: { project_id, branch_id: branch },
       signal,
     });
@@ -100,7 +99,7 @@ export const createRole = defineTool({
   hints: CREATE,
   async handler({ project_id, branch_id, name, no_login }, { client, signal, wait }) {
     const body: Schemas['RoleCreateRequest'] = { role: { name, ...(no_login ? { no_login } : {}) } };
-    const res = await client.post<RoleOps>(rolesRoute, { path: { project_id, branch_id }, body, signal });
+    const res = await client.post(rolesRoute, { path: { project_id, branch_id }, body, signal });
     await wait(res.operations);
     const password = res.role.password;
     return {
@@ -125,7 +124,7 @@ export const deleteRole = defineTool({
   hints: DESTROY,
   async handler({ project_id, branch_id, role }, { client, signal, wait }) {
     // 204 (no body) means it was already gone.
-    const res = await client.delete<RoleOps | undefined>(roleRoute, {
+    const res = await client.delete(roleRoute, {
       path: { project_id, branch_id, role_name: role },
       signal,
     });
@@ -144,7 +143,7 @@ export const revealRolePassword = defineTool({
   output: passwordOut,
   hints: ACT,
   async handler({ project_id, branch_id, role }, { client, signal }) {
-    const res = await client.get<Schemas['RolePasswordResponse']>(
+    const res = await client.get(
       '/projects/{project_id}/branches/{branch_id}/roles/{role_name}/reveal_password',
       {
         path: { project_id, branch_id, role_name: role },
@@ -170,7 +169,7 @@ export const resetRolePassword = defineTool({
   // The old password stops working (clients break), and every call makes a new one.
   hints: { ...DESTROY, idempotentHint: false },
   async handler({ project_id, branch_id, role }, { client, signal, wait }) {
-    const res = await client.post<RoleOps>(
+    const res = await client.post(
       '/projects/{project_id}/branches/{branch_id}/roles/{role_name}/reset_password',
       {
         path: { project_id, branch_id, role_name: role },

@@ -4,7 +4,7 @@
  * the same way with EXPLAIN ANALYZE before and after. Pending work is kept in memory (src/sql/pending.ts).
  */
 import * as z from 'zod';
-import type { NeonClient, ResponseBody, Schemas } from '../client/neon-client.js';
+import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { connections } from '../sql/connections.js';
 import { SqlError } from '../sql/errors.js';
 import {
@@ -66,10 +66,11 @@ export const getBranchSchema = defineTool({
   async handler({ project_id, database, ...args }, { client, signal }) {
     const branch_id = args.branch_id ?? (await defaultBranchId(client, project_id, signal));
     const db = await pickDatabase(client, project_id, branch_id, database, signal);
-    const res = await client.get<Schemas['BranchSchemaResponse']>(
-      '/projects/{project_id}/branches/{branch_id}/schema',
-      { path: { project_id, branch_id }, query: { db_name: db.name }, signal },
-    );
+    const res = await client.get('/projects/{project_id}/branches/{branch_id}/schema', {
+      path: { project_id, branch_id },
+      query: { db_name: db.name },
+      signal,
+    });
     return untrusted({ sql: res.sql ?? '' }, { branch_id, database: db.name }, 'the database schema');
   },
 });
@@ -80,14 +81,11 @@ async function schemaDiff(
   args: { project_id: string; branch_id: string; base_branch_id?: string; database: string },
   signal: AbortSignal,
 ): Promise<string> {
-  const res = await client.get<Schemas['BranchSchemaCompareResponse']>(
-    '/projects/{project_id}/branches/{branch_id}/compare_schema',
-    {
-      path: { project_id: args.project_id, branch_id: args.branch_id },
-      query: { base_branch_id: args.base_branch_id, db_name: args.database },
-      signal,
-    },
-  );
+  const res = await client.get('/projects/{project_id}/branches/{branch_id}/compare_schema', {
+    path: { project_id: args.project_id, branch_id: args.branch_id },
+    query: { base_branch_id: args.base_branch_id, db_name: args.database },
+    signal,
+  });
   return res.diff ?? '';
 }
 
@@ -164,7 +162,7 @@ async function createTempBranch(
     branch: { parent_id, name },
     endpoints: [{ type: 'read_write' }],
   };
-  const res = await ctx.client.post<ResponseBody<'CreatedBranch'>>('/projects/{project_id}/branches', {
+  const res = await ctx.client.post('/projects/{project_id}/branches', {
     path: { project_id },
     body,
     signal: ctx.signal,
@@ -192,14 +190,11 @@ async function removeBranch(
   forgetBranch(ctx.client, branch_id);
   const signal = opts.quiet ? AbortSignal.timeout(60_000) : ctx.signal;
   try {
-    const res = await ctx.client.delete<Schemas['BranchOperations']>(
-      '/projects/{project_id}/branches/{branch_id}',
-      {
-        path: { project_id, branch_id },
-        signal,
-      },
-    );
-    if (!opts.quiet) await ctx.wait(res.operations);
+    const res = await ctx.client.delete('/projects/{project_id}/branches/{branch_id}', {
+      path: { project_id, branch_id },
+      signal,
+    });
+    if (!opts.quiet) await ctx.wait(res?.operations);
   } catch (e) {
     if (!opts.quiet) throw e;
   }
@@ -212,7 +207,7 @@ async function findTempBranch(
   name: string,
   signal: AbortSignal,
 ): Promise<Schemas['Branch'] | undefined> {
-  const branches = await client.listAll<Schemas['Branch']>('/projects/{project_id}/branches', 'branches', {
+  const branches = await client.listAll('/projects/{project_id}/branches', 'branches', {
     path: { project_id },
     query: { search: name },
     signal,

@@ -43,10 +43,11 @@ export const createSnapshot = defineTool({
   hints: CREATE,
   async handler({ project_id, branch_id, ...query }, { client, signal, wait }) {
     if (query.timestamp && query.lsn) throw new InvalidArgumentError('Give timestamp or lsn, not both.');
-    const res = await client.post<{ snapshot: Schemas['Snapshot']; operations: Schemas['Operation'][] }>(
-      '/projects/{project_id}/branches/{branch_id}/snapshot',
-      { path: { project_id, branch_id }, query, signal },
-    );
+    const res = await client.post('/projects/{project_id}/branches/{branch_id}/snapshot', {
+      path: { project_id, branch_id },
+      query,
+      signal,
+    });
     await wait(res.operations);
     return { snapshot: res.snapshot };
   },
@@ -63,7 +64,7 @@ export const listSnapshots = defineTool({
   output: output({ snapshots: z.array(anyObject) }),
   hints: READ,
   async handler({ project_id }, { client, signal }) {
-    const res = await client.get<{ snapshots: Schemas['Snapshot'][] }>('/projects/{project_id}/snapshots', {
+    const res = await client.get('/projects/{project_id}/snapshots', {
       path: { project_id },
       signal,
     });
@@ -82,7 +83,7 @@ export const renameSnapshot = defineTool({
   output: output({ snapshot: anyObject }),
   hints: UPDATE,
   async handler({ project_id, snapshot_id, name }, { client, signal }) {
-    const res = await client.patch<{ snapshot: Schemas['Snapshot'] }>(snapshotRoute, {
+    const res = await client.patch(snapshotRoute, {
       path: { project_id, snapshot_id },
       body: { snapshot: { name } } satisfies Schemas['SnapshotUpdateRequest'],
       signal,
@@ -102,7 +103,7 @@ export const deleteSnapshot = defineTool({
   output: output({ deleted: z.string() }),
   hints: DESTROY,
   async handler({ project_id, snapshot_id }, { client, signal, wait }) {
-    const res = await client.delete<Schemas['OperationsResponse']>(snapshotRoute, {
+    const res = await client.delete(snapshotRoute, {
       path: { project_id, snapshot_id },
       signal,
     });
@@ -130,9 +131,7 @@ export const restoreSnapshot = defineTool({
   // Creates a branch; with finalize it takes over the target's name and computes (they restart).
   hints: { ...CREATE, destructiveHint: true },
   async handler({ project_id, snapshot_id, name, target_branch_id, finalize }, { client, signal, wait }) {
-    const res = await client.post<
-      Schemas['BranchResponse'] & { endpoints?: Schemas['Endpoint'][]; operations: Schemas['Operation'][] }
-    >('/projects/{project_id}/snapshots/{snapshot_id}/restore', {
+    const res = await client.post('/projects/{project_id}/snapshots/{snapshot_id}/restore', {
       path: { project_id, snapshot_id },
       body: defined({ name, target_branch_id, finalize_restore: finalize }),
       signal,
@@ -164,7 +163,7 @@ export const getSnapshotSchedule = defineTool({
   output: output({ schedule: z.array(anyObject) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
-    const res = await client.get<Schemas['BackupSchedule']>(scheduleRoute, {
+    const res = await client.get(scheduleRoute, {
       path: { project_id, branch_id },
       signal,
     });
@@ -203,7 +202,7 @@ export const setSnapshotSchedule = defineTool({
     const schedule = checkShape(SCHEDULE, entries, 'schedule');
     const path = { project_id, branch_id };
     await client.put(scheduleRoute, { path, body: { schedule } satisfies Schemas['BackupSchedule'], signal });
-    const res = await client.get<Schemas['BackupSchedule']>(scheduleRoute, { path, signal });
+    const res = await client.get(scheduleRoute, { path, signal });
     return { schedule: res.schedule ?? [] };
   },
 });

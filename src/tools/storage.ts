@@ -4,7 +4,13 @@
  */
 import * as z from 'zod';
 import { InvalidArgumentError, NeonApiError } from '../client/errors.js';
-import { buildPath, type NeonClient, type Route, type Schemas } from '../client/neon-client.js';
+import {
+  buildPath,
+  type NeonClient,
+  type PathParams,
+  type Route,
+  type Schemas,
+} from '../client/neon-client.js';
 import { branchId, cursor, projectId, str, text } from './fields.js';
 import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef } from './framework.js';
 import { defined, pick } from './util.js';
@@ -13,10 +19,10 @@ import { defined, pick } from './util.js';
  * A branch feature status (storage, AI gateway): Neon answers 404 with a `reason` when the feature is
  * unavailable, which is an answer, not a failure. Other 404s (unknown branch) still throw.
  */
-export async function featureStatus<T>(
+export async function featureStatus<T, R extends Route = Route>(
   client: NeonClient,
-  route: Route,
-  path: Record<string, string>,
+  route: R,
+  path: PathParams<R>,
   signal: AbortSignal,
 ): Promise<T | { enabled: false; reason: string; message?: string }> {
   const res = await client.sendRaw('GET', route, { path, accept: 'application/json', signal, pass: [404] });
@@ -61,10 +67,7 @@ export const getStorage = defineTool({
       signal,
     );
     if (!storage.enabled) return { storage };
-    const res = await client.get<Schemas['BucketsListResponse']>(
-      '/projects/{project_id}/branches/{branch_id}/buckets',
-      { path, signal },
-    );
+    const res = await client.get('/projects/{project_id}/branches/{branch_id}/buckets', { path, signal });
     return { storage, buckets: res.buckets };
   },
 });
@@ -85,17 +88,19 @@ export const createBucket = defineTool({
   output: output({ bucket: anyObject }),
   hints: CREATE,
   async handler({ project_id, branch_id, name, public_read }, { client, signal }) {
-    const res = await client.post<Schemas['BucketResponse']>(
-      '/projects/{project_id}/branches/{branch_id}/buckets',
-      {
-        path: { project_id, branch_id },
-        body: defined({
-          name,
-          access_level: public_read === undefined ? undefined : public_read ? 'public_read' : 'private',
-        }) satisfies Partial<Schemas['BucketCreateRequest']>,
-        signal,
-      },
-    );
+    const res = await client.post('/projects/{project_id}/branches/{branch_id}/buckets', {
+      path: { project_id, branch_id },
+      body: defined({
+        name,
+        access_level:
+          public_read === undefined
+            ? undefined
+            : public_read
+              ? ('public_read' as const)
+              : ('private' as const),
+      }),
+      signal,
+    });
     return { bucket: res.bucket };
   },
 });
@@ -138,7 +143,7 @@ export const listBucketObjects = defineTool({
   output: output({ objects: z.array(anyObject), next_cursor: z.string().optional() }),
   hints: READ,
   async handler({ project_id, branch_id, bucket, ...query }, { client, signal }) {
-    const res = await client.get<Schemas['BucketObjectsListResponse']>(
+    const res = await client.get(
       '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}/objects',
       {
         path: { project_id, branch_id, bucket_name: bucket },
@@ -269,7 +274,7 @@ export const deleteBucketObjects = defineTool({
         `prefix must end with '/' (a folder), e.g. "${prefix}/"; to delete one object pass key.`,
       );
     }
-    const res = await client.delete<Schemas['BucketObjectsDeletePrefixResponse']>(
+    const res = await client.delete(
       '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}/objects-by-prefix',
       {
         path,
@@ -300,7 +305,7 @@ export const presignBucketObject = defineTool({
   output: output({ presigned: anyObject }),
   hints: ACT,
   async handler({ project_id, branch_id, bucket, key, upload, content_type }, { client, signal }) {
-    const res = await client.post<Schemas['PresignResponse']>(
+    const res = await client.post(
       '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}/objects/{object_key}/presign',
       {
         path: { project_id, branch_id, bucket_name: bucket, object_key: key },
@@ -350,7 +355,7 @@ export const createBranchCredential = defineTool({
   output: output({ credential: anyObject, secrets: anyObject }),
   hints: CREATE,
   async handler({ project_id, branch_id, scopes, name }, { client, signal }) {
-    const res = await client.post<Schemas['CreateCredentialResponse']>(credentialRoute, {
+    const res = await client.post(credentialRoute, {
       path: { project_id, branch_id },
       body: defined({
         name,
@@ -380,7 +385,7 @@ export const listBranchCredentials = defineTool({
   output: output({ credentials: z.array(anyObject) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
-    const res = await client.get<Schemas['ListCredentialsResponse']>(credentialRoute, {
+    const res = await client.get(credentialRoute, {
       path: { project_id, branch_id },
       signal,
     });

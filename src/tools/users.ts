@@ -1,6 +1,5 @@
 /** The current user, their organizations, the credentials in use, and the regions Neon offers. */
 import * as z from 'zod';
-import type { Schemas } from '../client/neon-client.js';
 import { orgId } from './fields.js';
 import { anyObject, defineTool, output, READ } from './framework.js';
 import { pick } from './util.js';
@@ -16,10 +15,10 @@ export const getCurrentUser = defineTool({
   output: output({ auth: anyObject, user: anyObject.optional() }),
   hints: READ,
   async handler(_args, { client, signal }) {
-    const auth = await client.get<Schemas['AuthDetailsResponse']>('/auth', { signal });
+    const auth = await client.get('/auth', { signal });
     // An organization key belongs to no user: /users/me has nothing to say about it.
     if (auth.auth_method === 'api_key_org') return { auth };
-    const me = await client.get<Schemas['CurrentUserInfoResponse']>('/users/me', { signal });
+    const me = await client.get('/users/me', { signal });
     const user = {
       ...pick(me, [
         'id',
@@ -52,7 +51,7 @@ export const listOrganizations = defineTool({
   output: output({ organizations: z.array(anyObject) }),
   hints: READ,
   async handler(_args, { client, signal }) {
-    const res = await client.get<Schemas['OrganizationsResponse']>('/users/me/organizations', { signal });
+    const res = await client.get('/users/me/organizations', { signal });
     return {
       organizations: res.organizations.map((o) => pick(o, ['id', 'name', 'handle', 'plan', 'managed_by'])),
     };
@@ -70,7 +69,7 @@ export const listRegions = defineTool({
   output: output({ regions: z.array(anyObject) }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
-    const res = await client.get<Schemas['ActiveRegionsResponse']>('/regions', { query: { org_id }, signal });
+    const res = await client.get('/regions', { query: { org_id }, signal });
     return { regions: res.regions.map((r) => pick(r, ['region_id', 'name', 'default'])) };
   },
 });

@@ -8,7 +8,12 @@ export function pick<T extends object, K extends string>(
   return out;
 }
 
+/** Keys that can hold undefined become optional and lose undefined; the others stay required. */
+export type Defined<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
+  [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
+};
+
 /** `obj` without the keys whose value is undefined (so a PATCH body carries only what was asked). */
-export function defined<T extends Record<string, unknown>>(obj: T): Partial<T> {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+export function defined<T extends Record<string, unknown>>(obj: T): Defined<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Defined<T>;
 }
