@@ -13,8 +13,8 @@ import {
   NeonOperationTimeoutError,
 } from './client/errors.js';
 import { acceptedWrites, type NeonClient } from './client/neon-client.js';
-import { waitForOperations } from './client/operations.js';
 import { type Logger, redactor } from './log.js';
+import { waitForOperations } from './neon/operations.js';
 import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
 import { leanSchema, type StandardWithJson, withoutProperty } from './tools/json-schema.js';
 import { type Selection, selectTools } from './tools/registry.js';
@@ -24,7 +24,7 @@ export interface ServerOptions extends Selection {
   client: NeonClient;
   /** Waiting on Neon operations gives up after this many milliseconds (default 10 minutes). */
   operationTimeoutMs?: number;
-  /** First and longest delay between polls of a running operation (default 200 and 2,000 ms). */
+  /** First and longest delay between polls of Neon operations and statuses (default 200 and 2,000 ms). */
   operationPollMs?: [number, number];
   /** SQL statement timeout (default 30 s). */
   sqlTimeoutMs?: number;
@@ -69,6 +69,9 @@ export function prepareServer(options: ServerOptions) {
     operationTimeoutMs: options.operationTimeoutMs ?? 600_000,
     sqlTimeoutMs: options.sqlTimeoutMs ?? 30_000,
     sqlMaxRows: options.sqlMaxRows ?? 500,
+    ...(options.operationPollMs
+      ? { backoff: { initialDelayMs: options.operationPollMs[0], maxDelayMs: options.operationPollMs[1] } }
+      : {}),
   };
   const redact = redactor(options.secrets ?? []);
 
@@ -116,10 +119,9 @@ export function prepareServer(options: ServerOptions) {
             progress,
             wait: (operations) =>
               waitForOperations(options.client, operations, {
+                ...settings.backoff,
                 signal: mcp.mcpReq.signal,
                 timeoutMs: settings.operationTimeoutMs,
-                initialDelayMs: options.operationPollMs?.[0],
-                maxDelayMs: options.operationPollMs?.[1],
                 onProgress: ({ done, total, operations: ops }) => {
                   if (total === 0) return;
                   const running = ops.filter((o) => o.status !== 'finished' && o.status !== 'skipped');

@@ -10,8 +10,8 @@ import {
   NeonOperationTimeoutError,
   NeonTimeoutError,
   RateLimiter,
-  waitForOperations,
 } from '../src/client/index.js';
+import { waitForOperations } from '../src/neon/operations.js';
 import { BASE, neonError, TEST_KEY, useMockApi } from './helpers.js';
 
 const api = useMockApi();

@@ -1,93 +1,13 @@
 /**
- * What the SQL tools do with a database, independent of MCP: find the connection (Neon's defaults,
- * cached briefly per API client), run one statement, a transaction, a script or an EXPLAIN with the
- * server's read-only mode, timeout and row cap applied, and shape results with the untrusted-data fence.
+ * What the SQL tools do on a session, independent of MCP and of Neon: check a statement, run one
+ * statement, a transaction, a script or an EXPLAIN with read-only mode and the row cap applied, and
+ * shape results with the untrusted-data fence. Finding the session's database is the domain layer's
+ * part (src/neon/connection.ts).
  */
-import type { NeonClient } from '../client/neon-client.js';
-import { type ConnectionTarget, type ResolvedConnection, resolveConnection } from '../tools/connection.js';
-import type { ToolContext } from '../tools/framework.js';
-import { SqlConnectError, SqlError } from './errors.js';
-import { type Session, type StatementResult, withSession } from './session.js';
+import { SqlError } from './errors.js';
+import type { Session, StatementResult } from './session.js';
 import { isBlank, isExplain, leadingKeywords, transactionControl } from './statements.js';
 import { untrusted } from './untrusted.js';
-
-/** The Neon operations behind finding a connection. */
-export const CONNECT_OPERATIONS = ['listProjectBranches', 'listProjectBranchDatabases', 'getConnectionURI'];
-
-/** How long resolved connection details are reused (a failed connect always fetches them anew). */
-const RESOLVE_TTL_MS = 60_000;
-const resolved = new WeakMap<NeonClient, Map<string, { conn: ResolvedConnection; expires: number }>>();
-
-export interface Db extends ResolvedConnection {
-  /** Came from the cache rather than from Neon just now. */
-  cached: boolean;
-}
-
-/** Neon's defaults and connection URI for a target, from a short-lived cache when possible. */
-export async function resolveDb(
-  client: NeonClient,
-  target: ConnectionTarget,
-  signal: AbortSignal,
-  fresh = false,
-): Promise<Db> {
-  let cache = resolved.get(client);
-  if (!cache) {
-    cache = new Map();
-    resolved.set(client, cache);
-  }
-  const key = JSON.stringify([target.project_id, target.branch_id, target.database, target.role]);
-  const hit = cache.get(key);
-  if (!fresh && hit && hit.expires > Date.now()) return { ...hit.conn, cached: true };
-  const conn = await resolveConnection(client, { ...target, pooled: false }, signal);
-  cache.set(key, { conn, expires: Date.now() + RESOLVE_TTL_MS });
-  return { ...conn, cached: false };
-}
-
-/** Forgets cached connection details of a branch (after it was deleted). */
-export function forgetBranch(client: NeonClient, branchId: string): void {
-  const cache = resolved.get(client);
-  if (!cache) return;
-  for (const [key, value] of cache) if (value.conn.branch_id === branchId) cache.delete(key);
-}
-
-export function describeDb(db: Pick<ResolvedConnection, 'branch_id' | 'database' | 'role'>): string {
-  return `branch ${db.branch_id} (database ${db.database}, role ${db.role})`;
-}
-
-export interface DbOptions {
-  /** Run in READ ONLY transactions whatever the server's mode (run_sql_readonly, list_tables, …). */
-  readOnly?: boolean;
-}
-
-/**
- * Runs `fn` on a session to the target's database. When cached connection details fail to connect
- * (a reset password, a recreated compute), they are fetched anew and the connect is tried once more.
- */
-export async function onDatabase<T>(
-  ctx: Pick<ToolContext, 'client' | 'signal' | 'settings'>,
-  target: ConnectionTarget,
-  fn: (s: Session, db: Db) => Promise<T>,
-): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    const db = await resolveDb(ctx.client, target, ctx.signal, attempt > 0);
-    try {
-      return await withSession(
-        { uri: db.uri, where: describeDb(db), role: db.role, tag: db.branch_id },
-        {
-          signal: ctx.signal,
-          timeoutMs: ctx.settings.sqlTimeoutMs,
-          readOnlyReason: ctx.settings.readOnly
-            ? 'this server runs in read-only mode (--read-only), where all SQL runs in READ ONLY transactions'
-            : 'this tool runs SQL in a READ ONLY transaction; use run_sql to change data',
-        },
-        (s) => fn(s, db),
-      );
-    } catch (e) {
-      if (attempt === 0 && db.cached && e instanceof SqlConnectError) continue;
-      throw e;
-    }
-  }
-}
 
 /** Refuses SQL that a tool cannot run, with the reason and the alternative. */
 export function checkStatement(sql: string, tool: string, opts: { inTransaction: boolean }): void {

@@ -5,10 +5,10 @@
 import * as z from 'zod';
 import { NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { sleep } from '../client/operations.js';
-import { fetchBranch } from './branches.js';
-import { summarizeEndpoint } from './computes.js';
-import { checkShape } from './data-api.js';
+import { fetchBranch, summarizeEndpoint } from '../neon/resources.js';
+import { checkShape } from '../neon/shape.js';
+import { pollStatus } from '../neon/status.js';
+import { defined } from '../neon/util.js';
 import { branchId, projectId, str, text } from './fields.js';
 import {
   ACT,
@@ -20,7 +20,6 @@ import {
   type ToolContext,
   type ToolDef,
 } from './framework.js';
-import { defined } from './util.js';
 
 /** Enforced on masking rules; the advertised schema only names the fields (tokens). */
 const MASKING_RULES = z
@@ -41,28 +40,6 @@ const maskingRules = z
 
 const branchPath = '/projects/{project_id}/branches/{branch_id}' as const;
 
-/**
- * Polls `read` until `done` says so, reporting progress, within the server's operation timeout. On
- * timeout it returns the last state: the work goes on at Neon and the caller says how to follow it.
- */
-export async function pollUntil<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  ctx: Pick<ToolContext, 'signal' | 'progress' | 'settings'>,
-  describe: (value: T) => string,
-): Promise<{ value: T; timedOut: boolean }> {
-  const deadline = Date.now() + ctx.settings.operationTimeoutMs;
-  let delay = 250;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return { value, timedOut: false };
-    if (Date.now() + delay > deadline) return { value, timedOut: true };
-    await ctx.progress(describe(value));
-    await sleep(delay, ctx.signal);
-    delay = Math.min(5_000, delay * 1.5);
-  }
-}
-
 async function getStatus(client: NeonClient, project_id: string, branch_id: string, signal: AbortSignal) {
   return client.get(`${branchPath}/anonymized_status`, { path: { project_id, branch_id }, signal });
 }
@@ -76,10 +53,10 @@ async function waitAnonymized(
   branch_id: string,
   ctx: Pick<ToolContext, 'signal' | 'progress' | 'settings'>,
 ) {
-  const { value, timedOut } = await pollUntil(
+  const { value, timedOut } = await pollStatus(
+    ctx,
     () => getStatus(client, project_id, branch_id, ctx.signal),
     (s) => s.state === 'anonymized' || FAILED.has(s.state),
-    ctx,
     (s) => `anonymization ${s.state}${s.status_message ? `: ${s.status_message}` : ''}`,
   );
   if (FAILED.has(value.state)) {

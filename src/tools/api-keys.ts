@@ -1,31 +1,10 @@
 /** Personal API keys of the Neon account. */
 import * as z from 'zod';
 import type { Schemas } from '../client/neon-client.js';
+import { keySummary } from '../neon/resources.js';
+import { pick } from '../neon/util.js';
+import { KEY_WARNING, keyId, keyName } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ } from './framework.js';
-import { pick } from './util.js';
-
-/** The ID of an API key (personal or organization). */
-export const keyId = z
-  .number()
-  .int()
-  .refine((v) => v >= 1, { message: 'must be an API key ID (a positive integer)' })
-  .describe('Key ID');
-/** The name given to a new API key. */
-export const keyName = z
-  .string()
-  .refine((v) => v.length > 0 && v.length <= 64, { message: 'must be 1 to 64 characters' })
-  .describe('Key name');
-/** Goes next to a newly created key, the only time Neon shows it. */
-export const KEY_WARNING =
-  'SECRET: `key` is shown only this once and cannot be retrieved again. Give it to the user to store securely.';
-
-/** The fields of a listed key worth showing (never a token: Neon lists none). */
-export function keySummary(k: Schemas['ApiKeysListResponseItem'] & { project_id?: string }) {
-  return {
-    ...pick(k, ['id', 'name', 'created_at', 'last_used_at', 'last_used_from_addr', 'project_id']),
-    created_by: k.created_by?.name,
-  };
-}
 
 export const listApiKeys = defineTool({
   name: 'list_api_keys',

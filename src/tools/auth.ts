@@ -6,7 +6,8 @@
  */
 import * as z from 'zod';
 import type { Body, HttpMethod, NeonClient, RequestOptions, Route, Schemas } from '../client/neon-client.js';
-import { checkShape } from './data-api.js';
+import { checkShape } from '../neon/shape.js';
+import { defined } from '../neon/util.js';
 import { branchId, int, projectId, str, text } from './fields.js';
 import {
   ACT,
@@ -19,7 +20,6 @@ import {
   type ToolDef,
   UPDATE,
 } from './framework.js';
-import { defined } from './util.js';
 
 const base = '/projects/{project_id}/branches/{branch_id}/auth' as const;
 const ids = { project_id: projectId, branch_id: branchId };

@@ -2,7 +2,7 @@
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
-import { cursor, orgId } from './fields.js';
+import { cursor, neonIdList, orgId, timestamp } from './fields.js';
 import { anyObject, defineTool, output, READ, UPDATE } from './framework.js';
 
 const V2_METRICS = [
@@ -18,24 +18,6 @@ const V2_METRICS = [
 /** The branch endpoint supports the first six only. */
 const BRANCH_METRICS = V2_METRICS.slice(0, 6);
 
-/**
- * An ISO 8601 date-time, checked by a refinement (z.iso.datetime() advertises a long pattern and
- * requires seconds); advertised as `format: date-time`.
- */
-const dateTime = (what: string) =>
-  z
-    .string()
-    .refine((v) => /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(v), {
-      message: 'must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z',
-    })
-    .meta({ format: 'date-time' })
-    .describe(what);
-/** A list of Neon IDs; items are checked but not described (a description per item costs tokens). */
-const NEON_ID = /^[a-z0-9-]{1,60}$/;
-const idList = (what: string) =>
-  z
-    .array(z.string().refine((v) => NEON_ID.test(v), { message: `must be a Neon ${what} ID` }))
-    .refine((a) => a.length <= 100, { message: `must hold at most 100 ${what} IDs` });
 /** `org_id` described so that the description is trimmed as restating the name. */
 const org = orgId.describe('org ID');
 
@@ -74,12 +56,12 @@ export const getConsumption = defineTool({
   ],
   input: {
     org_id: org.optional().describe('Required unless legacy'),
-    from: dateTime('From'),
-    to: dateTime('To'),
+    from: timestamp('From'),
+    to: timestamp('To'),
     granularity: z.enum(['hourly', 'daily', 'monthly']).describe('Lookback 7d/60d/1y'),
     per: z.enum(['project', 'branch']).optional().describe('Per'),
-    project_ids: idList('project').optional().describe('Required per branch'),
-    branch_ids: idList('branch').optional().describe('Branch IDs'),
+    project_ids: neonIdList('project', 0, 100).optional().describe('Required per branch'),
+    branch_ids: neonIdList('branch', 0, 100).optional().describe('Branch IDs'),
     legacy: z.boolean().optional().describe('Legacy Scale/Business plan'),
     cursor: cursor.describe('Cursor'),
   },

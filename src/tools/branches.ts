@@ -5,10 +5,24 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import type { Operation } from '../client/operations.js';
-import { checkCuRange, maxCu, minCu, summarizeEndpoint, suspendTimeout } from './computes.js';
-import { resolveConnection } from './connection.js';
-import { branchId, cursor, limit, projectId, search, text } from './fields.js';
+import { resolveConnection } from '../neon/connection.js';
+import type { Operation } from '../neon/operations.js';
+import { fetchBranch, summarizeEndpoint } from '../neon/resources.js';
+import { defined, pick } from '../neon/util.js';
+import {
+  branchId,
+  checkCuRange,
+  cursor,
+  limit,
+  maxCu,
+  minCu,
+  nullableTimestamp,
+  projectId,
+  search,
+  suspendTimeout,
+  text,
+  timestamp,
+} from './fields.js';
 import {
   ACT,
   anyObject,
@@ -20,7 +34,6 @@ import {
   type ToolDef,
   UPDATE,
 } from './framework.js';
-import { defined, pick } from './util.js';
 
 type Branch = Schemas['Branch'];
 
@@ -41,28 +54,12 @@ const summarizeBranch = (b: Branch) => pick(b, BRANCH_SUMMARY);
 
 const branchRoute = '/projects/{project_id}/branches/{branch_id}' as const;
 const branchName = text(256).describe('Name');
-/** A point in time; the JSON Schema's date-time format already says ISO 8601. */
-const isoTime = z.iso.datetime({ offset: true });
 const LSN = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/;
 const lsn = (what: string) =>
   z
     .string()
     .refine((v) => LSN.test(v), { message: 'must be a Postgres LSN like 0/1E19478' })
     .describe(what);
-
-/** The current state of one branch. */
-export async function fetchBranch(
-  client: NeonClient,
-  project_id: string,
-  branch_id: string,
-  signal: AbortSignal,
-) {
-  const res = await client.get(branchRoute, {
-    path: { project_id, branch_id },
-    signal,
-  });
-  return res.branch;
-}
 
 function oneOf(a: unknown, b: unknown, names: string): void {
   if (a !== undefined && b !== undefined) throw new InvalidArgumentError(`Give ${names}, not both.`);
@@ -165,10 +162,10 @@ export const createBranch = defineTool({
     project_id: projectId,
     name: branchName.optional(),
     parent_id: branchId.optional().describe('Parent ID'),
-    parent_timestamp: isoTime.optional().describe('Parent timestamp'),
+    parent_timestamp: timestamp('Parent timestamp').optional(),
     parent_lsn: lsn('Parent LSN').optional(),
     protected: z.boolean().optional().describe('Protected'),
-    expires_at: isoTime.optional().describe('Expires at'),
+    expires_at: timestamp('Expires at').optional(),
     compute: z.boolean().default(true).describe('Compute'),
     min_cu: minCu,
     max_cu: maxCu,
@@ -259,13 +256,7 @@ export const updateBranch = defineTool({
     branch_id: branchId,
     name: branchName.optional(),
     protected: z.boolean().optional().describe('Protected'),
-    // Checked like isoTime, but advertised as a plain nullable string: `format` next to `null` costs an anyOf.
-    expires_at: z
-      .string()
-      .refine((v) => isoTime.safeParse(v).success, { message: 'must be an ISO 8601 date-time' })
-      .nullable()
-      .optional()
-      .describe('ISO time; null clears'),
+    expires_at: nullableTimestamp('ISO time; null clears').optional(),
   },
   output: branchOut,
   hints: UPDATE,
@@ -375,7 +366,7 @@ export const restoreBranch = defineTool({
     project_id: projectId,
     branch_id: branchId,
     source_branch_id: branchId.optional().describe('Source branch ID'),
-    source_timestamp: isoTime.optional().describe('Source timestamp'),
+    source_timestamp: timestamp('Source timestamp').optional(),
     source_lsn: lsn('Source LSN').optional(),
     preserve_under_name: preserveUnderName,
   },

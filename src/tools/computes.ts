@@ -5,7 +5,18 @@
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { branchId, neonId, projectId, text } from './fields.js';
+import { summarizeEndpoint } from '../neon/resources.js';
+import { defined } from '../neon/util.js';
+import {
+  branchId,
+  checkCuRange,
+  computeId,
+  maxCu,
+  minCu,
+  projectId,
+  suspendTimeout,
+  text,
+} from './fields.js';
 import {
   ACT,
   anyObject,
@@ -17,48 +28,6 @@ import {
   type ToolDef,
   UPDATE,
 } from './framework.js';
-import { defined, pick } from './util.js';
-
-type Endpoint = Schemas['Endpoint'];
-
-/** The fields of a compute worth showing in a list. */
-export const ENDPOINT_SUMMARY = [
-  'id',
-  'name',
-  'branch_id',
-  'type',
-  'current_state',
-  'host',
-  'autoscaling_limit_min_cu',
-  'autoscaling_limit_max_cu',
-  'suspend_timeout_seconds',
-  'disabled',
-  'last_active',
-] as const;
-
-export const summarizeEndpoint = (e: Endpoint) => pick(e, ENDPOINT_SUMMARY);
-
-/** `endpoint_id`, described so that the description is trimmed as restating the name. */
-export const computeId = neonId('endpoint');
-/** A compute size in Compute Units; bounds enforced by validation, whose message names them. */
-export const computeUnit = z
-  .number()
-  .refine((v) => v >= 0.25 && v <= 56, { message: 'must be 0.25 to 56 compute units' })
-  .describe('CU');
-export const minCu = computeUnit.optional().describe('Min CU');
-export const maxCu = computeUnit.optional().describe('Max CU');
-export const suspendTimeout = z
-  .number()
-  .int()
-  .refine((v) => v >= -1 && v <= 604_800, { message: 'must be -1 to 604800 seconds' })
-  .describe('-1 never, 0 default');
-
-/** Refuses min > max before anything is sent. */
-export function checkCuRange(min: number | undefined, max: number | undefined): void {
-  if (min !== undefined && max !== undefined && min > max) {
-    throw new InvalidArgumentError(`min_cu (${min}) must not be greater than max_cu (${max}).`);
-  }
-}
 
 const endpointRoute = '/projects/{project_id}/endpoints/{endpoint_id}' as const;
 

@@ -5,16 +5,14 @@
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { defaultBranchId } from './connection.js';
-import { branchId, databaseName, projectId, roleName } from './fields.js';
+import { defaultBranchId } from '../neon/connection.js';
+import { defined, pick } from '../neon/util.js';
+import { branchId, databaseName, projectId, readBranchId, roleName } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
-import { defined, pick } from './util.js';
 
 const dbsRoute = '/projects/{project_id}/branches/{branch_id}/databases' as const;
 const dbRoute = '/projects/{project_id}/branches/{branch_id}/databases/{database_name}' as const;
 
-/** `branch_id` for reads: optional, the default branch when left out (what a model assumes anyway). */
-export const readBranchId = branchId.optional();
 /** The `database` argument naming an existing database. */
 const databaseArg = databaseName.describe('Database');
 

@@ -4,6 +4,7 @@
  * `pattern`, which would cost tokens in every tool that has the field.
  */
 import * as z from 'zod';
+import { InvalidArgumentError } from '../client/errors.js';
 
 const NEON_ID = /^[a-z0-9-]{1,60}$/;
 
@@ -67,6 +68,102 @@ export const int = (min: number, max: number) =>
 export const cursor = text(2000).optional().describe('cursor');
 export const search = text(256).optional().describe('search');
 
-/** An ISO 8601 timestamp, e.g. for point-in-time restore. */
+/** An ISO 8601 / RFC 3339 date-time with seconds and an offset, as Neon's API takes them. */
+const ISO_TIME = z.iso.datetime({ offset: true });
+const isTimestamp = (v: string) => ISO_TIME.safeParse(v).success;
+const TIMESTAMP_MESSAGE = 'must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z';
+
+/**
+ * A point in time. Checked by a refinement and advertised as `format: date-time` only
+ * (`z.iso.datetime()` would also advertise a long pattern, which costs tokens in every tool).
+ */
 export const timestamp = (what: string) =>
-  z.iso.datetime({ offset: true }).describe(`${what} (ISO 8601, e.g. 2026-01-31T12:00:00Z)`);
+  z.string().refine(isTimestamp, { message: TIMESTAMP_MESSAGE }).meta({ format: 'date-time' }).describe(what);
+
+/** A point in time, or null to clear it; advertised as a plain nullable string (a format there costs an anyOf). */
+export const nullableTimestamp = (what: string) =>
+  z.string().refine(isTimestamp, { message: TIMESTAMP_MESSAGE }).nullable().describe(what);
+
+/** A list of Neon IDs; items are checked but not described (a description per item costs tokens). */
+export const neonIdList = (what: string, min: number, max: number) =>
+  z
+    .array(z.string().refine((v) => NEON_ID.test(v), { message: `must be a Neon ${what} ID` }))
+    .refine((a) => a.length >= min && a.length <= max, {
+      message: `must hold ${min === max ? max : `${min} to ${max}`} ${what} IDs`,
+    });
+
+/* ---------------------------------------------------------------- computes */
+
+/** `endpoint_id`, described so that the description is trimmed as restating the name. */
+export const computeId = neonId('endpoint');
+/** A compute size in Compute Units; bounds enforced by validation, whose message names them. */
+export const computeUnit = z
+  .number()
+  .refine((v) => v >= 0.25 && v <= 56, { message: 'must be 0.25 to 56 compute units' })
+  .describe('CU');
+export const minCu = computeUnit.optional().describe('Min CU');
+export const maxCu = computeUnit.optional().describe('Max CU');
+export const suspendTimeout = z
+  .number()
+  .int()
+  .refine((v) => v >= -1 && v <= 604_800, { message: 'must be -1 to 604800 seconds' })
+  .describe('-1 never, 0 default');
+
+/** Refuses min > max before anything is sent. */
+export function checkCuRange(min: number | undefined, max: number | undefined): void {
+  if (min !== undefined && max !== undefined && min > max) {
+    throw new InvalidArgumentError(`min_cu (${min}) must not be greater than max_cu (${max}).`);
+  }
+}
+
+/* ---------------------------------------------------------------- API keys */
+
+/** The ID of an API key (personal or organization). */
+export const keyId = z
+  .number()
+  .int()
+  .refine((v) => v >= 1, { message: 'must be an API key ID (a positive integer)' })
+  .describe('Key ID');
+/** The name given to a new API key. */
+export const keyName = z
+  .string()
+  .refine((v) => v.length > 0 && v.length <= 64, { message: 'must be 1 to 64 characters' })
+  .describe('Key name');
+/** Goes next to a newly created key, the only time Neon shows it. */
+export const KEY_WARNING =
+  'SECRET: `key` is shown only this once and cannot be retrieved again. Give it to the user to store securely.';
+
+/* ---------------------------------------------------------------- connections and SQL */
+
+/** `branch_id` for reads: optional, the default branch when left out (what a model assumes anyway). */
+export const readBranchId = branchId.optional();
+
+/**
+ * Input fields naming a database to connect to; everything but the project has a default (the default
+ * branch, its only or first database, that database's owner). The defaults are what a model assumes of
+ * an optional field, so they are not spelled out in the advertised schema, where they would cost tokens
+ * in every SQL tool.
+ */
+export const connectionFields = {
+  project_id: projectId,
+  branch_id: branchId.optional(),
+  database: databaseName.optional().describe('Database'),
+  role: roleName.optional().describe('Role'),
+};
+
+export const endpointField = neonId('endpoint').optional();
+export const pooledField = z.boolean().optional().describe('Pooled');
+
+export const sqlText = z.string().min(1).max(100_000);
+/** Parameter values: scalars (checked by a refinement, so the advertised schema stays short). */
+export const sqlParams = z
+  .array(z.any())
+  .refine(
+    (a) =>
+      a.length <= 100 && a.every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v)),
+    {
+      message: 'must be at most 100 strings, numbers, booleans or nulls',
+    },
+  )
+  .optional()
+  .describe('Values for $1, $2, …');

@@ -4,8 +4,8 @@
  * `isError` results in one place.
  */
 import * as z from 'zod';
-import type { NeonClient } from '../client/neon-client.js';
-import type { Operation, OperationProgress } from '../client/operations.js';
+import type { NeonContext, Settings } from '../neon/context.js';
+import type { Operation, OperationProgress } from '../neon/operations.js';
 
 /** Groups of tools an operator can enable with `--toolsets`. */
 export const TOOLSETS = {
@@ -80,31 +80,13 @@ export const ACT: Hints = {
   openWorldHint: false,
 };
 
-/** What a handler gets besides its arguments. */
-export interface ToolContext {
-  client: NeonClient;
-  /** Aborts when the MCP client cancels the call. */
-  signal: AbortSignal;
-  /** Sends a progress notification when the client asked for progress; otherwise does nothing. */
-  progress(message: string): Promise<void>;
-  /** Waits until every operation finished, reporting progress; throws if one fails or it times out. */
-  wait(operations: readonly Operation[] | undefined): Promise<Operation[]>;
-  /** The server's settings that tools may need. */
-  settings: ToolSettings;
-}
-
+/**
+ * What a handler gets besides its arguments: the domain layer's context (client, cancellation, progress,
+ * operation waits, settings), so a handler can hand it straight to the domain functions it composes.
+ */
+export type ToolContext = NeonContext;
 /** Settings a tool may consult. */
-export interface ToolSettings {
-  readOnly: boolean;
-  /** Set when the server is scoped to one project. */
-  projectId?: string;
-  /** Overall limit for waiting on Neon operations, in milliseconds. */
-  operationTimeoutMs: number;
-  /** SQL statement timeout in milliseconds. */
-  sqlTimeoutMs: number;
-  /** Rows returned by SQL tools at most. */
-  sqlMaxRows: number;
-}
+export type ToolSettings = Settings;
 
 export type Shape = z.ZodRawShape;
 type Args<S extends Shape> = z.infer<z.ZodObject<S>>;

@@ -7,11 +7,11 @@ import { deflateRawSync } from 'node:zlib';
 import * as z from 'zod';
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { pollUntil } from './anonymization.js';
+import { featureStatus } from '../neon/features.js';
+import { pollStatus } from '../neon/status.js';
+import { pick } from '../neon/util.js';
 import { branchId, cursor, projectId, str, text } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
-import { featureStatus } from './storage.js';
-import { pick } from './util.js';
 
 type NeonFunction = Schemas['NeonFunction'];
 type Deployment = Schemas['NeonFunctionDeployment'];
@@ -174,13 +174,13 @@ export const deployFunction = defineTool({
       signal,
     });
     const { deployment } = (await res.json()) as Schemas['NeonFunctionDeploymentResponse'];
-    const { value: fn, timedOut } = await pollUntil(
+    const { value: fn, timedOut } = await pollStatus(
+      ctx,
       () => getFunction(client, path, signal),
       (f) => {
         const d = deploymentIn(f, deployment.id);
         return d !== undefined && (d.status === 'completed' || d.status === 'failed');
       },
-      ctx,
       (f) => `deployment ${deployment.id}: ${deploymentIn(f, deployment.id)?.status ?? deployment.status}`,
     );
     const final = deploymentIn(fn, deployment.id) ?? deployment;

@@ -2,9 +2,9 @@
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
+import { defined, pick } from '../neon/util.js';
 import { branchId, orgId, projectId, str } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
-import { defined, pick } from './util.js';
 
 const vpcEndpointId = z
   .string()

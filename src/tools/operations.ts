@@ -1,8 +1,8 @@
 /** Neon operations: the asynchronous work behind every change (create_timeline, start_compute, …). */
 import * as z from 'zod';
+import { pick } from '../neon/util.js';
 import { cursor, limit, operationId, projectId } from './fields.js';
 import { anyObject, defineTool, output, READ, type ToolDef } from './framework.js';
-import { pick } from './util.js';
 
 const OPERATION_SUMMARY = [
   'id',

@@ -2,10 +2,10 @@
 import * as z from 'zod';
 import { NeonApiError, NeonError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
-import { KEY_WARNING, keyId, keyName, keySummary } from './api-keys.js';
-import { cursor, neonId, orgId, projectId } from './fields.js';
+import { keySummary } from '../neon/resources.js';
+import { pick } from '../neon/util.js';
+import { cursor, KEY_WARNING, keyId, keyName, neonId, neonIdList, orgId, projectId } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
-import { pick } from './util.js';
 
 const memberRole = z.enum(['admin', 'member', 'editor', 'viewer', 'collaborator']);
 // Refinements rather than z.uuid()/z.email(), whose JSON Schema patterns cost tokens in every listing.
@@ -16,7 +16,6 @@ const memberId = z
   .describe('Member ID');
 /** `org_id` described so that the description is trimmed as restating the name. */
 const org = orgId.describe('org ID');
-const NEON_ID = /^[a-z0-9-]{1,60}$/;
 const email = z.string().refine((v) => v.length <= 256 && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v), {
   message: 'must be an email address',
 });
@@ -247,11 +246,7 @@ export const transferProjectsToOrg = defineTool({
   input: {
     org_id: orgId.describe('Source org'),
     destination_org_id: neonId('destination org'),
-    project_ids: z
-      // Items are checked like project_id; a description on each item would cost tokens for nothing.
-      .array(z.string().refine((v) => NEON_ID.test(v), { message: 'must be a Neon project ID' }))
-      .refine((a) => a.length >= 1 && a.length <= 400, { message: 'must hold 1 to 400 project IDs' })
-      .describe('Project IDs'),
+    project_ids: neonIdList('project', 1, 400).describe('Project IDs'),
   },
   // Also returns destination_org_id.
   output: output({ transferred: z.array(z.string()) }),

@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonApiError, NeonError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
-import type { Operation } from '../client/operations.js';
+import type { Operation } from '../neon/operations.js';
+import { defined, pick } from '../neon/util.js';
 import {
   branchId,
   cursor,
@@ -15,7 +16,6 @@ import {
   text,
 } from './fields.js';
 import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
-import { defined, pick } from './util.js';
 
 /** `org_id` described so that the description is trimmed as restating the name. */
 const org = orgId.describe('org ID');

@@ -4,11 +4,10 @@
  */
 import * as z from 'zod';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { defaultBranchId } from './connection.js';
-import { readBranchId } from './databases.js';
-import { branchId, projectId, roleName } from './fields.js';
+import { defaultBranchId } from '../neon/connection.js';
+import { pick } from '../neon/util.js';
+import { branchId, projectId, readBranchId, roleName } from './fields.js';
 import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef } from './framework.js';
-import { pick } from './util.js';
 
 type Role = Schemas['Role'];
 

@@ -1,38 +1,33 @@
 /**
  * Schemas of branches and safe schema work on temporary branches: a migration is tried on a fresh
  * branch of the target (with its own compute) before it touches the real one, and an index is tried
- * the same way with EXPLAIN ANALYZE before and after. Pending work is kept in memory (src/sql/pending.ts).
+ * the same way with EXPLAIN ANALYZE before and after. The temporary-branch lifecycle and the pending
+ * work live in the domain layer (src/neon/temp-branches.ts).
  */
 import * as z from 'zod';
-import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { connections } from '../sql/connections.js';
-import { SqlError } from '../sql/errors.js';
-import {
-  dropPending,
-  getPending,
-  newId,
-  type PendingWork,
-  PROCESS_STARTED_AT,
-  savePending,
-  tempBranchName,
-} from '../sql/pending.js';
-import { comparePlans, type PlanSummary, summarizePlan } from '../sql/plan.js';
+import type { NeonClient } from '../client/neon-client.js';
 import {
   CONNECT_OPERATIONS,
-  checkStatement,
+  defaultBranchId,
   describeDb,
-  explain,
-  forgetBranch,
   onDatabase,
-  runOne,
-  runScript,
-  truncatedNotice,
-} from '../sql/run.js';
+  pickDatabase,
+} from '../neon/connection.js';
+import {
+  checkProject,
+  discard,
+  dropPending,
+  getPending,
+  removeBranch,
+  tryOnTempBranch,
+  unknownWork,
+} from '../neon/temp-branches.js';
+import { SqlError } from '../sql/errors.js';
+import { comparePlans, type PlanSummary, summarizePlan } from '../sql/plan.js';
+import { checkStatement, explain, runOne, runScript, truncatedNotice } from '../sql/run.js';
 import { untrusted } from '../sql/untrusted.js';
-import { connectionFields, defaultBranchId, pickDatabase } from './connection.js';
-import { branchId, databaseName, projectId } from './fields.js';
+import { branchId, connectionFields, databaseName, projectId, sqlParams, sqlText } from './fields.js';
 import { defineTool, type Hints, output, READ, type ToolContext } from './framework.js';
-import { sqlParams, sqlText } from './sql.js';
 
 /** Reads schema text that may hold anything someone wrote into comments or defaults. */
 const SCHEMA_READ: Hints = { ...READ, openWorldHint: true };
@@ -119,131 +114,6 @@ export const compareSchema = defineTool({
   },
 });
 
-/* ---------------------------------------------------------------- temporary branches */
-
-/**
- * The common start of a migration or a tuning: the original branch, database and role (defaults
- * filled in), and a new temporary branch copied from it, with the target to run SQL on there.
- */
-async function startOnTempBranch(
-  ctx: ToolContext,
-  kind: 'migration' | 'tuning',
-  project_id: string,
-  args: { branch_id?: string; database?: string; role?: string },
-) {
-  const { client, signal } = ctx;
-  const branch_id = args.branch_id ?? (await defaultBranchId(client, project_id, signal));
-  const db = await pickDatabase(client, project_id, branch_id, args.database, signal);
-  const database = db.name;
-  const role = args.role ?? db.owner;
-  const id = newId();
-  const name = tempBranchName(kind, id);
-  const temp = await createTempBranch(ctx, project_id, branch_id, name);
-  return {
-    branch_id,
-    database,
-    role,
-    id,
-    name,
-    temp,
-    target: { project_id, branch_id: temp, database, role },
-  };
-}
-
-/** Creates a child branch of `parent_id` with a read-write compute and waits until it is ready. */
-async function createTempBranch(
-  ctx: ToolContext,
-  project_id: string,
-  parent_id: string,
-  name: string,
-): Promise<string> {
-  await ctx.progress(`Creating temporary branch ${name} with a compute`);
-  const body: Schemas['BranchCreateRequest'] = {
-    branch: { parent_id, name },
-    endpoints: [{ type: 'read_write' }],
-  };
-  const res = await ctx.client.post('/projects/{project_id}/branches', {
-    path: { project_id },
-    body,
-    signal: ctx.signal,
-  });
-  try {
-    await ctx.wait(res.operations);
-  } catch (e) {
-    await removeBranch(ctx, project_id, res.branch.id, { quiet: true });
-    throw e;
-  }
-  return res.branch.id;
-}
-
-/**
- * Deletes a temporary branch and closes connections to it. `quiet`: a cleanup after a failure, which
- * must work even when the call was cancelled, and never hides the original error.
- */
-async function removeBranch(
-  ctx: ToolContext,
-  project_id: string,
-  branch_id: string,
-  opts: { quiet?: boolean } = {},
-): Promise<void> {
-  await connections.closeTagged(branch_id);
-  forgetBranch(ctx.client, branch_id);
-  const signal = opts.quiet ? AbortSignal.timeout(60_000) : ctx.signal;
-  try {
-    const res = await ctx.client.delete('/projects/{project_id}/branches/{branch_id}', {
-      path: { project_id, branch_id },
-      signal,
-    });
-    if (!opts.quiet) await ctx.wait(res?.operations);
-  } catch (e) {
-    if (!opts.quiet) throw e;
-  }
-}
-
-/** Finds a temporary branch by its name, for work this process no longer remembers. */
-async function findTempBranch(
-  client: NeonClient,
-  project_id: string,
-  name: string,
-  signal: AbortSignal,
-): Promise<Schemas['Branch'] | undefined> {
-  const branches = await client.listAll('/projects/{project_id}/branches', 'branches', {
-    path: { project_id },
-    query: { search: name },
-    signal,
-  });
-  return branches.find((b) => b.name === name);
-}
-
-/** The error for an ID this process does not know, naming the temporary branch if it still exists. */
-async function unknownWork(
-  ctx: ToolContext,
-  kind: PendingWork['kind'],
-  project_id: string,
-  id: string,
-): Promise<Error> {
-  const name = tempBranchName(kind, id);
-  const branch = await findTempBranch(ctx.client, project_id, name, ctx.signal).catch(() => undefined);
-  const what = kind === 'migration' ? 'Migration' : 'Query tuning';
-  const again = kind === 'migration' ? 'prepare_database_migration' : 'prepare_query_tuning';
-  const discard =
-    kind === 'migration' ? 'discard_database_migration' : 'complete_query_tuning with apply=false';
-  return new SqlError(
-    `${what} ${id} is not known to this server. Pending ${kind === 'migration' ? 'migrations' : 'tunings'} are ` +
-      `kept in memory only, so they are lost when neon-mcp restarts (this process started at ${PROCESS_STARTED_AT}); ` +
-      'the ID may also be mistyped. ' +
-      (branch
-        ? `Its temporary branch ${branch.id} (${name}) still exists: delete it with ${discard} or delete_branch, then call ${again} again.`
-        : `No temporary branch named ${name} exists in project ${project_id}, so there is nothing to clean up; call ${again} again.`),
-  );
-}
-
-function checkProject(work: PendingWork, project_id: string): void {
-  if (work.project_id !== project_id) {
-    throw new SqlError(`${work.kind} ${work.id} belongs to project ${work.project_id}, not ${project_id}.`);
-  }
-}
-
 /* ---------------------------------------------------------------- migrations */
 
 const WRITE_TEMP: Hints = {
@@ -281,57 +151,42 @@ export const prepareDatabaseMigration = defineTool({
   async handler({ project_id, migration_sql, verify_sql, ...args }, ctx) {
     const { client, signal, settings } = ctx;
     if (verify_sql) checkStatement(verify_sql, 'verify_sql', { inTransaction: true });
-    const { branch_id, database, role, id, name, temp, target } = await startOnTempBranch(
+    const { start, result } = await tryOnTempBranch(
       ctx,
       'migration',
       project_id,
       args,
+      { sql: migration_sql, retry: 'Fix the migration and call prepare_database_migration again.' },
+      async ({ temp, target, branch_id, database }) => {
+        let verify: Record<string, unknown> | undefined;
+        await ctx.progress('Applying the migration on the temporary branch');
+        await onDatabase(ctx, target, async (s) => {
+          await runScript(s, migration_sql, 'The migration (on the temporary branch)');
+          if (verify_sql) {
+            const r = await runOne(s, verify_sql, {
+              maxRows: settings.sqlMaxRows,
+              readOnly: true,
+              what: 'verify_sql (on the temporary branch)',
+            });
+            verify = {
+              columns: r.columns,
+              rows: r.rows,
+              row_count: r.row_count,
+              ...(r.more ? { truncated: truncatedNotice(r, settings.sqlMaxRows) } : {}),
+            };
+          }
+        });
+        await ctx.progress('Comparing the schema with the original branch');
+        const diff = await schemaDiff(
+          client,
+          { project_id, branch_id: temp, base_branch_id: branch_id, database },
+          signal,
+        );
+        return { diff, verify };
+      },
     );
-    let verify: Record<string, unknown> | undefined;
-    let diff: string;
-    try {
-      await ctx.progress('Applying the migration on the temporary branch');
-      await onDatabase(ctx, target, async (s) => {
-        await runScript(s, migration_sql, 'The migration (on the temporary branch)');
-        if (verify_sql) {
-          const r = await runOne(s, verify_sql, {
-            maxRows: settings.sqlMaxRows,
-            readOnly: true,
-            what: 'verify_sql (on the temporary branch)',
-          });
-          verify = {
-            columns: r.columns,
-            rows: r.rows,
-            row_count: r.row_count,
-            ...(r.more ? { truncated: truncatedNotice(r, settings.sqlMaxRows) } : {}),
-          };
-        }
-      });
-      await ctx.progress('Comparing the schema with the original branch');
-      diff = await schemaDiff(
-        client,
-        { project_id, branch_id: temp, base_branch_id: branch_id, database },
-        signal,
-      );
-    } catch (e) {
-      await removeBranch(ctx, project_id, temp, { quiet: true });
-      if (e instanceof Error) {
-        e.message += `\nThe original branch ${branch_id} was not touched; the temporary branch ${temp} was deleted. Fix the migration and call prepare_database_migration again.`;
-      }
-      throw e;
-    }
-    savePending({
-      kind: 'migration',
-      id,
-      project_id,
-      branch_id,
-      database,
-      role,
-      temp_branch_id: temp,
-      temp_branch_name: name,
-      sql: migration_sql,
-      created_at: new Date().toISOString(),
-    });
+    const { id, temp, branch_id, database } = start;
+    const { diff, verify } = result;
     return {
       migration_id: id,
       temp_branch_id: temp,
@@ -414,30 +269,6 @@ export const discardDatabaseMigration = defineTool({
   },
 });
 
-/** Deletes the temporary branch of pending work; after a restart, finds it by name. */
-async function discard(ctx: ToolContext, kind: PendingWork['kind'], project_id: string, id: string) {
-  const work = getPending(kind, id);
-  if (work) {
-    checkProject(work, project_id);
-    await removeBranch(ctx, project_id, work.temp_branch_id);
-    dropPending(kind, id);
-    return { discarded: true, temp_branch_deleted: work.temp_branch_id };
-  }
-  const name = tempBranchName(kind, id);
-  const branch = await findTempBranch(ctx.client, project_id, name, ctx.signal);
-  if (!branch) {
-    throw new SqlError(
-      `No ${kind} ${id} is pending here and no temporary branch ${name} exists in project ${project_id}: nothing to discard.`,
-    );
-  }
-  await removeBranch(ctx, project_id, branch.id);
-  return {
-    discarded: true,
-    temp_branch_deleted: branch.id,
-    note: `This server did not remember ${kind} ${id} (it restarted since); its temporary branch was found by name and deleted.`,
-  };
-}
-
 /* ---------------------------------------------------------------- query tuning */
 
 /** EXPLAIN ANALYZE twice (the first warms the cache), keeping the faster run. */
@@ -489,48 +320,32 @@ export const prepareQueryTuning = defineTool({
     checkStatement(sql, 'prepare_query_tuning (sql)', { inTransaction: true });
     for (const [i, d] of ddl.entries())
       checkStatement(d, `prepare_query_tuning (ddl ${i + 1})`, { inTransaction: false });
-    const { branch_id, database, role, id, name, temp, target } = await startOnTempBranch(
+    const { start, result } = await tryOnTempBranch(
       ctx,
       'tuning',
       project_id,
       args,
+      { ddl },
+      async ({ target }) => {
+        await ctx.progress('EXPLAIN ANALYZE before the change');
+        const before = await measure(ctx, target, sql, params, '(before)');
+        await ctx.progress(`Applying ${ddl.length} statement(s) on the temporary branch`);
+        await onDatabase(ctx, target, async (s) => {
+          for (const [i, d] of ddl.entries()) {
+            await runOne(s, d, {
+              maxRows: 0,
+              readOnly: false,
+              what: `ddl ${i + 1} of ${ddl.length} (on the temporary branch)`,
+            });
+          }
+        });
+        await ctx.progress('EXPLAIN ANALYZE after the change');
+        const after = await measure(ctx, target, sql, params, '(after)');
+        return { before, after };
+      },
     );
-    let before: PlanSummary;
-    let after: PlanSummary;
-    try {
-      await ctx.progress('EXPLAIN ANALYZE before the change');
-      before = await measure(ctx, target, sql, params, '(before)');
-      await ctx.progress(`Applying ${ddl.length} statement(s) on the temporary branch`);
-      await onDatabase(ctx, target, async (s) => {
-        for (const [i, d] of ddl.entries()) {
-          await runOne(s, d, {
-            maxRows: 0,
-            readOnly: false,
-            what: `ddl ${i + 1} of ${ddl.length} (on the temporary branch)`,
-          });
-        }
-      });
-      await ctx.progress('EXPLAIN ANALYZE after the change');
-      after = await measure(ctx, target, sql, params, '(after)');
-    } catch (e) {
-      await removeBranch(ctx, project_id, temp, { quiet: true });
-      if (e instanceof Error) {
-        e.message += `\nThe original branch ${branch_id} was not touched; the temporary branch ${temp} was deleted.`;
-      }
-      throw e;
-    }
-    savePending({
-      kind: 'tuning',
-      id,
-      project_id,
-      branch_id,
-      database,
-      role,
-      temp_branch_id: temp,
-      temp_branch_name: name,
-      ddl,
-      created_at: new Date().toISOString(),
-    });
+    const { id, temp, branch_id, database } = start;
+    const { before, after } = result;
     const comparison = comparePlans(before, after);
     return {
       tuning_id: id,

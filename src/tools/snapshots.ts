@@ -5,22 +5,13 @@
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
-import { fetchBranch } from './branches.js';
-import { summarizeEndpoint } from './computes.js';
-import { checkShape } from './data-api.js';
-import { branchId, int, neonId, projectId, str, text } from './fields.js';
+import { fetchBranch, summarizeEndpoint } from '../neon/resources.js';
+import { checkShape } from '../neon/shape.js';
+import { defined } from '../neon/util.js';
+import { branchId, int, neonId, projectId, str, text, timestamp } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
-import { defined } from './util.js';
 
 const snapshotId = neonId('snapshot');
-const ISO = z.iso.datetime({ offset: true });
-/** An ISO 8601 time, checked but not advertised as a format (tokens). */
-const isoTime = (what: string) =>
-  text(64)
-    .refine((v) => ISO.safeParse(v).success, {
-      message: 'must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z',
-    })
-    .describe(what);
 const snapshotRoute = '/projects/{project_id}/snapshots/{snapshot_id}' as const;
 const scheduleRoute = '/projects/{project_id}/branches/{branch_id}/backup_schedule' as const;
 
@@ -35,9 +26,9 @@ export const createSnapshot = defineTool({
     project_id: projectId,
     branch_id: branchId,
     name: text(256).optional().describe('name'),
-    timestamp: isoTime('timestamp').optional(),
+    timestamp: timestamp('timestamp').optional(),
     lsn: text(32).optional().describe('lsn'),
-    expires_at: isoTime('expires at').optional(),
+    expires_at: timestamp('expires at').optional(),
   },
   output: output({ snapshot: anyObject }),
   hints: CREATE,

@@ -9,6 +9,7 @@
  * read-only mode every other SQL path also runs READ ONLY.
  */
 import * as z from 'zod';
+import { CONNECT_OPERATIONS, onDatabase } from '../neon/connection.js';
 import {
   describeTable,
   findRelation,
@@ -18,19 +19,9 @@ import {
 } from '../sql/catalog.js';
 import { SqlError } from '../sql/errors.js';
 import { summarizePlan } from '../sql/plan.js';
-import {
-  CONNECT_OPERATIONS,
-  checkStatement,
-  explain,
-  onDatabase,
-  rowsResult,
-  runOne,
-  runTransaction,
-  truncatedNotice,
-} from '../sql/run.js';
+import { checkStatement, explain, rowsResult, runOne, runTransaction, truncatedNotice } from '../sql/run.js';
 import { untrusted } from '../sql/untrusted.js';
-import { connectionFields } from './connection.js';
-import { pgName } from './fields.js';
+import { connectionFields, pgName, sqlParams, sqlText } from './fields.js';
 import { anyObject, defineTool, type Hints, output } from './framework.js';
 
 /** Can change data and schema; results are untrusted database content. */
@@ -47,20 +38,6 @@ export const SQL_READ: Hints = {
   idempotentHint: true,
   openWorldHint: true,
 };
-
-export const sqlText = z.string().min(1).max(100_000);
-/** Parameter values: scalars (checked by a refinement, so the advertised schema stays short). */
-export const sqlParams = z
-  .array(z.any())
-  .refine(
-    (a) =>
-      a.length <= 100 && a.every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v)),
-    {
-      message: 'must be at most 100 strings, numbers, booleans or nulls',
-    },
-  )
-  .optional()
-  .describe('Values for $1, $2, …');
 
 /*
  * Output schemas name only the main keys (they cost tokens in every tools/list). Every result that

@@ -3,47 +3,16 @@
  * branch credentials (S3 keys and API tokens) that storage, functions and the AI gateway accept.
  */
 import * as z from 'zod';
-import { InvalidArgumentError, NeonApiError } from '../client/errors.js';
-import {
-  buildPath,
-  type NeonClient,
-  type PathParams,
-  type Route,
-  type Schemas,
-} from '../client/neon-client.js';
+import { InvalidArgumentError } from '../client/errors.js';
+import type { Schemas } from '../client/neon-client.js';
+import { featureStatus } from '../neon/features.js';
+import { defined, pick } from '../neon/util.js';
 import { branchId, cursor, projectId, str, text } from './fields.js';
 import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef } from './framework.js';
-import { defined, pick } from './util.js';
-
-/**
- * A branch feature status (storage, AI gateway): Neon answers 404 with a `reason` when the feature is
- * unavailable, which is an answer, not a failure. Other 404s (unknown branch) still throw.
- */
-export async function featureStatus<T, R extends Route = Route>(
-  client: NeonClient,
-  route: R,
-  path: PathParams<R>,
-  signal: AbortSignal,
-): Promise<T | { enabled: false; reason: string; message?: string }> {
-  const res = await client.sendRaw('GET', route, { path, accept: 'application/json', signal, pass: [404] });
-  const body = (await res.json().catch(() => ({}))) as Record<string, string>;
-  if (res.ok) return body as T;
-  if (body.reason && body.reason !== 'branch_not_found') {
-    return { enabled: false, reason: body.reason, message: body.message };
-  }
-  throw new NeonApiError({
-    method: 'GET',
-    route,
-    path: buildPath(route, path),
-    status: 404,
-    code: body.code,
-    neonMessage: body.message,
-    attempts: 1,
-  });
-}
 
 const bucketRoute = '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}' as const;
 const bucket = str(255).describe('bucket');
+
 /** Keys may hold `/`; each key travels as one path segment with `/` as %2F, as the API requires. */
 const objectKey = str(1024).describe('key');
 

@@ -1,8 +1,8 @@
 /** The current user, their organizations, the credentials in use, and the regions Neon offers. */
 import * as z from 'zod';
+import { pick } from '../neon/util.js';
 import { orgId } from './fields.js';
 import { anyObject, defineTool, output, READ } from './framework.js';
-import { pick } from './util.js';
 
 export const getCurrentUser = defineTool({
   name: 'get_current_user',
