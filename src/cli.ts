@@ -24,7 +24,8 @@ Usage: neon-mcp [options]
   --exclude-tools LIST   Tools to hide (or NEON_MCP_EXCLUDE_TOOLS)
   --sql-timeout MS       SQL statement timeout (default 30000; or NEON_MCP_SQL_TIMEOUT_MS)
   --sql-max-rows N       Rows returned by SQL tools at most (default 500; or NEON_MCP_SQL_MAX_ROWS)
-  --operation-timeout MS Longest wait for Neon operations (default 600000)
+  --operation-timeout MS Longest wait for Neon operations (default 600000; or
+                         NEON_MCP_OPERATION_TIMEOUT_MS)
   --help                 Show this help
   --version              Print the version
 `;
@@ -68,12 +69,14 @@ function main(argv = process.argv.slice(2), env = process.env): void {
       version: { type: 'boolean', short: 'v' },
     },
   });
+  // Asked-for output goes to stdout (`neon-mcp --version | cat`); the server itself never writes there
+  // but JSON-RPC, and these two exit before it starts.
   if (values.help) {
-    process.stderr.write(USAGE);
+    process.stdout.write(USAGE);
     return;
   }
   if (values.version) {
-    process.stderr.write(`${VERSION}\n`);
+    process.stdout.write(`${VERSION}\n`);
     return;
   }
 
@@ -94,7 +97,10 @@ function main(argv = process.argv.slice(2), env = process.env): void {
     excludeTools: list(values['exclude-tools'] ?? env.NEON_MCP_EXCLUDE_TOOLS),
     sqlTimeoutMs: positiveInt('--sql-timeout', values['sql-timeout'] ?? env.NEON_MCP_SQL_TIMEOUT_MS),
     sqlMaxRows: positiveInt('--sql-max-rows', values['sql-max-rows'] ?? env.NEON_MCP_SQL_MAX_ROWS),
-    operationTimeoutMs: positiveInt('--operation-timeout', values['operation-timeout']),
+    operationTimeoutMs: positiveInt(
+      '--operation-timeout',
+      values['operation-timeout'] ?? env.NEON_MCP_OPERATION_TIMEOUT_MS,
+    ),
     secrets: apiKey ? [apiKey] : [],
     logger,
   });

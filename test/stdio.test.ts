@@ -391,16 +391,16 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
     }
   });
 
-  it('--help prints usage on stderr and exits 0; --version prints the version', async () => {
+  it('--help and --version print on stdout (for `| cat`, `| grep`) and exit 0', async () => {
     const help = await run(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toBe('');
-    expect(help.stderr).toMatch(/Usage: neon-mcp/);
-    expect(help.stderr).toMatch(/--read-only/);
+    expect(help.stderr).toBe('');
+    expect(help.stdout).toMatch(/Usage: neon-mcp/);
+    expect(help.stdout).toMatch(/--read-only/);
     const version = await run(['--version']);
     expect(version.code).toBe(0);
-    expect(version.stdout).toBe('');
-    expect(version.stderr.trim()).toBe(VERSION);
+    expect(version.stderr).toBe('');
+    expect(version.stdout).toBe(`${VERSION}\n`);
   });
 
   it('an unknown flag exits 2 with the problem and the usage on stderr, nothing on stdout', async () => {

@@ -1,0 +1,202 @@
+/**
+ * neon-mcp as people get it: the npm tarball installed into an empty folder, the MCP Registry entry
+ * (server.json) and the MCP Bundle for Claude Desktop (manifest.json, neon-mcp.mcpb). Each is built and
+ * used the way a user or a registry would, not only read.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import AjvModule from 'ajv';
+import formatsModule from 'ajv-formats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selectTools } from '../src/tools/registry.js';
+import { TEST_KEY } from './helpers.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const json = (path: string) => JSON.parse(readFileSync(join(ROOT, path), 'utf8'));
+const pkg = json('package.json');
+const server = json('server.json');
+const manifest = json('manifest.json');
+const MCPB = join(ROOT, 'node_modules/@anthropic-ai/mcpb/dist/cli/cli.js');
+// CommonJS packages seen from ESM: the constructor is on `default` or is the module itself.
+const Ajv = AjvModule.default ?? AjvModule;
+const addFormats = formatsModule.default ?? formatsModule;
+
+/** A minimal environment: nothing (in particular no NEON_API_KEY) leaks in from the test's own. */
+const bareEnv = (extra: Record<string, string> = {}) => ({
+  PATH: process.env.PATH ?? '',
+  HOME: process.env.HOME ?? tmpdir(),
+  ...extra,
+});
+
+const work = mkdtempSync(join(tmpdir(), 'neon-mcp-package-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('server.json (MCP Registry entry)', () => {
+  it('is valid against the registry schema it names (vendored in spec/mcp-registry)', () => {
+    const schema = json('spec/mcp-registry/server.schema.json');
+    expect(server.$schema).toBe(schema.$id);
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats(ajv);
+    const validate = ajv.compile(schema);
+    expect(validate(server), JSON.stringify(validate.errors)).toBe(true);
+    // The schema can fail: a description over the registry's 100 characters is refused.
+    expect(validate({ ...server, description: 'x'.repeat(101) })).toBe(false);
+  });
+
+  it('names the package as package.json does, with the API key as a secret', () => {
+    expect(server.name).toBe(pkg.mcpName);
+    expect(server.version).toBe(pkg.version);
+    const [npmPackage] = server.packages;
+    expect(npmPackage).toMatchObject({
+      registryType: 'npm',
+      identifier: pkg.name,
+      version: pkg.version,
+      transport: { type: 'stdio' },
+    });
+    const key = npmPackage.environmentVariables.find((v: { name: string }) => v.name === 'NEON_API_KEY');
+    expect(key).toMatchObject({ isRequired: true, isSecret: true });
+  });
+
+  it('declares only environment variables the server reads, and all of them', () => {
+    const help = execFileSync(process.execPath, ['dist/index.js', '--help'], { cwd: ROOT, encoding: 'utf8' });
+    const inHelp = new Set(help.match(/\b(NEON_[A-Z_]+)\b/g));
+    const declared = new Set(server.packages[0].environmentVariables.map((v: { name: string }) => v.name));
+    expect(declared).toEqual(inHelp);
+  });
+});
+
+describe('the npm tarball', () => {
+  let installDir: string;
+  beforeAll(() => {
+    // As `npm publish` would: prepack builds, the tarball holds what "files" lists.
+    const out = execFileSync(NPM, ['pack', '--json', '--pack-destination', work], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const [{ filename, files }] = JSON.parse(out.slice(out.indexOf('[')));
+    const paths = (files as { path: string }[]).map((f) => f.path);
+    expect(paths).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js']));
+    expect(paths).toContain('dist/server.d.ts');
+    expect(paths.some((p) => p.startsWith('src/') || p.startsWith('test/'))).toBe(false);
+    installDir = join(work, 'install');
+    mkdirSync(installDir);
+    execFileSync(NPM, ['init', '-y'], { cwd: installDir, stdio: 'ignore' });
+    // Production dependencies only, as a user's `npx neon-mcp` installs it.
+    execFileSync(
+      NPM,
+      ['install', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error', join(work, filename)],
+      { cwd: installDir, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+  }, 300_000);
+
+  it('installs with no install script and runs: `npx neon-mcp --version` prints the version on stdout', () => {
+    const installed = JSON.parse(
+      readFileSync(join(installDir, 'node_modules/neon-mcp/package.json'), 'utf8'),
+    );
+    expect(Object.keys(installed.scripts ?? {})).not.toEqual(
+      expect.arrayContaining(['prepare', 'install', 'postinstall', 'preinstall']),
+    );
+    const res = spawnSync(NPM, ['exec', '--no', '--', 'neon-mcp', '--version'], {
+      cwd: installDir,
+      encoding: 'utf8',
+      env: bareEnv(),
+    });
+    expect(res.status).toBe(0);
+    expect(res.stdout).toBe(`${pkg.version}\n`);
+  });
+
+  it('an unknown flag exits 2 with the usage on stderr', () => {
+    const res = spawnSync(process.execPath, ['node_modules/neon-mcp/dist/index.js', '--nope'], {
+      cwd: installDir,
+      encoding: 'utf8',
+      env: bareEnv(),
+    });
+    expect(res.status).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(/--nope/);
+    expect(res.stderr).toMatch(/Usage: neon-mcp/);
+  });
+
+  it('the library entry resolves with its type declarations', () => {
+    const res = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const m = await import('neon-mcp'); console.log(typeof m.prepareServer)",
+      ],
+      { cwd: installDir, encoding: 'utf8', env: bareEnv() },
+    );
+    expect(res.stdout.trim()).toBe('function');
+    const installed = JSON.parse(
+      readFileSync(join(installDir, 'node_modules/neon-mcp/package.json'), 'utf8'),
+    );
+    expect(readdirSync(join(installDir, 'node_modules/neon-mcp/dist'))).toContain(
+      installed.types.replace('dist/', ''),
+    );
+  });
+});
+
+describe('the MCP Bundle (Claude Desktop)', () => {
+  it('manifest.json passes `mcpb validate` and matches package.json', () => {
+    const res = spawnSync(process.execPath, [MCPB, 'validate', join(ROOT, 'manifest.json')], {
+      encoding: 'utf8',
+    });
+    expect(res.status, res.stdout + res.stderr).toBe(0);
+    expect(manifest.version).toBe(pkg.version);
+    expect(manifest.server.entry_point).toBe(pkg.bin['neon-mcp']);
+    expect(manifest.user_config.api_key).toMatchObject({ sensitive: true, required: true });
+  });
+
+  it('lists the tools of the default toolsets (regenerate with npm run docs)', () => {
+    expect(manifest.tools).toEqual(
+      selectTools({}).map((t) => ({ name: t.name, description: t.description })),
+    );
+  });
+
+  it('builds, unpacks, and starts with the bundle’s own environment mapping', async () => {
+    const file = join(work, 'neon-mcp.mcpb');
+    execFileSync(process.execPath, ['scripts/bundle.mjs', file], { cwd: ROOT, stdio: 'ignore' });
+    const dir = join(work, 'unpacked');
+    execFileSync(process.execPath, [MCPB, 'unpack', file, dir], { stdio: 'ignore' });
+    const unpacked = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    // What Claude Desktop does: substitute ${__dirname} and ${user_config.*} and run mcp_config.
+    const userConfig: Record<string, string> = {
+      api_key: TEST_KEY,
+      read_only: 'true',
+      project_id: '',
+      toolsets: '',
+    };
+    const fill = (v: string) =>
+      v
+        .replace(/\$\{__dirname\}/g, dir)
+        .replace(/\$\{user_config\.([a-z_]+)\}/g, (_, k) => userConfig[k] ?? '');
+    const { command, args, env } = unpacked.server.mcp_config;
+    const transport = new StdioClientTransport({
+      command: command === 'node' ? process.execPath : command,
+      args: args.map(fill),
+      env: bareEnv(
+        Object.fromEntries(Object.entries(env as Record<string, string>).map(([k, v]) => [k, fill(v)])),
+      ),
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'bundle-test', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      // read_only from the bundle's user_config reached the server: only read tools are listed.
+      expect(tools.length).toBeGreaterThan(10);
+      expect(tools.every((t) => t.annotations?.readOnlyHint === true)).toBe(true);
+      expect(tools.map((t) => t.name)).toContain('run_sql_readonly');
+    } finally {
+      await client.close();
+    }
+  }, 300_000);
+});
