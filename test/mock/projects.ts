@@ -28,19 +28,11 @@ export function projectHandlers(fake: NeonFake): RequestHandler[] {
       return HttpResponse.json({ projects: page, pagination: { cursor: page.at(-1)?.id ?? 'end' } });
     }),
     http.get(`${BASE}/projects`, ({ request }) => {
-      const q = new URL(request.url).searchParams;
-      if (q.get('recoverable') !== 'true') return undefined; // the core handler answers
-      const projects = [...s.deleted.values()].map((d) => d.project);
-      return HttpResponse.json({ projects, pagination: { cursor: projects.at(-1)?.id ?? 'end' } });
-    }),
-    // Remembers what the core handler is about to delete, so it can be recovered.
-    http.delete(`${BASE}/projects/:project_id`, ({ params }) => {
-      const p = fake.projects.get(params.project_id as string);
-      if (p) s.deleted.set(p.id, { project: p, branches: fake.branchesOf(p.id) });
-      return undefined;
-    }),
-    http.get(`${BASE}/projects`, ({ request }) => {
       const url = new URL(request.url);
+      if (url.searchParams.get('recoverable') === 'true') {
+        const projects = [...s.deleted.values()].map((d) => d.project);
+        return HttpResponse.json({ projects, pagination: { cursor: projects.at(-1)?.id ?? 'end' } });
+      }
       const search = url.searchParams.get('search');
       const limit = Number(url.searchParams.get('limit') ?? 10);
       const cursor = url.searchParams.get('cursor');
@@ -110,6 +102,8 @@ export function projectHandlers(fake: NeonFake): RequestHandler[] {
     http.delete(`${BASE}/projects/:project_id`, ({ params }) => {
       const p = project(params as Params);
       if (!p) return notFound(`project ${params.project_id}`);
+      // Kept, with its branches, so it can be recovered.
+      s.deleted.set(p.id, { project: p, branches: fake.branchesOf(p.id) });
       fake.projects.delete(p.id);
       return HttpResponse.json({ project: p });
     }),
