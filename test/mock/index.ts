@@ -6,8 +6,7 @@
  *
  * Order matters only where two routes match the same path: msw takes the first handler that answers.
  * Each file keeps its own literal routes ahead of its parameterised ones (`/projects/shared` before
- * `/projects/:project_id`); across files no two routes overlap, except `/projects/auth/…` (POST only,
- * which the projects file does not serve).
+ * `/projects/:project_id`), and no operation is served by two files: test/fake.test.ts checks both.
  */
 import type { RequestHandler } from 'msw';
 import { anonymizationHandlers } from './anonymization.js';
