@@ -26,7 +26,7 @@ import {
 
 buildOurs();
 const mockLib = await loadMock();
-const server = await mockLib.startMockHttpServer({ discoverHandlers: true });
+const server = await mockLib.startMockHttpServer();
 // Only use Neon's server if `npm run bench` already installed it (this script does not install).
 const neonEntry = join(CACHE, 'neon/node_modules', NEON_PACKAGE, 'dist/index.js');
 const haveNeon = existsSync(neonEntry) && installNeon().entry;

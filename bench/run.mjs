@@ -57,7 +57,7 @@ const results = { machine: await machine(), date: new Date().toISOString(), neon
 
 /** A mock server with a seeded project, answering both servers' start-up and tool requests. */
 async function startMock(options = {}) {
-  const server = await mockLib.startMockHttpServer({ discoverHandlers: true, ...options });
+  const server = await mockLib.startMockHttpServer(options);
   const seeded = server.api.fake.seedProject('bench');
   return { server, ...seeded };
 }
@@ -214,7 +214,6 @@ if (!SKIP.has('overhead')) {
   const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
   const { Client } = await import('@modelcontextprotocol/client');
   const api = new mockLib.MockNeonApi();
-  await api.discover();
   const { project } = api.fake.seedProject('inproc');
   const url = `${mockLib.BASE}/projects/${project.id}`;
   const { RateLimiter } = await import(dist('client/rate-limiter.js'));

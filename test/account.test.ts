@@ -1,11 +1,9 @@
 import { HttpResponse, http } from 'msw';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BASE, connect, registerHandlers, TEST_KEY, useMockApi } from './helpers.js';
-import { accountHandlers, accountOverrides, accountStore, seedOrg } from './mock/account-handlers.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BASE, connect, TEST_KEY, useMockApi } from './helpers.js';
+import { accountStore, seedOrg } from './mock/stores.js';
 
-registerHandlers(accountHandlers);
 const api = useMockApi();
-beforeEach(() => api.use(...accountOverrides(api.fake)));
 let conn: Awaited<ReturnType<typeof connect>>;
 afterEach(() => conn?.close());
 

@@ -1,10 +1,9 @@
 import { HttpResponse, http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BASE, connect, neonError, registerHandlers, useMockApi } from './helpers.js';
-import { authHandlers, authStore, enableAuth } from './mock/branch-feature-auth-handlers.js';
+import { BASE, connect, neonError, useMockApi } from './helpers.js';
+import { authStore, enableAuth } from './mock/auth.js';
 import { validateRequest } from './mock/spec.js';
 
-registerHandlers(authHandlers);
 const api = useMockApi();
 let conn: Awaited<ReturnType<typeof connect>>;
 afterEach(() => conn?.close());

@@ -2,10 +2,10 @@ import { inflateRawSync } from 'node:zlib';
 import { http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
 import { zipFiles } from '../src/tools/functions.js';
-import { BASE, connect, neonError, registerHandlers, useMockApi } from './helpers.js';
-import { branchFeatureHandlers, features, handleDeployment } from './mock/branch-feature-handlers.js';
+import { BASE, connect, neonError, useMockApi } from './helpers.js';
+import { handleDeployment } from './mock/functions.js';
+import { features } from './mock/stores.js';
 
-registerHandlers(branchFeatureHandlers);
 const api = useMockApi();
 let conn: Awaited<ReturnType<typeof connect>>;
 afterEach(() => conn?.close());

@@ -11,19 +11,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type * as z from 'zod';
 import type { ToolDef } from '../src/tools/framework.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
-import { BASE, connect, registerHandlers, text, useMockApi } from './helpers.js';
-import { catchAll, discoverHandlerFactories } from './mock/http-server.js';
+import { BASE, connect, text, useMockApi } from './helpers.js';
 import { type NeonFake, neonError } from './mock/neon-fake.js';
 
-// Handler factories other test modules keep next to the core ones, then a 404 for any route nobody
-// serves (a request to it is still checked against the spec, but is never left unhandled).
-const found = await discoverHandlerFactories();
-for (const factory of found.handlers) registerHandlers(factory);
-registerHandlers(() => [catchAll]);
-
 const api = useMockApi();
-// Factories that must come before the core handlers: per test, ahead of them.
-beforeEach(() => api.use(...found.overrides.flatMap((f) => f(api.fake))));
 let conn: Awaited<ReturnType<typeof connect>> | undefined;
 afterEach(async () => {
   await conn?.close();

@@ -21,7 +21,6 @@ import { matchOperation, validateRequest } from './mock/spec.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 12);
 const mock = new MockNeonApi({ validate: true });
-await mock.discover();
 let conn: Awaited<ReturnType<typeof connect>>;
 let world: ReturnType<typeof seed>;
 const protoKeys = Object.getOwnPropertyNames(Object.prototype).sort();

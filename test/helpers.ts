@@ -1,7 +1,7 @@
 /**
- * Test harness: msw stands in for the Neon API (backed by a fresh {@link NeonFake} per test), every
- * request is checked against Neon's OpenAPI description, and a real MCP client talks to the server
- * in memory.
+ * Test harness: msw stands in for the Neon API (backed by a fresh {@link NeonFake} per test, with the
+ * handlers of every resource from test/mock/index.ts), every request is checked against Neon's
+ * OpenAPI description, and a real MCP client talks to the server in memory.
  */
 import { Client } from '@modelcontextprotocol/client';
 import { InMemoryTransport } from '@modelcontextprotocol/server';
@@ -11,7 +11,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { NeonClient, type NeonClientOptions } from '../src/client/neon-client.js';
 import { prepareServer, type ServerOptions } from '../src/server.js';
-import { coreHandlers } from './mock/handlers.js';
+import { fakeHandlers } from './mock/index.js';
 import { BASE, NeonFake, neonError } from './mock/neon-fake.js';
 import { validateRequest } from './mock/spec.js';
 
@@ -24,12 +24,6 @@ export interface RecordedRequest {
   path: string;
   query: URLSearchParams;
   body: unknown;
-}
-
-/** Extra handlers (for resources beyond the core) can be registered by other test modules. */
-const extraHandlerFactories: ((fake: NeonFake) => RequestHandler[])[] = [];
-export function registerHandlers(factory: (fake: NeonFake) => RequestHandler[]): void {
-  extraHandlerFactories.push(factory);
 }
 
 /**
@@ -72,7 +66,7 @@ export function useMockApi() {
     state.fake = new NeonFake();
     state.requests = [];
     state.violations = [];
-    msw.resetHandlers(...coreHandlers(state.fake), ...extraHandlerFactories.flatMap((f) => f(state.fake)));
+    msw.resetHandlers(...fakeHandlers(state.fake));
   });
   afterEach(async () => {
     await Promise.all(pending.splice(0));
@@ -93,7 +87,10 @@ export function useMockApi() {
         (r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path)),
       ).length;
     },
-    /** Per-test handlers, tried before the fake's. */
+    /**
+     * The one way to change the fake for a test: handlers tried before the fake's (newest first),
+     * dropped after the test. A handler that returns undefined falls through to the next one.
+     */
     use(...handlers: RequestHandler[]) {
       msw.use(...handlers);
     },

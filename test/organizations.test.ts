@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, registerHandlers, useMockApi } from './helpers.js';
-import { accountHandlers, accountStore, addMember, seedOrg } from './mock/account-handlers.js';
+import { connect, useMockApi } from './helpers.js';
+import { accountStore, addMember, seedOrg } from './mock/stores.js';
 
-registerHandlers(accountHandlers);
 const api = useMockApi();
 let conn: Awaited<ReturnType<typeof connect>>;
 afterEach(() => conn?.close());

@@ -4,14 +4,12 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connections } from '../src/sql/connections.js';
-import { connect, registerHandlers, useMockApi } from './helpers.js';
-import { schemaHandlers } from './mock/schema-handlers.js';
+import { connect, useMockApi } from './helpers.js';
 import { type BranchDatabases, createRoles, useBranchDatabases } from './pg/branches.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';
 
 let pg: TestPostgres;
 let dbs: BranchDatabases;
-registerHandlers(schemaHandlers((branchId, database) => dbs.dump(branchId, database)));
 const api = useMockApi();
 dbs = useBranchDatabases(api, () => pg);
 

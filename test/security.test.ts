@@ -22,7 +22,6 @@ import { BASE, MockNeonApi } from './mock/http-server.js';
 import type { NeonFake } from './mock/neon-fake.js';
 
 const mock = new MockNeonApi();
-await mock.discover();
 let conn: Awaited<ReturnType<typeof connect>> | undefined;
 let stderr: string[] = [];
 let world: ReturnType<typeof seed>;

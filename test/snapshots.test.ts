@@ -1,9 +1,8 @@
 import { http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BASE, connect, neonError, registerHandlers, useMockApi } from './helpers.js';
-import { branchFeatureHandlers, features } from './mock/branch-feature-handlers.js';
+import { BASE, connect, neonError, useMockApi } from './helpers.js';
+import { features } from './mock/stores.js';
 
-registerHandlers(branchFeatureHandlers);
 const api = useMockApi();
 let conn: Awaited<ReturnType<typeof connect>>;
 afterEach(() => conn?.close());

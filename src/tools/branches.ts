@@ -157,7 +157,13 @@ export const createBranch = defineTool({
   title: 'Create branch',
   description: 'Branch off a parent (as of now or a past point) with a compute; returns connection_uri.',
   toolset: 'branches',
-  operations: ['createProjectBranch', 'getProjectBranch', 'getProjectEndpoint', 'getConnectionURI'],
+  operations: [
+    'createProjectBranch',
+    'getProjectBranch',
+    'getProjectEndpoint',
+    'getConnectionURI',
+    'listProjectBranchDatabases',
+  ],
   input: {
     project_id: projectId,
     name: branchName.optional(),

@@ -83,7 +83,7 @@ export const createCompute = defineTool({
   title: 'Create compute',
   description: 'Add a compute to a branch (read_only: a replica).',
   toolset: 'computes',
-  operations: ['createProjectEndpoint'],
+  operations: ['createProjectEndpoint', 'getProjectEndpoint'],
   input: {
     project_id: projectId,
     branch_id: branchId,
@@ -126,7 +126,7 @@ export const updateCompute = defineTool({
   title: 'Update compute',
   description: "Change a compute's settings, or disable it.",
   toolset: 'computes',
-  operations: ['updateProjectEndpoint'],
+  operations: ['updateProjectEndpoint', 'getProjectEndpoint'],
   input: {
     project_id: projectId,
     endpoint_id: computeId,
@@ -198,7 +198,7 @@ function lifecycleTool(
     title,
     description,
     toolset: 'computes',
-    operations: [operation],
+    operations: [operation, 'getProjectEndpoint'],
     input: { project_id: projectId, endpoint_id: computeId },
     output: computeOut,
     hints: ACT,

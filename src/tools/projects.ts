@@ -92,7 +92,7 @@ export const createProject = defineTool({
   description: 'Create a project with branch, database, role and compute; returns connection_uri.',
   toolset: 'projects',
   accountLevel: true,
-  operations: ['createProject'],
+  operations: ['createProject', 'getProject'],
   input: {
     name: nameOf(256).optional().describe('Name'),
     region_id: text(64).optional().describe('e.g. aws-us-east-2'),
@@ -146,7 +146,7 @@ export const updateProject = defineTool({
   title: 'Update project',
   description: 'Rename a project or change its settings.',
   toolset: 'projects',
-  operations: ['updateProject'],
+  operations: ['updateProject', 'getProject'],
   input: {
     project_id: projectId,
     name: nameOf(256).optional().describe('Name'),

@@ -210,7 +210,9 @@ export const completeDatabaseMigration = defineTool({
   title: 'Complete database migration',
   description: 'Apply a prepared migration to the original branch; deletes the temporary one.',
   toolset: 'schema',
-  operations: ['deleteProjectBranch', 'listProjectBranches', ...CONNECT_OPERATIONS],
+  // The pending work names its branch, database and role: only the connection URI is looked up, and
+  // listProjectBranches finds a temporary branch this server forgot (after a restart).
+  operations: ['deleteProjectBranch', 'listProjectBranches', 'getConnectionURI'],
   input: {
     project_id: projectId,
     migration_id: workId('prepare_database_migration', 'migration_id'),
@@ -370,7 +372,9 @@ export const completeQueryTuning = defineTool({
   title: 'Complete query tuning',
   description: "Apply a tuning's DDL to the original branch, or not; deletes the temporary branch.",
   toolset: 'schema',
-  operations: ['deleteProjectBranch', 'listProjectBranches', ...CONNECT_OPERATIONS],
+  // The pending work names its branch, database and role: only the connection URI is looked up, and
+  // listProjectBranches finds a temporary branch this server forgot (after a restart).
+  operations: ['deleteProjectBranch', 'listProjectBranches', 'getConnectionURI'],
   input: {
     project_id: projectId,
     tuning_id: workId('prepare_query_tuning', 'tuning_id'),

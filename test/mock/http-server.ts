@@ -6,26 +6,21 @@
  * - as an in-process `fetch` (`MockNeonApi#fetch`), for tests that hand a `fetch` to `NeonClient`.
  *
  * Each request becomes a fetch `Request` on `BASE` and is answered by msw's `getResponse()` with, in
- * order: per-test handlers (`use()`), override factories, the core handlers, extra handler factories
- * (passed in, or found next to this file by {@link discoverHandlerFactories}), account basics (`/auth`,
- * `/users/me`, …) and a catch-all 404, so no request is ever left unanswered. Optional: Neon's rate limits (700/min overall, 40/s per route
- * → 429 with `Retry-After`), a fault hook, time-based operations and OpenAPI validation.
+ * order: per-test handlers (`use()`), the handlers of every resource (the one list in index.ts, the
+ * same `useMockApi` installs) and a catch-all 404, so no request is ever left unanswered. Optional:
+ * Neon's rate limits (700/min overall, 40/s per route → 429 with `Retry-After`), a fault hook,
+ * time-based operations and OpenAPI validation.
  */
-import { readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getResponse, HttpResponse, http, type RequestHandler } from 'msw';
-import { coreHandlers } from './handlers.js';
+import { fakeHandlers } from './index.js';
 import { BASE, type FakeOperation, NeonFake, neonError, publicOperation } from './neon-fake.js';
 import { matchOperation, validateRequest } from './spec.js';
 
 export { BASE, NeonFake, neonError };
 
 const API_PREFIX = new URL(BASE).pathname; // "/api/v2"
-
-export type HandlerFactory = (fake: NeonFake) => RequestHandler[];
 
 /** One request as the mock saw it. */
 export interface SeenRequest {
@@ -61,12 +56,6 @@ export const NEON_LIMITS: RateLimits = { perMinute: 700, perSecondPerRoute: 40 }
 
 export interface MockApiOptions {
   fake?: NeonFake;
-  /** Extra handler factories (for resources beyond the core), tried after the core handlers. */
-  handlers?: HandlerFactory[];
-  /** Handler factories tried before the core handlers. */
-  overrides?: HandlerFactory[];
-  /** Add the factories {@link discoverHandlerFactories} finds (startMockHttpServer only; else call `discover()`). */
-  discoverHandlers?: boolean;
   /** Enforce Neon's limits (true) or custom ones; requests past them get 429 with `Retry-After`. */
   rateLimit?: boolean | RateLimits;
   /** Clock of the rate limiter and time-based operations (default `Date.now`). */
@@ -127,74 +116,6 @@ function prune(stamps: number[], before: number): void {
   if (n > 0) stamps.splice(0, n);
 }
 
-/** `/auth`, `/users/me` and `/users/me/organizations` for a personal key (what other servers call at start). */
-export function accountBasics(): RequestHandler[] {
-  const t = '2025-01-01T00:00:00Z';
-  return [
-    http.get(`${BASE}/auth`, () =>
-      HttpResponse.json({ account_id: 'user-1', auth_method: 'api_key_user', auth_data: 'key-1' }),
-    ),
-    http.get(`${BASE}/users/me`, () =>
-      HttpResponse.json({
-        id: 'user-1',
-        email: 'dev@example.com',
-        login: 'dev',
-        name: 'Dev',
-        last_name: 'Eloper',
-        image: '',
-        active_seconds_limit: 0,
-        projects_limit: 100,
-        branches_limit: 5000,
-        max_autoscaling_limit: 8,
-        auth_accounts: [],
-        plan: 'free',
-        billing_account: {
-          state: 'active',
-          payment_source: { type: 'none' },
-          subscription_type: 'free_v3',
-          quota_reset_at_last: t,
-          email: 'dev@example.com',
-          address_city: '',
-          address_country: '',
-          address_line1: '',
-          address_line2: '',
-          address_postal_code: '',
-          address_state: '',
-        },
-      }),
-    ),
-    http.get(`${BASE}/users/me/organizations`, () => HttpResponse.json({ organizations: [] })),
-  ];
-}
-
-/**
- * The handler factories other test modules keep next to this file (`test/mock/<resource>-handlers.ts`):
- * exported functions named `…Handlers` (tried after the core handlers) or `…Overrides` (before them)
- * whose one parameter is `fake` — the `(fake: NeonFake) => RequestHandler[]` convention of
- * CONTRIBUTING.md. Others (helpers, factories of something else) are left alone.
- */
-export async function discoverHandlerFactories(): Promise<{
-  handlers: HandlerFactory[];
-  overrides: HandlerFactory[];
-  names: string[];
-}> {
-  const dir = dirname(fileURLToPath(import.meta.url));
-  const out = { handlers: [] as HandlerFactory[], overrides: [] as HandlerFactory[], names: [] as string[] };
-  for (const file of readdirSync(dir).sort()) {
-    if (!/^[a-z0-9-]+-handlers\.(ts|js)$/.test(file)) continue;
-    const mod = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
-    for (const [name, value] of Object.entries(mod)) {
-      if (typeof value !== 'function' || value.length !== 1) continue;
-      if (!/^(async\s+)?(function\s*\w*\s*)?\(?\s*fake\b/.test(String(value))) continue;
-      if (/Overrides$/.test(name)) out.overrides.push(value as HandlerFactory);
-      else if (/Handlers$/.test(name)) out.handlers.push(value as HandlerFactory);
-      else continue;
-      out.names.push(`${file}:${name}`);
-    }
-  }
-  return out;
-}
-
 /** Answers 404 for everything no other handler took, so nothing is ever unhandled. */
 export const catchAll = http.all('*', ({ request }) =>
   neonError(
@@ -217,8 +138,6 @@ export class MockNeonApi {
   limited = 0;
   fault: FaultHook | undefined;
   private runtime: RequestHandler[] = [];
-  private extra: HandlerFactory[];
-  private overrides: HandlerFactory[];
   private handlers: RequestHandler[] = [];
   private limiter: RateLimitEnforcer | undefined;
   private readonly now: () => number;
@@ -226,21 +145,10 @@ export class MockNeonApi {
 
   constructor(private readonly options: MockApiOptions = {}) {
     this.now = options.now ?? Date.now;
-    this.extra = [...(options.handlers ?? [])];
-    this.overrides = [...(options.overrides ?? [])];
     this.fault = options.fault;
     this.fake = this.prepareFake(options.fake ?? new NeonFake());
     this.setLimits(options.rateLimit);
     this.rebuild();
-  }
-
-  /** Adds the handler factories {@link discoverHandlerFactories} finds. */
-  async discover(): Promise<string[]> {
-    const found = await discoverHandlerFactories();
-    this.extra.push(...found.handlers);
-    this.overrides.push(...found.overrides);
-    this.rebuild();
-    return found.names;
   }
 
   /** Turns rate limiting on (Neon's limits or custom ones) or off; resets the windows. */
@@ -379,10 +287,7 @@ export class MockNeonApi {
     this.handlers = [
       ...this.runtime,
       ...(this.options.operationDurationMs !== undefined ? [this.timedOperations()] : []),
-      ...this.overrides.flatMap((f) => f(this.fake)),
-      ...coreHandlers(this.fake),
-      ...this.extra.flatMap((f) => f(this.fake)),
-      ...accountBasics(),
+      ...fakeHandlers(this.fake),
       catchAll,
     ];
   }
@@ -434,7 +339,6 @@ export interface MockHttpServer {
 /** Serves a {@link MockNeonApi} on 127.0.0.1 (a free port). */
 export async function startMockHttpServer(options: MockApiOptions = {}): Promise<MockHttpServer> {
   const api = new MockNeonApi(options);
-  if (options.discoverHandlers) await api.discover();
   const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
     serve(api, req, res).catch((error) => {

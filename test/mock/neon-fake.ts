@@ -48,6 +48,8 @@ export class NeonFake {
         pooled: boolean;
       }) => string)
     | undefined;
+  /** Schema text of a branch's database, for the schema endpoints (set by useBranchDatabases). */
+  schemaDump: ((branchId: string, database: string) => Promise<string>) | undefined;
   private seq = 0;
 
   id(prefix: string): string {

@@ -94,6 +94,7 @@ export function useBranchDatabases(
   }
 
   beforeEach(() => {
+    api.fake.schemaDump = async (branchId, database) => dumpSchema(getPg(), await ensure(branchId, database));
     api.fake.connectionUri = ({ branch_id, database, role }) =>
       getPg().uri(branchDatabase(branch_id, database), role === OWNER || role === READER ? role : SUPERUSER);
     // Runs before the fake's own connection_uri handler and falls through to it.

@@ -1,13 +1,11 @@
 /**
- * msw handlers for Neon Auth on a branch (integration, settings, domains, OAuth providers, users) and
- * the project-level SDK keys and ownership transfer. State is per {@link NeonFake} (see {@link authStore}).
+ * Neon Auth on a branch (integration, settings, domains, OAuth providers, users) and the project-level
+ * SDK keys and ownership transfer. Serves src/tools/auth.ts. State is per {@link NeonFake} (see {@link authStore}).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { HttpResponse, http } from 'msw';
+import { HttpResponse, http, type RequestHandler } from 'msw';
+import { type Json, jsonBody, type Params } from './common.js';
 import { BASE, type NeonFake, neonError } from './neon-fake.js';
-
-type Json = Record<string, any>;
-type Params = Record<string, string>;
 
 export interface BranchAuth {
   integration: Json;
@@ -98,12 +96,7 @@ export function enableAuth(
   return auth;
 }
 
-async function jsonBody(request: Request): Promise<Json> {
-  const text = await request.text();
-  return text ? JSON.parse(text) : {};
-}
-
-export function authHandlers(fake: NeonFake) {
+export function authHandlers(fake: NeonFake): RequestHandler[] {
   const s = authStore(fake);
   const notFound = (what: string) => neonError(404, `${what} not found`, 'NOT_FOUND');
   const A = `${BASE}/projects/:project_id/branches/:branch_id/auth`;

@@ -1,12 +1,11 @@
 /**
- * msw handlers for the schema endpoints (getProjectBranchSchema, getProjectBranchSchemaComparison),
- * answering from real databases: `dump` gives the schema text of a branch's database (see
- * test/pg/branches.ts), and the comparison is a unified diff of two dumps, base first.
+ * The schema endpoints (getProjectBranchSchema, getProjectBranchSchemaComparison), answering from
+ * real databases: `fake.schemaDump` gives the schema text of a branch's database (useBranchDatabases
+ * in test/pg/branches.ts sets it), and the comparison is a unified diff of two dumps, base first.
+ * Serves src/tools/schema.ts.
  */
-import { HttpResponse, http } from 'msw';
+import { HttpResponse, http, type RequestHandler } from 'msw';
 import { BASE, type NeonFake, neonError } from './neon-fake.js';
-
-export type SchemaDump = (branchId: string, database: string) => Promise<string>;
 
 /** A unified diff of two texts, one hunk with all lines as context (enough for the fake). */
 export function unifiedDiff(a: string, b: string, labelA: string, labelB: string): string {
@@ -36,9 +35,15 @@ export function unifiedDiff(a: string, b: string, labelA: string, labelB: string
   return [`--- a/${labelA}`, `+++ b/${labelB}`, `@@ -1,${x.length} +1,${y.length} @@`, ...out].join('\n');
 }
 
-/** Handlers for the schema endpoints, answering from the real databases. */
-export function schemaHandlers(dump: SchemaDump) {
-  return (fake: NeonFake) => [
+/** Handlers for the schema endpoints, answering from the real databases through `fake.schemaDump`. */
+export function schemaHandlers(fake: NeonFake): RequestHandler[] {
+  const dump = (branchId: string, database: string): Promise<string> => {
+    // Without real databases there is no schema to show: say so rather than invent one.
+    if (!fake.schemaDump)
+      throw new Error('fake.schemaDump is not set: use useBranchDatabases (test/pg/branches.ts)');
+    return fake.schemaDump(branchId, database);
+  };
+  return [
     http.get(`${BASE}/projects/:project_id/branches/:branch_id/schema`, async ({ params, request }) => {
       const branch = fake.branches.get(params.branch_id as string);
       if (!branch) return neonError(404, `branch ${params.branch_id} not found`, 'NOT_FOUND');
