@@ -15,6 +15,17 @@ let pg: TestPostgres;
 const api = useMockApi();
 const dbs = useBranchDatabases(api, () => pg);
 
+/**
+ * node-postgres' deprecation warnings while this file runs: "client.query() when the client is already
+ * executing a query" means the SQL layer relied on pg queueing queries, which pg 9 removes. (Node
+ * prints each deprecation once per process; vitest runs each test file in its own.)
+ */
+const pgWarnings: string[] = [];
+const onWarning = (w: Error) => {
+  if (/pg@9|already executing a query/.test(w.message)) pgWarnings.push(w.message);
+};
+process.on('warning', onWarning);
+
 beforeAll(async () => {
   pg = await startPostgres({ preload: ['pg_stat_statements'], tls: true });
   await createRoles(pg);
@@ -22,6 +33,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await connections.closeAll();
   await pg?.stop();
+  process.off('warning', onWarning);
+  expect(pgWarnings).toEqual([]);
 });
 
 let conn: Awaited<ReturnType<typeof connect>>;
