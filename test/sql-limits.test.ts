@@ -99,6 +99,28 @@ describe('byte cap', () => {
     expect(r.bytes).toEqual({ max: SQL_MAX_BYTES, cutValues: 1, rowsLeftOut: false });
   });
 
+  it('refuses a row larger than 64 MiB before reading it, and the pool goes on', async () => {
+    const { value: error, growthMb } = await peakRss(() =>
+      session((s) =>
+        runOne(s, `SELECT 1 AS id, repeat('z', ${100 * MB}) AS v`, {
+          maxRows: 500,
+          readOnly: true,
+          what: 'test',
+        }),
+      ).catch((e: unknown) => e),
+    );
+    expect(String(error)).toMatch(
+      /a row of the result is 1048576\d\d bytes, more than neon-mcp reads \(67108864/,
+    );
+    expect(String(error)).toMatch(/nothing was applied.*left\(col, 1000\)/);
+    // Reading the row whole would take its 100 MB at least twice (the message and its text).
+    expect(growthMb).toBeLessThan(60);
+    const next = await session((s) =>
+      runOne(s, 'SELECT 2 AS x', { maxRows: 5, readOnly: true, what: 'test' }),
+    );
+    expect(next.rows).toEqual([{ x: 2 }]);
+  });
+
   it('cuts between characters, and leaves a cut JSON value as text', async () => {
     const r = await session(
       (s) =>

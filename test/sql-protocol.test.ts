@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { TLSSocket } from 'node:tls';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latencyProxy } from '../bench/latency-proxy.js';
@@ -22,7 +23,7 @@ const onWarning = (w: Error) => {
 process.on('warning', onWarning);
 
 beforeAll(async () => {
-  server = await startPostgres();
+  server = await startPostgres({ tls: true });
 }, 90_000);
 afterAll(async () => {
   await server?.stop();
@@ -108,6 +109,22 @@ describe('node-postgres contract', () => {
     }
     expect(typeof con.stream.cork).toBe('function');
     expect(typeof con.stream.uncork).toBe('function');
+    await c.end();
+  });
+
+  it('reads the protocol from connection.stream, the TLS socket under TLS (where the row-size guard listens)', async () => {
+    const c = new pg.Client({
+      connectionString: server.uri('postgres').replace(/[?&]sslmode=disable/, ''),
+      ssl: server.tls ? { rejectUnauthorized: false } : false,
+    });
+    await c.connect();
+    const stream = (c as unknown as { connection: { stream: NodeJS.EventEmitter } }).connection.stream;
+    if (server.tls) expect(stream).toBeInstanceOf(TLSSocket);
+    const seen: number[] = [];
+    stream.on('data', (chunk: Buffer) => seen.push(chunk[0] ?? 0));
+    await c.query('SELECT 1');
+    // Plain protocol bytes: the first message of the reply is a RowDescription ('T').
+    expect(seen[0]).toBe(0x54);
     await c.end();
   });
 

@@ -255,11 +255,65 @@ const lost = new WeakSet<Pg.ClientBase>();
 async function prepare(client: Pg.ClientBase, setup: string): Promise<void> {
   client.on('error', () => lost.add(client));
   client.on('end', () => lost.add(client));
+  guardRowSize(client);
   const results = (await client.query(
     `${setup}; SELECT /* neon-mcp */ pg_backend_pid() AS pid`,
   )) as unknown as Pg.QueryResult<{ pid: number }>[];
   const pid = results[results.length - 1]?.rows[0]?.pid;
   if (typeof pid === 'number') pids.set(client, pid);
+}
+
+/** Rows larger than this are not read: the connection is closed when such a row starts to arrive. */
+export const MAX_ROW_BYTES = 64 * 1024 * 1024;
+/** Connections closed because a row was too large, with that row's size. */
+const oversized = new WeakMap<Pg.ClientBase, number>();
+
+/** The size of the row that made neon-mcp close this connection, if that is why it closed. */
+export function oversizedRow(client: Pg.ClientBase): number | undefined {
+  return oversized.get(client);
+}
+
+/**
+ * Closes the connection as soon as a row message larger than {@link MAX_ROW_BYTES} announces itself.
+ * node-postgres' protocol parser reads each message whole (doubling its buffer as it grows) before
+ * anything can look at the row, so a 500 MB value would cost a gigabyte and more before the byte cap
+ * could cut it; the message header gives the size first. This follows the message framing from the
+ * first byte after the connection is set up (nothing is in flight then) and skips every body, so it
+ * costs a few operations per message. It listens on the socket node-postgres reads (plain or TLS;
+ * `client.connection.stream`, an internal name checked by test/sql-protocol.test.ts).
+ */
+function guardRowSize(client: Pg.ClientBase): void {
+  const stream = (
+    client as unknown as { connection?: { stream?: NodeJS.ReadableStream & { destroy(): void } } }
+  ).connection?.stream;
+  if (!stream) return;
+  const header = Buffer.alloc(5);
+  let have = 0;
+  let skip = 0;
+  stream.on('data', (chunk: Buffer) => {
+    let i = 0;
+    while (i < chunk.length) {
+      if (skip > 0) {
+        const n = Math.min(skip, chunk.length - i);
+        skip -= n;
+        i += n;
+        continue;
+      }
+      const n = Math.min(5 - have, chunk.length - i);
+      chunk.copy(header, have, i, i + n);
+      have += n;
+      i += n;
+      if (have < 5) return;
+      have = 0;
+      // Type byte, then the length of the message without the type byte (it counts itself).
+      skip = header.readUInt32BE(1) - 4;
+      if (header[0] === 0x44 /* DataRow */ && skip > MAX_ROW_BYTES) {
+        oversized.set(client, skip);
+        stream.destroy();
+        return;
+      }
+    }
+  });
 }
 
 function makeLease(

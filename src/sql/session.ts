@@ -10,7 +10,13 @@
  * deprecated, and pg 9 removes it.
  */
 import type { QueryResult } from 'pg';
-import { type Connections, type Lease, connections as sharedConnections } from './connections.js';
+import {
+  type Connections,
+  type Lease,
+  MAX_ROW_BYTES,
+  oversizedRow,
+  connections as sharedConnections,
+} from './connections.js';
 import { BUILTIN_TYPE_NAMES, type Driver, loadDriver } from './driver.js';
 import {
   type ErrorContext,
@@ -381,6 +387,15 @@ export class Session {
       role: this.target.role,
     };
     if (this.opts.signal.aborted) return cancelled(this.target);
+    const huge = oversizedRow(this.client);
+    if (huge !== undefined) {
+      return new SqlError(
+        `${ctx.what} failed on ${this.target.where}: a row of the result is ${huge} bytes, more than neon-mcp reads ` +
+          `(${MAX_ROW_BYTES} bytes per row; shorter values are cut to fit the answer). The connection was closed ` +
+          'before the statement was committed, so nothing was applied. Select part of the long values instead, ' +
+          'e.g. left(col, 1000), length(col) or substring(col from 1 for 1000).',
+      );
+    }
     if (isPgError(e)) {
       if (e.code === '57014' && !/statement timeout/.test(e.message)) return cancelled(this.target);
       return fromPgError(e, full);
