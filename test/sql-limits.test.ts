@@ -161,6 +161,35 @@ describe('byte cap', () => {
     expect(second?.bytes?.rowsLeftOut).toBe(true);
   });
 
+  it('keeps no rows once earlier statements of the session spent the budget', async () => {
+    const { results } = await session(
+      (s) =>
+        runTransaction(
+          s,
+          [
+            { sql: "SELECT repeat('a', 280) AS v" },
+            { sql: "SELECT 'b' AS v FROM generate_series(1, 3)" },
+            { sql: "SELECT 'c' AS v" },
+            { sql: "SELECT 'd' AS v" },
+          ],
+          { maxRows: 500, readOnly: true, tool: 'test' },
+        ),
+      300,
+    );
+    expect(String(results[0]?.rows[0]?.v)).toMatch(/^a{256}…\[cut: 280 bytes\]$/);
+    expect(results[1]?.rows).toEqual([{ v: 'b' }]);
+    expect(results[1]).toMatchObject({ more: 2, row_count: 3, bytes: { rowsLeftOut: true } });
+    // The first row of a statement always shows something while any budget is left…
+    expect(results[2]?.rows).toEqual([{ v: '…[cut: 1 bytes]' }]);
+    // …and nothing once it is spent.
+    expect(results[3]).toMatchObject({
+      rows: [],
+      more: 1,
+      row_count: 1,
+      bytes: { cutValues: 0, rowsLeftOut: true },
+    });
+  });
+
   it('leaves the rows of a small result and neon-mcp’s own queries alone', async () => {
     const r = await session((s) =>
       runOne(s, 'SELECT g FROM generate_series(1, 3) g', { maxRows: 10, readOnly: true, what: 'test' }),

@@ -227,7 +227,14 @@ export class StatementQuery {
     const r = this.result;
     const max = this.opts.maxBytes;
     const left = max - r.bytes;
-    const share = Number.isFinite(max) ? Math.max(256, Math.floor(max / VALUE_SHARE)) : max;
+    if (left <= 0) {
+      // Spent by earlier statements of the session.
+      r.bytesFull = true;
+      return undefined;
+    }
+    const share = Math.max(256, Math.floor(max / VALUE_SHARE));
+    // The first row always shows something, so its values are cut to what is left, however little.
+    const first = r.rows.length === 0;
     const row: unknown[] = new Array(fields.length);
     let bytes = 0;
     let cut = 0;
@@ -237,21 +244,20 @@ export class StatementQuery {
         row[i] = null;
         continue;
       }
-      // A string longer than the share in characters is longer in bytes too: no need to encode it.
-      const size = v.length > share ? share + 1 : Buffer.byteLength(v);
-      if (size <= share) {
+      const limit = first ? Math.max(0, Math.min(share, left - bytes)) : share;
+      // A string longer than the limit in characters is longer in bytes too: no need to encode it.
+      const size = v.length > limit ? limit + 1 : Buffer.byteLength(v);
+      if (size <= limit) {
         row[i] = this.parse(i, v);
         bytes += size;
         continue;
       }
-      // The first row always shows something: it is cut to what is left, however little.
-      const room = r.rows.length === 0 ? Math.max(0, Math.min(share, left - bytes)) : share;
-      const prefix = utf8Prefix(v, room);
+      const prefix = utf8Prefix(v, limit);
       row[i] = prefix + cutNote(Buffer.byteLength(v));
       bytes += Buffer.byteLength(prefix) + 32;
       cut++;
     }
-    if (bytes > left && r.rows.length > 0) {
+    if (bytes > left && !first) {
       r.bytesFull = true;
       return undefined;
     }

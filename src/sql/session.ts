@@ -134,7 +134,10 @@ function giveBack(session: Session, lease: Lease, reuse: boolean, timeoutMs: num
     lease.release(false);
     return;
   }
-  const guard = setTimeout(() => lease.release(false), timeoutMs + SETTLE_GRACE_MS);
+  const guard = setTimeout(() => {
+    session.dispose();
+    lease.release(false);
+  }, timeoutMs + SETTLE_GRACE_MS);
   guard.unref();
   void session.settled().then(() => {
     clearTimeout(guard);
@@ -295,7 +298,8 @@ export class Session {
           ? raw.rows.length + raw.more
           : raw.tagCount;
     if (!opts.internal && opts.maxBytes === undefined) this.bytesLeft -= raw.bytes;
-    const cutByBytes = raw.cutValues > 0 || raw.bytesFull;
+    const rowsLeftOut = raw.bytesFull && raw.more > 0;
+    const cutByBytes = raw.cutValues > 0 || rowsLeftOut;
     return {
       command: raw.command,
       columns: columns.map((c, i) => ({ ...c, name: names[i] ?? c.name })),
@@ -304,9 +308,7 @@ export class Session {
       more: raw.more,
       moreIsLowerBound: raw.moreIsLowerBound,
       duration_ms,
-      ...(cutByBytes
-        ? { bytes: { max: maxBytes, cutValues: raw.cutValues, rowsLeftOut: raw.bytesFull && raw.more > 0 } }
-        : {}),
+      ...(cutByBytes ? { bytes: { max: maxBytes, cutValues: raw.cutValues, rowsLeftOut } } : {}),
     };
   }
 
