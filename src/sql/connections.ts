@@ -9,8 +9,9 @@
  * dblink connections closed), so a `SET`, a temporary table, a prepared statement or a dblink
  * connection never leaks into the next call.
  *
- * Only node-postgres' public API is used here: the pool's onConnect hook, the clients' events, and
- * pg_backend_pid() for the process ID.
+ * node-postgres' public API is used here (the pool's onConnect hook, the clients' events,
+ * pg_backend_pid() for the process ID), except for the socket the row-size guard listens on
+ * (`client.connection.stream`), which test/sql-protocol.test.ts checks.
  */
 import type * as Pg from 'pg';
 import { type Driver, loadDriver } from './driver.js';
