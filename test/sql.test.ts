@@ -9,11 +9,22 @@ import { runOne } from '../src/sql/run.js';
 import { withSession } from '../src/sql/session.js';
 import { connect, text, useMockApi } from './helpers.js';
 import { branchDatabase, createRoles, OWNER, READER, useBranchDatabases } from './pg/branches.js';
-import { hasOpenssl, startPostgres, type TestPostgres } from './pg/server.js';
+import { hasOpenssl, ROLE_PASSWORD, startPostgres, type TestPostgres } from './pg/server.js';
 
 let pg: TestPostgres;
 const api = useMockApi();
 const dbs = useBranchDatabases(api, () => pg);
+
+/**
+ * node-postgres' deprecation warnings while this file runs: "client.query() when the client is already
+ * executing a query" means the SQL layer relied on pg queueing queries, which pg 9 removes. (Node
+ * prints each deprecation once per process; vitest runs each test file in its own.)
+ */
+const pgWarnings: string[] = [];
+const onWarning = (w: Error) => {
+  if (/pg@9|already executing a query/.test(w.message)) pgWarnings.push(w.message);
+};
+process.on('warning', onWarning);
 
 beforeAll(async () => {
   pg = await startPostgres({ preload: ['pg_stat_statements'], tls: true });
@@ -22,6 +33,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await connections.closeAll();
   await pg?.stop();
+  process.off('warning', onWarning);
+  expect(pgWarnings).toEqual([]);
 });
 
 let conn: Awaited<ReturnType<typeof connect>>;
@@ -159,6 +172,32 @@ describe('run_sql', () => {
     const exact = await conn.ok('run_sql', { project_id, sql: 'SELECT g FROM generate_series(1, 5) g' });
     expect(exact.truncated).toBeUndefined();
     expect(exact.row_count).toBe(5);
+  });
+
+  it('caps answers in bytes: 300 rows of 1 MB and a 50 MB value answer within 256 KiB, saying what was cut', async () => {
+    const { project_id } = project();
+    conn = await connect();
+    const raw = await conn.call('run_sql_readonly', {
+      project_id,
+      sql: "SELECT g, repeat('x', 1048576) AS v FROM generate_series(1, 300) g",
+    });
+    expect(raw.isError).toBeFalsy();
+    const body = text(raw);
+    expect(body.length).toBeLessThan(262_144 + 4_096);
+    const res = raw.structuredContent as any;
+    expect(res.rows.length).toBeGreaterThan(1);
+    expect(res.rows[0].v).toMatch(/^x+…\[cut: 1048576 bytes\]$/);
+    expect(res.truncated).toMatch(/more rows not shown; \d+ long values cut .*--sql-max-bytes/);
+
+    const big = await conn.call('run_sql', {
+      project_id,
+      sql: `SELECT repeat('y', ${50 * 1024 * 1024}) AS v`,
+    });
+    expect(text(big).length).toBeLessThan(262_144);
+    const one = big.structuredContent as any;
+    expect(one.row_count).toBe(1);
+    expect(one.rows[0].v).toMatch(/…\[cut: 52428800 bytes\]$/);
+    expect(one.truncated).toMatch(/^truncated: 1 long value cut/);
   });
 
   it('turns Postgres errors into messages with SQLSTATE, position and what to do', async () => {
@@ -605,6 +644,39 @@ describe('connections', () => {
       expect(await sslOn()).toBe(false);
     },
   );
+
+  it('closes the dblink connections of a call before the connection is reused', async () => {
+    const { project_id, branch_id } = project();
+    conn = await connect();
+    await conn.ok('run_sql', { project_id, sql: 'SELECT 1' });
+    await pg.query(branchDatabase(branch_id, 'neondb'), 'CREATE EXTENSION dblink');
+    const target = `host=127.0.0.1 port=${pg.port} dbname=${branchDatabase(branch_id, 'neondb')} user=${OWNER} password=${ROLE_PASSWORD} sslmode=disable`;
+    const call = async (sql: string, params?: unknown[]) => {
+      await new Promise((r) => setTimeout(r, 50));
+      return (await conn.ok('run_sql', { project_id, sql, params })).rows[0];
+    };
+    const opened = await call(
+      'SELECT dblink_connect($1, $2) AS named, dblink_connect($2) AS unnamed, dblink_get_connections() AS open, pg_backend_pid() AS pid',
+      ['keep', target],
+    );
+    expect(opened).toMatchObject({ named: 'OK', unnamed: 'OK', open: ['keep'] });
+    // The next call gets the same connection (reset, not replaced), without the dblink connections.
+    const next = await call('SELECT dblink_get_connections() AS open, pg_backend_pid() AS pid');
+    expect(next).toEqual({ open: null, pid: opened.pid });
+    await new Promise((r) => setTimeout(r, 50));
+    const unnamed = await conn.fails('run_sql', {
+      project_id,
+      sql: "SELECT * FROM dblink('SELECT 1') AS t(x int)",
+    });
+    expect(unnamed).toMatch(/08003|connection not available/);
+    // Without the named connection, 'keep' is read as a connection string that has no password.
+    await new Promise((r) => setTimeout(r, 50));
+    const named = await conn.fails('run_sql', {
+      project_id,
+      sql: "SELECT * FROM dblink('keep', 'SELECT 1') AS t(x int)",
+    });
+    expect(named).toMatch(/2F003|password or GSSAPI delegated credentials required/);
+  });
 
   it('drops a pool when its last connection has idled out', async () => {
     const { branch_id } = project();

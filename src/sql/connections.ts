@@ -5,8 +5,13 @@
  *
  * Why a pool: see docs/SQL.md ("Connections"): reusing a connection saves the TCP and TLS handshakes
  * and the SCRAM exchange on every call (3-4 round trips, plus Neon's proxy). A connection given back
- * is reset in the background (the open transaction rolled back, then what DISCARD ALL does), so a
- * `SET`, a temporary table or a prepared statement never leaks into the next call.
+ * is reset in the background (the open transaction rolled back, then what DISCARD ALL does, then its
+ * dblink connections closed), so a `SET`, a temporary table, a prepared statement or a dblink
+ * connection never leaks into the next call.
+ *
+ * node-postgres' public API is used here (the pool's onConnect hook, the clients' events,
+ * pg_backend_pid() for the process ID), except for the socket the row-size guard listens on
+ * (`client.connection.stream`), which test/sql-protocol.test.ts checks.
  */
 import type * as Pg from 'pg';
 import { type Driver, loadDriver } from './driver.js';
@@ -183,16 +188,14 @@ export class Connections {
       max: this.options.max,
       idleTimeoutMillis: this.options.idleMs,
       allowExitOnIdle: true,
-    });
+      // Awaited by the pool before it hands the connection out, so the caller's first query never
+      // waits in node-postgres' queue behind the session settings.
+      onConnect: (c: Pg.ClientBase) => prepare(c, setup),
+    } as Pg.PoolConfig);
     const entry: PoolEntry = { pool, tag };
     // Errors of idle connections (the compute suspended, the server restarted) must not crash us;
     // the pool drops such connections by itself.
     pool.on('error', noop);
-    // The session settings go first in the new connection's queue, before the caller's queries.
-    pool.on('connect', (c) => {
-      c.on('error', noop);
-      c.query(setup).catch(noop);
-    });
     // A pool whose last connection is gone is dropped, so a long-lived server keeps no pool for every
     // branch it touched once.
     pool.on('remove', () => {
@@ -217,7 +220,10 @@ export class Connections {
         await client.end().catch(noop);
         throw e;
       });
-      await client.query(setup);
+      await prepare(client, setup).catch(async (e) => {
+        await client.end().catch(noop);
+        throw e;
+      });
       return makeLease(
         client,
         (reuse) => {
@@ -232,8 +238,7 @@ export class Connections {
     // A connection the server closed while idle may still be in the pool for a moment: skip it.
     for (let attempt = 0; ; attempt++) {
       const client = await this.poolFor(driver, key, config, setup, opts.tag).connect();
-      const internal = client as unknown as { _queryable?: boolean; _ending?: boolean };
-      if ((internal._queryable === false || internal._ending) && attempt < this.options.max) {
+      if (lost.has(client) && attempt < this.options.max) {
         client.release(true);
         continue;
       }
@@ -242,27 +247,96 @@ export class Connections {
   }
 }
 
+/** Backend process IDs of open connections (for pg_cancel_backend), read when they were set up. */
+const pids = new WeakMap<Pg.ClientBase, number>();
+/** Connections that reported an error or their end: never handed out again. */
+const lost = new WeakSet<Pg.ClientBase>();
+
+/** Settings of a new connection, and its backend's process ID, in one round trip. */
+async function prepare(client: Pg.ClientBase, setup: string): Promise<void> {
+  client.on('error', () => lost.add(client));
+  client.on('end', () => lost.add(client));
+  guardRowSize(client);
+  const results = (await client.query(
+    `${setup}; SELECT /* neon-mcp */ pg_backend_pid() AS pid`,
+  )) as unknown as Pg.QueryResult<{ pid: number }>[];
+  const pid = results[results.length - 1]?.rows[0]?.pid;
+  if (typeof pid === 'number') pids.set(client, pid);
+}
+
+/** Rows larger than this are not read: the connection is closed when such a row starts to arrive. */
+export const MAX_ROW_BYTES = 64 * 1024 * 1024;
+/** Connections closed because a row was too large, with that row's size. */
+const oversized = new WeakMap<Pg.ClientBase, number>();
+
+/** The size of the row that made neon-mcp close this connection, if that is why it closed. */
+export function oversizedRow(client: Pg.ClientBase): number | undefined {
+  return oversized.get(client);
+}
+
+/**
+ * Closes the connection as soon as a row message larger than {@link MAX_ROW_BYTES} announces itself.
+ * node-postgres' protocol parser reads each message whole (doubling its buffer as it grows) before
+ * anything can look at the row, so a 500 MB value would cost a gigabyte and more before the byte cap
+ * could cut it; the message header gives the size first. This follows the message framing from the
+ * first byte after the connection is set up (nothing is in flight then) and skips every body, so it
+ * costs a few operations per message. It listens on the socket node-postgres reads (plain or TLS;
+ * `client.connection.stream`, an internal name checked by test/sql-protocol.test.ts).
+ */
+function guardRowSize(client: Pg.ClientBase): void {
+  const stream = (
+    client as unknown as { connection?: { stream?: NodeJS.ReadableStream & { destroy(): void } } }
+  ).connection?.stream;
+  if (!stream) return;
+  const header = Buffer.alloc(5);
+  let have = 0;
+  let skip = 0;
+  stream.on('data', (chunk: Buffer) => {
+    let i = 0;
+    while (i < chunk.length) {
+      if (skip > 0) {
+        const n = Math.min(skip, chunk.length - i);
+        skip -= n;
+        i += n;
+        continue;
+      }
+      const n = Math.min(5 - have, chunk.length - i);
+      chunk.copy(header, have, i, i + n);
+      have += n;
+      i += n;
+      if (have < 5) return;
+      have = 0;
+      // Type byte, then the length of the message without the type byte (it counts itself).
+      skip = header.readUInt32BE(1) - 4;
+      if (header[0] === 0x44 /* DataRow */ && skip > MAX_ROW_BYTES) {
+        oversized.set(client, skip);
+        stream.destroy();
+        return;
+      }
+    }
+  });
+}
+
 function makeLease(
   client: Pg.ClientBase,
   release: (reuse: boolean) => void,
   cancel: (pid: number) => Promise<void>,
 ): Lease {
-  const internal = client as unknown as {
-    processID: number;
-    connection?: { stream?: { destroy(): void } };
-  };
+  const pid = pids.get(client) ?? 0;
   let released = false;
   return {
     client,
-    pid: internal.processID,
+    pid,
     release(reuse) {
       if (released) return;
       released = true;
       release(reuse);
     },
-    cancel: () => cancel(internal.processID),
+    cancel: () => (pid ? cancel(pid) : Promise.resolve()),
     destroy() {
-      internal.connection?.stream?.destroy();
+      // node-postgres closes the socket at once when a query is still running. (A pooled client is a
+      // Client too; the pool drops it when it is released.)
+      (client as Pg.Client).end().catch(noop);
     },
   };
 }
@@ -276,6 +350,29 @@ export const RESET =
   'SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES';
 
 /**
+ * Closes the dblink connections a session opened (they outlive ROLLBACK and DISCARD ALL, and a named
+ * one would let a later call use it without any password): the named ones from
+ * dblink_get_connections(), then the unnamed one. Does nothing where the extension is not installed.
+ * Runs after RESET ALL, so neither a search_path nor a role of the session applies; names are
+ * qualified anyway. If it fails (e.g. no privilege on the extension's schema), the reset fails and the
+ * connection is closed, which ends its dblink connections too.
+ */
+export const CLOSE_DBLINKS = `DO /* neon-mcp */ $$
+DECLARE s text; c text;
+BEGIN
+  SELECT pg_catalog.quote_ident(n.nspname) INTO s FROM pg_catalog.pg_extension e
+    JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink';
+  IF s IS NULL THEN RETURN; END IF;
+  FOR c IN EXECUTE pg_catalog.format('SELECT pg_catalog.unnest(%s.dblink_get_connections())', s) LOOP
+    EXECUTE pg_catalog.format('SELECT %s.dblink_disconnect(%L)', s, c);
+  END LOOP;
+  BEGIN
+    EXECUTE pg_catalog.format('SELECT %s.dblink_disconnect()', s);
+  EXCEPTION WHEN connection_does_not_exist THEN NULL;
+  END;
+END $$`;
+
+/**
  * The session's timeouts, set with SET after connecting and after every reset. (As startup parameters
  * they would be simpler, but Neon's proxy drops them silently and PgBouncer refuses them.)
  */
@@ -284,13 +381,16 @@ export function sessionSetup(timeoutMs: number): string {
   return `SET statement_timeout = ${ms}; SET idle_in_transaction_session_timeout = ${Math.max(60_000, 2 * ms)}`;
 }
 
-/** Resets a pooled connection in the background, then returns it; closes it if anything fails. */
+/**
+ * Resets a pooled connection in the background, then returns it; closes it if anything fails. The
+ * caller gives the connection back only once it is idle (no query of the call still running).
+ */
 function resetAndRelease(client: Pg.PoolClient, reuse: boolean, setup: string): void {
-  if (!reuse) {
+  if (!reuse || lost.has(client)) {
     client.release(true);
     return;
   }
-  client.query(`${RESET}; ${setup}`).then(
+  client.query(`${RESET}; ${CLOSE_DBLINKS}; ${setup}`).then(
     () => client.release(),
     () => client.release(true),
   );

@@ -8,10 +8,20 @@
  *   costs one round trip instead of three.
  * - At most `maxRows + 1` rows are fetched at first; past the cap, rows are only counted (in batches, up
  *   to `countLimit`) and dropped, so a huge result neither fills memory nor hides its size.
+ * - Rows are also capped in bytes while they are read: a value longer than a share of the cap is cut
+ *   (with a note saying how long it was) before it is parsed, and once the budget is spent further rows
+ *   are only counted, so memory stays near the cap plus one row.
  * - `awaitSync: false` answers as soon as the statement completed, leaving the Sync's reply to arrive
  *   in the background: for statements inside a transaction that is ended later (the read-only path
  *   rolls back when the connection is reset). Autocommit statements wait for it, since their commit
- *   happens there.
+ *   happens there. Either way {@link StatementQuery.ready} settles with that reply: nothing else may be
+ *   sent on the client before it (node-postgres 8 would queue it, with a deprecation warning; pg 9
+ *   refuses).
+ *
+ * Why a hand-written submittable rather than pg's public Query / pg-cursor: measured in docs/SQL.md
+ * ("Driver"): a read-only call over the public API needs a second round trip, and pg's Result keeps
+ * only the command tag's first word. The price is node-postgres' internal Connection API, so `pg` is
+ * pinned to an exact version and test/sql-protocol.test.ts checks the contract this file relies on.
  */
 import type { CustomTypesConfig } from 'pg';
 
@@ -22,7 +32,10 @@ interface Field {
   format?: string;
 }
 
-/** The protocol calls node-postgres' Connection offers (its internal API, stable across 8.x). */
+/**
+ * The protocol calls node-postgres' Connection offers: its internal API, the one pg-cursor and
+ * pg-query-stream use too. test/sql-protocol.test.ts fails when an upgrade changes it.
+ */
 interface Connection {
   stream: { cork?: () => void; uncork?: () => void };
   parse(msg: { text: string; name?: string }): void;
@@ -42,6 +55,11 @@ export interface StatementOptions {
   maxRows: number;
   /** Rows counted past the cap before giving up on an exact figure. */
   countLimit: number;
+  /**
+   * Bytes of values kept at most (their UTF-8 text, plus the column names); past it rows are counted
+   * like rows past `maxRows`. `Infinity` for neon-mcp's own queries, whose JSON must stay whole.
+   */
+  maxBytes: number;
   /** Parameterless statements run first, in the same flight (their results are ignored). */
   prefix?: readonly string[];
   /** Wait for the Sync's ReadyForQuery before answering (needed for an autocommit statement). */
@@ -60,6 +78,34 @@ export interface RawResult {
   more: number;
   /** Counting stopped at the limit: `more` is a lower bound. */
   moreIsLowerBound: boolean;
+  /** Bytes of the kept values, as counted against `maxBytes`. */
+  bytes: number;
+  /** Values cut short by the byte cap. */
+  cutValues: number;
+  /** The byte cap left rows out (some of `more` are there because of bytes, not rows). */
+  bytesFull: boolean;
+}
+
+/** What a cut value ends with: how long it was. */
+export function cutNote(bytes: number): string {
+  return `…[cut: ${bytes} bytes]`;
+}
+
+/** Bytes read past the caps, only to count rows, before counting gives up (a lower bound then). */
+export const COUNT_BYTES = 64 * 1024 * 1024;
+
+/** A value is cut at this share of the byte cap, so one long value leaves room for other rows. */
+const VALUE_SHARE = 16;
+
+/** The first `limit` bytes of `text` in UTF-8, never ending inside a character. */
+function utf8Prefix(text: string, limit: number): string {
+  // At most `limit` characters can fit, so only that much is ever encoded (the value may be huge).
+  const bytes = Buffer.from(text.slice(0, limit), 'utf8');
+  if (bytes.length <= limit) return text.slice(0, limit);
+  let end = limit;
+  // Step back over continuation bytes (10xxxxxx) to the start of the character that did not fit.
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
 }
 
 /** Converts a parameter to Postgres text format (arrays as array literals, objects as JSON). */
@@ -83,8 +129,16 @@ function arrayLiteral(values: unknown[]): string {
 
 export class StatementQuery {
   readonly promise: Promise<RawResult>;
+  /**
+   * Settles when the client is free for the next query: at the ReadyForQuery, or at an error (see
+   * handleError); never rejects.
+   */
+  readonly ready: Promise<void>;
   private resolve!: (r: RawResult) => void;
   private reject!: (e: unknown) => void;
+  private markReady!: () => void;
+  /** Characters of the rows read past the caps only to be counted. */
+  private countedBytes = 0;
   private settled = false;
   private prefixLeft: number;
   private synced = false;
@@ -96,7 +150,12 @@ export class StatementQuery {
     tagCount: null,
     more: 0,
     moreIsLowerBound: false,
+    bytes: 0,
+    cutValues: 0,
+    bytesFull: false,
   };
+  /** Bytes each row's column names add to the answer (rows become objects). */
+  private nameBytes: number[] = [];
   private parsers: ((v: string) => unknown)[] = [];
 
   constructor(private readonly opts: StatementOptions) {
@@ -107,6 +166,9 @@ export class StatementQuery {
     });
     // The caller awaits the promise; an early failure must not count as unhandled meanwhile.
     this.promise.catch(() => undefined);
+    this.ready = new Promise((resolve) => {
+      this.markReady = resolve;
+    });
   }
 
   /** Called by node-postgres when the connection is free. */
@@ -131,6 +193,7 @@ export class StatementQuery {
 
   handleRowDescription(msg: { fields: Field[] }): void {
     this.result.fields = msg.fields;
+    this.nameBytes = msg.fields.map((f) => Buffer.byteLength(f.name) + 4);
     this.parsers = msg.fields.map((f) =>
       (this.opts.types.getTypeParser as (oid: number, format: string) => (v: string) => unknown)(
         f.dataTypeID,
@@ -140,11 +203,68 @@ export class StatementQuery {
   }
 
   handleDataRow(msg: { fields: (string | null)[] }): void {
-    if (this.result.rows.length < this.opts.maxRows) {
-      this.result.rows.push(msg.fields.map((v, i) => (v === null ? null : this.parse(i, v))));
-    } else {
-      this.result.more++;
+    const r = this.result;
+    if (r.rows.length < this.opts.maxRows && !r.bytesFull) {
+      const row =
+        this.opts.maxBytes === Number.POSITIVE_INFINITY
+          ? msg.fields.map((v, i) => (v === null ? null : this.parse(i, v)))
+          : this.keep(msg.fields);
+      if (row) {
+        r.rows.push(row);
+        return;
+      }
     }
+    r.more++;
+    // String length, not UTF-8 bytes: this only bounds how much is read to count.
+    for (const v of msg.fields) this.countedBytes += v?.length ?? 0;
+  }
+
+  /**
+   * A row within the byte budget: values longer than their share cut (and left as text, since a cut
+   * value cannot be parsed), then parsed. Undefined when the row does not fit: the budget is spent.
+   */
+  private keep(fields: (string | null)[]): unknown[] | undefined {
+    const r = this.result;
+    const max = this.opts.maxBytes;
+    const left = max - r.bytes;
+    if (left <= 0) {
+      // Spent by earlier statements of the session.
+      r.bytesFull = true;
+      return undefined;
+    }
+    const share = Math.max(256, Math.floor(max / VALUE_SHARE));
+    // The first row always shows something, so its values are cut to what is left, however little.
+    const first = r.rows.length === 0;
+    const row: unknown[] = new Array(fields.length);
+    let bytes = 0;
+    let cut = 0;
+    for (const [i, v] of fields.entries()) {
+      bytes += this.nameBytes[i] ?? 0;
+      if (v === null) {
+        row[i] = null;
+        continue;
+      }
+      const limit = first ? Math.max(0, Math.min(share, left - bytes)) : share;
+      // A string longer than the limit in characters is longer in bytes too: no need to encode it.
+      const size = v.length > limit ? limit + 1 : Buffer.byteLength(v);
+      if (size <= limit) {
+        row[i] = this.parse(i, v);
+        bytes += size;
+        continue;
+      }
+      const prefix = utf8Prefix(v, limit);
+      row[i] = prefix + cutNote(Buffer.byteLength(v));
+      bytes += Buffer.byteLength(prefix) + 32;
+      cut++;
+    }
+    if (bytes > left && !first) {
+      r.bytesFull = true;
+      return undefined;
+    }
+    r.bytes += bytes;
+    r.cutValues += cut;
+    if (r.bytes >= max) r.bytesFull = true;
+    return row;
   }
 
   /** A value through its column's parser; its text if the parser fails (this runs in a socket handler). */
@@ -157,7 +277,7 @@ export class StatementQuery {
   }
 
   handlePortalSuspended(con: Connection): void {
-    if (this.result.more >= this.opts.countLimit) {
+    if (this.result.more >= this.opts.countLimit || this.countedBytes >= COUNT_BYTES) {
       this.result.moreIsLowerBound = true;
       con.close({ type: 'P', name: '' });
       this.finish(con);
@@ -191,10 +311,14 @@ export class StatementQuery {
       this.synced = true;
       con.sync();
     }
+    // node-postgres detaches a query at its error and holds the next one until the ReadyForQuery
+    // itself (as after any failed `await client.query()`), so the client counts as free from here.
+    this.markReady();
     this.fail(err);
   }
 
   handleReadyForQuery(): void {
+    this.markReady();
     if (!this.done) {
       this.fail(new Error('The server ended the statement without a result.'));
       return;

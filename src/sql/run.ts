@@ -165,6 +165,8 @@ export async function explain(s: Session, sql: string, opts: ExplainOptions): Pr
       what: opts.what,
       autocommit: false,
       readOnly,
+      // A plan is parsed (JSON) and summarised, never shown raw row by row: it must stay whole.
+      maxBytes: Number.POSITIVE_INFINITY,
     });
     const values = res.rows.map((r) => Object.values(r)[0]);
     const plan =
@@ -190,7 +192,7 @@ export function rowsResult(
     {
       command: r.command,
       row_count: r.row_count,
-      ...(r.more ? { truncated: truncatedNotice(r, maxRows) } : {}),
+      ...(r.more || r.bytes ? { truncated: truncatedNotice(r, maxRows) } : {}),
       duration_ms: r.duration_ms,
       ...meta,
     },
@@ -198,11 +200,22 @@ export function rowsResult(
 }
 
 export function truncatedNotice(
-  r: Pick<StatementResult, 'more' | 'moreIsLowerBound'>,
+  r: Pick<StatementResult, 'more' | 'moreIsLowerBound' | 'bytes'>,
   maxRows: number,
 ): string {
+  const rows = r.more ? `${r.more}${r.moreIsLowerBound ? ' or more' : ''} more rows not shown` : '';
+  if (!r.bytes) {
+    return (
+      `truncated: ${rows} ` +
+      `(at most ${maxRows} rows are returned; --sql-max-rows). Narrow the query with WHERE, LIMIT/OFFSET or an aggregate.`
+    );
+  }
+  const cut = r.bytes.cutValues
+    ? `${r.bytes.cutValues} long value${r.bytes.cutValues === 1 ? '' : 's'} cut (each ends with "…[cut: N bytes]", N its full length)`
+    : '';
   return (
-    `truncated: ${r.more}${r.moreIsLowerBound ? ' or more' : ''} more rows not shown ` +
-    `(at most ${maxRows} rows are returned; --sql-max-rows). Narrow the query with WHERE, LIMIT/OFFSET or an aggregate.`
+    `truncated: ${[rows, cut].filter(Boolean).join('; ')} ` +
+    `(at most ${r.bytes.max} bytes of values, --sql-max-bytes, and ${maxRows} rows, --sql-max-rows, are returned). ` +
+    'Select fewer or shorter columns (e.g. left(col, 200), length(col)), or narrow the query with WHERE, LIMIT/OFFSET or an aggregate.'
   );
 }

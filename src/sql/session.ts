@@ -1,11 +1,22 @@
 /**
  * Running SQL on one leased connection: a user statement through a cursor (the extended protocol, so
- * Postgres itself refuses a second statement hidden after a `;`), capped at a number of rows with the
- * rest counted; a script through the simple protocol (migrations); internal catalog queries; and
- * cancellation when the MCP call is cancelled.
+ * Postgres itself refuses a second statement hidden after a `;`), capped at a number of rows and of
+ * bytes with the rest counted; a script through the simple protocol (migrations); internal catalog
+ * queries; and cancellation when the MCP call is cancelled.
+ *
+ * One query at a time on the client: a statement that answers before its Sync's reply (the read-only
+ * path) leaves the session busy until that reply, and every later query, the rollback and the
+ * connection's reset wait for it. node-postgres 8 would queue them itself, but warns that this is
+ * deprecated, and pg 9 removes it.
  */
 import type { QueryResult } from 'pg';
-import { type Connections, connections as sharedConnections } from './connections.js';
+import {
+  type Connections,
+  type Lease,
+  MAX_ROW_BYTES,
+  oversizedRow,
+  connections as sharedConnections,
+} from './connections.js';
 import { BUILTIN_TYPE_NAMES, type Driver, loadDriver } from './driver.js';
 import {
   type ErrorContext,
@@ -28,6 +39,12 @@ export const INTERNAL_MARK = '/* neon-mcp */';
 const COUNT_LIMIT = 100_000;
 /** After asking the server to cancel, how long to wait before dropping the connection. */
 const CANCEL_GRACE_MS = 2_000;
+/** Past the statement timeout, how long a connection may stay busy before it is closed, not reused. */
+const SETTLE_GRACE_MS = 10_000;
+/** Bytes of row values returned at most, over all statements of a session (`sqlMaxBytes`). */
+export const SQL_MAX_BYTES = 262_144;
+
+const noop = () => undefined;
 
 export interface SessionTarget {
   uri: string;
@@ -43,6 +60,11 @@ export interface SessionOptions {
   timeoutMs: number;
   /** Why writes are refused, when they are (for the error advice). */
   readOnlyReason?: string;
+  /**
+   * Bytes of row values returned at most, shared by the session's statements (default
+   * {@link SQL_MAX_BYTES}); long values are cut and rows past it counted, like rows past the row cap.
+   */
+  maxBytes?: number;
 }
 
 export interface Column {
@@ -61,6 +83,8 @@ export interface StatementResult {
   more: number;
   moreIsLowerBound: boolean;
   duration_ms: number;
+  /** Set when the byte cap cut values or left rows out: the cap, and how many values were cut. */
+  bytes?: { max: number; cutValues: number; rowsLeftOut: boolean };
 }
 
 /** Runs `fn` on a leased connection; cancels the running statement when `opts.signal` aborts. */
@@ -96,8 +120,30 @@ export async function withSession<T>(
   } finally {
     opts.signal.removeEventListener('abort', onAbort);
     if (killTimer) clearTimeout(killTimer);
-    lease.release(reuse);
+    giveBack(session, lease, reuse, opts.timeoutMs);
   }
+}
+
+/**
+ * Returns the connection once the session's last reply arrived (so the reset is never queued behind
+ * it); closes it instead if that takes longer than the statement timeout allows.
+ */
+function giveBack(session: Session, lease: Lease, reuse: boolean, timeoutMs: number): void {
+  if (!reuse) {
+    session.dispose();
+    lease.release(false);
+    return;
+  }
+  const guard = setTimeout(() => {
+    session.dispose();
+    lease.release(false);
+  }, timeoutMs + SETTLE_GRACE_MS);
+  guard.unref();
+  void session.settled().then(() => {
+    clearTimeout(guard);
+    session.dispose();
+    lease.release(true);
+  });
 }
 
 function cancelled(target: SessionTarget): SqlCancelledError {
@@ -110,13 +156,37 @@ type Client = import('pg').ClientBase;
 
 export class Session {
   private typeNames = new Map<string, string>();
+  /** Settles once everything sent so far has been answered, or the connection ended. */
+  private idle: Promise<void> = Promise.resolve();
+  private readonly ended: Promise<void>;
+  private readonly onEnd: () => void;
+  /** Bytes of row values the session may still return. */
+  private bytesLeft: number;
 
   constructor(
     readonly client: Client,
     private readonly driver: Driver,
     readonly target: SessionTarget,
     readonly opts: SessionOptions,
-  ) {}
+  ) {
+    let onEnd: () => void = noop;
+    this.ended = new Promise<void>((resolve) => {
+      onEnd = resolve;
+    });
+    this.onEnd = onEnd;
+    client.once('end', onEnd);
+    this.bytesLeft = opts.maxBytes ?? SQL_MAX_BYTES;
+  }
+
+  /** Resolves when the connection is free: no reply of this session is outstanding. */
+  settled(): Promise<void> {
+    return this.idle;
+  }
+
+  /** Stops listening to the connection (it outlives the session in the pool). */
+  dispose(): void {
+    this.client.removeListener('end', this.onEnd);
+  }
 
   /** An internal query (transaction control, catalog reads); errors name `what`. */
   async exec<R extends Record<string, unknown> = Record<string, unknown>>(
@@ -125,6 +195,7 @@ export class Session {
     what = 'a query of neon-mcp',
   ): Promise<QueryResult<R>> {
     await this.flushPrefix();
+    await this.idle;
     try {
       return await this.client.query<R>({ text: sql, values: params as unknown[] | undefined });
     } catch (e) {
@@ -149,10 +220,10 @@ export class Session {
     this.prefix = ['BEGIN'];
   }
 
-  /** Ends the open transaction without waiting (later queries on the connection queue behind it). */
+  /** Ends the open transaction without waiting for it (later queries of the session wait for it). */
   rollbackLater(): void {
     this.prefix = [];
-    this.client.query('ROLLBACK').catch(() => undefined);
+    this.idle = this.idle.then(() => this.client.query('ROLLBACK')).then(noop, noop);
   }
 
   /** Sends what {@link beginReadOnly} left pending, for an {@link exec} that cannot carry it. */
@@ -171,16 +242,30 @@ export class Session {
   async run(
     sql: string,
     params: readonly unknown[] | undefined,
-    opts: { maxRows: number; what: string; autocommit: boolean; readOnly: boolean; internal?: boolean },
+    opts: {
+      maxRows: number;
+      what: string;
+      autocommit: boolean;
+      readOnly: boolean;
+      internal?: boolean;
+      /** Bytes of values for this statement alone, instead of the session's budget. */
+      maxBytes?: number;
+    },
   ): Promise<StatementResult> {
+    await this.idle;
     const started = performance.now();
     const prefix = this.prefix;
     this.prefix = [];
+    // neon-mcp's own queries answer JSON that must stay whole; the agent's share the session budget.
+    const maxBytes = opts.internal
+      ? Number.POSITIVE_INFINITY
+      : (opts.maxBytes ?? Math.max(0, this.bytesLeft));
     const query = new StatementQuery({
       text: sql,
       values: params,
       maxRows: opts.maxRows,
       countLimit: COUNT_LIMIT,
+      maxBytes,
       prefix,
       awaitSync: opts.autocommit,
       types: this.driver.types,
@@ -188,6 +273,7 @@ export class Session {
     let raw: RawResult;
     try {
       this.client.query(query as unknown as import('pg').Submittable);
+      this.idle = Promise.race([query.ready, this.ended]);
       raw = await query.promise;
     } catch (e) {
       throw this.translate(
@@ -211,6 +297,9 @@ export class Session {
         : raw.fields.length
           ? raw.rows.length + raw.more
           : raw.tagCount;
+    if (!opts.internal && opts.maxBytes === undefined) this.bytesLeft -= raw.bytes;
+    const rowsLeftOut = raw.bytesFull && raw.more > 0;
+    const cutByBytes = raw.cutValues > 0 || rowsLeftOut;
     return {
       command: raw.command,
       columns: columns.map((c, i) => ({ ...c, name: names[i] ?? c.name })),
@@ -219,6 +308,7 @@ export class Session {
       more: raw.more,
       moreIsLowerBound: raw.moreIsLowerBound,
       duration_ms,
+      ...(cutByBytes ? { bytes: { max: maxBytes, cutValues: raw.cutValues, rowsLeftOut } } : {}),
     };
   }
 
@@ -242,6 +332,7 @@ export class Session {
   /** A script of any number of statements in one simple-protocol message (migrations). */
   async script(sql: string, what: string): Promise<{ statements: number; duration_ms: number }> {
     await this.flushPrefix();
+    await this.idle;
     const started = performance.now();
     try {
       const res = await this.client.query(sql);
@@ -260,6 +351,7 @@ export class Session {
       (f) => !(f.dataTypeModifier === -1 && BUILTIN_TYPE_NAMES[f.dataTypeID]) && !this.typeNames.has(key(f)),
     );
     if (missing.length) {
+      await this.idle;
       try {
         const res = await this.client.query<{ o: number; m: number; name: string | null }>({
           text: `SELECT ${INTERNAL_MARK} o::int AS o, m, format_type(o, nullif(m, -1)) AS name FROM unnest($1::oid[], $2::int[]) AS u(o, m)`,
@@ -297,6 +389,15 @@ export class Session {
       role: this.target.role,
     };
     if (this.opts.signal.aborted) return cancelled(this.target);
+    const huge = oversizedRow(this.client);
+    if (huge !== undefined) {
+      return new SqlError(
+        `${ctx.what} failed on ${this.target.where}: a row of the result is ${huge} bytes, more than neon-mcp reads ` +
+          `(${MAX_ROW_BYTES} bytes per row; shorter values are cut to fit the answer). The connection was closed ` +
+          'before the statement was committed, so nothing was applied. Select part of the long values instead, ' +
+          'e.g. left(col, 1000), length(col) or substring(col from 1 for 1000).',
+      );
+    }
     if (isPgError(e)) {
       if (e.code === '57014' && !/statement timeout/.test(e.message)) return cancelled(this.target);
       return fromPgError(e, full);
