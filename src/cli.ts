@@ -24,6 +24,8 @@ Usage: neon-mcp [options]
   --exclude-tools LIST   Tools to hide (or NEON_MCP_EXCLUDE_TOOLS)
   --sql-timeout MS       SQL statement timeout (default 30000; or NEON_MCP_SQL_TIMEOUT_MS)
   --sql-max-rows N       Rows returned by SQL tools at most (default 500; or NEON_MCP_SQL_MAX_ROWS)
+  --sql-max-bytes N      Bytes of values one SQL call returns at most; longer values are cut
+                         (default 262144; or NEON_MCP_SQL_MAX_BYTES)
   --operation-timeout MS Longest wait for Neon operations (default 600000; or
                          NEON_MCP_OPERATION_TIMEOUT_MS)
   --help                 Show this help
@@ -64,6 +66,7 @@ function main(argv = process.argv.slice(2), env = process.env): void {
       'exclude-tools': { type: 'string' },
       'sql-timeout': { type: 'string' },
       'sql-max-rows': { type: 'string' },
+      'sql-max-bytes': { type: 'string' },
       'operation-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
@@ -97,6 +100,7 @@ function main(argv = process.argv.slice(2), env = process.env): void {
     excludeTools: list(values['exclude-tools'] ?? env.NEON_MCP_EXCLUDE_TOOLS),
     sqlTimeoutMs: positiveInt('--sql-timeout', values['sql-timeout'] ?? env.NEON_MCP_SQL_TIMEOUT_MS),
     sqlMaxRows: positiveInt('--sql-max-rows', values['sql-max-rows'] ?? env.NEON_MCP_SQL_MAX_ROWS),
+    sqlMaxBytes: positiveInt('--sql-max-bytes', values['sql-max-bytes'] ?? env.NEON_MCP_SQL_MAX_BYTES),
     operationTimeoutMs: positiveInt(
       '--operation-timeout',
       values['operation-timeout'] ?? env.NEON_MCP_OPERATION_TIMEOUT_MS,

@@ -15,6 +15,7 @@ import {
 import { acceptedWrites, type NeonClient } from './client/neon-client.js';
 import { type Logger, redactor } from './log.js';
 import { waitForOperations } from './neon/operations.js';
+import { SQL_MAX_BYTES } from './sql/session.js';
 import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
 import { leanSchema, type StandardWithJson, withoutProperty } from './tools/json-schema.js';
 import { type Selection, selectTools } from './tools/registry.js';
@@ -30,6 +31,8 @@ export interface ServerOptions extends Selection {
   sqlTimeoutMs?: number;
   /** Rows returned by SQL tools at most (default 500). */
   sqlMaxRows?: number;
+  /** Bytes of row values returned by one SQL call at most (default 256 KiB). */
+  sqlMaxBytes?: number;
   /** Strings that must never appear in any output (the API key). */
   secrets?: string[];
   logger?: Logger;
@@ -69,6 +72,7 @@ export function prepareServer(options: ServerOptions) {
     operationTimeoutMs: options.operationTimeoutMs ?? 600_000,
     sqlTimeoutMs: options.sqlTimeoutMs ?? 30_000,
     sqlMaxRows: options.sqlMaxRows ?? 500,
+    sqlMaxBytes: options.sqlMaxBytes ?? SQL_MAX_BYTES,
     ...(options.operationPollMs
       ? { backoff: { initialDelayMs: options.operationPollMs[0], maxDelayMs: options.operationPollMs[1] } }
       : {}),

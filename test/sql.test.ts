@@ -200,6 +200,21 @@ describe('run_sql', () => {
     expect(one.truncated).toMatch(/^truncated: 1 long value cut/);
   });
 
+  it('takes the byte cap from the server option (--sql-max-bytes), and says so when only values were cut', async () => {
+    const { project_id } = project();
+    conn = await connect({ sqlMaxBytes: 4_096 });
+    const res = await conn.ok('run_sql_readonly', { project_id, sql: "SELECT repeat('z', 100000) AS v" });
+    expect(res.rows[0].v).toMatch(/^z+…\[cut: 100000 bytes\]$/);
+    expect(res.rows[0].v.length).toBeLessThan(4_096);
+    expect(res.truncated).toMatch(/1 long value cut .*at most 4096 bytes of values, --sql-max-bytes/);
+    // In a transaction too, where only rows dropped used to be reported.
+    const tx = await conn.ok('run_sql_transaction', {
+      project_id,
+      statements: ["SELECT repeat('z', 100000) AS v"],
+    });
+    expect(tx.results[0].truncated).toMatch(/1 long value cut/);
+  });
+
   it('turns Postgres errors into messages with SQLSTATE, position and what to do', async () => {
     const { project_id } = project();
     conn = await connect();

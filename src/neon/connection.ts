@@ -150,6 +150,7 @@ export async function onDatabase<T>(
         {
           signal: ctx.signal,
           timeoutMs: ctx.settings.sqlTimeoutMs,
+          maxBytes: ctx.settings.sqlMaxBytes,
           readOnlyReason: ctx.settings.readOnly
             ? 'this server runs in read-only mode (--read-only), where all SQL runs in READ ONLY transactions'
             : 'this tool runs SQL in a READ ONLY transaction; use run_sql to change data',

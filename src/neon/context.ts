@@ -20,6 +20,8 @@ export interface Settings {
   sqlTimeoutMs: number;
   /** Rows returned by SQL tools at most. */
   sqlMaxRows: number;
+  /** Bytes of row values returned by one SQL call at most (long values are cut, rows past it counted). */
+  sqlMaxBytes: number;
 }
 
 export interface NeonContext {

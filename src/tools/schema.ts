@@ -172,7 +172,7 @@ export const prepareDatabaseMigration = defineTool({
               columns: r.columns,
               rows: r.rows,
               row_count: r.row_count,
-              ...(r.more ? { truncated: truncatedNotice(r, settings.sqlMaxRows) } : {}),
+              ...(r.more || r.bytes ? { truncated: truncatedNotice(r, settings.sqlMaxRows) } : {}),
             };
           }
         });

@@ -120,7 +120,7 @@ export const runSqlTransaction = defineTool({
             row_count: r.row_count,
             columns: r.columns,
             rows: r.rows,
-            ...(r.more ? { truncated: truncatedNotice(r, maxRows) } : {}),
+            ...(r.more || r.bytes ? { truncated: truncatedNotice(r, maxRows) } : {}),
           })),
         },
         {
