@@ -191,7 +191,13 @@ describe('transaction control is refused wherever it hides', () => {
   it('run_sql_transaction: a COMMIT inside nested comments is refused and nothing is applied', async () => {
     const { project_id, branch_id } = await project();
     conn = await connect();
-    for (const hidden of ['/* /* */ */ COMMIT', 'commit /* x */', 'END', '/* a */ -- b\n  RoLlBaCk', 'SAVEPOINT s']) {
+    for (const hidden of [
+      '/* /* */ */ COMMIT',
+      'commit /* x */',
+      'END',
+      '/* a */ -- b\n  RoLlBaCk',
+      'SAVEPOINT s',
+    ]) {
       const err = await conn.fails('run_sql_transaction', {
         project_id,
         statements: ["INSERT INTO t VALUES ('first')", hidden, 'SELECT 1 / 0'],
