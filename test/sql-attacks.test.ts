@@ -207,6 +207,18 @@ describe('transaction control is refused wherever it hides', () => {
     expect(await rowsOfT(branch_id)).toEqual([]);
   });
 
+  it("a COMMIT inside DO is refused by PostgreSQL itself inside the tools' transactions", async () => {
+    const { project_id, branch_id } = await project();
+    conn = await connect();
+    const err = await conn.fails('run_sql_transaction', {
+      project_id,
+      statements: ["INSERT INTO t VALUES ('first')", 'DO $$BEGIN COMMIT; END$$', 'SELECT 1 / 0'],
+    });
+    expect(err).toMatch(/invalid transaction termination/);
+    expect(err).toMatch(/none of the 3 statements was applied/);
+    expect(await rowsOfT(branch_id)).toEqual([]);
+  });
+
   it('a migration containing COMMIT is refused before any branch is created', async () => {
     const { project_id, branch_id } = await project();
     conn = await connect();

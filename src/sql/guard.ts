@@ -283,7 +283,7 @@ function list(names: string[]): string {
 export async function checkReadOnly(sql: string, tool: string, found?: Inspection): Promise<void> {
   const { parsed, effects } = found ?? (await inspect(sql));
   const advice =
-    'A READ ONLY transaction does not stop that and its rollback does not undo it, so read-only calls refuse it. ' +
+    'Its rollback would not undo that, so read-only calls refuse it. ' +
     'To run it on purpose, use run_sql (not offered when the server runs with --read-only).';
   if (!parsed.ok) {
     // PostgreSQL will refuse the syntax error itself with the same message, unless the server is

@@ -5,7 +5,7 @@
  * keyword filters it replaces were fooled by `/* /* *\/ *\/ COMMIT`.
  *
  * Like pg (driver.ts), the parser is loaded on the first SQL call and never at start-up: most sessions
- * never run SQL, and it costs ≈ 20 MB of resident memory once loaded (docs/SQL.md).
+ * never run SQL, and it costs ≈ 13–16 MB of resident memory once loaded (docs/SQL.md, "The read-only guarantee").
  */
 type Parser = typeof import('libpg-query');
 
