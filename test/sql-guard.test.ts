@@ -226,5 +226,6 @@ describe('read-only calls', () => {
       /backslash before a quote.*standard_conforming_strings off/,
     );
     expect(await refused("SELECT 'a\\'")).toMatch(/backslash before a quote/);
+    expect(await refused("SELECT N'a\\'")).toMatch(/backslash before a quote/);
   });
 });
