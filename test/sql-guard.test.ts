@@ -125,6 +125,7 @@ describe('read-only calls', () => {
       ["SELECT dblink_exec('c', 'INSERT INTO t VALUES (1)')", 'dblink_exec()'],
       ['SELECT "public"."dblink_exec"(\'c\', \'x\')', 'dblink_exec()'],
       ["SELECT PUBLIC.DBLINK_CONNECT('keep', 'c')", 'dblink_connect()'],
+      ["SELECT U&\"dbl\\0069nk_exec\"('c', 'x')", 'dblink_exec()'],
       ["SELECT * FROM dblink('c', 'SELECT 1') AS r(x int)", 'dblink()'],
       ["SELECT * FROM t WHERE x IN (SELECT dblink_exec('c', 'x'))", 'dblink_exec()'],
       ['SELECT CASE WHEN true THEN postgres_fdw_disconnect_all() END', 'postgres_fdw_disconnect_all()'],
@@ -227,5 +228,21 @@ describe('read-only calls', () => {
     );
     expect(await refused("SELECT 'a\\'")).toMatch(/backslash before a quote/);
     expect(await refused("SELECT N'a\\'")).toMatch(/backslash before a quote/);
+  });
+
+  it('refuses what the parser cannot give a verdict on, where it could hide something', async () => {
+    // Deep enough that reading the parser's answer overflows the JavaScript stack; the server parses it.
+    const deep = `SELECT ${Array(20_000).fill('1').join('+')}`;
+    expect(await refused(deep)).toMatch(
+      /^run_sql_readonly: the statement is too deeply nested to be checked/,
+    );
+    expect(await refusal(checkScript(`${deep};\nCOMMIT;`, 'prepare_database_migration'))).toMatch(
+      /too deeply nested to be checked/,
+    );
+    // One statement in run_sql cannot hide a second: PostgreSQL gets it.
+    expect(await refusal(checkStatement(deep, 'run_sql', { inTransaction: false }))).toBeUndefined();
+    // A tree the parser does return is walked however deep it is.
+    const calls = `SELECT ${Array(1500).fill("dblink_exec('c', 'x')").join(' + ')}`;
+    expect(await refused(calls)).toMatch(/dblink_exec\(\) is not allowed/);
   });
 });

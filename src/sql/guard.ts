@@ -233,6 +233,7 @@ function sqlTextEffects(parser: Parser, name: string, call: Node, depth: number)
     }
     const inner = inspectWith(parser, text, depth + 1);
     if (inner.parsed.ok) effects.push(...inner.effects);
+    else if (inner.parsed.unreadable) return [opaque];
     else effects.push(...suspectWords(text));
     // Unreadable SQL text (a tsquery such as 'a & b' is not SQL) is fine unless it names an effect.
   }
@@ -285,6 +286,7 @@ export async function checkReadOnly(sql: string, tool: string, found?: Inspectio
   const advice =
     'Its rollback would not undo that, so read-only calls refuse it. ' +
     'To run it on purpose, use run_sql (not offered when the server runs with --read-only).';
+  if (!parsed.ok && parsed.unreadable) throw unreadable(tool, parsed.message);
   if (!parsed.ok) {
     // PostgreSQL will refuse the syntax error itself with the same message, unless the server is
     // older and reads the text differently; refuse only when the text could hide an effect.
@@ -313,6 +315,13 @@ export async function checkReadOnly(sql: string, tool: string, found?: Inspectio
   }
 }
 
+function unreadable(tool: string, message: string): SqlError {
+  return new SqlError(
+    `${tool}: the statement is too deeply nested to be checked (${message}), so it is not sent. ` +
+      'Split it up, e.g. a long chain of + or || into sum() or string_agg() over a list, or several statements.',
+  );
+}
+
 /** Where the SQL runs, for the wording of refusals. */
 export type Place = 'own transaction' | 'session' | 'migration';
 
@@ -320,6 +329,8 @@ export type Place = 'own transaction' | 'session' | 'migration';
 export function checkShape(found: Inspection, tool: string, place: Place): void {
   const { parsed } = found;
   if (parsed.ok && parsed.statements.length === 0) throw new SqlError(`${tool}: the SQL is empty.`);
+  // A single statement cannot hide a second one from the extended protocol; a script can.
+  if (!parsed.ok && parsed.unreadable && place === 'migration') throw unreadable(tool, parsed.message);
   const control = found.transactionControl[0];
   if (control) {
     throw new SqlError(

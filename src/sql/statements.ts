@@ -45,12 +45,21 @@ export type Parsed =
   | { ok: true; statements: Node[] }
   | {
       ok: false;
-      message: string /** 0-based character offset, when the parser gave one. */;
+      message: string;
+      /** 0-based character offset, when the parser gave one. */
       position?: number;
+      /**
+       * The parser did not give a verdict on the SQL: reading its answer failed (a JavaScript stack
+       * overflow on an expression nested thousands deep, which the server parses fine). Unlike a syntax
+       * error, which the server reports the same way, such text cannot be vouched for.
+       */
+      unreadable: boolean;
     };
 
 /** The statements of `sql` (none for text that is empty or only comments), or the parser's error. */
 export function parseWith(parser: Parser, sql: string): Parsed {
+  // libpg-query throws on blank text instead of returning no statements.
+  if (!sql.trim()) return { ok: true, statements: [] };
   try {
     const res = parser.parseSync(sql) as { stmts?: { stmt?: Node }[] };
     return { ok: true, statements: (res.stmts ?? []).map((s) => s.stmt ?? {}) };
@@ -62,25 +71,32 @@ export function parseWith(parser: Parser, sql: string): Parsed {
       ...(details?.cursorPosition !== undefined && details.cursorPosition >= 0
         ? { position: details.cursorPosition }
         : {}),
+      unreadable: !details,
     };
   }
 }
 
 /**
- * Every node under `tree`, depth first, as [type, fields]: a key that starts with a capital letter
- * names a node type (`SelectStmt`, `FuncCall`, `A_Const`); everything else is a field.
+ * Every node under `tree`, as [type, fields]: a key that starts with a capital letter names a node
+ * type (`SelectStmt`, `FuncCall`, `A_Const`); everything else is a field. Walked with an explicit
+ * stack, not recursion: `1 + 1 + …` makes a tree thousands of levels deep.
  */
 export function* nodes(tree: unknown): Generator<[string, Node]> {
-  if (Array.isArray(tree)) {
-    for (const item of tree) yield* nodes(item);
-    return;
-  }
-  if (!tree || typeof tree !== 'object') return;
-  for (const [key, value] of Object.entries(tree)) {
-    if (/^[A-Z]/.test(key) && value && typeof value === 'object' && !Array.isArray(value)) {
-      yield [key, value as Node];
+  const stack: unknown[] = [tree];
+  while (stack.length) {
+    const item = stack.pop();
+    if (Array.isArray(item)) {
+      for (let i = item.length - 1; i >= 0; i--) stack.push(item[i]);
+      continue;
     }
-    yield* nodes(value);
+    if (!item || typeof item !== 'object') continue;
+    const entries = Object.entries(item);
+    for (const [key, value] of entries) {
+      if (/^[A-Z]/.test(key) && value && typeof value === 'object' && !Array.isArray(value)) {
+        yield [key, value as Node];
+      }
+    }
+    for (let i = entries.length - 1; i >= 0; i--) stack.push(entries[i]?.[1]);
   }
 }
 
