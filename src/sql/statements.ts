@@ -79,7 +79,9 @@ export function parseWith(parser: Parser, sql: string): Parsed {
 /**
  * Every node under `tree`, as [type, fields]: a key that starts with a capital letter names a node
  * type (`SelectStmt`, `FuncCall`, `A_Const`); everything else is a field. Walked with an explicit
- * stack, not recursion: `1 + 1 + …` makes a tree thousands of levels deep.
+ * stack, not recursion: `1 + 1 + …` makes a tree thousands of levels deep. Hand-written rather than
+ * @pgsql/traverse: the checks want every node of any type, which these few lines give without a
+ * visitor per node type or another dependency.
  */
 export function* nodes(tree: unknown): Generator<[string, Node]> {
   const stack: unknown[] = [tree];
