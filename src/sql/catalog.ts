@@ -5,6 +5,7 @@
 import { RESET } from './connections.js';
 import { SqlError } from './errors.js';
 import type { Session } from './session.js';
+import { fence } from './untrusted.js';
 
 const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
@@ -81,7 +82,8 @@ export async function findRelation(
   if (pick) return pick;
   if (rows.length > 1) {
     throw new SqlError(
-      `describe_table: "${table}" exists in several schemas (${rows.map((r) => r.schema).join(', ')}). Pass schema to choose.`,
+      // Schema names come from the database: fenced like any other data from it.
+      `describe_table: "${table}" exists in several schemas (names from the database, untrusted): ${fence(rows.map((r) => r.schema).join(', '))}\nPass schema to choose.`,
     );
   }
   throw new SqlError(

@@ -5,26 +5,28 @@
  * part (src/neon/connection.ts).
  */
 import { SqlError } from './errors.js';
-import type { Session, StatementResult } from './session.js';
-import { isBlank, isExplain, leadingKeywords, transactionControl } from './statements.js';
+import { checkReadOnly, checkShape, inspect } from './guard.js';
+import { INTERNAL_MARK, type Session, type StatementResult } from './session.js';
 import { untrusted } from './untrusted.js';
 
-/** Refuses SQL that a tool cannot run, with the reason and the alternative. */
-export function checkStatement(sql: string, tool: string, opts: { inTransaction: boolean }): void {
-  if (isBlank(sql)) throw new SqlError(`${tool}: the SQL is empty.`);
-  const control = transactionControl(sql);
-  if (control) {
-    throw new SqlError(
-      opts.inTransaction
-        ? `${tool}: ${control} is not allowed here: the tool runs the SQL in a transaction it manages itself (committed only when every statement succeeded, or rolled back). Leave transaction control out.`
-        : `${tool}: ${control} is not allowed: each call runs on its own connection session, so a transaction cannot span calls. To run several statements atomically, use run_sql_transaction.`,
-    );
-  }
-  if (leadingKeywords(sql, 1) === 'COPY' && /\b(stdin|stdout)\b/i.test(sql)) {
-    throw new SqlError(
-      `${tool}: COPY … FROM STDIN / TO STDOUT needs a client-side data stream, which this tool does not have. Use INSERT … VALUES (or INSERT … SELECT) to load data, and SELECT to read it.`,
-    );
-  }
+/**
+ * Refuses SQL that a tool cannot run, with the reason and the alternative: empty text, transaction
+ * control, COPY with a client-side stream, and — with `readOnly` — effects outside the transaction
+ * (guard.ts). Decided on PostgreSQL's own parse tree.
+ */
+export async function checkStatement(
+  sql: string,
+  tool: string,
+  opts: { inTransaction: boolean; readOnly?: boolean },
+): Promise<void> {
+  const found = await inspect(sql);
+  checkShape(found, tool, opts.inTransaction ? 'own transaction' : 'session');
+  if (opts.readOnly) await checkReadOnly(sql, tool, found);
+}
+
+/** Refuses a migration script that is empty, controls the transaction or needs a COPY stream. */
+export async function checkScript(sql: string, tool: string): Promise<void> {
+  checkShape(await inspect(sql), tool, 'migration');
 }
 
 export interface RunOptions {
@@ -40,6 +42,8 @@ export interface RunOptions {
  * VACUUM, CREATE INDEX CONCURRENTLY) work.
  */
 export async function runOne(s: Session, sql: string, opts: RunOptions): Promise<StatementResult> {
+  // Every read-only path goes through here (or runTransaction/explain), so none can skip the guard.
+  if (opts.readOnly) await checkReadOnly(sql, opts.what);
   if (!opts.readOnly) {
     return s.run(sql, opts.params, {
       maxRows: opts.maxRows,
@@ -73,6 +77,10 @@ export async function runTransaction(
   statements: TxStatement[],
   opts: { maxRows: number; readOnly: boolean; tool: string },
 ): Promise<{ results: StatementResult[]; committed: boolean }> {
+  if (opts.readOnly) {
+    for (const [i, st] of statements.entries())
+      await checkReadOnly(st.sql, `${opts.tool} (statement ${i + 1})`);
+  }
   if (opts.readOnly) s.beginReadOnly();
   else s.begin();
   const results: StatementResult[] = [];
@@ -113,9 +121,19 @@ export async function runTransaction(
   return { results, committed: true };
 }
 
-/** A multi-statement script (a migration) in one transaction; rolled back when any part fails. */
+/**
+ * A multi-statement script (a migration) in one transaction; rolled back when any part fails. The
+ * script was checked by PostgreSQL 18's parser with standard_conforming_strings on; the same setting
+ * here makes the server split it into the same statements (all of a simple-protocol message is parsed
+ * before any of it runs, so a SET inside the script cannot change that).
+ */
 export async function runScript(s: Session, sql: string, what: string) {
-  await s.exec('BEGIN', undefined, 'starting the transaction');
+  await checkScript(sql, what);
+  await s.exec(
+    `BEGIN; SET LOCAL standard_conforming_strings = on ${INTERNAL_MARK}`,
+    undefined,
+    'starting the transaction',
+  );
   try {
     const res = await s.script(sql, what);
     await s.exec('COMMIT', undefined, `${what} (COMMIT)`);
@@ -146,10 +164,13 @@ export interface ExplainResult {
  * really runs (a DELETE deletes), and the rollback undoes it.
  */
 export async function explain(s: Session, sql: string, opts: ExplainOptions): Promise<ExplainResult> {
-  if (isExplain(sql)) {
+  const found = await inspect(sql);
+  if (found.explain) {
     throw new SqlError(`${opts.what}: pass the statement without EXPLAIN; set analyze and format instead.`);
   }
-  checkStatement(sql, opts.what, { inTransaction: true });
+  checkShape(found, opts.what, 'own transaction');
+  // With ANALYZE the statement runs, and the rollback that follows cannot undo effects outside it.
+  if (opts.analyze) await checkReadOnly(sql, opts.what, found);
   const options = [
     opts.analyze ? 'ANALYZE true, BUFFERS true' : '',
     `FORMAT ${opts.format === 'json' ? 'JSON' : 'TEXT'}`,

@@ -24,7 +24,7 @@ import {
 } from '../neon/temp-branches.js';
 import { SqlError } from '../sql/errors.js';
 import { comparePlans, type PlanSummary, summarizePlan } from '../sql/plan.js';
-import { checkStatement, explain, runOne, runScript, truncatedNotice } from '../sql/run.js';
+import { checkScript, checkStatement, explain, runOne, runScript, truncatedNotice } from '../sql/run.js';
 import { untrusted } from '../sql/untrusted.js';
 import { branchId, connectionFields, databaseName, projectId, sqlParams, sqlText } from './fields.js';
 import { defineTool, type Hints, output, READ, type ToolContext } from './framework.js';
@@ -150,7 +150,9 @@ export const prepareDatabaseMigration = defineTool({
   hints: WRITE_TEMP,
   async handler({ project_id, migration_sql, verify_sql, ...args }, ctx) {
     const { client, signal, settings } = ctx;
-    if (verify_sql) checkStatement(verify_sql, 'verify_sql', { inTransaction: true });
+    // Refused before the temporary branch is created: a COMMIT in the script would apply its first part.
+    await checkScript(migration_sql, 'prepare_database_migration');
+    if (verify_sql) await checkStatement(verify_sql, 'verify_sql', { inTransaction: true, readOnly: true });
     const { start, result } = await tryOnTempBranch(
       ctx,
       'migration',
@@ -319,9 +321,10 @@ export const prepareQueryTuning = defineTool({
   output: output({ tuning_id: z.string() }),
   hints: WRITE_TEMP,
   async handler({ project_id, sql, params, ddl, ...args }, ctx) {
-    checkStatement(sql, 'prepare_query_tuning (sql)', { inTransaction: true });
+    // The query runs under EXPLAIN ANALYZE in a rolled-back transaction: read-only rules apply to it.
+    await checkStatement(sql, 'prepare_query_tuning (sql)', { inTransaction: true, readOnly: true });
     for (const [i, d] of ddl.entries())
-      checkStatement(d, `prepare_query_tuning (ddl ${i + 1})`, { inTransaction: false });
+      await checkStatement(d, `prepare_query_tuning (ddl ${i + 1})`, { inTransaction: false });
     const { start, result } = await tryOnTempBranch(
       ctx,
       'tuning',

@@ -56,8 +56,8 @@ export const runSql = defineTool({
   output: ROWS_OUTPUT,
   hints: SQL_WRITE,
   async handler({ sql, params, ...target }, ctx) {
-    checkStatement(sql, 'run_sql', { inTransaction: false });
     const { sqlMaxRows: maxRows, readOnly } = ctx.settings;
+    await checkStatement(sql, 'run_sql', { inTransaction: false, readOnly });
     return onDatabase(ctx, target, async (s, db) => {
       const r = await runOne(s, sql, { params, maxRows, readOnly, what: 'run_sql' });
       return rowsResult(r, maxRows, { branch_id: db.branch_id, database: db.database });
@@ -75,7 +75,7 @@ export const runSqlReadonly = defineTool({
   output: ROWS_OUTPUT,
   hints: SQL_READ,
   async handler({ sql, params, ...target }, ctx) {
-    checkStatement(sql, 'run_sql_readonly', { inTransaction: true });
+    await checkStatement(sql, 'run_sql_readonly', { inTransaction: true, readOnly: true });
     const maxRows = ctx.settings.sqlMaxRows;
     return onDatabase(ctx, target, async (s, db) => {
       const r = await runOne(s, sql, { params, maxRows, readOnly: true, what: 'run_sql_readonly' });
@@ -101,10 +101,13 @@ export const runSqlTransaction = defineTool({
   hints: SQL_WRITE,
   async handler({ statements, ...target }, ctx) {
     const list = statements.map((sql) => ({ sql }));
-    for (const [i, st] of list.entries()) {
-      checkStatement(st.sql, `run_sql_transaction (statement ${i + 1})`, { inTransaction: true });
-    }
     const { sqlMaxRows: maxRows, readOnly } = ctx.settings;
+    for (const [i, st] of list.entries()) {
+      await checkStatement(st.sql, `run_sql_transaction (statement ${i + 1})`, {
+        inTransaction: true,
+        readOnly,
+      });
+    }
     return onDatabase(ctx, target, async (s, db) => {
       const started = performance.now();
       const { results, committed } = await runTransaction(s, list, {
@@ -209,6 +212,8 @@ export const explainSql = defineTool({
   output: output({ plan: z.unknown() }),
   hints: SQL_READ,
   async handler({ sql, params, analyze = false, format = 'text', ...target }, ctx) {
+    // Refused before connecting; explain() checks again (and refuses a statement that is an EXPLAIN).
+    await checkStatement(sql, 'explain_sql', { inTransaction: true, readOnly: analyze });
     return onDatabase(ctx, target, async (s, db) => {
       const res = await explain(s, sql, {
         params,

@@ -1,0 +1,248 @@
+/**
+ * The SQL guard (src/sql/guard.ts) on PostgreSQL's own parser, without a server: what it finds in
+ * statements and the refusals the tools give. The same cases against a real server, with the database
+ * checked afterwards, are in sql-attacks.test.ts.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { checkReadOnly, inspect } from '../src/sql/guard.js';
+import { checkScript, checkStatement } from '../src/sql/run.js';
+import { parserLoaded } from '../src/sql/statements.js';
+
+const refusal = async (p: Promise<unknown>) => {
+  try {
+    await p;
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return undefined;
+};
+
+describe('loading', () => {
+  it('loads the parser on the first check only: nothing in src imports libpg-query statically', async () => {
+    expect(parserLoaded()).toBe(false);
+    const files: string[] = [];
+    const walk = (dir: URL) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const url = new URL(`${e.name}${e.isDirectory() ? '/' : ''}`, dir);
+        if (e.isDirectory()) walk(url);
+        else if (e.name.endsWith('.ts')) files.push(readFileSync(url, 'utf8'));
+      }
+    };
+    walk(new URL('../src/', import.meta.url));
+    for (const source of files) expect(source).not.toMatch(/^import (?!type\b)[^;]*from 'libpg-query'/m);
+    await inspect('SELECT 1');
+    expect(parserLoaded()).toBe(true);
+  });
+});
+
+describe('transaction control', () => {
+  const hidden = [
+    ['/* /* */ */ COMMIT', 'COMMIT'],
+    ['commit /* x */', 'COMMIT'],
+    ['END', 'COMMIT'],
+    ['abort', 'ROLLBACK'],
+    ['/* a */ -- b\n  RoLlBaCk', 'ROLLBACK'],
+    ['start transaction read write', 'START TRANSACTION'],
+    ['begin isolation level serializable', 'BEGIN'],
+    ['SAVEPOINT s', 'SAVEPOINT'],
+    ['release s', 'RELEASE'],
+    ['rollback to savepoint s', 'ROLLBACK TO'],
+    ["PREPARE TRANSACTION 'x'", 'PREPARE TRANSACTION'],
+    ["commit prepared 'x'", 'COMMIT PREPARED'],
+    ['SELECT 1; COMMIT', 'COMMIT'],
+  ] as const;
+
+  it('is found wherever it hides', async () => {
+    for (const [sql, keyword] of hidden) {
+      expect((await inspect(sql)).transactionControl, sql).toEqual([keyword]);
+    }
+    for (const sql of [
+      'SELECT $$COMMIT$$',
+      "SELECT 'BEGIN' AS begin",
+      '-- COMMIT\nSELECT 1',
+      'SELECT 1 AS "commit"',
+    ]) {
+      expect((await inspect(sql)).transactionControl, sql).toEqual([]);
+    }
+  });
+
+  it('is refused with the advice of the place it is in', async () => {
+    expect(
+      await refusal(
+        checkStatement('/* /* */ */ COMMIT', 'run_sql_transaction (statement 2)', { inTransaction: true }),
+      ),
+    ).toMatch(
+      /^run_sql_transaction \(statement 2\): COMMIT is not allowed here: the tool runs the SQL in a transaction it manages itself/,
+    );
+    expect(await refusal(checkStatement('  -- start\nBEGIN', 'run_sql', { inTransaction: false }))).toMatch(
+      /^run_sql: BEGIN is not allowed: each call runs on its own connection session.*use run_sql_transaction/,
+    );
+    expect(
+      await refusal(
+        checkScript('CREATE TABLE a (x int);\nCOMMIT;\nCREATE TABLE b (x int)', 'prepare_database_migration'),
+      ),
+    ).toMatch(
+      /^prepare_database_migration: COMMIT is not allowed in a migration: .*applied whole or not at all/,
+    );
+    expect(await refusal(checkScript('CREATE TABLE a (x int); CREATE INDEX ON a (x)', 'm'))).toBeUndefined();
+  });
+});
+
+describe('shape', () => {
+  it('refuses empty text and COPY with a client-side stream, and finds an EXPLAIN', async () => {
+    for (const sql of ['-- nothing', ';', '/* /* */ */ ;;']) {
+      expect(await refusal(checkStatement(sql, 'run_sql', { inTransaction: false })), sql).toBe(
+        'run_sql: the SQL is empty.',
+      );
+    }
+    for (const sql of [
+      '/* /* */ */ COPY t FROM STDIN',
+      'copy (select 1) to stdout with csv',
+      'COPY t (a, b) FROM stdin',
+    ]) {
+      expect(await refusal(checkStatement(sql, 'run_sql', { inTransaction: false })), sql).toMatch(
+        /COPY … FROM STDIN \/ TO STDOUT needs a client-side data stream.*INSERT … VALUES/,
+      );
+    }
+    expect((await inspect('/* x */ explain (analyze) select 1')).explain).toBe(true);
+    expect((await inspect('select 1')).explain).toBe(false);
+  });
+
+  it('leaves a syntax error to PostgreSQL', async () => {
+    expect(await refusal(checkStatement('SELEC 1', 'run_sql', { inTransaction: false }))).toBeUndefined();
+    expect(
+      await refusal(checkStatement('SELEC 1', 'run_sql_readonly', { inTransaction: true, readOnly: true })),
+    ).toBeUndefined();
+  });
+});
+
+describe('read-only calls', () => {
+  const refused = (sql: string) => refusal(checkReadOnly(sql, 'run_sql_readonly'));
+
+  it('refuses functions with effects outside the transaction, schema-qualified or not, in any case', async () => {
+    const cases = [
+      ["SELECT dblink_exec('c', 'INSERT INTO t VALUES (1)')", 'dblink_exec()'],
+      ['SELECT "public"."dblink_exec"(\'c\', \'x\')', 'dblink_exec()'],
+      ["SELECT PUBLIC.DBLINK_CONNECT('keep', 'c')", 'dblink_connect()'],
+      ["SELECT U&\"dbl\\0069nk_exec\"('c', 'x')", 'dblink_exec()'],
+      ["SELECT * FROM dblink('c', 'SELECT 1') AS r(x int)", 'dblink()'],
+      ["SELECT * FROM t WHERE x IN (SELECT dblink_exec('c', 'x'))", 'dblink_exec()'],
+      ['SELECT CASE WHEN true THEN postgres_fdw_disconnect_all() END', 'postgres_fdw_disconnect_all()'],
+      ['SELECT pg_catalog.pg_terminate_backend(1)', 'pg_terminate_backend()'],
+      ['SELECT pg_cancel_backend(pid) FROM pg_stat_activity', 'pg_cancel_backend()'],
+      ['SELECT pg_reload_conf()', 'pg_reload_conf()'],
+      ['SELECT pg_rotate_logfile()', 'pg_rotate_logfile()'],
+      ["SELECT pg_logical_emit_message(true, 'p', 'x')", 'pg_logical_emit_message()'],
+      ['SELECT pg_switch_wal()', 'pg_switch_wal()'],
+      ["SELECT pg_create_physical_replication_slot('s')", 'pg_create_physical_replication_slot()'],
+      ["SELECT * FROM pg_logical_slot_get_changes('s', NULL, NULL)", 'pg_logical_slot_get_changes()'],
+      ["SELECT lo_export(1, '/tmp/x')", 'lo_export()'],
+      ['SELECT pg_advisory_lock(1)', 'pg_advisory_lock()'],
+      ['SELECT pg_try_advisory_xact_lock(1)', 'pg_try_advisory_xact_lock()'],
+      ["SELECT pg_notify('c', 'x')", 'pg_notify()'],
+      ['SELECT pg_stat_reset()', 'pg_stat_reset()'],
+      ['SELECT pg_stat_statements_reset()', 'pg_stat_statements_reset()'],
+      ["EXPLAIN ANALYZE SELECT dblink_exec('c', 'x')", 'dblink_exec()'],
+      ["PREPARE p AS SELECT dblink_exec('c', 'x')", 'dblink_exec()'],
+      ["DECLARE c CURSOR FOR SELECT pg_notify('c', 'x')", 'pg_notify()'],
+      ['COPY (SELECT pg_switch_wal()) TO STDOUT', 'pg_switch_wal()'],
+    ] as const;
+    for (const [sql, name] of cases) {
+      const err = await refused(sql);
+      expect(err, sql).toContain(`run_sql_readonly: ${name} is not allowed in a read-only call: `);
+      expect(err, sql).toMatch(/use run_sql/);
+    }
+  });
+
+  it('refuses statements PostgreSQL runs in a READ ONLY transaction although they act outside it', async () => {
+    const cases = [
+      ['ANALYZE t', 'ANALYZE'],
+      ['analyze', 'ANALYZE'],
+      ['VACUUM (ANALYZE) t', 'VACUUM'],
+      ['CLUSTER t USING t_pkey', 'CLUSTER'],
+      ['REINDEX INDEX t_pkey', 'REINDEX'],
+      ['CHECKPOINT', 'CHECKPOINT'],
+      ["LOAD 'auto_explain'", 'LOAD'],
+      ['LISTEN c', 'LISTEN'],
+      ["NOTIFY c, 'x'", 'NOTIFY'],
+      ["COPY t TO PROGRAM 'curl -d @- x'", 'COPY … TO/FROM a server file or PROGRAM'],
+      ["COPY t FROM '/etc/passwd'", 'COPY … TO/FROM a server file or PROGRAM'],
+      ["DO $$BEGIN PERFORM dblink_exec('c', 'x'); END$$", 'DO'],
+      ['CALL p()', 'CALL'],
+      ['EXECUTE p', 'EXECUTE of a prepared statement'],
+    ] as const;
+    for (const [sql, name] of cases) {
+      expect(await refused(sql), sql).toContain(
+        `run_sql_readonly: ${name} is not allowed in a read-only call: `,
+      );
+    }
+  });
+
+  it('checks SQL handed to query_to_xml and the like when it is a constant, and refuses it otherwise', async () => {
+    expect(
+      await refused("SELECT query_to_xml('SELECT dblink_exec(''c'', ''x'')', true, true, '')"),
+    ).toContain('dblink_exec() is not allowed');
+    expect(
+      await refused(
+        "SELECT query_to_xml($$SELECT * FROM query_to_xml('SELECT pg_switch_wal()', true, true, '')$$, true, true, '')",
+      ),
+    ).toContain('pg_switch_wal() is not allowed');
+    expect(await refused("SELECT query_to_xml('SELECT ' || 'x', true, true, '')")).toContain(
+      'query_to_xml() with a query that is not a constant is not allowed',
+    );
+    expect(await refused("SELECT * FROM ts_stat('SELECT to_tsvector(body) FROM docs')")).toBeUndefined();
+    expect(await refused("SELECT ts_rewrite('a & b'::tsquery, 'a'::tsquery, 'c'::tsquery)")).toBeUndefined();
+    expect(await refused("SELECT query_to_xml('SELECT 1', true, true, '')")).toBeUndefined();
+  });
+
+  it('lets reads and settings through, and names that only look like refused ones', async () => {
+    for (const sql of [
+      'SELECT * FROM t JOIN u USING (id) WHERE x > $1 ORDER BY 1 LIMIT 10',
+      "SELECT 'dblink_exec(1)' AS s, 1 AS dblink_exec, $$pg_terminate_backend(1)$$",
+      "SELECT set_config('search_path', 'public', false)",
+      'SET search_path = other',
+      'SHOW work_mem',
+      'EXPLAIN SELECT 1',
+      'SELECT lo.x FROM lo, dblink_cfg AS d WHERE d.id = lo.id',
+      "SELECT 'C:\\path' AS windows, E'it\\'s' AS escaped, 'it''s' AS doubled",
+      'INSERT INTO t VALUES (1)', // a write: PostgreSQL refuses it with 25006 (the second wall)
+    ]) {
+      expect(await refused(sql), sql).toBeUndefined();
+    }
+  });
+
+  it('refuses unparsable text that names a refused function or keyword, and passes other syntax errors on', async () => {
+    const hidden = await refused("SELECT dblink_exec('c', 'x') FROM (SELECT 1) AS system_user");
+    expect(hidden).toMatch(
+      /^run_sql_readonly: the statement could not be parsed by PostgreSQL's parser \(syntax error at or near "system_user" at character \d+\), and it names dblink_exec\(\), which is not allowed/,
+    );
+    expect(await refused('VACUM ANALYZE t')).toMatch(/names ANALYZE/);
+    expect(await refused('SELECT FROM WHERE')).toBeUndefined();
+    expect(await refused("SELECT 'unterminated")).toBeUndefined();
+  });
+
+  it('refuses a standard string with a backslash before a quote (read differently with standard_conforming_strings off)', async () => {
+    expect(await refused("SELECT '\\', $$' , dblink_exec('c', 'x') --$$")).toMatch(
+      /backslash before a quote.*standard_conforming_strings off/,
+    );
+    expect(await refused("SELECT 'a\\'")).toMatch(/backslash before a quote/);
+    expect(await refused("SELECT N'a\\'")).toMatch(/backslash before a quote/);
+  });
+
+  it('refuses what the parser cannot give a verdict on, where it could hide something', async () => {
+    // Deep enough that reading the parser's answer overflows the JavaScript stack; the server parses it.
+    const deep = `SELECT ${Array(20_000).fill('1').join('+')}`;
+    expect(await refused(deep)).toMatch(
+      /^run_sql_readonly: the statement is too deeply nested to be checked/,
+    );
+    expect(await refusal(checkScript(`${deep};\nCOMMIT;`, 'prepare_database_migration'))).toMatch(
+      /too deeply nested to be checked/,
+    );
+    // One statement in run_sql cannot hide a second: PostgreSQL gets it.
+    expect(await refusal(checkStatement(deep, 'run_sql', { inTransaction: false }))).toBeUndefined();
+    // A tree the parser does return is walked however deep it is.
+    const calls = `SELECT ${Array(1500).fill("dblink_exec('c', 'x')").join(' + ')}`;
+    expect(await refused(calls)).toMatch(/dblink_exec\(\) is not allowed/);
+  });
+});
