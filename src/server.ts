@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import {
+  isAccountedFor,
   NeonAbortedError,
   NeonError,
   NeonOperationCheckError,
@@ -140,7 +141,11 @@ export function prepareServer(options: ServerOptions) {
             return { content: [{ type: 'text', text }], structuredContent: JSON.parse(text) };
           } catch (error) {
             let message = errorText(tool.def.name, error, options.logger);
-            if (accepted.length > 0 && !ACCOUNTED_FOR.some((kind) => error instanceof kind)) {
+            if (
+              accepted.length > 0 &&
+              !isAccountedFor(error) &&
+              !ACCOUNTED_FOR.some((kind) => error instanceof kind)
+            ) {
               message +=
                 ` Note: Neon had already accepted ${[...new Set(accepted)].join(', ')} in this call, so the change ` +
                 'may have been applied: check (list or get the resource) before trying again.';

@@ -180,6 +180,8 @@ describe('run_sql', () => {
 
     const twoStatements = await conn.fails('run_sql', { project_id, sql: 'SELECT 1; SELECT 2' });
     expect(twoStatements).toMatch(/cannot insert multiple commands into a prepared statement/);
+    expect(twoStatements).toMatch(/What to do: this tool runs one statement per call.*run_sql_transaction/);
+    expect(twoStatements).not.toMatch(/fix the SQL syntax/);
 
     const params = await conn.fails('run_sql', { project_id, sql: 'SELECT $1::int + 1' });
     expect(params).toMatch(/08P01|42P02|bind message supplies 0 parameters/);
@@ -209,6 +211,27 @@ describe('run_sql', () => {
     expect(err).toMatch(/42501 \(insufficient_privilege\)/);
     expect(err).toMatch(/permission denied for table secret/);
     expect(err).toMatch(/role app_reader lacks a privilege/);
+    expect(err).toMatch(/Connect as the database owner/);
+  });
+
+  it('does not tell the owner to connect as the owner', async () => {
+    const { project_id } = project();
+    conn = await connect();
+    // The test owner, like Neon's, is no superuser.
+    const err = await conn.fails('run_sql', { project_id, sql: 'ALTER SYSTEM SET work_mem = 1' });
+    expect(err).toMatch(/42501 \(insufficient_privilege\)/);
+    expect(err).toMatch(/role neondb_owner, the owner of this database, lacks a privilege/);
+    expect(err).not.toMatch(/[Cc]onnect as the (database )?owner/);
+  });
+
+  it('an unusable connection URI from Neon is not called a bug in neon-mcp', async () => {
+    const { project_id } = project();
+    api.fake.connectionUri = () => 'http://not-postgres.example/neondb';
+    conn = await connect();
+    const err = await conn.fails('run_sql', { project_id, sql: 'SELECT 1' });
+    expect(err).toMatch(/the connection URI from Neon cannot be used \(The connection URI has scheme http:/);
+    expect(err).toMatch(/Nothing was sent/);
+    expect(err).not.toMatch(/bug in neon-mcp/);
   });
 
   it('does not leak session state from one call into the next', async () => {

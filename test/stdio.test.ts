@@ -13,6 +13,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TEST_KEY, text } from './helpers.js';
 import { type MockHttpServer, startMockHttpServer } from './mock/http-server.js';
+import { freePort } from './pg/server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = 'dist/index.js';
@@ -356,6 +357,20 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
       expect(text(res)).toMatch(/NEON_API_KEY/);
       expect(mock.api.requests).toHaveLength(0);
       expect(stderr()).toMatch(/API key NOT set/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a write whose connection was refused says nothing was sent, not that it may have reached Neon', async () => {
+    const port = await freePort();
+    const { client } = await sdkClient('modern', { NEON_API_URL: `http://127.0.0.1:${port}/api/v2` });
+    try {
+      const res = await client.callTool({ name: 'create_project', arguments: { name: 'x' } });
+      expect(res.isError).toBe(true);
+      expect(text(res)).toMatch(/could not reach the Neon API \(connect ECONNREFUSED/);
+      expect(text(res)).toMatch(/Check the network connection/);
+      expect(text(res)).not.toMatch(/may have (reached Neon|been applied)/);
     } finally {
       await client.close();
     }

@@ -34,6 +34,8 @@ export interface SessionTarget {
   /** For messages: e.g. `branch br-x (database neondb, role neondb_owner)`. */
   where: string;
   role?: string;
+  /** The role is the database's owner, when that is known. */
+  owner?: boolean;
   /** The branch ID, so the pools of a deleted branch can be closed. */
   tag?: string;
 }
@@ -295,6 +297,7 @@ export class Session {
       readOnly: ctx.readOnly ?? false,
       readOnlyReason: this.opts.readOnlyReason,
       role: this.target.role,
+      owner: this.target.owner,
     };
     if (this.opts.signal.aborted) return cancelled(this.target);
     if (isPgError(e)) {
