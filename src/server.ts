@@ -16,6 +16,7 @@ import {
 import { acceptedWrites, type NeonClient } from './client/neon-client.js';
 import { type Logger, redactor } from './log.js';
 import { waitForOperations } from './neon/operations.js';
+import { fencedText } from './sql/untrusted.js';
 import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
 import { leanSchema, type StandardWithJson, withoutProperty } from './tools/json-schema.js';
 import { type Selection, selectTools } from './tools/registry.js';
@@ -136,9 +137,11 @@ export function prepareServer(options: ServerOptions) {
           const input = tool.scoped ? { ...args, project_id: settings.projectId } : args;
           try {
             const result = await acceptedWrites.run(accepted, () => tool.def.handler(input, ctx));
-            // Structured and text forms are the same redacted JSON.
-            const text = redact(JSON.stringify(result));
-            return { content: [{ type: 'text', text }], structuredContent: JSON.parse(text) };
+            // The structured form is the redacted JSON; the text form is the same JSON, except that a
+            // result with untrusted data has that data between markers after the rest (untrusted.ts).
+            const structuredContent = JSON.parse(redact(JSON.stringify(result)));
+            const text = redact(fencedText(result));
+            return { content: [{ type: 'text', text }], structuredContent };
           } catch (error) {
             let message = errorText(tool.def.name, error, options.logger);
             if (

@@ -59,7 +59,7 @@ describe('branch schema', () => {
       /CREATE TABLE public\.users \(\n {4}id integer NOT NULL,\n {4}name text NOT NULL\n\);/,
     );
     expect(schema).toMatchObject({ branch_id, database: 'neondb' });
-    expect(schema.begin).toMatch(/^<untrusted-data-/);
+    expect(schema.untrusted).toMatch(/^sql: untrusted data from the database schema/);
 
     const child = api.fake.makeBranch(project_id, { name: 'dev', parent_id: branch_id });
     api.fake.makeDatabase(child.id, 'neondb', 'neondb_owner');
