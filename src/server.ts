@@ -39,8 +39,8 @@ export interface ServerOptions extends Selection {
 
 interface PreparedTool {
   def: ToolDef;
-  /** `project_id` is injected from the server's scope. */
-  scoped: boolean;
+  /** Arguments injected from the server's scope (`project_id`, `org_id`), left out of the schema. */
+  injected: Record<string, string>;
   input: StandardWithJson;
   output: StandardWithJson;
 }
@@ -51,16 +51,25 @@ interface PreparedTool {
  */
 export function prepareServer(options: ServerOptions) {
   const precomputed = loadPrecomputedSchemas();
+  const fixed: Record<string, string | undefined> = { project_id: options.projectId, org_id: options.orgId };
   const tools: PreparedTool[] = selectTools(options).map((def) => {
-    const scoped = options.projectId !== undefined && 'project_id' in def.input;
-    const shape = scoped ? omit(def.input, 'project_id') : def.input;
+    const injected: Record<string, string> = {};
+    for (const [key, value] of Object.entries(fixed))
+      if (value !== undefined && key in def.input) injected[key] = value;
+    const keys = Object.keys(injected);
+    let shape = def.input;
+    let preInput = precomputed?.[def.name]?.input;
+    for (const key of keys) {
+      shape = omit(shape, key);
+      if (preInput) preInput = withoutProperty(preInput, key);
+    }
     const pre = precomputed?.[def.name];
     return {
       def,
-      scoped,
+      injected,
       input: leanSchema(z.strictObject(shape), 'input', {
-        scope: scoped ? options.projectId : undefined,
-        precomputed: pre && (scoped ? withoutProperty(pre.input, 'project_id') : pre.input),
+        scope: keys.length ? injected : undefined,
+        precomputed: preInput,
       }),
       output: leanSchema(def.output, 'output', { precomputed: pre?.output }),
     };
@@ -68,6 +77,7 @@ export function prepareServer(options: ServerOptions) {
   const settings: ToolSettings = {
     readOnly: Boolean(options.readOnly),
     projectId: options.projectId,
+    orgId: options.orgId,
     operationTimeoutMs: options.operationTimeoutMs ?? 600_000,
     sqlTimeoutMs: options.sqlTimeoutMs ?? 30_000,
     sqlMaxRows: options.sqlMaxRows ?? 500,
@@ -134,7 +144,7 @@ export function prepareServer(options: ServerOptions) {
                 },
               }),
           };
-          const input = tool.scoped ? { ...args, project_id: settings.projectId } : args;
+          const input = { ...args, ...tool.injected };
           try {
             const result = await acceptedWrites.run(accepted, () => tool.def.handler(input, ctx));
             // The structured form is the redacted JSON; the text form is the same JSON, except that a

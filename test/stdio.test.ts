@@ -381,6 +381,7 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
     const { client, stderr } = await sdkClient('legacy', {
       NEON_MCP_READ_ONLY: 'true',
       NEON_PROJECT_ID: project.id,
+      NEON_ORG_ID: 'org-from-env',
       NEON_MCP_TOOLSETS: 'all',
     });
     try {
@@ -400,6 +401,9 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
         .find((l) => l.includes('on stdio'));
       expect(line).toMatch(/read-only on/);
       expect(line).toContain(`scoped to project ${project.id}`);
+      expect(line).toContain('organization org-from-env');
+      for (const t of tools)
+        expect(Object.keys((t.inputSchema as any).properties ?? {}), t.name).not.toContain('org_id');
       expect(line).toContain(`${tools.length} tools`);
     } finally {
       await client.close();

@@ -55,6 +55,8 @@ export interface Selection {
   readOnly?: boolean;
   /** Scope to one project: `project_id` is injected and account-level tools are hidden. */
   projectId?: string;
+  /** The default organization: `org_id` is injected wherever a tool takes it, and another is refused. */
+  orgId?: string;
   /** Toolset names, or `all`. Default: {@link DEFAULT_TOOLSETS}. */
   toolsets?: readonly string[];
   /** Single tools to add on top of the toolsets. */
