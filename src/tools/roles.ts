@@ -91,13 +91,13 @@ const access = z
   .enum(['owner', 'read_only', 'read_write'])
   .optional()
   .describe(
-    'owner (default): neon_superuser member, full access to all databases; read_only: SELECT only; read_write: DML, no DDL. The limited ones cover one database, also tables created later',
+    'owner (default): neon_superuser member, full access; read_only: SELECT; read_write: DML, no DDL (both: one database, later tables too)',
   );
 
 export const createRole = defineTool({
   name: 'create_role',
   title: 'Create role',
-  description: 'Create a Postgres role with the access asked for; returns its password (secret).',
+  description: 'Create a Postgres role; returns its password (secret).',
   toolset: 'roles',
   operations: ['createProjectBranchRole', ...LIMITED_ROLE_OPERATIONS],
   input: {
@@ -105,7 +105,7 @@ export const createRole = defineTool({
     branch_id: branchId,
     name: roleName.describe('Name'),
     access,
-    database: databaseName.optional().describe('For read_only/read_write; default: first'),
+    database: databaseName.optional().describe('For read_only/read_write (default: first)'),
     no_login: z.boolean().optional().describe('No login'),
   },
   output: passwordOut,
