@@ -228,7 +228,9 @@ describe('create_role with access', () => {
   it('says that the default role is a neon_superuser member', async () => {
     conn = await connect({ toolsets: ['roles'] });
     const tool = (await conn.mcp.listTools()).tools.find((t) => t.name === 'create_role')!;
-    expect(JSON.stringify(tool.inputSchema)).toMatch(/owner \(default\): neon_superuser member, full access;/);
+    expect(JSON.stringify(tool.inputSchema)).toMatch(
+      /owner \(default\): neon_superuser member, full access;/,
+    );
   });
 
   it('makes a read-only role that can SELECT and nothing else, also on tables created later', async () => {
