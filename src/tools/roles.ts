@@ -45,7 +45,8 @@ async function getRole(
 
 /** The `role` argument naming an existing role. */
 const roleArg = roleName.describe('Role');
-// Also returns password_note, which labels the password as a secret.
+// Also returns password_note, which labels the password as a secret; create_role with a limited
+// access also uri (a connection string for the role), grants and, when the limit has a gap, warning.
 const passwordOut = output({ role: anyObject, password: z.string().optional() });
 
 export const listRoles = defineTool({
