@@ -49,7 +49,14 @@ export const ALL_TOOLS: readonly ToolDef[] = [
 ];
 
 /** What a developer uses daily; `--toolsets all` enables the rest. */
-export const DEFAULT_TOOLSETS: readonly Toolset[] = ['projects', 'branches', 'databases', 'roles', 'sql', 'schema'];
+export const DEFAULT_TOOLSETS: readonly Toolset[] = [
+  'projects',
+  'branches',
+  'databases',
+  'roles',
+  'sql',
+  'schema',
+];
 
 export interface Selection {
   readOnly?: boolean;
