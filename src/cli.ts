@@ -19,6 +19,8 @@ Usage: neon-mcp [options]
   --read-only            Expose only tools that change nothing (or NEON_MCP_READ_ONLY=true)
   --project-id ID        Scope to one project: project_id is implied and account-wide tools
                          are hidden (or NEON_PROJECT_ID)
+  --org-id ID            Default organization: org_id is implied wherever a tool takes it,
+                         and another organization is refused (or NEON_ORG_ID)
   --toolsets LIST        Comma-separated toolsets, or "all" (or NEON_MCP_TOOLSETS)
   --tools LIST           Extra single tools to expose (or NEON_MCP_TOOLS)
   --exclude-tools LIST   Tools to hide (or NEON_MCP_EXCLUDE_TOOLS)
@@ -61,6 +63,7 @@ function main(argv = process.argv.slice(2), env = process.env): void {
       'api-url': { type: 'string' },
       'read-only': { type: 'boolean' },
       'project-id': { type: 'string' },
+      'org-id': { type: 'string' },
       toolsets: { type: 'string' },
       tools: { type: 'string' },
       'exclude-tools': { type: 'string' },
@@ -95,6 +98,7 @@ function main(argv = process.argv.slice(2), env = process.env): void {
     client,
     readOnly,
     projectId: values['project-id'] || env.NEON_PROJECT_ID || undefined,
+    orgId: values['org-id'] || env.NEON_ORG_ID || undefined,
     toolsets: list(values.toolsets ?? env.NEON_MCP_TOOLSETS),
     tools: list(values.tools ?? env.NEON_MCP_TOOLS),
     excludeTools: list(values['exclude-tools'] ?? env.NEON_MCP_EXCLUDE_TOOLS),
@@ -112,7 +116,8 @@ function main(argv = process.argv.slice(2), env = process.env): void {
   serveStdio(prepared.create, { onerror: (error) => logger.error('transport', error) });
   logger.info(
     `v${VERSION} on stdio: ${prepared.tools.length} tools, read-only ${readOnly ? 'on' : 'off'}` +
-      `${prepared.settings.projectId ? `, scoped to project ${prepared.settings.projectId}` : ''}, ` +
+      `${prepared.settings.projectId ? `, scoped to project ${prepared.settings.projectId}` : ''}` +
+      `${prepared.settings.orgId ? `, organization ${prepared.settings.orgId}` : ''}, ` +
       `API key ${apiKey ? 'set' : 'NOT set (calls to Neon will fail until NEON_API_KEY is set)'}`,
   );
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import {
+  isAccountedFor,
   NeonAbortedError,
   NeonError,
   NeonOperationCheckError,
@@ -16,6 +17,7 @@ import { acceptedWrites, type NeonClient } from './client/neon-client.js';
 import { type Logger, redactor } from './log.js';
 import { waitForOperations } from './neon/operations.js';
 import { SQL_MAX_BYTES } from './sql/session.js';
+import { fencedText } from './sql/untrusted.js';
 import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
 import { leanSchema, type StandardWithJson, withoutProperty } from './tools/json-schema.js';
 import { type Selection, selectTools } from './tools/registry.js';
@@ -40,8 +42,8 @@ export interface ServerOptions extends Selection {
 
 interface PreparedTool {
   def: ToolDef;
-  /** `project_id` is injected from the server's scope. */
-  scoped: boolean;
+  /** Arguments injected from the server's scope (`project_id`, `org_id`), left out of the schema. */
+  injected: Record<string, string>;
   input: StandardWithJson;
   output: StandardWithJson;
 }
@@ -52,16 +54,25 @@ interface PreparedTool {
  */
 export function prepareServer(options: ServerOptions) {
   const precomputed = loadPrecomputedSchemas();
+  const fixed: Record<string, string | undefined> = { project_id: options.projectId, org_id: options.orgId };
   const tools: PreparedTool[] = selectTools(options).map((def) => {
-    const scoped = options.projectId !== undefined && 'project_id' in def.input;
-    const shape = scoped ? omit(def.input, 'project_id') : def.input;
+    const injected: Record<string, string> = {};
+    for (const [key, value] of Object.entries(fixed))
+      if (value !== undefined && key in def.input) injected[key] = value;
+    const keys = Object.keys(injected);
+    let shape = def.input;
+    let preInput = precomputed?.[def.name]?.input;
+    for (const key of keys) {
+      shape = omit(shape, key);
+      if (preInput) preInput = withoutProperty(preInput, key);
+    }
     const pre = precomputed?.[def.name];
     return {
       def,
-      scoped,
+      injected,
       input: leanSchema(z.strictObject(shape), 'input', {
-        scope: scoped ? options.projectId : undefined,
-        precomputed: pre && (scoped ? withoutProperty(pre.input, 'project_id') : pre.input),
+        scope: keys.length ? injected : undefined,
+        precomputed: preInput,
       }),
       output: leanSchema(def.output, 'output', { precomputed: pre?.output }),
     };
@@ -69,6 +80,7 @@ export function prepareServer(options: ServerOptions) {
   const settings: ToolSettings = {
     readOnly: Boolean(options.readOnly),
     projectId: options.projectId,
+    orgId: options.orgId,
     operationTimeoutMs: options.operationTimeoutMs ?? 600_000,
     sqlTimeoutMs: options.sqlTimeoutMs ?? 30_000,
     sqlMaxRows: options.sqlMaxRows ?? 500,
@@ -136,15 +148,21 @@ export function prepareServer(options: ServerOptions) {
                 },
               }),
           };
-          const input = tool.scoped ? { ...args, project_id: settings.projectId } : args;
+          const input = { ...args, ...tool.injected };
           try {
             const result = await acceptedWrites.run(accepted, () => tool.def.handler(input, ctx));
-            // Structured and text forms are the same redacted JSON.
-            const text = redact(JSON.stringify(result));
-            return { content: [{ type: 'text', text }], structuredContent: JSON.parse(text) };
+            // The structured form is the redacted JSON; the text form is the same JSON, except that a
+            // result with untrusted data has that data between markers after the rest (untrusted.ts).
+            const structuredContent = JSON.parse(redact(JSON.stringify(result)));
+            const text = redact(fencedText(result));
+            return { content: [{ type: 'text', text }], structuredContent };
           } catch (error) {
             let message = errorText(tool.def.name, error, options.logger);
-            if (accepted.length > 0 && !ACCOUNTED_FOR.some((kind) => error instanceof kind)) {
+            if (
+              accepted.length > 0 &&
+              !isAccountedFor(error) &&
+              !ACCOUNTED_FOR.some((kind) => error instanceof kind)
+            ) {
               message +=
                 ` Note: Neon had already accepted ${[...new Set(accepted)].join(', ')} in this call, so the change ` +
                 'may have been applied: check (list or get the resource) before trying again.';

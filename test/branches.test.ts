@@ -199,6 +199,19 @@ describe('create_branch', () => {
     expect(api.fake.endpointsOf(project.id, out.branch.id)).toHaveLength(0);
   });
 
+  it('blames an unknown parent, not the project', async () => {
+    const { project } = api.fake.seedProject();
+    conn = await connect();
+    const err = await conn.fails('create_branch', { project_id: project.id, parent_id: 'br-nope-123' });
+    expect(err).toMatch(new RegExp(`parent branch br-nope-123 does not exist in project ${project.id}`));
+    expect(err).toMatch(/list_branches/);
+    expect(err).not.toMatch(/Not found: project/);
+    // An unknown project is still the project's fault.
+    const noProject = await conn.fails('create_branch', { project_id: 'p-nope', parent_id: 'br-nope-123' });
+    expect(noProject).toMatch(/HTTP 404/);
+    expect(noProject).not.toMatch(/parent branch br-nope-123 does not exist/);
+  });
+
   it('refuses contradictory arguments before sending anything', async () => {
     const { project } = api.fake.seedProject();
     conn = await connect();

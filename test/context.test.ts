@@ -24,8 +24,10 @@ describe('context footprint (what an agent pays to have neon-mcp connected)', ()
     expect(f.tokens, JSON.stringify(f.largest)).toBeLessThanOrEqual(6_000);
   });
 
-  it('all toolsets average under 120 tokens per tool', async () => {
+  // Issue 9 sets this budget (135) for tools whose arguments say what they mean (create_role's access
+  // levels, argument defaults); it was 120 before.
+  it('all toolsets average at most 135 tokens per tool', async () => {
     const f = await footprint({ toolsets: ['all'] });
-    expect(f.perTool, JSON.stringify(f.largest)).toBeLessThan(120);
+    expect(f.perTool, JSON.stringify(f.largest)).toBeLessThanOrEqual(135);
   });
 });

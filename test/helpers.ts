@@ -141,7 +141,10 @@ export async function connect(options: ConnectOptions = {}) {
     async ok<T = any>(name: string, args: Record<string, unknown> = {}): Promise<T> {
       const res = await mcp.callTool({ name, arguments: args });
       if (res.isError) throw new Error(`${name} failed: ${text(res)}`);
-      expect(JSON.parse(text(res))).toEqual(res.structuredContent);
+      expect(parseText(text(res))).toEqual(res.structuredContent);
+      // An answer with untrusted data has it between markers in its text form.
+      if ((res.structuredContent as { untrusted?: unknown } | undefined)?.untrusted)
+        expect(text(res)).toMatch(FENCED_TEXT);
       return res.structuredContent as T;
     },
     /** Calls a tool that must fail and returns its error text. */
@@ -161,4 +164,17 @@ export async function connect(options: ConnectOptions = {}) {
 export function text(result: { content?: unknown }): string {
   const content = result.content as { type: string; text?: string }[] | undefined;
   return content?.find((c) => c.type === 'text')?.text ?? '';
+}
+
+/** Trusted JSON, the notice, then the untrusted JSON between markers with the same random tag. */
+export const FENCED_TEXT = /^(\{.*\})\n(.*)\n<(untrusted-data-[0-9a-f]{16})>\n(\{.*\})\n<\/\3>$/;
+
+/**
+ * The JSON a tool result's text carries: plain JSON, or (for untrusted data) the trusted fields, the
+ * notice line and the data fields between markers with the same tag, put back together.
+ */
+export function parseText(body: string): unknown {
+  const m = FENCED_TEXT.exec(body);
+  if (!m) return JSON.parse(body);
+  return { ...JSON.parse(m[1]), ...JSON.parse(m[4]), untrusted: m[2] };
 }

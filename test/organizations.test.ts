@@ -233,3 +233,41 @@ describe('transfer_projects_to_org', () => {
     expect(tool?.annotations).toMatchObject({ destructiveHint: true, readOnlyHint: false });
   });
 });
+
+describe('default organization (--org-id)', () => {
+  it('injects org_id wherever a tool takes it, leaves it out of the schemas, and refuses another', async () => {
+    seedOrg(api.fake, 'org-acme', { name: 'Acme' });
+    api.fake.seedProject('in-acme', { org_id: 'org-acme' });
+    conn = await connect({ toolsets: ['organizations', 'projects', 'billing'], orgId: 'org-acme' });
+    const { tools } = await conn.mcp.listTools();
+    const withOrg = tools.filter((t) => 'org_id' in ((t.inputSchema as any).properties ?? {}));
+    expect(withOrg.map((t) => t.name)).toEqual([]);
+    expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['get_organization', 'list_projects']));
+
+    const out = await conn.ok('get_organization', {});
+    expect(out.organization).toMatchObject({ id: 'org-acme', name: 'Acme' });
+    // An optional org_id (list_projects) is filled in too.
+    await conn.ok('list_projects', {});
+    await api.settle();
+    const listed = api.requests.filter((r) => r.method === 'GET' && r.path === '/projects');
+    expect(listed.map((r) => r.query.get('org_id'))).toEqual(['org-acme']);
+
+    // The same org is accepted; another is refused before anything is sent.
+    expect((await conn.ok('get_organization', { org_id: 'org-acme' })).organization.id).toBe('org-acme');
+    const before = api.requests.length;
+    const err = await conn.fails('get_organization', { org_id: 'org-other' });
+    expect(err).toMatch(
+      /set to organization org-acme \(--org-id\); organization "org-other" cannot be used\. Omit org_id/,
+    );
+    await api.settle();
+    expect(api.requests.length).toBe(before);
+  });
+
+  it('changes nothing for tools without org_id, and works with --project-id', async () => {
+    seedOrg(api.fake, 'org-acme');
+    const { project } = api.fake.seedProject('in-acme', { org_id: 'org-acme' });
+    conn = await connect({ orgId: 'org-acme', projectId: project.id });
+    const out = await conn.ok('get_project', {});
+    expect(out.project.id).toBe(project.id);
+  });
+});

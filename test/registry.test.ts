@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TOOLSETS } from '../src/tools/framework.js';
 import { ALL_TOOLS, DEFAULT_TOOLSETS, selectTools } from '../src/tools/registry.js';
-import { connect, useMockApi } from './helpers.js';
+import { connect, text, useMockApi } from './helpers.js';
 
 const api = useMockApi();
 let conn: Awaited<ReturnType<typeof connect>>;
@@ -108,14 +108,37 @@ describe('selection', () => {
   });
 
   it('list_toolsets tells what is enabled and what is hidden and why', async () => {
-    conn = await connect({ toolsets: ['projects'], readOnly: true });
+    conn = await connect({ toolsets: ['projects'], tools: ['run_sql_readonly'], readOnly: true });
     const out = await conn.ok('list_toolsets');
     expect(out.read_only).toBe(true);
-    const projects = out.toolsets.find((s: { name: string }) => s.name === 'projects');
-    expect(projects.enabled).toContain('list_projects');
-    expect(projects.hidden).toContain('delete_project (read-only mode)');
-    const sql = out.toolsets.find((s: { name: string }) => s.name === 'sql');
-    expect(sql.enabled).toEqual([]);
+    const line = (name: string) => out.toolsets.find((l: string) => l.startsWith(`${name}: `));
+    expect(line('projects')).toMatch(
+      /^projects: \d+ of \d+ tools enabled; read-only mode hides .*delete_project/,
+    );
+    expect(line('projects')).not.toMatch(/list_projects/);
+    expect(line('sql')).toMatch(
+      /^sql: 1 of 7 tools enabled; read-only mode hides run_sql, .*; toolset not enabled$/,
+    );
+    expect(line('billing')).toBe(
+      'billing: 0 of 3 tools enabled; read-only mode hides set_spending_limit; toolset not enabled',
+    );
+    expect(out.enable).toBe(
+      'Restart neon-mcp with --toolsets projects,NAME (or NEON_MCP_TOOLSETS) to add toolset NAME, or --toolsets all; a single tool: --tools TOOL.',
+    );
+  });
+
+  it('list_toolsets answers in at most 1,000 characters by default, a line per toolset', async () => {
+    conn = await connect();
+    const res = await conn.call('list_toolsets');
+    const out = res.structuredContent as any;
+    expect(text(res).length).toBeLessThanOrEqual(1_000);
+    expect(out.toolsets).toHaveLength(Object.keys(TOOLSETS).length);
+    expect(out.toolsets).toContain('sql: 7 tools, enabled');
+    expect(out.toolsets).toContain('access: 6 tools, not enabled');
+    expect(out.enable).toContain(`--toolsets ${DEFAULT_TOOLSETS.join(',')},NAME`);
+    const all = await connect({ toolsets: ['all'] });
+    expect((await all.ok('list_toolsets')).enable).toBe('Every toolset is enabled.');
+    await all.close();
   });
 });
 

@@ -1,8 +1,27 @@
 import { HttpResponse, http } from 'msw';
-import { afterEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connections } from '../src/sql/connections.js';
 import { BASE, connect, text, useMockApi } from './helpers.js';
+import { createRoles, OWNER, useBranchDatabases } from './pg/branches.js';
+import { startPostgres, type TestPostgres } from './pg/server.js';
 
 const api = useMockApi();
+let server: TestPostgres;
+const dbs = useBranchDatabases(api, () => server);
+
+beforeAll(async () => {
+  server = await startPostgres({ preload: ['pg_stat_statements'] });
+  await createRoles(server);
+  // As on Neon: the owner is a neon_superuser member and may create roles.
+  await server.query('postgres', `ALTER ROLE ${OWNER} CREATEROLE`);
+  await server.query('postgres', 'CREATE ROLE neon_superuser NOLOGIN');
+  await server.query('postgres', `GRANT neon_superuser TO ${OWNER}`);
+}, 90_000);
+afterAll(async () => {
+  await connections.closeAll();
+  await server?.stop();
+});
 let conn: Awaited<ReturnType<typeof connect>>;
 afterEach(() => conn?.close());
 
@@ -179,5 +198,167 @@ describe('reveal_role_password and reset_role_password', () => {
     for (const hidden of ['create_role', 'reveal_role_password', 'reset_role_password', 'delete_role']) {
       expect(names).not.toContain(hidden);
     }
+  });
+});
+
+/** Runs SQL with a URI a tool returned; resolves to the error's SQLSTATE, or 'ok'. */
+async function as(uri: string, sql: string): Promise<string> {
+  const client = new pg.Client({ connectionString: uri });
+  await client.connect();
+  try {
+    await client.query(sql);
+    return 'ok';
+  } catch (e) {
+    return (e as { code?: string }).code ?? String(e);
+  } finally {
+    await client.end();
+  }
+}
+
+async function seededWithTable() {
+  const { project, branch } = api.fake.seedProject();
+  await dbs.query(
+    branch.id,
+    'CREATE TABLE items (id serial PRIMARY KEY, name text); INSERT INTO items (name) VALUES ($$a$$); CREATE VIEW item_names AS SELECT name FROM items',
+  );
+  return { project_id: project.id as string, branch_id: branch.id as string };
+}
+
+describe('create_role with access', () => {
+  it('says that the default role is a neon_superuser member', async () => {
+    conn = await connect({ toolsets: ['roles'] });
+    const tool = (await conn.mcp.listTools()).tools.find((t) => t.name === 'create_role')!;
+    expect(JSON.stringify(tool.inputSchema)).toMatch(
+      /owner \(default\): neon_superuser member, full access;/,
+    );
+  });
+
+  it('makes a read-only role that can SELECT and nothing else, also on tables created later', async () => {
+    const { project_id, branch_id } = await seededWithTable();
+    await dbs.admin(branch_id, 'CREATE EXTENSION pg_stat_statements');
+    conn = await connect({ toolsets: ['roles'] });
+    const out = await conn.ok('create_role', { project_id, branch_id, name: 'analyst', access: 'read_only' });
+    // The password is in no statement text Postgres keeps (a read-only tool can read these).
+    const kept = await dbs.admin(branch_id, 'SELECT query FROM pg_stat_statements');
+    // (Statements like CREATE ROLE are kept: the DO block that made the role is.)
+    expect(JSON.stringify(kept)).toContain('CREATE ROLE %I');
+    expect(JSON.stringify(kept)).not.toContain(out.password);
+    expect(out.role).toEqual({ name: 'analyst', branch_id, access: 'read_only', database: 'neondb' });
+    expect(out.password).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(out.password_note).toMatch(/^SECRET/);
+    expect(out.grants).toMatch(/schemas public of database neondb/);
+    expect(out.warning).toBeUndefined();
+    const uri = new URL(out.uri);
+    expect(decodeURIComponent(uri.username)).toBe('analyst');
+    expect(decodeURIComponent(uri.password)).toBe(out.password);
+    // Not through Neon's API: that would make a neon_superuser member.
+    expect(api.count('POST', `/projects/${project_id}/branches/${branch_id}/roles`)).toBe(0);
+    const [member] = await dbs.admin(
+      branch_id,
+      `SELECT pg_has_role('analyst', 'neon_superuser', 'member') AS m`,
+    );
+    expect(member.m).toBe(false);
+
+    expect(await as(out.uri, 'SELECT * FROM items')).toBe('ok');
+    expect(await as(out.uri, 'SELECT * FROM item_names')).toBe('ok');
+    expect(await as(out.uri, `SELECT last_value FROM items_id_seq`)).toBe('ok');
+    expect(await as(out.uri, `INSERT INTO items (name) VALUES ('x')`)).toBe('42501');
+    expect(await as(out.uri, `UPDATE items SET name = 'x'`)).toBe('42501');
+    expect(await as(out.uri, 'DELETE FROM items')).toBe('42501');
+    expect(await as(out.uri, 'TRUNCATE items')).toBe('42501');
+    expect(await as(out.uri, 'CREATE TABLE mine (id int)')).toBe('42501');
+    expect(await as(out.uri, `SELECT nextval('items_id_seq')`)).toBe('42501');
+
+    await dbs.query(branch_id, 'CREATE TABLE later (id int); INSERT INTO later VALUES (1)');
+    expect(await as(out.uri, 'SELECT * FROM later')).toBe('ok');
+    expect(await as(out.uri, 'INSERT INTO later VALUES (2)')).toBe('42501');
+    expect(await as(out.uri, 'TRUNCATE later')).toBe('42501');
+    expect(await dbs.query(branch_id, 'SELECT count(*)::int AS n FROM items')).toEqual([{ n: 1 }]);
+  });
+
+  it('makes a read-write role that can change rows but not the schema', async () => {
+    const { project_id, branch_id } = await seededWithTable();
+    conn = await connect({ toolsets: ['roles'] });
+    const out = await conn.ok('create_role', {
+      project_id,
+      branch_id,
+      name: 'app_rw',
+      access: 'read_write',
+      database: 'neondb',
+    });
+    expect(out.role.access).toBe('read_write');
+    expect(await as(out.uri, `INSERT INTO items (name) VALUES ('b')`)).toBe('ok');
+    expect(await as(out.uri, `UPDATE items SET name = 'c' WHERE name = 'b'`)).toBe('ok');
+    expect(await as(out.uri, `DELETE FROM items WHERE name = 'c'`)).toBe('ok');
+    expect(await as(out.uri, 'SELECT * FROM items')).toBe('ok');
+    expect(await as(out.uri, 'CREATE TABLE mine (id int)')).toBe('42501');
+    expect(await as(out.uri, 'DROP TABLE items')).toBe('42501');
+    expect(await as(out.uri, 'ALTER TABLE items ADD COLUMN x int')).toBe('42501');
+    expect(await as(out.uri, 'TRUNCATE items')).toBe('42501');
+    await dbs.query(branch_id, 'CREATE TABLE later (id serial, v int)');
+    expect(await as(out.uri, 'INSERT INTO later (v) VALUES (1)')).toBe('ok');
+    expect(await as(out.uri, 'DROP TABLE later')).toBe('42501');
+  });
+
+  it('refuses an existing name without leaving anything behind, and no_login with a limited access', async () => {
+    const { project_id, branch_id } = await seededWithTable();
+    conn = await connect({ toolsets: ['roles'] });
+    const err = await conn.fails('create_role', { project_id, branch_id, name: OWNER, access: 'read_only' });
+    expect(err).toMatch(/already exists/);
+    const noLogin = await conn.fails('create_role', {
+      project_id,
+      branch_id,
+      name: 'x1',
+      access: 'read_only',
+      no_login: true,
+    });
+    expect(noLogin).toMatch(/no_login cannot be combined/);
+    const db = await conn.fails('create_role', { project_id, branch_id, name: 'x2', database: 'neondb' });
+    expect(db).toMatch(/database applies to access read_only or read_write/);
+    expect(await dbs.admin(branch_id, `SELECT 1 FROM pg_roles WHERE rolname IN ('x1', 'x2')`)).toEqual([]);
+  });
+});
+
+describe('get_connection_string in read-only mode', () => {
+  it('leaves the owner password out and says where to get a credential', async () => {
+    const { project_id, branch_id } = await seededWithTable();
+    conn = await connect({ readOnly: true });
+    const res = await conn.call('get_connection_string', { project_id });
+    const out = res.structuredContent as any;
+    expect(out.role).toBe(OWNER);
+    expect(new URL(out.uri).password).toBe('');
+    expect(out.password_omitted).toMatch(/create_role with access read_only/);
+    expect(text(res)).not.toContain('test-role-pw');
+    expect(branch_id).toBe(out.branch_id);
+  });
+
+  it('refuses a role that can write: the owner, a neon_superuser member, a read-write role', async () => {
+    const { project_id, branch_id } = await seededWithTable();
+    const writer = await connect({ toolsets: ['roles'] });
+    await writer.ok('create_role', { project_id, branch_id, name: 'rw2', access: 'read_write' });
+    await writer.close();
+    api.fake.makeRole(branch_id, 'rw2');
+    conn = await connect({ readOnly: true });
+    const owner = await conn.fails('get_connection_string', { project_id, role: OWNER });
+    expect(owner).toMatch(/role neondb_owner can write \(it /);
+    expect(owner).toMatch(/create_role with access read_only/);
+    const rw = await conn.fails('get_connection_string', { project_id, role: 'rw2' });
+    expect(rw).toMatch(/role rw2 can write \(it owns or may change (public\.)?items/);
+  });
+
+  it("hands out a read-only role's URI with its password", async () => {
+    const { project_id, branch_id } = await seededWithTable();
+    const writer = await connect({ toolsets: ['roles'] });
+    const made = await writer.ok('create_role', { project_id, branch_id, name: 'ro2', access: 'read_only' });
+    await writer.close();
+    // Neon lists roles made with SQL too; its URI for them is what the fake returns here.
+    api.fake.makeRole(branch_id, 'ro2');
+    const fallback = api.fake.connectionUri!;
+    api.fake.connectionUri = (a) => (a.role === 'ro2' ? made.uri : fallback(a));
+    conn = await connect({ readOnly: true });
+    const out = await conn.ok('get_connection_string', { project_id, role: 'ro2' });
+    expect(out.uri).toBe(made.uri);
+    expect(await as(out.uri, 'SELECT * FROM items')).toBe('ok');
+    expect(await as(out.uri, `INSERT INTO items (name) VALUES ('x')`)).toBe('42501');
   });
 });

@@ -13,6 +13,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TEST_KEY, text } from './helpers.js';
 import { type MockHttpServer, startMockHttpServer } from './mock/http-server.js';
+import { freePort } from './pg/server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = 'dist/index.js';
@@ -361,11 +362,26 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
     }
   });
 
+  it('a write whose connection was refused says nothing was sent, not that it may have reached Neon', async () => {
+    const port = await freePort();
+    const { client } = await sdkClient('modern', { NEON_API_URL: `http://127.0.0.1:${port}/api/v2` });
+    try {
+      const res = await client.callTool({ name: 'create_project', arguments: { name: 'x' } });
+      expect(res.isError).toBe(true);
+      expect(text(res)).toMatch(/could not reach the Neon API \(connect ECONNREFUSED/);
+      expect(text(res)).toMatch(/Check the network connection/);
+      expect(text(res)).not.toMatch(/may have (reached Neon|been applied)/);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('read-only and project scope from the environment: only read tools, no project_id, and it says so', async () => {
     const { project } = mock.api.fake.seedProject('scoped');
     const { client, stderr } = await sdkClient('legacy', {
       NEON_MCP_READ_ONLY: 'true',
       NEON_PROJECT_ID: project.id,
+      NEON_ORG_ID: 'org-from-env',
       NEON_MCP_TOOLSETS: 'all',
     });
     try {
@@ -385,6 +401,9 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
         .find((l) => l.includes('on stdio'));
       expect(line).toMatch(/read-only on/);
       expect(line).toContain(`scoped to project ${project.id}`);
+      expect(line).toContain('organization org-from-env');
+      for (const t of tools)
+        expect(Object.keys((t.inputSchema as any).properties ?? {}), t.name).not.toContain('org_id');
       expect(line).toContain(`${tools.length} tools`);
     } finally {
       await client.close();

@@ -8,6 +8,22 @@ export class NeonError extends Error {
   override name = 'NeonError';
 }
 
+const accountedFor = new WeakSet<object>();
+
+/**
+ * Marks an error whose message already says what became of the writes Neon accepted during the call
+ * (e.g. "the temporary branch was deleted"), so no generic "may have been applied" is added to it.
+ */
+export function markAccountedFor<E>(error: E): E {
+  if (error && typeof error === 'object') accountedFor.add(error);
+  return error;
+}
+
+/** Whether {@link markAccountedFor} marked `error`. */
+export function isAccountedFor(error: unknown): boolean {
+  return Boolean(error && typeof error === 'object' && accountedFor.has(error));
+}
+
 /** No API key was configured; raised before any request is sent. */
 export class MissingApiKeyError extends NeonError {
   override name = 'MissingApiKeyError';

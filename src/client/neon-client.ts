@@ -87,8 +87,25 @@ const RETRY_STATUS: Record<'read' | 'write', number[]> = {
   read: [429, 500, 502, 503, 504],
   write: [423, 429, 503],
 };
-/** Connection errors that prove the request never left this machine, so even a write may be retried. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+/**
+ * Connection errors that prove the request never left this machine, so even a write may be retried:
+ * no connection (refused, no route, no name, connect timeout) or a TLS handshake that failed on the
+ * certificate, which happens before any byte of the request is sent.
+ */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 /**
  * A small client for the Neon API v2: bearer auth, typed errors, retries that never repeat a write
@@ -317,9 +334,17 @@ export function nextCursor(page: Record<string, unknown>): string | undefined {
   return p?.next || p?.cursor || undefined;
 }
 
-function notSentCode(error: unknown): boolean {
-  const cause = (error as { cause?: { code?: string } })?.cause;
-  return typeof cause?.code === 'string' && NOT_SENT_CODES.has(cause.code);
+/**
+ * Whether fetch's error shows the request was never sent. The code sits on the cause (undici's
+ * "fetch failed" wraps the socket error), or on each attempt of an AggregateError when several
+ * addresses were tried (IPv4 and IPv6), which proves nothing was sent only if all of them say so.
+ */
+function notSentCode(error: unknown, depth = 0): boolean {
+  if (!error || typeof error !== 'object' || depth > 4) return false;
+  const { code, cause, errors } = error as { code?: unknown; cause?: unknown; errors?: unknown };
+  if (Array.isArray(errors) && errors.length > 0) return errors.every((e) => notSentCode(e, depth + 1));
+  if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return true;
+  return notSentCode(cause, depth + 1);
 }
 
 async function readErrorBody(

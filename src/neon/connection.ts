@@ -75,14 +75,25 @@ export async function resolveConnection(
   target: ConnectionTarget,
   signal?: AbortSignal,
 ): Promise<ResolvedConnection> {
+  return (await resolveWithOwner(client, target, signal)).conn;
+}
+
+/** {@link resolveConnection}, plus whether the role is the database's owner when that was looked up. */
+async function resolveWithOwner(
+  client: NeonClient,
+  target: ConnectionTarget,
+  signal?: AbortSignal,
+): Promise<{ conn: ResolvedConnection; owner?: boolean }> {
   const { project_id } = target;
   const branch_id = target.branch_id ?? (await defaultBranchId(client, project_id, signal));
   let database = target.database;
   let role = target.role;
+  let owner: boolean | undefined;
   if (!database || !role) {
     const db = await pickDatabase(client, project_id, branch_id, database, signal);
     database = db.name;
     role ??= db.owner;
+    owner = role === db.owner;
   }
   const pooled = target.pooled ?? false;
   const { uri } = await client.get('/projects/{project_id}/connection_uri', {
@@ -90,16 +101,21 @@ export async function resolveConnection(
     query: { branch_id, endpoint_id: target.endpoint_id, database_name: database, role_name: role, pooled },
     signal,
   });
-  return { project_id, branch_id, database, role, pooled, uri };
+  return { conn: { project_id, branch_id, database, role, pooled, uri }, owner };
 }
 
 /** How long resolved connection details are reused (a failed connect always fetches them anew). */
 const RESOLVE_TTL_MS = 60_000;
-const resolved = new WeakMap<NeonClient, Map<string, { conn: ResolvedConnection; expires: number }>>();
+const resolved = new WeakMap<
+  NeonClient,
+  Map<string, { conn: ResolvedConnection; owner?: boolean; expires: number }>
+>();
 
 export interface Db extends ResolvedConnection {
   /** Came from the cache rather than from Neon just now. */
   cached: boolean;
+  /** The role is the database's owner (undefined: not looked up, as both were named). */
+  owner?: boolean;
 }
 
 /** Neon's defaults and connection URI for a target, from a short-lived cache when possible. */
@@ -116,10 +132,10 @@ export async function resolveDb(
   }
   const key = JSON.stringify([target.project_id, target.branch_id, target.database, target.role]);
   const hit = cache.get(key);
-  if (!fresh && hit && hit.expires > Date.now()) return { ...hit.conn, cached: true };
-  const conn = await resolveConnection(client, { ...target, pooled: false }, signal);
-  cache.set(key, { conn, expires: Date.now() + RESOLVE_TTL_MS });
-  return { ...conn, cached: false };
+  if (!fresh && hit && hit.expires > Date.now()) return { ...hit.conn, owner: hit.owner, cached: true };
+  const { conn, owner } = await resolveWithOwner(client, { ...target, pooled: false }, signal);
+  cache.set(key, { conn, owner, expires: Date.now() + RESOLVE_TTL_MS });
+  return { ...conn, owner, cached: false };
 }
 
 /** Forgets cached connection details of a branch (after it was deleted). */
@@ -146,7 +162,7 @@ export async function onDatabase<T>(
     const db = await resolveDb(ctx.client, target, ctx.signal, attempt > 0);
     try {
       return await withSession(
-        { uri: db.uri, where: describeDb(db), role: db.role, tag: db.branch_id },
+        { uri: db.uri, where: describeDb(db), role: db.role, owner: db.owner, tag: db.branch_id },
         {
           signal: ctx.signal,
           timeoutMs: ctx.settings.sqlTimeoutMs,

@@ -12,6 +12,8 @@ export interface Settings {
   readOnly: boolean;
   /** Set when the server is scoped to one project. */
   projectId?: string;
+  /** The organization `org_id` arguments are fixed to (--org-id), when set. */
+  orgId?: string;
   /** Overall limit for waiting on Neon (operations, status polls), in milliseconds. */
   operationTimeoutMs: number;
   /** The polling schedule of those waits (default: poll.ts). */

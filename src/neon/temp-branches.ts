@@ -4,6 +4,7 @@
  * those tools share: start (defaults filled in, branch created and ready), work there (the branch is
  * deleted again when the work fails), remember it until complete/discard, clean up.
  */
+import { markAccountedFor } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { connections } from '../sql/connections.js';
 import { SqlError } from '../sql/errors.js';
@@ -52,9 +53,16 @@ export async function tryOnTempBranch<T>(
   try {
     result = await work(start);
   } catch (e) {
-    await removeBranch(ctx, project_id, start.temp, { quiet: true });
+    const deleted = await removeBranch(ctx, project_id, start.temp, { quiet: true });
     if (e instanceof Error) {
-      e.message += `\nThe original branch ${start.branch_id} was not touched; the temporary branch ${start.temp} was deleted.${what.retry ? ` ${what.retry}` : ''}`;
+      e.message +=
+        `\nThe original branch ${start.branch_id} was not touched; ` +
+        (deleted
+          ? `the temporary branch ${start.temp} was deleted.`
+          : `the temporary branch ${start.temp} could not be deleted: delete it with delete_branch.`) +
+        (what.retry ? ` ${what.retry}` : '');
+      // The message tells what became of the temporary branch, the only write of this call.
+      markAccountedFor(e);
     }
     throw e;
   }
@@ -131,14 +139,15 @@ async function createTempBranch(
 
 /**
  * Deletes a temporary branch and closes connections to it. `quiet`: a cleanup after a failure, which
- * must work even when the call was cancelled, and never hides the original error.
+ * must work even when the call was cancelled, and never hides the original error; it resolves to
+ * whether Neon accepted the deletion.
  */
 export async function removeBranch(
   ctx: NeonContext,
   project_id: string,
   branch_id: string,
   opts: { quiet?: boolean } = {},
-): Promise<void> {
+): Promise<boolean> {
   await connections.closeTagged(branch_id);
   forgetBranch(ctx.client, branch_id);
   const signal = opts.quiet ? AbortSignal.timeout(60_000) : ctx.signal;
@@ -148,8 +157,10 @@ export async function removeBranch(
       signal,
     });
     if (!opts.quiet) await ctx.wait(res?.operations);
+    return true;
   } catch (e) {
     if (!opts.quiet) throw e;
+    return false;
   }
 }
 

@@ -15,7 +15,7 @@
  */
 import type * as Pg from 'pg';
 import { type Driver, loadDriver } from './driver.js';
-import { connectError } from './errors.js';
+import { connectError, SqlConnectError } from './errors.js';
 
 /** How long a pooled connection may sit idle before it is closed. */
 export const POOL_IDLE_MS = 60_000;
@@ -112,7 +112,18 @@ export class Connections {
 
   async lease(uri: string, opts: LeaseOptions): Promise<Lease> {
     const driver = await loadDriver();
-    const ep = parseUri(uri);
+    let ep: Endpoint;
+    try {
+      ep = parseUri(uri);
+    } catch (e) {
+      // Not a bug here: Neon handed out a URI that cannot be used. Nothing was sent anywhere.
+      throw new SqlConnectError(
+        `Could not connect to ${opts.where}: the connection URI from Neon cannot be used (${e instanceof Error ? e.message : String(e)}). ` +
+          'Nothing was sent to the database. Try again (the URI is fetched anew); if it keeps failing, check the compute with list_computes.',
+        undefined,
+        e,
+      );
+    }
     try {
       return await this.open(driver, uri, ep, opts);
     } catch (e) {

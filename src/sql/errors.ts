@@ -127,6 +127,8 @@ export interface ErrorContext {
   /** Why it was read-only, for the advice (e.g. "this server runs with --read-only"). */
   readOnlyReason?: string;
   role?: string;
+  /** The role is the database's owner (so "connect as the owner" is no advice). */
+  owner?: boolean;
 }
 
 /** A Postgres error as an agent-facing {@link SqlError}. */
@@ -171,6 +173,9 @@ export function locate(sql: string, position: number): { line: number; column: n
 function advice(code: string, e: PgErrorFields, ctx: ErrorContext): string {
   switch (code) {
     case '42601':
+      // What the extended protocol says when the SQL holds more than one statement.
+      if (/multiple commands/i.test(e.message))
+        return 'this tool runs one statement per call. Send the statements one per call, or all together with run_sql_transaction (one transaction, all or nothing).';
       return 'fix the SQL syntax at the position shown, then run it again.';
     case '42P01':
       return 'check the table name and its schema with list_tables (quoted names are case-sensitive), or create it first.';
@@ -180,8 +185,12 @@ function advice(code: string, e: PgErrorFields, ctx: ErrorContext): string {
       return 'check the function name and argument types (add casts); the function may come from an extension that is not installed (CREATE EXTENSION).';
     case '3F000':
       return 'check the schema name with list_tables.';
-    case '42501':
-      return `the role${ctx.role ? ` ${ctx.role}` : ''} lacks a privilege for this. Connect as the owner (omit role to use the database owner) or GRANT the privilege.`;
+    case '42501': {
+      const who = `the role${ctx.role ? ` ${ctx.role}` : ''}`;
+      if (ctx.owner)
+        return `${who}, the owner of this database, lacks a privilege for this. On Neon no role is a superuser: objects owned by another role need that role to GRANT the privilege, and some actions are reserved to Neon (see the message).`;
+      return `${who} lacks a privilege for this. Connect as the database owner (omit role) or have the object's owner GRANT the privilege.`;
+    }
     case '25006':
       return ctx.readOnlyReason
         ? `writes are refused: ${ctx.readOnlyReason}. Nothing was changed.`

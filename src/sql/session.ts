@@ -51,6 +51,8 @@ export interface SessionTarget {
   /** For messages: e.g. `branch br-x (database neondb, role neondb_owner)`. */
   where: string;
   role?: string;
+  /** The role is the database's owner, when that is known. */
+  owner?: boolean;
   /** The branch ID, so the pools of a deleted branch can be closed. */
   tag?: string;
 }
@@ -387,6 +389,7 @@ export class Session {
       readOnly: ctx.readOnly ?? false,
       readOnlyReason: this.opts.readOnlyReason,
       role: this.target.role,
+      owner: this.target.owner,
     };
     if (this.opts.signal.aborted) return cancelled(this.target);
     const huge = oversizedRow(this.client);

@@ -3,7 +3,7 @@
  * answers with a connection string; reset and restore overwrite a branch's data and are marked as such.
  */
 import * as z from 'zod';
-import { InvalidArgumentError, NeonError } from '../client/errors.js';
+import { InvalidArgumentError, NeonApiError, NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { resolveConnection } from '../neon/connection.js';
 import type { Operation } from '../neon/operations.js';
@@ -152,6 +152,29 @@ export const getBranch = defineTool({
   },
 });
 
+/**
+ * A 404 from creating a branch names only the project in its route; when the project exists, the
+ * missing thing is the parent branch, and the agent must hear that.
+ */
+async function unknownParentError(
+  client: NeonClient,
+  project_id: string,
+  parent_id: string,
+  error: unknown,
+  signal: AbortSignal,
+): Promise<unknown> {
+  if (!(error instanceof NeonApiError) || error.status !== 404) return error;
+  const projectExists = await client
+    .get('/projects/{project_id}', { path: { project_id }, signal })
+    .then(() => true)
+    .catch(() => false);
+  if (!projectExists) return error;
+  return new InvalidArgumentError(
+    `create_branch: the parent branch ${parent_id} does not exist in project ${project_id} (Neon: ${error.neonMessage ?? 'not found'}). ` +
+      'Pick a parent from list_branches, or leave parent_id out to branch off the default branch.',
+  );
+}
+
 export const createBranch = defineTool({
   name: 'create_branch',
   title: 'Create branch',
@@ -163,6 +186,7 @@ export const createBranch = defineTool({
     'getProjectEndpoint',
     'getConnectionURI',
     'listProjectBranchDatabases',
+    'getProject',
   ],
   input: {
     project_id: projectId,
@@ -205,11 +229,11 @@ export const createBranch = defineTool({
       }),
       ...(args.compute ? { endpoints: [{ type: 'read_write' as const, ...computeArgs }] } : {}),
     };
-    const res = await client.post('/projects/{project_id}/branches', {
-      path: { project_id },
-      body,
-      signal,
-    });
+    const res = await client
+      .post('/projects/{project_id}/branches', { path: { project_id }, body, signal })
+      .catch(async (e) => {
+        throw args.parent_id ? await unknownParentError(client, project_id, args.parent_id, e, signal) : e;
+      });
     await wait(res.operations);
 
     const branch_id = res.branch.id;

@@ -1,6 +1,7 @@
 /** get_connection_string: the URI of a database, with the defaults filled in (src/neon/connection.ts). */
 import * as z from 'zod';
 import { resolveConnection } from '../neon/connection.js';
+import { readOnlyConnection } from '../neon/roles.js';
 import { connectionFields, endpointField, pooledField } from './fields.js';
 import { defineTool, output, READ, type ToolDef } from './framework.js';
 
@@ -11,12 +12,14 @@ export const getConnectionString = defineTool({
   toolset: 'databases',
   operations: ['getConnectionURI', 'listProjectBranches', 'listProjectBranchDatabases'],
   input: { ...connectionFields, endpoint_id: endpointField, pooled: pooledField },
-  // Also returns project_id, branch_id, database, role and pooled (left out of the schema to save tokens).
+  // Also returns project_id, branch_id, database, role and pooled (left out of the schema to save tokens),
+  // and in read-only mode password_omitted when the URI has no password.
   output: output({ uri: z.string() }),
-  // Changes nothing; the URI is what connecting (also in read-only mode) needs.
+  // Changes nothing. In read-only mode it hands out no credential that can write (src/neon/roles.ts).
   hints: READ,
-  async handler(args, { client, signal }) {
-    const { uri, ...resolved } = await resolveConnection(client, args, signal);
+  async handler(args, ctx) {
+    if (ctx.settings.readOnly) return { ...(await readOnlyConnection(ctx, args)) };
+    const { uri, ...resolved } = await resolveConnection(ctx.client, args, ctx.signal);
     return { uri, ...resolved };
   },
 });

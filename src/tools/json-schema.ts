@@ -1,7 +1,8 @@
 /**
  * Turns a tool's zod shapes into what the MCP SDK takes (Standard Schema with JSON Schema), with the
  * JSON Schema trimmed of what costs tokens and tells the model nothing, and with project scoping
- * applied: `project_id` leaves the advertised schema, and a call naming another project is refused.
+ * applied: `project_id` (and `org_id` under --org-id) leaves the advertised schema, and a call naming
+ * another project (or organization) is refused.
  */
 import * as z from 'zod';
 
@@ -50,8 +51,11 @@ export function withoutProperty(json: JsonObject, key: string): JsonObject {
 }
 
 export interface LeanOptions {
-  /** The project the server is scoped to: another `project_id` is refused, the same one dropped. */
-  scope?: string;
+  /**
+   * Arguments the server fixes (`project_id` under --project-id, `org_id` under --org-id): another
+   * value is refused, the same one dropped (the server injects it).
+   */
+  scope?: Record<string, string>;
   /** The JSON Schema computed at build time (dist/tool-schemas.json), to skip converting at run time. */
   precomputed?: JsonObject;
 }
@@ -73,19 +77,15 @@ export function leanSchema(
       version: 1,
       vendor: 'neon-mcp',
       validate(value) {
-        if (scope !== undefined && value && typeof value === 'object' && 'project_id' in value) {
-          const asked = (value as { project_id: unknown }).project_id;
-          if (asked !== scope) {
-            return {
-              issues: [
-                {
-                  message: `this server is scoped to project ${scope}; project ${JSON.stringify(asked)} cannot be used. Omit project_id.`,
-                  path: ['project_id'],
-                },
-              ],
-            };
+        if (scope && value && typeof value === 'object') {
+          const rest = { ...(value as JsonObject) };
+          for (const [key, fixed] of Object.entries(scope)) {
+            if (!(key in rest)) continue;
+            if (rest[key] !== fixed) {
+              return { issues: [{ message: scopeMessage(key, fixed, rest[key]), path: [key] }] };
+            }
+            delete rest[key];
           }
-          const { project_id: _, ...rest } = value as JsonObject;
           value = rest;
         }
         return schema['~standard'].validate(value) as StandardResult | Promise<StandardResult>;
@@ -93,6 +93,12 @@ export function leanSchema(
       jsonSchema: { input: toJson, output: toJson },
     },
   };
+}
+
+function scopeMessage(key: string, fixed: string, asked: unknown): string {
+  return key === 'org_id'
+    ? `this server is set to organization ${fixed} (--org-id); organization ${JSON.stringify(asked)} cannot be used. Omit org_id.`
+    : `this server is scoped to project ${fixed}; project ${JSON.stringify(asked)} cannot be used. Omit project_id.`;
 }
 
 const SAFE_MIN = Number.MIN_SAFE_INTEGER;

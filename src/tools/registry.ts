@@ -49,12 +49,21 @@ export const ALL_TOOLS: readonly ToolDef[] = [
 ];
 
 /** What a developer uses daily; `--toolsets all` enables the rest. */
-export const DEFAULT_TOOLSETS: readonly Toolset[] = ['projects', 'branches', 'databases', 'sql', 'schema'];
+export const DEFAULT_TOOLSETS: readonly Toolset[] = [
+  'projects',
+  'branches',
+  'databases',
+  'roles',
+  'sql',
+  'schema',
+];
 
 export interface Selection {
   readOnly?: boolean;
   /** Scope to one project: `project_id` is injected and account-level tools are hidden. */
   projectId?: string;
+  /** The default organization: `org_id` is injected wherever a tool takes it, and another is refused. */
+  orgId?: string;
   /** Toolset names, or `all`. Default: {@link DEFAULT_TOOLSETS}. */
   toolsets?: readonly string[];
   /** Single tools to add on top of the toolsets. */
@@ -102,25 +111,45 @@ function listToolsetsTool(sel: Selection): ToolDef {
     name: listToolsetsName,
     title: 'List toolsets',
     description:
-      'List toolsets and their tools, enabled or not. Enabling needs a restart with --toolsets; tell the user.',
+      'List toolsets, enabled or not, and the argument that enables the rest (a restart: tell the user).',
     toolset: 'projects',
     operations: [],
     input: {},
     output: output({
-      toolsets: z.array(z.looseObject({})),
+      toolsets: z.array(z.string()),
+      enable: z.string(),
       read_only: z.boolean(),
       project_id: z.string().optional(),
     }),
     hints: READ,
     async handler() {
-      const toolsets = Object.entries(TOOLSETS).map(([name, description]) => {
+      // One line per toolset: the enabled tools are in tools/list already, so only the hidden ones
+      // are named, with the reason (all of a toolset that is not enabled is one word).
+      const toolsets = Object.keys(TOOLSETS).map((name) => {
         const tools = ALL_TOOLS.filter((t) => t.toolset === name);
-        const enabled = tools.filter((t) => !whyHidden(t, sel)).map((t) => t.name);
-        const hidden = tools.filter((t) => whyHidden(t, sel)).map((t) => `${t.name} (${whyHidden(t, sel)})`);
-        return { name, description, enabled, ...(hidden.length ? { hidden } : {}) };
+        const shown = tools.filter((t) => !whyHidden(t, sel)).length;
+        if (shown === tools.length) return `${name}: ${tools.length} tools, enabled`;
+        const byReason = new Map<string, string[]>();
+        for (const t of tools) {
+          const why = whyHidden(t, sel);
+          if (why) byReason.set(why, [...(byReason.get(why) ?? []), t.name]);
+        }
+        const off = `toolset ${name} not enabled`;
+        if (shown === 0 && byReason.size === 1 && byReason.has(off))
+          return `${name}: ${tools.length} tools, not enabled`;
+        const hidden = [...byReason]
+          .filter(([why]) => why !== off)
+          .map(([why, names]) => `${why} hides ${names.join(', ')}`);
+        if (byReason.has(off)) hidden.push('toolset not enabled');
+        return `${name}: ${shown} of ${tools.length} tools enabled; ${hidden.join('; ')}`;
       });
+      const sets = sel.toolsets?.length ? sel.toolsets : DEFAULT_TOOLSETS;
+      const enable = sets.includes('all')
+        ? 'Every toolset is enabled.'
+        : `Restart neon-mcp with --toolsets ${sets.join(',')},NAME (or NEON_MCP_TOOLSETS) to add toolset NAME, or --toolsets all; a single tool: --tools TOOL.`;
       return {
         toolsets,
+        enable,
         read_only: Boolean(sel.readOnly),
         ...(sel.projectId ? { project_id: sel.projectId } : {}),
       };

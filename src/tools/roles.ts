@@ -1,12 +1,16 @@
 /**
  * Postgres roles of a branch. A password appears only in the answers of create_role,
- * reveal_role_password and reset_role_password, the tools that exist to hand it out.
+ * reveal_role_password and reset_role_password, the tools that exist to hand it out. Roles made
+ * through Neon's API are neon_superuser members; read-only and read-write roles are made with SQL
+ * (src/neon/roles.ts) so that their limit holds.
  */
 import * as z from 'zod';
+import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { defaultBranchId } from '../neon/connection.js';
+import { createRoleWithAccess, LIMITED_ROLE_OPERATIONS } from '../neon/roles.js';
 import { pick } from '../neon/util.js';
-import { branchId, projectId, readBranchId, roleName } from './fields.js';
+import { branchId, databaseName, projectId, readBranchId, roleName } from './fields.js';
 import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef } from './framework.js';
 
 type Role = Schemas['Role'];
@@ -41,7 +45,8 @@ async function getRole(
 
 /** The `role` argument naming an existing role. */
 const roleArg = roleName.describe('Role');
-// Also returns password_note, which labels the password as a secret.
+// Also returns password_note, which labels the password as a secret; create_role with a limited
+// access also uri (a connection string for the role), grants and, when the limit has a gap, warning.
 const passwordOut = output({ role: anyObject, password: z.string().optional() });
 
 export const listRoles = defineTool({
@@ -82,27 +87,66 @@ export const getRoleTool = defineTool({
   },
 });
 
+/** The access a new role gets. */
+const access = z
+  .enum(['owner', 'read_only', 'read_write'])
+  .optional()
+  .describe(
+    'owner (default): neon_superuser member, full access; read_only: SELECT; read_write: DML, no DDL (both: one database, later tables too)',
+  );
+
 export const createRole = defineTool({
   name: 'create_role',
   title: 'Create role',
   description: 'Create a Postgres role; returns its password (secret).',
   toolset: 'roles',
-  operations: ['createProjectBranchRole'],
+  operations: ['createProjectBranchRole', ...LIMITED_ROLE_OPERATIONS],
   input: {
     project_id: projectId,
     branch_id: branchId,
     name: roleName.describe('Name'),
+    access,
+    database: databaseName.optional().describe('For read_only/read_write (default: first)'),
     no_login: z.boolean().optional().describe('No login'),
   },
   output: passwordOut,
   hints: CREATE,
-  async handler({ project_id, branch_id, name, no_login }, { client, signal, wait }) {
+  async handler({ project_id, branch_id, name, access = 'owner', database, no_login }, ctx) {
+    if (access !== 'owner') {
+      if (no_login) {
+        throw new InvalidArgumentError(
+          `create_role: no_login cannot be combined with access ${access}, which makes a login role. Leave one out.`,
+        );
+      }
+      const made = await createRoleWithAccess(ctx, { project_id, branch_id, database, name, access });
+      const what = access === 'read_only' ? 'read' : 'read, insert, update and delete rows in';
+      return {
+        role: { name, branch_id: made.branch_id, access, database: made.database },
+        password: made.password,
+        uri: made.uri,
+        password_note: `SECRET: the password of role ${name}, also in uri. Store it safely: Neon cannot show it again (the role was made with SQL).`,
+        grants:
+          `${name} may ${what} the tables, views and sequences of ${made.owner} in schemas ${made.schemas.join(', ') || '(none)'} of database ${made.database}, ` +
+          `also those ${made.owner} creates later; it cannot change the schema.`,
+        ...(made.create_allowed_in.length
+          ? {
+              warning: `Every role (PUBLIC) may create objects in schema ${made.create_allowed_in.join(', ')}; run REVOKE CREATE ON SCHEMA … FROM PUBLIC to stop that.`,
+            }
+          : {}),
+      };
+    }
+    if (database) {
+      throw new InvalidArgumentError(
+        'create_role: database applies to access read_only or read_write; an owner role has access to every database. Leave database out.',
+      );
+    }
+    const { client, signal, wait } = ctx;
     const body: Schemas['RoleCreateRequest'] = { role: { name, ...(no_login ? { no_login } : {}) } };
     const res = await client.post(rolesRoute, { path: { project_id, branch_id }, body, signal });
     await wait(res.operations);
     const password = res.role.password;
     return {
-      role: publicRole(res.role),
+      role: { ...publicRole(res.role), access },
       ...(password ? { password } : {}),
       password_note: password
         ? `SECRET: the password of role ${name}. Store it safely; reveal_role_password can show it again.`

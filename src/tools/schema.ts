@@ -5,6 +5,7 @@
  * work live in the domain layer (src/neon/temp-branches.ts).
  */
 import * as z from 'zod';
+import { InvalidArgumentError, NeonApiError } from '../client/errors.js';
 import type { NeonClient } from '../client/neon-client.js';
 import {
   CONNECT_OPERATIONS,
@@ -13,6 +14,7 @@ import {
   onDatabase,
   pickDatabase,
 } from '../neon/connection.js';
+import { fetchBranch } from '../neon/resources.js';
 import {
   checkProject,
   discard,
@@ -84,12 +86,32 @@ async function schemaDiff(
   return res.diff ?? '';
 }
 
+/**
+ * A failed comparison against the parent, explained when the cause is that the branch has none (Neon's
+ * own message does not name the argument that fixes it); otherwise the original error.
+ */
+async function rootBranchError(
+  client: NeonClient,
+  project_id: string,
+  branch_id: string,
+  error: unknown,
+  signal: AbortSignal,
+): Promise<unknown> {
+  if (!(error instanceof NeonApiError) || error.status >= 500) return error;
+  const branch = await fetchBranch(client, project_id, branch_id, signal).catch(() => undefined);
+  if (!branch || branch.parent_id) return error;
+  return new InvalidArgumentError(
+    `compare_schema: branch ${branch_id} is a root branch, so it has no parent to compare with. ` +
+      'Pass base_branch_id: the branch to compare it against (list_branches shows them).',
+  );
+}
+
 export const compareSchema = defineTool({
   name: 'compare_schema',
   title: 'Compare schema',
   description: "Diff a branch's schema against its parent or another branch.",
   toolset: 'schema',
-  operations: ['getProjectBranchSchemaComparison', 'listProjectBranchDatabases'],
+  operations: ['getProjectBranchSchemaComparison', 'listProjectBranchDatabases', 'getProjectBranch'],
   input: {
     project_id: projectId,
     branch_id: branchId.describe('Branch to compare'),
@@ -100,7 +122,13 @@ export const compareSchema = defineTool({
   hints: SCHEMA_READ,
   async handler({ project_id, branch_id, base_branch_id, database }, { client, signal }) {
     const db = database ?? (await pickDatabase(client, project_id, branch_id, undefined, signal)).name;
-    const diff = await schemaDiff(client, { project_id, branch_id, base_branch_id, database: db }, signal);
+    const diff = await schemaDiff(
+      client,
+      { project_id, branch_id, base_branch_id, database: db },
+      signal,
+    ).catch(async (e) => {
+      throw base_branch_id ? e : await rootBranchError(client, project_id, branch_id, e, signal);
+    });
     return untrusted(
       { diff },
       {

@@ -41,7 +41,7 @@ export const SQL_READ: Hints = {
 
 /*
  * Output schemas name only the main keys (they cost tokens in every tools/list). Every result that
- * carries database content also has notice/begin/end (the untrusted-data fence, src/sql/untrusted.ts),
+ * carries database content also has `untrusted` (the notice of the untrusted-data fence, src/sql/untrusted.ts),
  * plus counts, duration_ms, branch_id and database.
  */
 const ROWS_OUTPUT = output({ rows: z.array(anyObject) });

@@ -1,0 +1,139 @@
+/**
+ * Roles whose limits hold, made with SQL by the database owner: a role created through Neon's API is a
+ * member of `neon_superuser` (full access whatever is granted later), so a read-only or read-write role
+ * has to be an ordinary role with exactly the grants it needs. And the check, for read-only mode, that
+ * a role cannot write.
+ */
+import { InvalidArgumentError } from '../client/errors.js';
+import { SqlError } from './errors.js';
+import { INTERNAL_MARK, type Session } from './session.js';
+
+/** What a limited role may do: read, or read and change rows (DML) without changing the schema (DDL). */
+export type LimitedAccess = 'read_only' | 'read_write';
+
+export interface LimitedRole {
+  /** Schemas whose tables, views and sequences were granted (those the owner can grant on). */
+  schemas: string[];
+  /** Schemas where the new role can still create objects because CREATE is granted to PUBLIC there. */
+  create_allowed_in: string[];
+}
+
+/** The custom settings that carry the name and password into the DO block (see createLimitedRole). */
+const NAME_SETTING = 'neon_mcp.new_role';
+const PASSWORD_SETTING = 'neon_mcp.new_role_password';
+
+/**
+ * Creates a login role with `password` that may read (and, for read_write, insert, update and delete)
+ * what the session's role owns in this database, now and in the future. One transaction: on any
+ * failure nothing is left behind. The session must be the database owner's (Neon's owner roles have
+ * CREATEROLE).
+ */
+export async function createLimitedRole(
+  s: Session,
+  opts: { name: string; password: string; access: LimitedAccess },
+): Promise<LimitedRole> {
+  const id = (name: string) => s.client.escapeIdentifier(name);
+  const role = id(opts.name);
+  const what = `creating role ${opts.name}`;
+  const exec = (sql: string, params?: unknown[]) => s.exec(sql, params, what);
+  await exec('BEGIN');
+  try {
+    const existing = await exec(`SELECT ${INTERNAL_MARK} 1 FROM pg_roles WHERE rolname = $1`, [opts.name]);
+    if (existing.rowCount) {
+      throw new InvalidArgumentError(
+        `A role named "${opts.name}" already exists on this branch. Pick another name, or delete it first (delete_role).`,
+      );
+    }
+    // The password reaches the server as a bound parameter and is used inside a DO block, so it is in
+    // no statement text that pg_stat_statements or the statement log keep (a read-only tool can read
+    // pg_stat_statements). Neon takes passwords in plain text only (it checks their strength), so the
+    // password cannot be pre-hashed on this side.
+    await exec('SELECT set_config($1, $2, true), set_config($3, $4, true)', [
+      NAME_SETTING,
+      opts.name,
+      PASSWORD_SETTING,
+      opts.password,
+    ]);
+    await exec(
+      `DO ${INTERNAL_MARK} $$ BEGIN EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L', ` +
+        `current_setting('${NAME_SETTING}'), current_setting('${PASSWORD_SETTING}')); END $$`,
+    );
+    await exec(`SELECT ${INTERNAL_MARK} set_config($1, '', true)`, [PASSWORD_SETTING]);
+    const db = await exec(`SELECT ${INTERNAL_MARK} current_database() AS name`);
+    await exec(`GRANT CONNECT ON DATABASE ${id(String(db.rows[0]?.name))} TO ${role}`);
+
+    const tablePrivileges = opts.access === 'read_write' ? 'SELECT, INSERT, UPDATE, DELETE' : 'SELECT';
+    // nextval needs USAGE: a read-only role may only look at sequences.
+    const sequencePrivileges = opts.access === 'read_write' ? 'USAGE, SELECT' : 'SELECT';
+    const schemas = (
+      await exec(
+        `SELECT ${INTERNAL_MARK} nspname FROM pg_namespace
+         WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
+           AND has_schema_privilege(current_user, oid, 'USAGE WITH GRANT OPTION')
+         ORDER BY nspname`,
+      )
+    ).rows.map((r) => String(r.nspname));
+    for (const schema of schemas) {
+      await exec(`GRANT USAGE ON SCHEMA ${id(schema)} TO ${role}`);
+      await exec(`GRANT ${tablePrivileges} ON ALL TABLES IN SCHEMA ${id(schema)} TO ${role}`);
+      await exec(`GRANT ${sequencePrivileges} ON ALL SEQUENCES IN SCHEMA ${id(schema)} TO ${role}`);
+    }
+    // Without IN SCHEMA, default privileges apply in every schema, also in schemas created later.
+    await exec(`ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO ${role}`);
+    await exec(`ALTER DEFAULT PRIVILEGES GRANT ${tablePrivileges} ON TABLES TO ${role}`);
+    await exec(`ALTER DEFAULT PRIVILEGES GRANT ${sequencePrivileges} ON SEQUENCES TO ${role}`);
+    // CREATE granted to PUBLIC (the default before Postgres 15 on schema public) cannot be revoked for
+    // one role: report it rather than claim a limit that does not hold.
+    const create_allowed_in = (
+      await exec(
+        `SELECT ${INTERNAL_MARK} nspname FROM pg_namespace
+         WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'
+           AND has_schema_privilege($1, oid, 'CREATE') ORDER BY nspname`,
+        [opts.name],
+      )
+    ).rows.map((r) => String(r.nspname));
+    await exec('COMMIT');
+    return { schemas, create_allowed_in };
+  } catch (e) {
+    await s.exec('ROLLBACK', undefined, 'rolling back').catch(() => undefined);
+    // Postgres quotes the failing statement in its CONTEXT, which for CREATE ROLE holds the password.
+    if (e instanceof SqlError && e.message.includes(opts.password)) {
+      throw new SqlError(e.message.replaceAll(opts.password, '[password]'), e.code);
+    }
+    throw e;
+  }
+}
+
+/**
+ * Why `role` could change something in the session's database, or undefined when it cannot: it is
+ * (or can become, through membership) a superuser, a `neon_superuser` member, a role with CREATEROLE,
+ * CREATEDB, BYPASSRLS or REPLICATION, the owner of anything here, or holds INSERT, UPDATE, DELETE or
+ * TRUNCATE on a table, USAGE or UPDATE on a sequence, or CREATE on a schema or on the database.
+ * Runs in the open (read-only) transaction.
+ */
+export async function whyRoleCanWrite(s: Session, role: string): Promise<string | undefined> {
+  const rows = await s.read<{ reason: string | null; exists: boolean }>(
+    `WITH target AS (SELECT oid FROM pg_roles WHERE rolname = $1),
+     m AS (SELECT r.* FROM pg_roles r, target t WHERE pg_has_role(t.oid, r.oid, 'MEMBER'))
+     SELECT EXISTS (SELECT 1 FROM target) AS exists, COALESCE(
+       (SELECT 'it is a superuser or may create roles, databases or bypass row security' FROM m
+          WHERE rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls OR rolreplication LIMIT 1),
+       (SELECT 'it is a member of neon_superuser' FROM m WHERE rolname = 'neon_superuser' LIMIT 1),
+       (SELECT 'it may create schemas in the database' FROM m
+          WHERE has_database_privilege(m.oid, current_database(), 'CREATE') LIMIT 1),
+       (SELECT format('it may create objects in schema %I', n.nspname) FROM m, pg_namespace n
+          WHERE has_schema_privilege(m.oid, n.oid, 'CREATE') LIMIT 1),
+       (SELECT format('it owns or may change %s', c.oid::regclass) FROM m, pg_class c
+          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.relnamespace <> 'pg_catalog'::regnamespace
+            AND c.relnamespace <> 'information_schema'::regnamespace
+            AND (c.relowner = m.oid OR (c.relkind = 'S' AND has_sequence_privilege(m.oid, c.oid, 'USAGE, UPDATE'))
+                 OR (c.relkind <> 'S' AND has_table_privilege(m.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')))
+          LIMIT 1)
+     ) AS reason`,
+    [role],
+    'checking what the role may do',
+  );
+  const row = rows[0];
+  if (!row?.exists) return `there is no role "${role}" in this database's branch`;
+  return row.reason ?? undefined;
+}
