@@ -263,7 +263,7 @@ describe('identifiers from the database stay inside the untrusted fence', () => 
     );
     conn = await connect();
     const err = await conn.fails('describe_table', { project_id, table: 'u' });
-    const fenced = err.match(/<(untrusted-data-[0-9a-f-]{36})>\n([\s\S]*?)\n<\/\1>/);
+    const fenced = err.match(/<(untrusted-data-[0-9a-f]{16})>\n([\s\S]*?)\n<\/\1>/);
     expect(fenced?.[2]).toContain(planted);
     expect(err.replace(fenced?.[0] ?? '', '')).not.toContain(planted);
     expect(err).toMatch(/Pass schema to choose/);
