@@ -73,7 +73,10 @@ export function prepareServer(options: ServerOptions) {
       ? { backoff: { initialDelayMs: options.operationPollMs[0], maxDelayMs: options.operationPollMs[1] } }
       : {}),
   };
-  const redact = redactor(options.secrets ?? []);
+  // Results may carry a connection string on purpose (get_connection_string, create_role); errors never
+  // need one, so their URI passwords go too.
+  const redact = redactor(options.secrets ?? [], { uriPasswords: false });
+  const redactError = redactor(options.secrets ?? []);
 
   function create(): McpServer {
     const server = new McpServer(
@@ -145,7 +148,7 @@ export function prepareServer(options: ServerOptions) {
                 ` Note: Neon had already accepted ${[...new Set(accepted)].join(', ')} in this call, so the change ` +
                 'may have been applied: check (list or get the resource) before trying again.';
             }
-            return { isError: true, content: [{ type: 'text', text: redact(message) }] };
+            return { isError: true, content: [{ type: 'text', text: redactError(message) }] };
           }
         },
       );
