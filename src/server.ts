@@ -14,7 +14,7 @@ import {
 } from './client/errors.js';
 import { acceptedWrites, type NeonClient } from './client/neon-client.js';
 import { type Logger, redactor } from './log.js';
-import { waitForOperations } from './neon/operations.js';
+import { NeonOutOfScopeError, waitForOperations } from './neon/operations.js';
 import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
 import { leanSchema, type StandardWithJson, withoutProperty } from './tools/json-schema.js';
 import { type Selection, selectTools } from './tools/registry.js';
@@ -125,6 +125,7 @@ export function prepareServer(options: ServerOptions) {
                 ...settings.backoff,
                 signal: mcp.mcpReq.signal,
                 timeoutMs: settings.operationTimeoutMs,
+                projectId: settings.projectId,
                 onProgress: ({ done, total, operations: ops }) => {
                   if (total === 0) return;
                   const running = ops.filter((o) => o.status !== 'finished' && o.status !== 'skipped');
@@ -165,6 +166,7 @@ const ACCOUNTED_FOR = [
   NeonOperationTimeoutError,
   NeonOperationCheckError,
   NeonAbortedError,
+  NeonOutOfScopeError,
 ];
 
 /** The text an agent gets when a tool fails: what failed, why, and what to do. */
