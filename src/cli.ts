@@ -50,9 +50,9 @@ const MAX_ROWS = 100_000;
 
 function positiveInt(name: string, value: string | undefined, max: number): number | undefined {
   if (value === undefined || value === '') return undefined;
-  const n = Number(value.trim());
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0 || n > max)
-    throw new Error(`${name} must be a whole number from 1 to ${max}, got "${value}".`);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0 || n > max)
+    throw new Error(`${name} must be a positive whole number, at most ${max}, got "${value}".`);
   return n;
 }
 

@@ -222,10 +222,22 @@ describe('numeric flags', () => {
 
   it('reject values out of range with exit 2 and a message', async () => {
     const cases: [string[], Record<string, string>, RegExp][] = [
-      [['--sql-timeout', '1073741824'], {}, /--sql-timeout must be a whole number from 1 to 86400000/],
-      [['--sql-timeout', '0'], {}, /--sql-timeout must be a whole number/],
-      [['--operation-timeout', '1e3'], {}, /--operation-timeout must be a whole number/],
-      [[], { NEON_MCP_SQL_MAX_ROWS: '1000000' }, /--sql-max-rows must be a whole number from 1 to 100000/],
+      [
+        ['--sql-timeout', '1073741824'],
+        {},
+        /--sql-timeout must be a positive whole number, at most 86400000/,
+      ],
+      [['--sql-timeout', '0'], {}, /--sql-timeout must be a positive whole number/],
+      [
+        ['--operation-timeout', '1e12'],
+        {},
+        /--operation-timeout must be a positive whole number, at most 86400000/,
+      ],
+      [
+        [],
+        { NEON_MCP_SQL_MAX_ROWS: '1000000' },
+        /--sql-max-rows must be a positive whole number, at most 100000/,
+      ],
     ];
     for (const [args, env, message] of cases) {
       const { code, stderr } = await run(args, env);
