@@ -97,6 +97,24 @@ describe('answers bounded in bytes', () => {
     expect(srv.hits()).toBe(1);
   });
 
+  it('a raw download may be long: its reader takes the start and cancels, nothing is refused', async () => {
+    const srv = await serve(bigJson(true));
+    const res = await loopbackClient(srv.url).sendRaw('GET', '/projects', {
+      accept: 'application/octet-stream',
+    });
+    expect(Number(res.headers.get('content-length'))).toBeGreaterThan(20_000_000);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    expect(first.done).toBe(false);
+    await reader.cancel();
+  });
+
+  it('a raw download read past the limit fails with the size error', async () => {
+    const srv = await serve(bigJson(false));
+    const res = await loopbackClient(srv.url, { maxResponseBytes: 1024 * 1024 }).sendRaw('GET', '/projects');
+    await expect(res.text()).rejects.toThrow(/larger than neon-mcp reads/);
+  });
+
   it('an answer within the limit is read whole', async () => {
     const srv = await serve((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });

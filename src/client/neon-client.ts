@@ -426,7 +426,8 @@ function attemptFetch(o: {
     // An error answer is kept only as far as its message can matter.
     const max = res.ok ? o.maxBytes : MAX_ERROR_BODY_BYTES;
     const declared = Number(res.headers.get('content-length') ?? Number.NaN);
-    if (res.ok && declared > max) {
+    // A raw download may be long on purpose: its reader takes what it needs and cancels the rest.
+    if (o.buffer && res.ok && declared > max) {
       stop();
       await res.body?.cancel().catch(() => undefined);
       throw new NeonResponseTooLargeError(o.info, max, declared);
