@@ -248,8 +248,8 @@ function describeApiError(
         hint =
           info.method === 'GET'
             ? ' Neon had a server error; it was retried. Try again in a little while.'
-            : ' Neon had a server error, so the change may or may not have been applied; it was not sent again. ' +
-              'Check the resource (list or get it) before trying again, so nothing is done twice.';
+            : ' Neon had a server error. The change may or may not have been applied: check the resource before ' +
+              'retrying (list or get it); it was not sent again, so nothing is done twice.';
       }
   }
   return `${what}${neon}.${hint}${ref}`;
