@@ -56,7 +56,7 @@ export function lineGuard(onProblem: (problem: LineProblem) => void, maxLineByte
         size += piece.length;
         if (!skipping && size + 1 > maxLineBytes) {
           // Keep the head (for the id) and stop buffering: the rest of this line is counted, not kept.
-          skipping = Buffer.concat([...parts, piece]).subarray(0, ID_WINDOW);
+          skipping = Buffer.concat([...parts, piece], Math.min(ID_WINDOW, size));
           parts = [];
         } else if (!skipping) {
           parts.push(piece);

@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type LineProblem, lineGuard } from '../src/transport.js';
 import { TEST_KEY } from './helpers.js';
 import { type MockHttpServer, startMockHttpServer } from './mock/http-server.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';
@@ -121,6 +122,46 @@ class Peer {
     clearTimeout(until);
   }
 }
+
+describe('lineGuard (in process)', () => {
+  /** Feeds chunks through a guard with a small limit; returns the lines passed on and the problems. */
+  async function feed(chunks: string[], max = 64) {
+    const problems: LineProblem[] = [];
+    const guard = lineGuard((p) => problems.push(p), max);
+    const out: string[] = [];
+    guard.on('data', (d: Buffer) => out.push(d.toString('utf8')));
+    for (const c of chunks) guard.write(c);
+    guard.end();
+    await new Promise((r) => guard.on('end', r));
+    return { out, problems };
+  }
+
+  it('passes complete lines one at a time, whatever the chunking', async () => {
+    const { out, problems } = await feed(['{"a":', '1}\n{"b":2}\r\n{"c"', ':3}\n{"partial":']);
+    expect(out).toEqual(['{"a":1}\n', '{"b":2}\r\n', '{"c":3}\n']);
+    expect(problems).toEqual([]);
+  });
+
+  it('skips a line over the limit across chunks without keeping it, reading its id from the start', async () => {
+    const big = `{"jsonrpc":"2.0","id":"req-7","method":"x","params":"${'z'.repeat(200)}"}`;
+    const { out, problems } = await feed([
+      big.slice(0, 40),
+      big.slice(40, 120),
+      `${big.slice(120)}\n{"ok":1}\n`,
+    ]);
+    expect(out).toEqual(['{"ok":1}\n']);
+    expect(problems).toEqual([{ kind: 'too large', id: 'req-7', bytes: big.length }]);
+  });
+
+  it('reports an unparsable line with its id when it has one, ignores blank lines', async () => {
+    const { out, problems } = await feed(['\n  \n{"id": 12, "method": \n[1,2\n']);
+    expect(out).toEqual([]);
+    expect(problems).toEqual([
+      { kind: 'not JSON', id: 12, bytes: 21 },
+      { kind: 'not JSON', id: undefined, bytes: 4 },
+    ]);
+  });
+});
 
 describe('input the transport cannot take', () => {
   it('a line over 10 MiB gets a JSON-RPC error; the call in flight and later calls are answered', async () => {
