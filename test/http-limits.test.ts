@@ -185,6 +185,25 @@ describe('one timeout covers headers and body', () => {
   });
 });
 
+describe('raw downloads under the same rules', () => {
+  it('a raw body that stalls fails at the timeout, one reset mid-body is a network error', async () => {
+    const stall = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write('start');
+    });
+    const slow = await loopbackClient(stall.url, { timeoutMs: 300 }).sendRaw('GET', '/projects');
+    await expect(slow.text()).rejects.toThrow(NeonTimeoutError);
+    const reset = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '1000' });
+      res.write('start', () => setTimeout(() => res.socket?.destroy(), 20));
+    });
+    const broken = await loopbackClient(reset.url).sendRaw('GET', '/projects');
+    const err = await broken.text().catch((e) => e);
+    expect(err).toBeInstanceOf(NeonNetworkError);
+    expect(err.message).toMatch(/broke while its answer was being read/);
+  });
+});
+
 describe('redirects are not followed', () => {
   it('a 307 of a POST to another origin is refused naming the target; nothing reaches it', async () => {
     const elsewhere = await serve((_req, res) => {

@@ -470,8 +470,18 @@ function attemptFetch(o: {
           if (c) controller.enqueue(c);
           if (!c || seen > max) controller.close();
         } catch (error) {
+          // Outside ky's retries now: the caller gets the same errors a buffered answer would give.
           controller.error(
-            error instanceof AttemptTimeout ? new NeonTimeoutError(o.info, o.timeoutMs) : error,
+            error instanceof AttemptTimeout
+              ? new NeonTimeoutError(o.info, o.timeoutMs)
+              : error instanceof BodyReadError
+                ? new NeonNetworkError(
+                    o.info,
+                    error.cause,
+                    o.info.method === 'GET' ? 'no' : 'maybe',
+                    'answer',
+                  )
+                : error,
           );
         }
       },
