@@ -3,10 +3,11 @@
  * to stderr, and the API key is never printed.
  */
 import { parseArgs } from 'node:util';
-import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import { NeonClient } from './client/neon-client.js';
-import { stderrLogger } from './log.js';
+import { type Logger, stderrLogger } from './log.js';
 import { prepareServer } from './server.js';
+import { type LineProblem, lineGuard, MAX_LINE_BYTES, onceWithCount } from './transport.js';
 import { VERSION } from './version.js';
 
 const USAGE = `neon-mcp ${VERSION}: the Neon API as MCP tools, over stdio.
@@ -24,11 +25,13 @@ Usage: neon-mcp [options]
   --toolsets LIST        Comma-separated toolsets, or "all" (or NEON_MCP_TOOLSETS)
   --tools LIST           Extra single tools to expose (or NEON_MCP_TOOLS)
   --exclude-tools LIST   Tools to hide (or NEON_MCP_EXCLUDE_TOOLS)
-  --sql-timeout MS       SQL statement timeout (default 30000; or NEON_MCP_SQL_TIMEOUT_MS)
-  --sql-max-rows N       Rows returned by SQL tools at most (default 500; or NEON_MCP_SQL_MAX_ROWS)
-  --sql-max-bytes N      Bytes of values one SQL call returns at most; longer values are cut
-                         (default 262144; or NEON_MCP_SQL_MAX_BYTES)
-  --operation-timeout MS Longest wait for Neon operations (default 600000; or
+  --sql-timeout MS       SQL statement timeout, 1 to 86400000 (default 30000; or
+                         NEON_MCP_SQL_TIMEOUT_MS)
+  --sql-max-rows N       Rows returned by SQL tools at most, 1 to 100000 (default 500; or
+                         NEON_MCP_SQL_MAX_ROWS)
+  --sql-max-bytes N      Bytes of values one SQL call returns at most, 1024 to 67108864; longer
+                         values are cut (default 262144; or NEON_MCP_SQL_MAX_BYTES)
+  --operation-timeout MS Longest wait for Neon operations, 1 to 86400000 (default 600000; or
                          NEON_MCP_OPERATION_TIMEOUT_MS)
   --help                 Show this help
   --version              Print the version
@@ -42,11 +45,25 @@ function list(value: string | undefined): string[] | undefined {
   return items?.length ? items : undefined;
 }
 
-function positiveInt(name: string, value: string | undefined): number | undefined {
+/**
+ * Upper bounds of the numeric flags. 24 hours for timeouts: PostgreSQL keeps timeouts in a 32-bit int
+ * of milliseconds and the idle-in-transaction timeout is twice the statement timeout, so a larger
+ * value (1073741824 and up) overflowed and left no timeout at all; Node's timers stop at 2^31-1 ms too.
+ */
+const DAY_MS = 86_400_000;
+const MAX_ROWS = 100_000;
+/** The SQL byte cap: below 1 KiB no answer is useful; above 64 MiB it no longer protects anything. */
+const MIN_BYTES = 1_024;
+const MAX_BYTES = 64 * 1024 * 1024;
+
+function positiveInt(name: string, value: string | undefined, max: number, min = 1): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new Error(`${name} must be a positive whole number, got "${value}".`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range =
+      min === 1 ? `a positive whole number, at most ${max}` : `a whole number from ${min} to ${max}`;
+    throw new Error(`${name} must be ${range}, got "${value}".`);
+  }
   return n;
 }
 
@@ -102,24 +119,101 @@ function main(argv = process.argv.slice(2), env = process.env): void {
     toolsets: list(values.toolsets ?? env.NEON_MCP_TOOLSETS),
     tools: list(values.tools ?? env.NEON_MCP_TOOLS),
     excludeTools: list(values['exclude-tools'] ?? env.NEON_MCP_EXCLUDE_TOOLS),
-    sqlTimeoutMs: positiveInt('--sql-timeout', values['sql-timeout'] ?? env.NEON_MCP_SQL_TIMEOUT_MS),
-    sqlMaxRows: positiveInt('--sql-max-rows', values['sql-max-rows'] ?? env.NEON_MCP_SQL_MAX_ROWS),
-    sqlMaxBytes: positiveInt('--sql-max-bytes', values['sql-max-bytes'] ?? env.NEON_MCP_SQL_MAX_BYTES),
+    sqlTimeoutMs: positiveInt('--sql-timeout', values['sql-timeout'] ?? env.NEON_MCP_SQL_TIMEOUT_MS, DAY_MS),
+    sqlMaxRows: positiveInt('--sql-max-rows', values['sql-max-rows'] ?? env.NEON_MCP_SQL_MAX_ROWS, MAX_ROWS),
+    sqlMaxBytes: positiveInt(
+      '--sql-max-bytes',
+      values['sql-max-bytes'] ?? env.NEON_MCP_SQL_MAX_BYTES,
+      MAX_BYTES,
+      MIN_BYTES,
+    ),
     operationTimeoutMs: positiveInt(
       '--operation-timeout',
       values['operation-timeout'] ?? env.NEON_MCP_OPERATION_TIMEOUT_MS,
+      DAY_MS,
     ),
     secrets: apiKey ? [apiKey] : [],
     logger,
   });
 
-  serveStdio(prepared.create, { onerror: (error) => logger.error('transport', error) });
+  // Repeated transport errors (10,000 bad lines) are one line with a count, not one line each.
+  const report = onceWithCount((line) => logger.info(line));
+  const wire = new StdioServerTransport(
+    process.stdin.pipe(lineGuard((problem) => refuseLine(problem, wire, report))),
+    process.stdout,
+    // The guard hands over one line at a time, each within MAX_LINE_BYTES: this bound is never reached.
+    { maxBufferSize: 2 * MAX_LINE_BYTES },
+  );
+  const handle = serveStdio(prepared.create, {
+    transport: wire,
+    onerror: (error) => report(`transport: ${firstLine(error)}`),
+  });
+  onSignals(async () => {
+    // Closing the connection aborts the calls in flight, which cancels their queries on the server;
+    // then the SQL pools are closed (waiting for those connections to come back).
+    await handle.close().catch(() => undefined);
+    const { connections } = await import('./sql/connections.js');
+    await connections.closeAll();
+    report.flush();
+  }, logger);
   logger.info(
     `v${VERSION} on stdio: ${prepared.tools.length} tools, read-only ${readOnly ? 'on' : 'off'}` +
       `${prepared.settings.projectId ? `, scoped to project ${prepared.settings.projectId}` : ''}` +
       `${prepared.settings.orgId ? `, organization ${prepared.settings.orgId}` : ''}, ` +
       `API key ${apiKey ? 'set' : 'NOT set (calls to Neon will fail until NEON_API_KEY is set)'}`,
   );
+}
+
+/** Answers (when its id is known) and reports a line the guard dropped. */
+function refuseLine(problem: LineProblem, wire: StdioServerTransport, report: (line: string) => void): void {
+  const message =
+    problem.kind === 'too large'
+      ? `Message of ${problem.bytes} bytes exceeds the limit of one stdio message (${MAX_LINE_BYTES} bytes); it was not read.`
+      : 'Message is not valid JSON; it was not read.';
+  if (problem.id !== undefined) {
+    wire
+      .send({
+        jsonrpc: '2.0',
+        id: problem.id,
+        error: { code: problem.kind === 'too large' ? -32600 : -32700, message },
+      })
+      .catch(() => undefined);
+  }
+  report(
+    `transport: ${problem.kind === 'too large' ? 'a message over the size limit' : 'a line that is not JSON'} was dropped`,
+  );
+}
+
+/** The first line of an error's message, shortened: a log line, not a dump of the offending input. */
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const line = text.split('\n', 1)[0] ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+/**
+ * SIGTERM and SIGINT stop the server cleanly: `stop` runs once (bounded to 5 s), then the process
+ * exits. Without this Node exits at once and a running query goes on on the server until its
+ * statement timeout.
+ */
+function onSignals(stop: () => Promise<void>, logger: Logger): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: cancelling calls in flight and closing SQL connections`);
+    const deadline = setTimeout(() => process.exit(1), 5_000);
+    deadline.unref();
+    stop().then(
+      () => process.exit(0),
+      (error) => {
+        logger.error('shutdown', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', handler);
+  process.once('SIGINT', handler);
 }
 
 try {

@@ -1,20 +1,17 @@
 /** Logging goes to stderr only: stdout belongs to JSON-RPC. */
+import { redactor as redactSecrets } from './client/redact.js';
 
 export interface Logger {
   info(message: string): void;
   error(message: string, error?: unknown): void;
 }
 
-/** Returns a function that replaces every secret in a text with `[redacted]`. */
-export function redactor(secrets: readonly string[]): (text: string) => string {
-  const list = secrets.filter((s) => s.length >= 4);
-  if (list.length === 0) return (text) => text;
-  return (text) => {
-    let out = text;
-    for (const s of list) out = out.split(s).join('[redacted]');
-    return out;
-  };
-}
+/**
+ * Returns a function that replaces every secret in a text with `[redacted]`: verbatim, in its base64
+ * forms, and every password inside a connection URI (the client redacts error bodies with the same
+ * function, before it shortens them).
+ */
+export const redactor = redactSecrets;
 
 /** A logger writing one line per message to stderr, with secrets redacted. */
 export function stderrLogger(secrets: readonly string[] = []): Logger {

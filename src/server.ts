@@ -15,7 +15,7 @@ import {
 } from './client/errors.js';
 import { acceptedWrites, type NeonClient } from './client/neon-client.js';
 import { type Logger, redactor } from './log.js';
-import { waitForOperations } from './neon/operations.js';
+import { NeonOutOfScopeError, waitForOperations } from './neon/operations.js';
 import { SQL_MAX_BYTES } from './sql/session.js';
 import { fencedText } from './sql/untrusted.js';
 import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
@@ -89,7 +89,10 @@ export function prepareServer(options: ServerOptions) {
       ? { backoff: { initialDelayMs: options.operationPollMs[0], maxDelayMs: options.operationPollMs[1] } }
       : {}),
   };
-  const redact = redactor(options.secrets ?? []);
+  // Results may carry a connection string on purpose (get_connection_string, create_role); errors never
+  // need one, so their URI passwords go too.
+  const redact = redactor(options.secrets ?? [], { uriPasswords: false });
+  const redactError = redactor(options.secrets ?? []);
 
   function create(): McpServer {
     const server = new McpServer(
@@ -138,6 +141,7 @@ export function prepareServer(options: ServerOptions) {
                 ...settings.backoff,
                 signal: mcp.mcpReq.signal,
                 timeoutMs: settings.operationTimeoutMs,
+                projectId: settings.projectId,
                 onProgress: ({ done, total, operations: ops }) => {
                   if (total === 0) return;
                   const running = ops.filter((o) => o.status !== 'finished' && o.status !== 'skipped');
@@ -167,7 +171,7 @@ export function prepareServer(options: ServerOptions) {
                 ` Note: Neon had already accepted ${[...new Set(accepted)].join(', ')} in this call, so the change ` +
                 'may have been applied: check (list or get the resource) before trying again.';
             }
-            return { isError: true, content: [{ type: 'text', text: redact(message) }] };
+            return { isError: true, content: [{ type: 'text', text: redactError(message) }] };
           }
         },
       );
@@ -184,6 +188,7 @@ const ACCOUNTED_FOR = [
   NeonOperationTimeoutError,
   NeonOperationCheckError,
   NeonAbortedError,
+  NeonOutOfScopeError,
 ];
 
 /** The text an agent gets when a tool fails: what failed, why, and what to do. */

@@ -101,16 +101,16 @@ describe('NeonClient', () => {
     expect(api.count('GET', '/projects')).toBe(3);
   });
 
-  it('retries a POST on 423 and 503, but never on 500, 502 or 504', async () => {
+  it('retries a POST on 423 and 429, but never on 500, 502, 503 or 504 (it may have been applied)', async () => {
     api.fake.seedProject('p');
-    for (const status of [423, 503]) {
+    for (const status of [423, 429]) {
       api.use(failFirst('post', '/projects', 1, () => neonError(status, 'busy')));
       const before = api.count('POST', '/projects');
       await client().post('/projects', { body: { project: {} } });
       await api.settle();
       expect(api.count('POST', '/projects') - before).toBe(2);
     }
-    for (const status of [500, 502, 504]) {
+    for (const status of [500, 502, 503, 504]) {
       api.use(failFirst('post', '/projects', 1, () => neonError(status, 'oops')));
       const before = api.count('POST', '/projects');
       const err: any = await client()

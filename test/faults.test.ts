@@ -3,7 +3,7 @@
  * 423, 500, 502, 503, 504, a timeout, a dropped connection, malformed JSON, an unexpected body) for
  * the core tool families. The agent always gets a clear `isError` or the retried success, the server
  * never crashes, and a write (POST/PATCH/PUT/DELETE) is sent more than once only when Neon's answer
- * guarantees nothing happened (423, 429, 503). Then operations: one that fails, one that never
+ * guarantees nothing happened (423, 429). Then operations: one that fails, one that never
  * finishes, and one whose wait the client cancels.
  */
 import { delay, HttpResponse, http, type RequestHandler } from 'msw';
@@ -61,11 +61,11 @@ const FAULTS: FaultKind[] = [
 /** Statuses and failures after which a request may be sent again (NeonClient's contract). */
 const RETRYABLE: Record<'read' | 'write', FaultKind[]> = {
   read: ['429', '429 Retry-After', '500', '502', '503', '504', 'timeout', 'dropped connection'],
-  write: ['423', '429', '429 Retry-After', '503'],
+  write: ['423', '429', '429 Retry-After'],
 };
 
-/** Faults after which a write may have reached Neon: a 5xx other than 503, a timeout, a dropped connection. */
-const MAYBE_APPLIED: FaultKind[] = ['500', '502', '504', 'timeout', 'dropped connection'];
+/** Faults after which a write may have reached Neon: any 5xx (503 included), a timeout, a dropped connection. */
+const MAYBE_APPLIED: FaultKind[] = ['500', '502', '503', '504', 'timeout', 'dropped connection'];
 
 /** What the agent must be told for each fault when the tool gives up. */
 const MESSAGE: Record<FaultKind, RegExp> = {

@@ -93,6 +93,8 @@ export class NeonNetworkError extends NeonError {
     readonly info: RequestInfo,
     cause: unknown,
     sent: 'maybe' | 'no',
+    /** `answer`: the connection broke while Neon's answer was being read (so the request did arrive). */
+    during?: 'answer',
   ) {
     const why =
       cause instanceof Error
@@ -101,7 +103,10 @@ export class NeonNetworkError extends NeonError {
           : cause.message
         : String(cause);
     super(
-      `${info.method} ${info.path} failed: could not reach the Neon API (${why}). ` +
+      `${info.method} ${info.path} failed: ` +
+        (during === 'answer'
+          ? `the connection to the Neon API broke while its answer was being read (${why}). `
+          : `could not reach the Neon API (${why}). `) +
         (sent === 'maybe'
           ? 'The request may have reached Neon: check the resource (list or get it) before trying again, so nothing is done twice.'
           : 'Check the network connection and NEON_API_URL, then try again.'),
@@ -122,6 +127,43 @@ export class NeonTimeoutError extends NeonError {
         (info.method === 'GET'
           ? ' The Neon API is slow or unreachable; try again later.'
           : ' The request may still complete on Neon: check the resource (list or get it) before trying again.'),
+    );
+  }
+}
+
+/** Neon answered with a redirect; it is not followed (it would re-send the request and the key). */
+export class NeonRedirectError extends NeonError {
+  override name = 'NeonRedirectError';
+  constructor(
+    readonly info: RequestInfo,
+    readonly status: number,
+    /** Origin and path of the Location header. */
+    readonly target: string,
+  ) {
+    super(
+      `${info.method} ${info.path} was answered with a redirect (HTTP ${status}) to ${target}, which neon-mcp ` +
+        'does not follow: it would send the request and the API key there. Check NEON_API_URL (or --api-url): ' +
+        'it must be the API base URL itself, ending in /api/v2.' +
+        (info.method === 'GET' ? '' : ' Nothing was sent to the redirect target.'),
+    );
+  }
+}
+
+/** Neon's answer was longer than the client reads; it was not buffered. */
+export class NeonResponseTooLargeError extends NeonError {
+  override name = 'NeonResponseTooLargeError';
+  constructor(
+    readonly info: RequestInfo,
+    readonly limitBytes: number,
+    declaredBytes?: number,
+  ) {
+    super(
+      `${info.method} ${info.path}: Neon's answer is larger than neon-mcp reads (` +
+        (declaredBytes ? `${declaredBytes} bytes announced, ` : '') +
+        `limit ${limitBytes} bytes), so it was not read.` +
+        (info.method === 'GET'
+          ? ' Ask for less: a smaller limit, a filter, or one resource at a time.'
+          : ' Neon did accept the request, so the change may have been applied: check the resource (list or get it) before trying again.'),
     );
   }
 }
@@ -222,7 +264,8 @@ function describeApiError(
         hint =
           info.method === 'GET'
             ? ' Neon had a server error; it was retried. Try again in a little while.'
-            : ' Neon had a server error. The change may or may not have been applied: check the resource before retrying.';
+            : ' Neon had a server error. The change may or may not have been applied: check the resource before ' +
+              'retrying (list or get it); it was not sent again, so nothing is done twice.';
       }
   }
   return `${what}${neon}.${hint}${ref}`;

@@ -9,11 +9,14 @@ import {
   NeonApiError,
   NeonError,
   NeonNetworkError,
+  NeonRedirectError,
+  NeonResponseTooLargeError,
   NeonTimeoutError,
   type RequestInfo,
 } from './errors.js';
 import type { components } from './neon-api.gen.js';
 import { RateLimiter, type Release } from './rate-limiter.js';
+import { redactor } from './redact.js';
 
 export type { Answer, Body, HttpMethod, PathParams, Route, RouteFor };
 
@@ -27,14 +30,20 @@ export type ResponseBody<N extends keyof components['responses']> = components['
   : never;
 
 export const DEFAULT_API_URL = 'https://console.neon.tech/api/v2';
+/** Neon's answers are read up to this many bytes (8 MiB); a longer one is refused, not buffered. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+/** Of an error answer only the message matters: the rest of a longer body is not read. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 export interface NeonClientOptions {
   /** The Neon API key; without it every request fails with {@link MissingApiKeyError}. */
   apiKey?: string;
   /** Base URL of the API, up to and including `/api/v2`. */
   baseUrl?: string;
-  /** Timeout of one HTTP attempt in milliseconds (default 30 s). */
+  /** Timeout of one HTTP attempt in milliseconds, headers and body together (default 30 s). */
   timeoutMs?: number;
+  /** Longest answer read, in bytes (default {@link DEFAULT_MAX_RESPONSE_BYTES}). */
+  maxResponseBytes?: number;
   /** Retries after the first attempt for retryable failures (default 4). */
   retries?: number;
   /** First retry delay in milliseconds; doubles each time, with full jitter (default 300). */
@@ -82,10 +91,14 @@ const loadKy = () => {
   return kyModule;
 };
 
-/** GET may be retried on anything transient; a write only where Neon guarantees nothing happened. */
+/**
+ * GET may be retried on anything transient; a write only on answers that mean Neon did not process it
+ * (429 rate limited, 423 locked). A 503 is not one of them: Neon (or a proxy in front of it) can answer
+ * 503 after the change was applied, and sending it again made duplicates (issue 10).
+ */
 const RETRY_STATUS: Record<'read' | 'write', number[]> = {
   read: [429, 500, 502, 503, 504],
-  write: [423, 429, 503],
+  write: [423, 429],
 };
 /**
  * Connection errors that prove the request never left this machine, so even a write may be retried:
@@ -118,8 +131,11 @@ export class NeonClient {
   private http: KyInstance | undefined;
   private readonly kyOptions: KyOptions;
   private readonly opts: Required<
-    Pick<NeonClientOptions, 'timeoutMs' | 'retries' | 'retryDelayMs' | 'maxRetryDelayMs'>
+    Pick<NeonClientOptions, 'timeoutMs' | 'retries' | 'retryDelayMs' | 'maxRetryDelayMs' | 'maxResponseBytes'>
   >;
+  private readonly fetchImpl: typeof fetch | undefined;
+  /** Error bodies are redacted before they are shortened, so a cut cannot leave part of the key. */
+  private readonly redact: (text: string) => string;
 
   constructor(options: NeonClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
@@ -130,12 +146,18 @@ export class NeonClient {
       retries: options.retries ?? 4,
       retryDelayMs: options.retryDelayMs ?? 300,
       maxRetryDelayMs: options.maxRetryDelayMs ?? 20_000,
+      maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     };
     const apiKey = options.apiKey;
+    this.fetchImpl = options.fetch;
+    this.redact = redactor(apiKey ? [apiKey] : []);
     this.kyOptions = {
       prefixUrl: `${this.baseUrl}/`,
-      timeout: this.opts.timeoutMs,
-      fetch: options.fetch,
+      // ky's timeout ends when the headers arrive; each attempt's fetch (attemptFetch) has its own,
+      // covering the body too.
+      timeout: false,
+      // A redirect would re-send the request (body and key) wherever it points: never followed.
+      redirect: 'manual',
       throwHttpErrors: true,
       headers: {
         accept: 'application/json',
@@ -181,7 +203,7 @@ export class NeonClient {
     options: RequestOptions<R, Body<M, R>> = {},
   ): Promise<Answer<M, R>> {
     const { body, ...rest } = options;
-    const response = await this.send(method, route, { ...rest, json: body });
+    const response = await this.send(method, route, { ...rest, json: body, buffer: true });
     const text = await response.text();
     if (!text) return undefined as Answer<M, R>;
     try {
@@ -212,7 +234,7 @@ export class NeonClient {
   private async send(
     method: HttpMethod,
     route: Route,
-    options: RawRequestOptions & { json?: unknown },
+    options: RawRequestOptions & { json?: unknown; buffer?: boolean },
   ): Promise<Response> {
     const path = buildPath(route, (options.path ?? {}) as Record<string, string | number>);
     const info: RequestInfo = { method, route, path };
@@ -221,7 +243,7 @@ export class NeonClient {
 
     const kind = method === 'GET' ? 'read' : 'write';
     const signal = options.signal;
-    const { default: ky, HTTPError, TimeoutError } = await loadKy();
+    const { default: ky, HTTPError } = await loadKy();
     this.http ??= ky.create(this.kyOptions);
     const pass = options.pass;
     let attempts = 0;
@@ -237,6 +259,13 @@ export class NeonClient {
         json: options.json,
         body: options.body,
         signal,
+        fetch: attemptFetch({
+          fetch: this.fetchImpl ?? globalThis.fetch,
+          info,
+          timeoutMs: this.opts.timeoutMs,
+          maxBytes: this.opts.maxResponseBytes,
+          buffer: options.buffer === true,
+        }),
         headers: { 'x-request-id': randomUUID(), ...(options.accept ? { accept: options.accept } : {}) },
         throwHttpErrors: pass ? (status: number) => !pass.includes(status) : true,
         retry: {
@@ -248,8 +277,10 @@ export class NeonClient {
           backoffLimit: this.opts.maxRetryDelayMs,
           delay: (n) => this.opts.retryDelayMs * 2 ** (n - 1),
           jitter: true,
-          retryOnTimeout: kind === 'read',
           shouldRetry: ({ error }: { error: Error }) => {
+            // Cancelled, a redirect, an answer too large: trying again changes nothing.
+            if (signal?.aborted || error instanceof NeonError) return false;
+            // Reads are retried on any transient failure (a timeout or a reset mid-body included).
             if (kind === 'read' || error instanceof HTTPError) return undefined;
             // A write whose connection failed: retry only when it provably never left.
             return notSentCode(error) ? undefined : false;
@@ -272,8 +303,10 @@ export class NeonClient {
       if (error instanceof NeonError) throw error;
       if (signal?.aborted) throw new NeonAbortedError(`${info.method} ${info.path}`);
       if (error instanceof HTTPError) throw await this.apiError(error.response, info, attempts);
-      if (error instanceof TimeoutError) throw new NeonTimeoutError(info, this.opts.timeoutMs);
-      throw new NeonNetworkError(info, error, notSentCode(error) || method === 'GET' ? 'no' : 'maybe');
+      if (error instanceof AttemptTimeout) throw new NeonTimeoutError(info, this.opts.timeoutMs);
+      const sent = notSentCode(error) || method === 'GET' ? 'no' : 'maybe';
+      if (error instanceof BodyReadError) throw new NeonNetworkError(info, error.cause, sent, 'answer');
+      throw new NeonNetworkError(info, error, sent);
     } finally {
       answered();
     }
@@ -307,7 +340,7 @@ export class NeonClient {
   }
 
   private async apiError(response: Response, info: RequestInfo, attempts: number): Promise<NeonApiError> {
-    const body = await readErrorBody(response);
+    const body = await readErrorBody(response, this.redact);
     return new NeonApiError({
       ...info,
       status: response.status,
@@ -349,18 +382,158 @@ function notSentCode(error: unknown, depth = 0): boolean {
 
 async function readErrorBody(
   response: Response,
+  redact: (text: string) => string,
 ): Promise<{ code?: string; message?: string; request_id?: string }> {
   try {
     const text = await response.text();
     try {
       const json = JSON.parse(text);
-      if (json && typeof json === 'object') return json;
+      if (json && typeof json === 'object') {
+        const message = typeof json.message === 'string' ? redact(json.message).slice(0, 2_000) : undefined;
+        return { ...json, message };
+      }
     } catch {
       // Not JSON: keep a short excerpt of the text as the message.
     }
-    return { message: text.trim().slice(0, 300) || undefined };
+    // Redacted first: cutting first could leave the start of the key (or of a password) in the excerpt.
+    return { message: redact(text.trim()).slice(0, 300) || undefined };
   } catch {
     return {};
+  }
+}
+
+/** The attempt's own timeout fired (headers or body): retried for reads, reported for writes. */
+class AttemptTimeout extends Error {}
+/** The connection failed after the answer began (a reset mid-body): a network error, not a bug. */
+class BodyReadError extends Error {}
+
+const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
+
+/**
+ * One attempt's fetch, as ky calls it (once per attempt, inside its retry loop). Hand-written because
+ * ky's own timeout stops at the headers and ky reads bodies only after its retries are over: here one
+ * timer covers the headers and the body, the body is read incrementally and refused past `maxBytes`,
+ * and a redirect is refused naming its target. With `buffer` the whole body is read inside the attempt
+ * (so a reset mid-body is retried like any failure of a GET); without it (raw downloads) the body is
+ * handed on as a stream under the same timer and limit.
+ */
+function attemptFetch(o: {
+  fetch: typeof fetch;
+  info: RequestInfo;
+  timeoutMs: number;
+  maxBytes: number;
+  buffer: boolean;
+}): typeof fetch {
+  return async (input, init) => {
+    const request = input instanceof Request ? input : new Request(input, init);
+    const timer = new AbortController();
+    const timeout = setTimeout(() => timer.abort(new AttemptTimeout()), o.timeoutMs);
+    const stop = () => clearTimeout(timeout);
+    const signal = AbortSignal.any([request.signal, timer.signal]);
+    /** The error to throw when reading failed: ours if our timer fired, else the network's. */
+    const failure = (error: unknown, phase: 'headers' | 'body') => {
+      stop();
+      if (timer.signal.aborted) return timer.signal.reason as AttemptTimeout;
+      if (request.signal.aborted || error instanceof NeonError) return error;
+      return phase === 'body' ? new BodyReadError('reading the answer failed', { cause: error }) : error;
+    };
+    let res: Response;
+    try {
+      res = await o.fetch(request, { ...init, signal, redirect: 'manual' });
+    } catch (error) {
+      throw failure(error, 'headers');
+    }
+    if (res.status >= 300 && res.status < 400) {
+      stop();
+      await res.body?.cancel().catch(() => undefined);
+      throw new NeonRedirectError(o.info, res.status, redirectTarget(res, request.url));
+    }
+    // An error answer is kept only as far as its message can matter.
+    const max = res.ok ? o.maxBytes : MAX_ERROR_BODY_BYTES;
+    const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+    // A raw download may be long on purpose: its reader takes what it needs and cancels the rest.
+    if (o.buffer && res.ok && declared > max) {
+      stop();
+      await res.body?.cancel().catch(() => undefined);
+      throw new NeonResponseTooLargeError(o.info, max, declared);
+    }
+    const init2 = { status: res.status, statusText: res.statusText, headers: res.headers };
+    const reader = res.body?.getReader();
+    if (!reader || NULL_BODY_STATUS.has(res.status)) {
+      stop();
+      return withUrl(new Response(null, init2), res.url);
+    }
+    let seen = 0;
+    /** The next chunk, or `undefined` at the end; refuses (or, for errors, ends) past the limit. */
+    const next = async (): Promise<Uint8Array | undefined> => {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        throw failure(error, 'body');
+      }
+      if (chunk.done) {
+        stop();
+        return undefined;
+      }
+      seen += chunk.value.length;
+      if (seen <= max) return chunk.value;
+      stop();
+      await reader.cancel().catch(() => undefined);
+      if (!res.ok) return chunk.value.subarray(0, chunk.value.length - (seen - max));
+      throw new NeonResponseTooLargeError(o.info, max);
+    };
+    if (o.buffer) {
+      const chunks: Uint8Array[] = [];
+      for (let c = await next(); c; c = seen > max ? undefined : await next()) chunks.push(c);
+      return withUrl(new Response(new Blob(chunks as BlobPart[]), init2), res.url);
+    }
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const c = await next();
+          if (c) controller.enqueue(c);
+          if (!c || seen > max) controller.close();
+        } catch (error) {
+          // Outside ky's retries now: the caller gets the same errors a buffered answer would give.
+          controller.error(
+            error instanceof AttemptTimeout
+              ? new NeonTimeoutError(o.info, o.timeoutMs)
+              : error instanceof BodyReadError
+                ? new NeonNetworkError(
+                    o.info,
+                    error.cause,
+                    o.info.method === 'GET' ? 'no' : 'maybe',
+                    'answer',
+                  )
+                : error,
+          );
+        }
+      },
+      cancel(reason) {
+        stop();
+        return reader.cancel(reason);
+      },
+    });
+    return withUrl(new Response(body, init2), res.url);
+  };
+}
+
+/** A rebuilt response keeps the URL it was fetched from (error messages name its path). */
+function withUrl(response: Response, url: string): Response {
+  Object.defineProperty(response, 'url', { value: url });
+  return response;
+}
+
+/** Where a redirect points, without its query or credentials (they could carry tokens). */
+function redirectTarget(res: Response, base: string): string {
+  const location = res.headers.get('location');
+  if (!location) return '(no Location header)';
+  try {
+    const url = new URL(location, base);
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return '(an invalid Location header)';
   }
 }
 

@@ -1,6 +1,7 @@
 /** Waiting for Neon's asynchronous operations, on the shared polling schedule (poll.ts). */
 import {
   NeonAbortedError,
+  NeonError,
   NeonOperationCheckError,
   NeonOperationFailedError,
   NeonOperationTimeoutError,
@@ -30,6 +31,25 @@ export interface WaitOptions extends Backoff {
   onProgress?: (progress: OperationProgress) => void | Promise<void>;
   /** Overall limit of the wait in milliseconds (default 10 minutes). */
   timeoutMs?: number;
+  /**
+   * The project a scoped server (`--project-id`) may touch: an operation of any other project is never
+   * polled, even when Neon's answer names one.
+   */
+  projectId?: string;
+}
+
+/** Neon's answer named operations of a project outside the server's scope; they were not followed. */
+export class NeonOutOfScopeError extends NeonError {
+  override name = 'NeonOutOfScopeError';
+  constructor(outside: readonly Operation[], projectId: string) {
+    super(
+      `Neon's answer names operations of another project (${outside
+        .map((op) => `${op.id} (${op.action}) of project ${op.project_id}`)
+        .join(', ')}), outside project ${projectId} that this server is scoped to (--project-id); ` +
+        `they were not polled. The request to project ${projectId} was accepted, so the change may have been ` +
+        'applied: check the resource (list or get it) before trying again.',
+    );
+  }
 }
 
 /**
@@ -42,6 +62,9 @@ export async function waitForOperations(
   operations: readonly Operation[] | undefined,
   options: WaitOptions = {},
 ): Promise<Operation[]> {
+  const scope = options.projectId;
+  const outside = scope === undefined ? [] : (operations ?? []).filter((op) => op.project_id !== scope);
+  if (scope !== undefined && outside.length > 0) throw new NeonOutOfScopeError(outside, scope);
   const latest = new Map<string, Operation>((operations ?? []).map((op) => [op.id, op]));
   const total = latest.size;
   const timeoutMs = options.timeoutMs ?? 600_000;
@@ -87,12 +110,19 @@ async function refresh(
     // The change itself was accepted: say so, so that nobody sends it a second time.
     throw error instanceof NeonAbortedError ? error : new NeonOperationCheckError(pending, error);
   });
-  for (const answer of fresh) {
+  for (const [i, answer] of fresh.entries()) {
     const operation = answer?.operation;
-    if (!operation?.id || !operation.status) {
+    // A poll answer about another operation or project would make the next poll follow it there.
+    const asked = pending[i];
+    if (
+      !operation?.id ||
+      !operation.status ||
+      operation.id !== asked.id ||
+      (operation.project_id !== undefined && operation.project_id !== asked.project_id)
+    ) {
       throw new NeonOperationCheckError(
         pending,
-        new Error('Neon answered an operation poll without the operation'),
+        new Error('Neon answered an operation poll without the operation it was asked about'),
       );
     }
     latest.set(operation.id, operation);

@@ -10,7 +10,7 @@ import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { featureStatus } from '../neon/features.js';
 import { pollStatus } from '../neon/status.js';
 import { pick } from '../neon/util.js';
-import { branchId, cursor, projectId, str, text } from './fields.js';
+import { branchId, cursor, projectId, str } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
 
 type NeonFunction = Schemas['NeonFunction'];
@@ -135,6 +135,12 @@ export const deleteFunction = defineTool({
   },
 });
 
+/**
+ * Longest zip_base64 accepted. One stdio message is at most 10 MiB (src/transport.ts, as the MCP SDK
+ * reads): the zip, its envelope and any escaping must fit in it, so the field stays well below.
+ */
+const MAX_ZIP_BASE64 = 9_000_000;
+
 export const deployFunction = defineTool({
   name: 'deploy_function',
   title: 'Deploy function',
@@ -147,7 +153,15 @@ export const deployFunction = defineTool({
     branch_id: branchId,
     slug,
     files: textMap('Path → text'),
-    zip_base64: text(20_000_000).optional().describe('zip base64'),
+    zip_base64: z
+      .string()
+      .refine((v) => v.length <= MAX_ZIP_BASE64, {
+        message:
+          `must be at most ${MAX_ZIP_BASE64.toLocaleString('en')} characters (a zip of about 6.7 MB): ` +
+          'a larger one does not fit in one message of the stdio transport (10 MiB)',
+      })
+      .optional()
+      .describe('zip base64'),
     env: textMap('Replaces all'),
   },
   // Also returns a `note` while the build is still running.
