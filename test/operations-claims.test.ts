@@ -17,7 +17,7 @@ import { handleDeployment } from './mock/functions.js';
 import type { NeonFake } from './mock/neon-fake.js';
 import { matchOperation } from './mock/spec.js';
 import { accountStore, addMember, features, seedObject, seedOrg } from './mock/stores.js';
-import { createRoles, useBranchDatabases } from './pg/branches.js';
+import { createRoles, OWNER, useBranchDatabases } from './pg/branches.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';
 
 /**
@@ -185,6 +185,13 @@ const SCENARIOS: Scenario[] = [
   { tool: 'get_branch', args: (w) => w.ids },
   { tool: 'create_branch', args: (w) => ({ project_id: w.project_id, name: 'feature' }) },
   {
+    tool: 'create_branch',
+    path: 'unknown parent',
+    // The refusal is checked against the project, so the hint blames the parent and not the project.
+    args: (w) => ({ project_id: w.project_id, name: 'orphan', parent_id: 'br-unknown-404' }),
+    fails: /parent/i,
+  },
+  {
     tool: 'update_branch',
     args: (w) => ({ project_id: w.project_id, branch_id: w.child.id, name: 'dev2', protected: true }),
   },
@@ -252,6 +259,12 @@ const SCENARIOS: Scenario[] = [
   { tool: 'list_roles', args: (w) => ({ project_id: w.project_id }) },
   { tool: 'get_role', args: (w) => ({ project_id: w.project_id, role: 'neondb_owner' }) },
   { tool: 'create_role', args: (w) => ({ ...w.ids, name: 'app' }) },
+  // A limited role is made with SQL by the database's owner, so it finds the owner's connection first.
+  {
+    tool: 'create_role',
+    path: 'read_only',
+    args: (w) => ({ ...w.ids, name: 'reader', access: 'read_only' }),
+  },
   {
     tool: 'delete_role',
     args: async (w, c) => {
@@ -291,6 +304,13 @@ const SCENARIOS: Scenario[] = [
       await dbs.ensure(w.child.id);
       return { project_id: w.project_id, branch_id: w.child.id };
     },
+  },
+  {
+    tool: 'compare_schema',
+    path: 'root branch',
+    // Neon refuses a root branch (no parent); the tool reads the branch to say to pass base_branch_id.
+    args: (w) => w.ids,
+    fails: /root branch/,
   },
   {
     tool: 'prepare_database_migration',
@@ -688,6 +708,8 @@ const dbs = useBranchDatabases(api, () => pg);
 beforeAll(async () => {
   pg = await startPostgres({ preload: ['pg_stat_statements'] });
   await createRoles(pg);
+  // As on Neon, the database owner may create roles (create_role with a limited access).
+  await pg.query('postgres', `ALTER ROLE ${OWNER} CREATEROLE`);
 }, 90_000);
 afterAll(async () => {
   await connections.closeAll();

@@ -14,8 +14,11 @@ import {
 } from './connection.js';
 import type { NeonContext } from './context.js';
 
-/** The Neon operations behind a limited role (finding the owner's connection). */
-export const LIMITED_ROLE_OPERATIONS = CONNECT_OPERATIONS;
+/**
+ * The Neon operations behind making a limited role: the owner's connection on a branch the caller
+ * names (so the default branch is never looked up).
+ */
+export const LIMITED_ROLE_OPERATIONS = CONNECT_OPERATIONS.filter((op) => op !== 'listProjectBranches');
 
 /**
  * A generated password: 24 random base64url characters (144 bits), well above Neon's strength check
