@@ -167,3 +167,9 @@ export const sqlParams = z
   )
   .optional()
   .describe('Values for $1, $2, …');
+
+/**
+ * Repeats the target's name to confirm an irreversible call (framework.ts `confirmIrreversible`);
+ * clients with elicitation are asked instead, so it stays optional.
+ */
+export const confirm = text(256).optional().describe('Target name, to confirm');
