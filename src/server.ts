@@ -12,8 +12,13 @@ import {
   NeonOperationFailedError,
   NeonOperationTimeoutError,
 } from './client/errors.js';
+import { clientEvents } from './client/events.js';
 import { acceptedWrites, type NeonClient } from './client/neon-client.js';
 import { type Logger, redactor } from './log.js';
+import { confirmer, InputNeeded } from './mcp/confirm.js';
+import { eventSink } from './mcp/logging.js';
+import { registerSurface } from './mcp/surface.js';
+import { runtimeToolsets } from './mcp/toolsets.js';
 import { waitForOperations } from './neon/operations.js';
 import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
 import { leanSchema, type StandardWithJson, withoutProperty } from './tools/json-schema.js';
@@ -30,6 +35,8 @@ export interface ServerOptions extends Selection {
   sqlTimeoutMs?: number;
   /** Rows returned by SQL tools at most (default 500). */
   sqlMaxRows?: number;
+  /** Base URL of Neon's documentation site for the docs tools and resources (default https://neon.com). */
+  docsUrl?: string;
   /** Strings that must never appear in any output (the API key). */
   secrets?: string[];
   logger?: Logger;
@@ -49,11 +56,15 @@ interface PreparedTool {
  */
 export function prepareServer(options: ServerOptions) {
   const precomputed = loadPrecomputedSchemas();
-  const tools: PreparedTool[] = selectTools(options).map((def) => {
+  // Tools enabled at run time (enable_toolsets) are prepared on first use, once per configuration.
+  const preparedByName = new Map<string, PreparedTool>();
+  const prepare = (def: ToolDef): PreparedTool => {
+    const known = preparedByName.get(def.name);
+    if (known) return known;
     const scoped = options.projectId !== undefined && 'project_id' in def.input;
     const shape = scoped ? omit(def.input, 'project_id') : def.input;
     const pre = precomputed?.[def.name];
-    return {
+    const tool = {
       def,
       scoped,
       input: leanSchema(z.strictObject(shape), 'input', {
@@ -62,13 +73,17 @@ export function prepareServer(options: ServerOptions) {
       }),
       output: leanSchema(def.output, 'output', { precomputed: pre?.output }),
     };
-  });
+    preparedByName.set(def.name, tool);
+    return tool;
+  };
+  const tools: PreparedTool[] = selectTools(options).map(prepare);
   const settings: ToolSettings = {
     readOnly: Boolean(options.readOnly),
     projectId: options.projectId,
     operationTimeoutMs: options.operationTimeoutMs ?? 600_000,
     sqlTimeoutMs: options.sqlTimeoutMs ?? 30_000,
     sqlMaxRows: options.sqlMaxRows ?? 500,
+    ...(options.docsUrl ? { docsUrl: options.docsUrl } : {}),
     ...(options.operationPollMs
       ? { backoff: { initialDelayMs: options.operationPollMs[0], maxDelayMs: options.operationPollMs[1] } }
       : {}),
@@ -79,13 +94,18 @@ export function prepareServer(options: ServerOptions) {
     const server = new McpServer(
       { name: 'neon-mcp', version: VERSION },
       {
-        capabilities: { tools: {} },
+        capabilities: { tools: { listChanged: true }, logging: {} },
+        // Enabling a toolset registers its tools one by one: the client hears of it once.
+        debouncedNotificationMethods: ['notifications/tools/list_changed'],
         instructions:
           'Tools for the Neon API (serverless Postgres). Changes wait for Neon to finish before answering. ' +
-          'Call list_toolsets to see tools that are not enabled.',
+          'Call list_toolsets to see tools that are not enabled, enable_toolsets to add them.',
       },
     );
-    for (const tool of tools) {
+    // This connection's toolsets: enable_toolsets adds to them, the flags still filter every tool.
+    const runtime = runtimeToolsets(options, (def) => register(prepare(def)));
+    const register = (tool: PreparedTool) => {
+      runtime.registered.add(tool.def.name);
       server.registerTool(
         tool.def.name,
         {
@@ -117,6 +137,8 @@ export function prepareServer(options: ServerOptions) {
             signal: mcp.mcpReq.signal,
             settings,
             progress,
+            toolsets: runtime,
+            confirm: confirmer(server, mcp),
             wait: (operations) =>
               waitForOperations(options.client, operations, {
                 ...settings.backoff,
@@ -134,11 +156,14 @@ export function prepareServer(options: ServerOptions) {
           };
           const input = tool.scoped ? { ...args, project_id: settings.projectId } : args;
           try {
-            const result = await acceptedWrites.run(accepted, () => tool.def.handler(input, ctx));
+            const result = await clientEvents.run(eventSink(mcp, redact, progress), () =>
+              acceptedWrites.run(accepted, () => tool.def.handler(input, ctx)),
+            );
             // Structured and text forms are the same redacted JSON.
             const text = redact(JSON.stringify(result));
             return { content: [{ type: 'text', text }], structuredContent: JSON.parse(text) };
           } catch (error) {
+            if (error instanceof InputNeeded) return error.result;
             let message = errorText(tool.def.name, error, options.logger);
             if (accepted.length > 0 && !ACCOUNTED_FOR.some((kind) => error instanceof kind)) {
               message +=
@@ -149,7 +174,13 @@ export function prepareServer(options: ServerOptions) {
           }
         },
       );
-    }
+    };
+    for (const tool of tools) register(tool);
+    registerSurface(server, {
+      client: options.client,
+      settings,
+      describeError: (what: string, error: unknown) => redact(errorText(what, error, options.logger)),
+    });
     return server;
   }
 

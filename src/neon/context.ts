@@ -20,6 +20,8 @@ export interface Settings {
   sqlTimeoutMs: number;
   /** Rows returned by SQL tools at most. */
   sqlMaxRows: number;
+  /** Base URL of Neon's documentation site (default docs.ts DEFAULT_DOCS_URL). */
+  docsUrl?: string;
 }
 
 export interface NeonContext {

@@ -199,7 +199,8 @@ export const deleteProject = defineTool({
     const { project } = await client.get('/projects/{project_id}', { path: { project_id }, signal });
     await confirmIrreversible(ctx, confirm, {
       action: `Delete project "${project.name}" (${project_id})`,
-      loses: 'every branch, database, role and compute of the project goes (recover_project can bring it back within 7 days)',
+      loses:
+        'every branch, database, role and compute of the project goes (recover_project can bring it back within 7 days)',
       target: project.name,
     });
     const res = await client.delete('/projects/{project_id}', {

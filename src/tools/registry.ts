@@ -14,6 +14,7 @@ import { dataApiTools } from './data-api.js';
 import { databaseTools } from './databases.js';
 import { defineTool, output, READ, TOOLSETS, type ToolDef, type Toolset } from './framework.js';
 import { functionTools } from './functions.js';
+import { docsTools } from './neon-docs.js';
 import { networkingTools } from './networking.js';
 import { operationTools } from './operations.js';
 import { organizationTools } from './organizations.js';
@@ -46,6 +47,7 @@ export const ALL_TOOLS: readonly ToolDef[] = [
   ...dataApiTools,
   ...storageTools,
   ...functionTools,
+  ...docsTools,
 ];
 
 /** What a developer uses daily; `--toolsets all` enables the rest. */
@@ -72,7 +74,7 @@ export function validateSelection(sel: Selection): void {
   }
   const names = new Set(ALL_TOOLS.map((t) => t.name));
   for (const n of [...(sel.tools ?? []), ...(sel.excludeTools ?? [])]) {
-    if (!names.has(n) && n !== listToolsetsName)
+    if (!names.has(n) && n !== listToolsetsName && n !== enableToolsetsName)
       throw new Error(`Unknown tool "${n}". See the README for the list.`);
   }
 }
@@ -89,20 +91,41 @@ export function whyHidden(tool: ToolDef, sel: Selection): string | undefined {
 }
 
 const listToolsetsName = 'list_toolsets';
+const enableToolsetsName = 'enable_toolsets';
 
-/** The tools a server exposes under `sel`, with `list_toolsets` first. */
+/** The tools a server exposes under `sel`, with `list_toolsets` and `enable_toolsets` first. */
 export function selectTools(sel: Selection): ToolDef[] {
   validateSelection(sel);
   const chosen = ALL_TOOLS.filter((t) => !whyHidden(t, sel));
-  return sel.excludeTools?.includes(listToolsetsName) ? chosen : [listToolsetsTool(sel), ...chosen];
+  const meta = [listToolsetsTool(sel), enableToolsetsTool].filter((t) => !sel.excludeTools?.includes(t.name));
+  return [...meta, ...chosen];
 }
 
-function listToolsetsTool(sel: Selection): ToolDef {
+/** Toolset names, checked against the list by the server (so an unknown one says which exist). */
+const toolsetNames = z.array(z.string()).min(1).max(30).describe('Toolset names, or all');
+
+const enableToolsetsTool: ToolDef = defineTool({
+  name: enableToolsetsName,
+  title: 'Enable toolsets',
+  description: 'Add toolsets (see list_toolsets) to this session; their tools appear in tools/list.',
+  toolset: 'projects',
+  operations: [],
+  input: { toolsets: toolsetNames },
+  output: output({ toolsets: z.array(z.string()), added: z.array(z.string()) }),
+  // Changes this session's tool list, nothing at Neon: a read for read-only mode.
+  hints: READ,
+  async handler({ toolsets }, ctx) {
+    if (!ctx.toolsets) throw new Error('enable_toolsets works only inside a running server.');
+    const added = ctx.toolsets.enable(toolsets);
+    return { toolsets: [...ctx.toolsets.current()], added };
+  },
+});
+
+function listToolsetsTool(base: Selection): ToolDef {
   return defineTool({
     name: listToolsetsName,
     title: 'List toolsets',
-    description:
-      'List toolsets and their tools, enabled or not. Enabling needs a restart with --toolsets; tell the user.',
+    description: 'List toolsets and their tools, enabled or not; enable_toolsets adds them.',
     toolset: 'projects',
     operations: [],
     input: {},
@@ -110,19 +133,30 @@ function listToolsetsTool(sel: Selection): ToolDef {
       toolsets: z.array(z.looseObject({})),
       read_only: z.boolean(),
       project_id: z.string().optional(),
+      how_to_enable: z.string().optional(),
     }),
     hints: READ,
-    async handler() {
+    async handler(_args, ctx) {
+      // The selection as it is now: toolsets enabled at run time count.
+      const sel: Selection = ctx.toolsets ? { ...base, toolsets: ctx.toolsets.current() } : base;
       const toolsets = Object.entries(TOOLSETS).map(([name, description]) => {
         const tools = ALL_TOOLS.filter((t) => t.toolset === name);
         const enabled = tools.filter((t) => !whyHidden(t, sel)).map((t) => t.name);
         const hidden = tools.filter((t) => whyHidden(t, sel)).map((t) => `${t.name} (${whyHidden(t, sel)})`);
         return { name, description, enabled, ...(hidden.length ? { hidden } : {}) };
       });
+      const off = toolsets
+        .filter((t) => t.hidden?.some((h) => h.endsWith('not enabled)')))
+        .map((t) => t.name);
       return {
         toolsets,
         read_only: Boolean(sel.readOnly),
         ...(sel.projectId ? { project_id: sel.projectId } : {}),
+        ...(off.length
+          ? {
+              how_to_enable: `Call enable_toolsets with toolsets: ${JSON.stringify(off)} (or the ones you need); read-only mode and the project scope still apply.`,
+            }
+          : {}),
       };
     },
   });
