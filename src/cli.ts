@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { NeonClient } from './client/neon-client.js';
 import { stderrLogger } from './log.js';
+import { DocsSite } from './neon/docs.js';
 import { prepareServer } from './server.js';
 import { VERSION } from './version.js';
 
@@ -25,6 +26,8 @@ Usage: neon-mcp [options]
   --sql-timeout MS       SQL statement timeout (default 30000; or NEON_MCP_SQL_TIMEOUT_MS)
   --sql-max-rows N       Rows returned by SQL tools at most (default 500; or NEON_MCP_SQL_MAX_ROWS)
   --operation-timeout MS Longest wait for Neon operations (default 600000)
+  --docs-url URL         Neon's documentation site for list_docs, get_doc and neon://docs
+                         (default https://neon.com; or NEON_MCP_DOCS_URL)
   --help                 Show this help
   --version              Print the version
 `;
@@ -43,6 +46,13 @@ function positiveInt(name: string, value: string | undefined): number | undefine
   if (!Number.isInteger(n) || n <= 0)
     throw new Error(`${name} must be a positive whole number, got "${value}".`);
   return n;
+}
+
+/** Checked at start-up: a typo should stop the server, not every docs call. */
+function docsUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  new DocsSite(value);
+  return value;
 }
 
 function truthy(value: string | undefined): boolean {
@@ -64,6 +74,7 @@ function main(argv = process.argv.slice(2), env = process.env): void {
       'sql-timeout': { type: 'string' },
       'sql-max-rows': { type: 'string' },
       'operation-timeout': { type: 'string' },
+      'docs-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -95,6 +106,7 @@ function main(argv = process.argv.slice(2), env = process.env): void {
     sqlTimeoutMs: positiveInt('--sql-timeout', values['sql-timeout'] ?? env.NEON_MCP_SQL_TIMEOUT_MS),
     sqlMaxRows: positiveInt('--sql-max-rows', values['sql-max-rows'] ?? env.NEON_MCP_SQL_MAX_ROWS),
     operationTimeoutMs: positiveInt('--operation-timeout', values['operation-timeout']),
+    docsUrl: docsUrl(values['docs-url'] || env.NEON_MCP_DOCS_URL || undefined),
     secrets: apiKey ? [apiKey] : [],
     logger,
   });

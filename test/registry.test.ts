@@ -33,7 +33,8 @@ describe('tool definitions', () => {
 
   it('are advertised with every hint, an output schema and lean input schemas', async () => {
     const tools = await listed({ toolsets: ['all'] });
-    expect(tools.length).toBe(ALL_TOOLS.length + 1);
+    // With list_toolsets and enable_toolsets.
+    expect(tools.length).toBe(ALL_TOOLS.length + 2);
     for (const t of tools) {
       expect(Object.keys(t.annotations ?? {}).sort()).toEqual([
         'destructiveHint',
@@ -50,10 +51,10 @@ describe('tool definitions', () => {
 });
 
 describe('selection', () => {
-  it('exposes the default toolsets plus list_toolsets by default', async () => {
+  it('exposes the default toolsets plus list_toolsets and enable_toolsets by default', async () => {
     const tools = await listed();
     const expected = ALL_TOOLS.filter((t) => DEFAULT_TOOLSETS.includes(t.toolset)).map((t) => t.name);
-    expect(tools.map((t) => t.name).sort()).toEqual(['list_toolsets', ...expected].sort());
+    expect(tools.map((t) => t.name).sort()).toEqual(['list_toolsets', 'enable_toolsets', ...expected].sort());
   });
 
   it('selects toolsets, adds single tools and excludes tools', async () => {

@@ -170,6 +170,7 @@ export const sqlParams = z
 
 /**
  * Repeats the target's name to confirm an irreversible call (framework.ts `confirmIrreversible`);
- * clients with elicitation are asked instead, so it stays optional.
+ * clients with elicitation are asked instead, so it stays optional. Described by its name alone (so
+ * not advertised): the error of an unconfirmed call says what to pass.
  */
-export const confirm = text(256).optional().describe('Target name, to confirm');
+export const confirm = text(256).optional().describe('confirm');

@@ -13,12 +13,12 @@ const WEB_READ: Hints = { ...READ, openWorldHint: true };
 export const listDocs = defineTool({
   name: 'list_docs',
   title: 'List Neon docs',
-  description: "Search the index of Neon's documentation; read a page with get_doc.",
+  description: "Search the index of Neon's docs (all words must match); then get_doc.",
   toolset: 'docs',
   operations: [],
   input: {
-    search: text(200).optional().describe('Words to match in titles and descriptions'),
-    limit: int(1, 500).optional().describe('limit (default 50)'),
+    search: text(200).optional().describe('search'),
+    limit: int(1, 500).optional().describe('limit'),
   },
   output: output({ pages: z.array(z.looseObject({})), total: z.number() }),
   hints: WEB_READ,
@@ -31,6 +31,7 @@ export const listDocs = defineTool({
           return words.every((w) => hay.includes(w));
         })
       : pages;
+    // 50 by default: the whole index is over a thousand pages.
     return { pages: matching.slice(0, limit ?? 50), total: matching.length };
   },
 });
@@ -38,10 +39,10 @@ export const listDocs = defineTool({
 export const getDoc = defineTool({
   name: 'get_doc',
   title: 'Get Neon doc',
-  description: 'One page of Neon’s documentation as markdown, by slug from list_docs.',
+  description: "One page of Neon's docs as markdown, by its slug from list_docs.",
   toolset: 'docs',
   operations: [],
-  input: { slug: text(300).describe('Slug, e.g. introduction/branching') },
+  input: { slug: text(300).describe('slug') },
   output: output({ slug: z.string(), url: z.string(), markdown: z.string() }),
   hints: WEB_READ,
   async handler({ slug }, { settings, signal }) {

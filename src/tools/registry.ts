@@ -102,16 +102,19 @@ export function selectTools(sel: Selection): ToolDef[] {
 }
 
 /** Toolset names, checked against the list by the server (so an unknown one says which exist). */
-const toolsetNames = z.array(z.string()).min(1).max(30).describe('Toolset names, or all');
+const toolsetNames = z
+  .array(z.string())
+  .refine((a) => a.length >= 1 && a.length <= 30, { message: 'must hold 1 to 30 toolset names' })
+  .describe('toolsets');
 
 const enableToolsetsTool: ToolDef = defineTool({
   name: enableToolsetsName,
   title: 'Enable toolsets',
-  description: 'Add toolsets (see list_toolsets) to this session; their tools appear in tools/list.',
+  description: 'Add toolsets (see list_toolsets) to this session.',
   toolset: 'projects',
   operations: [],
   input: { toolsets: toolsetNames },
-  output: output({ toolsets: z.array(z.string()), added: z.array(z.string()) }),
+  output: output({ toolsets: z.array(z.unknown()), added: z.array(z.unknown()) }),
   // Changes this session's tool list, nothing at Neon: a read for read-only mode.
   hints: READ,
   async handler({ toolsets }, ctx) {
@@ -133,7 +136,7 @@ function listToolsetsTool(base: Selection): ToolDef {
       toolsets: z.array(z.looseObject({})),
       read_only: z.boolean(),
       project_id: z.string().optional(),
-      how_to_enable: z.string().optional(),
+      // Also how_to_enable (a string) when toolsets are off.
     }),
     hints: READ,
     async handler(_args, ctx) {
