@@ -18,6 +18,7 @@ import { NeonError } from '../client/errors.js';
 import { type Confirmation, confirmationNeeded } from '../tools/framework.js';
 
 const KEY = 'confirm';
+const WHY = { accept: 'not ticked', decline: 'declined', cancel: 'cancelled' } as const;
 
 /** Thrown inside a handler to end it with an input-required result (caught by the server). */
 export class InputNeeded extends Error {
@@ -49,7 +50,7 @@ export function confirmer(server: McpServer, mcp: ServerContext) {
     if (answer.kind === 'elicit') {
       if (answer.action === 'accept' && answer.content?.[KEY] === true) return;
       throw new NeonError(
-        `The user did not confirm: ${request.action} was ${answer.action === 'accept' ? 'not ticked' : `${answer.action}d`}. Nothing was changed.`,
+        `The user did not confirm: ${request.action} was ${WHY[answer.action]}. Nothing was changed.`,
       );
     }
     if (!canElicit(server, mcp)) throw confirmationNeeded(request);
