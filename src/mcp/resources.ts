@@ -36,6 +36,7 @@ const PAGE = 100;
 
 const PROJECT_TEMPLATE = 'neon://projects/{project_id}';
 const SCHEMA_TEMPLATE = 'neon://projects/{project_id}/branches/{branch_id}/schema{?database}';
+const SCHEMA_DEFAULT_TEMPLATE = 'neon://projects/{project_id}/branches/{branch_id}/schema';
 
 export function registerResources(server: McpServer, deps: SurfaceDeps): void {
   const { client, settings, completer } = deps;
@@ -57,35 +58,42 @@ export function registerResources(server: McpServer, deps: SurfaceDeps): void {
       }),
   );
 
-  server.registerResource(
-    'branch_schema',
-    new ResourceTemplate(SCHEMA_TEMPLATE, {
-      list: undefined,
-      complete: {
-        ...projectOnly,
-        branch_id: safely((v, c) => completer.branches(v, c)),
-        database: safely((v, c) => completer.databases(v, c)),
+  // The SDK's URI templates need the query when a template has one: the plain URI is a second template.
+  const schemaComplete = {
+    ...projectOnly,
+    branch_id: safely((v, c) => completer.branches(v, c)),
+    database: safely((v, c) => completer.databases(v, c)),
+  };
+  for (const [name, template] of [
+    ['branch_schema', SCHEMA_TEMPLATE],
+    ['branch_schema_default_database', SCHEMA_DEFAULT_TEMPLATE],
+  ] as const) {
+    server.registerResource(
+      name,
+      new ResourceTemplate(template, { list: undefined, complete: schemaComplete }),
+      {
+        title: 'Branch schema',
+        description:
+          template === SCHEMA_TEMPLATE
+            ? "One database's schema on a branch, as SQL DDL."
+            : "The schema of a branch's only (or first) database, as SQL DDL.",
+        mimeType: 'application/sql',
       },
-    }),
-    {
-      title: 'Branch schema',
-      description: "One database's schema on a branch, as SQL DDL (?database=name; default: the only one).",
-      mimeType: 'application/sql',
-    },
-    async (uri, vars, ctx) =>
-      guarded(deps, uri.href, async () => {
-        const project_id = scoped(settings, String(vars.project_id));
-        const database = vars.database ? String(vars.database) : undefined;
-        const schema = await branchSchema(
-          client,
-          project_id,
-          String(vars.branch_id),
-          database,
-          ctx.mcpReq.signal,
-        );
-        return { contents: [{ uri: uri.href, mimeType: 'application/sql', text: schema.sql }] };
-      }),
-  );
+      async (uri, vars, ctx) =>
+        guarded(deps, uri.href, async () => {
+          const project_id = scoped(settings, String(vars.project_id));
+          const database = vars.database ? decodeURIComponent(String(vars.database)) : undefined;
+          const schema = await branchSchema(
+            client,
+            project_id,
+            String(vars.branch_id),
+            database,
+            ctx.mcpReq.signal,
+          );
+          return { contents: [{ uri: uri.href, mimeType: 'application/sql', text: schema.sql }] };
+        }),
+    );
+  }
 
   server.registerResource(
     'docs_index',
