@@ -167,22 +167,27 @@ export class DocsSite {
       }
       const location = res.headers.get('location');
       if (res.status >= 300 && res.status < 400 && location) {
-        await res.body?.cancel();
+        discard(res);
         if (hop >= MAX_REDIRECTS) throw new NeonError(`Too many redirects fetching ${start.href}.`);
         url = new URL(location, url);
         continue;
       }
       if (res.status === 404) {
-        await res.body?.cancel();
+        discard(res);
         throw new NeonError(`No docs page at ${url.href} (HTTP 404). Find the page's slug with list_docs.`);
       }
       if (!res.ok) {
-        await res.body?.cancel();
+        discard(res);
         throw new NeonError(`The docs site answered HTTP ${res.status} for ${url.href}. Try again later.`);
       }
       return readCapped(res, url);
     }
   }
+}
+
+/** Drops a body not read; not awaited, since some fetch implementations settle it only when drained. */
+function discard(res: Response): void {
+  res.body?.cancel().catch(() => undefined);
 }
 
 /** The body as text, refusing it once it passes {@link MAX_DOC_BYTES}. */
@@ -191,7 +196,7 @@ async function readCapped(res: Response, url: URL): Promise<string> {
   const tooBig = () =>
     new NeonError(`The docs page ${url.href} is larger than ${MAX_DOC_BYTES} bytes; not read.`);
   if (declared > MAX_DOC_BYTES) {
-    await res.body?.cancel();
+    discard(res);
     throw tooBig();
   }
   if (!res.body) return '';
@@ -203,7 +208,7 @@ async function readCapped(res: Response, url: URL): Promise<string> {
     if (done) break;
     size += value.byteLength;
     if (size > MAX_DOC_BYTES) {
-      await reader.cancel();
+      reader.cancel().catch(() => undefined);
       throw tooBig();
     }
     chunks.push(value);
