@@ -123,4 +123,22 @@ describe('logging', () => {
     );
     expect(progress.some((p) => p.startsWith("Queued by the client's rate limiter"))).toBe(true);
   }, 15_000);
+
+  it('redacts secrets from log messages as from every other output', async () => {
+    // A secret that ends up in a path (here a project ID) must not leak through a retry message.
+    const secret = 'p-secret-0123456789';
+    api.fake.makeProject({ id: secret, name: 'hidden' });
+    let n = 0;
+    api.use(
+      http.get(`${BASE}/projects/:project_id`, () =>
+        n++ === 0 ? HttpResponse.json({ message: 'later' }, { status: 503 }) : undefined,
+      ),
+    );
+    const { conn, messages } = await logged({ era: 'legacy', secrets: [TEST_KEY, secret] });
+    await conn.call('get_project', { project_id: secret });
+    await flush();
+    const retry = messages.find((m) => m.data.event === 'retry');
+    expect(retry?.data.message).toContain('[redacted]');
+    expect(JSON.stringify(messages)).not.toContain(secret);
+  });
 });
