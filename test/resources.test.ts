@@ -120,3 +120,12 @@ describe('resources/read', () => {
     expect(api.requests.filter((r) => r.path.includes(other.id))).toEqual([]);
   });
 });
+
+describe('without an API key', () => {
+  it('lists the docs index, and reading a project says how to set the key', async () => {
+    conn = await connect({ apiKey: null });
+    const { resources } = await conn.mcp.listResources();
+    expect(resources.map((r) => r.uri)).toEqual(['neon://docs']);
+    await expect(conn.mcp.readResource({ uri: 'neon://projects/p-1' })).rejects.toThrow(/NEON_API_KEY/);
+  });
+});

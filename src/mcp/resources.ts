@@ -147,6 +147,9 @@ export function registerResources(server: McpServer, deps: SurfaceDeps): void {
     guarded(deps, 'resources/list', async () => {
       const docs = { uri: 'neon://docs', name: 'docs_index', title: "Neon's documentation index" };
       const cursor = request.params?.cursor;
+      // Without a key the server still starts and lists its tools; its resources list says what
+      // it can without Neon (reading a project then explains how to set the key).
+      if (!client.hasApiKey) return { resources: [docs] };
       if (settings.projectId) {
         const { project } = await client.get('/projects/{project_id}', {
           path: { project_id: settings.projectId },
