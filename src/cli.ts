@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import { NeonClient } from './client/neon-client.js';
 import { type Logger, stderrLogger } from './log.js';
+import { DocsSite } from './neon/docs.js';
 import { prepareServer } from './server.js';
 import { type LineProblem, lineGuard, MAX_LINE_BYTES, onceWithCount } from './transport.js';
 import { VERSION } from './version.js';
@@ -33,6 +34,8 @@ Usage: neon-mcp [options]
                          values are cut (default 262144; or NEON_MCP_SQL_MAX_BYTES)
   --operation-timeout MS Longest wait for Neon operations, 1 to 86400000 (default 600000; or
                          NEON_MCP_OPERATION_TIMEOUT_MS)
+  --docs-url URL         Neon's documentation site for list_docs, get_doc and neon://docs
+                         (default https://neon.com; or NEON_MCP_DOCS_URL)
   --help                 Show this help
   --version              Print the version
 `;
@@ -67,6 +70,13 @@ function positiveInt(name: string, value: string | undefined, max: number, min =
   return n;
 }
 
+/** Checked at start-up: a typo should stop the server, not every docs call. */
+function docsUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  new DocsSite(value);
+  return value;
+}
+
 function truthy(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
 }
@@ -88,6 +98,7 @@ function main(argv = process.argv.slice(2), env = process.env): void {
       'sql-max-rows': { type: 'string' },
       'sql-max-bytes': { type: 'string' },
       'operation-timeout': { type: 'string' },
+      'docs-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -132,6 +143,7 @@ function main(argv = process.argv.slice(2), env = process.env): void {
       values['operation-timeout'] ?? env.NEON_MCP_OPERATION_TIMEOUT_MS,
       DAY_MS,
     ),
+    docsUrl: docsUrl(values['docs-url'] || env.NEON_MCP_DOCS_URL || undefined),
     secrets: apiKey ? [apiKey] : [],
     logger,
   });

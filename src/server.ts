@@ -13,8 +13,13 @@ import {
   NeonOperationFailedError,
   NeonOperationTimeoutError,
 } from './client/errors.js';
+import { clientEvents } from './client/events.js';
 import { acceptedWrites, type NeonClient } from './client/neon-client.js';
 import { type Logger, redactor } from './log.js';
+import { confirmer, InputNeeded } from './mcp/confirm.js';
+import { eventSink } from './mcp/logging.js';
+import { registerSurface } from './mcp/surface.js';
+import { runtimeToolsets } from './mcp/toolsets.js';
 import { NeonOutOfScopeError, waitForOperations } from './neon/operations.js';
 import { SQL_MAX_BYTES } from './sql/session.js';
 import { fencedText } from './sql/untrusted.js';
@@ -35,6 +40,8 @@ export interface ServerOptions extends Selection {
   sqlMaxRows?: number;
   /** Bytes of row values returned by one SQL call at most (default 256 KiB). */
   sqlMaxBytes?: number;
+  /** Base URL of Neon's documentation site for the docs tools and resources (default https://neon.com). */
+  docsUrl?: string;
   /** Strings that must never appear in any output (the API key). */
   secrets?: string[];
   logger?: Logger;
@@ -54,8 +61,12 @@ interface PreparedTool {
  */
 export function prepareServer(options: ServerOptions) {
   const precomputed = loadPrecomputedSchemas();
+  // Tools enabled at run time (enable_toolsets) are prepared on first use, once per configuration.
+  const preparedByName = new Map<string, PreparedTool>();
   const fixed: Record<string, string | undefined> = { project_id: options.projectId, org_id: options.orgId };
-  const tools: PreparedTool[] = selectTools(options).map((def) => {
+  const prepare = (def: ToolDef): PreparedTool => {
+    const known = preparedByName.get(def.name);
+    if (known) return known;
     const injected: Record<string, string> = {};
     for (const [key, value] of Object.entries(fixed))
       if (value !== undefined && key in def.input) injected[key] = value;
@@ -67,7 +78,7 @@ export function prepareServer(options: ServerOptions) {
       if (preInput) preInput = withoutProperty(preInput, key);
     }
     const pre = precomputed?.[def.name];
-    return {
+    const tool = {
       def,
       injected,
       input: leanSchema(z.strictObject(shape), 'input', {
@@ -76,7 +87,10 @@ export function prepareServer(options: ServerOptions) {
       }),
       output: leanSchema(def.output, 'output', { precomputed: pre?.output }),
     };
-  });
+    preparedByName.set(def.name, tool);
+    return tool;
+  };
+  const tools: PreparedTool[] = selectTools(options).map(prepare);
   const settings: ToolSettings = {
     readOnly: Boolean(options.readOnly),
     projectId: options.projectId,
@@ -85,6 +99,7 @@ export function prepareServer(options: ServerOptions) {
     sqlTimeoutMs: options.sqlTimeoutMs ?? 30_000,
     sqlMaxRows: options.sqlMaxRows ?? 500,
     sqlMaxBytes: options.sqlMaxBytes ?? SQL_MAX_BYTES,
+    ...(options.docsUrl ? { docsUrl: options.docsUrl } : {}),
     ...(options.operationPollMs
       ? { backoff: { initialDelayMs: options.operationPollMs[0], maxDelayMs: options.operationPollMs[1] } }
       : {}),
@@ -98,13 +113,18 @@ export function prepareServer(options: ServerOptions) {
     const server = new McpServer(
       { name: 'neon-mcp', version: VERSION },
       {
-        capabilities: { tools: {} },
+        capabilities: { tools: { listChanged: true }, logging: {} },
+        // Enabling a toolset registers its tools one by one: the client hears of it once.
+        debouncedNotificationMethods: ['notifications/tools/list_changed'],
         instructions:
           'Tools for the Neon API (serverless Postgres). Changes wait for Neon to finish before answering. ' +
-          'Call list_toolsets to see tools that are not enabled.',
+          'Call list_toolsets to see tools that are not enabled, enable_toolsets to add them.',
       },
     );
-    for (const tool of tools) {
+    // This connection's toolsets: enable_toolsets adds to them, the flags still filter every tool.
+    const runtime = runtimeToolsets(options, (def) => register(prepare(def)));
+    const register = (tool: PreparedTool) => {
+      runtime.registered.add(tool.def.name);
       server.registerTool(
         tool.def.name,
         {
@@ -136,6 +156,8 @@ export function prepareServer(options: ServerOptions) {
             signal: mcp.mcpReq.signal,
             settings,
             progress,
+            toolsets: runtime,
+            confirm: confirmer(server, mcp),
             wait: (operations) =>
               waitForOperations(options.client, operations, {
                 ...settings.backoff,
@@ -154,13 +176,16 @@ export function prepareServer(options: ServerOptions) {
           };
           const input = { ...args, ...tool.injected };
           try {
-            const result = await acceptedWrites.run(accepted, () => tool.def.handler(input, ctx));
+            const result = await clientEvents.run(eventSink(mcp, redact, progress), () =>
+              acceptedWrites.run(accepted, () => tool.def.handler(input, ctx)),
+            );
             // The structured form is the redacted JSON; the text form is the same JSON, except that a
             // result with untrusted data has that data between markers after the rest (untrusted.ts).
             const structuredContent = JSON.parse(redact(JSON.stringify(result)));
             const text = redact(fencedText(result));
             return { content: [{ type: 'text', text }], structuredContent };
           } catch (error) {
+            if (error instanceof InputNeeded) return error.result;
             let message = errorText(tool.def.name, error, options.logger);
             if (
               accepted.length > 0 &&
@@ -175,7 +200,13 @@ export function prepareServer(options: ServerOptions) {
           }
         },
       );
-    }
+    };
+    for (const tool of tools) register(tool);
+    registerSurface(server, {
+      client: options.client,
+      settings,
+      describeError: (what: string, error: unknown) => redact(errorText(what, error, options.logger)),
+    });
     return server;
   }
 

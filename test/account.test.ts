@@ -36,7 +36,7 @@ describe('list_projects: shared and deleted projects', () => {
   it('deletes, lists as deleted, and recovers a project with its branches', async () => {
     const { project, branch } = api.fake.seedProject('gone');
     conn = await connect({ toolsets: ['projects'] });
-    await conn.ok('delete_project', { project_id: project.id });
+    await conn.ok('delete_project', { project_id: project.id, confirm: 'gone' });
     const own = await conn.ok('list_projects', {});
     expect(own.projects.map((p: any) => p.id)).not.toContain(project.id);
     const deleted = await conn.ok('list_projects', { show: 'deleted' });

@@ -361,7 +361,11 @@ describe('delete_branch', () => {
   it("turns Neon's 422 for the default branch into a clear error", async () => {
     const { project, branch } = api.fake.seedProject();
     conn = await connect();
-    const err = await conn.fails('delete_branch', { project_id: project.id, branch_id: branch.id });
+    const err = await conn.fails('delete_branch', {
+      project_id: project.id,
+      branch_id: branch.id,
+      confirm: 'main',
+    });
     expect(err).toMatch(/HTTP 422: cannot delete the default branch/);
     expect(err).toMatch(/fix them as the message says/);
     expect(api.fake.branches.has(branch.id)).toBe(true);
@@ -373,7 +377,11 @@ describe('reset_branch_from_parent and restore_branch', () => {
     const { project, branch: main } = api.fake.seedProject();
     const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
     conn = await connect();
-    const out = await conn.ok('reset_branch_from_parent', { project_id: project.id, branch_id: dev.id });
+    const out = await conn.ok('reset_branch_from_parent', {
+      project_id: project.id,
+      branch_id: dev.id,
+      confirm: 'dev',
+    });
     expect(out.branch).toMatchObject({ id: dev.id, last_reset_at: expect.any(String) });
     const post = (await requests()).find((r) => r.method === 'POST');
     expect(post?.path).toBe(`/projects/${project.id}/branches/${dev.id}/restore`);
@@ -389,6 +397,7 @@ describe('reset_branch_from_parent and restore_branch', () => {
       project_id: project.id,
       branch_id: dev.id,
       preserve_under_name: 'dev-before-reset',
+      confirm: 'dev',
     });
     expect(out.preserved_branch).toMatchObject({
       name: 'dev-before-reset',
@@ -417,6 +426,7 @@ describe('reset_branch_from_parent and restore_branch', () => {
       branch_id: branch.id,
       source_timestamp: '2026-01-31T12:00:00Z',
       preserve_under_name: 'main-before-restore',
+      confirm: 'main',
     });
     expect(out.branch.id).toBe(branch.id);
     expect(out.preserved_branch.name).toBe('main-before-restore');
@@ -436,6 +446,7 @@ describe('reset_branch_from_parent and restore_branch', () => {
       branch_id: dev.id,
       source_branch_id: main.id,
       source_lsn: '0/1E19478',
+      confirm: 'dev',
     });
     expect((await requests()).find((r) => r.method === 'POST')?.body).toEqual({
       source_branch_id: main.id,
@@ -471,6 +482,7 @@ describe('reset_branch_from_parent and restore_branch', () => {
       project_id: project.id,
       branch_id: branch.id,
       source_branch_id: 'br-gone-1',
+      confirm: 'main',
     });
     expect(err).toMatch(/HTTP 404: branch br-gone-1 not found/);
   });

@@ -188,7 +188,8 @@ const REPRESENTATIVES: { tool: string; args: (w: World) => Record<string, unknow
   { tool: 'get_project', args: (w) => ({ project_id: w.project.id }) },
   { tool: 'create_project', args: () => ({ name: 'made-under-fire' }) },
   { tool: 'update_project', args: (w) => ({ project_id: w.project.id, name: 'renamed' }) },
-  { tool: 'delete_project', args: (w) => ({ project_id: w.project.id }) },
+  // Confirmed by repeating the project's name (the client of these tests cannot be asked).
+  { tool: 'delete_project', args: (w) => ({ project_id: w.project.id, confirm: w.project.name }) },
   { tool: 'get_branch', args: (w) => ({ project_id: w.project.id, branch_id: w.branch.id }) },
   { tool: 'list_branches', args: (w) => ({ project_id: w.project.id }) },
   { tool: 'create_branch', args: (w) => ({ project_id: w.project.id, name: 'feature' }) },

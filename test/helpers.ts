@@ -3,7 +3,7 @@
  * handlers of every resource from test/mock/index.ts), every request is checked against Neon's
  * OpenAPI description, and a real MCP client talks to the server in memory.
  */
-import { Client } from '@modelcontextprotocol/client';
+import { Client, type ClientOptions } from '@modelcontextprotocol/client';
 import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { RequestHandler } from 'msw';
@@ -105,11 +105,22 @@ export interface ConnectOptions extends Partial<Omit<ServerOptions, 'client'>> {
   era?: 'modern' | 'legacy';
   apiKey?: string | null;
   clientOptions?: Partial<NeonClientOptions>;
+  /** Options of the MCP client (capabilities, listChanged handlers, …). */
+  mcpClient?: Omit<ClientOptions, 'versionNegotiation'>;
+  /** Runs before the MCP client connects (e.g. to set request handlers for elicitation). */
+  beforeConnect?: (mcp: Client) => void;
 }
 
 /** A real MCP client connected in memory to a neon-mcp server pointed at the mock API. */
 export async function connect(options: ConnectOptions = {}) {
-  const { era = 'modern', apiKey = TEST_KEY, clientOptions, ...serverOptions } = options;
+  const {
+    era = 'modern',
+    apiKey = TEST_KEY,
+    clientOptions,
+    mcpClient,
+    beforeConnect,
+    ...serverOptions
+  } = options;
   const client = new NeonClient({
     apiKey: apiKey ?? undefined,
     baseUrl: BASE,
@@ -127,8 +138,9 @@ export async function connect(options: ConnectOptions = {}) {
   const handle = serveStdio(prepared.create, { transport: serverSide });
   const mcp = new Client(
     { name: 'neon-mcp-test', version: '1.0.0' },
-    { versionNegotiation: { mode: era === 'legacy' ? 'legacy' : { pin: '2026-07-28' } } },
+    { ...mcpClient, versionNegotiation: { mode: era === 'legacy' ? 'legacy' : { pin: '2026-07-28' } } },
   );
+  beforeConnect?.(mcp);
   await mcp.connect(clientSide);
   return {
     mcp,

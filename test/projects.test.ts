@@ -51,7 +51,7 @@ describe('project tools', () => {
     const updated = await conn.ok('update_project', { project_id: project.id, name: 'beta' });
     expect(updated.project.name).toBe('beta');
     expect(api.fake.projects.get(project.id)?.name).toBe('beta');
-    const deleted = await conn.ok('delete_project', { project_id: project.id });
+    const deleted = await conn.ok('delete_project', { project_id: project.id, confirm: 'beta' });
     expect(deleted).toMatchObject({ deleted: true, project: { id: project.id } });
     expect(api.fake.projects.has(project.id)).toBe(false);
   });

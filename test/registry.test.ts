@@ -33,7 +33,8 @@ describe('tool definitions', () => {
 
   it('are advertised with every hint, an output schema and lean input schemas', async () => {
     const tools = await listed({ toolsets: ['all'] });
-    expect(tools.length).toBe(ALL_TOOLS.length + 1);
+    // With list_toolsets and enable_toolsets.
+    expect(tools.length).toBe(ALL_TOOLS.length + 2);
     for (const t of tools) {
       expect(Object.keys(t.annotations ?? {}).sort()).toEqual([
         'destructiveHint',
@@ -50,10 +51,10 @@ describe('tool definitions', () => {
 });
 
 describe('selection', () => {
-  it('exposes the default toolsets plus list_toolsets by default', async () => {
+  it('exposes the default toolsets plus list_toolsets and enable_toolsets by default', async () => {
     const tools = await listed();
     const expected = ALL_TOOLS.filter((t) => DEFAULT_TOOLSETS.includes(t.toolset)).map((t) => t.name);
-    expect(tools.map((t) => t.name).sort()).toEqual(['list_toolsets', ...expected].sort());
+    expect(tools.map((t) => t.name).sort()).toEqual(['list_toolsets', 'enable_toolsets', ...expected].sort());
   });
 
   it('selects toolsets, adds single tools and excludes tools', async () => {
@@ -122,8 +123,9 @@ describe('selection', () => {
     expect(line('billing')).toBe(
       'billing: 0 of 3 tools enabled; read-only mode hides set_spending_limit; toolset not enabled',
     );
-    expect(out.enable).toBe(
-      'Restart neon-mcp with --toolsets projects,NAME (or NEON_MCP_TOOLSETS) to add toolset NAME, or --toolsets all; a single tool: --tools TOOL.',
+    expect(out.enable).toMatch(/^Call enable_toolsets with toolsets: \["access",.*"billing".*\]/);
+    expect(out.enable).toContain(
+      'Or restart neon-mcp with --toolsets projects,NAME (or NEON_MCP_TOOLSETS), or --toolsets all; a single tool: --tools TOOL.',
     );
   });
 

@@ -552,13 +552,25 @@ describe('read-only', () => {
 describe('timeouts and cancellation', () => {
   it('stops a statement at the SQL timeout', async () => {
     const { project_id } = project();
-    conn = await connect({ sqlTimeoutMs: 300 });
+    const logged: { level: string; data: { event: string; message: string } }[] = [];
+    conn = await connect({
+      sqlTimeoutMs: 300,
+      era: 'legacy',
+      beforeConnect: (mcp) =>
+        mcp.setNotificationHandler('notifications/message', (n) => {
+          logged.push(n.params as any);
+        }),
+    });
     const started = Date.now();
     const err = await conn.fails('run_sql', { project_id, sql: 'SELECT pg_sleep(10)' });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(err).toMatch(/57014 \(query_canceled\)/);
     expect(err).toMatch(/canceling statement due to statement timeout/);
     expect(err).toMatch(/stopped after 0\.3 s.*--sql-timeout/);
+    // The cancellation is also a log message of the call (src/client/events.ts).
+    const cancels = logged.filter((m) => m.data.event === 'sql_cancel');
+    expect(cancels.map((m) => m.level)).toEqual(['warning']);
+    expect(cancels[0].data.message).toMatch(/statement timeout of 300 ms/);
   });
 
   it('cancels the running query on the server when the MCP call is cancelled', async () => {

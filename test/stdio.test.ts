@@ -168,6 +168,45 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
     });
   }
 
+  for (const era of ['modern', 'legacy'] as const) {
+    it(`${era}: resources, prompts, completions, logging and enable_toolsets over stdio`, async () => {
+      const { project, branch } = mock.api.fake.seedProject('surface');
+      const { client } = await sdkClient(era);
+      try {
+        const caps = client.getServerCapabilities();
+        expect(caps?.resources).toBeDefined();
+        expect(caps?.prompts).toBeDefined();
+        expect(caps?.completions).toBeDefined();
+        expect(caps?.logging).toBeDefined();
+        expect(caps?.tools?.listChanged).toBe(true);
+
+        const { resources } = await client.listResources();
+        expect(resources.map((r) => r.uri)).toContain(`neon://projects/${project.id}`);
+        const read = await client.readResource({ uri: `neon://projects/${project.id}` });
+        expect(JSON.parse(String((read.contents[0] as any).text)).branches[0].id).toBe(branch.id);
+        const { prompts } = await client.listPrompts();
+        expect(prompts.map((p) => p.name)).toContain('safe_migration');
+        const done = await client.complete({
+          ref: { type: 'ref/resource', uri: 'neon://projects/{project_id}' },
+          argument: { name: 'project_id', value: 'surf' },
+        });
+        expect(done.completion.values).toEqual([project.id]);
+
+        const changed = new Promise<void>((resolve) =>
+          client.setNotificationHandler('notifications/tools/list_changed', () => resolve()),
+        );
+        if (era === 'legacy') await client.setLoggingLevel('info');
+        const res = await client.callTool({ name: 'enable_toolsets', arguments: { toolsets: ['roles'] } });
+        expect(res.isError, text(res)).toBeFalsy();
+        if (era === 'legacy') await changed;
+        const names = (await client.listTools()).tools.map((t) => t.name);
+        expect(names).toContain('list_roles');
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
   it('writes nothing but JSON-RPC to stdout (raw spawn, both eras, hostile input)', async () => {
     mock.api.fake.seedProject('raw');
     const child = spawn(process.execPath, [ENTRY], {

@@ -14,6 +14,7 @@ import {
   NeonTimeoutError,
   type RequestInfo,
 } from './errors.js';
+import { emitEvent } from './events.js';
 import type { components } from './neon-api.gen.js';
 import { RateLimiter, type Release } from './rate-limiter.js';
 import { redactor } from './redact.js';
@@ -295,6 +296,21 @@ export class NeonClient {
             },
           ],
           afterResponse: [answered],
+          beforeRetry: [
+            ({ error, retryCount }: { error: Error; retryCount: number }) => {
+              const cause =
+                error instanceof HTTPError
+                  ? `HTTP ${error.response.status}`
+                  : error instanceof AttemptTimeout
+                    ? `no answer within ${this.opts.timeoutMs} ms`
+                    : `a network error (${(error as { cause?: { code?: string } }).cause?.code ?? error.name})`;
+              emitEvent({
+                level: 'warning',
+                kind: 'retry',
+                message: `Retrying ${method} ${path} (retry ${retryCount} of ${this.opts.retries}) after ${cause}.`,
+              });
+            },
+          ],
         },
       });
       if (method !== 'GET' && response.ok) acceptedWrites.getStore()?.push(`${method} ${path}`);

@@ -8,6 +8,7 @@
  * window is then measured from the answer: whatever the network latency, no two requests that Neon
  * sees can be closer than the client allowed.
  */
+import { emitEvent } from './events.js';
 
 export interface RateLimits {
   /** Requests allowed in any sliding 60 s window. Neon documents 700. */
@@ -17,6 +18,13 @@ export interface RateLimits {
 }
 
 export const NEON_RATE_LIMITS: RateLimits = { perMinute: 700, perSecondPerRoute: 40 };
+
+/**
+ * A caller still queued after this long is reported (events.ts: a log message and a progress
+ * notification of its MCP call), then again at this interval, so a client that resets its timeout on
+ * progress keeps waiting for it.
+ */
+export const QUEUE_NOTICE_MS = 1_000;
 
 /** Gives a slot back to the window accounting: it now counts from this moment. */
 export type Release = () => void;
@@ -37,6 +45,8 @@ interface Waiter {
   reject: (reason: unknown) => void;
   signal?: AbortSignal;
   onAbort?: () => void;
+  /** Reports a long wait (see QUEUE_NOTICE_MS). */
+  notice?: NodeJS.Timeout;
 }
 
 export class RateLimiter {
@@ -64,8 +74,20 @@ export class RateLimiter {
     }
     return new Promise<Release>((resolve, reject) => {
       const waiter: Waiter = { route, resolve, reject, signal };
+      const since = this.now();
+      // Created here, the interval runs in the caller's async context: the event reaches its call.
+      waiter.notice = setInterval(() => {
+        const waited = Math.round((this.now() - since) / 1000);
+        emitEvent({
+          level: 'info',
+          kind: 'queued',
+          message: `Queued by the client's rate limiter for ${waited} s (${route}; ${this.queue.length} waiting): Neon allows ${this.limits.perMinute} requests a minute and ${this.limits.perSecondPerRoute} a second per route.`,
+        });
+      }, QUEUE_NOTICE_MS);
+      waiter.notice.unref?.();
       if (signal) {
         waiter.onAbort = () => {
+          clearInterval(waiter.notice);
           const i = this.queue.indexOf(waiter);
           if (i >= 0) this.queue.splice(i, 1);
           reject(signal.reason);
@@ -119,6 +141,7 @@ export class RateLimiter {
       const release = this.tryTake(w.route);
       if (release) {
         this.queue.splice(i, 1);
+        clearInterval(w.notice);
         if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
         w.resolve(release);
       } else if (this.global.length >= this.limits.perMinute) {

@@ -24,6 +24,8 @@ export interface Settings {
   sqlMaxRows: number;
   /** Bytes of row values returned by one SQL call at most (long values are cut, rows past it counted). */
   sqlMaxBytes: number;
+  /** Base URL of Neon's documentation site (default docs.ts DEFAULT_DOCS_URL). */
+  docsUrl?: string;
 }
 
 export interface NeonContext {

@@ -6,6 +6,7 @@ import {
   NeonOperationFailedError,
   NeonOperationTimeoutError,
 } from '../client/errors.js';
+import { emitEvent } from '../client/events.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { type Backoff, poll } from './poll.js';
 
@@ -73,6 +74,15 @@ export async function waitForOperations(
     for (const op of latest.values()) if (FAILED.has(op.status)) throw new NeonOperationFailedError(op);
   };
   let first = true;
+  const started = Date.now();
+  const running = pending();
+  if (running.length > 0) {
+    emitEvent({
+      level: 'info',
+      kind: 'operation_wait',
+      message: `Waiting for ${running.length} Neon operation(s) to finish: ${describe(running)}.`,
+    });
+  }
   const { timedOut } = await poll({
     ...options,
     timeoutMs,
@@ -89,7 +99,18 @@ export async function waitForOperations(
       options.onProgress?.({ done: total - running.length, total, operations: [...latest.values()] }),
   });
   if (timedOut) throw new NeonOperationTimeoutError(pending(), timeoutMs);
+  if (running.length > 0) {
+    emitEvent({
+      level: 'debug',
+      kind: 'operation_done',
+      message: `Neon operation(s) ${describe(running)} finished after ${Date.now() - started} ms.`,
+    });
+  }
   return [...latest.values()];
+}
+
+function describe(ops: readonly Operation[]): string {
+  return ops.map((op) => `${op.action} ${op.id}`).join(', ');
 }
 
 /** Asks Neon for the current state of each operation in `pending`. */

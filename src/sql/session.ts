@@ -10,6 +10,7 @@
  * deprecated, and pg 9 removes it.
  */
 import type { QueryResult } from 'pg';
+import { emitEvent } from '../client/events.js';
 import {
   type Connections,
   type Lease,
@@ -107,6 +108,11 @@ export async function withSession<T>(
   let killTimer: NodeJS.Timeout | undefined;
   const onAbort = () => {
     reuse = false;
+    emitEvent({
+      level: 'warning',
+      kind: 'sql_cancel',
+      message: `The call was cancelled: cancelling the SQL running on ${target.where} (pg_cancel_backend).`,
+    });
     lease.cancel().catch(() => undefined);
     killTimer = setTimeout(() => lease.destroy(), CANCEL_GRACE_MS);
   };
@@ -403,6 +409,13 @@ export class Session {
     }
     if (isPgError(e)) {
       if (e.code === '57014' && !/statement timeout/.test(e.message)) return cancelled(this.target);
+      if (e.code === '57014') {
+        emitEvent({
+          level: 'warning',
+          kind: 'sql_cancel',
+          message: `PostgreSQL cancelled ${ctx.what} on ${this.target.where}: it ran past the statement timeout of ${this.opts.timeoutMs} ms.`,
+        });
+      }
       return fromPgError(e, full);
     }
     return lostError(e, full, applied);

@@ -12,6 +12,7 @@ import { defined, pick } from '../neon/util.js';
 import {
   branchId,
   checkCuRange,
+  confirm,
   cursor,
   limit,
   maxCu,
@@ -27,6 +28,7 @@ import {
   ACT,
   anyObject,
   CREATE,
+  confirmIrreversible,
   DESTROY,
   defineTool,
   output,
@@ -307,12 +309,25 @@ export const deleteBranch = defineTool({
   title: 'Delete branch',
   description: 'Delete a branch with its computes and data.',
   toolset: 'branches',
-  operations: ['deleteProjectBranch'],
-  input: { project_id: projectId, branch_id: branchId },
+  operations: ['getProjectBranch', 'deleteProjectBranch'],
+  input: { project_id: projectId, branch_id: branchId, confirm },
   // Also returns deleted: true.
   output: branchOut,
   hints: DESTROY,
-  async handler({ project_id, branch_id }, { client, signal, wait }) {
+  async handler({ project_id, branch_id, confirm }, ctx) {
+    const { client, signal, wait } = ctx;
+    // The default and protected branches are what production uses: deleting one is confirmed first.
+    const current = await fetchBranch(client, project_id, branch_id, signal).catch((error) => {
+      if (error instanceof NeonApiError && error.status === 404) return undefined;
+      throw error;
+    });
+    if (current && (current.default || current.protected)) {
+      await confirmIrreversible(ctx, confirm, {
+        action: `Delete the ${current.default ? 'default' : 'protected'} branch "${current.name}" (${branch_id}) of project ${project_id}`,
+        loses: 'its data, its computes and their connection strings are deleted',
+        target: current.name,
+      });
+    }
     // 204 (no body) means it was already gone.
     const res = await client.delete(branchRoute, {
       path: { project_id, branch_id },
@@ -361,10 +376,11 @@ export const resetBranchFromParent = defineTool({
   description: "Overwrite a branch with its parent's latest data.",
   toolset: 'branches',
   operations: ['getProjectBranch', 'restoreProjectBranch', 'listProjectBranches'],
-  input: { project_id: projectId, branch_id: branchId, preserve_under_name: preserveUnderName },
+  input: { project_id: projectId, branch_id: branchId, preserve_under_name: preserveUnderName, confirm },
   output: restoreOut,
   hints: DESTROY,
-  async handler({ project_id, branch_id, preserve_under_name }, { client, signal, wait }) {
+  async handler({ project_id, branch_id, preserve_under_name, confirm }, ctx) {
+    const { client, signal, wait } = ctx;
     const current = await fetchBranch(client, project_id, branch_id, signal);
     if (!current.parent_id) {
       throw new NeonError(
@@ -372,6 +388,11 @@ export const resetBranchFromParent = defineTool({
           'To go back to an earlier state of its own, use restore_branch with source_timestamp.',
       );
     }
+    await confirmIrreversible(ctx, confirm, {
+      action: `Reset branch "${current.name}" (${branch_id}) to its parent's latest data`,
+      loses: overwritten(preserve_under_name),
+      target: current.name,
+    });
     return restore(
       client,
       wait,
@@ -399,10 +420,12 @@ export const restoreBranch = defineTool({
     source_timestamp: timestamp('Source timestamp').optional(),
     source_lsn: lsn('Source LSN').optional(),
     preserve_under_name: preserveUnderName,
+    confirm,
   },
   output: restoreOut,
   hints: DESTROY,
-  async handler(args, { client, signal, wait }) {
+  async handler(args, ctx) {
+    const { client, signal, wait } = ctx;
     const { project_id, branch_id } = args;
     oneOf(args.source_timestamp, args.source_lsn, 'source_timestamp or source_lsn');
     const source = args.source_branch_id ?? branch_id;
@@ -418,6 +441,12 @@ export const restoreBranch = defineTool({
         );
       }
     }
+    const target = await fetchBranch(client, project_id, branch_id, signal);
+    await confirmIrreversible(ctx, args.confirm, {
+      action: `Restore branch "${target.name}" (${branch_id}) from ${source === branch_id ? 'its own history' : `branch ${source}`}`,
+      loses: overwritten(args.preserve_under_name),
+      target: target.name,
+    });
     return restore(client, wait, signal, project_id, branch_id, {
       source_branch_id: source,
       ...defined({
@@ -428,6 +457,13 @@ export const restoreBranch = defineTool({
     });
   },
 });
+
+/** What a reset or restore loses, with or without a branch keeping the current state. */
+function overwritten(preserveUnder: string | undefined): string {
+  return preserveUnder
+    ? `the branch's current data is replaced (a branch "${preserveUnder}" keeps a copy)`
+    : "the branch's current data is replaced and not kept anywhere (preserve_under_name would keep a copy)";
+}
 
 export const setDefaultBranch = defineTool({
   name: 'set_default_branch',

@@ -167,3 +167,10 @@ export const sqlParams = z
   )
   .optional()
   .describe('Values for $1, $2, …');
+
+/**
+ * Repeats the target's name to confirm an irreversible call (framework.ts `confirmIrreversible`);
+ * clients with elicitation are asked instead, so it stays optional. Described by its name alone (so
+ * not advertised): the error of an unconfirmed call says what to pass.
+ */
+export const confirm = text(256).optional().describe('confirm');

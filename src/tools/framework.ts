@@ -4,6 +4,7 @@
  * `isError` results in one place.
  */
 import * as z from 'zod';
+import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import type { NeonContext, Settings } from '../neon/context.js';
 import type { Operation, OperationProgress } from '../neon/operations.js';
 
@@ -29,6 +30,7 @@ export const TOOLSETS = {
   functions: 'Functions and the AI gateway',
   networking: 'VPC endpoints, IP allow lists, JWKS',
   users: 'The current user and their organizations',
+  docs: "Neon's documentation: the index and single pages as markdown",
 } as const;
 export type Toolset = keyof typeof TOOLSETS;
 
@@ -84,7 +86,34 @@ export const ACT: Hints = {
  * What a handler gets besides its arguments: the domain layer's context (client, cancellation, progress,
  * operation waits, settings), so a handler can hand it straight to the domain functions it composes.
  */
-export type ToolContext = NeonContext;
+export type ToolContext = NeonContext & {
+  /** The running server's toolsets (absent outside a server, e.g. in unit tests of a handler). */
+  toolsets?: RuntimeToolsets;
+  /**
+   * Asks the person behind the client to confirm an irreversible change (src/mcp/confirm.ts):
+   * resolves when confirmed, throws when declined or when the client cannot ask (the error then says
+   * which argument confirms instead). Absent outside a server; see `confirmIrreversible`.
+   */
+  confirm?: (request: Confirmation) => Promise<void>;
+};
+
+/** Toolsets enabled at run time (enable_toolsets), never past the server's flags. */
+export interface RuntimeToolsets {
+  /** The toolsets enabled now (names, or `all`). */
+  current(): readonly string[];
+  /** Enables toolsets; answers with the tools this added (read-only and scope filters still apply). */
+  enable(toolsets: readonly string[]): string[];
+}
+
+/** What an irreversible call asks the person to confirm. */
+export interface Confirmation {
+  /** What will happen, e.g. `Delete branch "main" (br-1) of project p-1`. */
+  action: string;
+  /** What is lost and cannot be recovered. */
+  loses: string;
+  /** The name a client without elicitation repeats in the `confirm` argument. */
+  target: string;
+}
 /** Settings a tool may consult. */
 export type ToolSettings = Settings;
 
@@ -128,3 +157,37 @@ export function output(fields: Record<string, z.ZodType>): z.ZodType<Record<stri
 }
 
 export type { Operation, OperationProgress };
+
+/**
+ * Stops an irreversible call until the person behind the client confirmed it: `given` (the tool's
+ * `confirm` argument) repeating `request.target` confirms; otherwise the server asks through
+ * elicitation where the client can answer, and the call fails with the argument to pass where it
+ * cannot. One optional `confirm` field keeps the schema lean for clients that elicit.
+ */
+export async function confirmIrreversible(
+  ctx: Pick<ToolContext, 'confirm'>,
+  given: string | undefined,
+  request: Confirmation,
+): Promise<void> {
+  if (given !== undefined) {
+    if (given === request.target) return;
+    throw new InvalidArgumentError(
+      `confirm is "${given}", but confirming "${request.action}" takes confirm: "${request.target}" exactly. Nothing was changed.`,
+    );
+  }
+  if (ctx.confirm) return ctx.confirm(request);
+  throw confirmationNeeded(request);
+}
+
+/** The error of an unconfirmed irreversible call from a client that cannot be asked. */
+export function confirmationNeeded(request: Confirmation): NeonError {
+  return new ConfirmationRequiredError(
+    `${request.action} needs the user's confirmation: ${request.loses}. Nothing was changed. Ask the user; if they agree, ` +
+      `call again with confirm: "${request.target}".`,
+  );
+}
+
+/** An irreversible call was not confirmed (yet); nothing was changed. */
+export class ConfirmationRequiredError extends NeonError {
+  override name = 'ConfirmationRequiredError';
+}

@@ -5,6 +5,7 @@ import type { Operation } from '../neon/operations.js';
 import { defined, pick } from '../neon/util.js';
 import {
   branchId,
+  confirm,
   cursor,
   databaseName,
   limit,
@@ -15,7 +16,17 @@ import {
   search,
   text,
 } from './fields.js';
-import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
+import {
+  ACT,
+  anyObject,
+  CREATE,
+  confirmIrreversible,
+  DESTROY,
+  defineTool,
+  output,
+  READ,
+  UPDATE,
+} from './framework.js';
 
 /** `org_id` described so that the description is trimmed as restating the name. */
 const org = orgId.describe('org ID');
@@ -178,12 +189,20 @@ export const deleteProject = defineTool({
   description: 'Delete a project and all its data.',
   toolset: 'projects',
   accountLevel: true,
-  operations: ['deleteProject'],
-  input: { project_id: projectId },
+  operations: ['getProject', 'deleteProject'],
+  input: { project_id: projectId, confirm },
   // Also returns deleted: true.
   output: output({ project: anyObject }),
   hints: DESTROY,
-  async handler({ project_id }, { client, signal }) {
+  async handler({ project_id, confirm }, ctx) {
+    const { client, signal } = ctx;
+    const { project } = await client.get('/projects/{project_id}', { path: { project_id }, signal });
+    await confirmIrreversible(ctx, confirm, {
+      action: `Delete project "${project.name}" (${project_id})`,
+      loses:
+        'every branch, database, role and compute of the project goes (recover_project can bring it back within 7 days)',
+      target: project.name,
+    });
     const res = await client.delete('/projects/{project_id}', {
       path: { project_id },
       signal,

@@ -14,6 +14,7 @@ import { dataApiTools } from './data-api.js';
 import { databaseTools } from './databases.js';
 import { defineTool, output, READ, TOOLSETS, type ToolDef, type Toolset } from './framework.js';
 import { functionTools } from './functions.js';
+import { docsTools } from './neon-docs.js';
 import { networkingTools } from './networking.js';
 import { operationTools } from './operations.js';
 import { organizationTools } from './organizations.js';
@@ -46,6 +47,7 @@ export const ALL_TOOLS: readonly ToolDef[] = [
   ...dataApiTools,
   ...storageTools,
   ...functionTools,
+  ...docsTools,
 ];
 
 /** What a developer uses daily; `--toolsets all` enables the rest. */
@@ -81,7 +83,7 @@ export function validateSelection(sel: Selection): void {
   }
   const names = new Set(ALL_TOOLS.map((t) => t.name));
   for (const n of [...(sel.tools ?? []), ...(sel.excludeTools ?? [])]) {
-    if (!names.has(n) && n !== listToolsetsName)
+    if (!names.has(n) && n !== listToolsetsName && n !== enableToolsetsName)
       throw new Error(`Unknown tool "${n}". See the README for the list.`);
   }
 }
@@ -98,20 +100,44 @@ export function whyHidden(tool: ToolDef, sel: Selection): string | undefined {
 }
 
 const listToolsetsName = 'list_toolsets';
+const enableToolsetsName = 'enable_toolsets';
 
-/** The tools a server exposes under `sel`, with `list_toolsets` first. */
+/** The tools a server exposes under `sel`, with `list_toolsets` and `enable_toolsets` first. */
 export function selectTools(sel: Selection): ToolDef[] {
   validateSelection(sel);
   const chosen = ALL_TOOLS.filter((t) => !whyHidden(t, sel));
-  return sel.excludeTools?.includes(listToolsetsName) ? chosen : [listToolsetsTool(sel), ...chosen];
+  const meta = [listToolsetsTool(sel), enableToolsetsTool].filter((t) => !sel.excludeTools?.includes(t.name));
+  return [...meta, ...chosen];
 }
 
-function listToolsetsTool(sel: Selection): ToolDef {
+/** Toolset names, checked against the list by the server (so an unknown one says which exist). */
+const toolsetNames = z
+  .array(z.string())
+  .refine((a) => a.length >= 1 && a.length <= 30, { message: 'must hold 1 to 30 toolset names' })
+  .describe('toolsets');
+
+const enableToolsetsTool: ToolDef = defineTool({
+  name: enableToolsetsName,
+  title: 'Enable toolsets',
+  description: 'Add toolsets (see list_toolsets) to this session.',
+  toolset: 'projects',
+  operations: [],
+  input: { toolsets: toolsetNames },
+  output: output({ toolsets: z.array(z.unknown()), added: z.array(z.unknown()) }),
+  // Changes this session's tool list, nothing at Neon: a read for read-only mode.
+  hints: READ,
+  async handler({ toolsets }, ctx) {
+    if (!ctx.toolsets) throw new Error('enable_toolsets works only inside a running server.');
+    const added = ctx.toolsets.enable(toolsets);
+    return { toolsets: [...ctx.toolsets.current()], added };
+  },
+});
+
+function listToolsetsTool(base: Selection): ToolDef {
   return defineTool({
     name: listToolsetsName,
     title: 'List toolsets',
-    description:
-      'List toolsets, enabled or not, and the argument that enables the rest (a restart: tell the user).',
+    description: 'List toolsets, enabled or not, and the one call that enables the rest (enable_toolsets).',
     toolset: 'projects',
     operations: [],
     input: {},
@@ -122,9 +148,10 @@ function listToolsetsTool(sel: Selection): ToolDef {
       project_id: z.string().optional(),
     }),
     hints: READ,
-    async handler() {
-      // One line per toolset: the enabled tools are in tools/list already, so only the hidden ones
-      // are named, with the reason (all of a toolset that is not enabled is one word).
+    async handler(_args, ctx) {
+      // The selection as it is now: toolsets enabled at run time count. One line per toolset: the
+      // enabled tools are in tools/list already, so only hidden ones are named, with the reason.
+      const sel: Selection = ctx.toolsets ? { ...base, toolsets: ctx.toolsets.current() } : base;
       const toolsets = Object.keys(TOOLSETS).map((name) => {
         const tools = ALL_TOOLS.filter((t) => t.toolset === name);
         const shown = tools.filter((t) => !whyHidden(t, sel)).length;
@@ -144,9 +171,10 @@ function listToolsetsTool(sel: Selection): ToolDef {
         return `${name}: ${shown} of ${tools.length} tools enabled; ${hidden.join('; ')}`;
       });
       const sets = sel.toolsets?.length ? sel.toolsets : DEFAULT_TOOLSETS;
-      const enable = sets.includes('all')
-        ? 'Every toolset is enabled.'
-        : `Restart neon-mcp with --toolsets ${sets.join(',')},NAME (or NEON_MCP_TOOLSETS) to add toolset NAME, or --toolsets all; a single tool: --tools TOOL.`;
+      const off = sets.includes('all') ? [] : Object.keys(TOOLSETS).filter((name) => !sets.includes(name));
+      const enable = off.length
+        ? `Call enable_toolsets with toolsets: ${JSON.stringify(off)} (or those you need; read-only mode and the project scope still apply). Or restart neon-mcp with --toolsets ${sets.join(',')},NAME (or NEON_MCP_TOOLSETS), or --toolsets all; a single tool: --tools TOOL.`
+        : 'Every toolset is enabled.';
       return {
         toolsets,
         enable,

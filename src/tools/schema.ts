@@ -7,14 +7,9 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonApiError } from '../client/errors.js';
 import type { NeonClient } from '../client/neon-client.js';
-import {
-  CONNECT_OPERATIONS,
-  defaultBranchId,
-  describeDb,
-  onDatabase,
-  pickDatabase,
-} from '../neon/connection.js';
+import { CONNECT_OPERATIONS, describeDb, onDatabase, pickDatabase } from '../neon/connection.js';
 import { fetchBranch } from '../neon/resources.js';
+import { branchSchema, SCHEMA_OPERATIONS } from '../neon/schema.js';
 import {
   checkProject,
   discard,
@@ -52,7 +47,7 @@ export const getBranchSchema = defineTool({
   title: 'Get branch schema',
   description: "Get a branch database's schema as SQL DDL.",
   toolset: 'schema',
-  operations: ['getProjectBranchSchema', 'listProjectBranches', 'listProjectBranchDatabases'],
+  operations: SCHEMA_OPERATIONS,
   input: {
     project_id: projectId,
     branch_id: branchId.optional(),
@@ -60,15 +55,13 @@ export const getBranchSchema = defineTool({
   },
   output: output({ sql: z.string() }),
   hints: SCHEMA_READ,
-  async handler({ project_id, database, ...args }, { client, signal }) {
-    const branch_id = args.branch_id ?? (await defaultBranchId(client, project_id, signal));
-    const db = await pickDatabase(client, project_id, branch_id, database, signal);
-    const res = await client.get('/projects/{project_id}/branches/{branch_id}/schema', {
-      path: { project_id, branch_id },
-      query: { db_name: db.name },
-      signal,
-    });
-    return untrusted({ sql: res.sql ?? '' }, { branch_id, database: db.name }, 'the database schema');
+  async handler({ project_id, database, branch_id }, { client, signal }) {
+    const schema = await branchSchema(client, project_id, branch_id, database, signal);
+    return untrusted(
+      { sql: schema.sql },
+      { branch_id: schema.branch_id, database: schema.database },
+      'the database schema',
+    );
   },
 });
 

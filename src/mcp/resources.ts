@@ -1,0 +1,263 @@
+/**
+ * Resources of the `neon://` scheme, read through the same client (and the same error texts) as the
+ * tools:
+ * - `neon://projects/{project_id}`: the project's settings, its branches as a tree (parents first)
+ *   with their computes, as JSON; `resources/list` pages through the key's projects;
+ * - `neon://projects/{project_id}/branches/{branch_id}/schema{?database}`: the DDL of one database;
+ * - `neon://docs` (the index of Neon's docs) and `neon://docs/{+slug}` (one page as markdown).
+ * A server scoped to one project lists and reads that project only.
+ */
+import {
+  type McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+  ResourceNotFoundError,
+  ResourceTemplate,
+} from '@modelcontextprotocol/server';
+import { NeonApiError } from '../client/errors.js';
+import type { NeonClient, Schemas } from '../client/neon-client.js';
+import type { Settings } from '../neon/context.js';
+import { DocsSite } from '../neon/docs.js';
+import { summarizeEndpoint } from '../neon/resources.js';
+import { branchSchema } from '../neon/schema.js';
+import { pick } from '../neon/util.js';
+import { type Completer, safely } from './completions.js';
+
+export interface SurfaceDeps {
+  client: NeonClient;
+  settings: Settings;
+  completer: Completer;
+  /** The tools' error text for a failure (redacted). */
+  describeError(what: string, error: unknown): string;
+}
+
+/** Projects per resources/list page (Neon's largest page is 400). */
+const PAGE = 100;
+
+const PROJECT_TEMPLATE = 'neon://projects/{project_id}';
+const SCHEMA_TEMPLATE = 'neon://projects/{project_id}/branches/{branch_id}/schema{?database}';
+const SCHEMA_DEFAULT_TEMPLATE = 'neon://projects/{project_id}/branches/{branch_id}/schema';
+
+export function registerResources(server: McpServer, deps: SurfaceDeps): void {
+  const { client, settings, completer } = deps;
+  const projectOnly = { project_id: safely((v) => completer.projects(v)) };
+
+  server.registerResource(
+    'project',
+    new ResourceTemplate(PROJECT_TEMPLATE, { list: undefined, complete: projectOnly }),
+    {
+      title: 'Neon project',
+      description: 'A project: settings, branches as a tree with parents, and computes (JSON).',
+      mimeType: 'application/json',
+    },
+    async (uri, vars, ctx) =>
+      guarded(deps, uri.href, async () => {
+        const project_id = scoped(settings, String(vars.project_id));
+        const text = JSON.stringify(await projectView(client, project_id, ctx.mcpReq.signal), null, 2);
+        return { contents: [{ uri: uri.href, mimeType: 'application/json', text }] };
+      }),
+  );
+
+  // The SDK's URI templates need the query when a template has one: the plain URI is a second template.
+  const schemaComplete = {
+    ...projectOnly,
+    branch_id: safely((v, c) => completer.branches(v, c)),
+    database: safely((v, c) => completer.databases(v, c)),
+  };
+  for (const [name, template] of [
+    ['branch_schema', SCHEMA_TEMPLATE],
+    ['branch_schema_default_database', SCHEMA_DEFAULT_TEMPLATE],
+  ] as const) {
+    server.registerResource(
+      name,
+      new ResourceTemplate(template, { list: undefined, complete: schemaComplete }),
+      {
+        title: 'Branch schema',
+        description:
+          template === SCHEMA_TEMPLATE
+            ? "One database's schema on a branch, as SQL DDL."
+            : "The schema of a branch's only (or first) database, as SQL DDL.",
+        mimeType: 'application/sql',
+      },
+      async (uri, vars, ctx) =>
+        guarded(deps, uri.href, async () => {
+          const project_id = scoped(settings, String(vars.project_id));
+          const database = vars.database ? decodeURIComponent(String(vars.database)) : undefined;
+          const schema = await branchSchema(
+            client,
+            project_id,
+            String(vars.branch_id),
+            database,
+            ctx.mcpReq.signal,
+          );
+          return { contents: [{ uri: uri.href, mimeType: 'application/sql', text: schema.sql }] };
+        }),
+    );
+  }
+
+  server.registerResource(
+    'docs_index',
+    'neon://docs',
+    {
+      title: "Neon's documentation index",
+      description: 'Every page of Neon’s docs with a one-line summary (llms.txt).',
+      mimeType: 'text/markdown',
+    },
+    async (uri, ctx) =>
+      guarded(deps, uri.href, async () => ({
+        contents: [
+          {
+            uri: uri.href,
+            mimeType: 'text/markdown',
+            text: await new DocsSite(settings.docsUrl).indexText(ctx.mcpReq.signal),
+          },
+        ],
+      })),
+  );
+
+  server.registerResource(
+    'docs_page',
+    new ResourceTemplate('neon://docs/{+slug}', {
+      list: undefined,
+      complete: {
+        slug: safely(async (v) => {
+          const pages = await new DocsSite(settings.docsUrl).index();
+          return pages
+            .map((p) => p.slug)
+            .filter((s) => s.startsWith(v))
+            .slice(0, 100);
+        }),
+      },
+    }),
+    {
+      title: 'Neon docs page',
+      description: 'One page of Neon’s docs as markdown.',
+      mimeType: 'text/markdown',
+    },
+    async (uri, vars, ctx) =>
+      guarded(deps, uri.href, async () => {
+        const page = await new DocsSite(settings.docsUrl).page(String(vars.slug), ctx.mcpReq.signal);
+        return { contents: [{ uri: uri.href, mimeType: 'text/markdown', text: page.markdown }] };
+      }),
+  );
+
+  // The SDK's resources/list asks every template for all its resources at once and has no cursor;
+  // this one pages through the key's projects with Neon's own cursor.
+  server.server.setRequestHandler('resources/list', async (request, ctx) =>
+    guarded(deps, 'resources/list', async () => {
+      const docs = { uri: 'neon://docs', name: 'docs_index', title: "Neon's documentation index" };
+      const cursor = request.params?.cursor;
+      // Without a key the server still starts and lists its tools; its resources list says what
+      // it can without Neon (reading a project then explains how to set the key).
+      if (!client.hasApiKey) return { resources: [docs] };
+      if (settings.projectId) {
+        const { project } = await client.get('/projects/{project_id}', {
+          path: { project_id: settings.projectId },
+          signal: ctx.mcpReq.signal,
+        });
+        return { resources: [projectResource(project), docs] };
+      }
+      const page = await client.get('/projects', {
+        query: { limit: PAGE, cursor },
+        signal: ctx.mcpReq.signal,
+      });
+      const projects = page.projects ?? [];
+      const next = page.pagination?.cursor;
+      return {
+        resources: [...projects.map(projectResource), ...(cursor ? [] : [docs])],
+        ...(projects.length === PAGE && next && next !== cursor ? { nextCursor: next } : {}),
+      };
+    }),
+  );
+}
+
+function projectResource(p: { id: string; name: string; region_id?: string }) {
+  return {
+    uri: `neon://projects/${p.id}`,
+    name: p.name,
+    title: `Neon project ${p.name}`,
+    description: `Project ${p.id}${p.region_id ? ` in ${p.region_id}` : ''}: settings, branches, computes.`,
+    mimeType: 'application/json',
+  };
+}
+
+/** A scoped server reads its own project only. */
+function scoped(settings: Settings, project_id: string): string {
+  if (settings.projectId && project_id !== settings.projectId) {
+    throw new ProtocolError(
+      ProtocolErrorCode.InvalidParams,
+      `This server is scoped to project ${settings.projectId}; ${project_id} is out of its scope.`,
+    );
+  }
+  return project_id;
+}
+
+/** Failures as JSON-RPC errors with the tools' texts; a missing resource as resource-not-found. */
+async function guarded<T>(deps: SurfaceDeps, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof ProtocolError) throw error;
+    const message = deps.describeError(what, error);
+    if (error instanceof NeonApiError && error.status === 404 && what.startsWith('neon://'))
+      throw new ResourceNotFoundError(what, message);
+    throw new ProtocolError(ProtocolErrorCode.InternalError, message);
+  }
+}
+
+type Branch = Schemas['Branch'];
+interface BranchNode {
+  id: string;
+  name: string;
+  [key: string]: unknown;
+  computes: Record<string, unknown>[];
+  children: BranchNode[];
+}
+
+/** The project with its branches as a tree (roots first, children under their parent). */
+async function projectView(client: NeonClient, project_id: string, signal: AbortSignal) {
+  const [{ project }, branches, { endpoints }] = await Promise.all([
+    client.get('/projects/{project_id}', { path: { project_id }, signal }),
+    client.listAll('/projects/{project_id}/branches', 'branches', { path: { project_id }, signal }),
+    client.get('/projects/{project_id}/endpoints', { path: { project_id }, signal }),
+  ]);
+  const nodes = new Map<string, BranchNode>();
+  for (const b of branches as Branch[]) {
+    nodes.set(b.id, {
+      ...pick(b, [
+        'id',
+        'name',
+        'parent_id',
+        'default',
+        'protected',
+        'current_state',
+        'created_at',
+        'logical_size',
+      ]),
+      id: b.id,
+      name: b.name,
+      computes: endpoints.filter((e) => e.branch_id === b.id).map(summarizeEndpoint),
+      children: [],
+    });
+  }
+  const roots: BranchNode[] = [];
+  for (const node of nodes.values()) {
+    const parent = typeof node.parent_id === 'string' ? nodes.get(node.parent_id) : undefined;
+    if (parent) parent.children.push(node);
+    else roots.push(node);
+  }
+  return {
+    project: pick(project, [
+      'id',
+      'name',
+      'region_id',
+      'pg_version',
+      'org_id',
+      'created_at',
+      'history_retention_seconds',
+      'settings',
+      'default_endpoint_settings',
+    ]),
+    branches: roots,
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * completion/complete for resource-template and prompt arguments (src/mcp/completions.ts): IDs
+ * matched by ID or name, branches within the chosen project, databases and roles of the chosen or
+ * default branch, at most 100 values, lists cached briefly.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, useMockApi } from './helpers.js';
+
+const api = useMockApi();
+let conn: Awaited<ReturnType<typeof connect>> | undefined;
+afterEach(async () => {
+  await conn?.close();
+  conn = undefined;
+});
+
+const template = (uri: string) => ({ type: 'ref/resource' as const, uri });
+const PROJECT = template('neon://projects/{project_id}');
+const SCHEMA = template('neon://projects/{project_id}/branches/{branch_id}/schema{?database}');
+
+describe('completion/complete', () => {
+  it('completes project IDs by ID or name prefix, and caches the list', async () => {
+    const shop = api.fake.seedProject('shop').project;
+    const blog = api.fake.seedProject('blog').project;
+    conn = await connect();
+    const byName = await conn.mcp.complete({ ref: PROJECT, argument: { name: 'project_id', value: 'SH' } });
+    expect(byName.completion.values).toEqual([shop.id]);
+    const byId = await conn.mcp.complete({
+      ref: PROJECT,
+      argument: { name: 'project_id', value: blog.id.slice(0, 6) },
+    });
+    expect(byId.completion.values).toEqual([blog.id]);
+    const all = await conn.mcp.complete({ ref: PROJECT, argument: { name: 'project_id', value: '' } });
+    expect(all.completion.values.sort()).toEqual([blog.id, shop.id].sort());
+    await api.settle();
+    expect(api.count('GET', '/projects')).toBe(1);
+  });
+
+  it('offers at most 100 values', async () => {
+    for (let i = 0; i < 120; i++) api.fake.seedProject(`app-${i}`);
+    conn = await connect();
+    const res = await conn.mcp.complete({ ref: PROJECT, argument: { name: 'project_id', value: 'app' } });
+    expect(res.completion.values).toHaveLength(100);
+  });
+
+  it('completes branches within the chosen project, then databases of that branch', async () => {
+    const { project, branch } = api.fake.seedProject('p');
+    const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: branch.id });
+    api.fake.makeDatabase(dev.id, 'devdb', 'neondb_owner');
+    const other = api.fake.seedProject('q');
+    conn = await connect();
+    const branches = await conn.mcp.complete({
+      ref: SCHEMA,
+      argument: { name: 'branch_id', value: 'de' },
+      context: { arguments: { project_id: project.id } },
+    });
+    expect(branches.completion.values).toEqual([dev.id]);
+    const none = await conn.mcp.complete({ ref: SCHEMA, argument: { name: 'branch_id', value: '' } });
+    expect(none.completion.values).toEqual([]);
+    const dbs = await conn.mcp.complete({
+      ref: SCHEMA,
+      argument: { name: 'database', value: '' },
+      context: { arguments: { project_id: project.id, branch_id: dev.id } },
+    });
+    expect(dbs.completion.values).toEqual(['devdb']);
+    // No branch chosen: the default branch's databases.
+    const onDefault = await conn.mcp.complete({
+      ref: SCHEMA,
+      argument: { name: 'database', value: 'n' },
+      context: { arguments: { project_id: other.project.id } },
+    });
+    expect(onDefault.completion.values).toEqual(['neondb']);
+  });
+
+  it('completes prompt arguments (project, branch, database)', async () => {
+    const { project } = api.fake.seedProject('prompted');
+    conn = await connect();
+    const ref = { type: 'ref/prompt' as const, name: 'safe_migration' };
+    const p = await conn.mcp.complete({ ref, argument: { name: 'project_id', value: 'prom' } });
+    expect(p.completion.values).toEqual([project.id]);
+    const d = await conn.mcp.complete({
+      ref,
+      argument: { name: 'database', value: '' },
+      context: { arguments: { project_id: project.id } },
+    });
+    expect(d.completion.values).toEqual(['neondb']);
+    const roleRef = { type: 'ref/prompt' as const, name: 'app_role' };
+    const b = await conn.mcp.complete({
+      ref: roleRef,
+      argument: { name: 'branch_id', value: 'br-' },
+      context: { arguments: { project_id: project.id } },
+    });
+    expect(b.completion.values).toHaveLength(1);
+  });
+
+  it('scoped to a project, offers only that project and needs no project_id for branches', async () => {
+    const { project, branch } = api.fake.seedProject('mine');
+    api.fake.seedProject('other');
+    conn = await connect({ projectId: project.id });
+    const p = await conn.mcp.complete({ ref: PROJECT, argument: { name: 'project_id', value: '' } });
+    expect(p.completion.values).toEqual([project.id]);
+    const b = await conn.mcp.complete({ ref: SCHEMA, argument: { name: 'branch_id', value: 'ma' } });
+    expect(b.completion.values).toEqual([branch.id]);
+  });
+
+  it('answers no values, not an error, when Neon fails', async () => {
+    conn = await connect({ apiKey: null });
+    const res = await conn.mcp.complete({ ref: PROJECT, argument: { name: 'project_id', value: '' } });
+    expect(res.completion.values).toEqual([]);
+  });
+});
