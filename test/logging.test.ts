@@ -38,7 +38,8 @@ function busyOnce() {
   let n = 0;
   api.use(
     http.post(`${BASE}/projects/:project_id/branches`, () =>
-      n++ === 0 ? HttpResponse.json({ code: 'BUSY', message: 'busy' }, { status: 503 }) : undefined,
+      // 429: a write Neon did not process, so it is retried (a 503 on a write is not: it may have been applied).
+      n++ === 0 ? HttpResponse.json({ code: 'BUSY', message: 'busy' }, { status: 429 }) : undefined,
     ),
   );
 }
@@ -62,7 +63,7 @@ describe('logging', () => {
     expect(messages.map((m) => m.data.event)).toEqual(['retry']);
     expect(messages[0].level).toBe('warning');
     expect(messages[0].data.message).toMatch(
-      /^Retrying POST \/projects\/[^/]+\/branches \(retry 1 of \d+\) after HTTP 503\.$/,
+      /^Retrying POST \/projects\/[^/]+\/branches \(retry 1 of \d+\) after HTTP 429\.$/,
     );
 
     messages.length = 0;

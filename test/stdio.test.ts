@@ -196,11 +196,11 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
           client.setNotificationHandler('notifications/tools/list_changed', () => resolve()),
         );
         if (era === 'legacy') await client.setLoggingLevel('info');
-        const res = await client.callTool({ name: 'enable_toolsets', arguments: { toolsets: ['roles'] } });
+        const res = await client.callTool({ name: 'enable_toolsets', arguments: { toolsets: ['computes'] } });
         expect(res.isError, text(res)).toBeFalsy();
         if (era === 'legacy') await changed;
         const names = (await client.listTools()).tools.map((t) => t.name);
-        expect(names).toContain('list_roles');
+        expect(names).toContain('list_computes');
       } finally {
         await client.close();
       }

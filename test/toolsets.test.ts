@@ -56,40 +56,40 @@ describe('enable_toolsets', () => {
     it(`adds a toolset: the ${era} client is told the list changed and sees the new tools`, async () => {
       const w = await watched({ era });
       const before = namesOf((await w.conn.mcp.listTools()).tools);
-      expect(before).not.toContain('list_roles');
+      expect(before).not.toContain('list_computes');
       expect(before).toContain('enable_toolsets');
 
-      const out = await w.conn.ok('enable_toolsets', { toolsets: ['roles'] });
-      expect(out.added.sort()).toEqual(inToolset('roles').sort());
-      expect(out.toolsets).toContain('roles');
+      const out = await w.conn.ok('enable_toolsets', { toolsets: ['computes'] });
+      expect(out.added.sort()).toEqual(inToolset('computes').sort());
+      expect(out.toolsets).toContain('computes');
       await w.changed();
-      expect(namesOf(w.changes.at(-1)!)).toEqual(expect.arrayContaining(inToolset('roles')));
+      expect(namesOf(w.changes.at(-1)!)).toEqual(expect.arrayContaining(inToolset('computes')));
 
       const after = namesOf((await w.conn.mcp.listTools()).tools);
-      expect(after).toEqual(expect.arrayContaining([...before, ...inToolset('roles')]));
+      expect(after).toEqual(expect.arrayContaining([...before, ...inToolset('computes')]));
       // The new tools work.
       const { project, branch } = api.fake.seedProject();
-      const roles = await w.conn.ok('list_roles', { project_id: project.id, branch_id: branch.id });
-      expect(roles.roles.map((r: any) => r.name)).toContain('neondb_owner');
+      const computes = await w.conn.ok('list_computes', { project_id: project.id, branch_id: branch.id });
+      expect(computes.computes.map((c: any) => c.branch_id)).toContain(branch.id);
       // Enabling it again adds nothing.
-      expect((await w.conn.ok('enable_toolsets', { toolsets: ['roles'] })).added).toEqual([]);
+      expect((await w.conn.ok('enable_toolsets', { toolsets: ['computes'] })).added).toEqual([]);
     });
   }
 
   it('in read-only mode adds only the read tools of a toolset', async () => {
     const w = await watched({ readOnly: true });
-    const out = await w.conn.ok('enable_toolsets', { toolsets: ['roles', 'computes'] });
+    const out = await w.conn.ok('enable_toolsets', { toolsets: ['snapshots', 'computes'] });
     const reads = ALL_TOOLS.filter(
-      (t) => (t.toolset === 'roles' || t.toolset === 'computes') && t.hints.readOnlyHint,
+      (t) => (t.toolset === 'snapshots' || t.toolset === 'computes') && t.hints.readOnlyHint,
     ).map((t) => t.name);
     expect(out.added.sort()).toEqual(reads.sort());
-    expect(out.added).not.toContain('create_role');
+    expect(out.added).not.toContain('create_snapshot');
     await w.changed();
     const tools = (await w.conn.mcp.listTools()).tools;
     for (const t of tools) expect(t.annotations?.readOnlyHint, t.name).toBe(true);
     // A mutating tool stays unknown to the server, not merely unlisted.
-    await expect(w.conn.call('create_role', { project_id: 'p', branch_id: 'b', name: 'x' })).rejects.toThrow(
-      /create_role/,
+    await expect(w.conn.call('create_snapshot', { project_id: 'p', branch_id: 'b' })).rejects.toThrow(
+      /create_snapshot/,
     );
   });
 
@@ -103,21 +103,21 @@ describe('enable_toolsets', () => {
     for (const t of (await w.conn.mcp.listTools()).tools) {
       expect(Object.keys((t.inputSchema as any).properties ?? {}), t.name).not.toContain('project_id');
     }
-    expect(namesOf((await w.conn.mcp.listTools()).tools)).toContain('list_roles');
+    expect(namesOf((await w.conn.mcp.listTools()).tools)).toContain('list_computes');
   });
 
   it('keeps excluded tools out', async () => {
-    const w = await watched({ excludeTools: ['delete_role'] });
-    const out = await w.conn.ok('enable_toolsets', { toolsets: ['roles'] });
-    expect(out.added).toContain('create_role');
-    expect(out.added).not.toContain('delete_role');
+    const w = await watched({ excludeTools: ['delete_compute'] });
+    const out = await w.conn.ok('enable_toolsets', { toolsets: ['computes'] });
+    expect(out.added).toContain('create_compute');
+    expect(out.added).not.toContain('delete_compute');
   });
 
   it('refuses an unknown toolset, naming the valid ones, and changes nothing', async () => {
     const w = await watched();
-    const err = await w.conn.fails('enable_toolsets', { toolsets: ['roles', 'nope'] });
+    const err = await w.conn.fails('enable_toolsets', { toolsets: ['computes', 'nope'] });
     expect(err).toMatch(/Unknown toolset "nope". Valid: all, projects/);
-    expect(namesOf((await w.conn.mcp.listTools()).tools)).not.toContain('list_roles');
+    expect(namesOf((await w.conn.mcp.listTools()).tools)).not.toContain('list_computes');
     expect(w.changes).toEqual([]);
   });
 });
@@ -127,11 +127,9 @@ describe('list_toolsets', () => {
     conn = await connect();
     const before = await conn.ok('list_toolsets');
     expect(before.enable).toMatch(/^Call enable_toolsets/);
-    expect(before.enable).toContain('"snapshots"');
     expect(before.toolsets).toContain(`snapshots: ${inToolset('snapshots').length} tools, not enabled`);
     await conn.ok('enable_toolsets', { toolsets: ['snapshots'] });
     const after = await conn.ok('list_toolsets');
     expect(after.toolsets).toContain(`snapshots: ${inToolset('snapshots').length} tools, enabled`);
-    expect(after.enable).not.toContain('"snapshots"');
   });
 });

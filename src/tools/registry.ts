@@ -172,8 +172,9 @@ function listToolsetsTool(base: Selection): ToolDef {
       });
       const sets = sel.toolsets?.length ? sel.toolsets : DEFAULT_TOOLSETS;
       const off = sets.includes('all') ? [] : Object.keys(TOOLSETS).filter((name) => !sets.includes(name));
+      // The toolsets that are off are named in their lines above; this only says how to turn them on.
       const enable = off.length
-        ? `Call enable_toolsets with toolsets: ${JSON.stringify(off)} (or those you need; read-only mode and the project scope still apply). Or restart neon-mcp with --toolsets ${sets.join(',')},NAME (or NEON_MCP_TOOLSETS), or --toolsets all; a single tool: --tools TOOL.`
+        ? `Call enable_toolsets with the toolsets you need (read-only mode and the project scope still apply). Or restart neon-mcp with --toolsets ${sets.join(',')},NAME (or NEON_MCP_TOOLSETS), or --toolsets all; a single tool: --tools TOOL.`
         : 'Every toolset is enabled.';
       return {
         toolsets,
