@@ -15,6 +15,8 @@ import {
 import { acceptedWrites, type NeonClient } from './client/neon-client.js';
 import { type Logger, redactor } from './log.js';
 import { waitForOperations } from './neon/operations.js';
+import { type RefFields, resolveRefs } from './neon/refs.js';
+import { refFields } from './tools/fields.js';
 import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
 import { leanSchema, type StandardWithJson, withoutProperty } from './tools/json-schema.js';
 import { type Selection, selectTools } from './tools/registry.js';
@@ -39,6 +41,8 @@ interface PreparedTool {
   def: ToolDef;
   /** `project_id` is injected from the server's scope. */
   scoped: boolean;
+  /** Arguments that also take a name, resolved to an ID before the handler runs. */
+  refs: RefFields;
   input: StandardWithJson;
   output: StandardWithJson;
 }
@@ -56,6 +60,7 @@ export function prepareServer(options: ServerOptions) {
     return {
       def,
       scoped,
+      refs: refFields(def.input),
       input: leanSchema(z.strictObject(shape), 'input', {
         scope: scoped ? options.projectId : undefined,
         precomputed: pre && (scoped ? withoutProperty(pre.input, 'project_id') : pre.input),
@@ -132,9 +137,12 @@ export function prepareServer(options: ServerOptions) {
                 },
               }),
           };
-          const input = tool.scoped ? { ...args, project_id: settings.projectId } : args;
+          // Under scope, a project_id left in the arguments is a name, for resolveRefs to check.
+          const input = tool.scoped ? { project_id: settings.projectId, ...args } : args;
           try {
-            const result = await acceptedWrites.run(accepted, () => tool.def.handler(input, ctx));
+            const result = await acceptedWrites.run(accepted, async () =>
+              tool.def.handler(await resolveRefs(ctx, tool.refs, input), ctx),
+            );
             // Structured and text forms are the same redacted JSON.
             const text = redact(JSON.stringify(result));
             return { content: [{ type: 'text', text }], structuredContent: JSON.parse(text) };

@@ -9,7 +9,7 @@ import { fetchBranch, summarizeEndpoint } from '../neon/resources.js';
 import { checkShape } from '../neon/shape.js';
 import { pollStatus } from '../neon/status.js';
 import { defined } from '../neon/util.js';
-import { branchId, projectId, str, text } from './fields.js';
+import { branchId, optionalBranchId, projectId, str, text } from './fields.js';
 import {
   ACT,
   anyObject,
@@ -82,7 +82,7 @@ export const createAnonymizedBranch = defineTool({
   input: {
     project_id: projectId,
     name: text(256).optional().describe('name'),
-    parent_id: branchId.optional().describe('parent ID'),
+    parent_id: optionalBranchId,
     compute: z.boolean().default(true).describe('compute'),
   },
   // Also returns `compute` (the read-write compute it added).

@@ -11,12 +11,14 @@ import { fetchBranch, summarizeEndpoint } from '../neon/resources.js';
 import { defined, pick } from '../neon/util.js';
 import {
   branchId,
+  branchRef,
   checkCuRange,
   cursor,
   limit,
   maxCu,
   minCu,
   nullableTimestamp,
+  optionalBranchId,
   projectId,
   search,
   suspendTimeout,
@@ -167,7 +169,7 @@ export const createBranch = defineTool({
   input: {
     project_id: projectId,
     name: branchName.optional(),
-    parent_id: branchId.optional().describe('Parent ID'),
+    parent_id: optionalBranchId,
     parent_timestamp: timestamp('Parent timestamp').optional(),
     parent_lsn: lsn('Parent LSN').optional(),
     protected: z.boolean().optional().describe('Protected'),
@@ -371,7 +373,7 @@ export const restoreBranch = defineTool({
   input: {
     project_id: projectId,
     branch_id: branchId,
-    source_branch_id: branchId.optional().describe('Source branch ID'),
+    source_branch_id: branchRef('ID or name; default: branch_id').optional(),
     source_timestamp: timestamp('Source timestamp').optional(),
     source_lsn: lsn('Source LSN').optional(),
     preserve_under_name: preserveUnderName,
@@ -455,7 +457,7 @@ export const finalizeRestoreBranch = defineTool({
   operations: ['finalizeRestoreBranch', 'getProjectBranch'],
   input: {
     project_id: projectId,
-    branch_id: branchId.describe('Restored branch'),
+    branch_id: branchRef('Restored branch: ID or name'),
     name: branchName.optional().describe("Original's new name"),
   },
   output: branchOut,

@@ -11,6 +11,7 @@ import {
   branchId,
   checkCuRange,
   computeId,
+  filterBranchId,
   maxCu,
   minCu,
   projectId,
@@ -47,7 +48,7 @@ export const listComputes = defineTool({
   description: 'List computes (endpoints) of a project or branch.',
   toolset: 'computes',
   operations: ['listProjectEndpoints', 'listProjectBranchEndpoints'],
-  input: { project_id: projectId, branch_id: branchId.optional() },
+  input: { project_id: projectId, branch_id: filterBranchId },
   output: output({ computes: z.array(anyObject) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {

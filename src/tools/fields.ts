@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
+import type { RefFields, RefKind } from '../neon/refs.js';
 
 const NEON_ID = /^[a-z0-9-]{1,60}$/;
 
@@ -29,8 +30,60 @@ export function pgName(what: string) {
     .describe(`${what} name`);
 }
 
-export const projectId = neonId('project');
-export const branchId = neonId('branch');
+/*
+ * References: fields that take a project or branch ID, or its name (resolved by src/neon/refs.ts before
+ * the handler runs, for every tool, from this registry). Kept in a registry of its own so nothing of it
+ * reaches the advertised JSON Schema.
+ */
+const references = z.registry<{ ref: RefKind }>();
+
+/** Names are what Neon allows (1 to 256 characters); an ID is one such string too. */
+const refString = (kind: RefKind) =>
+  z.string().refine((v) => v.length >= 1 && v.length <= 256 && !/\p{Cc}/u.test(v), {
+    message: `must be a ${kind} ID or name (1 to 256 characters)`,
+  });
+
+/** A field taking a project ID or a project name (unique among the projects the key sees). */
+export function projectRef(description: string) {
+  const field = refString('project').describe(description);
+  references.add(field, { ref: 'project' });
+  return field;
+}
+
+/** A field taking a branch ID (`br-…`) or the name of a branch of the call's project. */
+export function branchRef(description: string) {
+  const field = refString('branch').describe(description);
+  references.add(field, { ref: 'branch' });
+  return field;
+}
+
+/** Which reference a field of an input shape takes, looking through `.optional()` and the like. */
+function refOf(schema: z.ZodType): RefKind | undefined {
+  let s: z.ZodType | undefined = schema;
+  while (s) {
+    const meta = references.get(s);
+    if (meta) return meta.ref;
+    s = (s._zod.def as { innerType?: z.ZodType }).innerType;
+  }
+  return undefined;
+}
+
+/** The reference fields of a tool's input shape, for the server to resolve before the handler runs. */
+export function refFields(shape: z.ZodRawShape): RefFields {
+  const out: Record<string, RefKind> = {};
+  for (const [key, schema] of Object.entries(shape)) {
+    const kind = refOf(schema as z.ZodType);
+    if (kind) out[key] = kind;
+  }
+  return out;
+}
+
+export const projectId = projectRef('ID or name');
+export const branchId = branchRef('ID or name');
+/** An optional branch (or parent): the project's default branch when left out. */
+export const optionalBranchId = branchRef('ID or name; default: default branch').optional();
+/** An optional branch that narrows a list or a scope: all branches when left out. */
+export const filterBranchId = branchRef('Only this branch: ID or name').optional();
 export const endpointId = neonId('endpoint');
 export const operationId = neonId('operation');
 export const orgId = neonId('org');
@@ -135,20 +188,20 @@ export const KEY_WARNING =
 
 /* ---------------------------------------------------------------- connections and SQL */
 
-/** `branch_id` for reads: optional, the default branch when left out (what a model assumes anyway). */
-export const readBranchId = branchId.optional();
+/** `branch_id` for reads: optional, the default branch when left out. */
+export const readBranchId = optionalBranchId;
 
+/** An optional database: the branch's only or first one when left out. */
+export const optionalDatabase = databaseName.optional().describe('Default: first database');
 /**
  * Input fields naming a database to connect to; everything but the project has a default (the default
- * branch, its only or first database, that database's owner). The defaults are what a model assumes of
- * an optional field, so they are not spelled out in the advertised schema, where they would cost tokens
- * in every SQL tool.
+ * branch, its only or first database, that database's owner), said once here for every SQL tool.
  */
 export const connectionFields = {
   project_id: projectId,
-  branch_id: branchId.optional(),
-  database: databaseName.optional().describe('Database'),
-  role: roleName.optional().describe('Role'),
+  branch_id: optionalBranchId,
+  database: optionalDatabase,
+  role: roleName.optional().describe("Default: the database's owner"),
 };
 
 export const endpointField = neonId('endpoint').optional();

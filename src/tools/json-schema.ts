@@ -4,6 +4,7 @@
  * applied: `project_id` leaves the advertised schema, and a call naming another project is refused.
  */
 import * as z from 'zod';
+import { looksLikeId } from '../neon/refs.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -73,9 +74,11 @@ export function leanSchema(
       version: 1,
       vendor: 'neon-mcp',
       validate(value) {
+        // A name is kept for the server to check against the scoped project's name (src/neon/refs.ts).
+        let name: string | undefined;
         if (scope !== undefined && value && typeof value === 'object' && 'project_id' in value) {
           const asked = (value as { project_id: unknown }).project_id;
-          if (asked !== scope) {
+          if (asked !== scope && (typeof asked !== 'string' || looksLikeId('project', asked))) {
             return {
               issues: [
                 {
@@ -85,10 +88,15 @@ export function leanSchema(
               ],
             };
           }
+          if (asked !== scope) name = asked as string;
           const { project_id: _, ...rest } = value as JsonObject;
           value = rest;
         }
-        return schema['~standard'].validate(value) as StandardResult | Promise<StandardResult>;
+        const result = schema['~standard'].validate(value) as StandardResult | Promise<StandardResult>;
+        if (name === undefined) return result;
+        const withName = (r: StandardResult): StandardResult =>
+          r.issues ? r : { value: { ...(r.value as JsonObject), project_id: name } };
+        return result instanceof Promise ? result.then(withName) : withName(result);
       },
       jsonSchema: { input: toJson, output: toJson },
     },

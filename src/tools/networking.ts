@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
 import { defined, pick } from '../neon/util.js';
-import { branchId, orgId, projectId, str } from './fields.js';
+import { filterBranchId, orgId, projectId, str } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
 
 const vpcEndpointId = z
@@ -192,7 +192,7 @@ export const addJwks = defineTool({
       .refine((v) => /^https:\/\/\S{3,2040}$/.test(v), { message: 'must be an https:// URL' })
       .describe('JWKS URL'),
     provider_name: str(100).describe('Provider name'),
-    branch_id: branchId.optional().describe('Only this branch'),
+    branch_id: filterBranchId,
     jwt_audience: str(256).describe('JWT audience').optional(),
   },
   output: output({ jwks: anyObject }),

@@ -4,11 +4,11 @@ import type { Schemas } from '../client/neon-client.js';
 import type { Operation } from '../neon/operations.js';
 import { defined, pick } from '../neon/util.js';
 import {
-  branchId,
   cursor,
   databaseName,
   limit,
   neonId,
+  optionalBranchId,
   orgId,
   pgName,
   projectId,
@@ -377,7 +377,7 @@ export const listAdvisorIssues = defineTool({
   operations: ['getProjectAdvisorSecurityIssues'],
   input: {
     project_id: projectId,
-    branch_id: branchId.optional(),
+    branch_id: optionalBranchId,
     database_name: databaseName.optional().describe('Required if several'),
     category: z.enum(['SECURITY', 'PERFORMANCE']).optional().describe('Category'),
     min_severity: z.enum(['INFO', 'WARN', 'ERROR']).optional().describe('Min severity'),

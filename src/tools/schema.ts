@@ -26,7 +26,15 @@ import { SqlError } from '../sql/errors.js';
 import { comparePlans, type PlanSummary, summarizePlan } from '../sql/plan.js';
 import { checkStatement, explain, runOne, runScript, truncatedNotice } from '../sql/run.js';
 import { untrusted } from '../sql/untrusted.js';
-import { branchId, connectionFields, databaseName, projectId, sqlParams, sqlText } from './fields.js';
+import {
+  branchRef,
+  connectionFields,
+  databaseName,
+  optionalBranchId,
+  projectId,
+  sqlParams,
+  sqlText,
+} from './fields.js';
 import { defineTool, type Hints, output, READ, type ToolContext } from './framework.js';
 
 /** Reads schema text that may hold anything someone wrote into comments or defaults. */
@@ -53,7 +61,7 @@ export const getBranchSchema = defineTool({
   operations: ['getProjectBranchSchema', 'listProjectBranches', 'listProjectBranchDatabases'],
   input: {
     project_id: projectId,
-    branch_id: branchId.optional(),
+    branch_id: optionalBranchId,
     database: databaseName.optional().describe('database'),
   },
   output: output({ sql: z.string() }),
@@ -92,8 +100,8 @@ export const compareSchema = defineTool({
   operations: ['getProjectBranchSchemaComparison', 'listProjectBranchDatabases'],
   input: {
     project_id: projectId,
-    branch_id: branchId.describe('Branch to compare'),
-    base_branch_id: branchId.optional().describe('Default: the parent'),
+    branch_id: branchRef('To compare: ID or name'),
+    base_branch_id: branchRef('ID or name; default: the parent').optional(),
     database: databaseName.optional().describe('database'),
   },
   output: output({ diff: z.string() }),

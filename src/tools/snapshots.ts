@@ -8,7 +8,7 @@ import type { Schemas } from '../client/neon-client.js';
 import { fetchBranch, summarizeEndpoint } from '../neon/resources.js';
 import { checkShape } from '../neon/shape.js';
 import { defined } from '../neon/util.js';
-import { branchId, int, neonId, projectId, str, text, timestamp } from './fields.js';
+import { branchId, branchRef, int, neonId, projectId, str, text, timestamp } from './fields.js';
 import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
 
 const snapshotId = neonId('snapshot');
@@ -114,7 +114,7 @@ export const restoreSnapshot = defineTool({
     project_id: projectId,
     snapshot_id: snapshotId,
     name: text(256).optional().describe('name'),
-    target_branch_id: branchId.optional().describe('target branch ID'),
+    target_branch_id: branchRef("ID or name; default: the snapshot's branch").optional(),
     finalize: z.boolean().optional().describe('finalize'),
   },
   // Also returns `computes` (those the branch took over) and a `note` on how to finalize later.
