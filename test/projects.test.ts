@@ -68,6 +68,8 @@ describe('project tools', () => {
     const err = await conn.fails('get_project', { project_id: '../api_keys' });
     expect(err).toMatch(/No project is named "\.\.\/api_keys"/);
     expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /projects', 'GET /projects']);
-    expect(await conn.fails('get_project', { project_id: '' })).toMatch(/project_id: must be a project ID or name/);
+    expect(await conn.fails('get_project', { project_id: '' })).toMatch(
+      /project_id: must be a project ID or name/,
+    );
   });
 });

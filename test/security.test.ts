@@ -357,7 +357,7 @@ describe('project scoping cannot be escaped', () => {
     expect(mock.requests).toEqual([]);
   });
 
-  it('takes any other string as a project name: refused unless it is the scoped project\'s, reading only that project', async () => {
+  it("takes any other string as a project name: refused unless it is the scoped project's, reading only that project", async () => {
     const c = await open({ projectId: world.project.id });
     const { tools } = await c.mcp.listTools();
     const names = [
@@ -378,16 +378,18 @@ describe('project scoping cannot be escaped', () => {
         const res = await c.call(t.name, { ...args, project_id });
         expect(res.isError, `${t.name} with ${JSON.stringify(project_id)}`).toBe(true);
         expect(text(res), `${t.name} with ${JSON.stringify(project_id)}`).toMatch(
-          new RegExp(`scoped to project ${world.project.id} \\("${world.project.name}"\\); .* is not its name\\. Omit project_id`),
+          new RegExp(
+            `scoped to project ${world.project.id} \\("${world.project.name}"\\); .* is not its name\\. Omit project_id`,
+          ),
         );
         refused++;
       }
     }
     expect(refused).toBeGreaterThan(names.length * 5);
     expect(mock.requests.length).toBeGreaterThan(0);
-    expect(mock.requests.filter((r) => r.method !== 'GET' || r.path !== `/projects/${world.project.id}`)).toEqual(
-      [],
-    );
+    expect(
+      mock.requests.filter((r) => r.method !== 'GET' || r.path !== `/projects/${world.project.id}`),
+    ).toEqual([]);
   });
 
   it('accepts its own project_id (dropped) and no project_id at all', async () => {

@@ -15,11 +15,16 @@ import {
   anyObject,
   CREATE,
   defineTool,
+  item,
+  items,
   output,
   READ,
+  resource,
   type ToolContext,
   type ToolDef,
 } from './framework.js';
+
+const anonymizationStatus = item({ state: z.string(), status_message: z.string() });
 
 /** Enforced on masking rules; the advertised schema only names the fields (tokens). */
 const MASKING_RULES = z
@@ -86,7 +91,7 @@ export const createAnonymizedBranch = defineTool({
     compute: z.boolean().default(true).describe('compute'),
   },
   // Also returns `compute` (the read-write compute it added).
-  output: output({ branch: anyObject }),
+  output: output({ branch: resource }),
   hints: CREATE,
   async handler({ project_id, name, parent_id, compute }, { client, signal, wait }) {
     const res = await client.post('/projects/{project_id}/branch_anonymized', {
@@ -114,7 +119,10 @@ export const getBranchAnonymization = defineTool({
   beta: true,
   operations: ['getAnonymizedBranchStatus', 'getMaskingRules'],
   input: { project_id: projectId, branch_id: branchId },
-  output: output({ status: anyObject, masking_rules: z.array(anyObject) }),
+  output: output({
+    status: anonymizationStatus,
+    masking_rules: items({ table_name: z.string(), column_name: z.string() }),
+  }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const [status, rules] = await Promise.all([
@@ -137,7 +145,7 @@ export const anonymizeBranch = defineTool({
   operations: ['updateMaskingRules', 'startAnonymization', 'getAnonymizedBranchStatus'],
   input: { project_id: projectId, branch_id: branchId, masking_rules: maskingRules.optional() },
   // Also returns a `note` when it is still running.
-  output: output({ status: anyObject }),
+  output: output({ status: anonymizationStatus }),
   // Rewrites the branch's column data in place (on purpose: it is the masked copy).
   hints: { ...ACT, destructiveHint: true },
   async handler({ project_id, branch_id, masking_rules: rules }, ctx) {

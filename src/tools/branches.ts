@@ -27,12 +27,12 @@ import {
 } from './fields.js';
 import {
   ACT,
-  anyObject,
   CREATE,
   DESTROY,
   defineTool,
   output,
   READ,
+  resource,
   type ToolDef,
   UPDATE,
 } from './framework.js';
@@ -67,7 +67,7 @@ function oneOf(a: unknown, b: unknown, names: string): void {
   if (a !== undefined && b !== undefined) throw new InvalidArgumentError(`Give ${names}, not both.`);
 }
 
-const branchOut = output({ branch: anyObject });
+const branchOut = output({ branch: resource });
 
 export const listBranches = defineTool({
   name: 'list_branches',
@@ -83,7 +83,7 @@ export const listBranches = defineTool({
     cursor: cursor.describe('Cursor'),
   },
   // Also returns next_cursor when there is another page (pass it as cursor).
-  output: output({ branches: z.array(anyObject) }),
+  output: output({ branches: z.array(resource) }),
   hints: READ,
   async handler(args, { client, signal }) {
     const pageSize = args.limit ?? 100;
@@ -180,7 +180,7 @@ export const createBranch = defineTool({
     suspend_timeout_seconds: suspendTimeout.optional(),
   },
   // Also returns compute, databases, database, role, and a note when there is no connection string.
-  output: output({ branch: anyObject, connection_uri: z.string().optional() }),
+  output: output({ branch: resource, connection_uri: z.string().optional() }),
   hints: CREATE,
   async handler(args, { client, signal, wait }) {
     const { project_id } = args;

@@ -84,9 +84,9 @@ export const branchId = branchRef('ID or name');
 export const optionalBranchId = branchRef('ID or name; default: default branch').optional();
 /** An optional branch that narrows a list or a scope: all branches when left out. */
 export const filterBranchId = branchRef('Only this branch: ID or name').optional();
-export const endpointId = neonId('endpoint');
-export const operationId = neonId('operation');
-export const orgId = neonId('org');
+export const endpointId = neonId('endpoint').describe('Compute ID (ep-…)');
+export const operationId = neonId('operation').describe('From list_operations');
+export const orgId = neonId('org').describe('From list_organizations');
 export const databaseName = pgName('database');
 export const roleName = pgName('role');
 
@@ -147,8 +147,8 @@ export const neonIdList = (what: string, min: number, max: number) =>
 
 /* ---------------------------------------------------------------- computes */
 
-/** `endpoint_id`, described so that the description is trimmed as restating the name. */
-export const computeId = neonId('endpoint');
+/** `endpoint_id`: Neon's name for a compute, which the tools call computes. */
+export const computeId = endpointId;
 /** A compute size in Compute Units; bounds enforced by validation, whose message names them. */
 export const computeUnit = z
   .number()
@@ -176,7 +176,7 @@ export const keyId = z
   .number()
   .int()
   .refine((v) => v >= 1, { message: 'must be an API key ID (a positive integer)' })
-  .describe('Key ID');
+  .describe('From list_api_keys');
 /** The name given to a new API key. */
 export const keyName = z
   .string()
@@ -204,7 +204,9 @@ export const connectionFields = {
   role: roleName.optional().describe("Default: the database's owner"),
 };
 
-export const endpointField = neonId('endpoint').optional();
+export const endpointField = neonId('endpoint')
+  .optional()
+  .describe("Default: the branch's read-write compute");
 export const pooledField = z.boolean().optional().describe('Pooled');
 
 export const sqlText = z.string().min(1).max(100_000);

@@ -107,7 +107,7 @@ function listToolsetsTool(sel: Selection): ToolDef {
     operations: [],
     input: {},
     output: output({
-      toolsets: z.array(z.looseObject({})),
+      toolsets: z.array(z.looseObject({ name: z.string() })),
       read_only: z.boolean(),
       project_id: z.string().optional(),
     }),

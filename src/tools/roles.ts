@@ -7,7 +7,7 @@ import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { defaultBranchId } from '../neon/connection.js';
 import { pick } from '../neon/util.js';
 import { branchId, projectId, readBranchId, roleName } from './fields.js';
-import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef } from './framework.js';
+import { ACT, CREATE, DESTROY, defineTool, item, output, READ, type ToolDef } from './framework.js';
 
 type Role = Schemas['Role'];
 
@@ -42,7 +42,8 @@ async function getRole(
 /** The `role` argument naming an existing role. */
 const roleArg = roleName.describe('Role');
 // Also returns password_note, which labels the password as a secret.
-const passwordOut = output({ role: anyObject, password: z.string().optional() });
+const role = item({ name: z.string() });
+const passwordOut = output({ role, password: z.string().optional() });
 
 export const listRoles = defineTool({
   name: 'list_roles',
@@ -52,7 +53,7 @@ export const listRoles = defineTool({
   operations: ['listProjectBranchRoles', 'listProjectBranches'],
   input: { project_id: projectId, branch_id: readBranchId },
   // Also returns branch_id.
-  output: output({ roles: z.array(anyObject) }),
+  output: output({ roles: z.array(role) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const branch = branch_id ?? (await defaultBranchId(client, project_id, signal));
@@ -74,7 +75,7 @@ export const getRoleTool = defineTool({
   toolset: 'roles',
   operations: ['getProjectBranchRole', 'listProjectBranches'],
   input: { project_id: projectId, branch_id: readBranchId, role: roleArg },
-  output: output({ role: anyObject }),
+  output: output({ role }),
   hints: READ,
   async handler({ project_id, branch_id, role }, { client, signal }) {
     const branch = branch_id ?? (await defaultBranchId(client, project_id, signal));
@@ -119,7 +120,7 @@ export const deleteRole = defineTool({
   operations: ['deleteProjectBranchRole'],
   input: { project_id: projectId, branch_id: branchId, role: roleArg },
   // Also returns deleted: true.
-  output: output({ role: anyObject }),
+  output: output({ role }),
   hints: DESTROY,
   async handler({ project_id, branch_id, role }, { client, signal, wait }) {
     // 204 (no body) means it was already gone.

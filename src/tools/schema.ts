@@ -46,12 +46,12 @@ const ddlList = z
   .refine((a) => a.length >= 1 && a.length <= 20, { message: 'must hold 1 to 20 statements' });
 
 /** A migration or tuning ID (8 hex digits); a refinement, so no pattern costs tokens in the schema. */
-/** The ID a prepare_* tool returned; its name (migration_id, tuning_id) says where it comes from. */
-const workId = (from: string, name: string) =>
+/** The ID a prepare_* tool returned, described by the tool that returns it. */
+const workId = (from: string) =>
   z
     .string()
     .refine((v) => /^[0-9a-f]{8}$/.test(v), { message: `must be the ID from ${from} (8 hex digits)` })
-    .describe(name);
+    .describe(`From ${from}`);
 
 export const getBranchSchema = defineTool({
   name: 'get_branch_schema',
@@ -223,7 +223,7 @@ export const completeDatabaseMigration = defineTool({
   operations: ['deleteProjectBranch', 'listProjectBranches', 'getConnectionURI'],
   input: {
     project_id: projectId,
-    migration_id: workId('prepare_database_migration', 'migration_id'),
+    migration_id: workId('prepare_database_migration'),
   },
   output: output({ applied: z.boolean() }),
   hints: APPLY,
@@ -270,7 +270,7 @@ export const discardDatabaseMigration = defineTool({
   operations: ['deleteProjectBranch', 'listProjectBranches'],
   input: {
     project_id: projectId,
-    migration_id: workId('prepare_database_migration', 'migration_id'),
+    migration_id: workId('prepare_database_migration'),
   },
   output: output({ discarded: z.boolean() }),
   hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
@@ -385,7 +385,7 @@ export const completeQueryTuning = defineTool({
   operations: ['deleteProjectBranch', 'listProjectBranches', 'getConnectionURI'],
   input: {
     project_id: projectId,
-    tuning_id: workId('prepare_query_tuning', 'tuning_id'),
+    tuning_id: workId('prepare_query_tuning'),
     apply: z.boolean().describe('Or discard'),
     ddl: ddlList.optional().describe('Subset of the tried DDL'),
   },
