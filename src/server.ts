@@ -87,6 +87,7 @@ export function prepareServer(options: ServerOptions) {
         capabilities: { tools: {} },
         instructions:
           'Tools for the Neon API (serverless Postgres). Changes wait for Neon to finish before answering. ' +
+          'Every project_id and branch argument takes an ID or a name. ' +
           'Call list_toolsets to see tools that are not enabled.',
       },
     );

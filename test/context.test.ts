@@ -24,8 +24,8 @@ describe('context footprint (what an agent pays to have neon-mcp connected)', ()
     expect(f.tokens, JSON.stringify(f.largest)).toBeLessThanOrEqual(6_000);
   });
 
-  it('all toolsets average under 120 tokens per tool', async () => {
+  it('all toolsets average at most 135 tokens per tool', async () => {
     const f = await footprint({ toolsets: ['all'] });
-    expect(f.perTool, JSON.stringify(f.largest)).toBeLessThan(120);
+    expect(f.perTool, JSON.stringify(f.largest)).toBeLessThanOrEqual(135);
   });
 });

@@ -373,7 +373,7 @@ export const restoreBranch = defineTool({
   input: {
     project_id: projectId,
     branch_id: branchId,
-    source_branch_id: branchRef('ID or name; default: branch_id').optional(),
+    source_branch_id: branchRef('Default: branch_id').optional(),
     source_timestamp: timestamp('Source timestamp').optional(),
     source_lsn: lsn('Source LSN').optional(),
     preserve_under_name: preserveUnderName,
@@ -457,7 +457,7 @@ export const finalizeRestoreBranch = defineTool({
   operations: ['finalizeRestoreBranch', 'getProjectBranch'],
   input: {
     project_id: projectId,
-    branch_id: branchRef('Restored branch: ID or name'),
+    branch_id: branchRef('Restored branch'),
     name: branchName.optional().describe("Original's new name"),
   },
   output: branchOut,

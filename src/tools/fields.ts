@@ -78,13 +78,18 @@ export function refFields(shape: z.ZodRawShape): RefFields {
   return out;
 }
 
-export const projectId = projectRef('ID or name');
-export const branchId = branchRef('ID or name');
+/*
+ * "ID or name" is said once, in the server's instructions, not in each of the ~150 fields that take
+ * one (it would cost about 1,000 tokens of every tools/list); these descriptions restate the field's
+ * name, so they are not advertised.
+ */
+export const projectId = projectRef('project ID');
+export const branchId = branchRef('branch ID');
 /** An optional branch (or parent): the project's default branch when left out. */
-export const optionalBranchId = branchRef('ID or name; default: default branch').optional();
+export const optionalBranchId = branchRef('Default: default branch').optional();
 /** An optional branch that narrows a list or a scope: all branches when left out. */
-export const filterBranchId = branchRef('Only this branch: ID or name').optional();
-export const endpointId = neonId('endpoint').describe('Compute ID (ep-…)');
+export const filterBranchId = branchRef('Only this branch').optional();
+export const endpointId = neonId('endpoint').describe('Compute ID');
 export const operationId = neonId('operation').describe('From list_operations');
 export const orgId = neonId('org').describe('From list_organizations');
 export const databaseName = pgName('database');
@@ -201,7 +206,7 @@ export const connectionFields = {
   project_id: projectId,
   branch_id: optionalBranchId,
   database: optionalDatabase,
-  role: roleName.optional().describe("Default: the database's owner"),
+  role: roleName.optional().describe('Default: database owner'),
 };
 
 export const endpointField = neonId('endpoint')

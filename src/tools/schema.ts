@@ -100,8 +100,8 @@ export const compareSchema = defineTool({
   operations: ['getProjectBranchSchemaComparison', 'listProjectBranchDatabases'],
   input: {
     project_id: projectId,
-    branch_id: branchRef('To compare: ID or name'),
-    base_branch_id: branchRef('ID or name; default: the parent').optional(),
+    branch_id: branchRef('Branch to compare'),
+    base_branch_id: branchRef('Default: the parent').optional(),
     database: databaseName.optional().describe('database'),
   },
   output: output({ diff: z.string() }),

@@ -125,7 +125,7 @@ export const restoreSnapshot = defineTool({
     project_id: projectId,
     snapshot_id: snapshotId,
     name: text(256).optional().describe('name'),
-    target_branch_id: branchRef("ID or name; default: the snapshot's branch").optional(),
+    target_branch_id: branchRef("Default: the snapshot's branch").optional(),
     finalize: z.boolean().optional().describe('finalize'),
   },
   // Also returns `computes` (those the branch took over) and a `note` on how to finalize later.

@@ -46,7 +46,7 @@ export const SQL_READ: Hints = {
  */
 const column = item({ name: z.string(), type: z.string() });
 /** A row's keys are its columns' names, so they cannot be listed here. */
-const row = anyObject.describe('Column name → value');
+const row = anyObject.describe('By column name');
 const statementResult = {
   command: z.string(),
   row_count: z.number().nullable(),
