@@ -38,6 +38,7 @@ describe('which arguments take names', () => {
     expect(looksLikeId('project', 'fancy-bird-12345678')).toBe(true);
     expect(looksLikeId('project', 'my app')).toBe(false);
     expect(looksLikeId('project', 'demo')).toBe(false);
+    expect(looksLikeId('project', 'load-0-100000')).toBe(true);
     expect(looksLikeId('branch', 'br-wispy-meadow-12345678')).toBe(true);
     expect(looksLikeId('branch', 'main')).toBe(false);
     expect(looksLikeId('branch', 'feature/login')).toBe(false);
@@ -134,6 +135,12 @@ describe('project names', () => {
     conn = await connect();
     await conn.ok('get_project', { project_id: project.id });
     expect(await requests()).toEqual([`GET /projects/${project.id}`]);
+  });
+
+  it('takes an ID of an unexpected shape when the search finds a project with that ID', async () => {
+    const odd = api.fake.makeProject({ id: 'legacyproject', name: 'Legacy' });
+    conn = await connect();
+    expect((await conn.ok('get_project', { project_id: 'legacyproject' })).project.id).toBe(odd.id);
   });
 
   it('refuses a name two projects share, and an unknown one, listing candidates', async () => {

@@ -11,10 +11,10 @@ export type RefKind = 'project' | 'branch';
 
 /**
  * What Neon's IDs look like: projects `<words>-<digits>` ("fancy-bird-12345678"), branches `br-…`.
- * A name of that shape is taken as an ID (a name like "app-2024" must then be passed as its ID).
+ * A name of that shape is taken as an ID (a project named "app-2024" must then be passed by its ID).
  */
 const ID_SHAPE: Record<RefKind, RegExp> = {
-  project: /^[a-z]+(?:-[a-z]+)*-\d+$/,
+  project: /^[a-z0-9]+(?:-[a-z0-9]+)*-\d+$/,
   branch: /^br-[a-z0-9]+(?:-[a-z0-9]+)*$/,
 };
 
@@ -112,6 +112,9 @@ async function pick(
   all: () => Promise<readonly Named[]>,
   where = '',
 ): Promise<string> {
+  // An ID of another shape than expected (Neon's search matches IDs too) is still an ID.
+  const byId = matches.find((m) => m.id === value);
+  if (byId) return byId.id;
   const exact = matches.filter((m) => m.name === value);
   if (exact.length === 1) return (exact[0] as Named).id;
   const lister = kind === 'project' ? 'list_projects' : 'list_branches';

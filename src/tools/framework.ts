@@ -126,9 +126,11 @@ export const anyObject = z.looseObject({});
  * An object of an answer, by its main fields: what an agent or a client looks for first. The rest of
  * the object is passed through as Neon gives it, so the advertised schema stays short.
  */
-export const item = (shape: z.ZodRawShape) => z.looseObject(shape);
+export const item = (shape: Record<string, z.ZodType>) =>
+  // Optional: the server checks every answer against this schema, and Neon leaves fields out.
+  z.looseObject(Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])));
 /** An array of {@link item}s. */
-export const items = (shape: z.ZodRawShape) => z.array(item(shape));
+export const items = (shape: Record<string, z.ZodType>) => z.array(item(shape));
 /** What most Neon resources are known by. */
 export const ID_NAME = { id: z.string(), name: z.string() };
 /** A Neon resource (project, branch, snapshot, …) by its ID and name. */

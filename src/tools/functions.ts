@@ -153,7 +153,7 @@ export const deployFunction = defineTool({
     env: textMap('Replaces all'),
   },
   // Also returns a `note` while the build is still running.
-  output: output({ deployment: item({ id: z.string(), status: z.string() }), function: fn }),
+  output: output({ deployment: item({ id: z.number(), status: z.string() }), function: fn }),
   hints: CREATE,
   async handler({ project_id, branch_id, slug, zip_base64, ...maps }, ctx) {
     const files = maps.files as Record<string, string> | undefined;
