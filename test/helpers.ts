@@ -18,7 +18,8 @@ import { validateRequest } from './mock/spec.js';
 
 export { BASE, NeonFake, neonError };
 
-const Ajv2020 = (Ajv2020Module as unknown as { default?: typeof Ajv2020Module }).default ?? Ajv2020Module;
+// CommonJS under ESM: the class is the module's default export.
+const Ajv2020 = (Ajv2020Module as unknown as { default: typeof Ajv2020Module.default }).default;
 
 /**
  * Checks a successful result's structuredContent against the outputSchema the tool advertises in
