@@ -21,8 +21,10 @@ import { eventSink } from './mcp/logging.js';
 import { registerSurface } from './mcp/surface.js';
 import { runtimeToolsets } from './mcp/toolsets.js';
 import { NeonOutOfScopeError, waitForOperations } from './neon/operations.js';
+import { type RefFields, resolveRefs } from './neon/refs.js';
 import { SQL_MAX_BYTES } from './sql/session.js';
 import { fencedText } from './sql/untrusted.js';
+import { refFields } from './tools/fields.js';
 import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
 import { leanSchema, type StandardWithJson, withoutProperty } from './tools/json-schema.js';
 import { type Selection, selectTools } from './tools/registry.js';
@@ -51,6 +53,8 @@ interface PreparedTool {
   def: ToolDef;
   /** Arguments injected from the server's scope (`project_id`, `org_id`), left out of the schema. */
   injected: Record<string, string>;
+  /** Arguments that also take a name, resolved to an ID before the handler runs. */
+  refs: RefFields;
   input: StandardWithJson;
   output: StandardWithJson;
 }
@@ -81,6 +85,7 @@ export function prepareServer(options: ServerOptions) {
     const tool = {
       def,
       injected,
+      refs: refFields(def.input),
       input: leanSchema(z.strictObject(shape), 'input', {
         scope: keys.length ? injected : undefined,
         precomputed: preInput,
@@ -118,6 +123,7 @@ export function prepareServer(options: ServerOptions) {
         debouncedNotificationMethods: ['notifications/tools/list_changed'],
         instructions:
           'Tools for the Neon API (serverless Postgres). Changes wait for Neon to finish before answering. ' +
+          'Every project_id and branch argument takes an ID or a name. ' +
           'Call list_toolsets to see tools that are not enabled, enable_toolsets to add them.',
       },
     );
@@ -174,10 +180,14 @@ export function prepareServer(options: ServerOptions) {
                 },
               }),
           };
-          const input = { ...args, ...tool.injected };
+          // Injected arguments (the server's project and organization) come first: under scope, a
+          // project_id left in the arguments is a name, for resolveRefs to check against the scope.
+          const input = { ...tool.injected, ...args };
           try {
             const result = await clientEvents.run(eventSink(mcp, redact, progress), () =>
-              acceptedWrites.run(accepted, () => tool.def.handler(input, ctx)),
+              acceptedWrites.run(accepted, async () =>
+                tool.def.handler(await resolveRefs(ctx, tool.refs, input), ctx),
+              ),
             );
             // The structured form is the redacted JSON; the text form is the same JSON, except that a
             // result with untrusted data has that data between markers after the rest (untrusted.ts).

@@ -53,9 +53,9 @@ describe('list_projects: shared and deleted projects', () => {
 
   it('recover_project names the project Neon cannot find', async () => {
     conn = await connect({ toolsets: ['projects'] });
-    const err = await conn.fails('recover_project', { project_id: 'never-was' });
+    const err = await conn.fails('recover_project', { project_id: 'never-was-1' });
     expect(err).toMatch(/HTTP 404/);
-    expect(err).toMatch(/project "never-was"/);
+    expect(err).toMatch(/project "never-was-1"/);
   });
 });
 

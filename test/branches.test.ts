@@ -207,7 +207,10 @@ describe('create_branch', () => {
     expect(err).toMatch(/list_branches/);
     expect(err).not.toMatch(/Not found: project/);
     // An unknown project is still the project's fault.
-    const noProject = await conn.fails('create_branch', { project_id: 'p-nope', parent_id: 'br-nope-123' });
+    const noProject = await conn.fails('create_branch', {
+      project_id: 'nope-404404',
+      parent_id: 'br-nope-123',
+    });
     expect(noProject).toMatch(/HTTP 404/);
     expect(noProject).not.toMatch(/parent branch br-nope-123 does not exist/);
   });

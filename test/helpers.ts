@@ -6,6 +6,7 @@
 import { Client, type ClientOptions } from '@modelcontextprotocol/client';
 import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import Ajv2020Module, { type ValidateFunction } from 'ajv/dist/2020.js';
 import type { RequestHandler } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
@@ -16,6 +17,37 @@ import { BASE, NeonFake, neonError } from './mock/neon-fake.js';
 import { validateRequest } from './mock/spec.js';
 
 export { BASE, NeonFake, neonError };
+
+// CommonJS under ESM: the class is the module's default export.
+const Ajv2020 = (Ajv2020Module as unknown as { default: typeof Ajv2020Module.default }).default;
+
+/**
+ * Checks a successful result's structuredContent against the outputSchema the tool advertises in
+ * tools/list (what a client relies on), so that every call a test makes through `call` or `ok` proves
+ * the schema describes the answer. The SDK client validates only when it has cached tools/list itself.
+ */
+export function outputChecker(
+  listTools: () => Promise<{ tools: { name: string; outputSchema?: object }[] }>,
+) {
+  let validators: Promise<Map<string, ValidateFunction>> | undefined;
+  const compile = async () => {
+    // strict: only keywords JSON Schema knows (no zod leftovers); but `properties` without
+    // `type: object` is how the lean schemas say "an object with these fields" (json-schema.ts).
+    const ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false });
+    const { tools } = await listTools();
+    return new Map(tools.filter((t) => t.outputSchema).map((t) => [t.name, ajv.compile(t.outputSchema!)]));
+  };
+  return async (name: string, result: { isError?: boolean; structuredContent?: unknown }) => {
+    if (result.isError || result.structuredContent === undefined) return;
+    validators ??= compile();
+    const validate = (await validators).get(name);
+    if (validate && !validate(result.structuredContent)) {
+      throw new Error(
+        `${name}: structuredContent does not match its advertised outputSchema: ${JSON.stringify(validate.errors)}`,
+      );
+    }
+  };
+}
 export const TEST_KEY = 'napi_test_key_0123456789abcdef';
 
 export interface RecordedRequest {
@@ -142,12 +174,15 @@ export async function connect(options: ConnectOptions = {}) {
   );
   beforeConnect?.(mcp);
   await mcp.connect(clientSide);
+  const checkOutput = outputChecker(() => mcp.listTools());
   return {
     mcp,
     prepared,
     /** Calls a tool and returns the raw result. */
-    call(name: string, args: Record<string, unknown> = {}, opts?: Parameters<Client['callTool']>[1]) {
-      return mcp.callTool({ name, arguments: args }, opts);
+    async call(name: string, args: Record<string, unknown> = {}, opts?: Parameters<Client['callTool']>[1]) {
+      const res = await mcp.callTool({ name, arguments: args }, opts);
+      await checkOutput(name, res);
+      return res;
     },
     /** Calls a tool that must succeed and returns its structured content. */
     async ok<T = any>(name: string, args: Record<string, unknown> = {}): Promise<T> {
@@ -157,6 +192,7 @@ export async function connect(options: ConnectOptions = {}) {
       // An answer with untrusted data has it between markers in its text form.
       if ((res.structuredContent as { untrusted?: unknown } | undefined)?.untrusted)
         expect(text(res)).toMatch(FENCED_TEXT);
+      await checkOutput(name, res);
       return res.structuredContent as T;
     },
     /** Calls a tool that must fail and returns its error text. */

@@ -10,7 +10,10 @@
  */
 import { HttpResponse, http } from 'msw';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { REF_OPERATIONS } from '../src/neon/refs.js';
 import { connections } from '../src/sql/connections.js';
+import { refFields } from '../src/tools/fields.js';
+import type { ToolDef } from '../src/tools/framework.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
 import { connect, text, useMockApi } from './helpers.js';
 import { enableAuth } from './mock/auth.js';
@@ -29,6 +32,15 @@ import { startPostgres, type TestPostgres } from './pg/server.js';
 const IMPLICIT: Record<string, string> = {
   getProjectOperation: 'polled by ctx.wait for the operations a change returned',
 };
+
+/**
+ * Operations a tool with a reference field (a project_id or branch argument that takes a name) may call
+ * without declaring them: src/server.ts resolves those fields for every tool (src/neon/refs.ts) before
+ * the handler runs, from the field metadata of src/tools/fields.ts, as it polls operations for changes.
+ */
+function resolvedBy(tool: ToolDef): Set<string> {
+  return new Set(Object.values(refFields(tool.input)).flatMap((kind) => REF_OPERATIONS[kind]));
+}
 
 /**
  * Declared operations that no scenario below reaches, by tool, each with the path that reaches them.
@@ -211,6 +223,12 @@ const SCENARIOS: Scenario[] = [
   { tool: 'list_branches', args: (w) => ({ project_id: w.project_id }) },
   { tool: 'count_branches', args: (w) => ({ project_id: w.project_id }) },
   { tool: 'get_branch', args: (w) => w.ids },
+  // Names: resolved by listing (REF_OPERATIONS), which the tool need not declare.
+  {
+    tool: 'get_branch',
+    path: 'by names',
+    args: (w) => ({ project_id: w.project.name, branch_id: 'dev' }),
+  },
   { tool: 'create_branch', args: (w) => ({ project_id: w.project_id, name: 'feature' }) },
   {
     tool: 'create_branch',
@@ -824,7 +842,9 @@ describe('each tool calls only the operations it declares', () => {
       called.set(s.tool, mine);
       for (const id of ids) mine.add(id);
       const declared = new Set(tool!.operations);
-      const implicit = (id: string) => !tool!.hints.readOnlyHint && IMPLICIT[id] !== undefined;
+      const resolving = resolvedBy(tool!);
+      const implicit = (id: string) =>
+        (!tool!.hints.readOnlyHint && IMPLICIT[id] !== undefined) || resolving.has(id);
       const undeclared = [...new Set(ids)].filter((id) => !declared.has(id) && !implicit(id));
       expect(undeclared, `${s.tool} calls operations it does not declare`).toEqual([]);
     });

@@ -58,15 +58,18 @@ describe('project tools', () => {
 
   it('names what was not found on a 404', async () => {
     conn = await connect();
-    const err = await conn.fails('get_project', { project_id: 'no-such-project' });
+    const err = await conn.fails('get_project', { project_id: 'no-such-project-1' });
     expect(err).toMatch(/HTTP 404/);
-    expect(err).toMatch(/project "no-such-project"/);
+    expect(err).toMatch(/project "no-such-project-1"/);
   });
 
-  it('refuses an ID that is not a Neon ID before sending anything', async () => {
+  it('takes what is not shaped like an ID as a name, looked up and never put in a path', async () => {
     conn = await connect();
     const err = await conn.fails('get_project', { project_id: '../api_keys' });
-    expect(err).toMatch(/project_id: must be a Neon project ID/);
-    expect(api.requests).toHaveLength(0);
+    expect(err).toMatch(/No project is named "\.\.\/api_keys"/);
+    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /projects', 'GET /projects']);
+    expect(await conn.fails('get_project', { project_id: '' })).toMatch(
+      /project_id: must be a project ID or name/,
+    );
   });
 });

@@ -102,8 +102,8 @@ describe('selection', () => {
     // Naming the same project is tolerated; naming another is refused before any request.
     expect((await conn.ok('get_project', { project_id: project.id })).project.id).toBe(project.id);
     const before = api.requests.length;
-    const err = await conn.fails('get_project', { project_id: 'someone-elses' });
-    expect(err).toMatch(/scoped to project .*"someone-elses" cannot be used/);
+    const err = await conn.fails('get_project', { project_id: 'someone-elses-1' });
+    expect(err).toMatch(/scoped to project .*"someone-elses-1" cannot be used/);
     await api.settle();
     expect(api.requests.length).toBe(before);
   });

@@ -13,7 +13,7 @@
  */
 import { HttpResponse, http } from 'msw';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type * as z from 'zod';
+import * as z from 'zod';
 import { stderrLogger } from '../src/log.js';
 import type { ToolDef } from '../src/tools/framework.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
@@ -341,17 +341,8 @@ describe('project scoping cannot be escaped', () => {
   it('refuses another project_id in every tool with a clear message and sends nothing', async () => {
     const c = await open({ projectId: world.project.id });
     const { tools } = await c.mcp.listTools();
-    const attempts = [
-      world.other.id,
-      world.project.id.toUpperCase(),
-      ` ${world.project.id}`,
-      `${world.project.id}/../${world.other.id}`,
-      `${world.project.id}%2F..%2F${world.other.id}`,
-      null,
-      42,
-      [world.other.id],
-      { id: world.other.id },
-    ];
+    // Shaped like an ID, or not a string: refused by validation, before any request.
+    const attempts = [world.other.id, null, 42, [world.other.id], { id: world.other.id }];
     let refused = 0;
     for (const t of tools) {
       const def = ALL_TOOLS.find((d) => d.name === t.name);
@@ -359,7 +350,9 @@ describe('project scoping cannot be escaped', () => {
       for (const project_id of attempts) {
         const res = await c.call(t.name, { ...argsFor(def), project_id });
         expect(res.isError, `${t.name} with ${JSON.stringify(project_id)}`).toBe(true);
-        expect(text(res)).toMatch(new RegExp(`scoped to project ${world.project.id}`));
+        expect(text(res), `${t.name} with ${JSON.stringify(project_id)}`).toMatch(
+          new RegExp(`scoped to project ${world.project.id}`),
+        );
         expect(text(res)).toMatch(/Omit project_id/);
         refused++;
       }
@@ -368,12 +361,49 @@ describe('project scoping cannot be escaped', () => {
     expect(mock.requests).toEqual([]);
   });
 
+  it("takes any other string as a project name: refused unless it is the scoped project's, reading only that project", async () => {
+    const c = await open({ projectId: world.project.id });
+    const { tools } = await c.mcp.listTools();
+    const names = [
+      world.project.id.toUpperCase(),
+      ` ${world.project.id}`,
+      `${world.project.id}/../${world.other.id}`,
+      `${world.project.id}%2F..%2F${world.other.id}`,
+      world.other.name,
+    ];
+    let refused = 0;
+    for (const t of tools) {
+      const def = ALL_TOOLS.find((d) => d.name === t.name);
+      if (!def || !('project_id' in def.input)) continue;
+      // Only where the other arguments are valid: else validation refuses them first (no request either).
+      const args = argsFor(def, { email: 'eve@example.com' });
+      if (!z.object(def.input).safeParse(args).success) continue;
+      for (const project_id of names) {
+        const res = await c.call(t.name, { ...args, project_id });
+        expect(res.isError, `${t.name} with ${JSON.stringify(project_id)}`).toBe(true);
+        expect(text(res), `${t.name} with ${JSON.stringify(project_id)}`).toMatch(
+          new RegExp(
+            `scoped to project ${world.project.id} \\("${world.project.name}"\\); .* is not its name\\. Omit project_id`,
+          ),
+        );
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(names.length * 5);
+    expect(mock.requests.length).toBeGreaterThan(0);
+    expect(
+      mock.requests.filter((r) => r.method !== 'GET' || r.path !== `/projects/${world.project.id}`),
+    ).toEqual([]);
+  });
+
   it('accepts its own project_id (dropped) and no project_id at all', async () => {
     const c = await open({ projectId: world.project.id });
     const same = await c.call('get_project', { project_id: world.project.id });
     expect(same.isError, text(same)).toBeFalsy();
     const implied = await c.call('get_project', {});
     expect((implied.structuredContent as any).project.id).toBe(world.project.id);
+    const byName = await c.call('get_project', { project_id: world.project.name });
+    expect((byName.structuredContent as any)?.project?.id, text(byName)).toBe(world.project.id);
   });
 
   it('refuses account-level tools called by name as unknown, sending nothing', async () => {

@@ -9,17 +9,22 @@ import { fetchBranch, summarizeEndpoint } from '../neon/resources.js';
 import { checkShape } from '../neon/shape.js';
 import { pollStatus } from '../neon/status.js';
 import { defined } from '../neon/util.js';
-import { branchId, projectId, str, text } from './fields.js';
+import { branchId, optionalBranchId, projectId, str, text } from './fields.js';
 import {
   ACT,
   anyObject,
   CREATE,
   defineTool,
+  item,
+  items,
   output,
   READ,
+  resource,
   type ToolContext,
   type ToolDef,
 } from './framework.js';
+
+const anonymizationStatus = item({ state: z.string(), status_message: z.string() });
 
 /** Enforced on masking rules; the advertised schema only names the fields (tokens). */
 const MASKING_RULES = z
@@ -82,11 +87,11 @@ export const createAnonymizedBranch = defineTool({
   input: {
     project_id: projectId,
     name: text(256).optional().describe('name'),
-    parent_id: branchId.optional().describe('parent ID'),
+    parent_id: optionalBranchId,
     compute: z.boolean().default(true).describe('compute'),
   },
   // Also returns `compute` (the read-write compute it added).
-  output: output({ branch: anyObject }),
+  output: output({ branch: resource }),
   hints: CREATE,
   async handler({ project_id, name, parent_id, compute }, { client, signal, wait }) {
     const res = await client.post('/projects/{project_id}/branch_anonymized', {
@@ -114,7 +119,10 @@ export const getBranchAnonymization = defineTool({
   beta: true,
   operations: ['getAnonymizedBranchStatus', 'getMaskingRules'],
   input: { project_id: projectId, branch_id: branchId },
-  output: output({ status: anyObject, masking_rules: z.array(anyObject) }),
+  output: output({
+    status: anonymizationStatus,
+    masking_rules: items({ table_name: z.string(), column_name: z.string() }),
+  }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const [status, rules] = await Promise.all([
@@ -137,7 +145,7 @@ export const anonymizeBranch = defineTool({
   operations: ['updateMaskingRules', 'startAnonymization', 'getAnonymizedBranchStatus'],
   input: { project_id: projectId, branch_id: branchId, masking_rules: maskingRules.optional() },
   // Also returns a `note` when it is still running.
-  output: output({ status: anyObject }),
+  output: output({ status: anonymizationStatus }),
   // Rewrites the branch's column data in place (on purpose: it is the masked copy).
   hints: { ...ACT, destructiveHint: true },
   async handler({ project_id, branch_id, masking_rules: rules }, ctx) {

@@ -4,7 +4,9 @@ import type { Schemas } from '../client/neon-client.js';
 import { keySummary } from '../neon/resources.js';
 import { pick } from '../neon/util.js';
 import { KEY_WARNING, keyId, keyName } from './fields.js';
-import { anyObject, CREATE, DESTROY, defineTool, output, READ } from './framework.js';
+import { CREATE, DESTROY, defineTool, item, output, READ } from './framework.js';
+
+const apiKey = item({ id: z.number(), name: z.string() });
 
 export const listApiKeys = defineTool({
   name: 'list_api_keys',
@@ -14,7 +16,7 @@ export const listApiKeys = defineTool({
   accountLevel: true,
   operations: ['listApiKeys'],
   input: {},
-  output: output({ api_keys: z.array(anyObject) }),
+  output: output({ api_keys: z.array(apiKey) }),
   hints: READ,
   async handler(_args, { client, signal }) {
     const keys = await client.get('/api_keys', { signal });
@@ -31,7 +33,7 @@ export const createApiKey = defineTool({
   operations: ['createApiKey'],
   input: { key_name: keyName },
   // Also returns warning, which labels the key as a secret.
-  output: output({ api_key: anyObject, key: z.string() }),
+  output: output({ api_key: apiKey, key: z.string() }),
   hints: CREATE,
   async handler({ key_name }, { client, signal }) {
     const res = await client.post('/api_keys', {
@@ -54,7 +56,7 @@ export const revokeApiKey = defineTool({
   accountLevel: true,
   operations: ['revokeApiKey'],
   input: { key_id: keyId },
-  output: output({ api_key: anyObject }),
+  output: output({ api_key: apiKey }),
   hints: DESTROY,
   async handler({ key_id }, { client, signal }) {
     const res = await client.delete('/api_keys/{key_id}', {

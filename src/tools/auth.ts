@@ -15,11 +15,15 @@ import {
   CREATE,
   DESTROY,
   defineTool,
+  item,
+  items,
   output,
   READ,
   type ToolDef,
   UPDATE,
 } from './framework.js';
+
+const neonAuth = item({ auth_provider: z.string(), branch_id: z.string() });
 
 const base = '/projects/{project_id}/branches/{branch_id}/auth' as const;
 const ids = { project_id: projectId, branch_id: branchId };
@@ -28,7 +32,7 @@ type UntypedRequest = (method: HttpMethod, route: Route, options: RequestOptions
 
 const provider = z.enum(['better_auth', 'stack', 'mock']);
 const oauthProvider = z.enum(['google', 'github', 'microsoft', 'vercel']);
-const userId = str(256).describe('user ID');
+const userId = str(256).describe('Neon Auth user ID');
 const SECRET_WARNING = 'SECRET: shown only this once. Give it to the user to store securely.';
 
 /** A copy with every non-empty secret Neon echoes on reads replaced by `[hidden]`. */
@@ -62,7 +66,10 @@ export const enableNeonAuth = defineTool({
     database_name: text(63).optional().describe('database name'),
   },
   // Also returns a `warning` about the secrets.
-  output: output({ neon_auth: anyObject, secrets: anyObject }),
+  output: output({
+    neon_auth: neonAuth,
+    secrets: item({ pub_client_key: z.string(), secret_server_key: z.string() }),
+  }),
   hints: CREATE,
   async handler({ project_id, branch_id, auth_provider, database_name }, { client, signal }) {
     const res = await client.post(base, {
@@ -115,7 +122,7 @@ export const getNeonAuth = defineTool({
     ...ids,
     all: z.boolean().optional().describe('Each section in full'),
   },
-  output: output({ neon_auth: anyObject }),
+  output: output({ neon_auth: neonAuth }),
   hints: READ,
   async handler({ project_id, branch_id, all }, { client, signal }) {
     const wanted = all ? (Object.keys(SECTIONS) as Section[]) : DEFAULT_SECTIONS;
@@ -263,7 +270,7 @@ export const updateNeonAuth = defineTool({
     // The fields of each section are enforced, not advertised (tokens); a refusal lists them.
     settings: anyObject.describe('Fields to change'),
   },
-  output: output({ settings: anyObject }),
+  output: output({ settings: item({}).describe('As get_neon_auth shows') }),
   hints: UPDATE,
   async handler({ project_id, branch_id, section, settings }, { client, signal }) {
     const { route, method, schema } = SETTINGS[section];
@@ -301,7 +308,7 @@ export const updateNeonAuthDomains = defineTool({
     add: z.array(z.url()).optional().describe('add'),
     remove: z.array(z.url()).optional().describe('remove'),
   },
-  output: output({ domains: z.array(anyObject) }),
+  output: output({ domains: items({ domain: z.string() }) }),
   hints: UPDATE,
   async handler({ project_id, branch_id, add, remove }, { client, signal }) {
     const path = { project_id, branch_id };
@@ -344,7 +351,7 @@ export const setNeonAuthOauthProvider = defineTool({
     client_secret: text(512).optional().describe('client secret'),
     microsoft_tenant_id: text(128).optional().describe('microsoft tenant ID'),
   },
-  output: output({ provider: anyObject }),
+  output: output({ provider: item({ id: z.string(), type: z.string() }) }),
   hints: UPDATE,
   async handler({ project_id, branch_id, provider: id, ...creds }, { client, signal }) {
     const path = { project_id, branch_id };
@@ -501,7 +508,10 @@ export const createNeonAuthSdkKeys = defineTool({
   operations: ['createNeonAuthProviderSDKKeys'],
   input: { project_id: projectId, auth_provider: provider.describe('auth provider') },
   // Also returns a `warning` about the secrets.
-  output: output({ neon_auth: anyObject, secrets: anyObject }),
+  output: output({
+    neon_auth: neonAuth,
+    secrets: item({ pub_client_key: z.string(), secret_server_key: z.string() }),
+  }),
   hints: CREATE,
   async handler({ project_id, auth_provider }, { client, signal }) {
     const res = await client.post('/projects/auth/keys', {

@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
 import { cursor, neonIdList, orgId, timestamp } from './fields.js';
-import { anyObject, defineTool, output, READ, UPDATE } from './framework.js';
+import { defineTool, items, output, READ, UPDATE } from './framework.js';
 
 const V2_METRICS = [
   'compute_unit_seconds',
@@ -18,8 +18,7 @@ const V2_METRICS = [
 /** The branch endpoint supports the first six only. */
 const BRANCH_METRICS = V2_METRICS.slice(0, 6);
 
-/** `org_id` described so that the description is trimmed as restating the name. */
-const org = orgId.describe('org ID');
+const org = orgId;
 
 type PeriodV2 = Schemas['ConsumptionHistoryPerPeriodV2'];
 
@@ -66,7 +65,10 @@ export const getConsumption = defineTool({
     cursor: cursor.describe('Cursor'),
   },
   // Also returns next_cursor when there is another page.
-  output: output({ projects: z.array(anyObject).optional(), branches: z.array(anyObject).optional() }),
+  output: output({
+    projects: items({ project_id: z.string() }).optional(),
+    branches: items({ branch_id: z.string() }).optional(),
+  }),
   hints: READ,
   async handler(args, { client, signal }) {
     const perBranch = args.per === 'branch';
@@ -141,7 +143,7 @@ export const getSpendingLimit = defineTool({
 export const setSpendingLimit = defineTool({
   name: 'set_spending_limit',
   title: 'Set spending limit',
-  description: 'Set the monthly spending alert limit in US cents; null removes it.',
+  description: 'Set the monthly spending alert in US cents; null removes it.',
   toolset: 'billing',
   accountLevel: true,
   beta: true,

@@ -11,6 +11,7 @@ import { fetchBranch, summarizeEndpoint } from '../neon/resources.js';
 import { defined, pick } from '../neon/util.js';
 import {
   branchId,
+  branchRef,
   checkCuRange,
   confirm,
   cursor,
@@ -18,6 +19,7 @@ import {
   maxCu,
   minCu,
   nullableTimestamp,
+  optionalBranchId,
   projectId,
   search,
   suspendTimeout,
@@ -26,13 +28,13 @@ import {
 } from './fields.js';
 import {
   ACT,
-  anyObject,
   CREATE,
   confirmIrreversible,
   DESTROY,
   defineTool,
   output,
   READ,
+  resource,
   type ToolDef,
   UPDATE,
 } from './framework.js';
@@ -67,7 +69,7 @@ function oneOf(a: unknown, b: unknown, names: string): void {
   if (a !== undefined && b !== undefined) throw new InvalidArgumentError(`Give ${names}, not both.`);
 }
 
-const branchOut = output({ branch: anyObject });
+const branchOut = output({ branch: resource });
 
 export const listBranches = defineTool({
   name: 'list_branches',
@@ -83,7 +85,7 @@ export const listBranches = defineTool({
     cursor: cursor.describe('Cursor'),
   },
   // Also returns next_cursor when there is another page (pass it as cursor).
-  output: output({ branches: z.array(anyObject) }),
+  output: output({ branches: z.array(resource) }),
   hints: READ,
   async handler(args, { client, signal }) {
     const pageSize = args.limit ?? 100;
@@ -180,7 +182,7 @@ async function unknownParentError(
 export const createBranch = defineTool({
   name: 'create_branch',
   title: 'Create branch',
-  description: 'Branch off a parent (as of now or a past point) with a compute; returns connection_uri.',
+  description: 'Branch off a parent (now or a past point) with a compute; returns connection_uri.',
   toolset: 'branches',
   operations: [
     'createProjectBranch',
@@ -193,7 +195,7 @@ export const createBranch = defineTool({
   input: {
     project_id: projectId,
     name: branchName.optional(),
-    parent_id: branchId.optional().describe('Parent ID'),
+    parent_id: optionalBranchId,
     parent_timestamp: timestamp('Parent timestamp').optional(),
     parent_lsn: lsn('Parent LSN').optional(),
     protected: z.boolean().optional().describe('Protected'),
@@ -204,7 +206,7 @@ export const createBranch = defineTool({
     suspend_timeout_seconds: suspendTimeout.optional(),
   },
   // Also returns compute, databases, database, role, and a note when there is no connection string.
-  output: output({ branch: anyObject, connection_uri: z.string().optional() }),
+  output: output({ branch: resource, connection_uri: z.string().optional() }),
   hints: CREATE,
   async handler(args, { client, signal, wait }) {
     const { project_id } = args;
@@ -416,7 +418,7 @@ export const restoreBranch = defineTool({
   input: {
     project_id: projectId,
     branch_id: branchId,
-    source_branch_id: branchId.optional().describe('Source branch ID'),
+    source_branch_id: branchRef('Default: branch_id').optional(),
     source_timestamp: timestamp('Source timestamp').optional(),
     source_lsn: lsn('Source LSN').optional(),
     preserve_under_name: preserveUnderName,
@@ -515,7 +517,7 @@ export const finalizeRestoreBranch = defineTool({
   operations: ['finalizeRestoreBranch', 'getProjectBranch'],
   input: {
     project_id: projectId,
-    branch_id: branchId.describe('Restored branch'),
+    branch_id: branchRef('Restored branch'),
     name: branchName.optional().describe("Original's new name"),
   },
   output: branchOut,

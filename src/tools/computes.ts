@@ -11,23 +11,14 @@ import {
   branchId,
   checkCuRange,
   computeId,
+  filterBranchId,
   maxCu,
   minCu,
   projectId,
   suspendTimeout,
   text,
 } from './fields.js';
-import {
-  ACT,
-  anyObject,
-  CREATE,
-  DESTROY,
-  defineTool,
-  output,
-  READ,
-  type ToolDef,
-  UPDATE,
-} from './framework.js';
+import { ACT, CREATE, DESTROY, defineTool, item, output, READ, type ToolDef, UPDATE } from './framework.js';
 
 const endpointRoute = '/projects/{project_id}/endpoints/{endpoint_id}' as const;
 
@@ -39,7 +30,9 @@ async function getEndpoint(client: NeonClient, project_id: string, endpoint_id: 
   return res.endpoint;
 }
 
-const computeOut = output({ compute: anyObject });
+/** A compute by what it is known and reached by. */
+const compute = item({ id: z.string(), host: z.string() });
+const computeOut = output({ compute });
 
 export const listComputes = defineTool({
   name: 'list_computes',
@@ -47,8 +40,8 @@ export const listComputes = defineTool({
   description: 'List computes (endpoints) of a project or branch.',
   toolset: 'computes',
   operations: ['listProjectEndpoints', 'listProjectBranchEndpoints'],
-  input: { project_id: projectId, branch_id: branchId.optional() },
-  output: output({ computes: z.array(anyObject) }),
+  input: { project_id: projectId, branch_id: filterBranchId },
+  output: output({ computes: z.array(compute) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const res = branch_id

@@ -8,7 +8,7 @@ import { defineTool, output, READ, type ToolDef } from './framework.js';
 export const getConnectionString = defineTool({
   name: 'get_connection_string',
   title: 'Get connection string',
-  description: 'Get a postgresql:// URI with password (default: first database, its owner).',
+  description: 'Get a postgresql:// URI with password.',
   toolset: 'databases',
   operations: ['getConnectionURI', 'listProjectBranches', 'listProjectBranchDatabases'],
   input: { ...connectionFields, endpoint_id: endpointField, pooled: pooledField },

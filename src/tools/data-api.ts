@@ -7,7 +7,19 @@ import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { checkShape } from '../neon/shape.js';
 import { defined } from '../neon/util.js';
 import { branchId, databaseName, projectId } from './fields.js';
-import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
+import {
+  anyObject,
+  CREATE,
+  DESTROY,
+  defineTool,
+  item,
+  output,
+  READ,
+  type ToolDef,
+  UPDATE,
+} from './framework.js';
+
+const dataApi = item({ url: z.string(), status: z.string() });
 
 const route = '/projects/{project_id}/branches/{branch_id}/data-api/{database_name}' as const;
 const ids = { project_id: projectId, branch_id: branchId, database_name: databaseName };
@@ -40,7 +52,7 @@ export const getDataApi = defineTool({
   toolset: 'data_api',
   operations: ['getProjectBranchDataAPI'],
   input: ids,
-  output: output({ data_api: anyObject }),
+  output: output({ data_api: dataApi }),
   hints: READ,
   async handler(args, { client, signal }) {
     return { data_api: await read(client, args, signal) };
@@ -60,7 +72,7 @@ export const createDataApi = defineTool({
     add_default_grants: z.boolean().optional().describe('Grant public tables'),
     settings: settings.optional(),
   },
-  output: output({ data_api: anyObject }),
+  output: output({ data_api: dataApi }),
   hints: CREATE,
   async handler({ project_id, branch_id, database_name, jwks_url, ...rest }, { client, signal }) {
     if (rest.settings) checkShape(SETTINGS, rest.settings, 'settings');
@@ -82,7 +94,7 @@ export const updateDataApi = defineTool({
   toolset: 'data_api',
   operations: ['updateProjectBranchDataAPI', 'getProjectBranchDataAPI'],
   input: { ...ids, settings: settings.optional() },
-  output: output({ data_api: anyObject }),
+  output: output({ data_api: dataApi }),
   hints: UPDATE,
   async handler({ project_id, branch_id, database_name, settings }, { client, signal }) {
     if (settings) checkShape(SETTINGS, settings, 'settings');

@@ -8,7 +8,10 @@ import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { defaultBranchId } from '../neon/connection.js';
 import { defined, pick } from '../neon/util.js';
 import { branchId, databaseName, projectId, readBranchId, roleName } from './fields.js';
-import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
+import { CREATE, DESTROY, defineTool, item, output, READ, type ToolDef, UPDATE } from './framework.js';
+
+/** A database by its name and owner (the role SQL tools connect as by default). */
+const database = item({ name: z.string(), owner_name: z.string() });
 
 const dbsRoute = '/projects/{project_id}/branches/{branch_id}/databases' as const;
 const dbRoute = '/projects/{project_id}/branches/{branch_id}/databases/{database_name}' as const;
@@ -38,7 +41,7 @@ export const listDatabases = defineTool({
   operations: ['listProjectBranchDatabases', 'listProjectBranches'],
   input: { project_id: projectId, branch_id: readBranchId },
   // Also returns branch_id.
-  output: output({ databases: z.array(anyObject) }),
+  output: output({ databases: z.array(database) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const branch = branch_id ?? (await defaultBranchId(client, project_id, signal));
@@ -60,7 +63,7 @@ export const getDatabaseTool = defineTool({
   toolset: 'databases',
   operations: ['getProjectBranchDatabase', 'listProjectBranches'],
   input: { project_id: projectId, branch_id: readBranchId, database: databaseArg },
-  output: output({ database: anyObject }),
+  output: output({ database }),
   hints: READ,
   async handler({ project_id, branch_id, database }, { client, signal }) {
     const branch = branch_id ?? (await defaultBranchId(client, project_id, signal));
@@ -103,7 +106,7 @@ export const createDatabase = defineTool({
     name: databaseName.describe('Name'),
     owner: roleName.optional().describe('Owner'),
   },
-  output: output({ database: anyObject }),
+  output: output({ database }),
   hints: CREATE,
   async handler({ project_id, branch_id, name, owner }, { client, signal, wait }) {
     const owner_name = owner ?? (await defaultOwner(client, project_id, branch_id, signal));
@@ -127,7 +130,7 @@ export const updateDatabase = defineTool({
     new_name: databaseName.optional().describe('New name'),
     owner: roleName.optional().describe('Owner'),
   },
-  output: output({ database: anyObject }),
+  output: output({ database }),
   hints: UPDATE,
   async handler({ project_id, branch_id, database, new_name, owner }, { client, signal, wait }) {
     const changes = defined({ name: new_name, owner_name: owner });
@@ -154,7 +157,7 @@ export const deleteDatabase = defineTool({
   operations: ['deleteProjectBranchDatabase'],
   input: { project_id: projectId, branch_id: branchId, database: databaseArg },
   // Also returns deleted: true.
-  output: output({ database: anyObject }),
+  output: output({ database }),
   hints: DESTROY,
   async handler({ project_id, branch_id, database }, { client, signal, wait }) {
     // 204 (no body) means it was already gone.

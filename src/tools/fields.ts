@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
+import type { RefFields, RefKind } from '../neon/refs.js';
 
 const NEON_ID = /^[a-z0-9-]{1,60}$/;
 
@@ -29,11 +30,68 @@ export function pgName(what: string) {
     .describe(`${what} name`);
 }
 
-export const projectId = neonId('project');
-export const branchId = neonId('branch');
-export const endpointId = neonId('endpoint');
-export const operationId = neonId('operation');
-export const orgId = neonId('org');
+/*
+ * References: fields that take a project or branch ID, or its name (resolved by src/neon/refs.ts before
+ * the handler runs, for every tool, from this registry). Kept in a registry of its own so nothing of it
+ * reaches the advertised JSON Schema.
+ */
+const references = z.registry<{ ref: RefKind }>();
+
+/** Names are what Neon allows (1 to 256 characters); an ID is one such string too. */
+const refString = (kind: RefKind) =>
+  z.string().refine((v) => v.length >= 1 && v.length <= 256 && !/\p{Cc}/u.test(v), {
+    message: `must be a ${kind} ID or name (1 to 256 characters)`,
+  });
+
+/** A field taking a project ID or a project name (unique among the projects the key sees). */
+export function projectRef(description: string) {
+  const field = refString('project').describe(description);
+  references.add(field, { ref: 'project' });
+  return field;
+}
+
+/** A field taking a branch ID (`br-…`) or the name of a branch of the call's project. */
+export function branchRef(description: string) {
+  const field = refString('branch').describe(description);
+  references.add(field, { ref: 'branch' });
+  return field;
+}
+
+/** Which reference a field of an input shape takes, looking through `.optional()` and the like. */
+function refOf(schema: z.ZodType): RefKind | undefined {
+  let s: z.ZodType | undefined = schema;
+  while (s) {
+    const meta = references.get(s);
+    if (meta) return meta.ref;
+    s = (s._zod.def as { innerType?: z.ZodType }).innerType;
+  }
+  return undefined;
+}
+
+/** The reference fields of a tool's input shape, for the server to resolve before the handler runs. */
+export function refFields(shape: z.ZodRawShape): RefFields {
+  const out: Record<string, RefKind> = {};
+  for (const [key, schema] of Object.entries(shape)) {
+    const kind = refOf(schema as z.ZodType);
+    if (kind) out[key] = kind;
+  }
+  return out;
+}
+
+/*
+ * "ID or name" is said once, in the server's instructions, not in each of the ~150 fields that take
+ * one (it would cost about 1,000 tokens of every tools/list); these descriptions restate the field's
+ * name, so they are not advertised.
+ */
+export const projectId = projectRef('project ID');
+export const branchId = branchRef('branch ID');
+/** An optional branch (or parent): the project's default branch when left out. */
+export const optionalBranchId = branchRef('Default: default branch').optional();
+/** An optional branch that narrows a list or a scope: all branches when left out. */
+export const filterBranchId = branchRef('Only this branch').optional();
+export const endpointId = neonId('endpoint').describe('Compute ID');
+export const operationId = neonId('operation').describe('From list_operations');
+export const orgId = neonId('org').describe('From list_organizations');
 export const databaseName = pgName('database');
 export const roleName = pgName('role');
 
@@ -94,8 +152,8 @@ export const neonIdList = (what: string, min: number, max: number) =>
 
 /* ---------------------------------------------------------------- computes */
 
-/** `endpoint_id`, described so that the description is trimmed as restating the name. */
-export const computeId = neonId('endpoint');
+/** `endpoint_id`: Neon's name for a compute, which the tools call computes. */
+export const computeId = endpointId;
 /** A compute size in Compute Units; bounds enforced by validation, whose message names them. */
 export const computeUnit = z
   .number()
@@ -123,7 +181,7 @@ export const keyId = z
   .number()
   .int()
   .refine((v) => v >= 1, { message: 'must be an API key ID (a positive integer)' })
-  .describe('Key ID');
+  .describe('From list_api_keys');
 /** The name given to a new API key. */
 export const keyName = z
   .string()
@@ -135,23 +193,25 @@ export const KEY_WARNING =
 
 /* ---------------------------------------------------------------- connections and SQL */
 
-/** `branch_id` for reads: optional, the default branch when left out (what a model assumes anyway). */
-export const readBranchId = branchId.optional();
+/** `branch_id` for reads: optional, the default branch when left out. */
+export const readBranchId = optionalBranchId;
 
+/** An optional database: the branch's only or first one when left out. */
+export const optionalDatabase = databaseName.optional().describe('Default: first database');
 /**
  * Input fields naming a database to connect to; everything but the project has a default (the default
- * branch, its only or first database, that database's owner). The defaults are what a model assumes of
- * an optional field, so they are not spelled out in the advertised schema, where they would cost tokens
- * in every SQL tool.
+ * branch, its only or first database, that database's owner), said once here for every SQL tool.
  */
 export const connectionFields = {
   project_id: projectId,
-  branch_id: branchId.optional(),
-  database: databaseName.optional().describe('Database'),
-  role: roleName.optional().describe('Role'),
+  branch_id: optionalBranchId,
+  database: optionalDatabase,
+  role: roleName.optional().describe('Default: database owner'),
 };
 
-export const endpointField = neonId('endpoint').optional();
+export const endpointField = neonId('endpoint')
+  .optional()
+  .describe("Default: the branch's read-write compute");
 export const pooledField = z.boolean().optional().describe('Pooled');
 
 export const sqlText = z.string().min(1).max(100_000);

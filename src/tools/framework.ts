@@ -151,6 +151,19 @@ export function defineTool<S extends Shape>(def: ToolDef<S>): ToolDef {
 
 /** A JSON object with any keys, for resources whose full shape Neon defines. */
 export const anyObject = z.looseObject({});
+/**
+ * An object of an answer, by its main fields: what an agent or a client looks for first. The rest of
+ * the object is passed through as Neon gives it, so the advertised schema stays short.
+ */
+export const item = (shape: Record<string, z.ZodType>) =>
+  // Optional: the server checks every answer against this schema, and Neon leaves fields out.
+  z.looseObject(Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])));
+/** An array of {@link item}s. */
+export const items = (shape: Record<string, z.ZodType>) => z.array(item(shape));
+/** What most Neon resources are known by. */
+export const ID_NAME = { id: z.string(), name: z.string() };
+/** A Neon resource (project, branch, snapshot, …) by its ID and name. */
+export const resource = item(ID_NAME);
 /** An output schema: named top-level fields, each an object, an array, or any JSON. */
 export function output(fields: Record<string, z.ZodType>): z.ZodType<Record<string, unknown>> {
   return z.looseObject(fields);

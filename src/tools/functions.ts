@@ -11,7 +11,9 @@ import { featureStatus } from '../neon/features.js';
 import { pollStatus } from '../neon/status.js';
 import { pick } from '../neon/util.js';
 import { branchId, cursor, projectId, str } from './fields.js';
-import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
+import { CREATE, DESTROY, defineTool, item, output, READ, type ToolDef, UPDATE } from './framework.js';
+
+const fn = item({ slug: z.string(), name: z.string() });
 
 type NeonFunction = Schemas['NeonFunction'];
 type Deployment = Schemas['NeonFunctionDeployment'];
@@ -63,7 +65,7 @@ export const listFunctions = defineTool({
   beta: true,
   operations: ['listProjectBranchFunctions'],
   input: { project_id: projectId, branch_id: branchId, cursor },
-  output: output({ functions: z.array(anyObject), next_cursor: z.string().optional() }),
+  output: output({ functions: z.array(fn), next_cursor: z.string().optional() }),
   hints: READ,
   async handler({ project_id, branch_id, cursor }, { client, signal }) {
     const res = await client.get('/projects/{project_id}/branches/{branch_id}/functions', {
@@ -84,7 +86,7 @@ export const getFunctionTool = defineTool({
   beta: true,
   operations: ['getProjectBranchFunction'],
   input: { project_id: projectId, branch_id: branchId, slug },
-  output: output({ function: anyObject }),
+  output: output({ function: fn }),
   hints: READ,
   async handler(path, { client, signal }) {
     return { function: await getFunction(client, path, signal) };
@@ -107,7 +109,7 @@ export const renameFunction = defineTool({
       .nullable()
       .describe('name'),
   },
-  output: output({ function: anyObject }),
+  output: output({ function: fn }),
   hints: UPDATE,
   async handler({ project_id, branch_id, slug, name }, { client, signal }) {
     const res = await client.patch(functionRoute, {
@@ -165,7 +167,7 @@ export const deployFunction = defineTool({
     env: textMap('Replaces all'),
   },
   // Also returns a `note` while the build is still running.
-  output: output({ deployment: anyObject, function: anyObject }),
+  output: output({ deployment: item({ id: z.number(), status: z.string() }), function: fn }),
   hints: CREATE,
   async handler({ project_id, branch_id, slug, zip_base64, ...maps }, ctx) {
     const files = maps.files as Record<string, string> | undefined;
@@ -309,7 +311,7 @@ export const getAiGateway = defineTool({
   beta: true,
   operations: ['getProjectBranchAiGateway'],
   input: { project_id: projectId, branch_id: branchId },
-  output: output({ ai_gateway: anyObject }),
+  output: output({ ai_gateway: item({ enabled: z.boolean(), base_url: z.string() }) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const ai_gateway = await featureStatus<Schemas['BranchAiGateway']>(

@@ -5,6 +5,7 @@
  * another project (or organization) is refused.
  */
 import * as z from 'zod';
+import { looksLikeId } from '../neon/refs.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -28,7 +29,6 @@ export function leanJson(schema: z.ZodType, io: 'input' | 'output'): JsonObject 
   // An output schema describes what we send; which keys are always present tells the model nothing,
   // nor does "an array of objects" over "an array" (the description says what the items are).
   if (io === 'output') {
-    delete json.required;
     for (const prop of Object.values((json.properties ?? {}) as Record<string, JsonObject>)) {
       const items = prop.items as JsonObject | undefined;
       if (prop.type === 'array' && items?.type === 'object' && Object.keys(items).length === 1)
@@ -36,8 +36,27 @@ export function leanJson(schema: z.ZodType, io: 'input' | 'output'): JsonObject 
       // A Neon resource: its full shape is Neon's, and "some object" says no more than the key's name.
       if (prop.type === 'object' && Object.keys(prop).length === 1) delete prop.type;
     }
+    leanOutput(json, 0);
   }
   return json;
+}
+
+/**
+ * Output schemas name the main fields of what an answer carries, at the least cost: no `required` at
+ * any depth (which keys are always there tells a model nothing), no `type: object` below the top where
+ * `properties` already says it, and no scalar type on the fields of nested objects, whose values are
+ * Neon's (ids, names, states): their names are what a model or a client looks for.
+ */
+function leanOutput(node: JsonObject, depth: number): void {
+  delete node.required;
+  if (depth > 0 && node.type === 'object' && node.properties) delete node.type;
+  const props = node.properties as Record<string, JsonObject> | undefined;
+  for (const [key, prop] of Object.entries(props ?? {})) {
+    const scalar = typeof prop.type === 'string' && prop.type !== 'object' && prop.type !== 'array';
+    if (depth > 0 && scalar && Object.keys(prop).length === 1) (props as JsonObject)[key] = {};
+    else leanOutput(prop, depth + 1);
+  }
+  if (node.items && typeof node.items === 'object') leanOutput(node.items as JsonObject, depth + 1);
 }
 
 /** An object schema without one property (for `project_id` under project scope). */
@@ -77,18 +96,27 @@ export function leanSchema(
       version: 1,
       vendor: 'neon-mcp',
       validate(value) {
+        // A project name is kept for the server to check against the scoped project's name (refs.ts).
+        let name: string | undefined;
         if (scope && value && typeof value === 'object') {
           const rest = { ...(value as JsonObject) };
           for (const [key, fixed] of Object.entries(scope)) {
             if (!(key in rest)) continue;
-            if (rest[key] !== fixed) {
-              return { issues: [{ message: scopeMessage(key, fixed, rest[key]), path: [key] }] };
+            const asked = rest[key];
+            if (asked !== fixed) {
+              if (key === 'project_id' && typeof asked === 'string' && !looksLikeId('project', asked))
+                name = asked;
+              else return { issues: [{ message: scopeMessage(key, fixed, asked), path: [key] }] };
             }
             delete rest[key];
           }
           value = rest;
         }
-        return schema['~standard'].validate(value) as StandardResult | Promise<StandardResult>;
+        const result = schema['~standard'].validate(value) as StandardResult | Promise<StandardResult>;
+        if (name === undefined) return result;
+        const withName = (r: StandardResult): StandardResult =>
+          r.issues ? r : { value: { ...(r.value as JsonObject), project_id: name } };
+        return result instanceof Promise ? result.then(withName) : withName(result);
       },
       jsonSchema: { input: toJson, output: toJson },
     },

@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { DocsSite } from '../neon/docs.js';
 import { int, text } from './fields.js';
-import { defineTool, type Hints, output, READ, type ToolDef } from './framework.js';
+import { defineTool, type Hints, items, output, READ, type ToolDef } from './framework.js';
 
 /** Pages come from the web (Neon's site), not from the user's account. */
 const WEB_READ: Hints = { ...READ, openWorldHint: true };
@@ -13,14 +13,14 @@ const WEB_READ: Hints = { ...READ, openWorldHint: true };
 export const listDocs = defineTool({
   name: 'list_docs',
   title: 'List Neon docs',
-  description: "Search the index of Neon's docs (all words must match); then get_doc.",
+  description: "Search Neon's docs index (all words match); then get_doc.",
   toolset: 'docs',
   operations: [],
   input: {
     search: text(200).optional().describe('search'),
     limit: int(1, 500).optional().describe('limit'),
   },
-  output: output({ pages: z.array(z.looseObject({})), total: z.number() }),
+  output: output({ pages: items({ slug: z.string(), title: z.string() }), total: z.number() }),
   hints: WEB_READ,
   async handler({ search, limit }, { settings, signal }) {
     const pages = await new DocsSite(settings.docsUrl).index(signal);

@@ -3,19 +3,20 @@ import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
 import { defined, pick } from '../neon/util.js';
-import { branchId, orgId, projectId, str } from './fields.js';
-import { anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
+import { filterBranchId, orgId, projectId, str } from './fields.js';
+import { CREATE, DESTROY, defineTool, item, output, READ, UPDATE } from './framework.js';
+
+const vpcEndpoint = item({ vpc_endpoint_id: z.string(), label: z.string() });
 
 const vpcEndpointId = z
   .string()
   .refine((v) => /^[A-Za-z0-9-]{1,100}$/.test(v), {
     message: 'must be a VPC endpoint ID such as vpce-0123abcd',
   })
-  .describe('VPC endpoint ID');
+  .describe('AWS VPC endpoint ID');
 const regionId = str(64).describe('Region ID');
 const label = str(256).describe('Label');
-/** `org_id` described so that the description is trimmed as restating the name. */
-const org = orgId.describe('org ID');
+const org = orgId;
 
 export const listProjectVpcRestrictions = defineTool({
   name: 'list_project_vpc_restrictions',
@@ -24,7 +25,7 @@ export const listProjectVpcRestrictions = defineTool({
   toolset: 'networking',
   operations: ['listProjectVPCEndpoints'],
   input: { project_id: projectId },
-  output: output({ vpc_endpoints: z.array(anyObject) }),
+  output: output({ vpc_endpoints: z.array(vpcEndpoint) }),
   hints: READ,
   async handler({ project_id }, { client, signal }) {
     const res = await client.get('/projects/{project_id}/vpc_endpoints', {
@@ -42,7 +43,7 @@ export const setProjectVpcRestriction = defineTool({
   toolset: 'networking',
   operations: ['assignProjectVPCEndpoint', 'listProjectVPCEndpoints'],
   input: { project_id: projectId, vpc_endpoint_id: vpcEndpointId, label },
-  output: output({ vpc_endpoints: z.array(anyObject) }),
+  output: output({ vpc_endpoints: z.array(vpcEndpoint) }),
   hints: UPDATE,
   async handler({ project_id, vpc_endpoint_id, label }, { client, signal }) {
     await client.post('/projects/{project_id}/vpc_endpoints/{vpc_endpoint_id}', {
@@ -94,7 +95,7 @@ export const listOrgVpcEndpoints = defineTool({
     vpc_endpoint_id: vpcEndpointId.optional().describe('Get only this one'),
   },
   // `vpc_endpoint` instead when vpc_endpoint_id is given.
-  output: output({ vpc_endpoints: z.array(anyObject).optional() }),
+  output: output({ vpc_endpoints: z.array(vpcEndpoint).optional() }),
   hints: READ,
   async handler({ org_id, region_id, vpc_endpoint_id }, { client, signal }) {
     if (vpc_endpoint_id) {
@@ -128,7 +129,7 @@ export const assignOrgVpcEndpoint = defineTool({
   accountLevel: true,
   operations: ['assignOrganizationVPCEndpoint', 'getOrganizationVPCEndpointDetails'],
   input: { org_id: org, region_id: regionId, vpc_endpoint_id: vpcEndpointId, label },
-  output: output({ vpc_endpoint: anyObject }),
+  output: output({ vpc_endpoint: vpcEndpoint }),
   hints: UPDATE,
   async handler({ org_id, region_id, vpc_endpoint_id, label }, { client, signal }) {
     const route = '/organizations/{org_id}/vpc/region/{region_id}/vpc_endpoints/{vpc_endpoint_id}' as const;
@@ -159,6 +160,7 @@ export const deleteOrgVpcEndpoint = defineTool({
   },
 });
 
+const jwks = item({ id: z.string(), provider_name: z.string() });
 const JWKS_FIELDS = ['id', 'provider_name', 'jwks_url', 'branch_id', 'jwt_audience', 'created_at'] as const;
 
 export const listJwks = defineTool({
@@ -168,7 +170,7 @@ export const listJwks = defineTool({
   toolset: 'networking',
   operations: ['getProjectJWKS'],
   input: { project_id: projectId },
-  output: output({ jwks: z.array(anyObject) }),
+  output: output({ jwks: z.array(jwks) }),
   hints: READ,
   async handler({ project_id }, { client, signal }) {
     const res = await client.get('/projects/{project_id}/jwks', {
@@ -192,10 +194,10 @@ export const addJwks = defineTool({
       .refine((v) => /^https:\/\/\S{3,2040}$/.test(v), { message: 'must be an https:// URL' })
       .describe('JWKS URL'),
     provider_name: str(100).describe('Provider name'),
-    branch_id: branchId.optional().describe('Only this branch'),
+    branch_id: filterBranchId,
     jwt_audience: str(256).describe('JWT audience').optional(),
   },
-  output: output({ jwks: anyObject }),
+  output: output({ jwks }),
   hints: CREATE,
   async handler({ project_id, ...fields }, { client, signal, wait }) {
     const res = await client.post('/projects/{project_id}/jwks', {
@@ -214,8 +216,8 @@ export const deleteJwks = defineTool({
   description: 'Remove a JWKS URL; its JWTs stop being trusted.',
   toolset: 'networking',
   operations: ['deleteProjectJWKS'],
-  input: { project_id: projectId, jwks_id: str(100).describe('JWKS ID') },
-  output: output({ jwks: anyObject }),
+  input: { project_id: projectId, jwks_id: str(100).describe('From list_jwks') },
+  output: output({ jwks }),
   hints: DESTROY,
   async handler({ project_id, jwks_id }, { client, signal }) {
     const jwks = await client.delete('/projects/{project_id}/jwks/{jwks_id}', {

@@ -2,7 +2,7 @@
 import * as z from 'zod';
 import { pick } from '../neon/util.js';
 import { cursor, limit, operationId, projectId } from './fields.js';
-import { anyObject, defineTool, output, READ, type ToolDef } from './framework.js';
+import { defineTool, item, output, READ, type ToolDef } from './framework.js';
 
 const OPERATION_SUMMARY = [
   'id',
@@ -15,6 +15,9 @@ const OPERATION_SUMMARY = [
   'total_duration_ms',
 ] as const;
 
+/** An operation by what an agent checks: which, doing what, how far. */
+const operation = item({ id: z.string(), action: z.string(), status: z.string() });
+
 export const listOperations = defineTool({
   name: 'list_operations',
   title: 'List operations',
@@ -23,7 +26,7 @@ export const listOperations = defineTool({
   operations: ['listProjectOperations'],
   input: { project_id: projectId, limit: limit(1000).describe('Limit'), cursor: cursor.describe('Cursor') },
   // Also returns next_cursor when there is another page (pass it as cursor).
-  output: output({ operations: z.array(anyObject) }),
+  output: output({ operations: z.array(operation) }),
   hints: READ,
   async handler({ project_id, limit: size, cursor: after }, { client, signal }) {
     const pageSize = size ?? 20;
@@ -46,7 +49,7 @@ export const getOperation = defineTool({
   toolset: 'operations',
   operations: ['getProjectOperation'],
   input: { project_id: projectId, operation_id: operationId },
-  output: output({ operation: anyObject }),
+  output: output({ operation }),
   hints: READ,
   async handler({ project_id, operation_id }, { client, signal }) {
     return client.get('/projects/{project_id}/operations/{operation_id}', {

@@ -5,7 +5,10 @@ import type { Schemas } from '../client/neon-client.js';
 import { keySummary } from '../neon/resources.js';
 import { pick } from '../neon/util.js';
 import { cursor, KEY_WARNING, keyId, keyName, neonId, neonIdList, orgId, projectId } from './fields.js';
-import { anyObject, CREATE, DESTROY, defineTool, output, READ, UPDATE } from './framework.js';
+import { CREATE, DESTROY, defineTool, item, items, output, READ, resource, UPDATE } from './framework.js';
+
+const apiKey = item({ id: z.number(), name: z.string() });
+const member = item({ id: z.string(), role: z.string() });
 
 const memberRole = z.enum(['admin', 'member', 'editor', 'viewer', 'collaborator']);
 // Refinements rather than z.uuid()/z.email(), whose JSON Schema patterns cost tokens in every listing.
@@ -13,9 +16,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const memberId = z
   .string()
   .refine((v) => UUID.test(v), { message: 'must be a member ID (a UUID) from list_org_members' })
-  .describe('Member ID');
-/** `org_id` described so that the description is trimmed as restating the name. */
-const org = orgId.describe('org ID');
+  .describe('From list_org_members');
+const org = orgId;
 const email = z.string().refine((v) => v.length <= 256 && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v), {
   message: 'must be an email address',
 });
@@ -28,7 +30,7 @@ export const getOrganization = defineTool({
   accountLevel: true,
   operations: ['getOrganization'],
   input: { org_id: org },
-  output: output({ organization: anyObject }),
+  output: output({ organization: resource }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
     const organization = await client.get('/organizations/{org_id}', {
@@ -47,7 +49,7 @@ export const listOrgApiKeys = defineTool({
   accountLevel: true,
   operations: ['listOrgApiKeys'],
   input: { org_id: org },
-  output: output({ api_keys: z.array(anyObject) }),
+  output: output({ api_keys: z.array(apiKey) }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
     const keys = await client.get('/organizations/{org_id}/api_keys', {
@@ -71,7 +73,7 @@ export const createOrgApiKey = defineTool({
     project_id: projectId.optional().describe('Only this project'),
   },
   // Also returns warning, which labels the key as a secret.
-  output: output({ api_key: anyObject, key: z.string() }),
+  output: output({ api_key: apiKey, key: z.string() }),
   hints: CREATE,
   async handler({ org_id, key_name, project_id }, { client, signal }) {
     const body: Schemas['OrgApiKeyCreateRequest'] = project_id ? { key_name, project_id } : { key_name };
@@ -96,7 +98,7 @@ export const revokeOrgApiKey = defineTool({
   accountLevel: true,
   operations: ['revokeOrgApiKey'],
   input: { org_id: org, key_id: keyId },
-  output: output({ api_key: anyObject }),
+  output: output({ api_key: apiKey }),
   hints: DESTROY,
   async handler({ org_id, key_id }, { client, signal }) {
     const res = await client.delete('/organizations/{org_id}/api_keys/{key_id}', {
@@ -120,7 +122,9 @@ export const listOrgMembers = defineTool({
     cursor: cursor.describe('Cursor'),
   },
   // `member` instead of `members` when member_id is given; next_cursor when there is another page.
-  output: output({ members: z.array(anyObject).optional() }),
+  output: output({
+    members: items({ member_id: z.string(), email: z.string() }).optional(),
+  }),
   hints: READ,
   async handler({ org_id, member_id, ...args }, { client, signal }) {
     if (member_id) {
@@ -160,7 +164,7 @@ export const updateOrgMember = defineTool({
   accountLevel: true,
   operations: ['updateOrganizationMember'],
   input: { org_id: org, member_id: memberId, role: memberRole.describe('Role') },
-  output: output({ member: anyObject }),
+  output: output({ member }),
   hints: UPDATE,
   async handler({ org_id, member_id, role }, { client, signal }) {
     const member = await client.patch('/organizations/{org_id}/members/{member_id}', {
@@ -202,7 +206,7 @@ export const listOrgInvitations = defineTool({
   accountLevel: true,
   operations: ['getOrganizationInvitations'],
   input: { org_id: org },
-  output: output({ invitations: z.array(anyObject) }),
+  output: output({ invitations: items({ id: z.string(), email: z.string() }) }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
     const res = await client.get('/organizations/{org_id}/invitations', { path: { org_id }, signal });
@@ -224,7 +228,7 @@ export const inviteOrgMembers = defineTool({
       .refine((a) => a.length >= 1 && a.length <= 100, { message: 'must hold 1 to 100 invitations' })
       .describe('Invitations'),
   },
-  output: output({ invitations: z.array(anyObject) }),
+  output: output({ invitations: items({ id: z.string(), email: z.string() }) }),
   hints: CREATE,
   async handler({ org_id, invitations }, { client, signal }) {
     const res = await client.post('/organizations/{org_id}/invitations', {
@@ -245,7 +249,7 @@ export const transferProjectsToOrg = defineTool({
   operations: ['transferProjectsFromOrgToOrg'],
   input: {
     org_id: orgId.describe('Source org'),
-    destination_org_id: neonId('destination org'),
+    destination_org_id: neonId('destination org').describe('Target org'),
     project_ids: neonIdList('project', 1, 400).describe('Project IDs'),
   },
   // Also returns destination_org_id.

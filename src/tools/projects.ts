@@ -4,12 +4,12 @@ import type { Schemas } from '../client/neon-client.js';
 import type { Operation } from '../neon/operations.js';
 import { defined, pick } from '../neon/util.js';
 import {
-  branchId,
   confirm,
   cursor,
   databaseName,
   limit,
   neonId,
+  optionalBranchId,
   orgId,
   pgName,
   projectId,
@@ -23,13 +23,15 @@ import {
   confirmIrreversible,
   DESTROY,
   defineTool,
+  item,
+  items,
   output,
   READ,
+  resource,
   UPDATE,
 } from './framework.js';
 
-/** `org_id` described so that the description is trimmed as restating the name. */
-const org = orgId.describe('org ID');
+const org = orgId;
 /** A non-empty name of at most `max` characters; the bound is enforced, not advertised. */
 const nameOf = (max: number) => text(max).min(1);
 
@@ -58,7 +60,7 @@ export const listProjects = defineTool({
     cursor: cursor.describe('Cursor'),
   },
   // Also returns next_cursor when there is another page (pass it as cursor).
-  output: output({ projects: z.array(anyObject) }),
+  output: output({ projects: z.array(resource) }),
   hints: READ,
   async handler(args, { client, signal }) {
     const pageSize = args.limit ?? 100;
@@ -90,7 +92,7 @@ export const getProject = defineTool({
   toolset: 'projects',
   operations: ['getProject'],
   input: { project_id: projectId },
-  output: output({ project: anyObject }),
+  output: output({ project: resource }),
   hints: READ,
   async handler({ project_id }, { client, signal }) {
     return client.get('/projects/{project_id}', { path: { project_id }, signal });
@@ -119,7 +121,7 @@ export const createProject = defineTool({
     role_name: pgName('role').optional(),
   },
   // Also returns branch, endpoints, databases and roles (left out of the schema to save tokens).
-  output: output({ project: anyObject, connection_uri: z.string().optional() }),
+  output: output({ project: resource, connection_uri: z.string().optional() }),
   hints: CREATE,
   async handler(args, { client, signal, wait }) {
     const branch =
@@ -170,7 +172,7 @@ export const updateProject = defineTool({
     default_endpoint_settings: anyObject.optional().describe('Default endpoint settings'),
     settings: anyObject.optional().describe('Settings'),
   },
-  output: output({ project: anyObject }),
+  output: output({ project: resource }),
   hints: UPDATE,
   async handler({ project_id, ...changes }, { client, signal, wait }) {
     const res = await client.patch('/projects/{project_id}', {
@@ -192,7 +194,7 @@ export const deleteProject = defineTool({
   operations: ['getProject', 'deleteProject'],
   input: { project_id: projectId, confirm },
   // Also returns deleted: true.
-  output: output({ project: anyObject }),
+  output: output({ project: resource }),
   hints: DESTROY,
   async handler({ project_id, confirm }, ctx) {
     const { client, signal } = ctx;
@@ -221,7 +223,7 @@ export const recoverProject = defineTool({
   operations: ['recoverProject'],
   input: { project_id: projectId },
   // Also returns its branches.
-  output: output({ project: anyObject }),
+  output: output({ project: resource }),
   hints: ACT,
   async handler({ project_id }, { client, signal, wait }) {
     const res = await client.post('/projects/{project_id}/recover', { path: { project_id }, signal });
@@ -237,6 +239,7 @@ export const recoverProject = defineTool({
 });
 
 const PERMISSION = ['id', 'granted_to_email', 'granted_at', 'revoked_at'] as const;
+const permissionOut = item({ id: z.string(), granted_to_email: z.string() });
 // A refinement rather than z.email(), whose JSON Schema pattern costs tokens in every listing.
 const email = z
   .string()
@@ -252,7 +255,7 @@ export const listProjectAccess = defineTool({
   toolset: 'access',
   operations: ['listProjectPermissions'],
   input: { project_id: projectId },
-  output: output({ permissions: z.array(anyObject) }),
+  output: output({ permissions: z.array(permissionOut) }),
   hints: READ,
   async handler({ project_id }, { client, signal }) {
     const res = await client.get('/projects/{project_id}/permissions', {
@@ -270,7 +273,7 @@ export const grantProjectAccess = defineTool({
   toolset: 'access',
   operations: ['grantPermissionToProject'],
   input: { project_id: projectId, email },
-  output: output({ permission: anyObject }),
+  output: output({ permission: permissionOut }),
   hints: UPDATE,
   async handler({ project_id, email }, { client, signal }) {
     const permission = await client.post('/projects/{project_id}/permissions', {
@@ -293,9 +296,9 @@ export const revokeProjectAccess = defineTool({
     permission_id: z
       .string()
       .refine((v) => v.length > 0 && v.length <= 100, { message: 'must be a permission ID' })
-      .describe('Permission ID'),
+      .describe('From list_project_access'),
   },
-  output: output({ permission: anyObject }),
+  output: output({ permission: permissionOut }),
   hints: DESTROY,
   async handler({ project_id, permission_id }, { client, signal }) {
     const permission = await client.delete('/projects/{project_id}/permissions/{permission_id}', {
@@ -313,7 +316,7 @@ export const listPreloadLibraries = defineTool({
   toolset: 'projects',
   operations: ['getAvailablePreloadLibraries'],
   input: { project_id: projectId },
-  output: output({ libraries: z.array(anyObject) }),
+  output: output({ libraries: items({ library_name: z.string(), description: z.string() }) }),
   hints: READ,
   async handler({ project_id }, { client, signal }) {
     const res = await client.get('/projects/{project_id}/available_preload_libraries', {
@@ -340,7 +343,7 @@ export const createProjectTransfer = defineTool({
       .optional()
       .describe('TTL seconds'),
   },
-  output: output({ transfer_request: anyObject }),
+  output: output({ transfer_request: item({ id: z.string(), expires_at: z.string() }) }),
   hints: CREATE,
   async handler({ project_id, ttl_seconds }, { client, signal }) {
     const transfer_request = await client.post('/projects/{project_id}/transfer_requests', {
@@ -361,7 +364,7 @@ export const acceptProjectTransfer = defineTool({
   operations: ['acceptProjectTransferRequest'],
   input: {
     project_id: projectId,
-    request_id: neonId('request'),
+    request_id: neonId('request').describe('Transfer request ID'),
     org_id: org.optional(),
   },
   // Also returns project_id and org_id.
@@ -396,12 +399,12 @@ export const listAdvisorIssues = defineTool({
   operations: ['getProjectAdvisorSecurityIssues'],
   input: {
     project_id: projectId,
-    branch_id: branchId.optional(),
+    branch_id: optionalBranchId,
     database_name: databaseName.optional().describe('Required if several'),
     category: z.enum(['SECURITY', 'PERFORMANCE']).optional().describe('Category'),
     min_severity: z.enum(['INFO', 'WARN', 'ERROR']).optional().describe('Min severity'),
   },
-  output: output({ issues: z.array(anyObject) }),
+  output: output({ issues: items({ name: z.string(), level: z.string() }) }),
   hints: READ,
   async handler({ project_id, ...query }, { client, signal }) {
     const res = await client.get('/projects/{project_id}/advisors', {

@@ -11,7 +11,7 @@ import { defaultBranchId } from '../neon/connection.js';
 import { createRoleWithAccess, LIMITED_ROLE_OPERATIONS } from '../neon/roles.js';
 import { pick } from '../neon/util.js';
 import { branchId, databaseName, projectId, readBranchId, roleName } from './fields.js';
-import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef } from './framework.js';
+import { ACT, CREATE, DESTROY, defineTool, item, output, READ, type ToolDef } from './framework.js';
 
 type Role = Schemas['Role'];
 
@@ -47,7 +47,8 @@ async function getRole(
 const roleArg = roleName.describe('Role');
 // Also returns password_note, which labels the password as a secret; create_role with a limited
 // access also uri (a connection string for the role), grants and, when the limit has a gap, warning.
-const passwordOut = output({ role: anyObject, password: z.string().optional() });
+const role = item({ name: z.string() });
+const passwordOut = output({ role, password: z.string().optional() });
 
 export const listRoles = defineTool({
   name: 'list_roles',
@@ -57,7 +58,7 @@ export const listRoles = defineTool({
   operations: ['listProjectBranchRoles', 'listProjectBranches'],
   input: { project_id: projectId, branch_id: readBranchId },
   // Also returns branch_id.
-  output: output({ roles: z.array(anyObject) }),
+  output: output({ roles: z.array(role) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const branch = branch_id ?? (await defaultBranchId(client, project_id, signal));
@@ -79,7 +80,7 @@ export const getRoleTool = defineTool({
   toolset: 'roles',
   operations: ['getProjectBranchRole', 'listProjectBranches'],
   input: { project_id: projectId, branch_id: readBranchId, role: roleArg },
-  output: output({ role: anyObject }),
+  output: output({ role }),
   hints: READ,
   async handler({ project_id, branch_id, role }, { client, signal }) {
     const branch = branch_id ?? (await defaultBranchId(client, project_id, signal));
@@ -92,7 +93,7 @@ const access = z
   .enum(['owner', 'read_only', 'read_write'])
   .optional()
   .describe(
-    'owner (default): neon_superuser member, full access; read_only: SELECT; read_write: DML, no DDL (both: one database, later tables too)',
+    'owner (default): neon_superuser member, full access; read_only: SELECT; read_write: DML, no DDL',
   );
 
 export const createRole = defineTool({
@@ -163,7 +164,7 @@ export const deleteRole = defineTool({
   operations: ['deleteProjectBranchRole'],
   input: { project_id: projectId, branch_id: branchId, role: roleArg },
   // Also returns deleted: true.
-  output: output({ role: anyObject }),
+  output: output({ role }),
   hints: DESTROY,
   async handler({ project_id, branch_id, role }, { client, signal, wait }) {
     // 204 (no body) means it was already gone.

@@ -23,7 +23,15 @@ import { SqlError } from '../sql/errors.js';
 import { comparePlans, type PlanSummary, summarizePlan } from '../sql/plan.js';
 import { checkScript, checkStatement, explain, runOne, runScript, truncatedNotice } from '../sql/run.js';
 import { untrusted } from '../sql/untrusted.js';
-import { branchId, connectionFields, databaseName, projectId, sqlParams, sqlText } from './fields.js';
+import {
+  branchRef,
+  connectionFields,
+  databaseName,
+  optionalBranchId,
+  projectId,
+  sqlParams,
+  sqlText,
+} from './fields.js';
 import { defineTool, type Hints, output, READ, type ToolContext } from './framework.js';
 
 /** Reads schema text that may hold anything someone wrote into comments or defaults. */
@@ -35,12 +43,12 @@ const ddlList = z
   .refine((a) => a.length >= 1 && a.length <= 20, { message: 'must hold 1 to 20 statements' });
 
 /** A migration or tuning ID (8 hex digits); a refinement, so no pattern costs tokens in the schema. */
-/** The ID a prepare_* tool returned; its name (migration_id, tuning_id) says where it comes from. */
-const workId = (from: string, name: string) =>
+/** The ID a prepare_* tool returned, described by the tool that returns it. */
+const workId = (from: string) =>
   z
     .string()
     .refine((v) => /^[0-9a-f]{8}$/.test(v), { message: `must be the ID from ${from} (8 hex digits)` })
-    .describe(name);
+    .describe(`From ${from}`);
 
 export const getBranchSchema = defineTool({
   name: 'get_branch_schema',
@@ -50,7 +58,7 @@ export const getBranchSchema = defineTool({
   operations: SCHEMA_OPERATIONS,
   input: {
     project_id: projectId,
-    branch_id: branchId.optional(),
+    branch_id: optionalBranchId,
     database: databaseName.optional().describe('database'),
   },
   output: output({ sql: z.string() }),
@@ -107,8 +115,8 @@ export const compareSchema = defineTool({
   operations: ['getProjectBranchSchemaComparison', 'listProjectBranchDatabases', 'getProjectBranch'],
   input: {
     project_id: projectId,
-    branch_id: branchId.describe('Branch to compare'),
-    base_branch_id: branchId.optional().describe('Default: the parent'),
+    branch_id: branchRef('Branch to compare'),
+    base_branch_id: branchRef('Default: the parent').optional(),
     database: databaseName.optional().describe('database'),
   },
   output: output({ diff: z.string() }),
@@ -238,7 +246,7 @@ export const completeDatabaseMigration = defineTool({
   operations: ['deleteProjectBranch', 'listProjectBranches', 'getConnectionURI'],
   input: {
     project_id: projectId,
-    migration_id: workId('prepare_database_migration', 'migration_id'),
+    migration_id: workId('prepare_database_migration'),
   },
   output: output({ applied: z.boolean() }),
   hints: APPLY,
@@ -285,7 +293,7 @@ export const discardDatabaseMigration = defineTool({
   operations: ['deleteProjectBranch', 'listProjectBranches'],
   input: {
     project_id: projectId,
-    migration_id: workId('prepare_database_migration', 'migration_id'),
+    migration_id: workId('prepare_database_migration'),
   },
   output: output({ discarded: z.boolean() }),
   hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
@@ -324,8 +332,7 @@ async function measure(
 export const prepareQueryTuning = defineTool({
   name: 'prepare_query_tuning',
   title: 'Prepare query tuning',
-  description:
-    'Try DDL (e.g. CREATE INDEX) on a temporary branch; compares EXPLAIN ANALYZE before and after.',
+  description: 'Try DDL (e.g. CREATE INDEX) on a temporary branch; EXPLAIN ANALYZE before and after.',
   toolset: 'schema',
   operations: [
     'createProjectBranch',
@@ -394,14 +401,14 @@ const normalize = (sql: string) => sql.replace(/\s+/g, ' ').replace(/;\s*$/, '')
 export const completeQueryTuning = defineTool({
   name: 'complete_query_tuning',
   title: 'Complete query tuning',
-  description: "Apply a tuning's DDL to the original branch, or not; deletes the temporary branch.",
+  description: "Apply a tuning's DDL to the original branch, or not; drops the temporary branch.",
   toolset: 'schema',
   // The pending work names its branch, database and role: only the connection URI is looked up, and
   // listProjectBranches finds a temporary branch this server forgot (after a restart).
   operations: ['deleteProjectBranch', 'listProjectBranches', 'getConnectionURI'],
   input: {
     project_id: projectId,
-    tuning_id: workId('prepare_query_tuning', 'tuning_id'),
+    tuning_id: workId('prepare_query_tuning'),
     apply: z.boolean().describe('Or discard'),
     ddl: ddlList.optional().describe('Subset of the tried DDL'),
   },

@@ -8,10 +8,21 @@ import type { Schemas } from '../client/neon-client.js';
 import { fetchBranch, summarizeEndpoint } from '../neon/resources.js';
 import { checkShape } from '../neon/shape.js';
 import { defined } from '../neon/util.js';
-import { branchId, int, neonId, projectId, str, text, timestamp } from './fields.js';
-import { anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef, UPDATE } from './framework.js';
+import { branchId, branchRef, int, neonId, projectId, str, text, timestamp } from './fields.js';
+import {
+  anyObject,
+  CREATE,
+  DESTROY,
+  defineTool,
+  items,
+  output,
+  READ,
+  resource,
+  type ToolDef,
+  UPDATE,
+} from './framework.js';
 
-const snapshotId = neonId('snapshot');
+const snapshotId = neonId('snapshot').describe('From list_snapshots');
 const snapshotRoute = '/projects/{project_id}/snapshots/{snapshot_id}' as const;
 const scheduleRoute = '/projects/{project_id}/branches/{branch_id}/backup_schedule' as const;
 
@@ -30,7 +41,7 @@ export const createSnapshot = defineTool({
     lsn: text(32).optional().describe('lsn'),
     expires_at: timestamp('expires at').optional(),
   },
-  output: output({ snapshot: anyObject }),
+  output: output({ snapshot: resource }),
   hints: CREATE,
   async handler({ project_id, branch_id, ...query }, { client, signal, wait }) {
     if (query.timestamp && query.lsn) throw new InvalidArgumentError('Give timestamp or lsn, not both.');
@@ -52,7 +63,7 @@ export const listSnapshots = defineTool({
   beta: true,
   operations: ['listSnapshots'],
   input: { project_id: projectId },
-  output: output({ snapshots: z.array(anyObject) }),
+  output: output({ snapshots: z.array(resource) }),
   hints: READ,
   async handler({ project_id }, { client, signal }) {
     const res = await client.get('/projects/{project_id}/snapshots', {
@@ -71,7 +82,7 @@ export const renameSnapshot = defineTool({
   beta: true,
   operations: ['updateSnapshot'],
   input: { project_id: projectId, snapshot_id: snapshotId, name: str(256).describe('name') },
-  output: output({ snapshot: anyObject }),
+  output: output({ snapshot: resource }),
   hints: UPDATE,
   async handler({ project_id, snapshot_id, name }, { client, signal }) {
     const res = await client.patch(snapshotRoute, {
@@ -114,11 +125,11 @@ export const restoreSnapshot = defineTool({
     project_id: projectId,
     snapshot_id: snapshotId,
     name: text(256).optional().describe('name'),
-    target_branch_id: branchId.optional().describe('target branch ID'),
+    target_branch_id: branchRef("Default: the snapshot's branch").optional(),
     finalize: z.boolean().optional().describe('finalize'),
   },
   // Also returns `computes` (those the branch took over) and a `note` on how to finalize later.
-  output: output({ branch: anyObject }),
+  output: output({ branch: resource }),
   // Creates a branch; with finalize it takes over the target's name and computes (they restart).
   hints: { ...CREATE, destructiveHint: true },
   async handler({ project_id, snapshot_id, name, target_branch_id, finalize }, { client, signal, wait }) {
@@ -151,7 +162,7 @@ export const getSnapshotSchedule = defineTool({
   beta: true,
   operations: ['getSnapshotSchedule'],
   input: { project_id: projectId, branch_id: branchId },
-  output: output({ schedule: z.array(anyObject) }),
+  output: output({ schedule: items({ frequency: z.string(), retention_seconds: z.number() }) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const res = await client.get(scheduleRoute, {
@@ -187,7 +198,7 @@ export const setSnapshotSchedule = defineTool({
     branch_id: branchId,
     schedule: z.array(anyObject).describe('{frequency: daily…, hour (UTC), day, month, retention_seconds}'),
   },
-  output: output({ schedule: z.array(anyObject) }),
+  output: output({ schedule: items({ frequency: z.string(), retention_seconds: z.number() }) }),
   hints: UPDATE,
   async handler({ project_id, branch_id, schedule: entries }, { client, signal }) {
     const schedule = checkShape(SCHEDULE, entries, 'schedule');

@@ -22,7 +22,7 @@ import { summarizePlan } from '../sql/plan.js';
 import { checkStatement, explain, rowsResult, runOne, runTransaction, truncatedNotice } from '../sql/run.js';
 import { untrusted } from '../sql/untrusted.js';
 import { connectionFields, pgName, sqlParams, sqlText } from './fields.js';
-import { anyObject, defineTool, type Hints, output } from './framework.js';
+import { anyObject, defineTool, type Hints, item, items, output } from './framework.js';
 
 /** Can change data and schema; results are untrusted database content. */
 export const SQL_WRITE: Hints = {
@@ -44,7 +44,17 @@ export const SQL_READ: Hints = {
  * carries database content also has `untrusted` (the notice of the untrusted-data fence, src/sql/untrusted.ts),
  * plus counts, duration_ms, branch_id and database.
  */
-const ROWS_OUTPUT = output({ rows: z.array(anyObject) });
+const column = item({ name: z.string(), type: z.string() });
+/** A row's keys are its columns' names (see columns), so they cannot be listed here. */
+const row = anyObject.describe('Row');
+const statementResult = {
+  command: z.string(),
+  row_count: z.number().nullable(),
+  columns: z.array(column),
+  rows: z.array(row),
+  truncated: z.string().optional(),
+};
+const ROWS_OUTPUT = output(statementResult);
 
 export const runSql = defineTool({
   name: 'run_sql',
@@ -68,7 +78,7 @@ export const runSql = defineTool({
 export const runSqlReadonly = defineTool({
   name: 'run_sql_readonly',
   title: 'Run read-only SQL',
-  description: 'Run one SQL query in a READ ONLY transaction; returns rows and column types.',
+  description: 'Run one SQL query in a READ ONLY transaction.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: { ...connectionFields, sql: sqlText.describe('One SQL query'), params: sqlParams },
@@ -97,7 +107,7 @@ export const runSqlTransaction = defineTool({
       .refine((a) => a.length >= 1 && a.length <= 100, { message: 'must hold 1 to 100 statements' })
       .describe('In order'),
   },
-  output: output({ results: z.array(anyObject) }),
+  output: output({ results: items({ statement: z.number(), ...statementResult }), committed: z.boolean() }),
   hints: SQL_WRITE,
   async handler({ statements, ...target }, ctx) {
     const list = statements.map((sql) => ({ sql }));
@@ -147,7 +157,7 @@ export const listTablesTool = defineTool({
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   input: { ...connectionFields, schema: pgName('schema').optional().describe('Only this schema') },
-  output: output({ tables: z.array(anyObject) }),
+  output: output({ tables: items({ schema: z.string(), name: z.string() }) }),
   hints: SQL_READ,
   async handler({ schema, ...target }, ctx) {
     const maxRows = ctx.settings.sqlMaxRows;
@@ -184,7 +194,7 @@ export const describeTableTool = defineTool({
     table: z.string().min(1).max(300).describe('Name (or schema.name)'),
     schema: pgName('schema').optional().describe('Schema'),
   },
-  output: output({ table: anyObject }),
+  output: output({ table: item({ schema: z.string(), name: z.string(), columns: z.array(z.unknown()) }) }),
   hints: SQL_READ,
   async handler({ table, schema, ...target }, ctx) {
     return onDatabase(ctx, target, async (s, db) => {
@@ -209,7 +219,7 @@ export const explainSql = defineTool({
     analyze: z.boolean().optional().describe('EXPLAIN ANALYZE'),
     format: z.enum(['text', 'json']).optional(),
   },
-  output: output({ plan: z.unknown() }),
+  output: output({ plan: z.unknown().describe('Text, or JSON with format json') }),
   hints: SQL_READ,
   async handler({ sql, params, analyze = false, format = 'text', ...target }, ctx) {
     // Refused before connecting; explain() checks again (and refuses a statement that is an EXPLAIN).
@@ -255,7 +265,7 @@ export const listSlowQueries = defineTool({
       .optional()
       .describe('Default 10'),
   },
-  output: output({ queries: z.array(anyObject) }),
+  output: output({ queries: items({ query: z.string(), calls: z.number() }) }),
   hints: SQL_READ,
   async handler({ sort = 'total_time', limit = 10, ...target }, ctx) {
     return onDatabase(ctx, target, async (s, db) => {

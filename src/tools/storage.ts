@@ -8,7 +8,10 @@ import type { Schemas } from '../client/neon-client.js';
 import { featureStatus } from '../neon/features.js';
 import { defined, pick } from '../neon/util.js';
 import { branchId, cursor, projectId, str, text } from './fields.js';
-import { ACT, anyObject, CREATE, DESTROY, defineTool, output, READ, type ToolDef } from './framework.js';
+import { ACT, CREATE, DESTROY, defineTool, item, items, output, READ, type ToolDef } from './framework.js';
+
+const bucketOut = item({ name: z.string(), access_level: z.string() });
+const credential = item({ token_id: z.string(), name: z.string() });
 
 const bucketRoute = '/projects/{project_id}/branches/{branch_id}/buckets/{bucket_name}' as const;
 const bucket = str(255).describe('bucket');
@@ -25,7 +28,10 @@ export const getStorage = defineTool({
   operations: ['getProjectBranchStorage', 'listProjectBranchBuckets'],
   input: { project_id: projectId, branch_id: branchId },
   // Also returns `buckets` when storage is enabled.
-  output: output({ storage: anyObject }),
+  output: output({
+    storage: item({ enabled: z.boolean(), s3_endpoint: z.string() }),
+    buckets: z.array(bucketOut).optional(),
+  }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const path = { project_id, branch_id };
@@ -54,7 +60,7 @@ export const createBucket = defineTool({
     name: str(255).describe('name'),
     public_read: z.boolean().optional().describe('Default private'),
   },
-  output: output({ bucket: anyObject }),
+  output: output({ bucket: bucketOut }),
   hints: CREATE,
   async handler({ project_id, branch_id, name, public_read }, { client, signal }) {
     const res = await client.post('/projects/{project_id}/branches/{branch_id}/buckets', {
@@ -109,7 +115,10 @@ export const listBucketObjects = defineTool({
     cursor,
   },
   // Also returns `folders` (with a delimiter).
-  output: output({ objects: z.array(anyObject), next_cursor: z.string().optional() }),
+  output: output({
+    objects: items({ key: z.string(), size: z.number() }),
+    next_cursor: z.string().optional(),
+  }),
   hints: READ,
   async handler({ project_id, branch_id, bucket, ...query }, { client, signal }) {
     const res = await client.get(
@@ -271,7 +280,7 @@ export const presignBucketObject = defineTool({
     content_type: text(256).optional().describe('For upload'),
   },
   // Also returns a `warning` about sharing the URL.
-  output: output({ presigned: anyObject }),
+  output: output({ presigned: item({ url: z.string(), expires_at: z.string() }) }),
   hints: ACT,
   async handler({ project_id, branch_id, bucket, key, upload, content_type }, { client, signal }) {
     const res = await client.post(
@@ -321,7 +330,7 @@ export const createBranchCredential = defineTool({
     name: text(256).optional().describe('name'),
   },
   // Also returns a `warning` about the secrets.
-  output: output({ credential: anyObject, secrets: anyObject }),
+  output: output({ credential, secrets: item({ api_token: z.string(), s3_secret_access_key: z.string() }) }),
   hints: CREATE,
   async handler({ project_id, branch_id, scopes, name }, { client, signal }) {
     const res = await client.post(credentialRoute, {
@@ -351,7 +360,7 @@ export const listBranchCredentials = defineTool({
   beta: true,
   operations: ['listCredentials'],
   input: { project_id: projectId, branch_id: branchId },
-  output: output({ credentials: z.array(anyObject) }),
+  output: output({ credentials: z.array(credential) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
     const res = await client.get(credentialRoute, {
@@ -372,7 +381,7 @@ export const revokeBranchCredential = defineTool({
   input: {
     project_id: projectId,
     branch_id: branchId,
-    token_id: str(128).describe('token ID'),
+    token_id: str(128).describe('From list_branch_credentials'),
   },
   output: output({ revoked: z.string() }),
   hints: DESTROY,

@@ -2,7 +2,7 @@
 import * as z from 'zod';
 import { pick } from '../neon/util.js';
 import { orgId } from './fields.js';
-import { anyObject, defineTool, output, READ } from './framework.js';
+import { defineTool, item, items, output, READ, resource } from './framework.js';
 
 export const getCurrentUser = defineTool({
   name: 'get_current_user',
@@ -12,7 +12,10 @@ export const getCurrentUser = defineTool({
   accountLevel: true,
   operations: ['getAuthDetails', 'getCurrentUserInfo'],
   input: {},
-  output: output({ auth: anyObject, user: anyObject.optional() }),
+  output: output({
+    auth: item({ auth_method: z.string() }),
+    user: item({ id: z.string(), email: z.string() }).optional(),
+  }),
   hints: READ,
   async handler(_args, { client, signal }) {
     const auth = await client.get('/auth', { signal });
@@ -48,7 +51,7 @@ export const listOrganizations = defineTool({
   accountLevel: true,
   operations: ['getCurrentUserOrganizations'],
   input: {},
-  output: output({ organizations: z.array(anyObject) }),
+  output: output({ organizations: z.array(resource) }),
   hints: READ,
   async handler(_args, { client, signal }) {
     const res = await client.get('/users/me/organizations', { signal });
@@ -66,7 +69,7 @@ export const listRegions = defineTool({
   accountLevel: true,
   operations: ['getActiveRegions'],
   input: { org_id: orgId.optional().describe("Only this org's") },
-  output: output({ regions: z.array(anyObject) }),
+  output: output({ regions: items({ region_id: z.string(), name: z.string() }) }),
   hints: READ,
   async handler({ org_id }, { client, signal }) {
     const res = await client.get('/regions', { query: { org_id }, signal });
