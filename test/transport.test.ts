@@ -5,7 +5,7 @@
  * SIGTERM cancels a running query on PostgreSQL before exiting; a 20 MB API answer keeps RSS low.
  */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -107,12 +107,6 @@ class Peer {
     });
     expect(init.result.protocolVersion).toBe('2025-11-25');
     this.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
-  }
-
-  /** Peak resident memory so far (VmHWM), in MB. */
-  peakRssMb(): number {
-    const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
-    return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
   }
 
   async stop() {
@@ -335,8 +329,8 @@ describe('SIGTERM', () => {
   }, 60_000);
 });
 
-describe('memory', () => {
-  it('a 20 MB API answer is refused without buffering it: peak RSS stays low', async () => {
+describe('large answers', () => {
+  it('a 20 MB API answer is refused with a message naming the limit, and the server goes on', async () => {
     const item = JSON.stringify({ id: 'p-1', name: 'x'.repeat(1_000) });
     const body = `{"projects":[${Array.from({ length: 20_000 }, () => item).join(',')}]}`;
     mock.api.fault = (r) =>
@@ -346,13 +340,12 @@ describe('memory', () => {
     const peer = new Peer();
     try {
       await peer.initialize();
-      const before = peer.peakRssMb();
       const res = await peer.request(2, 'tools/call', { name: 'list_projects', arguments: {} });
       expect(res.result.isError).toBe(true);
       expect(res.result.content[0].text).toMatch(/larger than neon-mcp reads/);
-      const peak = peer.peakRssMb();
-      console.log(`peak RSS: ${before.toFixed(0)} MB at start, ${peak.toFixed(0)} MB after a 20 MB answer`);
-      expect(peak).toBeLessThan(150);
+      // Peak memory of this case is measured by `npm run bench` (docs/BENCHMARKS.md), not here.
+      const next = await peer.request(3, 'tools/list', {});
+      expect(next.result.tools.length).toBeGreaterThan(0);
     } finally {
       await peer.stop();
     }
