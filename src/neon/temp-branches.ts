@@ -4,23 +4,16 @@
  * those tools share: start (defaults filled in, branch created and ready), work there (the branch is
  * deleted again when the work fails), remember it until complete/discard, clean up.
  */
-import { markAccountedFor } from '../client/errors.js';
+import { markAccountedFor, NeonApiError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { connections } from '../sql/connections.js';
 import { SqlError } from '../sql/errors.js';
-import { defaultBranchId, forgetBranch, pickDatabase } from './connection.js';
+import type { Session } from '../sql/session.js';
+import { type Db, defaultBranchId, forgetBranch, onDatabase, pickDatabase } from './connection.js';
 import type { NeonContext } from './context.js';
-import {
-  dropPending,
-  getPending,
-  newId,
-  type PendingWork,
-  PROCESS_STARTED_AT,
-  savePending,
-  tempBranchName,
-} from './pending.js';
+import { newWork, type PendingWork, readWork, tempBranchName, type WorkKind } from './pending.js';
 
-export { dropPending, getPending, type PendingWork };
+export type { PendingWork };
 
 export interface TempStart {
   /** The original branch, database and role (defaults filled in). */
@@ -36,19 +29,19 @@ export interface TempStart {
 }
 
 /**
- * Starts work of `kind` on a new temporary branch, runs `work` there and remembers the work for its
- * complete_/discard_ call. When `work` fails the temporary branch is deleted again and the error says
- * so (with `retry`, what to do next).
+ * Starts work of `kind` on a new temporary branch, which carries what completing it needs (see
+ * pending.ts), and runs `work` there. When `work` fails the temporary branch is deleted again and the
+ * error says so (with `retry`, what to do next).
  */
 export async function tryOnTempBranch<T>(
   ctx: NeonContext,
-  kind: PendingWork['kind'],
+  kind: WorkKind,
   project_id: string,
   args: { branch_id?: string; database?: string; role?: string },
   what: Pick<PendingWork, 'sql' | 'ddl'> & { retry?: string },
   work: (start: TempStart) => Promise<T>,
 ): Promise<{ start: TempStart; result: T }> {
-  const start = await startOnTempBranch(ctx, kind, project_id, args);
+  const start = await startOnTempBranch(ctx, kind, project_id, args, what);
   let result: T;
   try {
     result = await work(start);
@@ -66,19 +59,6 @@ export async function tryOnTempBranch<T>(
     }
     throw e;
   }
-  savePending({
-    kind,
-    id: start.id,
-    project_id,
-    branch_id: start.branch_id,
-    database: start.database,
-    role: start.role,
-    temp_branch_id: start.temp,
-    temp_branch_name: start.name,
-    ...(what.sql !== undefined ? { sql: what.sql } : {}),
-    ...(what.ddl !== undefined ? { ddl: what.ddl } : {}),
-    created_at: new Date().toISOString(),
-  });
   return { start, result };
 }
 
@@ -88,18 +68,19 @@ export async function tryOnTempBranch<T>(
  */
 async function startOnTempBranch(
   ctx: NeonContext,
-  kind: 'migration' | 'tuning',
+  kind: WorkKind,
   project_id: string,
   args: { branch_id?: string; database?: string; role?: string },
+  what: Pick<PendingWork, 'sql' | 'ddl'>,
 ): Promise<TempStart> {
   const { client, signal } = ctx;
   const branch_id = args.branch_id ?? (await defaultBranchId(client, project_id, signal));
   const db = await pickDatabase(client, project_id, branch_id, args.database, signal);
   const database = db.name;
   const role = args.role ?? db.owner;
-  const id = newId();
+  const { id, annotations } = newWork({ kind, project_id, branch_id, database, role, ...what });
   const name = tempBranchName(kind, id);
-  const temp = await createTempBranch(ctx, project_id, branch_id, name);
+  const temp = await createTempBranch(ctx, project_id, branch_id, name, annotations);
   return {
     branch_id,
     database,
@@ -117,11 +98,13 @@ async function createTempBranch(
   project_id: string,
   parent_id: string,
   name: string,
+  annotations: Record<string, string>,
 ): Promise<string> {
   await ctx.progress(`Creating temporary branch ${name} with a compute`);
-  const body: Schemas['BranchCreateRequest'] = {
+  const body: Schemas['BranchCreateRequest'] & Schemas['AnnotationCreateValueRequest'] = {
     branch: { parent_id, name },
     endpoints: [{ type: 'read_write' }],
+    annotation_value: annotations,
   };
   const res = await ctx.client.post('/projects/{project_id}/branches', {
     path: { project_id },
@@ -164,8 +147,8 @@ export async function removeBranch(
   }
 }
 
-/** Finds a temporary branch by its name, for work this process no longer remembers. */
-export async function findTempBranch(
+/** Finds a temporary branch by its exact name. */
+async function findTempBranch(
   client: NeonClient,
   project_id: string,
   name: string,
@@ -179,55 +162,122 @@ export async function findTempBranch(
   return branches.find((b) => b.name === name);
 }
 
-/** The error for an ID this process does not know, naming the temporary branch if it still exists. */
-export async function unknownWork(
+/** The temporary branch with its annotations; undefined when Neon no longer has it. */
+async function getTempBranch(ctx: NeonContext, project_id: string, branch_id: string) {
+  try {
+    return await ctx.client.get('/projects/{project_id}/branches/{branch_id}', {
+      path: { project_id, branch_id },
+      signal: ctx.signal,
+    });
+  } catch (e) {
+    if (e instanceof NeonApiError && e.status === 404) return undefined;
+    throw e;
+  }
+}
+
+const nextStep = (kind: WorkKind) =>
+  kind === 'migration' ? 'prepare_database_migration' : 'prepare_query_tuning';
+
+/**
+ * The pending work an ID names, read from its temporary branch in `project_id` (so it works on any
+ * instance and after a restart). Throws an SqlError when there is no such branch (completed,
+ * discarded, mistyped, or of another project) or its record does not match the ID.
+ */
+export async function findWork(
   ctx: NeonContext,
-  kind: PendingWork['kind'],
+  kind: WorkKind,
   project_id: string,
   id: string,
-): Promise<Error> {
+): Promise<PendingWork> {
   const name = tempBranchName(kind, id);
-  const branch = await findTempBranch(ctx.client, project_id, name, ctx.signal).catch(() => undefined);
-  const what = kind === 'migration' ? 'Migration' : 'Query tuning';
-  const again = kind === 'migration' ? 'prepare_database_migration' : 'prepare_query_tuning';
-  const discard =
-    kind === 'migration' ? 'discard_database_migration' : 'complete_query_tuning with apply=false';
-  return new SqlError(
-    `${what} ${id} is not known to this server. Pending ${kind === 'migration' ? 'migrations' : 'tunings'} are ` +
-      `kept in memory only, so they are lost when neon-mcp restarts (this process started at ${PROCESS_STARTED_AT}); ` +
-      'the ID may also be mistyped. ' +
-      (branch
-        ? `Its temporary branch ${branch.id} (${name}) still exists: delete it with ${discard} or delete_branch, then call ${again} again.`
-        : `No temporary branch named ${name} exists in project ${project_id}, so there is nothing to clean up; call ${again} again.`),
-  );
-}
-
-export function checkProject(work: PendingWork, project_id: string): void {
-  if (work.project_id !== project_id) {
-    throw new SqlError(`${work.kind} ${work.id} belongs to project ${work.project_id}, not ${project_id}.`);
-  }
-}
-
-/** Deletes the temporary branch of pending work; after a restart, finds it by name. */
-export async function discard(ctx: NeonContext, kind: PendingWork['kind'], project_id: string, id: string) {
-  const work = getPending(kind, id);
-  if (work) {
-    checkProject(work, project_id);
-    await removeBranch(ctx, project_id, work.temp_branch_id);
-    dropPending(kind, id);
-    return { discarded: true, temp_branch_deleted: work.temp_branch_id };
-  }
-  const name = tempBranchName(kind, id);
-  const branch = await findTempBranch(ctx.client, project_id, name, ctx.signal);
-  if (!branch) {
+  const found = await findTempBranch(ctx.client, project_id, name, ctx.signal);
+  const res = found && (await getTempBranch(ctx, project_id, found.id));
+  if (!res) {
     throw new SqlError(
-      `No ${kind} ${id} is pending here and no temporary branch ${name} exists in project ${project_id}: nothing to discard.`,
+      `No ${kind} ${id} is pending in project ${project_id}: no temporary branch ${name} exists there. It was ` +
+        `completed or discarded already, or the ID is mistyped or from another project; call ${nextStep(kind)} again if needed.`,
     );
   }
-  await removeBranch(ctx, project_id, branch.id);
-  return {
-    discarded: true,
-    temp_branch_deleted: branch.id,
-    note: `This server did not remember ${kind} ${id} (it restarted since); its temporary branch was found by name and deleted.`,
-  };
+  return readWork(kind, id, project_id, res.branch, res.annotation?.value);
+}
+
+/**
+ * Applies pending work to its original branch once, however many instances are asked to: `apply`
+ * runs on a session to the original database holding a session advisory lock keyed by the ID, which
+ * every neon-mcp instance takes on that same Postgres, so a second complete of the same ID either finds
+ * the lock taken (and is refused) or, after the first finished, finds the temporary branch gone. The
+ * temporary branch is deleted before the lock is released. Neon has no compare-and-set on branches, so
+ * this is as far as the check goes: when the deletion fails after the SQL was committed, the branch is
+ * renamed (`…-applied`) so the ID no longer finds it; only if that fails too could a later call apply
+ * it again, and the answer says so.
+ */
+export async function applyOnce<T>(
+  ctx: NeonContext,
+  work: PendingWork,
+  apply: (s: Session, db: Db) => Promise<T>,
+): Promise<{ result: T; temp_branch_deleted?: string; warning?: string }> {
+  const { project_id, branch_id, database, role } = work;
+  // The ID's 64 bits, as Postgres' bigint lock key.
+  const key = BigInt.asIntN(64, BigInt(`0x${work.id}`)).toString();
+  return onDatabase(ctx, { project_id, branch_id, database, role }, async (s, db) => {
+    const { rows } = await s.exec<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock($1::bigint) AS locked /* neon-mcp */',
+      [key],
+      'taking the lock of this work',
+    );
+    if (!rows[0]?.locked) {
+      throw new SqlError(
+        `${work.kind} ${work.id} is being completed by another call right now (on this or another neon-mcp ` +
+          'instance): nothing was applied by this call. Wait for that call; if it failed, call again.',
+      );
+    }
+    try {
+      // Under the lock: a call that finished before this one took it has deleted the branch.
+      if (!(await getTempBranch(ctx, project_id, work.temp_branch_id))) {
+        throw new SqlError(
+          `${work.kind} ${work.id} was completed by another call just now: nothing was applied by this call.`,
+        );
+      }
+      const result = await apply(s, db);
+      await ctx.progress(`Deleting temporary branch ${work.temp_branch_id}`);
+      try {
+        await removeBranch(ctx, project_id, work.temp_branch_id);
+        return { result, temp_branch_deleted: work.temp_branch_id };
+      } catch (e) {
+        const renamed = await ctx.client
+          .patch('/projects/{project_id}/branches/{branch_id}', {
+            path: { project_id, branch_id: work.temp_branch_id },
+            body: { branch: { name: `${work.temp_branch_name}-applied` } },
+            signal: AbortSignal.timeout(60_000),
+          })
+          .then(
+            () => true,
+            () => false,
+          );
+        const why = e instanceof Error ? e.message : String(e);
+        return {
+          result,
+          warning:
+            `Applied, but the temporary branch ${work.temp_branch_id} could not be deleted (${why}): delete it ` +
+            `with delete_branch. ${renamed ? `It was renamed ${work.temp_branch_name}-applied, so this ID no longer finds it.` : `Do not complete ${work.id} again: it would be applied twice.`}`,
+        };
+      }
+    } finally {
+      await s
+        .exec('SELECT pg_advisory_unlock($1::bigint) /* neon-mcp */', [key], 'releasing the lock')
+        .catch(() => undefined);
+    }
+  });
+}
+
+/** Deletes the temporary branch of pending work, found from its ID alone; returns the work. */
+export async function discard(
+  ctx: NeonContext,
+  kind: WorkKind,
+  project_id: string,
+  id: string,
+): Promise<PendingWork> {
+  const work = await findWork(ctx, kind, project_id, id);
+  await removeBranch(ctx, project_id, work.temp_branch_id);
+  return work;
 }

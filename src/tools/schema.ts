@@ -8,17 +8,10 @@ import * as z from 'zod';
 import { InvalidArgumentError, NeonApiError } from '../client/errors.js';
 import type { NeonClient } from '../client/neon-client.js';
 import { CONNECT_OPERATIONS, describeDb, onDatabase, pickDatabase } from '../neon/connection.js';
+import { WORK_ID } from '../neon/pending.js';
 import { fetchBranch } from '../neon/resources.js';
 import { branchSchema, SCHEMA_OPERATIONS } from '../neon/schema.js';
-import {
-  checkProject,
-  discard,
-  dropPending,
-  getPending,
-  removeBranch,
-  tryOnTempBranch,
-  unknownWork,
-} from '../neon/temp-branches.js';
+import { applyOnce, discard, findWork, tryOnTempBranch } from '../neon/temp-branches.js';
 import { SqlError } from '../sql/errors.js';
 import { comparePlans, type PlanSummary, summarizePlan } from '../sql/plan.js';
 import { checkScript, checkStatement, explain, runOne, runScript, truncatedNotice } from '../sql/run.js';
@@ -42,13 +35,28 @@ const ddlList = z
   .array(sqlText)
   .refine((a) => a.length >= 1 && a.length <= 20, { message: 'must hold 1 to 20 statements' });
 
-/** A migration or tuning ID (8 hex digits); a refinement, so no pattern costs tokens in the schema. */
-/** The ID a prepare_* tool returned, described by the tool that returns it. */
+/**
+ * The ID a prepare_* tool returned (16 hex digits), described by the tool that returns it; a
+ * refinement, so no pattern costs tokens in the schema.
+ */
 const workId = (from: string) =>
   z
     .string()
-    .refine((v) => /^[0-9a-f]{8}$/.test(v), { message: `must be the ID from ${from} (8 hex digits)` })
+    .refine((v) => WORK_ID.test(v), { message: `must be the ID from ${from} (16 hex digits)` })
     .describe(`From ${from}`);
+
+/**
+ * Operations of complete_*: the work is found from its ID alone (the temporary branch by name, its
+ * record from its annotations), then applied on the original branch and the temporary one deleted
+ * (or renamed, when the deletion fails after the SQL was committed).
+ */
+const COMPLETE_OPERATIONS = [
+  'listProjectBranches',
+  'getProjectBranch',
+  'getConnectionURI',
+  'deleteProjectBranch',
+  'updateProjectBranch',
+];
 
 export const getBranchSchema = defineTool({
   name: 'get_branch_schema',
@@ -230,8 +238,8 @@ export const prepareDatabaseMigration = defineTool({
       next_steps:
         `Review the diff. Test on the temporary branch with run_sql (branch_id ${temp}). Then ` +
         `complete_database_migration (migration_id ${id}) applies the same SQL to branch ${branch_id} and deletes ` +
-        `the temporary branch, or discard_database_migration deletes it without applying anything. The pending ` +
-        'migration is kept in memory: it is forgotten if neon-mcp restarts.',
+        `the temporary branch, or discard_database_migration deletes it without applying anything. The ID works ` +
+        'on any neon-mcp instance, also after a restart: the temporary branch carries the migration.',
     };
   },
 });
@@ -241,9 +249,7 @@ export const completeDatabaseMigration = defineTool({
   title: 'Complete database migration',
   description: 'Apply a prepared migration to the original branch; deletes the temporary one.',
   toolset: 'schema',
-  // The pending work names its branch, database and role: only the connection URI is looked up, and
-  // listProjectBranches finds a temporary branch this server forgot (after a restart).
-  operations: ['deleteProjectBranch', 'listProjectBranches', 'getConnectionURI'],
+  operations: COMPLETE_OPERATIONS,
   input: {
     project_id: projectId,
     migration_id: workId('prepare_database_migration'),
@@ -251,36 +257,29 @@ export const completeDatabaseMigration = defineTool({
   output: output({ applied: z.boolean() }),
   hints: APPLY,
   async handler({ project_id, migration_id }, ctx) {
-    const work = getPending('migration', migration_id);
-    if (!work) throw await unknownWork(ctx, 'migration', project_id, migration_id);
-    checkProject(work, project_id);
+    const work = await findWork(ctx, 'migration', project_id, migration_id);
     await ctx.progress(`Applying the migration to branch ${work.branch_id}`);
-    let result: { statements: number; duration_ms: number };
-    try {
-      result = await onDatabase(
-        ctx,
-        { project_id, branch_id: work.branch_id, database: work.database, role: work.role },
-        (s) => runScript(s, work.sql ?? '', `The migration (on the original branch ${work.branch_id})`),
-      );
-    } catch (e) {
-      if (e instanceof Error && e instanceof SqlError && e.code) {
-        e.message +=
-          `\nThe migration was rolled back on branch ${work.branch_id}: nothing was applied there. The temporary ` +
-          `branch ${work.temp_branch_id} is kept; fix the cause and call complete_database_migration again, or ` +
-          'discard_database_migration.';
+    const done = await applyOnce(ctx, work, async (s) => {
+      try {
+        return await runScript(s, work.sql ?? '', `The migration (on the original branch ${work.branch_id})`);
+      } catch (e) {
+        if (e instanceof Error && e instanceof SqlError && e.code) {
+          e.message +=
+            `\nThe migration was rolled back on branch ${work.branch_id}: nothing was applied there. The temporary ` +
+            `branch ${work.temp_branch_id} is kept; fix the cause and call complete_database_migration again, or ` +
+            'discard_database_migration.';
+        }
+        throw e;
       }
-      throw e;
-    }
-    dropPending('migration', migration_id);
-    await ctx.progress(`Deleting temporary branch ${work.temp_branch_id}`);
-    await removeBranch(ctx, project_id, work.temp_branch_id);
+    });
     return {
       applied: true,
       branch_id: work.branch_id,
       database: work.database,
-      statements: result.statements,
-      duration_ms: result.duration_ms,
-      temp_branch_deleted: work.temp_branch_id,
+      statements: done.result.statements,
+      duration_ms: done.result.duration_ms,
+      ...(done.temp_branch_deleted ? { temp_branch_deleted: done.temp_branch_deleted } : {}),
+      ...(done.warning ? { warning: done.warning } : {}),
     };
   },
 });
@@ -290,7 +289,7 @@ export const discardDatabaseMigration = defineTool({
   title: 'Discard database migration',
   description: "Delete a prepared migration's temporary branch without applying it.",
   toolset: 'schema',
-  operations: ['deleteProjectBranch', 'listProjectBranches'],
+  operations: ['listProjectBranches', 'getProjectBranch', 'deleteProjectBranch'],
   input: {
     project_id: projectId,
     migration_id: workId('prepare_database_migration'),
@@ -298,7 +297,8 @@ export const discardDatabaseMigration = defineTool({
   output: output({ discarded: z.boolean() }),
   hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   async handler({ project_id, migration_id }, ctx) {
-    return discard(ctx, 'migration', project_id, migration_id);
+    const work = await discard(ctx, 'migration', project_id, migration_id);
+    return { discarded: true, temp_branch_deleted: work.temp_branch_id };
   },
 });
 
@@ -391,7 +391,7 @@ export const prepareQueryTuning = defineTool({
         `The DDL ran on temporary branch ${temp} only. complete_query_tuning (tuning_id ${id}) with apply=true ` +
         `runs it on branch ${branch_id} (all statements, or those you pass in ddl) and deletes the temporary branch; ` +
         'apply=false only deletes the temporary branch. Prefer CREATE INDEX CONCURRENTLY on a busy database. ' +
-        'Pending tunings are kept in memory: forgotten if neon-mcp restarts.',
+        'The ID works on any neon-mcp instance, also after a restart.',
     };
   },
 });
@@ -403,9 +403,7 @@ export const completeQueryTuning = defineTool({
   title: 'Complete query tuning',
   description: "Apply a tuning's DDL to the original branch, or not; drops the temporary branch.",
   toolset: 'schema',
-  // The pending work names its branch, database and role: only the connection URI is looked up, and
-  // listProjectBranches finds a temporary branch this server forgot (after a restart).
-  operations: ['deleteProjectBranch', 'listProjectBranches', 'getConnectionURI'],
+  operations: COMPLETE_OPERATIONS,
   input: {
     project_id: projectId,
     tuning_id: workId('prepare_query_tuning'),
@@ -415,15 +413,11 @@ export const completeQueryTuning = defineTool({
   output: output({ applied: z.array(z.string()) }),
   hints: APPLY,
   async handler({ project_id, tuning_id, apply, ddl }, ctx) {
-    const work = getPending('tuning', tuning_id);
-    if (!work) {
-      if (!apply) {
-        const { temp_branch_deleted, note } = await discard(ctx, 'tuning', project_id, tuning_id);
-        return { applied: [], temp_branch_deleted, note };
-      }
-      throw await unknownWork(ctx, 'tuning', project_id, tuning_id);
+    if (!apply) {
+      const work = await discard(ctx, 'tuning', project_id, tuning_id);
+      return { applied: [], branch_id: work.branch_id, temp_branch_deleted: work.temp_branch_id };
     }
-    checkProject(work, project_id);
+    const work = await findWork(ctx, 'tuning', project_id, tuning_id);
     const tried = work.ddl ?? [];
     let chosen = tried;
     if (ddl) {
@@ -437,32 +431,32 @@ export const completeQueryTuning = defineTool({
       chosen = ddl.map((d) => known.get(normalize(d)) as string);
     }
     const applied: string[] = [];
-    if (apply) {
-      const target = { project_id, branch_id: work.branch_id, database: work.database, role: work.role };
-      await onDatabase(ctx, target, async (s, db) => {
-        for (const [i, d] of chosen.entries()) {
-          await ctx.progress(`Applying statement ${i + 1} of ${chosen.length} on ${describeDb(db)}`);
-          try {
-            await runOne(s, d, {
-              maxRows: 0,
-              readOnly: false,
-              what: `ddl ${i + 1} of ${chosen.length} (on branch ${work.branch_id})`,
-            });
-          } catch (e) {
-            if (e instanceof Error) {
-              e.message +=
-                `\nApplied before this failure: ${applied.length ? applied.join(' | ') : 'nothing'}. The temporary branch ` +
-                `${work.temp_branch_id} is kept; call complete_query_tuning again (with ddl set to what is left) or with apply=false.`;
-            }
-            throw e;
+    const done = await applyOnce(ctx, work, async (s, db) => {
+      for (const [i, d] of chosen.entries()) {
+        await ctx.progress(`Applying statement ${i + 1} of ${chosen.length} on ${describeDb(db)}`);
+        try {
+          await runOne(s, d, {
+            maxRows: 0,
+            readOnly: false,
+            what: `ddl ${i + 1} of ${chosen.length} (on branch ${work.branch_id})`,
+          });
+        } catch (e) {
+          if (e instanceof Error) {
+            e.message +=
+              `\nApplied before this failure: ${applied.length ? applied.join(' | ') : 'nothing'}. The temporary branch ` +
+              `${work.temp_branch_id} is kept; call complete_query_tuning again (with ddl set to what is left) or with apply=false.`;
           }
-          applied.push(d);
+          throw e;
         }
-      });
-    }
-    dropPending('tuning', tuning_id);
-    await removeBranch(ctx, project_id, work.temp_branch_id);
-    return { applied, branch_id: work.branch_id, temp_branch_deleted: work.temp_branch_id };
+        applied.push(d);
+      }
+    });
+    return {
+      applied,
+      branch_id: work.branch_id,
+      ...(done.temp_branch_deleted ? { temp_branch_deleted: done.temp_branch_deleted } : {}),
+      ...(done.warning ? { warning: done.warning } : {}),
+    };
   },
 });
 

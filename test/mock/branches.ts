@@ -1,6 +1,7 @@
 /**
- * Branches: list, count, create (copying the parent's databases and roles), update, delete (kept
- * for recovery), restore, set default, recover, finalize restore. Serves src/tools/branches.ts.
+ * Branches: list, count, create (copying the parent's databases and roles; annotations kept as given),
+ * update, delete (kept for recovery), restore, set default, recover, finalize restore. Serves
+ * src/tools/branches.ts, and the temporary branches of src/tools/schema.ts (their annotations).
  */
 import { HttpResponse, http, type RequestHandler } from 'msw';
 import { branchScoped, type Json, jsonBody, notFound, type Params, startOps } from './common.js';
@@ -36,7 +37,15 @@ export function branchHandlers(fake: NeonFake): RequestHandler[] {
       }
       const page = all.slice(offset, offset + limit);
       const more = offset + limit < all.length;
-      return HttpResponse.json({ branches: page, pagination: more ? { next: String(offset + limit) } : {} });
+      // AnnotationsMapResponse: the annotations of the listed branches that have any, by branch ID.
+      const annotations = Object.fromEntries(
+        page.filter((b) => fake.annotations.has(b.id)).map((b) => [b.id, fake.annotationOf(b.id)]),
+      );
+      return HttpResponse.json({
+        branches: page,
+        annotations,
+        pagination: more ? { next: String(offset + limit) } : {},
+      });
     }),
     http.get(`${BASE}/projects/:project_id/branches/count`, ({ params, request }) => {
       if (!project(params as Params)) return notFound(`project ${params.project_id}`);
@@ -74,6 +83,10 @@ export function branchHandlers(fake: NeonFake): RequestHandler[] {
           suspend_timeout_seconds: e.suspend_timeout_seconds,
         }),
       );
+      if (body.annotation_value) {
+        const t = new Date().toISOString();
+        fake.annotations.set(b.id, { value: { ...body.annotation_value }, created_at: t, updated_at: t });
+      }
       b.current_state = 'ready';
       const operations = ops(p.id, [
         { action: 'create_branch', branch_id: b.id },
@@ -92,7 +105,7 @@ export function branchHandlers(fake: NeonFake): RequestHandler[] {
     }),
     http.get(
       `${BASE}/projects/:project_id/branches/:branch_id`,
-      withBranch(({ branch: b }) => HttpResponse.json({ branch: b })),
+      withBranch(({ branch: b }) => HttpResponse.json({ branch: b, annotation: fake.annotationOf(b.id) })),
     ),
     http.patch(
       `${BASE}/projects/:project_id/branches/:branch_id`,

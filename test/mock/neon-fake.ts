@@ -34,6 +34,11 @@ export class NeonFake {
   operations = new Map<string, FakeOperation>();
   /** Branches deleted through the API, with their computes, until recovered (branch recovery). */
   deletedBranches = new Map<string, { branch: Json; endpoints: Json[]; deleted_at: string }>();
+  /**
+   * Annotations of branches by branch ID (set when a branch is created with `annotation_value`, which
+   * Neon's API offers no way to change later), answered by get and list as Neon's description says.
+   */
+  annotations = new Map<string, { value: Record<string, string>; created_at: string; updated_at: string }>();
   /** How many GETs a new operation answers `running` before `finished`. */
   operationPolls = 2;
   /** When set, the next operation created fails with this error text. */
@@ -230,6 +235,16 @@ export class NeonFake {
       op.updated_at = now();
     }
     return publicOperation(op);
+  }
+
+  /** A branch's annotation in the shape of Neon's AnnotationData (an empty value when it has none). */
+  annotationOf(branchId: string): Json {
+    const a = this.annotations.get(branchId);
+    return {
+      object: { type: 'console/branch', id: branchId },
+      value: a?.value ?? {},
+      ...(a ? { created_at: a.created_at, updated_at: a.updated_at } : {}),
+    };
   }
 
   branchesOf(projectId: string): Json[] {
