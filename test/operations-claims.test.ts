@@ -15,7 +15,7 @@ import { connections } from '../src/sql/connections.js';
 import { refFields } from '../src/tools/fields.js';
 import type { ToolDef } from '../src/tools/framework.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
-import { connect, text, useMockApi } from './helpers.js';
+import { BASE, connect, neonError, text, useMockApi } from './helpers.js';
 import { enableAuth } from './mock/auth.js';
 import { handleDeployment } from './mock/functions.js';
 import type { NeonFake } from './mock/neon-fake.js';
@@ -132,12 +132,23 @@ const tuning = async (w: World, c: Conn) =>
       ddl: ['CREATE INDEX users_name_idx ON users (name)'],
     })
   ).tuning_id as string;
-/** Pending work this server forgot (it restarted): only its temporary branch is left, found by name. */
-const forgotten = (w: World, kind: 'migration' | 'tuning') => {
-  w.fake.makeBranch(w.project_id, { name: `mcp-${kind}-deadbeef`, parent_id: w.branch.id });
+/** An ID of pending work no temporary branch carries (completed already, or mistyped). */
+const unknown = (w: World, kind: 'migration' | 'tuning') =>
+  kind === 'migration'
+    ? { project_id: w.project_id, migration_id: '0123456789abcdef' }
+    : { project_id: w.project_id, tuning_id: '0123456789abcdef' };
+/** Prepared work whose temporary branch Neon then refuses to delete (so complete_* renames it). */
+const undeletable = async (w: World, c: Conn, kind: 'migration' | 'tuning') => {
+  const id = kind === 'migration' ? await migration(w, c) : await tuning(w, c);
+  const temp = [...w.fake.branches.values()].find((b) => b.name === `mcp-${kind}-${id}`)?.id;
+  api.use(
+    http.delete(`${BASE}/projects/:project_id/branches/${temp}`, () =>
+      neonError(422, 'branch has running operations', 'BRANCH_BUSY'),
+    ),
+  );
   return kind === 'migration'
-    ? { project_id: w.project_id, migration_id: 'deadbeef' }
-    : { project_id: w.project_id, tuning_id: 'deadbeef' };
+    ? { project_id: w.project_id, migration_id: id }
+    : { project_id: w.project_id, tuning_id: id, apply: true };
 };
 const auth = (w: World) => {
   enableAuth(w.fake, w.branch.id);
@@ -387,9 +398,14 @@ const SCENARIOS: Scenario[] = [
   },
   {
     tool: 'complete_database_migration',
-    path: 'forgotten after a restart: looks for its temporary branch',
-    args: (w) => forgotten(w, 'migration'),
-    fails: /not known to this server/,
+    path: 'unknown ID: no temporary branch carries it',
+    args: (w) => unknown(w, 'migration'),
+    fails: /No migration 0123456789abcdef is pending/,
+  },
+  {
+    tool: 'complete_database_migration',
+    path: 'applied, but the temporary branch cannot be deleted: renamed instead',
+    args: (w, c) => undeletable(w, c, 'migration'),
   },
   {
     tool: 'discard_database_migration',
@@ -397,8 +413,9 @@ const SCENARIOS: Scenario[] = [
   },
   {
     tool: 'discard_database_migration',
-    path: 'forgotten after a restart: finds its temporary branch by name',
-    args: (w) => forgotten(w, 'migration'),
+    path: 'unknown ID: no temporary branch carries it',
+    args: (w) => unknown(w, 'migration'),
+    fails: /No migration 0123456789abcdef is pending/,
   },
   {
     tool: 'prepare_query_tuning',
@@ -425,9 +442,14 @@ const SCENARIOS: Scenario[] = [
   },
   {
     tool: 'complete_query_tuning',
-    path: 'forgotten after a restart: looks for its temporary branch',
-    args: (w) => ({ ...forgotten(w, 'tuning'), apply: true }),
-    fails: /not known to this server/,
+    path: 'unknown ID: no temporary branch carries it',
+    args: (w) => ({ ...unknown(w, 'tuning'), apply: true }),
+    fails: /No tuning 0123456789abcdef is pending/,
+  },
+  {
+    tool: 'complete_query_tuning',
+    path: 'applied, but the temporary branch cannot be deleted: renamed instead',
+    args: (w, c) => undeletable(w, c, 'tuning'),
   },
   {
     tool: 'complete_query_tuning',
