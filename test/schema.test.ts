@@ -8,6 +8,7 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { http } from 'msw';
 import pgDriver from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PART_CHARS } from '../src/neon/pending.js';
 import { connections } from '../src/sql/connections.js';
 import { BASE, connect, neonError, TEST_KEY, useMockApi } from './helpers.js';
 import { type BranchDatabases, branchDatabase, createRoles, useBranchDatabases } from './pg/branches.js';
@@ -449,7 +450,7 @@ describe('pending work without server memory', () => {
     expect(both.map((r) => Boolean(r.isError)).sort()).toEqual([false, true]);
     const refused = both.find((r) => r.isError)!;
     expect((refused.content as { text: string }[])[0].text).toMatch(
-      /is being completed by another call right now .*nothing was applied by this call|was completed by another call just now|No migration [0-9a-f]{16} is pending/,
+      /is being completed by another call right now .*nothing was applied by this call|was completed or discarded by another call just now|No migration [0-9a-f]{16} is pending/,
     );
     expect(await dbs.query(branch_id, 'SELECT count(*)::int AS n FROM applied')).toEqual([{ n: 1 }]);
     expect(tempBranches()).toEqual([]);
@@ -488,9 +489,85 @@ describe('pending work without server memory', () => {
     expect(asked).toBe(2);
     expect(both.map((r) => Boolean(r.isError)).sort()).toEqual([false, true]);
     expect((both.find((r) => r.isError)!.content as { text: string }[])[0].text).toMatch(
-      /was completed by another call just now: nothing was applied by this call/,
+      /was completed or discarded by another call just now: nothing was applied by this call/,
     );
     expect(await dbs.query(branch_id, 'SELECT count(*)::int AS n FROM applied')).toEqual([{ n: 1 }]);
+  });
+
+  it('a complete that read the work before another one renamed its undeletable branch does not apply it', async () => {
+    const { project_id, branch_id } = await project();
+    await dbs.query(branch_id, 'CREATE TABLE applied (at timestamptz DEFAULT now())');
+    conn = await connect();
+    const prep = await conn.ok('prepare_database_migration', {
+      project_id,
+      migration_sql: 'INSERT INTO applied DEFAULT VALUES',
+    });
+    api.use(
+      http.delete(`${BASE}/projects/:project_id/branches/${prep.temp_branch_id}`, () =>
+        neonError(422, 'branch has running operations', 'BRANCH_BUSY'),
+      ),
+    );
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let asked = 0;
+    api.use(
+      http.get(`${BASE}/projects/:project_id/connection_uri`, async () => {
+        if (++asked === 2) await gate;
+        return undefined;
+      }),
+    );
+    const calls = [await freshServer(), await freshServer()].map((s) =>
+      s.call('complete_database_migration', { project_id, migration_id: prep.migration_id }),
+    );
+    await Promise.race(calls);
+    open();
+    const both = await Promise.all(calls);
+    const [done, refused] = both[0].isError ? [both[1], both[0]] : [both[0], both[1]];
+    expect(done.isError).toBeFalsy();
+    expect((done.structuredContent as { warning: string }).warning).toMatch(/renamed/);
+    expect(refused.isError).toBe(true);
+    expect((refused.content as { text: string }[])[0].text).toMatch(
+      /completed or discarded by another call just now/,
+    );
+    expect(await dbs.query(branch_id, 'SELECT count(*)::int AS n FROM applied')).toEqual([{ n: 1 }]);
+    expect(api.fake.branches.get(prep.temp_branch_id)?.name).toBe(
+      `mcp-migration-${prep.migration_id}-applied`,
+    );
+  });
+
+  it('carries a migration of 100,000 characters in annotation parts, and refuses DDL too long for them', async () => {
+    const { project_id, branch_id } = await project();
+    conn = await connect();
+    // Comments make up the length; a character outside the BMP sits across the first part boundary.
+    const filler = `-- ${'x'.repeat(PART_CHARS - 4)}😀\n`;
+    const migration_sql = `${filler.repeat(24)}ALTER TABLE users ADD COLUMN note text;`.padEnd(100_000, ' ');
+    expect(migration_sql.length).toBe(100_000);
+    const prep = await conn.ok('prepare_database_migration', { project_id, migration_sql });
+    const value = api.fake.annotations.get(prep.temp_branch_id)!.value;
+    const parts = JSON.parse(value['neon-mcp']).parts;
+    // 25 parts' worth; parts that end short of a surrogate pair (never split) make it 26.
+    expect(parts).toBe(26);
+    expect(value['neon-mcp-1'].length).toBe(PART_CHARS - 1);
+    await conn.close();
+    await connections.closeAll();
+    const other = await freshServer();
+    expect(
+      await other.ok('complete_database_migration', { project_id, migration_id: prep.migration_id }),
+    ).toMatchObject({
+      applied: true,
+    });
+    expect(await columnsOf(branch_id, 'users')).toEqual(['id', 'name', 'note']);
+
+    const long = Array.from(
+      { length: 2 },
+      (_, i) => `CREATE INDEX i${i} ON users (name) ${'/*x*/'.repeat(19_990)}`,
+    );
+    const many = [...long, ...long.map((d) => d.replace(/^CREATE INDEX i/, 'CREATE INDEX j'))];
+    const err = await other.fails('prepare_query_tuning', { project_id, sql: 'SELECT 1', ddl: many });
+    expect(err).toMatch(/too long to keep with its temporary branch/);
+    expect(tempBranches()).toEqual([]);
   });
 
   it('refuses to complete while another call holds the work, then completes', async () => {

@@ -232,10 +232,12 @@ export async function applyOnce<T>(
       );
     }
     try {
-      // Under the lock: a call that finished before this one took it has deleted the branch.
-      if (!(await getTempBranch(ctx, project_id, work.temp_branch_id))) {
+      // Under the lock: a call that finished before this one took it has deleted the branch (or, when
+      // Neon refused that, renamed it).
+      const now = await getTempBranch(ctx, project_id, work.temp_branch_id);
+      if (now?.branch.name !== work.temp_branch_name) {
         throw new SqlError(
-          `${work.kind} ${work.id} was completed by another call just now: nothing was applied by this call.`,
+          `${work.kind} ${work.id} was completed or discarded by another call just now: nothing was applied by this call.`,
         );
       }
       const result = await apply(s, db);
@@ -244,6 +246,10 @@ export async function applyOnce<T>(
         await removeBranch(ctx, project_id, work.temp_branch_id);
         return { result, temp_branch_deleted: work.temp_branch_id };
       } catch (e) {
+        // Deleted meanwhile (a discard_ of the same ID while this applied): nothing is left to mark.
+        if (e instanceof NeonApiError && e.status === 404) {
+          return { result, temp_branch_deleted: work.temp_branch_id };
+        }
         const renamed = await ctx.client
           .patch('/projects/{project_id}/branches/{branch_id}', {
             path: { project_id, branch_id: work.temp_branch_id },
