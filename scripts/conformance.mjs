@@ -22,7 +22,15 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { buildOurs, CACHE, loadMock, OURS_DIR, ROOT } from '../bench/lib.mjs';
 import { startBridge } from './conformance-bridge.mjs';
@@ -74,9 +82,7 @@ function installSuite() {
     stdio: ['ignore', 'ignore', 'inherit'],
     timeout: 600_000,
   });
-  const installed = JSON.parse(
-    readFileSync(join(dirname(dirname(entry)), 'package.json'), 'utf8'),
-  ).version;
+  const installed = JSON.parse(readFileSync(join(dirname(dirname(entry)), 'package.json'), 'utf8')).version;
   if (installed !== SUITE_VERSION) throw new Error(`installed suite is ${installed}, not ${SUITE_VERSION}`);
   writeFileSync(stamp, digest);
   return entry;
@@ -152,14 +158,19 @@ async function main() {
   const scenarios = process.env.CONFORMANCE_SCENARIOS?.split(/[\s,]+/).filter(Boolean) ?? SCENARIOS;
   const entry = installSuite();
   const node = suiteNode();
+  say(`suite and Node ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const suiteNodeVersion = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
 
   let url = process.env.CONFORMANCE_URL;
   let mock;
   let bridge;
   if (!url) {
+    let t = Date.now();
     buildOurs();
+    say(`built in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    t = Date.now();
     const mockLib = await loadMock();
+    say(`mock compiled in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     mock = await mockLib.startMockHttpServer({ validate: true });
     // One project, so resources/list lists a project resource beside the docs index.
     mock.api.fake.seedProject('conformance');
