@@ -27,12 +27,14 @@ function rpcError(res, status, code, message, id = null) {
 /**
  * Starts the bridge on 127.0.0.1. `entry` is the server's script (run with this Node), `args` its
  * flags, `env` the variables handed to each child (default: those of PASSED_ENV set here).
- * Resolves to `{ port, url, close() }`; close() ends every child and the HTTP server.
+ * Resolves to `{ port, url, notJson, close() }`; close() ends every child and the HTTP server.
  */
 export function startBridge({ entry, args = [], port = 0, env, stderr = 'inherit' }) {
   const childEnv =
     env ?? Object.fromEntries(PASSED_ENV.filter((k) => process.env[k]).map((k) => [k, process.env[k]]));
   const sessions = new Map();
+  /** Lines a server wrote to stdout that are not JSON (stdout must carry JSON-RPC only). */
+  const notJson = [];
 
   function start() {
     const child = spawn(process.execPath, [entry, ...args], {
@@ -52,7 +54,8 @@ export function startBridge({ entry, args = [], port = 0, env, stderr = 'inherit
         try {
           msg = JSON.parse(line);
         } catch {
-          // stdout must carry JSON-RPC only: anything else is the server's bug, shown, not hidden.
+          // stdout must carry JSON-RPC only: anything else is the server's bug, kept and shown.
+          notJson.push(line.slice(0, 200));
           process.stderr.write(`bridge: not JSON on the server's stdout: ${line.slice(0, 200)}\n`);
           continue;
         }
@@ -136,6 +139,7 @@ export function startBridge({ entry, args = [], port = 0, env, stderr = 'inherit
       resolve({
         port: actual,
         url: `http://127.0.0.1:${actual}/mcp`,
+        notJson,
         async close() {
           for (const s of sessions.values()) s.child.kill();
           sessions.clear();

@@ -14,7 +14,8 @@
  *    validated against Neon's OpenAPI description) and scripts/conformance-bridge.mjs around the
  *    built stdio server: no real key, nothing leaves the machine.
  * 4. Runs each scenario, prints one line per scenario and a closing count, and exits 1 when one
- *    fails (or the server sent a request the Neon API would not accept).
+ *    fails, when the server sent a request the Neon API would not accept, or when it wrote anything
+ *    but JSON to stdout.
  *
  *   CONFORMANCE_URL=http://127.0.0.1:3000/mcp   test that server instead (nothing built or started)
  *   CONFORMANCE_SCENARIOS="ping tools-list"     other scenarios (default: SCENARIOS below)
@@ -23,9 +24,11 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  closeSync,
   copyFileSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -164,6 +167,10 @@ async function main() {
   let url = process.env.CONFORMANCE_URL;
   let mock;
   let bridge;
+  const outRoot = join(SUITE_DIR, 'results');
+  rmSync(outRoot, { recursive: true, force: true });
+  mkdirSync(outRoot, { recursive: true });
+  const serverLog = openSync(join(outRoot, 'server-stderr.log'), 'w');
   if (!url) {
     let t = Date.now();
     buildOurs();
@@ -184,7 +191,8 @@ async function main() {
         // No scenario reads the docs; if one did, it would reach the loopback fake (a 404), not the web.
         NEON_MCP_DOCS_URL: mock.origin,
       },
-      stderr: 'ignore',
+      // The server's stderr goes to a file beside the results, for when a scenario fails.
+      stderr: serverLog,
     });
     url = bridge.url;
     say(`neon-mcp on Node ${process.versions.node} over the stdio bridge at ${url}`);
@@ -192,8 +200,6 @@ async function main() {
   say(`suite @modelcontextprotocol/conformance ${SUITE_VERSION} on Node ${suiteNodeVersion.slice(1)}`);
 
   const results = [];
-  const outRoot = join(SUITE_DIR, 'results');
-  rmSync(outRoot, { recursive: true, force: true });
   try {
     for (const scenario of scenarios) {
       const t = Date.now();
@@ -212,14 +218,17 @@ async function main() {
   } finally {
     await bridge?.close();
     await mock?.close();
+    closeSync(serverLog);
   }
   const violations = mock?.api.violations ?? [];
   for (const v of violations) console.log(`FAIL request not valid against the Neon API: ${v}`);
+  const notJson = bridge?.notJson ?? [];
+  for (const line of notJson) console.log(`FAIL not JSON-RPC on the server's stdout: ${line}`);
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;
   say(`results in .bench-cache/conformance/results; ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
   console.log(`conformance: ${passed} passed, ${failed} failed`);
-  process.exitCode = failed > 0 || violations.length > 0 ? 1 : 0;
+  process.exitCode = failed > 0 || violations.length > 0 || notJson.length > 0 ? 1 : 0;
 }
 
 await main();
