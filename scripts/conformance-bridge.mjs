@@ -1,6 +1,7 @@
 // A minimal stdio-to-HTTP bridge for running the MCP conformance suite's server scenarios against the
 // built stdio server: one child per session (a new `initialize`), every POSTed JSON-RPC message
-// written to its stdin, the answer with the same id (after any notifications) sent back as SSE.
+// written to its stdin; a request's POST is answered with an SSE stream that carries what the server
+// sends meanwhile (progress, log messages, its own requests such as elicitation) and then the answer.
 // `npm run conformance` (scripts/conformance.mjs) starts it in-process; by hand:
 //
 //   npm run build && node scripts/conformance-bridge.mjs dist/index.js 3999 &
@@ -18,6 +19,8 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 
 const PASSED_ENV = ['PATH', 'HOME', 'NEON_API_KEY', 'NEON_API_URL', 'NEON_MCP_DOCS_URL'];
+
+const sse = (msg) => `event: message\ndata: ${JSON.stringify(msg)}\n\n`;
 
 function rpcError(res, status, code, message, id = null) {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -42,7 +45,15 @@ export function startBridge({ entry, args = [], port = 0, env, stderr = 'inherit
       stdio: ['pipe', 'pipe', stderr],
     });
     const waiters = new Map();
+    // Messages from the server outside an answer (notifications, its own requests such as
+    // elicitation): written to an open request stream at once, else kept for the next one.
     const pending = [];
+    const streams = new Set();
+    const emit = (msg) => {
+      const open = [...streams].at(-1);
+      if (open) open.write(sse(msg));
+      else pending.push(msg);
+    };
     let buf = '';
     child.stdout.on('data', (d) => {
       buf += d;
@@ -66,7 +77,7 @@ export function startBridge({ entry, args = [], port = 0, env, stderr = 'inherit
         ) {
           waiters.get(msg.id)(msg);
           waiters.delete(msg.id);
-        } else pending.push(msg);
+        } else emit(msg);
       }
     });
     // A server that dies answers its open requests with an error instead of leaving them hanging.
@@ -80,7 +91,7 @@ export function startBridge({ entry, args = [], port = 0, env, stderr = 'inherit
       waiters.clear();
     });
     child.stdin.on('error', () => {}); // writes after an exit: the exit handler answers
-    return { child, waiters, pending };
+    return { child, waiters, pending, streams };
   }
 
   const server = http.createServer((req, res) => {
@@ -117,18 +128,23 @@ export function startBridge({ entry, args = [], port = 0, env, stderr = 'inherit
         rpcError(res, 400, -32000, 'no session', msg.id ?? null);
         return;
       }
-      s.child.stdin.write(`${JSON.stringify(msg)}\n`);
-      if (msg.id === undefined) {
+      // Notifications and the client's answers to the server's requests get 202 and no stream.
+      if (msg.method === undefined || msg.id === undefined) {
+        s.child.stdin.write(`${JSON.stringify(msg)}\n`);
         res.writeHead(202, { 'mcp-session-id': id }).end();
         return;
       }
+      // A request: an SSE stream that carries what the server sends meanwhile (kept messages first),
+      // then the answer, and closes.
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': id });
+      for (const m of s.pending.splice(0)) res.write(sse(m));
+      s.streams.add(res);
+      res.on('close', () => s.streams.delete(res)); // a client that went away gets nothing more
       s.waiters.set(msg.id, (answer) => {
-        // Notifications sent during the request go first, as an SSE stream would carry them.
-        const notes = s.pending.splice(0);
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': id });
-        for (const n of [...notes, answer]) res.write(`event: message\ndata: ${JSON.stringify(n)}\n\n`);
-        res.end();
+        s.streams.delete(res);
+        res.end(sse(answer));
       });
+      s.child.stdin.write(`${JSON.stringify(msg)}\n`);
     });
   });
 
