@@ -38,8 +38,8 @@ import { dirname, join } from 'node:path';
 import { buildOurs, CACHE, loadMock, OURS_DIR, ROOT } from '../bench/lib.mjs';
 import { startBridge } from './conformance-bridge.mjs';
 
-export const SUITE_VERSION = '0.1.16';
-export const NODE_VERSION = '22.23.5';
+const SUITE_VERSION = '0.1.16';
+const NODE_VERSION = '22.23.5';
 /**
  * The generic server scenarios: they check the protocol itself, not the suite's fixture server. The
  * other server scenarios call tools, resources and prompts only that fixture has (`test_simple_text`,
@@ -47,7 +47,7 @@ export const NODE_VERSION = '22.23.5';
  * complete `arg1` of the fixture's prompt `test_prompt_with_arguments`, which neon-mcp answers with
  * the spec's invalid-params error.
  */
-export const SCENARIOS = [
+const SCENARIOS = [
   'server-initialize',
   'ping',
   'tools-list',
