@@ -116,3 +116,78 @@ describe("this repository's own client configurations", () => {
     }
   });
 });
+
+/** A client of the built server (dist/, as `npm test` builds it) started with these flags and no key. */
+async function connectBuilt(args: string[] = []) {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [join(ROOT, pkg.bin['neon-mcp']), ...args],
+    // No NEON_API_KEY: nothing here may reach Neon; resources/list then lists what needs no key.
+    env: { PATH: process.env.PATH ?? '' },
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'readme-clients-test', version: '1.0.0' });
+  await client.connect(transport);
+  return client;
+}
+
+describe("the README's notes on how each client uses the server", () => {
+  const readme = read('README.md');
+  const table = readme.slice(
+    readme.indexOf('How each client uses them'),
+    readme.indexOf('## Working with branches'),
+  );
+  const install = readme.slice(
+    readme.indexOf('## Install in your client'),
+    readme.indexOf('### Command line'),
+  );
+
+  it('names prompts, resources and tools the server has, and the server declares what those clients rely on', async () => {
+    const prompts = [
+      ...[...table.matchAll(/\/mcp__neon__(\w+)/g)].map((m) => m[1]),
+      ...[...table.matchAll(/\/neon\.(\w+)/g)].map((m) => m[1]),
+      ...[...table.matchAll(/e\.g\. `(\w+)`/g)].map((m) => m[1]),
+    ];
+    expect(prompts.length).toBeGreaterThanOrEqual(3);
+    const tools = [...table.matchAll(/`(get_\w+)`/g)].map((m) => m[1]);
+    expect(tools.length).toBeGreaterThanOrEqual(2);
+
+    const client = await connectBuilt(['--toolsets', 'all']);
+    try {
+      const caps = client.getServerCapabilities();
+      // The table's last column depends on list_changed; its resource and prompt columns on these.
+      expect(caps?.tools?.listChanged).toBe(true);
+      expect(caps?.resources).toBeDefined();
+      expect(caps?.prompts).toBeDefined();
+      expect(caps?.completions).toBeDefined();
+      const names = (await client.listPrompts()).prompts.map((p) => p.name);
+      for (const p of prompts) expect(names, `prompt ${p}`).toContain(p);
+      const toolNames = (await client.listTools()).tools.map((t) => t.name);
+      for (const t of tools) expect(toolNames, `tool ${t}`).toContain(t);
+      // Claude Desktop lists only resources/list; `neon://docs` is there even without a key, and
+      // the project URI the table shows for Claude Code is one of the templates.
+      const { resources } = await client.listResources();
+      expect(resources.map((r) => r.uri)).toContain('neon://docs');
+      expect(table).toContain('`neon://docs`');
+      const { resourceTemplates } = await client.listResourceTemplates();
+      expect(resourceTemplates.map((t) => t.uriTemplate)).toContain('neon://projects/{project_id}');
+      expect(table).toContain('neon://projects/<id>');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("is right about Windsurf's limit of 100 tools: the default toolsets fit, all of them do not", async () => {
+    expect(install).toContain('`--toolsets all` has more than 100');
+    expect(install).toMatch(/keep to the default toolsets/);
+    const defaults = await connectBuilt();
+    const everything = await connectBuilt(['--toolsets', 'all']);
+    try {
+      expect((await defaults.listTools()).tools.length).toBeLessThanOrEqual(100);
+      expect((await everything.listTools()).tools.length).toBeGreaterThan(100);
+    } finally {
+      await defaults.close();
+      await everything.close();
+    }
+  });
+});
