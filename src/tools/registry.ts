@@ -67,6 +67,11 @@ export interface Selection {
   tools?: readonly string[];
   /** Tools to remove. */
   excludeTools?: readonly string[];
+  /**
+   * --database-url: one PostgreSQL server without Neon's API, so only the tools that work on any
+   * PostgreSQL (`anyPostgres`), and no toolset tools (nothing else could be enabled).
+   */
+  byDatabaseUrl?: boolean;
 }
 
 /** Throws with a message listing valid names when a toolset or tool name is unknown. */
@@ -85,6 +90,7 @@ export function validateSelection(sel: Selection): void {
 
 /** Why a tool is not exposed under a selection, or undefined when it is. */
 export function whyHidden(tool: ToolDef, sel: Selection): string | undefined {
+  if (sel.byDatabaseUrl && !tool.anyPostgres) return 'needs the Neon API (not with --database-url)';
   if (sel.readOnly && !tool.hints.readOnlyHint) return 'read-only mode';
   if (sel.projectId && tool.accountLevel) return 'scoped to one project';
   if (sel.excludeTools?.includes(tool.name)) return 'excluded';
@@ -101,6 +107,7 @@ const enableToolsetsName = 'enable_toolsets';
 export function selectTools(sel: Selection): ToolDef[] {
   validateSelection(sel);
   const chosen = ALL_TOOLS.filter((t) => !whyHidden(t, sel));
+  if (sel.byDatabaseUrl) return chosen;
   const meta = [listToolsetsTool(sel), enableToolsetsTool].filter((t) => !sel.excludeTools?.includes(t.name));
   return [...meta, ...chosen];
 }
