@@ -8,7 +8,7 @@ import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import type { NeonClient } from '../client/neon-client.js';
 import { parseUri } from '../sql/connections.js';
 import { SqlConnectError } from '../sql/errors.js';
-import { type Session, withSession } from '../sql/session.js';
+import { type Session, type SessionTarget, withSession } from '../sql/session.js';
 import type { NeonContext } from './context.js';
 
 /** The Neon operations behind finding a connection. */
@@ -134,15 +134,22 @@ export type AnyDb = Omit<Db, 'project_id' | 'branch_id'> & { project_id?: string
 export interface ConnectionResolver {
   /** The connection details of a target; `fresh` bypasses any cache (after a failed connect). */
   resolve(target: Partial<ConnectionTarget>, signal: AbortSignal, fresh: boolean): Promise<AnyDb>;
-  /** For messages: where a resolved connection goes. */
-  describe(db: AnyDb): string;
+  /** The session target of a resolved connection: its URI, where it is for messages, its pool tag. */
+  session(db: AnyDb): SessionTarget;
 }
 
 /** Targets resolved through Neon's API (default branch, first database, its owner; connection_uri). */
 export function neonResolver(client: NeonClient): ConnectionResolver {
   return {
     resolve: (target, signal, fresh) => resolveDb(client, target as ConnectionTarget, signal, fresh),
-    describe: (db) => describeDb(db as Db),
+    session: (db) => ({
+      uri: db.uri,
+      where: describeDb(db as Db),
+      role: db.role,
+      owner: db.owner,
+      // The branch, so its pools close when it is deleted.
+      tag: db.branch_id,
+    }),
   };
 }
 
@@ -202,7 +209,7 @@ export async function onDatabase<T>(
     const db = await resolver.resolve(target, ctx.signal, attempt > 0);
     try {
       return await withSession(
-        { uri: db.uri, where: resolver.describe(db), role: db.role, owner: db.owner, tag: db.branch_id },
+        resolver.session(db),
         {
           signal: ctx.signal,
           timeoutMs: ctx.settings.sqlTimeoutMs,
@@ -265,7 +272,12 @@ export function databaseUrlResolver(url: string): ConnectionResolver {
       other.pathname = `/${encodeURIComponent(target.database)}`;
       return { database: target.database, role: ep.user, pooled: false, uri: other.href, cached: false };
     },
-    describe: (db) => `database ${db.database} on ${server} (role ${db.role})`,
+    session: (db) => ({
+      uri: db.uri,
+      where: `database ${db.database} on ${server} (role ${db.role})`,
+      role: db.role,
+      byUrl: true,
+    }),
   };
 }
 
