@@ -66,12 +66,10 @@ afterEach(async () => {
   }
 });
 
-async function server(options: { readOnly?: boolean; databaseUrl?: string } = {}) {
-  conn = await connect({
-    apiKey: null,
-    databaseUrl: options.databaseUrl ?? url(),
-    readOnly: options.readOnly,
-  });
+async function server(
+  options: { readOnly?: boolean; databaseUrl?: string; toolsets?: string[]; excludeTools?: string[] } = {},
+) {
+  conn = await connect({ apiKey: null, ...options, databaseUrl: options.databaseUrl ?? url() });
   const c = conn;
   const call = async (name: string, args: Record<string, unknown> = {}) => {
     const res = await c.call(name, args);
@@ -115,6 +113,12 @@ describe('--database-url: tools/list', () => {
     // A Neon argument is refused, not ignored.
     const err = await s.fails('run_sql_readonly', { project_id: 'p-1', sql: 'SELECT 1' });
     expect(err).toMatch(/project_id/);
+  });
+
+  it('toolsets do not apply (a NEON_MCP_TOOLSETS without sql leaves the SQL tools); --exclude-tools does', async () => {
+    const s = await server({ toolsets: ['projects'], excludeTools: ['list_slow_queries'] });
+    const { tools } = await s.mcp.listTools();
+    expect(tools.map((t) => t.name)).toEqual(SQL_TOOLS.filter((t) => t !== 'list_slow_queries'));
   });
 
   it('read-only: only the tools that change nothing', async () => {
@@ -361,6 +365,7 @@ describe('--database-url: the built command over stdio', () => {
       [`mysql://${ROLE}:${ENCODED}@127.0.0.1/appdb`, /scheme mysql: ?; expected postgresql/],
       [`postgresql://${ROLE}:${ENCODED}@[bad/appdb`, /not a valid URL/],
       [`postgresql://:${ENCODED}@127.0.0.1/appdb`, /names no user/],
+      ['postgresql:///appdb?host=/var/run/postgresql', /names no host.*Unix-domain socket/],
     ] as const) {
       const res = await run(['--database-url', bad]);
       expect(res.code, bad).toBe(2);

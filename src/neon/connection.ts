@@ -251,7 +251,11 @@ export function checkDatabaseUrl(url: string): {
     throw new Error(`The database URL has scheme ${parsed.protocol}; expected postgresql: or postgres:.`);
   }
   const ep = parseUri(url);
-  if (!parsed.hostname) throw new Error('The database URL names no host (postgresql://USER@HOST/DATABASE).');
+  if (!parsed.hostname) {
+    throw new Error(
+      'The database URL names no host (postgresql://USER@HOST/DATABASE); a Unix-domain socket is not supported, use TCP.',
+    );
+  }
   if (!ep.user) throw new Error('The database URL names no user (postgresql://USER@HOST/DATABASE).');
   return { host: ep.host, port: ep.port, user: ep.user, database: ep.database };
 }

@@ -94,6 +94,8 @@ export function whyHidden(tool: ToolDef, sel: Selection): string | undefined {
   if (sel.readOnly && !tool.hints.readOnlyHint) return 'read-only mode';
   if (sel.projectId && tool.accountLevel) return 'scoped to one project';
   if (sel.excludeTools?.includes(tool.name)) return 'excluded';
+  // The toolsets of Neon mode do not apply: a NEON_MCP_TOOLSETS without sql must not leave it empty.
+  if (sel.byDatabaseUrl) return undefined;
   if (sel.tools?.includes(tool.name)) return undefined;
   const sets = sel.toolsets?.length ? sel.toolsets : DEFAULT_TOOLSETS;
   if (sets.includes('all') || sets.includes(tool.toolset)) return undefined;
