@@ -121,6 +121,7 @@ function main(argv = process.argv.slice(2), env = process.env): void {
 
   const apiKey = values['api-key'] || env.NEON_API_KEY || undefined;
   // --database-url: checked here so a bad URL stops the server with exit 2; its password is a secret.
+  // Not DATABASE_URL: it is often set for an application and would silently change the server's mode.
   const databaseUrl = values['database-url'] || env.NEON_MCP_DATABASE_URL || undefined;
   const dbServer = databaseUrl ? checkDatabaseUrl(databaseUrl) : undefined;
   if (dbServer && (values['project-id'] || env.NEON_PROJECT_ID)) {
