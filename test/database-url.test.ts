@@ -27,6 +27,7 @@ const SQL_TOOLS = [
   'describe_table',
   'explain_sql',
   'list_slow_queries',
+  'get_branch_schema',
 ];
 /** Advice that sends the agent to Neon or to tools --database-url does not offer. */
 const NEON_ADVICE = /Neon|compute|branch|list_roles|list_databases|omit role/;
@@ -42,7 +43,8 @@ const url = (database = 'appdb', query = 'sslmode=disable', password = ENCODED, 
 beforeAll(async () => {
   pg = await startPostgres({ preload: ['pg_stat_statements'] });
   await pg.query('postgres', `CREATE ROLE ${ROLE} LOGIN PASSWORD '${PASSWORD}'`);
-  for (const db of ['appdb', 'otherdb']) await pg.query('postgres', `CREATE DATABASE ${db} OWNER ${ROLE}`);
+  for (const db of ['appdb', 'otherdb', 'schemadb', 'replaydb'])
+    await pg.query('postgres', `CREATE DATABASE ${db} OWNER ${ROLE}`);
   // As the superuser: what a database's administrator would have installed.
   await pg.query('appdb', 'CREATE EXTENSION dblink');
   await pg.query('appdb', 'CREATE EXTENSION pg_stat_statements');
@@ -213,6 +215,96 @@ describe('--database-url: each tool works', () => {
   });
 });
 
+/** A schema with one of each kind of object get_branch_schema renders. */
+const RICH_SCHEMA = `
+CREATE SCHEMA app;
+CREATE EXTENSION citext WITH SCHEMA public;
+CREATE TYPE app.mood AS ENUM ('happy', 'it''s fine');
+CREATE SEQUENCE app.tickets START WITH 100 INCREMENT BY 5;
+CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
+CREATE TABLE app.users (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  email citext NOT NULL UNIQUE,
+  mood app.mood DEFAULT 'happy',
+  ticket int DEFAULT nextval('app.tickets'),
+  name text CHECK (length(name) < 100),
+  name_upper text GENERATED ALWAYS AS (upper(name)) STORED,
+  updated_at timestamptz
+);
+CREATE TABLE app.orders (id serial PRIMARY KEY, user_id bigint NOT NULL REFERENCES app.users (id) ON DELETE CASCADE, total numeric(10,2));
+CREATE INDEX orders_big ON app.orders (total) WHERE total > 100;
+CREATE TABLE app.zz_events (at date NOT NULL, kind text) PARTITION BY RANGE (at);
+CREATE TABLE app.events_2026 PARTITION OF app.zz_events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE INDEX events_kind ON app.zz_events (kind);
+CREATE VIEW app.big_orders AS SELECT o.id, u.email FROM app.orders o JOIN app.users u ON u.id = o.user_id WHERE o.total > 100;
+CREATE MATERIALIZED VIEW app.order_totals AS SELECT user_id, sum(total) AS total FROM app.orders GROUP BY user_id;
+CREATE TRIGGER users_touch BEFORE UPDATE ON app.users FOR EACH ROW EXECUTE FUNCTION app.touch();
+ALTER TABLE app.orders ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_orders ON app.orders FOR SELECT TO PUBLIC USING (user_id > 0);
+`;
+
+describe('--database-url: get_branch_schema from the catalog', () => {
+  it('renders every kind of object, and the DDL recreates the same schema in an empty database', async () => {
+    await pg.query('schemadb', RICH_SCHEMA);
+    const s = await server();
+    const { tools } = await s.mcp.listTools();
+    const tool = tools.find((t) => t.name === 'get_branch_schema');
+    expect(Object.keys((tool?.inputSchema as { properties: object }).properties)).toEqual(['database']);
+    const got = await s.ok('get_branch_schema', { database: 'schemadb' });
+    expect(got).toMatchObject({ database: 'schemadb' });
+    expect(got).not.toHaveProperty('branch_id');
+    for (const piece of [
+      'CREATE SCHEMA app;',
+      'CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public;',
+      "CREATE TYPE app.mood AS ENUM ('happy', 'it''s fine');",
+      'CREATE SEQUENCE app.tickets AS bigint INCREMENT BY 5',
+      'CREATE OR REPLACE FUNCTION app.touch()',
+      'id bigint GENERATED ALWAYS AS IDENTITY NOT NULL',
+      'name_upper text GENERATED ALWAYS AS (upper(name)) STORED',
+      'CONSTRAINT users_email_key UNIQUE (email)',
+      'ALTER SEQUENCE app.orders_id_seq OWNED BY app.orders.id;',
+      'FOREIGN KEY (user_id) REFERENCES app.users(id) ON DELETE CASCADE',
+      'CREATE INDEX orders_big ON app.orders USING btree (total) WHERE (total > (100)::numeric);',
+      ') PARTITION BY RANGE (at);',
+      // After its parent, whose name sorts after it.
+      "CREATE TABLE app.events_2026 PARTITION OF app.zz_events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
+      // On the partitions too, not ON ONLY the parent.
+      'CREATE INDEX events_kind ON app.zz_events USING btree (kind);',
+      'CREATE VIEW app.big_orders AS',
+      'CREATE MATERIALIZED VIEW app.order_totals AS',
+      'CREATE TRIGGER users_touch BEFORE UPDATE ON app.users',
+      'ALTER TABLE app.orders ENABLE ROW LEVEL SECURITY;',
+      'CREATE POLICY own_orders ON app.orders AS PERMISSIVE FOR SELECT TO public USING ((user_id > 0));',
+    ]) {
+      expect(got.sql, piece).toContain(piece);
+    }
+    // Objects of an extension come with CREATE EXTENSION; the partition's index with its parent's.
+    expect(got.sql).not.toMatch(/citext_eq|CREATE INDEX events_2026/);
+    // The round trip: what it renders, run on an empty database, renders the same.
+    expect(got.sql.indexOf('PARTITION OF app.zz_events')).toBeGreaterThan(
+      got.sql.indexOf('TABLE app.zz_events ('),
+    );
+    await pg.query('replaydb', got.sql);
+    const again = await s.ok('get_branch_schema', { database: 'replaydb' });
+    expect(again.sql).toBe(got.sql);
+    // The replayed partition has the index, as the original does.
+    const indexes = "SELECT indexname FROM pg_indexes WHERE tablename = 'events_2026'";
+    expect(await pg.query('replaydb', indexes)).toEqual(await pg.query('schemadb', indexes));
+    expect(await pg.query('replaydb', indexes)).toHaveLength(1);
+    // An empty database has an empty schema.
+    expect((await s.ok('get_branch_schema', { database: 'otherdb' })).sql).not.toMatch(/app\./);
+  });
+
+  it('is cut at --sql-max-bytes with a count of what was left out', async () => {
+    conn = await connect({ apiKey: null, databaseUrl: url('schemadb'), sqlMaxBytes: 1024 });
+    const got = await conn.ok('get_branch_schema', {});
+    expect(Buffer.byteLength(got.sql)).toBeLessThanOrEqual(1024);
+    expect(got.truncated).toMatch(
+      /^truncated: \d+ more statements not shown \(at most 1024 bytes; --sql-max-bytes\)/,
+    );
+  });
+});
+
 describe('--database-url with --read-only', () => {
   it('refuses writes, dblink included, and the database is unchanged', async () => {
     await pg.query('appdb', `CREATE TABLE guarded (x text); ALTER TABLE guarded OWNER TO ${ROLE}`);
@@ -355,7 +447,7 @@ describe('--database-url: the built command over stdio', () => {
       await client.close();
     }
     expect(stderr).toMatch(
-      new RegExp(`7 SQL tools on PostgreSQL 127\\.0\\.0\\.1:${pg.port} \\(database appdb, user ${ROLE}\\)`),
+      new RegExp(`8 SQL tools on PostgreSQL 127\\.0\\.0\\.1:${pg.port} \\(database appdb, user ${ROLE}\\)`),
     );
     outputs.push(stderr);
   });

@@ -132,6 +132,11 @@ export type AnyDb = Omit<Db, 'project_id' | 'branch_id'> & { project_id?: string
  * API ({@link neonResolver}, the default) or is a database of one fixed server ({@link databaseUrlResolver}).
  */
 export interface ConnectionResolver {
+  /**
+   * What is behind the targets: Neon (branches, its API) or one plain PostgreSQL server. For the few
+   * domain functions that ask Neon itself (the schema as DDL), not for the tools.
+   */
+  kind: 'neon' | 'postgres';
   /** The connection details of a target; `fresh` bypasses any cache (after a failed connect). */
   resolve(target: Partial<ConnectionTarget>, signal: AbortSignal, fresh: boolean): Promise<AnyDb>;
   /** The session target of a resolved connection: its URI, where it is for messages, its pool tag. */
@@ -141,6 +146,7 @@ export interface ConnectionResolver {
 /** Targets resolved through Neon's API (default branch, first database, its owner; connection_uri). */
 export function neonResolver(client: NeonClient): ConnectionResolver {
   return {
+    kind: 'neon',
     resolve: (target, signal, fresh) => resolveDb(client, target as ConnectionTarget, signal, fresh),
     session: (db) => ({
       uri: db.uri,
@@ -268,6 +274,7 @@ export function databaseUrlResolver(url: string): ConnectionResolver {
   const ep = checkDatabaseUrl(url);
   const server = `${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.port}`;
   return {
+    kind: 'postgres',
     async resolve(target) {
       if (!target.database || target.database === ep.database) {
         return { database: ep.database, role: ep.user, pooled: false, uri: url, cached: false };
