@@ -110,7 +110,8 @@ export function prepareServer(options: ServerOptions) {
     const tool = {
       def,
       injected,
-      refs: refFields(def.input),
+      // With --database-url no input names a project or branch: nothing to resolve.
+      refs: byUrl ? {} : refFields(def.input),
       input: leanSchema(z.strictObject(shape), 'input', {
         scope: keys.length ? injected : undefined,
         precomputed: preInput,

@@ -249,7 +249,7 @@ describe('--database-url: get_branch_schema from the catalog', () => {
     const s = await server();
     const { tools } = await s.mcp.listTools();
     const tool = tools.find((t) => t.name === 'get_branch_schema');
-    expect(Object.keys((tool?.inputSchema as { properties: object }).properties)).toEqual(['database']);
+    expect(Object.keys(tool?.inputSchema.properties ?? {})).toEqual(['database']);
     const got = await s.ok('get_branch_schema', { database: 'schemadb' });
     expect(got).toMatchObject({ database: 'schemadb' });
     expect(got).not.toHaveProperty('branch_id');
