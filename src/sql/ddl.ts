@@ -4,10 +4,10 @@
  * pg_dump is a binary a user may not have; PostgreSQL's own pg_get_*def functions render every
  * expression, constraint, index, view, function and trigger, so this only puts them in order.
  *
- * Covered: schemas, extensions, enum types, sequences (a serial's owned by its column), functions and procedures,
- * tables (columns with types, defaults, identity, generated columns, NOT NULL; primary key, unique,
- * check and exclusion constraints; partitioning), foreign keys, indexes, views, materialized views,
- * triggers and row-level security with its policies. Not covered (pg_dump has them): grants, comments,
+ * Covered: schemas, extensions, enum types, sequences (a serial's owned by its column), functions
+ * and procedures, tables (columns with types, defaults, identity, generated columns, NOT NULL; primary
+ * key, unique, check and exclusion constraints; partitioning), foreign keys, indexes, views,
+ * materialized views, triggers and row-level security with its policies. Not covered (pg_dump has them): grants, comments,
  * composite/domain/range types, aggregates, operators, rules, ownership. Objects that belong to an
  * extension are left out, as CREATE EXTENSION makes them. The order is by kind (schemas, extensions,
  * types, sequences, functions, tables, …), not pg_dump's dependency sort: a function whose signature
@@ -16,7 +16,7 @@
 import type { Session } from './session.js';
 
 const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'`;
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
 /** Not made by an extension (those come with CREATE EXTENSION). */
 const notInExtension = (catalog: string, oid: string) =>

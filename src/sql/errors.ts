@@ -283,7 +283,7 @@ export function connectError(e: unknown, where: string, byUrl = false): SqlConne
   const err = e as { message?: string; code?: string };
   const msg = err?.message ?? String(e);
   const urlTodo = byUrl ? urlConnectAdvice(err?.code, msg) : undefined;
-  if (urlTodo !== undefined || byUrl) {
+  if (byUrl) {
     return new SqlConnectError(
       `Could not connect to ${where}: ${msg}${err?.code ? ` (${err.code})` : ''}. What to do: ${urlTodo ?? 'check --database-url and that its server is reachable.'}`,
       undefined,
