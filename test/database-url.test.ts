@@ -221,6 +221,11 @@ CREATE SCHEMA app;
 CREATE EXTENSION citext WITH SCHEMA public;
 CREATE TYPE app.mood AS ENUM ('happy', 'it''s fine');
 CREATE SEQUENCE app.tickets START WITH 100 INCREMENT BY 5;
+CREATE DOMAIN app.email AS text NOT NULL CHECK (VALUE LIKE '%@%');
+CREATE TYPE app.money_pair AS (amount numeric(10,2), currency char(3));
+CREATE TABLE app."Mixed Case" ("select" int PRIMARY KEY, during tstzrange, contact app.email, price app.money_pair,
+  EXCLUDE USING gist (during WITH &&));
+CREATE INDEX mixed_lower ON app."Mixed Case" ((lower(contact::text)));
 CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
 CREATE TABLE app.users (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -258,6 +263,11 @@ describe('--database-url: get_branch_schema from the catalog', () => {
       'CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public;',
       "CREATE TYPE app.mood AS ENUM ('happy', 'it''s fine');",
       'CREATE SEQUENCE app.tickets AS bigint INCREMENT BY 5',
+      "CREATE DOMAIN app.email AS text NOT NULL CONSTRAINT email_check CHECK ((VALUE ~~ '%@%'::text));",
+      'CREATE TYPE app.money_pair AS (amount numeric(10,2), currency character(3));',
+      'CREATE TABLE app."Mixed Case" (\n    "select" integer NOT NULL,',
+      'EXCLUDE USING gist (during WITH &&)',
+      'CREATE INDEX mixed_lower ON app."Mixed Case" USING btree (lower((contact)::text));',
       'CREATE OR REPLACE FUNCTION app.touch()',
       'id bigint GENERATED ALWAYS AS IDENTITY NOT NULL',
       'name_upper text GENERATED ALWAYS AS (upper(name)) STORED',

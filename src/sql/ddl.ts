@@ -4,14 +4,15 @@
  * pg_dump is a binary a user may not have; PostgreSQL's own pg_get_*def functions render every
  * expression, constraint, index, view, function and trigger, so this only puts them in order.
  *
- * Covered: schemas, extensions, enum types, sequences (a serial's owned by its column), functions
- * and procedures, tables (columns with types, defaults, identity, generated columns, NOT NULL; primary
- * key, unique, check and exclusion constraints; partitioning), foreign keys, indexes, views,
- * materialized views, triggers and row-level security with its policies. Not covered (pg_dump has them): grants, comments,
- * composite/domain/range types, aggregates, operators, rules, ownership. Objects that belong to an
- * extension are left out, as CREATE EXTENSION makes them. The order is by kind (schemas, extensions,
- * types, sequences, functions, tables, …), not pg_dump's dependency sort: a function whose signature
- * names a table, or an SQL-language body checked at creation, would need reordering to replay.
+ * Covered: schemas, extensions, enum, domain and composite types, sequences (a serial's owned by
+ * its column), functions and procedures, tables (columns with types, defaults, identity, generated
+ * columns, NOT NULL; primary key, unique, check and exclusion constraints; partitioning), foreign keys,
+ * indexes, views, materialized views, triggers, and row-level security with its policies. Not covered
+ * (pg_dump has them): grants, comments, ownership, range types, aggregates, operators, rules. Objects
+ * that belong to an extension are left out, as CREATE EXTENSION makes them. The order is by kind
+ * (schemas, extensions, types, sequences, functions, tables, …), not pg_dump's dependency sort: a
+ * function whose signature names a table, or an SQL-language body checked at creation, would need
+ * reordering to replay.
  */
 import type { Session } from './session.js';
 
@@ -36,6 +37,23 @@ parts(ord, sort, ddl) AS (
     format('CREATE TYPE %I.%I AS ENUM (%s);', n.nspname, t.typname,
       (SELECT string_agg(quote_literal(l.enumlabel), ', ' ORDER BY l.enumsortorder) FROM pg_enum l WHERE l.enumtypid = t.oid))
     FROM pg_type t JOIN ns n ON n.oid = t.typnamespace WHERE t.typtype = 'e' AND ${notInExtension('pg_type', 't.oid')}
+  UNION ALL
+  -- Domains and composite types after the enums they may use, then in creation order (one may use another).
+  SELECT 3, '~' || lpad(t.oid::text, 10, '0'),
+    CASE WHEN t.typtype = 'd' THEN
+      format('CREATE DOMAIN %I.%I AS %s%s%s%s;', n.nspname, t.typname, format_type(t.typbasetype, t.typtypmod),
+        CASE WHEN t.typdefault IS NOT NULL THEN ' DEFAULT ' || t.typdefault ELSE '' END,
+        CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END,
+        coalesce((SELECT string_agg(format(' CONSTRAINT %I %s', k.conname, pg_get_constraintdef(k.oid)), '' ORDER BY k.conname)
+                  FROM pg_constraint k WHERE k.contypid = t.oid AND k.contype = 'c'), ''))
+    ELSE
+      format('CREATE TYPE %I.%I AS (%s);', n.nspname, t.typname,
+        (SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum)
+         FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped))
+    END
+    FROM pg_type t JOIN ns n ON n.oid = t.typnamespace
+    WHERE (t.typtype = 'd' OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'))
+      AND ${notInExtension('pg_type', 't.oid')}
   UNION ALL
   SELECT 4, format('%I.%I', c.nspname, c.relname),
     format('CREATE SEQUENCE %I.%I AS %s INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s%s;', c.nspname, c.relname,
