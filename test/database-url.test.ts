@@ -462,6 +462,37 @@ describe('--database-url: the built command over stdio', () => {
     outputs.push(stderr);
   });
 
+  it('--database-url with --read-only as flags: only the read tools, and writes refused', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: ['dist/index.js', '--database-url', url(), '--read-only'],
+      cwd: RUN_DIR,
+      env: bareEnv({}),
+      stderr: 'pipe',
+    });
+    let stderr = '';
+    transport.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    const client = new Client({ name: 'database-url-test', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toEqual(READ_TOOLS);
+      const res = await client.callTool({
+        name: 'run_sql_readonly',
+        arguments: { sql: 'CREATE TABLE via_stdio (id int)' },
+      });
+      expect(res.isError).toBe(true);
+      expect(text(res)).toMatch(/read-only mode \(--read-only\)/);
+      outputs.push(JSON.stringify(res));
+    } finally {
+      await client.close();
+    }
+    expect(stderr).toMatch(/read-only on, no Neon API/);
+    outputs.push(stderr);
+  });
+
   it('a bad URL, or one with --project-id, stops the server with exit 2', async () => {
     for (const [bad, why] of [
       [`mysql://${ROLE}:${ENCODED}@127.0.0.1/appdb`, /scheme mysql: ?; expected postgresql/],
