@@ -123,6 +123,12 @@ describe('--database-url: tools/list', () => {
     expect(tools.map((t) => t.name)).toEqual(SQL_TOOLS.filter((t) => t !== 'list_slow_queries'));
   });
 
+  it('a Neon tool asked for by name is refused at start, not silently left out', async () => {
+    await expect(connect({ apiKey: null, databaseUrl: url(), tools: ['create_branch'] })).rejects.toThrow(
+      /--tools create_branch: not available with --database-url .*Available: run_sql, /,
+    );
+  });
+
   it('read-only: only the tools that change nothing', async () => {
     const s = await server({ readOnly: true });
     const { tools } = await s.mcp.listTools();

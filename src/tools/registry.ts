@@ -86,6 +86,18 @@ export function validateSelection(sel: Selection): void {
     if (!names.has(n) && n !== listToolsetsName && n !== enableToolsetsName)
       throw new Error(`Unknown tool "${n}". See the README for the list.`);
   }
+  // Asked for by name but impossible without Neon: said at start rather than silently left out.
+  if (sel.byDatabaseUrl) {
+    const neonOnly = (sel.tools ?? []).filter((n) => !ALL_TOOLS.find((t) => t.name === n)?.anyPostgres);
+    if (neonOnly.length) {
+      throw new Error(
+        `--tools ${neonOnly.join(',')}: not available with --database-url (Neon's API is needed). ` +
+          `Available: ${ALL_TOOLS.filter((t) => t.anyPostgres)
+            .map((t) => t.name)
+            .join(', ')}.`,
+      );
+    }
+  }
 }
 
 /** Why a tool is not exposed under a selection, or undefined when it is. */
