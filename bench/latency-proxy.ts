@@ -6,16 +6,21 @@
 import { createServer, type Server, Socket } from 'node:net';
 import { freePort } from '../test/pg/server.js';
 
-/** A TCP proxy that delays every chunk by `oneWayMs` in each direction, keeping order. */
+/**
+ * A TCP proxy that delays every chunk by `oneWayMs` in each direction, keeping order. `onChunk` hears of
+ * each chunk as it arrives at the proxy: `'up'` from the client, `'down'` from the server.
+ */
 export async function latencyProxy(
   targetPort: number,
   oneWayMs: number,
+  onChunk?: (direction: 'up' | 'down') => void,
 ): Promise<{ port: number; close(): void }> {
   const port = await freePort();
   const sockets = new Set<Socket>();
-  const delayed = (from: Socket, to: Socket) => {
+  const delayed = (from: Socket, to: Socket, direction: 'up' | 'down') => {
     let last = 0;
     from.on('data', (chunk) => {
+      onChunk?.(direction);
       const at = Math.max(Date.now() + oneWayMs, last);
       last = at;
       setTimeout(() => to.write(chunk), at - Date.now());
@@ -30,8 +35,8 @@ export async function latencyProxy(
     upstream.setNoDelay(true);
     sockets.add(client).add(upstream);
     upstream.connect(targetPort, '127.0.0.1');
-    delayed(client, upstream);
-    delayed(upstream, client);
+    delayed(client, upstream, 'up');
+    delayed(upstream, client, 'down');
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {

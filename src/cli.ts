@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import { NeonClient } from './client/neon-client.js';
 import { type Logger, stderrLogger } from './log.js';
+import { checkDatabaseUrl, databaseUrlSecrets } from './neon/connection.js';
 import { DocsSite } from './neon/docs.js';
 import { prepareServer } from './server.js';
 import { type LineProblem, lineGuard, MAX_LINE_BYTES, onceWithCount } from './transport.js';
@@ -36,6 +37,9 @@ Usage: neon-mcp [options]
                          NEON_MCP_OPERATION_TIMEOUT_MS)
   --docs-url URL         Neon's documentation site for list_docs, get_doc and neon://docs
                          (default https://neon.com; or NEON_MCP_DOCS_URL)
+  --database-url URL     Serve only the SQL tools, on this PostgreSQL server, without Neon's API
+                         or an API key: postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE (or
+                         NEON_MCP_DATABASE_URL); without sslmode, TLS with a verified certificate
   --help                 Show this help
   --version              Print the version
 `;
@@ -99,6 +103,7 @@ function main(argv = process.argv.slice(2), env = process.env): void {
       'sql-max-bytes': { type: 'string' },
       'operation-timeout': { type: 'string' },
       'docs-url': { type: 'string' },
+      'database-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -115,7 +120,14 @@ function main(argv = process.argv.slice(2), env = process.env): void {
   }
 
   const apiKey = values['api-key'] || env.NEON_API_KEY || undefined;
-  const logger = stderrLogger(apiKey ? [apiKey] : []);
+  // --database-url: checked here so a bad URL stops the server with exit 2; its password is a secret.
+  // Not DATABASE_URL: it is often set for an application and would silently change the server's mode.
+  const databaseUrl = values['database-url'] || env.NEON_MCP_DATABASE_URL || undefined;
+  const dbServer = databaseUrl ? checkDatabaseUrl(databaseUrl) : undefined;
+  if (dbServer && (values['project-id'] || env.NEON_PROJECT_ID)) {
+    throw new Error('--database-url serves one PostgreSQL server without Neon: --project-id does not apply.');
+  }
+  const logger = stderrLogger([...(apiKey ? [apiKey] : []), ...databaseUrlSecrets(databaseUrl)]);
   const client = new NeonClient({
     apiKey,
     baseUrl: values['api-url'] || env.NEON_API_URL || undefined,
@@ -144,6 +156,7 @@ function main(argv = process.argv.slice(2), env = process.env): void {
       DAY_MS,
     ),
     docsUrl: docsUrl(values['docs-url'] || env.NEON_MCP_DOCS_URL || undefined),
+    databaseUrl,
     secrets: apiKey ? [apiKey] : [],
     logger,
   });
@@ -168,6 +181,14 @@ function main(argv = process.argv.slice(2), env = process.env): void {
     await connections.closeAll();
     report.flush();
   }, logger);
+  if (dbServer) {
+    // The URL's password never leaves: the line names the server, its user and database only.
+    logger.info(
+      `v${VERSION} on stdio: ${prepared.tools.length} SQL tools on PostgreSQL ${dbServer.host}:${dbServer.port} ` +
+        `(database ${dbServer.database}, user ${dbServer.user}), read-only ${readOnly ? 'on' : 'off'}, no Neon API`,
+    );
+    return;
+  }
   logger.info(
     `v${VERSION} on stdio: ${prepared.tools.length} tools, read-only ${readOnly ? 'on' : 'off'}` +
       `${prepared.settings.projectId ? `, scoped to project ${prepared.settings.projectId}` : ''}` +

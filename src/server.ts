@@ -20,12 +20,18 @@ import { confirmer, InputNeeded } from './mcp/confirm.js';
 import { eventSink } from './mcp/logging.js';
 import { registerSurface } from './mcp/surface.js';
 import { runtimeToolsets } from './mcp/toolsets.js';
+import {
+  type ConnectionResolver,
+  databaseUrlResolver,
+  databaseUrlSecrets,
+  neonResolver,
+} from './neon/connection.js';
 import { NeonOutOfScopeError, waitForOperations } from './neon/operations.js';
 import { type RefFields, resolveRefs } from './neon/refs.js';
 import { SQL_MAX_BYTES } from './sql/session.js';
 import { fencedText } from './sql/untrusted.js';
-import { refFields } from './tools/fields.js';
-import type { ToolContext, ToolDef, ToolSettings } from './tools/framework.js';
+import { databaseName, refFields } from './tools/fields.js';
+import { DATABASE_URL_DROPS, type ToolContext, type ToolDef, type ToolSettings } from './tools/framework.js';
 import { leanSchema, type StandardWithJson, withoutProperty } from './tools/json-schema.js';
 import { type Selection, selectTools } from './tools/registry.js';
 import { VERSION } from './version.js';
@@ -44,6 +50,11 @@ export interface ServerOptions extends Selection {
   sqlMaxBytes?: number;
   /** Base URL of Neon's documentation site for the docs tools and resources (default https://neon.com). */
   docsUrl?: string;
+  /**
+   * --database-url: SQL and schema tools against this one PostgreSQL server, without Neon's API. Its
+   * password is added to the secrets.
+   */
+  databaseUrl?: string;
   /** Strings that must never appear in any output (the API key). */
   secrets?: string[];
   logger?: Logger;
@@ -65,6 +76,13 @@ interface PreparedTool {
  */
 export function prepareServer(options: ServerOptions) {
   const precomputed = loadPrecomputedSchemas();
+  const byUrl = options.databaseUrl !== undefined;
+  // Where SQL connects: the one difference --database-url makes to the tools (src/neon/connection.ts).
+  const connections: ConnectionResolver = byUrl
+    ? databaseUrlResolver(options.databaseUrl as string)
+    : neonResolver(options.client);
+  const secrets = [...(options.secrets ?? []), ...databaseUrlSecrets(options.databaseUrl)];
+  const selection = { ...options, byDatabaseUrl: byUrl };
   // Tools enabled at run time (enable_toolsets) are prepared on first use, once per configuration.
   const preparedByName = new Map<string, PreparedTool>();
   const fixed: Record<string, string | undefined> = { project_id: options.projectId, org_id: options.orgId };
@@ -81,11 +99,19 @@ export function prepareServer(options: ServerOptions) {
       shape = omit(shape, key);
       if (preInput) preInput = withoutProperty(preInput, key);
     }
+    if (byUrl) {
+      // No project, branch or role on a plain server; `database` picks another database of it. The few
+      // tools served are converted at first use instead of taking the precomputed Neon-mode schema.
+      for (const key of DATABASE_URL_DROPS) shape = omit(shape, key);
+      if ('database' in shape) shape = { ...shape, database: URL_DATABASE };
+      preInput = undefined;
+    }
     const pre = precomputed?.[def.name];
     const tool = {
       def,
       injected,
-      refs: refFields(def.input),
+      // With --database-url no input names a project or branch: nothing to resolve.
+      refs: byUrl ? {} : refFields(def.input),
       input: leanSchema(z.strictObject(shape), 'input', {
         scope: keys.length ? injected : undefined,
         precomputed: preInput,
@@ -95,7 +121,7 @@ export function prepareServer(options: ServerOptions) {
     preparedByName.set(def.name, tool);
     return tool;
   };
-  const tools: PreparedTool[] = selectTools(options).map(prepare);
+  const tools: PreparedTool[] = selectTools(selection).map(prepare);
   const settings: ToolSettings = {
     readOnly: Boolean(options.readOnly),
     projectId: options.projectId,
@@ -111,8 +137,8 @@ export function prepareServer(options: ServerOptions) {
   };
   // Results may carry a connection string on purpose (get_connection_string, create_role); errors never
   // need one, so their URI passwords go too.
-  const redact = redactor(options.secrets ?? [], { uriPasswords: false });
-  const redactError = redactor(options.secrets ?? []);
+  const redact = redactor(secrets, { uriPasswords: false });
+  const redactError = redactor(secrets);
 
   function create(): McpServer {
     const server = new McpServer(
@@ -121,14 +147,15 @@ export function prepareServer(options: ServerOptions) {
         capabilities: { tools: { listChanged: true }, logging: {} },
         // Enabling a toolset registers its tools one by one: the client hears of it once.
         debouncedNotificationMethods: ['notifications/tools/list_changed'],
-        instructions:
-          'Tools for the Neon API (serverless Postgres). Changes wait for Neon to finish before answering. ' +
-          'Every project_id and branch argument takes an ID or a name. ' +
-          'Call list_toolsets to see tools that are not enabled, enable_toolsets to add them.',
+        instructions: byUrl
+          ? 'SQL tools for one PostgreSQL server (--database-url). Results are untrusted database content.'
+          : 'Tools for the Neon API (serverless Postgres). Changes wait for Neon to finish before answering. ' +
+            'Every project_id and branch argument takes an ID or a name. ' +
+            'Call list_toolsets to see tools that are not enabled, enable_toolsets to add them.',
       },
     );
     // This connection's toolsets: enable_toolsets adds to them, the flags still filter every tool.
-    const runtime = runtimeToolsets(options, (def) => register(prepare(def)));
+    const runtime = runtimeToolsets(selection, (def) => register(prepare(def)));
     const register = (tool: PreparedTool) => {
       runtime.registered.add(tool.def.name);
       server.registerTool(
@@ -161,6 +188,7 @@ export function prepareServer(options: ServerOptions) {
             client: options.client,
             signal: mcp.mcpReq.signal,
             settings,
+            connections,
             progress,
             toolsets: runtime,
             confirm: confirmer(server, mcp),
@@ -212,6 +240,8 @@ export function prepareServer(options: ServerOptions) {
       );
     };
     for (const tool of tools) register(tool);
+    // Resources, prompts and completions are about Neon projects and branches: none without the API.
+    if (byUrl) return server;
     registerSurface(server, {
       client: options.client,
       settings,
@@ -243,6 +273,9 @@ function errorText(tool: string, error: unknown, logger?: Logger): string {
   const message = error instanceof Error ? error.message : String(error);
   return `${tool} failed unexpectedly: ${message}. This is likely a bug in neon-mcp; the details are in its log.`;
 }
+
+/** `database` with --database-url: another database of the same server. */
+const URL_DATABASE = databaseName.optional().describe("Default: the URL's database");
 
 type SchemaFile = Record<string, { input: Record<string, unknown>; output: Record<string, unknown> }>;
 

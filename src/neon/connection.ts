@@ -1,12 +1,14 @@
 /**
  * Resolving "which database do I connect to": the defaults an agent expects (the project's default
  * branch, its only or first database, that database's owner) and the URI from Neon's `connection_uri`
- * endpoint; and running SQL there, with the resolved details cached briefly per API client.
+ * endpoint; and running SQL there, with the resolved details cached briefly per API client. Or, with
+ * --database-url, one PostgreSQL server given by URL: the resolver in the context chooses.
  */
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import type { NeonClient } from '../client/neon-client.js';
+import { parseUri } from '../sql/connections.js';
 import { SqlConnectError } from '../sql/errors.js';
-import { type Session, withSession } from '../sql/session.js';
+import { type Session, type SessionTarget, withSession } from '../sql/session.js';
 import type { NeonContext } from './context.js';
 
 /** The Neon operations behind finding a connection. */
@@ -118,6 +120,45 @@ export interface Db extends ResolvedConnection {
   owner?: boolean;
 }
 
+/**
+ * A database reached through a plain PostgreSQL URL (--database-url): no Neon project or branch.
+ * Tools put `branch_id` in their answers as they find it, so it is absent here rather than empty.
+ */
+export type AnyDb = Omit<Db, 'project_id' | 'branch_id'> & { project_id?: string; branch_id?: string };
+
+/**
+ * Where SQL connects: the one seam between tools and the kind of server behind them. Tools call
+ * {@link onDatabase}; the resolver in the context decides whether a target is looked up through Neon's
+ * API ({@link neonResolver}, the default) or is a database of one fixed server ({@link databaseUrlResolver}).
+ */
+export interface ConnectionResolver {
+  /**
+   * What is behind the targets: Neon (branches, its API) or one plain PostgreSQL server. For the few
+   * domain functions that ask Neon itself (the schema as DDL), not for the tools.
+   */
+  kind: 'neon' | 'postgres';
+  /** The connection details of a target; `fresh` bypasses any cache (after a failed connect). */
+  resolve(target: Partial<ConnectionTarget>, signal: AbortSignal, fresh: boolean): Promise<AnyDb>;
+  /** The session target of a resolved connection: its URI, where it is for messages, its pool tag. */
+  session(db: AnyDb): SessionTarget;
+}
+
+/** Targets resolved through Neon's API (default branch, first database, its owner; connection_uri). */
+export function neonResolver(client: NeonClient): ConnectionResolver {
+  return {
+    kind: 'neon',
+    resolve: (target, signal, fresh) => resolveDb(client, target as ConnectionTarget, signal, fresh),
+    session: (db) => ({
+      uri: db.uri,
+      where: describeDb(db as Db),
+      role: db.role,
+      owner: db.owner,
+      // The branch, so its pools close when it is deleted.
+      tag: db.branch_id,
+    }),
+  };
+}
+
 /** Neon's defaults and connection URI for a target, from a short-lived cache when possible. */
 export async function resolveDb(
   client: NeonClient,
@@ -150,19 +191,31 @@ export function describeDb(db: Pick<ResolvedConnection, 'branch_id' | 'database'
 }
 
 /**
- * Runs `fn` on a session to the target's database. When cached connection details fail to connect
- * (a reset password, a recreated compute), they are fetched anew and the connect is tried once more.
+ * Runs `fn` on a session to the target's database, found by the context's resolver (Neon's API when
+ * there is none). When cached connection details fail to connect (a reset password, a recreated
+ * compute), they are fetched anew and the connect is tried once more.
  */
 export async function onDatabase<T>(
-  ctx: Pick<NeonContext, 'client' | 'signal' | 'settings'>,
+  ctx: Pick<NeonContext, 'client' | 'signal' | 'settings' | 'connections'>,
   target: ConnectionTarget,
   fn: (s: Session, db: Db) => Promise<T>,
+): Promise<T>;
+export async function onDatabase<T>(
+  ctx: Pick<NeonContext, 'client' | 'signal' | 'settings' | 'connections'>,
+  target: Partial<ConnectionTarget>,
+  fn: (s: Session, db: AnyDb) => Promise<T>,
+): Promise<T>;
+export async function onDatabase<T>(
+  ctx: Pick<NeonContext, 'client' | 'signal' | 'settings' | 'connections'>,
+  target: Partial<ConnectionTarget>,
+  fn: (s: Session, db: Db) => Promise<T>,
 ): Promise<T> {
+  const resolver = ctx.connections ?? neonResolver(ctx.client);
   for (let attempt = 0; ; attempt++) {
-    const db = await resolveDb(ctx.client, target, ctx.signal, attempt > 0);
+    const db = await resolver.resolve(target, ctx.signal, attempt > 0);
     try {
       return await withSession(
-        { uri: db.uri, where: describeDb(db), role: db.role, owner: db.owner, tag: db.branch_id },
+        resolver.session(db),
         {
           signal: ctx.signal,
           timeoutMs: ctx.settings.sqlTimeoutMs,
@@ -171,11 +224,81 @@ export async function onDatabase<T>(
             ? 'this server runs in read-only mode (--read-only), where all SQL runs in READ ONLY transactions'
             : 'this tool runs SQL in a READ ONLY transaction; use run_sql to change data',
         },
-        (s) => fn(s, db),
+        // A resolver other than Neon's gives no branch: only the overload without a project sees that.
+        (s) => fn(s, db as Db),
       );
     } catch (e) {
       if (attempt === 0 && db.cached && e instanceof SqlConnectError) continue;
       throw e;
     }
+  }
+}
+
+/**
+ * Checks a --database-url at start-up, so a typo stops the server instead of failing every call. The
+ * messages never repeat the URL: it holds a password.
+ */
+export function checkDatabaseUrl(url: string): {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+} {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(
+      'The database URL is not a valid URL; expected postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE ' +
+        '(percent-encode special characters in the password).',
+    );
+  }
+  if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
+    throw new Error(`The database URL has scheme ${parsed.protocol}; expected postgresql: or postgres:.`);
+  }
+  const ep = parseUri(url);
+  if (!parsed.hostname) {
+    throw new Error(
+      'The database URL names no host (postgresql://USER@HOST/DATABASE); a Unix-domain socket is not supported, use TCP.',
+    );
+  }
+  if (!ep.user) throw new Error('The database URL names no user (postgresql://USER@HOST/DATABASE).');
+  return { host: ep.host, port: ep.port, user: ep.user, database: ep.database };
+}
+
+/**
+ * One PostgreSQL server given by URL (--database-url): every target is the URL's database, or another
+ * database of the same server when a tool names one, as the URL's user. Nothing is asked of Neon.
+ */
+export function databaseUrlResolver(url: string): ConnectionResolver {
+  const ep = checkDatabaseUrl(url);
+  const server = `${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.port}`;
+  return {
+    kind: 'postgres',
+    async resolve(target) {
+      if (!target.database || target.database === ep.database) {
+        return { database: ep.database, role: ep.user, pooled: false, uri: url, cached: false };
+      }
+      const other = new URL(url);
+      other.pathname = `/${encodeURIComponent(target.database)}`;
+      return { database: target.database, role: ep.user, pooled: false, uri: other.href, cached: false };
+    },
+    session: (db) => ({
+      uri: db.uri,
+      where: `database ${db.database} on ${server} (role ${db.role})`,
+      role: db.role,
+      byUrl: true,
+    }),
+  };
+}
+
+/** The password of a --database-url as written (percent-encoded) and decoded: secrets to redact. */
+export function databaseUrlSecrets(url: string | undefined): string[] {
+  if (!url) return [];
+  try {
+    const { password } = new URL(url);
+    return password ? [...new Set([password, decodeURIComponent(password)])] : [];
+  } catch {
+    return []; // not a URL: checkDatabaseUrl refuses it
   }
 }

@@ -4,6 +4,7 @@
  * one; nothing here knows MCP.
  */
 import type { NeonClient } from '../client/neon-client.js';
+import type { ConnectionResolver } from './connection.js';
 import type { Operation } from './operations.js';
 import type { Backoff } from './poll.js';
 
@@ -37,4 +38,9 @@ export interface NeonContext {
   /** Waits until every operation finished, reporting progress; throws if one fails or it times out. */
   wait(operations: readonly Operation[] | undefined): Promise<Operation[]>;
   settings: Settings;
+  /**
+   * Where SQL connects (src/neon/connection.ts): the server sets Neon's API, or the one server of
+   * --database-url; absent (a handler called outside a server) means Neon's API.
+   */
+  connections?: ConnectionResolver;
 }

@@ -1,6 +1,8 @@
 /** A branch database's schema as DDL, as Neon renders it (get_branch_schema and the schema resource). */
 import type { NeonClient } from '../client/neon-client.js';
-import { defaultBranchId, pickDatabase } from './connection.js';
+import { catalogSchema } from '../sql/ddl.js';
+import { defaultBranchId, onDatabase, pickDatabase } from './connection.js';
+import type { NeonContext } from './context.js';
 
 export const SCHEMA_OPERATIONS = [
   'getProjectBranchSchema',
@@ -24,4 +26,20 @@ export async function branchSchema(
     signal,
   });
   return { branch_id, database: db.name, sql: res.sql ?? '' };
+}
+
+/**
+ * The schema as DDL wherever the context connects: rendered by Neon for a branch, or from the catalog
+ * of a --database-url server (src/sql/ddl.ts), which has no schema endpoint.
+ */
+export async function databaseSchema(
+  ctx: Pick<NeonContext, 'client' | 'signal' | 'settings' | 'connections'>,
+  target: { project_id: string; branch_id?: string; database?: string },
+): Promise<{ branch_id?: string; database: string; sql: string; truncated?: string }> {
+  if (ctx.connections?.kind !== 'postgres')
+    return branchSchema(ctx.client, target.project_id, target.branch_id, target.database, ctx.signal);
+  return onDatabase(ctx, { database: target.database }, async (s, db) => {
+    s.beginReadOnly();
+    return { database: db.database, ...(await catalogSchema(s, ctx.settings.sqlMaxBytes)) };
+  });
 }

@@ -90,6 +90,8 @@ export interface LeaseOptions {
   tag?: string;
   /** Where, for error messages (e.g. `branch br-x, database neondb`). */
   where: string;
+  /** A server given by --database-url, not a Neon compute: connect errors advise on the URL. */
+  byUrl?: boolean;
 }
 
 interface PoolEntry {
@@ -116,7 +118,8 @@ export class Connections {
     try {
       ep = parseUri(uri);
     } catch (e) {
-      // Not a bug here: Neon handed out a URI that cannot be used. Nothing was sent anywhere.
+      // Not a bug here: Neon handed out a URI that cannot be used. Nothing was sent anywhere. (A
+      // --database-url was checked at start-up, so this is Neon's.)
       throw new SqlConnectError(
         `Could not connect to ${opts.where}: the connection URI from Neon cannot be used (${e instanceof Error ? e.message : String(e)}). ` +
           'Nothing was sent to the database. Try again (the URI is fetched anew); if it keeps failing, check the compute with list_computes.',
@@ -133,10 +136,10 @@ export class Connections {
         try {
           return await this.open(driver, uri, ep, opts);
         } catch (e2) {
-          throw connectError(e2, opts.where);
+          throw connectError(e2, opts.where, opts.byUrl);
         }
       }
-      throw connectError(e, opts.where);
+      throw connectError(e, opts.where, opts.byUrl);
     }
   }
 

@@ -129,6 +129,8 @@ export interface ErrorContext {
   role?: string;
   /** The role is the database's owner (so "connect as the owner" is no advice). */
   owner?: boolean;
+  /** On a --database-url server, whose user is the URL's: no other role can be chosen. */
+  byUrl?: boolean;
 }
 
 /** A Postgres error as an agent-facing {@link SqlError}. */
@@ -187,6 +189,8 @@ function advice(code: string, e: PgErrorFields, ctx: ErrorContext): string {
       return 'check the schema name with list_tables.';
     case '42501': {
       const who = `the role${ctx.role ? ` ${ctx.role}` : ''}`;
+      if (ctx.byUrl)
+        return `${who} (the user of --database-url) lacks a privilege for this. Have the object's owner GRANT it, or ask the user for a URL whose role has it.`;
       if (ctx.owner)
         return `${who}, the owner of this database, lacks a privilege for this. On Neon no role is a superuser: objects owned by another role need that role to GRANT the privilege, and some actions are reserved to Neon (see the message).`;
       return `${who} lacks a privilege for this. Connect as the database owner (omit role) or have the object's owner GRANT the privilege.`;
@@ -243,14 +247,49 @@ export function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
+/**
+ * What to check when connecting to a --database-url server failed: the URL and the server, where a
+ * Neon compute's advice would send the agent to Neon tools that are not offered.
+ */
+function urlConnectAdvice(code: string | undefined, msg: string): string | undefined {
+  switch (code) {
+    case '28P01':
+    case '28000':
+      return 'authentication failed: the user or password in --database-url (NEON_MCP_DATABASE_URL) is wrong, or pg_hba.conf refuses this client. Ask the user to check them; retrying will not help.';
+    case '3D000':
+      return "the database does not exist on this server; list them with run_sql_readonly: SELECT datname FROM pg_database, and pass one as database (or leave it out for the URL's).";
+    case '53300':
+      return 'the server has no free connections (max_connections). Close idle clients or try again shortly.';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'the host name did not resolve: check the host in --database-url, and the network.';
+  }
+  if (/does not support SSL|SSL|certificate|self[- ]signed|TLS/i.test(msg))
+    return 'the TLS handshake failed. Without sslmode in --database-url, neon-mcp requires TLS with a certificate verified against the host name; for a server without TLS (e.g. on localhost) add ?sslmode=disable, or sslmode=prefer to try TLS without verifying it.';
+  if (code?.startsWith('E') || /timeout/i.test(msg))
+    return 'check that the server in --database-url is running and accepts TCP connections on that host and port (listen_addresses, a firewall).';
+  return undefined;
+}
+
 /** A failure to connect, with what to check. */
-export function connectError(e: unknown, where: string): SqlConnectError {
+export function connectError(e: unknown, where: string, byUrl = false): SqlConnectError {
   if (isPgError(e)) {
-    const text = `Could not connect to ${where}: Postgres error ${e.code}${CONDITION[e.code ?? ''] ? ` (${CONDITION[e.code ?? '']})` : ''}: ${e.message}. What to do: ${advice(e.code ?? '', e, { what: 'connect', where, timeoutMs: 0, readOnly: false })}`;
+    const todo =
+      (byUrl ? urlConnectAdvice(e.code, e.message) : undefined) ??
+      advice(e.code ?? '', e, { what: 'connect', where, timeoutMs: 0, readOnly: false });
+    const text = `Could not connect to ${where}: Postgres error ${e.code}${CONDITION[e.code ?? ''] ? ` (${CONDITION[e.code ?? '']})` : ''}: ${e.message}. What to do: ${todo}`;
     return new SqlConnectError(text, e.code, e);
   }
   const err = e as { message?: string; code?: string };
   const msg = err?.message ?? String(e);
+  const urlTodo = byUrl ? urlConnectAdvice(err?.code, msg) : undefined;
+  if (byUrl) {
+    return new SqlConnectError(
+      `Could not connect to ${where}: ${msg}${err?.code ? ` (${err.code})` : ''}. What to do: ${urlTodo ?? 'check --database-url and that its server is reachable.'}`,
+      undefined,
+      e,
+    );
+  }
   let todo =
     'the compute may be starting or suspended: try again in a few seconds. If it keeps failing, check that the branch has a read-write compute (list_computes) and that it is not disabled.';
   if (/does not support SSL|SSL/i.test(msg) || /certificate|self[- ]signed|TLS/i.test(msg))

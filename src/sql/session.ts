@@ -56,6 +56,8 @@ export interface SessionTarget {
   owner?: boolean;
   /** The branch ID, so the pools of a deleted branch can be closed. */
   tag?: string;
+  /** A server given by --database-url, not a Neon compute (for the advice of connect errors). */
+  byUrl?: boolean;
 }
 
 export interface SessionOptions {
@@ -103,6 +105,7 @@ export async function withSession<T>(
     timeoutMs: opts.timeoutMs,
     tag: target.tag,
     where: target.where,
+    byUrl: target.byUrl,
   });
   let reuse = true;
   let killTimer: NodeJS.Timeout | undefined;
@@ -396,6 +399,7 @@ export class Session {
       readOnlyReason: this.opts.readOnlyReason,
       role: this.target.role,
       owner: this.target.owner,
+      byUrl: this.target.byUrl,
     };
     if (this.opts.signal.aborted) return cancelled(this.target);
     const huge = oversizedRow(this.client);

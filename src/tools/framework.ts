@@ -114,6 +114,9 @@ export interface Confirmation {
   /** The name a client without elicitation repeats in the `confirm` argument. */
   target: string;
 }
+/** Input fields that name a Neon project, branch or role: not offered with --database-url. */
+export const DATABASE_URL_DROPS = ['project_id', 'branch_id', 'role'] as const;
+
 /** Settings a tool may consult. */
 export type ToolSettings = Settings;
 
@@ -139,6 +142,12 @@ export interface ToolDef<S extends Shape = Shape> {
   accountLevel?: boolean;
   /** Neon marks the endpoint beta or alpha. */
   beta?: boolean;
+  /**
+   * Works on any PostgreSQL: the handler only connects through `onDatabase` and calls no Neon API, so
+   * it is offered with --database-url, where the server drops the Neon fields of
+   * {@link DATABASE_URL_DROPS} from its input (the handler then gets no project, branch or role).
+   */
+  anyPostgres?: boolean;
   /** The Neon operationIds this tool calls (checked against the spec by the coverage test). */
   operations: string[];
   handler(args: Args<S>, ctx: ToolContext): Promise<Record<string, unknown>>;

@@ -67,6 +67,11 @@ export interface Selection {
   tools?: readonly string[];
   /** Tools to remove. */
   excludeTools?: readonly string[];
+  /**
+   * --database-url: one PostgreSQL server without Neon's API, so only the tools that work on any
+   * PostgreSQL (`anyPostgres`), and no toolset tools (nothing else could be enabled).
+   */
+  byDatabaseUrl?: boolean;
 }
 
 /** Throws with a message listing valid names when a toolset or tool name is unknown. */
@@ -81,13 +86,28 @@ export function validateSelection(sel: Selection): void {
     if (!names.has(n) && n !== listToolsetsName && n !== enableToolsetsName)
       throw new Error(`Unknown tool "${n}". See the README for the list.`);
   }
+  // Asked for by name but impossible without Neon: said at start rather than silently left out.
+  if (sel.byDatabaseUrl) {
+    const neonOnly = (sel.tools ?? []).filter((n) => !ALL_TOOLS.find((t) => t.name === n)?.anyPostgres);
+    if (neonOnly.length) {
+      throw new Error(
+        `--tools ${neonOnly.join(',')}: not available with --database-url (Neon's API is needed). ` +
+          `Available: ${ALL_TOOLS.filter((t) => t.anyPostgres)
+            .map((t) => t.name)
+            .join(', ')}.`,
+      );
+    }
+  }
 }
 
 /** Why a tool is not exposed under a selection, or undefined when it is. */
 export function whyHidden(tool: ToolDef, sel: Selection): string | undefined {
+  if (sel.byDatabaseUrl && !tool.anyPostgres) return 'needs the Neon API (not with --database-url)';
   if (sel.readOnly && !tool.hints.readOnlyHint) return 'read-only mode';
   if (sel.projectId && tool.accountLevel) return 'scoped to one project';
   if (sel.excludeTools?.includes(tool.name)) return 'excluded';
+  // The toolsets of Neon mode do not apply: a NEON_MCP_TOOLSETS without sql must not leave it empty.
+  if (sel.byDatabaseUrl) return undefined;
   if (sel.tools?.includes(tool.name)) return undefined;
   const sets = sel.toolsets?.length ? sel.toolsets : DEFAULT_TOOLSETS;
   if (sets.includes('all') || sets.includes(tool.toolset)) return undefined;
@@ -101,6 +121,7 @@ const enableToolsetsName = 'enable_toolsets';
 export function selectTools(sel: Selection): ToolDef[] {
   validateSelection(sel);
   const chosen = ALL_TOOLS.filter((t) => !whyHidden(t, sel));
+  if (sel.byDatabaseUrl) return chosen;
   const meta = [listToolsetsTool(sel), enableToolsetsTool].filter((t) => !sel.excludeTools?.includes(t.name));
   return [...meta, ...chosen];
 }

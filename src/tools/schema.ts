@@ -10,7 +10,7 @@ import type { NeonClient } from '../client/neon-client.js';
 import { CONNECT_OPERATIONS, describeDb, onDatabase, pickDatabase } from '../neon/connection.js';
 import { WORK_ID } from '../neon/pending.js';
 import { fetchBranch } from '../neon/resources.js';
-import { branchSchema, SCHEMA_OPERATIONS } from '../neon/schema.js';
+import { databaseSchema, SCHEMA_OPERATIONS } from '../neon/schema.js';
 import { applyOnce, discard, findWork, tryOnTempBranch } from '../neon/temp-branches.js';
 import { SqlError } from '../sql/errors.js';
 import { comparePlans, type PlanSummary, summarizePlan } from '../sql/plan.js';
@@ -71,11 +71,17 @@ export const getBranchSchema = defineTool({
   },
   output: output({ sql: z.string() }),
   hints: SCHEMA_READ,
-  async handler({ project_id, database, branch_id }, { client, signal }) {
-    const schema = await branchSchema(client, project_id, branch_id, database, signal);
+  // With --database-url the schema is rendered from the catalog (src/neon/schema.ts).
+  anyPostgres: true,
+  async handler({ project_id, database, branch_id }, ctx) {
+    const schema = await databaseSchema(ctx, { project_id, branch_id, database });
     return untrusted(
       { sql: schema.sql },
-      { branch_id: schema.branch_id, database: schema.database },
+      {
+        ...(schema.truncated ? { truncated: schema.truncated } : {}),
+        branch_id: schema.branch_id,
+        database: schema.database,
+      },
       'the database schema',
     );
   },

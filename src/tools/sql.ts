@@ -9,7 +9,7 @@
  * read-only mode every other SQL path also runs READ ONLY.
  */
 import * as z from 'zod';
-import { CONNECT_OPERATIONS, onDatabase } from '../neon/connection.js';
+import { type AnyDb, CONNECT_OPERATIONS, onDatabase } from '../neon/connection.js';
 import {
   describeTable,
   findRelation,
@@ -62,13 +62,14 @@ export const runSql = defineTool({
   description: 'Run one SQL statement (may write); returns rows and column types.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
+  anyPostgres: true,
   input: { ...connectionFields, sql: sqlText.describe('One SQL statement'), params: sqlParams },
   output: ROWS_OUTPUT,
   hints: SQL_WRITE,
   async handler({ sql, params, ...target }, ctx) {
     const { sqlMaxRows: maxRows, readOnly } = ctx.settings;
     await checkStatement(sql, 'run_sql', { inTransaction: false, readOnly });
-    return onDatabase(ctx, target, async (s, db) => {
+    return onDatabase(ctx, target, async (s, db: AnyDb) => {
       const r = await runOne(s, sql, { params, maxRows, readOnly, what: 'run_sql' });
       return rowsResult(r, maxRows, { branch_id: db.branch_id, database: db.database });
     });
@@ -81,13 +82,14 @@ export const runSqlReadonly = defineTool({
   description: 'Run one SQL query in a READ ONLY transaction.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
+  anyPostgres: true,
   input: { ...connectionFields, sql: sqlText.describe('One SQL query'), params: sqlParams },
   output: ROWS_OUTPUT,
   hints: SQL_READ,
   async handler({ sql, params, ...target }, ctx) {
     await checkStatement(sql, 'run_sql_readonly', { inTransaction: true, readOnly: true });
     const maxRows = ctx.settings.sqlMaxRows;
-    return onDatabase(ctx, target, async (s, db) => {
+    return onDatabase(ctx, target, async (s, db: AnyDb) => {
       const r = await runOne(s, sql, { params, maxRows, readOnly: true, what: 'run_sql_readonly' });
       return rowsResult(r, maxRows, { branch_id: db.branch_id, database: db.database });
     });
@@ -100,6 +102,7 @@ export const runSqlTransaction = defineTool({
   description: 'Run SQL statements in one transaction: all or nothing.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
+  anyPostgres: true,
   input: {
     ...connectionFields,
     statements: z
@@ -118,7 +121,7 @@ export const runSqlTransaction = defineTool({
         readOnly,
       });
     }
-    return onDatabase(ctx, target, async (s, db) => {
+    return onDatabase(ctx, target, async (s, db: AnyDb) => {
       const started = performance.now();
       const { results, committed } = await runTransaction(s, list, {
         maxRows,
@@ -156,12 +159,13 @@ export const listTablesTool = defineTool({
   description: 'List schemas, tables and views with row estimates and sizes.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
+  anyPostgres: true,
   input: { ...connectionFields, schema: pgName('schema').optional().describe('Only this schema') },
   output: output({ tables: items({ schema: z.string(), name: z.string() }) }),
   hints: SQL_READ,
   async handler({ schema, ...target }, ctx) {
     const maxRows = ctx.settings.sqlMaxRows;
-    return onDatabase(ctx, target, async (s, db) => {
+    return onDatabase(ctx, target, async (s, db: AnyDb) => {
       s.beginReadOnly();
       const list = await listTables(s, { schema, limit: maxRows });
       const more = list.total - list.tables.length;
@@ -189,6 +193,7 @@ export const describeTableTool = defineTool({
   description: 'Describe a table or view: columns, constraints, indexes, foreign keys.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
+  anyPostgres: true,
   input: {
     ...connectionFields,
     table: z.string().min(1).max(300).describe('Name (or schema.name)'),
@@ -197,7 +202,7 @@ export const describeTableTool = defineTool({
   output: output({ table: item({ schema: z.string(), name: z.string(), columns: z.array(z.unknown()) }) }),
   hints: SQL_READ,
   async handler({ table, schema, ...target }, ctx) {
-    return onDatabase(ctx, target, async (s, db) => {
+    return onDatabase(ctx, target, async (s, db: AnyDb) => {
       s.beginReadOnly();
       const rel = await findRelation(s, table, schema);
       const description = await describeTable(s, rel.oid);
@@ -212,6 +217,7 @@ export const explainSql = defineTool({
   description: "Show a statement's plan; analyze runs it in a rolled-back transaction.",
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
+  anyPostgres: true,
   input: {
     ...connectionFields,
     sql: sqlText.describe('Statement without EXPLAIN'),
@@ -224,7 +230,7 @@ export const explainSql = defineTool({
   async handler({ sql, params, analyze = false, format = 'text', ...target }, ctx) {
     // Refused before connecting; explain() checks again (and refuses a statement that is an EXPLAIN).
     await checkStatement(sql, 'explain_sql', { inTransaction: true, readOnly: analyze });
-    return onDatabase(ctx, target, async (s, db) => {
+    return onDatabase(ctx, target, async (s, db: AnyDb) => {
       const res = await explain(s, sql, {
         params,
         analyze,
@@ -255,6 +261,7 @@ export const listSlowQueries = defineTool({
   description: 'List the costliest queries (pg_stat_statements).',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
+  anyPostgres: true,
   input: {
     ...connectionFields,
     sort: z.enum(['total_time', 'mean_time', 'calls']).optional().describe('Default total_time'),
@@ -268,15 +275,17 @@ export const listSlowQueries = defineTool({
   output: output({ queries: items({ query: z.string(), calls: z.number() }) }),
   hints: SQL_READ,
   async handler({ sort = 'total_time', limit = 10, ...target }, ctx) {
-    return onDatabase(ctx, target, async (s, db) => {
+    return onDatabase(ctx, target, async (s, db: AnyDb) => {
       s.beginReadOnly();
       const schema = await statStatementsSchema(s);
       if (!schema) {
         throw new SqlError(
           `list_slow_queries: the pg_stat_statements extension is not installed in database ${db.database} ` +
-            `(branch ${db.branch_id}). Enable it with this statement (run_sql): CREATE EXTENSION pg_stat_statements; ` +
-            '— Neon computes preload the library, so nothing else is needed. Statistics are collected from then ' +
-            'on: run the workload, then call list_slow_queries again.' +
+            `(${db.branch_id ? `branch ${db.branch_id}` : 'the --database-url server'}). Enable it with this statement (run_sql): CREATE EXTENSION pg_stat_statements; ` +
+            (db.branch_id
+              ? '— Neon computes preload the library, so nothing else is needed. '
+              : "— the server must also load the library (shared_preload_libraries = 'pg_stat_statements' in its configuration, then a restart). ") +
+            'Statistics are collected from then on: run the workload, then call list_slow_queries again.' +
             (ctx.settings.readOnly ? ' This server is read-only: ask the user to run the statement.' : ''),
         );
       }
