@@ -111,10 +111,19 @@ export function prepareServer(options: ServerOptions) {
   };
   // Results may carry a connection string on purpose (get_connection_string, create_role); errors never
   // need one, so their URI passwords go too.
-  const redact = redactor(options.secrets ?? [], { uriPasswords: false });
-  const redactError = redactor(options.secrets ?? []);
+  const baseRedact = redactor(options.secrets ?? [], { uriPasswords: false });
+  const baseRedactError = redactor(options.secrets ?? []);
 
-  function create(): McpServer {
+  /**
+   * One server instance. `per` is the caller of one HTTP request (src/http): its own client (its key,
+   * its tenant's limiter and caches) and its key among the secrets redacted from everything it gets.
+   */
+  function createFor(per: PerCaller): McpServer {
+    const client = per.client ?? options.client;
+    const extra = per.secrets?.length ? [...(options.secrets ?? []), ...per.secrets] : undefined;
+    const redact = extra ? redactor(extra, { uriPasswords: false }) : baseRedact;
+    const redactError = extra ? redactor(extra) : baseRedactError;
+    const logger = extra && options.logger ? redactingLogger(options.logger, redactError) : options.logger;
     const server = new McpServer(
       { name: 'neon-mcp', version: VERSION },
       {
@@ -158,14 +167,14 @@ export function prepareServer(options: ServerOptions) {
           // change may already be applied, or it will send it again.
           const accepted: string[] = [];
           const ctx: ToolContext = {
-            client: options.client,
+            client: client,
             signal: mcp.mcpReq.signal,
             settings,
             progress,
             toolsets: runtime,
             confirm: confirmer(server, mcp),
             wait: (operations) =>
-              waitForOperations(options.client, operations, {
+              waitForOperations(client, operations, {
                 ...settings.backoff,
                 signal: mcp.mcpReq.signal,
                 timeoutMs: settings.operationTimeoutMs,
@@ -196,7 +205,7 @@ export function prepareServer(options: ServerOptions) {
             return { content: [{ type: 'text', text }], structuredContent };
           } catch (error) {
             if (error instanceof InputNeeded) return error.result;
-            let message = errorText(tool.def.name, error, options.logger);
+            let message = errorText(tool.def.name, error, logger);
             if (
               accepted.length > 0 &&
               !isAccountedFor(error) &&
@@ -213,14 +222,36 @@ export function prepareServer(options: ServerOptions) {
     };
     for (const tool of tools) register(tool);
     registerSurface(server, {
-      client: options.client,
+      client: client,
       settings,
-      describeError: (what: string, error: unknown) => redact(errorText(what, error, options.logger)),
+      describeError: (what: string, error: unknown) => redact(errorText(what, error, logger)),
     });
     return server;
   }
 
-  return { tools: tools.map((t) => t.def), settings, create };
+  // `create` is the SDK's factory shape (its argument is the SDK's request context, not used here).
+  return { tools: tools.map((t) => t.def), settings, create: () => createFor({}), createFor };
+}
+
+/** Who one server instance serves, when not the server's own client (see `create`). */
+export interface PerCaller {
+  client?: NeonClient;
+  /** The caller's key and anything else that must never appear in its answers or the log. */
+  secrets?: readonly string[];
+}
+
+/** The log with `redact` applied to each line: a caller's key is not among the logger's own secrets. */
+function redactingLogger(logger: Logger, redact: (text: string) => string): Logger {
+  return {
+    info: (message) => logger.info(redact(message)),
+    error: (message, error) =>
+      logger.error(
+        redact(message),
+        error === undefined
+          ? undefined
+          : redact(error instanceof Error ? (error.stack ?? error.message) : String(error)),
+      ),
+  };
 }
 
 /** Errors that already tell the agent what happened to an accepted change. */

@@ -4,7 +4,7 @@
  * endpoint; and running SQL there, with the resolved details cached briefly per API client.
  */
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
-import type { NeonClient } from '../client/neon-client.js';
+import type { NeonClient, Tenant } from '../client/neon-client.js';
 import { SqlConnectError } from '../sql/errors.js';
 import { type Session, withSession } from '../sql/session.js';
 import type { NeonContext } from './context.js';
@@ -106,8 +106,9 @@ async function resolveWithOwner(
 
 /** How long resolved connection details are reused (a failed connect always fetches them anew). */
 const RESOLVE_TTL_MS = 60_000;
+// Per tenant (whose key), not per client object: under --http each request has its own client.
 const resolved = new WeakMap<
-  NeonClient,
+  Tenant,
   Map<string, { conn: ResolvedConnection; owner?: boolean; expires: number }>
 >();
 
@@ -125,10 +126,10 @@ export async function resolveDb(
   signal: AbortSignal,
   fresh = false,
 ): Promise<Db> {
-  let cache = resolved.get(client);
+  let cache = resolved.get(client.tenant);
   if (!cache) {
     cache = new Map();
-    resolved.set(client, cache);
+    resolved.set(client.tenant, cache);
   }
   const key = JSON.stringify([target.project_id, target.branch_id, target.database, target.role]);
   const hit = cache.get(key);
@@ -140,7 +141,7 @@ export async function resolveDb(
 
 /** Forgets cached connection details of a branch (after it was deleted). */
 export function forgetBranch(client: NeonClient, branchId: string): void {
-  const cache = resolved.get(client);
+  const cache = resolved.get(client.tenant);
   if (!cache) return;
   for (const [key, value] of cache) if (value.conn.branch_id === branchId) cache.delete(key);
 }
@@ -162,7 +163,14 @@ export async function onDatabase<T>(
     const db = await resolveDb(ctx.client, target, ctx.signal, attempt > 0);
     try {
       return await withSession(
-        { uri: db.uri, where: describeDb(db), role: db.role, owner: db.owner, tag: db.branch_id },
+        {
+          uri: db.uri,
+          where: describeDb(db),
+          role: db.role,
+          owner: db.owner,
+          tag: db.branch_id,
+          tenant: ctx.client.tenant.id,
+        },
         {
           signal: ctx.signal,
           timeoutMs: ctx.settings.sqlTimeoutMs,

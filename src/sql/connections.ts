@@ -90,6 +90,11 @@ export interface LeaseOptions {
   tag?: string;
   /** Where, for error messages (e.g. `branch br-x, database neondb`). */
   where: string;
+  /**
+   * Whose key found the URI: two tenants never share a pool, even for the same URI (under --http, a
+   * caller must not ride on a connection another caller's key opened).
+   */
+  tenant?: string;
 }
 
 interface PoolEntry {
@@ -156,7 +161,7 @@ export class Connections {
   }
 
   private key(uri: string, opts: LeaseOptions): string {
-    return `${opts.timeoutMs}\u0000${uri}`;
+    return `${opts.tenant ?? ''}\u0000${opts.timeoutMs}\u0000${uri}`;
   }
 
   private async closeKey(key: string): Promise<void> {

@@ -56,6 +56,8 @@ export interface SessionTarget {
   owner?: boolean;
   /** The branch ID, so the pools of a deleted branch can be closed. */
   tag?: string;
+  /** Whose key found this URI (NeonClient's tenant): pools are never shared between two. */
+  tenant?: string;
 }
 
 export interface SessionOptions {
@@ -103,6 +105,7 @@ export async function withSession<T>(
     timeoutMs: opts.timeoutMs,
     tag: target.tag,
     where: target.where,
+    tenant: target.tenant,
   });
   let reuse = true;
   let killTimer: NodeJS.Timeout | undefined;
