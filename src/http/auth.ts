@@ -54,7 +54,9 @@ export function authenticator({ apiKey, token }: { apiKey?: string; token?: stri
       return await verifyBearerToken(request.headers.get('authorization'), { verifier });
     } catch (error) {
       const response = bearerAuthChallengeResponse(
-        error instanceof OAuthError ? new OAuthError(error.code, `${error.message.replace(/\.?$/, '.')} ${advice}`) : error,
+        error instanceof OAuthError
+          ? new OAuthError(error.code, `${error.message.replace(/\.?$/, '.')} ${advice}`)
+          : error,
       );
       return response;
     }
