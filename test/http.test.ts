@@ -113,7 +113,8 @@ describe('neon-mcp --http', () => {
     const health = await fetch(`${server.url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok' });
-    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer' }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer' }];
+    for (const headers of attempts) {
       const { res, body } = await post(`${server.url}/mcp`, INIT, headers);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
@@ -148,7 +149,7 @@ describe('neon-mcp --http', () => {
   });
 
   it('narrows per connection by query, never widening', async () => {
-    const project = mock.api.fake.seedProject('scoped-app');
+    const project = { id: mock.api.fake.seedProject('scoped-app').project.id as string };
     const server = await start(['--toolsets', 'projects,branches,sql']);
     const names = async (query: string) => {
       const c = await httpClient(`${server.url}/mcp${query}`, 'modern', bearer(TEST_KEY));
