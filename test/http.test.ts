@@ -113,7 +113,11 @@ describe('neon-mcp --http', () => {
     const health = await fetch(`${server.url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok' });
-    const attempts: Record<string, string>[] = [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer' }];
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Basic abc' },
+      { authorization: 'Bearer' },
+    ];
     for (const headers of attempts) {
       const { res, body } = await post(`${server.url}/mcp`, INIT, headers);
       expect(res.status).toBe(401);
