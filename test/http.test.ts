@@ -263,6 +263,34 @@ describe('neon-mcp --http', () => {
     }
   });
 
+  it("redacts the caller's key from error answers and the log, and checks its flags", async () => {
+    // An upstream that echoes the key back in an error body (as a misconfigured proxy might).
+    mock.api.fault = (r) =>
+      r.path === '/projects'
+        ? new Response(JSON.stringify({ message: `bad key ${r.headers.get('authorization')}` }), {
+            status: 400,
+            headers: { 'content-type': 'application/json' },
+          })
+        : undefined;
+    const server = await start();
+    const client = await httpClient(`${server.url}/mcp`, 'legacy', bearer(OTHER_KEY));
+    try {
+      const r = await client.callTool({ name: 'list_projects', arguments: {} });
+      expect(r.isError).toBe(true);
+      expect(text(r)).toMatch(/bad key Bearer \[redacted\]/);
+      expect(JSON.stringify(r)).not.toContain(OTHER_KEY);
+    } finally {
+      await client.close();
+    }
+    for (const [flags, message] of [
+      [['--rate-limit-share', '2'], /--rate-limit-share must be a share from 0 to 1/],
+      [['--http-timeout', '0'], /--http-timeout must be a positive whole number/],
+    ] as const) {
+      await expect(start([...flags])).rejects.toThrow(message);
+    }
+    await expect(start([], {}, 'nonsense')).rejects.toThrow(/--http takes \[HOST:\]PORT/);
+  });
+
   it('SIGTERM: healthz says draining, calls in flight finish, new ones are refused, then it exits 0', async () => {
     mock.api.fault = (r) => (r.path === '/projects' && r.method === 'GET' ? { delayMs: 1_500 } : undefined);
     const server = await start();

@@ -183,8 +183,9 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
     });
     void nodeHandler(req, res);
   });
-  // A request body that trickles in is given up on (the SDK reads it whole before anything else).
-  server.requestTimeout = opts.requestTimeoutMs;
+  // A request that trickles in is given up on: headers and body must arrive within a minute (the
+  // SDK reads the body whole before anything else). The answer then has --http-timeout.
+  server.requestTimeout = Math.min(60_000, opts.requestTimeoutMs);
   server.headersTimeout = Math.min(60_000, opts.requestTimeoutMs);
   let idle: (() => void) | undefined;
 
