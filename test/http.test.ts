@@ -289,6 +289,9 @@ describe('neon-mcp --http', () => {
       await expect(start([...flags])).rejects.toThrow(message);
     }
     await expect(start([], {}, 'nonsense')).rejects.toThrow(/--http takes \[HOST:\]PORT/);
+    // A third of Neon's limits for each of three instances.
+    const third = await start(['--rate-limit-share', '1/3']);
+    expect(third.stderr()).toMatch(/233 requests\/min per key/);
   });
 
   it('SIGTERM: healthz says draining, calls in flight finish, new ones are refused, then it exits 0', async () => {
