@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import { NeonClient } from './client/neon-client.js';
+import { NEON_RATE_LIMITS, RateLimiter, type RateLimits } from './client/rate-limiter.js';
 import { type Logger, stderrLogger } from './log.js';
 import { checkDatabaseUrl, databaseUrlSecrets } from './neon/connection.js';
 import { DocsSite } from './neon/docs.js';
@@ -12,9 +13,10 @@ import { prepareServer } from './server.js';
 import { type LineProblem, lineGuard, MAX_LINE_BYTES, onceWithCount } from './transport.js';
 import { VERSION } from './version.js';
 
-const USAGE = `neon-mcp ${VERSION}: the Neon API as MCP tools, over stdio.
+const USAGE = `neon-mcp ${VERSION}: the Neon API as MCP tools, over stdio (or Streamable HTTP).
 
 Usage: neon-mcp [options]
+       neon-mcp --http [HOST:]PORT [options]
 
   --api-key KEY          Neon API key (or NEON_API_KEY). Without one, tools/list works and
                          calls that need the API say how to set it.
@@ -40,6 +42,21 @@ Usage: neon-mcp [options]
   --database-url URL     Serve only the SQL tools, on this PostgreSQL server, without Neon's API
                          or an API key: postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE (or
                          NEON_MCP_DATABASE_URL); without sslmode, TLS with a verified certificate
+  --rate-limit-share F   This instance's share of Neon's rate limits per key, e.g. 1/3 with
+                         three instances (default 1; or NEON_MCP_RATE_LIMIT_SHARE)
+
+Remote mode (Streamable HTTP on /mcp, GET /healthz; see the README):
+  --http [HOST:]PORT     Serve over HTTP instead of stdio (host default 127.0.0.1). Without
+                         --api-key, each request's "Authorization: Bearer <Neon API key>" is used.
+  --http-token TOKEN     With --api-key: the bearer token clients must send (or
+                         NEON_MCP_HTTP_TOKEN); required unless bound to loopback
+  --allowed-origins LIST Browser origins (host names) allowed besides loopback ones
+                         (or NEON_MCP_ALLOWED_ORIGINS)
+  --allowed-hosts LIST   Host header names accepted (default: loopback names on a loopback
+                         bind, any otherwise; or NEON_MCP_ALLOWED_HOSTS)
+  --http-max-body BYTES  Longest request body, 1024 to 67108864 (default 4194304)
+  --http-timeout MS      A request unanswered after this long is cancelled (default 900000)
+
   --help                 Show this help
   --version              Print the version
 `;
@@ -104,6 +121,14 @@ function main(argv = process.argv.slice(2), env = process.env): void {
       'operation-timeout': { type: 'string' },
       'docs-url': { type: 'string' },
       'database-url': { type: 'string' },
+      'rate-limit-share': { type: 'string' },
+      // --http (remote mode): src/http
+      http: { type: 'string' },
+      'http-token': { type: 'string' },
+      'allowed-origins': { type: 'string' },
+      'allowed-hosts': { type: 'string' },
+      'http-max-body': { type: 'string' },
+      'http-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -127,15 +152,12 @@ function main(argv = process.argv.slice(2), env = process.env): void {
   if (dbServer && (values['project-id'] || env.NEON_PROJECT_ID)) {
     throw new Error('--database-url serves one PostgreSQL server without Neon: --project-id does not apply.');
   }
-  const logger = stderrLogger([...(apiKey ? [apiKey] : []), ...databaseUrlSecrets(databaseUrl)]);
-  const client = new NeonClient({
-    apiKey,
-    baseUrl: values['api-url'] || env.NEON_API_URL || undefined,
-    userAgent: `neon-mcp/${VERSION}`,
-  });
+  if (dbServer && values.http !== undefined) {
+    throw new Error('--database-url is served over stdio only: leave out --http.');
+  }
+  const limits = shareOf(values['rate-limit-share'] ?? env.NEON_MCP_RATE_LIMIT_SHARE);
   const readOnly = Boolean(values['read-only']) || truthy(env.NEON_MCP_READ_ONLY);
-  const prepared = prepareServer({
-    client,
+  const flags = {
     readOnly,
     projectId: values['project-id'] || env.NEON_PROJECT_ID || undefined,
     orgId: values['org-id'] || env.NEON_ORG_ID || undefined,
@@ -157,9 +179,57 @@ function main(argv = process.argv.slice(2), env = process.env): void {
     ),
     docsUrl: docsUrl(values['docs-url'] || env.NEON_MCP_DOCS_URL || undefined),
     databaseUrl,
-    secrets: apiKey ? [apiKey] : [],
-    logger,
-  });
+  };
+  const clientOptions = {
+    baseUrl: values['api-url'] || env.NEON_API_URL || undefined,
+    userAgent: `neon-mcp/${VERSION}`,
+  };
+
+  // --- remote mode (src/http, loaded only here) ---
+  if (values.http !== undefined) {
+    const token = values['http-token'] || env.NEON_MCP_HTTP_TOKEN || undefined;
+    const logger = stderrLogger([apiKey, token].filter((s): s is string => Boolean(s)));
+    const [host, port] = hostPort(values.http);
+    const options = {
+      host,
+      port,
+      server: flags,
+      apiKey,
+      token,
+      clientOptions,
+      limits,
+      allowedOrigins: list(values['allowed-origins'] ?? env.NEON_MCP_ALLOWED_ORIGINS),
+      allowedHosts: list(values['allowed-hosts'] ?? env.NEON_MCP_ALLOWED_HOSTS),
+      maxBodyBytes:
+        positiveInt('--http-max-body', values['http-max-body'], MAX_BYTES, MIN_BYTES) ?? 4 * 1024 * 1024,
+      requestTimeoutMs: positiveInt('--http-timeout', values['http-timeout'], DAY_MS) ?? 900_000,
+      logger,
+    };
+    import('./http/serve.js')
+      .then(({ startHttpServer }) => startHttpServer(options))
+      .then((http) => {
+        onSignals(() => drainHttp(http), logger, HTTP_DRAIN_MS + 5_000);
+        logger.info(
+          `v${VERSION} on ${http.url}/mcp: read-only ${readOnly ? 'on' : 'off'}, ` +
+            (apiKey
+              ? `the server's own API key${token ? ', clients need the access token' : ', no access token (loopback only)'}`
+              : "each request's own Neon API key (Authorization: Bearer)") +
+            (limits.perMinute < NEON_RATE_LIMITS.perMinute
+              ? `, ${limits.perMinute} requests/min per key`
+              : ''),
+        );
+      })
+      .catch((error) => {
+        process.stderr.write(`neon-mcp: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(2);
+      });
+    return;
+  }
+  // --- end of remote mode ---
+
+  const logger = stderrLogger([...(apiKey ? [apiKey] : []), ...databaseUrlSecrets(databaseUrl)]);
+  const client = new NeonClient({ apiKey, ...clientOptions, limiter: new RateLimiter(limits) });
+  const prepared = prepareServer({ client, ...flags, secrets: apiKey ? [apiKey] : [], logger });
 
   // Repeated transport errors (10,000 bad lines) are one line with a count, not one line each.
   const report = onceWithCount((line) => logger.info(line));
@@ -229,13 +299,15 @@ function firstLine(error: unknown): string {
  * exits. Without this Node exits at once and a running query goes on on the server until its
  * statement timeout.
  */
-function onSignals(stop: () => Promise<void>, logger: Logger): void {
+function onSignals(stop: () => Promise<void>, logger: Logger, boundMs = 5_000): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    logger.info(`${signal}: cancelling calls in flight and closing SQL connections`);
-    const deadline = setTimeout(() => process.exit(1), 5_000);
+    logger.info(
+      `${signal}: stopping (calls in flight are finished or cancelled) and closing SQL connections`,
+    );
+    const deadline = setTimeout(() => process.exit(1), boundMs);
     deadline.unref();
     stop().then(
       () => process.exit(0),
@@ -248,6 +320,45 @@ function onSignals(stop: () => Promise<void>, logger: Logger): void {
   process.once('SIGTERM', handler);
   process.once('SIGINT', handler);
 }
+
+// --- remote mode helpers ---
+
+/** How long a stopping HTTP server lets requests in flight finish before cancelling them. */
+const HTTP_DRAIN_MS = 10_000;
+
+async function drainHttp(http: import('./http/serve.js').HttpServer): Promise<void> {
+  await http.close(HTTP_DRAIN_MS);
+  const { connections } = await import('./sql/connections.js');
+  await connections.closeAll();
+}
+
+/** `PORT`, `HOST:PORT` or `[IPv6]:PORT`; the host defaults to loopback. */
+function hostPort(value: string): [string, number] {
+  const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || port > 65_535)
+    throw new Error(`--http takes [HOST:]PORT (e.g. 8080 or 0.0.0.0:8080), got "${value}".`);
+  return [m[1] ?? '127.0.0.1', port];
+}
+
+/**
+ * Neon's limits are per account: N instances serving one key each take a share (1/N) so that
+ * together they stay under them. Accepts `1/3`, `0.33` or `33%`.
+ */
+function shareOf(value: string | undefined): RateLimits {
+  if (value === undefined || value.trim() === '') return NEON_RATE_LIMITS;
+  const v = value.trim();
+  const m = /^(\d+)\s*\/\s*(\d+)$/.exec(v);
+  const share = m ? Number(m[1]) / Number(m[2]) : v.endsWith('%') ? Number(v.slice(0, -1)) / 100 : Number(v);
+  if (!Number.isFinite(share) || share <= 0 || share > 1)
+    throw new Error(`--rate-limit-share must be a share from 0 to 1 (e.g. 1/3, 0.5, 25%), got "${value}".`);
+  return {
+    perMinute: Math.max(1, Math.floor(NEON_RATE_LIMITS.perMinute * share)),
+    perSecondPerRoute: Math.max(1, Math.floor(NEON_RATE_LIMITS.perSecondPerRoute * share)),
+  };
+}
+
+// --- end of remote mode helpers ---
 
 try {
   main();

@@ -24,7 +24,6 @@ import {
   type ConnectionResolver,
   databaseUrlResolver,
   databaseUrlSecrets,
-  neonResolver,
 } from './neon/connection.js';
 import { NeonOutOfScopeError, waitForOperations } from './neon/operations.js';
 import { type RefFields, resolveRefs } from './neon/refs.js';
@@ -78,9 +77,11 @@ export function prepareServer(options: ServerOptions) {
   const precomputed = loadPrecomputedSchemas();
   const byUrl = options.databaseUrl !== undefined;
   // Where SQL connects: the one difference --database-url makes to the tools (src/neon/connection.ts).
-  const connections: ConnectionResolver = byUrl
+  // Left out for Neon: onDatabase then asks Neon through the call's own client (under --http, the
+  // caller's key), not through one bound here.
+  const connections: ConnectionResolver | undefined = byUrl
     ? databaseUrlResolver(options.databaseUrl as string)
-    : neonResolver(options.client);
+    : undefined;
   const secrets = [...(options.secrets ?? []), ...databaseUrlSecrets(options.databaseUrl)];
   const selection = { ...options, byDatabaseUrl: byUrl };
   // Tools enabled at run time (enable_toolsets) are prepared on first use, once per configuration.
@@ -137,10 +138,19 @@ export function prepareServer(options: ServerOptions) {
   };
   // Results may carry a connection string on purpose (get_connection_string, create_role); errors never
   // need one, so their URI passwords go too.
-  const redact = redactor(secrets, { uriPasswords: false });
-  const redactError = redactor(secrets);
+  const baseRedact = redactor(secrets, { uriPasswords: false });
+  const baseRedactError = redactor(secrets);
 
-  function create(): McpServer {
+  /**
+   * One server instance. `per` is the caller of one HTTP request (src/http): its own client (its key,
+   * its tenant's limiter and caches) and its key among the secrets redacted from everything it gets.
+   */
+  function createFor(per: PerCaller): McpServer {
+    const client = per.client ?? options.client;
+    const extra = per.secrets?.length ? [...secrets, ...per.secrets] : undefined;
+    const redact = extra ? redactor(extra, { uriPasswords: false }) : baseRedact;
+    const redactError = extra ? redactor(extra) : baseRedactError;
+    const logger = extra && options.logger ? redactingLogger(options.logger, redactError) : options.logger;
     const server = new McpServer(
       { name: 'neon-mcp', version: VERSION },
       {
@@ -185,15 +195,15 @@ export function prepareServer(options: ServerOptions) {
           // change may already be applied, or it will send it again.
           const accepted: string[] = [];
           const ctx: ToolContext = {
-            client: options.client,
+            client: client,
             signal: mcp.mcpReq.signal,
             settings,
-            connections,
+            ...(connections ? { connections } : {}),
             progress,
             toolsets: runtime,
             confirm: confirmer(server, mcp),
             wait: (operations) =>
-              waitForOperations(options.client, operations, {
+              waitForOperations(client, operations, {
                 ...settings.backoff,
                 signal: mcp.mcpReq.signal,
                 timeoutMs: settings.operationTimeoutMs,
@@ -224,7 +234,7 @@ export function prepareServer(options: ServerOptions) {
             return { content: [{ type: 'text', text }], structuredContent };
           } catch (error) {
             if (error instanceof InputNeeded) return error.result;
-            let message = errorText(tool.def.name, error, options.logger);
+            let message = errorText(tool.def.name, error, logger);
             if (
               accepted.length > 0 &&
               !isAccountedFor(error) &&
@@ -243,14 +253,36 @@ export function prepareServer(options: ServerOptions) {
     // Resources, prompts and completions are about Neon projects and branches: none without the API.
     if (byUrl) return server;
     registerSurface(server, {
-      client: options.client,
+      client: client,
       settings,
-      describeError: (what: string, error: unknown) => redact(errorText(what, error, options.logger)),
+      describeError: (what: string, error: unknown) => redact(errorText(what, error, logger)),
     });
     return server;
   }
 
-  return { tools: tools.map((t) => t.def), settings, create };
+  // `create` is the SDK's factory shape (its argument is the SDK's request context, not used here).
+  return { tools: tools.map((t) => t.def), settings, create: () => createFor({}), createFor };
+}
+
+/** Who one server instance serves, when not the server's own client (see `create`). */
+export interface PerCaller {
+  client?: NeonClient;
+  /** The caller's key and anything else that must never appear in its answers or the log. */
+  secrets?: readonly string[];
+}
+
+/** The log with `redact` applied to each line: a caller's key is not among the logger's own secrets. */
+function redactingLogger(logger: Logger, redact: (text: string) => string): Logger {
+  return {
+    info: (message) => logger.info(redact(message)),
+    error: (message, error) =>
+      logger.error(
+        redact(message),
+        error === undefined
+          ? undefined
+          : redact(error instanceof Error ? (error.stack ?? error.message) : String(error)),
+      ),
+  };
 }
 
 /** Errors that already tell the agent what happened to an accepted change. */

@@ -53,9 +53,21 @@ export interface NeonClientOptions {
   maxRetryDelayMs?: number;
   /** Shared rate limiter; by default Neon's documented limits. */
   limiter?: RateLimiter;
+  /**
+   * Whose key this client uses. Caches and SQL connection pools are kept per tenant and never shared
+   * between two; clients made for the same key (one per HTTP request) pass the same tenant. By default
+   * every client is its own tenant.
+   */
+  tenant?: Tenant;
   /** The fetch implementation (tests and benchmarks may pass their own). */
   fetch?: typeof fetch;
   userAgent?: string;
+}
+
+/** The owner of a key, for per-key state (see {@link NeonClientOptions.tenant}). */
+export interface Tenant {
+  /** Stable and not secret (a hash of the key, or a random ID): used in cache and pool keys. */
+  readonly id: string;
 }
 
 export type QueryValue = string | number | boolean | readonly (string | number)[] | undefined | null;
@@ -129,6 +141,7 @@ export class NeonClient {
   readonly baseUrl: string;
   readonly hasApiKey: boolean;
   readonly limiter: RateLimiter;
+  readonly tenant: Tenant;
   private http: KyInstance | undefined;
   private readonly kyOptions: KyOptions;
   private readonly opts: Required<
@@ -142,6 +155,7 @@ export class NeonClient {
     this.baseUrl = (options.baseUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
     this.hasApiKey = Boolean(options.apiKey);
     this.limiter = options.limiter ?? new RateLimiter();
+    this.tenant = options.tenant ?? { id: randomUUID() };
     this.opts = {
       timeoutMs: options.timeoutMs ?? 30_000,
       retries: options.retries ?? 4,

@@ -21,12 +21,14 @@ interface Named {
 
 export type CompletionContext = { arguments?: Record<string, string> } | undefined;
 
-export class Completer {
-  private readonly cache = new Map<string, { at: number; value: Promise<Named[]> }>();
+export type CompletionCache = Map<string, { at: number; value: Promise<Named[]> }>;
 
+export class Completer {
   constructor(
     private readonly client: NeonClient,
     private readonly settings: Settings,
+    /** Shared by the completers of one tenant and configuration (surface.ts). */
+    private readonly cache: CompletionCache = new Map(),
   ) {}
 
   /** The project a completion is about: the scope, or the argument already filled in. */

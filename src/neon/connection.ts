@@ -5,7 +5,7 @@
  * --database-url, one PostgreSQL server given by URL: the resolver in the context chooses.
  */
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
-import type { NeonClient } from '../client/neon-client.js';
+import type { NeonClient, Tenant } from '../client/neon-client.js';
 import { parseUri } from '../sql/connections.js';
 import { SqlConnectError } from '../sql/errors.js';
 import { type Session, type SessionTarget, withSession } from '../sql/session.js';
@@ -108,8 +108,9 @@ async function resolveWithOwner(
 
 /** How long resolved connection details are reused (a failed connect always fetches them anew). */
 const RESOLVE_TTL_MS = 60_000;
+// Per tenant (whose key), not per client object: under --http each request has its own client.
 const resolved = new WeakMap<
-  NeonClient,
+  Tenant,
   Map<string, { conn: ResolvedConnection; owner?: boolean; expires: number }>
 >();
 
@@ -155,6 +156,8 @@ export function neonResolver(client: NeonClient): ConnectionResolver {
       owner: db.owner,
       // The branch, so its pools close when it is deleted.
       tag: db.branch_id,
+      // Whose key found the URI: under --http two callers never share a pool.
+      tenant: client.tenant.id,
     }),
   };
 }
@@ -166,10 +169,10 @@ export async function resolveDb(
   signal: AbortSignal,
   fresh = false,
 ): Promise<Db> {
-  let cache = resolved.get(client);
+  let cache = resolved.get(client.tenant);
   if (!cache) {
     cache = new Map();
-    resolved.set(client, cache);
+    resolved.set(client.tenant, cache);
   }
   const key = JSON.stringify([target.project_id, target.branch_id, target.database, target.role]);
   const hit = cache.get(key);
@@ -181,7 +184,7 @@ export async function resolveDb(
 
 /** Forgets cached connection details of a branch (after it was deleted). */
 export function forgetBranch(client: NeonClient, branchId: string): void {
-  const cache = resolved.get(client);
+  const cache = resolved.get(client.tenant);
   if (!cache) return;
   for (const [key, value] of cache) if (value.conn.branch_id === branchId) cache.delete(key);
 }

@@ -92,6 +92,11 @@ export interface LeaseOptions {
   where: string;
   /** A server given by --database-url, not a Neon compute: connect errors advise on the URL. */
   byUrl?: boolean;
+  /**
+   * Whose key found the URI: two tenants never share a pool, even for the same URI (under --http, a
+   * caller must not ride on a connection another caller's key opened).
+   */
+  tenant?: string;
 }
 
 interface PoolEntry {
@@ -159,7 +164,7 @@ export class Connections {
   }
 
   private key(uri: string, opts: LeaseOptions): string {
-    return `${opts.timeoutMs}\u0000${uri}`;
+    return `${opts.tenant ?? ''}\u0000${opts.timeoutMs}\u0000${uri}`;
   }
 
   private async closeKey(key: string): Promise<void> {

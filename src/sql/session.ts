@@ -58,6 +58,8 @@ export interface SessionTarget {
   tag?: string;
   /** A server given by --database-url, not a Neon compute (for the advice of connect errors). */
   byUrl?: boolean;
+  /** Whose key found this URI (NeonClient's tenant): pools are never shared between two. */
+  tenant?: string;
 }
 
 export interface SessionOptions {
@@ -106,6 +108,7 @@ export async function withSession<T>(
     tag: target.tag,
     where: target.where,
     byUrl: target.byUrl,
+    tenant: target.tenant,
   });
   let reuse = true;
   let killTimer: NodeJS.Timeout | undefined;

@@ -1,0 +1,85 @@
+/**
+ * Narrowing per connection: the query of the MCP URL (`/mcp?readonly=true&project_id=…&toolsets=sql`)
+ * narrows what that caller sees, as the same flags would on a server of its own. It never widens the
+ * server's flags: read-only stays on, a scope to one project or organization cannot be changed, and
+ * under --toolsets only a subset of them can be picked.
+ */
+import { validateSelection } from '../tools/registry.js';
+import type { HttpOptions } from './serve.js';
+
+export class NarrowingError extends Error {
+  constructor(
+    readonly status: 400 | 403,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const KNOWN = ['readonly', 'project_id', 'org_id', 'toolsets'];
+
+/** The server's options as narrowed by the query, and a key naming that configuration. */
+export function narrowing(
+  base: HttpOptions['server'],
+  query: URLSearchParams,
+): { server: HttpOptions['server']; key: string } {
+  // An unknown parameter is refused rather than ignored: a typo (read_only) must not leave a caller
+  // believing it is narrowed when it is not.
+  for (const name of new Set(query.keys())) {
+    if (!KNOWN.includes(name))
+      throw new NarrowingError(400, `Unknown query parameter "${name}". Known: ${KNOWN.join(', ')}.`);
+    if (query.getAll(name).length > 1)
+      throw new NarrowingError(400, `Query parameter "${name}" is given twice.`);
+  }
+  if (KNOWN.every((name) => !query.has(name))) return { server: base, key: '' };
+
+  const readOnly = Boolean(base.readOnly) || flag(query.get('readonly'));
+  const projectId = scoped('project_id', base.projectId, query.get('project_id'));
+  const orgId = scoped('org_id', base.orgId, query.get('org_id'));
+  let toolsets = base.toolsets;
+  const asked = query.get('toolsets');
+  if (asked !== null) {
+    const list = [
+      ...new Set(
+        asked
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    ];
+    if (list.length === 0) throw new NarrowingError(400, 'Query parameter "toolsets" names no toolset.');
+    try {
+      validateSelection({ toolsets: list });
+    } catch (error) {
+      throw new NarrowingError(400, (error as Error).message);
+    }
+    // Without --toolsets every toolset is on offer (enable_toolsets adds any): any may be picked.
+    if (base.toolsets?.length && !base.toolsets.includes('all')) {
+      const outside = list.filter((t) => !base.toolsets?.includes(t));
+      if (outside.length)
+        throw new NarrowingError(
+          403,
+          `This server offers only the toolsets ${base.toolsets.join(', ')} (--toolsets); not ${outside.join(', ')}.`,
+        );
+    }
+    toolsets = list;
+  }
+  const server = { ...base, readOnly, projectId, orgId, toolsets };
+  return { server, key: JSON.stringify([readOnly, projectId ?? null, orgId ?? null, toolsets ?? null]) };
+}
+
+function flag(value: string | null): boolean {
+  if (value === null) return false;
+  if (/^(|1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new NarrowingError(400, `Query parameter "readonly" must be true or false, got "${value}".`);
+}
+
+/** A scope the caller picks, unless the server already has one: then only that same one. */
+function scoped(name: string, fixed: string | undefined, asked: string | null): string | undefined {
+  if (asked === null) return fixed;
+  if (!asked.trim()) throw new NarrowingError(400, `Query parameter "${name}" is empty.`);
+  if (fixed !== undefined && asked !== fixed)
+    throw new NarrowingError(403, `This server is scoped to ${name} ${fixed}; ${asked} cannot be chosen.`);
+  return asked;
+}
