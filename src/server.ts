@@ -20,11 +20,7 @@ import { confirmer, InputNeeded } from './mcp/confirm.js';
 import { eventSink } from './mcp/logging.js';
 import { registerSurface } from './mcp/surface.js';
 import { runtimeToolsets } from './mcp/toolsets.js';
-import {
-  type ConnectionResolver,
-  databaseUrlResolver,
-  databaseUrlSecrets,
-} from './neon/connection.js';
+import { type ConnectionResolver, databaseUrlResolver, databaseUrlSecrets } from './neon/connection.js';
 import { NeonOutOfScopeError, waitForOperations } from './neon/operations.js';
 import { type RefFields, resolveRefs } from './neon/refs.js';
 import { SQL_MAX_BYTES } from './sql/session.js';
