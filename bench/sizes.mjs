@@ -11,6 +11,7 @@
  * `bench:sizes` section of docs/BENCHMARKS.md and .bench-cache/bench-sizes.json.
  *
  *   BENCH_SIZE_RUNS=3    fresh processes per case and Node version (the largest peak is reported)
+ *   BENCH_SIZE_CASES=…   only these cases (keys: small,rows,value60,value500,api,apiChunked)
  *   BENCH_NODES=a,b      node binaries to run the server with (default: this one, plus those the Node
  *                        matrix installed in $NODE_MATRIX_CACHE or .bench-cache/node, see .ci/node-matrix.sh)
  */
@@ -40,7 +41,14 @@ export const TARGET = 200 * MB;
 
 /** The cases: a tool, its arguments (given the seeded project), and what it stands for. */
 function cases(projectId) {
-  return [
+  const all = [
+    {
+      // The baseline of the SQL cases: loading pg and PostgreSQL's parser, one connection, one row.
+      key: 'small',
+      label: '`run_sql`: one small row (baseline)',
+      tool: 'run_sql',
+      arguments: { project_id: projectId, sql: 'SELECT 1 AS one' },
+    },
     {
       key: 'rows',
       label: '`run_sql`: 500 rows × 1 MB',
@@ -78,6 +86,8 @@ function cases(projectId) {
       api: 'chunked',
     },
   ];
+  const only = process.env.BENCH_SIZE_CASES?.split(',').filter(Boolean);
+  return only ? all.filter((c) => only.includes(c.key)) : all;
 }
 
 /** Node binaries to run the server with, one per version, oldest first. */
