@@ -268,7 +268,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const results = await measureSizes({ mockLib });
   const date = new Date().toISOString();
   const machineLine = await machine();
-  writeFileSync(join(CACHE, 'bench-sizes.json'), JSON.stringify({ date, machine: machineLine, ...results }, null, 2));
+  writeFileSync(
+    join(CACHE, 'bench-sizes.json'),
+    JSON.stringify({ date, machine: machineLine, ...results }, null, 2),
+  );
   writeSection('bench:sizes', reportSizes(results, machineLine, date));
   process.exit(0);
 }
