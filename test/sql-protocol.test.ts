@@ -226,15 +226,22 @@ describe('node-postgres contract', () => {
     }
   });
 
-  it("has exactly one data listener on connection.stream, pg-protocol's, which the row cutter replaces", async () => {
-    const c = await client();
-    const stream = (c as unknown as { connection: { stream: NodeJS.EventEmitter } }).connection.stream;
-    expect(stream.listenerCount('data')).toBe(1);
-    expect(installRowCutter(stream)).toBe(true);
-    // Not twice, and nothing changes for pg's own queries while no capped statement runs.
-    expect(installRowCutter(stream)).toBe(false);
-    expect((await c.query(`SELECT repeat('a', 100000) AS v`)).rows[0]?.v).toHaveLength(100_000);
-    await c.end();
+  it("has exactly one data listener on connection.stream, pg-protocol's, which the row cutter replaces (plain and TLS)", async () => {
+    const tls = new pg.Client({
+      connectionString: server.uri('postgres').replace(/[?&]sslmode=disable/, ''),
+      ssl: server.tls ? { rejectUnauthorized: false } : false,
+    });
+    tls.on('error', () => undefined);
+    await tls.connect();
+    for (const c of [await client(), tls]) {
+      const stream = (c as unknown as { connection: { stream: NodeJS.EventEmitter } }).connection.stream;
+      expect(stream.listenerCount('data')).toBe(1);
+      expect(installRowCutter(stream)).toBe(true);
+      // Not twice, and nothing changes for pg's own queries while no capped statement runs.
+      expect(installRowCutter(stream)).toBe(false);
+      expect((await c.query(`SELECT repeat('a', 100000) AS v`)).rows[0]?.v).toHaveLength(100_000);
+      await c.end();
+    }
   });
 
   it('cuts long values on the socket for a capped statement: node-postgres never reads them whole', async () => {
