@@ -114,7 +114,7 @@ function utf8Prefix(text: string, limit: number): string {
   return bytes.subarray(0, end).toString('utf8');
 }
 
-/** Bytes a cut value keeps past the statement's byte cap, so that a character cut in two is never kept. */
+/** Bytes a value cut on the socket keeps past its share, so that a character cut in two is never kept. */
 const CUT_MARGIN = 4;
 
 /**
@@ -124,8 +124,8 @@ const CUT_MARGIN = 4;
  * (doubling it as it grows) and decodes every value into a string before a query sees the row, so a
  * 60 MB value cost 60 MB of buffer, its intermediate copies and a 60 MB string, and 500 rows of 1 MB
  * left 500 MB of garbage behind them (peak RSS 225–265 MB for one 60 MB value, docs/BENCHMARKS.md).
- * Here each value keeps at most `limit` bytes (more than the statement can keep of it), the rest is
- * skipped as it arrives, and the value's full length goes to the query with the row (`take`).
+ * Here each value keeps at most `limit` bytes (a few more than the statement can keep of it), the rest
+ * is skipped as it arrives, and the value's full length goes to the query with the row (`take`).
  *
  * node-postgres offers no hook for this: the cutter replaces pg-protocol's `data` listener on the
  * socket (`installRowCutter`; test/sql-protocol.test.ts checks there is exactly one to replace).
@@ -401,8 +401,8 @@ export class StatementQuery {
     const max = this.opts.maxBytes;
     if (max !== Number.POSITIVE_INFINITY) {
       this.cutter = cutters.get(con.stream);
-      // More than any value can keep of it: the share, or the whole cap for the first row.
-      this.cutter?.start(Math.max(max, valueShare(max)) + CUT_MARGIN);
+      // No value keeps more than its share (see keep), in the first row too.
+      this.cutter?.start(valueShare(max) + CUT_MARGIN);
     }
     con.stream.cork?.();
     try {
