@@ -123,7 +123,7 @@ const CUT_MARGIN = 4;
  * other queries) passes through unchanged. Why: pg-protocol reads each message whole into one buffer
  * (doubling it as it grows) and decodes every value into a string before a query sees the row, so a
  * 60 MB value cost 60 MB of buffer, its intermediate copies and a 60 MB string, and 500 rows of 1 MB
- * left 500 MB of garbage behind them (peak RSS 225–265 MB for one 60 MB value, docs/BENCHMARKS.md).
+ * left 500 MB of garbage behind them (peak RSS 220–285 MB for one 60 MB value, docs/BENCHMARKS.md).
  * Here each value keeps at most `limit` bytes (a few more than the statement can keep of it), the rest
  * is skipped as it arrives, and the value's full length goes to the query with the row (`take`).
  *
