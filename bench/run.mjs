@@ -7,11 +7,14 @@
  * Figures: cold start (spawn → first tools/list answered), peak RSS, tools/list size, per-call
  * overhead over the raw HTTP request, operation wait (finished → answer), and 1,000 concurrent calls
  * under Neon's rate limits. Results go to the `bench:run` section of docs/BENCHMARKS.md (and
- * .bench-cache/bench-run.json). These are measurements, not tests: nothing here fails on a miss.
+ * .bench-cache/bench-run.json). Then the size cases of issue 10, neon-mcp alone on each Node version
+ * found (bench/sizes.mjs: peak RSS of large SQL results and API answers against real PostgreSQL), to
+ * the `bench:sizes` section. These are measurements, not tests: nothing here fails on a miss.
  *
  *   BENCH_RUNS=15        cold-start runs per server (median reported; at least 10 advised)
  *   BENCH_CALLS=500      calls measured for the per-call overhead
- *   BENCH_SKIP=...       comma-separated sections to skip: cold,rss,overhead,operations,throughput
+ *   BENCH_SKIP=...       comma-separated sections to skip: cold,rss,overhead,operations,throughput,sizes
+ *   BENCH_SIZE_RUNS, BENCH_NODES: see bench/sizes.mjs
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,6 +39,7 @@ import {
   serverSpec,
   writeSection,
 } from './lib.mjs';
+import { measureSizes, reportSizes } from './sizes.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 // Paced at 25 calls/s to stay under 40/s per route, and at most 600 so the 700/min budget is not hit:
@@ -339,8 +343,21 @@ if (!SKIP.has('throughput')) {
   }
 }
 
-writeFileSync(join(CACHE, 'bench-run.json'), JSON.stringify(results, null, 2));
-writeSection('bench:run', report(results));
+// 6. The size cases of issue 10 (neon-mcp only, on every Node version found): see bench/sizes.mjs.
+if (!SKIP.has('sizes')) {
+  const sizes = await measureSizes({ mockLib });
+  writeFileSync(
+    join(CACHE, 'bench-sizes.json'),
+    JSON.stringify({ date: results.date, machine: results.machine, ...sizes }, null, 2),
+  );
+  writeSection('bench:sizes', reportSizes(sizes, results.machine, results.date));
+}
+
+// A run of the size cases alone leaves the comparison with Neon's server as it was.
+if (['cold', 'rss', 'overhead', 'operations', 'throughput'].some((s) => !SKIP.has(s))) {
+  writeFileSync(join(CACHE, 'bench-run.json'), JSON.stringify(results, null, 2));
+  writeSection('bench:run', report(results));
+}
 process.exit(0);
 
 function report(r) {

@@ -5,10 +5,20 @@
  * (see docs/BENCHMARKS.md):
  * - a young generation that does not grow during start-up (the server allocates little);
  * - WebAssembly kept at its baseline tier: Node's fetch parses HTTP with a WebAssembly module, and
- *   optimising it costs ~25 MiB of code for no measurable gain at this request rate.
+ *   optimising it costs ~25 MiB of code for no measurable gain at this request rate; PostgreSQL's
+ *   parser (libpg-query, loaded on the first SQL call) is WebAssembly too, and on Node 24 optimising
+ *   it took ≈ 550 MB of compiler memory (V8's Turboshaft, loop unrolling) on a background thread
+ *   during the next SQL call: a peak RSS of 620–720 MB instead of 100–190 MB (docs/BENCHMARKS.md,
+ *   "Size cases").
+ *
+ * Set at run time, `--liftoff-only` alone no longer stops tier-up on Node 24: its implications
+ * (no dynamic tiering, no tier-up) are applied only when flags are read at start-up, so they are set
+ * here explicitly. Node 20 and 22 know the same flags.
  */
 import { setFlagsFromString } from 'node:v8';
 
 setFlagsFromString('--semi-space-growth-factor=1');
 setFlagsFromString('--liftoff-only');
+setFlagsFromString('--no-wasm-dynamic-tiering');
+setFlagsFromString('--no-wasm-tier-up');
 await import('./cli.js');

@@ -11,8 +11,14 @@ import { TLSSocket } from 'node:tls';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latencyProxy } from '../bench/latency-proxy.js';
+import { Connections } from '../src/sql/connections.js';
 import { loadDriver } from '../src/sql/driver.js';
-import { type RawResult, type StatementOptions, StatementQuery } from '../src/sql/protocol.js';
+import {
+  installRowCutter,
+  type RawResult,
+  type StatementOptions,
+  StatementQuery,
+} from '../src/sql/protocol.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';
 
 let server: TestPostgres;
@@ -228,6 +234,69 @@ describe('node-postgres contract', () => {
     } finally {
       await c.end();
       proxy.close();
+    }
+  });
+
+  it("has exactly one data listener on connection.stream, pg-protocol's, which the row cutter replaces (plain and TLS)", async () => {
+    const tls = new pg.Client({
+      connectionString: server.uri('postgres').replace(/[?&]sslmode=disable/, ''),
+      ssl: server.tls ? { rejectUnauthorized: false } : false,
+    });
+    tls.on('error', () => undefined);
+    await tls.connect();
+    for (const c of [await client(), tls]) {
+      const stream = (c as unknown as { connection: { stream: NodeJS.EventEmitter } }).connection.stream;
+      expect(stream.listenerCount('data')).toBe(1);
+      expect(installRowCutter(stream)).toBe(true);
+      // Not twice, and nothing changes for pg's own queries while no capped statement runs.
+      expect(installRowCutter(stream)).toBe(false);
+      expect((await c.query(`SELECT repeat('a', 100000) AS v`)).rows[0]?.v).toHaveLength(100_000);
+      await c.end();
+    }
+  });
+
+  it('cuts long values on the socket for a capped statement: node-postgres never reads them whole', async () => {
+    // A connection from Connections, set up as the SQL tools get theirs (prepare installs the cutter).
+    const pool = new Connections({ idleMs: 60_000, max: 1 });
+    const lease = await pool.lease(server.uri('postgres'), { timeoutMs: 30_000, where: 'test' });
+    const con = (lease.client as unknown as { connection: NodeJS.EventEmitter }).connection;
+    const seen: number[] = [];
+    const onRow = (msg: { fields: (string | null)[] }) => {
+      for (const f of msg.fields) seen.push(f?.length ?? 0);
+    };
+    con.on('dataRow', onRow);
+    try {
+      const { types } = await loadDriver();
+      const q = new StatementQuery({
+        text: `SELECT g, repeat('x', ${1024 * 1024}) AS v, NULL AS n FROM generate_series(1, 40) g`,
+        maxRows: 10,
+        countLimit: 1000,
+        maxBytes: 4096,
+        awaitSync: true,
+        types,
+      });
+      lease.client.query(q as unknown as pg.Submittable);
+      const r = await q.promise;
+      await q.ready;
+      expect(r.rows[0]?.[0]).toBe(1);
+      expect(r.rows[0]?.[2]).toBeNull();
+      expect(String(r.rows[0]?.[1])).toMatch(/^x+…\[cut: 1048576 bytes\]$/);
+      expect(r.more + r.rows.length).toBe(40);
+      expect(r.cutValues).toBe(r.rows.length);
+      // What node-postgres decoded: no value longer than its share of the cap (1/16, at least 256
+      // bytes) and the margin.
+      expect(seen.length).toBe(40 * 3);
+      expect(Math.max(...seen)).toBe(256 + 4);
+      // Past the cap, rows are only counted: their values reach node-postgres empty.
+      expect(seen.slice(-3)).toEqual([0, 0, 0]);
+      // Once the statement is over, other queries read their values whole.
+      seen.length = 0;
+      const whole = await lease.client.query(`SELECT repeat('y', 100000) AS v`);
+      expect(whole.rows[0]?.v).toHaveLength(100_000);
+    } finally {
+      con.off('dataRow', onRow);
+      lease.release(true);
+      await pool.closeAll();
     }
   });
 

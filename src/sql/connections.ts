@@ -16,6 +16,7 @@
 import type * as Pg from 'pg';
 import { type Driver, loadDriver } from './driver.js';
 import { connectError, SqlConnectError } from './errors.js';
+import { installRowCutter } from './protocol.js';
 
 /** How long a pooled connection may sit idle before it is closed. */
 export const POOL_IDLE_MS = 60_000;
@@ -275,6 +276,9 @@ const lost = new WeakSet<Pg.ClientBase>();
 async function prepare(client: Pg.ClientBase, setup: string): Promise<void> {
   client.on('error', () => lost.add(client));
   client.on('end', () => lost.add(client));
+  // Before the guard adds its own listener: the cutter replaces the only one, pg-protocol's.
+  const stream = (client as unknown as { connection?: { stream?: NodeJS.EventEmitter } }).connection?.stream;
+  if (stream) installRowCutter(stream);
   guardRowSize(client);
   const results = (await client.query(
     `${setup}; SELECT /* neon-mcp */ pg_backend_pid() AS pid`,

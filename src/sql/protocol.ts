@@ -10,7 +10,8 @@
  *   to `countLimit`) and dropped, so a huge result neither fills memory nor hides its size.
  * - Rows are also capped in bytes while they are read: a value longer than a share of the cap is cut
  *   (with a note saying how long it was) before it is parsed, and once the budget is spent further rows
- *   are only counted, so memory stays near the cap plus one row.
+ *   are only counted. Long values are cut even before node-postgres reads them ({@link RowCutter}), so
+ *   memory stays near the cap however long the values are.
  * - `awaitSync: false` answers as soon as the statement completed, leaving the Sync's reply to arrive
  *   in the background: for statements inside a transaction that is ended later (the read-only path
  *   rolls back when the connection is reset). Autocommit statements wait for it, since their commit
@@ -37,7 +38,7 @@ interface Field {
  * pg-query-stream use too. test/sql-protocol.test.ts fails when an upgrade changes it.
  */
 interface Connection {
-  stream: { cork?: () => void; uncork?: () => void };
+  stream: NodeJS.EventEmitter & { cork?: () => void; uncork?: () => void };
   parse(msg: { text: string; name?: string }): void;
   bind(msg: { portal?: string; statement?: string; values?: (string | null)[] }): void;
   describe(msg: { type: 'P' | 'S'; name?: string }): void;
@@ -97,6 +98,11 @@ export const COUNT_BYTES = 64 * 1024 * 1024;
 /** A value is cut at this share of the byte cap, so one long value leaves room for other rows. */
 const VALUE_SHARE = 16;
 
+/** Bytes a value of a row after the first keeps at most under a byte cap of `max`. */
+function valueShare(max: number): number {
+  return Math.max(256, Math.floor(max / VALUE_SHARE));
+}
+
 /** The first `limit` bytes of `text` in UTF-8, never ending inside a character. */
 function utf8Prefix(text: string, limit: number): string {
   // At most `limit` characters can fit, so only that much is ever encoded (the value may be huge).
@@ -106,6 +112,223 @@ function utf8Prefix(text: string, limit: number): string {
   // Step back over continuation bytes (10xxxxxx) to the start of the character that did not fit.
   while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
   return bytes.subarray(0, end).toString('utf8');
+}
+
+/** Bytes a value cut on the socket keeps past its share, so that a character cut in two is never kept. */
+const CUT_MARGIN = 4;
+
+/**
+ * Cuts the long values of DataRow messages on the socket, before node-postgres' protocol parser sees
+ * them, while a {@link StatementQuery} with a byte cap runs; every other message (and every row of
+ * other queries) passes through unchanged. Why: pg-protocol reads each message whole into one buffer
+ * (doubling it as it grows) and decodes every value into a string before a query sees the row, so a
+ * 60 MB value cost 60 MB of buffer, its intermediate copies and a 60 MB string, and 500 rows of 1 MB
+ * left 500 MB of garbage behind them (peak RSS 220–285 MB for one 60 MB value, docs/BENCHMARKS.md).
+ * Here each value keeps at most `limit` bytes (a few more than the statement can keep of it), the rest
+ * is skipped as it arrives, and the value's full length goes to the query with the row (`take`).
+ *
+ * node-postgres offers no hook for this: the cutter replaces pg-protocol's `data` listener on the
+ * socket (`installRowCutter`; test/sql-protocol.test.ts checks there is exactly one to replace).
+ */
+export class RowCutter {
+  /** Bytes kept per value while active; undefined: everything passes through. */
+  private limit: number | undefined;
+  /** Full lengths of the values cut, per DataRow rewritten (undefined: none cut), in order. */
+  private readonly cuts: (Map<number, number> | undefined)[] = [];
+  private readonly header = Buffer.alloc(5);
+  private have = 0;
+  /** Bytes of the current message still to pass through. */
+  private skip = 0;
+  private row: RowRewrite | undefined;
+
+  constructor(private readonly forward: (bytes: Buffer) => void) {}
+
+  /** From now on, rows keep at most `limit` bytes per value (called before the statement is sent). */
+  start(limit: number): void {
+    this.limit = Math.max(0, limit);
+    this.cuts.length = 0;
+  }
+
+  /** The query only counts rows from now on: values keep nothing. */
+  countOnly(): void {
+    if (this.limit !== undefined) this.limit = 0;
+  }
+
+  stop(): void {
+    this.limit = undefined;
+    this.cuts.length = 0;
+  }
+
+  /** The full lengths of the cut values of the next DataRow the query handles. */
+  take(): Map<number, number> | undefined {
+    return this.cuts.shift();
+  }
+
+  push(chunk: Buffer): void {
+    let i = 0;
+    // Start of the bytes of this chunk not yet forwarded.
+    let from = 0;
+    const flush = (to: number) => {
+      if (to > from) this.forward(chunk.subarray(from, to));
+      from = to;
+    };
+    while (i < chunk.length) {
+      if (this.row) {
+        i = this.row.feed(chunk, i);
+        from = i;
+        if (this.row.done) {
+          this.cuts.push(this.row.cut);
+          const out = this.row.message();
+          this.row = undefined;
+          this.forward(out);
+        }
+        continue;
+      }
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - i);
+        this.skip -= n;
+        i += n;
+        continue;
+      }
+      // A message header: type byte, then the length of the message without the type byte.
+      const start = i;
+      const held = this.have;
+      const n = Math.min(5 - held, chunk.length - i);
+      chunk.copy(this.header, held, i, i + n);
+      this.have += n;
+      i += n;
+      if (this.have < 5) {
+        // Held back until it is complete: whether this message is rewritten is not known yet.
+        flush(start);
+        from = chunk.length;
+        return;
+      }
+      this.have = 0;
+      const body = this.header.readUInt32BE(1) - 4;
+      if (this.header[0] === 0x44 /* DataRow */ && this.limit !== undefined) {
+        flush(start);
+        from = i;
+        this.row = new RowRewrite(body, this.limit);
+        continue;
+      }
+      // Passed on as it came; the part of the header held from the previous chunk goes first.
+      if (held > 0) this.forward(Buffer.from(this.header.subarray(0, held)));
+      this.skip = body;
+    }
+    flush(chunk.length);
+  }
+}
+
+/** One DataRow being rewritten with its long values cut (see {@link RowCutter}). */
+class RowRewrite {
+  done = false;
+  /** Field index → full length in bytes, of the values cut. */
+  cut: Map<number, number> | undefined;
+  private out = Buffer.alloc(0);
+  private at = 5;
+  private readonly small = Buffer.alloc(4);
+  private smallHave = 0;
+  private fields = -1;
+  private field = 0;
+  /** Of the current value: bytes still to copy (-1 while its length is being read), then to skip. */
+  private copy = -1;
+  private drop = 0;
+
+  constructor(
+    private readonly body: number,
+    private readonly limit: number,
+  ) {}
+
+  /** Consumes bytes of `chunk` from `i`; returns where it stopped (the message's end or the chunk's). */
+  feed(chunk: Buffer, i: number): number {
+    while (!this.done) {
+      if (this.fields < 0) {
+        const n = this.readSmall(chunk, i, 2);
+        i += n;
+        if (this.smallHave > 0 || n === 0) return i;
+        this.fields = this.small.readInt16BE(0);
+        // At most every value's length and `limit` bytes of it, and never more than the message.
+        const size = 5 + Math.min(this.body, 2 + Math.max(0, this.fields) * (4 + this.limit));
+        this.out = Buffer.allocUnsafe(Math.max(7, size));
+        this.out.writeInt16BE(this.fields, this.at);
+        this.at += 2;
+        if (this.fields <= 0) this.done = true;
+        continue;
+      }
+      if (this.copy < 0) {
+        const n = this.readSmall(chunk, i, 4);
+        i += n;
+        if (this.smallHave > 0 || n === 0) return i;
+        const length = this.small.readInt32BE(0);
+        // -1 is NULL (no bytes follow).
+        const keep = length < 0 ? -1 : Math.min(length, this.limit);
+        if (length > keep && keep >= 0) {
+          this.cut ??= new Map();
+          this.cut.set(this.field, length);
+        }
+        this.out.writeInt32BE(keep, this.at);
+        this.at += 4;
+        this.copy = Math.max(0, keep);
+        this.drop = Math.max(0, length) - this.copy;
+      }
+      if (this.copy > 0) {
+        const n = Math.min(this.copy, chunk.length - i);
+        if (n === 0) return i;
+        chunk.copy(this.out, this.at, i, i + n);
+        this.at += n;
+        this.copy -= n;
+        i += n;
+        if (this.copy > 0) return i;
+      }
+      if (this.drop > 0) {
+        const d = Math.min(this.drop, chunk.length - i);
+        if (d === 0) return i;
+        this.drop -= d;
+        i += d;
+        if (this.drop > 0) return i;
+      }
+      this.copy = -1;
+      this.field++;
+      if (this.field >= this.fields) this.done = true;
+    }
+    return i;
+  }
+
+  /** The rewritten message: type, length, the field count and the values as kept. */
+  message(): Buffer {
+    this.out[0] = 0x44;
+    this.out.writeUInt32BE(this.at - 1, 1);
+    return this.out.subarray(0, this.at);
+  }
+
+  /**
+   * Reads into `small` the rest of a 2- or 4-byte integer that may be split between chunks; returns the
+   * bytes consumed. `smallHave` is back at 0 once the integer is complete.
+   */
+  private readSmall(chunk: Buffer, i: number, size: number): number {
+    const n = Math.min(size - this.smallHave, chunk.length - i);
+    chunk.copy(this.small, this.smallHave, i, i + n);
+    this.smallHave += n;
+    if (this.smallHave === size) this.smallHave = 0;
+    return n;
+  }
+}
+
+const cutters = new WeakMap<object, RowCutter>();
+
+/**
+ * Puts a {@link RowCutter} between a connection's socket and node-postgres' protocol parser. Returns
+ * false (and changes nothing) unless the socket has exactly one `data` listener, pg-protocol's.
+ */
+export function installRowCutter(stream: NodeJS.EventEmitter): boolean {
+  const listeners = stream.listeners('data');
+  if (listeners.length !== 1 || cutters.has(stream)) return false;
+  const parse = listeners[0] as (chunk: Buffer) => void;
+  const cutter = new RowCutter((bytes) => parse.call(stream, bytes));
+  stream.removeListener('data', parse);
+  stream.on('data', (chunk: Buffer) => cutter.push(chunk));
+  cutters.set(stream, cutter);
+  return true;
 }
 
 /** Converts a parameter to Postgres text format (arrays as array literals, objects as JSON). */
@@ -157,6 +380,8 @@ export class StatementQuery {
   /** Bytes each row's column names add to the answer (rows become objects). */
   private nameBytes: number[] = [];
   private parsers: ((v: string) => unknown)[] = [];
+  /** Cuts long values on the socket while this statement runs (none for an uncapped statement). */
+  private cutter: RowCutter | undefined;
 
   constructor(private readonly opts: StatementOptions) {
     this.prefixLeft = opts.prefix?.length ?? 0;
@@ -173,6 +398,12 @@ export class StatementQuery {
 
   /** Called by node-postgres when the connection is free. */
   submit(con: Connection): null {
+    const max = this.opts.maxBytes;
+    if (max !== Number.POSITIVE_INFINITY) {
+      this.cutter = cutters.get(con.stream);
+      // No value keeps more than its share (see keep), in the first row too.
+      this.cutter?.start(valueShare(max) + CUT_MARGIN);
+    }
     con.stream.cork?.();
     try {
       for (const text of this.opts.prefix ?? []) {
@@ -204,26 +435,34 @@ export class StatementQuery {
 
   handleDataRow(msg: { fields: (string | null)[] }): void {
     const r = this.result;
+    // Full lengths of the values the cutter shortened on the socket.
+    const cut = this.cutter?.take();
     if (r.rows.length < this.opts.maxRows && !r.bytesFull) {
       const row =
         this.opts.maxBytes === Number.POSITIVE_INFINITY
           ? msg.fields.map((v, i) => (v === null ? null : this.parse(i, v)))
-          : this.keep(msg.fields);
+          : this.keep(msg.fields, cut);
       if (row) {
         r.rows.push(row);
+        if (r.rows.length >= this.opts.maxRows || r.bytesFull) this.cutter?.countOnly();
         return;
       }
     }
     r.more++;
-    // String length, not UTF-8 bytes: this only bounds how much is read to count.
-    for (const v of msg.fields) this.countedBytes += v?.length ?? 0;
+    this.cutter?.countOnly();
+    // String length (or the full length in bytes of a value cut on the socket): this only bounds how
+    // much is read to count.
+    for (const [i, v] of msg.fields.entries()) this.countedBytes += cut?.get(i) ?? v?.length ?? 0;
   }
 
   /**
    * A row within the byte budget: values longer than their share cut (and left as text, since a cut
    * value cannot be parsed), then parsed. Undefined when the row does not fit: the budget is spent.
    */
-  private keep(fields: (string | null)[]): unknown[] | undefined {
+  private keep(
+    fields: (string | null)[],
+    cutOnSocket: Map<number, number> | undefined,
+  ): unknown[] | undefined {
     const r = this.result;
     const max = this.opts.maxBytes;
     const left = max - r.bytes;
@@ -232,7 +471,7 @@ export class StatementQuery {
       r.bytesFull = true;
       return undefined;
     }
-    const share = Math.max(256, Math.floor(max / VALUE_SHARE));
+    const share = valueShare(max);
     // The first row always shows something, so its values are cut to what is left, however little.
     const first = r.rows.length === 0;
     const row: unknown[] = new Array(fields.length);
@@ -245,15 +484,17 @@ export class StatementQuery {
         continue;
       }
       const limit = first ? Math.max(0, Math.min(share, left - bytes)) : share;
-      // A string longer than the limit in characters is longer in bytes too: no need to encode it.
-      const size = v.length > limit ? limit + 1 : Buffer.byteLength(v);
+      // Cut on the socket already (longer than any limit), or longer than the limit in characters,
+      // hence in bytes too: no need to encode it.
+      const full = cutOnSocket?.get(i);
+      const size = full !== undefined || v.length > limit ? limit + 1 : Buffer.byteLength(v);
       if (size <= limit) {
         row[i] = this.parse(i, v);
         bytes += size;
         continue;
       }
       const prefix = utf8Prefix(v, limit);
-      row[i] = prefix + cutNote(Buffer.byteLength(v));
+      row[i] = prefix + cutNote(full ?? Buffer.byteLength(v));
       bytes += Buffer.byteLength(prefix) + 32;
       cut++;
     }
@@ -306,6 +547,7 @@ export class StatementQuery {
   }
 
   handleError(err: unknown, con: Connection): void {
+    this.cutter?.stop();
     // After an error Postgres skips everything up to the next Sync: send one, unless it was sent.
     if (!this.synced) {
       this.synced = true;
@@ -318,6 +560,7 @@ export class StatementQuery {
   }
 
   handleReadyForQuery(): void {
+    this.cutter?.stop();
     this.markReady();
     if (!this.done) {
       this.fail(new Error('The server ended the statement without a result.'));
@@ -333,6 +576,7 @@ export class StatementQuery {
   handleCopyData(): void {}
 
   private finish(con: Connection): void {
+    this.cutter?.stop();
     this.done = true;
     if (!this.synced) {
       this.synced = true;
