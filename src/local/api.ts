@@ -500,7 +500,12 @@ export class LocalNeon {
       const { items, cursor } = this.page(all, query);
       return [
         200,
-        { projects: items.map(visible), pagination: { cursor: cursor ?? query.get('cursor') ?? '' } },
+        {
+          projects: items.map(visible),
+          pagination: { cursor: cursor ?? query.get('cursor') ?? '' },
+          applications: {},
+          integrations: {},
+        },
       ];
     });
     this.on('POST', '/projects', ({ body }) => this.createProject(body.project ?? {}));
