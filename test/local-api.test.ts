@@ -164,7 +164,7 @@ describe('local mode API', () => {
     const deleted = await client.delete('/projects/{project_id}/branches/{branch_id}', {
       path: { project_id, branch_id: dev },
     });
-    expect(deleted.branch.id).toBe(dev);
+    expect(deleted?.branch.id).toBe(dev);
     await expect(sql(devUri, 'SELECT 1')).rejects.toThrow();
     await sql(mainUri, 'DROP TABLE items');
   });
