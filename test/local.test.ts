@@ -57,7 +57,7 @@ async function connect() {
   const call = async (name: string, args: Record<string, unknown>) => {
     const r = await client.callTool({ name, arguments: args });
     if (r.isError) throw new Error(`${name}: ${text(r)}`);
-    return { ...(r.structuredContent as Record<string, any>), text: text(r) };
+    return { ...(r.structuredContent as Record<string, any>), text: text(r) } as Record<string, any>;
   };
   const fails = async (name: string, args: Record<string, unknown>) => {
     const r = await client.callTool({ name, arguments: args });
