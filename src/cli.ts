@@ -223,7 +223,10 @@ function startLocalMode(dir: string | undefined, postgresUrl: string | undefined
     });
   });
   ready.then(
-    (mode) => logger.info(`local mode: ready, data in ${mode.where}`),
+    (mode) =>
+      logger.info(
+        `local mode: ready, data in ${mode.where}; branches copied ${mode.copy === 'clone' ? 'as reflinks (file_copy_method = clone)' : "with the server's default strategy"}`,
+      ),
     (error) => logger.info(`local mode could not start: ${firstLine(error)}`),
   );
   const fetchLocal: typeof fetch = async (input, init) => {

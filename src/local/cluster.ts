@@ -3,9 +3,18 @@
  * role per branch role (role names are cluster-wide, a branch's are made unique with its tag), and
  * branch copies made with `CREATE DATABASE … TEMPLATE`.
  */
+import { constants, copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 
 const { escapeIdentifier: ident, escapeLiteral: literal } = pg;
+
+/**
+ * Below this size a reflink copy does not pay: FILE_COPY's two checkpoints cost more than WAL_LOG's
+ * writing of the pages (18 MiB: 0.16 s WAL_LOG, 1.2 s clone; 207 MiB: 2.0 s against 1.4 s, on XFS;
+ * docs/BENCHMARKS.md).
+ */
+export const CLONE_MIN_BYTES = 100 * 1024 * 1024;
 
 /** PostgreSQL's limit on identifiers, in bytes. */
 const NAME_BYTES = 63;
@@ -26,19 +35,40 @@ export function databaseUrl(url: string, database: string): string {
 }
 
 export interface CopyResult {
-  /** How the copy was made: `file_copy (clone)`, `file_copy` or `wal_log`. */
+  /** How the copy was made. */
   method: string;
 }
 
-export class Cluster {
-  /** Whether `file_copy_method = clone` was accepted (PostgreSQL 18 on a system that has it). */
-  private clone: boolean | undefined;
+/** Whether files in `dir` can be cloned (a reflink: Btrfs, XFS with reflink, APFS), tried on a small file. */
+export function canReflink(dir: string): boolean {
+  const a = join(dir, `.reflink-probe-${process.pid}`);
+  const b = `${a}-copy`;
+  try {
+    writeFileSync(a, 'probe');
+    copyFileSync(a, b, constants.COPYFILE_FICLONE_FORCE);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(a, { force: true });
+    rmSync(b, { force: true });
+  }
+}
 
+export class Cluster {
   constructor(
     /** A superuser (or CREATEDB CREATEROLE) URL on the server. */
     readonly adminUrl: string,
     /** Connections to the catalog database, used for cluster-wide statements too. */
     readonly pool: pg.Pool,
+    /**
+     * Copy with `STRATEGY = FILE_COPY` and `file_copy_method = clone` (PostgreSQL 18): only where the
+     * data directory's file system makes reflinks (Btrfs, XFS, APFS…), which {@link canReflink} tells.
+     * Elsewhere clone is an ordinary copy, and FILE_COPY's two checkpoints made it slower than the
+     * default WAL_LOG (docs/BENCHMARKS.md, local mode); small databases are copied with WAL_LOG anyway
+     * ({@link CLONE_MIN_BYTES}).
+     */
+    readonly clone = false,
   ) {}
 
   private async on<T>(database: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -78,9 +108,8 @@ export class Cluster {
   /**
    * A copy of `template` as it is now. PostgreSQL copies only a database nobody is connected to:
    * `beforeCopy` closes this process's own pools, then the other sessions are ended (retrying while
-   * one reconnects). With PostgreSQL 18 the files are copied with `file_copy_method = clone`
-   * (copy_file_range on Linux: a reflink on Btrfs/XFS, an in-kernel copy elsewhere), which writes no
-   * WAL; older servers take their default strategy.
+   * one reconnects). The copy is a reflink of the files when {@link clone} is set and the server takes
+   * `file_copy_method = clone`; otherwise the server's default strategy.
    */
   async copyDatabase(
     template: string,
@@ -91,18 +120,16 @@ export class Cluster {
   ): Promise<CopyResult> {
     await beforeCopy();
     const client = await this.pool.connect();
-    let method = 'wal_log';
+    let clone = this.clone && (await this.size(template)) >= CLONE_MIN_BYTES;
     try {
-      if (this.clone !== false) {
-        try {
-          await client.query('SET file_copy_method = clone');
-          this.clone = true;
-        } catch {
-          this.clone = false;
-        }
+      if (clone) {
+        // PostgreSQL before 18 has no file_copy_method: its default strategy then.
+        clone = await client.query('SET file_copy_method = clone').then(
+          () => true,
+          () => false,
+        );
       }
-      const strategy = this.clone ? ' STRATEGY = FILE_COPY' : '';
-      method = this.clone ? 'file_copy (clone)' : 'default strategy';
+      const strategy = clone ? ' STRATEGY = FILE_COPY' : '';
       for (let attempt = 0; ; attempt++) {
         await this.terminate({ database: template }, client);
         try {
@@ -116,12 +143,12 @@ export class Cluster {
           await new Promise((r) => setTimeout(r, 20));
         }
       }
-      if (this.clone) await client.query('RESET file_copy_method');
+      if (clone) await client.query('RESET file_copy_method');
     } finally {
       client.release();
     }
     await this.restrictConnect(name, roles);
-    return { method };
+    return { method: clone ? 'FILE_COPY, file_copy_method = clone' : 'default strategy' };
   }
 
   /**
@@ -164,6 +191,13 @@ export class Cluster {
 
   async setOwner(database: string, owner: string): Promise<void> {
     await this.pool.query(`ALTER DATABASE ${ident(database)} OWNER TO ${ident(owner)}`);
+  }
+
+  private async size(database: string): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>('SELECT pg_database_size($1::text)::text AS n', [
+      database,
+    ]);
+    return Number(rows[0]?.n ?? 0);
   }
 
   /** Runs `work` on a connection to `database` as the administrator. */

@@ -19,7 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { type LocalApiServer, LocalNeon, serveLocalApi } from './api.js';
 import { CATALOG_DATABASE, Catalog } from './catalog.js';
-import { Cluster, databaseUrl } from './cluster.js';
+import { Cluster, canReflink, databaseUrl } from './cluster.js';
 import { type EmbeddedServer, freePort, startEmbedded } from './postgres.js';
 
 export interface LocalOptions {
@@ -27,6 +27,11 @@ export interface LocalOptions {
   dir?: string;
   /** A server the user runs, as a superuser URL; then nothing is started here. */
   postgresUrl?: string;
+  /**
+   * Copy branch databases as reflinks (see Cluster). Default: whether DIR's file system makes them;
+   * false with `postgresUrl`, whose file system is not known here (benchmarks set it).
+   */
+  clone?: boolean;
   /** Closes this process's SQL pools to a branch before its database is copied, renamed or dropped. */
   beforeCopy?: (branchId: string) => Promise<void>;
   log?: (line: string) => void;
@@ -39,6 +44,8 @@ export interface LocalMode {
   apiKey: string;
   /** Where the data is: the data directory, or the server of --local-postgres (without password). */
   where: string;
+  /** How branch databases are copied (reflinks where the data directory's file system has them). */
+  copy: 'clone' | 'default';
   stop(): Promise<void>;
 }
 
@@ -113,7 +120,7 @@ async function startServer(dir: string, log: (line: string) => void) {
     throw new Error(`${e instanceof Error ? e.message.split('\n', 1)[0] : String(e)}${lockHolder(dataDir)}`);
   }
   const url = `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?sslmode=disable`;
-  return { url, server, where: dir };
+  return { url, server, where: dir, clone: canReflink(dir) };
 }
 
 /** The URL without its password, for log lines. */
@@ -126,7 +133,8 @@ function withoutPassword(url: string): string {
 export async function startLocal(opts: LocalOptions = {}): Promise<LocalMode> {
   const log = opts.log ?? (() => undefined);
   const started = opts.postgresUrl
-    ? { url: opts.postgresUrl, server: undefined, where: withoutPassword(opts.postgresUrl) }
+    ? // The file system of a server run elsewhere is unknown: its default copy strategy.
+      { url: opts.postgresUrl, server: undefined, where: withoutPassword(opts.postgresUrl), clone: false }
     : await startServer(resolve(opts.dir ?? defaultLocalDir()), log);
   let pool: pg.Pool | undefined;
   let http: LocalApiServer | undefined;
@@ -149,7 +157,8 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalMode> {
     pool.on('error', () => undefined);
     const catalog = new Catalog(pool);
     await catalog.load();
-    const cluster = new Cluster(started.url, pool);
+    const clone = opts.clone ?? started.clone;
+    const cluster = new Cluster(started.url, pool, clone);
     const u = new URL(started.url);
     const search = new URLSearchParams(u.search);
     const api = new LocalNeon({
@@ -169,7 +178,13 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalMode> {
     }
     const apiKey = randomBytes(24).toString('base64url');
     http = await serveLocalApi(api, apiKey);
-    return { baseUrl: http.baseUrl, apiKey, where: started.where, stop };
+    return {
+      baseUrl: http.baseUrl,
+      apiKey,
+      where: started.where,
+      copy: clone ? 'clone' : 'default',
+      stop,
+    };
   } catch (e) {
     await stop();
     throw e;
