@@ -231,7 +231,15 @@ function startLocalMode(dir: string | undefined, postgresUrl: string | undefined
   );
   const fetchLocal: typeof fetch = async (input, init) => {
     const request = new Request(input, init);
-    const mode = await ready;
+    let mode: Awaited<typeof ready>;
+    try {
+      mode = await ready;
+    } catch (error) {
+      // Answered as the API would (not thrown, which the client reports as a network problem with
+      // Neon): nothing was sent anywhere, and the message says what to install or pass.
+      const message = `local mode could not start: ${error instanceof Error ? error.message : String(error)}`;
+      return Response.json({ code: 'LOCAL_MODE_NOT_STARTED', message }, { status: 400 });
+    }
     const url = new URL(request.url);
     const base = new URL(mode.baseUrl);
     url.protocol = base.protocol;

@@ -4,7 +4,7 @@
  * branch → SQL → migrate → diff → delete; then a restart finds the project, its branch and its data
  * again in DIR.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,4 +147,16 @@ describe('neon-mcp --local over stdio (built dist/, real PostgreSQL, no Neon acc
       await again.client.close();
     }
   }, 120_000);
+
+  it('refuses --local-postgres without --local, and a stray argument, before starting anything', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['dist/index.js', ...args], { cwd: RUN_DIR, encoding: 'utf8' });
+    const alone = run('--local-postgres', 'postgresql://x@127.0.0.1/postgres');
+    expect(alone.status).toBe(2);
+    expect(alone.stderr).toMatch(/--local-postgres needs --local/);
+    expect(alone.stdout).toBe('');
+    const stray = run('--local', 'a', 'b');
+    expect(stray.status).toBe(2);
+    expect(stray.stderr).toMatch(/unexpected argument "b"/);
+  });
 });

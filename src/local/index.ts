@@ -20,7 +20,7 @@ import pg from 'pg';
 import { type LocalApiServer, LocalNeon, serveLocalApi } from './api.js';
 import { CATALOG_DATABASE, Catalog } from './catalog.js';
 import { Cluster, canReflink, databaseUrl } from './cluster.js';
-import { type EmbeddedServer, freePort, startEmbedded } from './postgres.js';
+import { type EmbeddedServer, freePort, loadEmbeddedPostgres, startEmbedded } from './postgres.js';
 
 export interface LocalOptions {
   /** Where the embedded server keeps its data (default {@link defaultLocalDir}). */
@@ -93,6 +93,8 @@ function lockHolder(dataDir: string): string {
 }
 
 async function startServer(dir: string, log: (line: string) => void) {
+  // First, so that a missing package is said before anything is created.
+  await loadEmbeddedPostgres();
   checkReachable(dir);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   accessSync(dir, constants.W_OK);
