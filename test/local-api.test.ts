@@ -272,6 +272,10 @@ describe('local mode API', () => {
     ]);
     const rows = await server.query(CATALOG_DATABASE, 'SELECT count(*)::int AS n FROM objects');
     expect(rows[0].n).toBeGreaterThan(0);
+    // The catalog holds the roles' passwords: a branch's role cannot connect to it.
+    const peek = new URL(await uriOf(project_id, branch.id));
+    peek.pathname = `/${CATALOG_DATABASE}`;
+    await expect(sql(peek.toString(), 'SELECT 1')).rejects.toThrow(/permission denied/);
     await client.delete('/projects/{project_id}/branches/{branch_id}', {
       path: { project_id, branch_id: branch.id },
     });

@@ -9,7 +9,7 @@
  * Served over HTTP on a loopback port by {@link serveLocalApi}, so the unchanged client and tools reach it
  * exactly as they reach Neon.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Catalog, Doc } from './catalog.js';
@@ -856,6 +856,13 @@ export async function serveLocalApi(api: LocalNeon, apiKey: string): Promise<Loc
   };
 }
 
+/** Compared in constant time: the port is reachable by every user of the machine. */
+function sameKey(given: string | undefined, expected: string): boolean {
+  const a = Buffer.from(given ?? '');
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 async function answer(api: LocalNeon, apiKey: string, req: IncomingMessage, res: ServerResponse) {
   const send = (status: number, body: Doc) => {
     const text = JSON.stringify(body);
@@ -864,7 +871,7 @@ async function answer(api: LocalNeon, apiKey: string, req: IncomingMessage, res:
   };
   const requestId = randomUUID();
   try {
-    if (req.headers.authorization !== `Bearer ${apiKey}`)
+    if (!sameKey(req.headers.authorization, `Bearer ${apiKey}`))
       throw new LocalApiError(401, 'local mode API: wrong or missing key', 'UNAUTHORIZED');
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (!url.pathname.startsWith('/api/v2/')) throw new LocalApiError(404, `no such path ${url.pathname}`);

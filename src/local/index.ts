@@ -152,6 +152,8 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalMode> {
     try {
       const exists = await setup.query('SELECT 1 FROM pg_database WHERE datname = $1', [CATALOG_DATABASE]);
       if (!exists.rowCount) await setup.query(`CREATE DATABASE ${CATALOG_DATABASE}`);
+      // It holds the roles' passwords: the branches' roles have no business connecting to it.
+      await setup.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${CATALOG_DATABASE} FROM PUBLIC`);
     } finally {
       await setup.end().catch(() => undefined);
     }
