@@ -119,6 +119,14 @@ describe('local mode API', () => {
     await sql(mainUri, 'CREATE TABLE items (id int PRIMARY KEY, name text)');
     await sql(mainUri, "INSERT INTO items VALUES (1, 'one')");
 
+    // A second role of the branch with a privilege on the table: the copy gives it to the copy's role.
+    await client.post('/projects/{project_id}/branches/{branch_id}/roles', {
+      path: { project_id, branch_id: main },
+      body: { role: { name: 'reader' } },
+    });
+    const mainReader = await uriOf(project_id, main, 'neondb', 'reader');
+    await sql(mainUri, `GRANT SELECT ON items TO "${decodeURIComponent(new URL(mainReader).username)}"`);
+
     const created = await client.post('/projects/{project_id}/branches', {
       path: { project_id },
       body: { branch: { name: 'dev', parent_id: main }, endpoints: [{ type: 'read_write' }] },
@@ -135,6 +143,17 @@ describe('local mode API', () => {
     await sql(devUri, 'ALTER TABLE items ADD COLUMN price numeric');
     await sql(devUri, "INSERT INTO items VALUES (2, 'two', 3)");
     expect(await sql(mainUri, 'SELECT count(*)::int AS n FROM items')).toEqual([{ n: 1 }]);
+    expect(
+      await sql(await uriOf(project_id, dev, 'neondb', 'reader'), 'SELECT count(*)::int AS n FROM items'),
+    ).toEqual([{ n: 2 }]);
+    expect(await sql(mainReader, 'SELECT count(*)::int AS n FROM items')).toEqual([{ n: 1 }]);
+    // Nothing in the copy names the parent's roles: the parent's reader can go while the branch lives.
+    await client.delete('/projects/{project_id}/branches/{branch_id}/roles/{role_name}', {
+      path: { project_id, branch_id: main, role_name: 'reader' },
+    });
+    expect(
+      await sql(await uriOf(project_id, dev, 'neondb', 'reader'), 'SELECT count(*)::int AS n FROM items'),
+    ).toEqual([{ n: 2 }]);
     // The parent's database still belongs to the parent's role.
     expect(
       await sql(

@@ -442,7 +442,11 @@ export class LocalNeon {
           () => this.opts.beforeCopy?.(parent.id) ?? Promise.resolve(),
         );
         await this.putDatabase(branch, d.name, d.owner_name, physical);
-        await this.cluster.reassign(physical, pairs);
+        await this.cluster.reassign(
+          physical,
+          pairs,
+          this.databasesOf(parent.id).map((x) => x._physical),
+        );
       }
       for (const e of (body.endpoints as Doc[] | undefined) ?? []) {
         if (e.type === 'read_write' && endpoints.some((x) => x.type === 'read_write'))

@@ -16,6 +16,22 @@ const { escapeIdentifier: ident, escapeLiteral: literal } = pg;
  */
 export const CLONE_MIN_BYTES = 100 * 1024 * 1024;
 
+/**
+ * GRANT statements that give role $2 the privileges role $1 holds on the tables, views, sequences
+ * and schemas of the current database (column and function privileges are not carried).
+ */
+const GRANTS_OF = `
+  SELECT format('GRANT %s ON %s %s TO %I%s', a.privilege_type,
+                CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, c.oid::regclass, $2::text,
+                CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) AS sql
+  FROM pg_class c, aclexplode(c.relacl) a
+  WHERE a.grantee = $1::regrole AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+  UNION ALL
+  SELECT format('GRANT %s ON SCHEMA %I TO %I%s', a.privilege_type, n.nspname, $2::text,
+                CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+  FROM pg_namespace n, aclexplode(n.nspacl) a
+  WHERE a.grantee = $1::regrole`;
+
 /** PostgreSQL's limit on identifiers, in bytes. */
 const NAME_BYTES = 63;
 
@@ -152,22 +168,34 @@ export class Cluster {
   }
 
   /**
-   * In a copy, objects still belong to the parent branch's roles: hand each one's objects to the
-   * matching role of the new branch. REASSIGN OWNED also moves databases those roles own (shared
-   * objects), so the parent's databases are given back afterwards.
+   * In a copy, objects and privileges still name the parent branch's roles: each one's objects go to
+   * the matching role of the new branch (REASSIGN OWNED), its privileges on tables, sequences and
+   * schemas are granted to that role too, and then none of the copy refers to the parent's roles
+   * (DROP OWNED), so that those can be dropped while the branch lives. Both statements also touch
+   * shared objects: the parent's databases are given back their owners and their CONNECT grants.
    */
-  async reassign(database: string, pairs: { from: string; to: string }[]): Promise<void> {
+  async reassign(
+    database: string,
+    pairs: { from: string; to: string }[],
+    parentDatabases: string[],
+  ): Promise<void> {
     if (!pairs.length) return;
     const owned = await this.pool.query<{ datname: string; owner: string }>(
       'SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE pg_get_userbyid(datdba) = ANY($1) AND datname <> $2',
       [pairs.map((p) => p.from), database],
     );
     await this.on(database, async (c) => {
-      for (const { from, to } of pairs) await c.query(`REASSIGN OWNED BY ${ident(from)} TO ${ident(to)}`);
+      for (const { from, to } of pairs) {
+        await c.query(`REASSIGN OWNED BY ${ident(from)} TO ${ident(to)}`);
+        const grants = await c.query<{ sql: string }>(GRANTS_OF, [from, to]);
+        for (const g of grants.rows) await c.query(g.sql);
+        await c.query(`DROP OWNED BY ${ident(from)}`);
+      }
     });
     for (const { datname, owner } of owned.rows) {
       await this.pool.query(`ALTER DATABASE ${ident(datname)} OWNER TO ${ident(owner)}`);
     }
+    for (const db of parentDatabases) for (const { from } of pairs) await this.grantConnect(db, from);
   }
 
   /** Connecting is for the branch's roles (and the superuser): another branch's roles are kept out. */
