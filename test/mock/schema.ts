@@ -5,35 +5,10 @@
  * Serves src/tools/schema.ts.
  */
 import { HttpResponse, http, type RequestHandler } from 'msw';
+import { unifiedDiff } from '../../src/local/schema-text.js';
 import { BASE, type NeonFake, neonError } from './neon-fake.js';
 
-/** A unified diff of two texts, one hunk with all lines as context (enough for the fake). */
-export function unifiedDiff(a: string, b: string, labelA: string, labelB: string): string {
-  if (a === b) return '';
-  const x = a ? a.split('\n') : [];
-  const y = b ? b.split('\n') : [];
-  const lcs: number[][] = Array.from({ length: x.length + 1 }, () => new Array(y.length + 1).fill(0));
-  for (let i = x.length - 1; i >= 0; i--)
-    for (let j = y.length - 1; j >= 0; j--)
-      lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
-  const out: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < x.length || j < y.length) {
-    if (i < x.length && j < y.length && x[i] === y[j]) {
-      out.push(` ${x[i]}`);
-      i++;
-      j++;
-    } else if (j < y.length && (i >= x.length || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      out.push(`+${y[j]}`);
-      j++;
-    } else {
-      out.push(`-${x[i]}`);
-      i++;
-    }
-  }
-  return [`--- a/${labelA}`, `+++ b/${labelB}`, `@@ -1,${x.length} +1,${y.length} @@`, ...out].join('\n');
-}
+export { unifiedDiff };
 
 /** Handlers for the schema endpoints, answering from the real databases through `fake.schemaDump`. */
 export function schemaHandlers(fake: NeonFake): RequestHandler[] {

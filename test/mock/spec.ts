@@ -165,3 +165,22 @@ export function validateRequest(
   }
   return problems;
 }
+
+/**
+ * Checks an answer against the operation's response schema for its status (or `default`); returns the
+ * problems, empty when it is valid. Used on the answers of local mode (test/local-api.test.ts).
+ */
+export function validateResponse(method: string, path: string, status: number, body: unknown): string[] {
+  const found = matchOperation(method, path);
+  if (!found) return [`${method} ${path}: no such operation in Neon's OpenAPI description`];
+  const { op } = found;
+  const where = `${method} ${op.template} → ${status}`;
+  const item = resolve(spec.paths[op.template])[method.toLowerCase()];
+  const responses: Json = item.responses ?? {};
+  const response = responses[String(status)] ?? responses.default;
+  if (!response) return [`${where}: status not described`];
+  const schema = resolve(response).content?.['application/json']?.schema;
+  if (!schema) return body === undefined ? [] : [`${where}: answers a body but none is described`];
+  const v = validatorFor(schema, `${op.operationId}:response:${status}`);
+  return v(body) ? [] : [`${where}: ${ajv.errorsText(v.errors, { dataVar: 'response' })}`];
+}

