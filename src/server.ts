@@ -123,7 +123,8 @@ export function prepareServer(options: ServerOptions) {
         debouncedNotificationMethods: ['notifications/tools/list_changed'],
         instructions:
           'Tools for the Neon API (serverless Postgres). Changes wait for Neon to finish before answering. ' +
-          'Every project_id and branch argument takes an ID or a name. ' +
+          'Every project_id and branch argument takes an ID or a name; ' +
+          'an omitted branch_id or parent_id is the project default branch. ' +
           'Call list_toolsets to see tools that are not enabled, enable_toolsets to add them.',
       },
     );
