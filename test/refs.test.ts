@@ -66,6 +66,13 @@ describe('which arguments take names', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('says the rule once, in the server instructions (the fields do not repeat it)', async () => {
+    conn = await connect();
+    expect(conn.mcp.getInstructions()).toMatch(
+      /omitted branch_id or parent_id is the project default branch/,
+    );
+  });
+
   it('acts on the default branch when a branch_id that was required before is left out', async () => {
     const { project, branch } = api.fake.seedProject();
     api.fake.makeBranch(project.id, { name: 'dev', parent_id: branch.id });
