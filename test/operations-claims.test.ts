@@ -704,7 +704,7 @@ const SCENARIOS: Scenario[] = [
     tool: 'update_data_api',
     args: async (w, c) => {
       await c.ok('create_data_api', { ...w.ids, database: 'neondb' });
-      return { ...w.ids, database_name: 'neondb', settings: { db_max_rows: 100 } };
+      return { ...w.ids, database: 'neondb', settings: { db_max_rows: 100 } };
     },
   },
   {
