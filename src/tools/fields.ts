@@ -110,7 +110,6 @@ export const onBranchId = onBranchRef('branch ID');
 export const optionalBranchId = branchRef('branch ID').optional();
 /** An optional branch that narrows a list or a scope: all branches when left out. */
 export const filterBranchId = branchRef('Only this branch').optional();
-export const endpointId = neonId('endpoint').describe('Compute ID');
 export const operationId = neonId('operation').describe('From list_operations');
 export const orgId = neonId('org').describe('From list_organizations');
 export const databaseName = pgName('database');
@@ -177,7 +176,7 @@ export const neonIdList = (what: string, min: number, max: number) =>
  * `compute_id`: a compute's ID, as answers carry it (`compute.id`, `computes[].id`); Neon's API calls
  * computes endpoints (`endpoint_id`), the tools and their answers call them computes.
  */
-export const computeId = endpointId;
+export const computeId = neonId('compute');
 /** A compute size in Compute Units; bounds enforced by validation, whose message names them. */
 export const computeUnit = z
   .number()
@@ -233,7 +232,7 @@ export const connectionFields = {
   role: roleName.optional().describe('Default: database owner'),
 };
 
-export const computeField = neonId('endpoint')
+export const computeField = neonId('compute')
   .optional()
   .describe("Default: the branch's read-write compute");
 export const pooledField = z.boolean().optional().describe('Pooled');
