@@ -156,7 +156,8 @@ export function prepareServer(options: ServerOptions) {
         instructions: byUrl
           ? 'SQL tools for one PostgreSQL server (--database-url). Results are untrusted database content.'
           : 'Tools for the Neon API (serverless Postgres). Changes wait for Neon to finish before answering. ' +
-            'Every project_id and branch argument takes an ID or a name. ' +
+            'Every project_id and branch argument takes an ID or a name; ' +
+            'an omitted branch_id or parent_id is the project default branch. ' +
             'Call list_toolsets to see tools that are not enabled, enable_toolsets to add them.',
       },
     );

@@ -163,7 +163,7 @@ describe('project extras', () => {
     const out = await conn.ok('list_advisor_issues', {
       project_id: project.id,
       branch_id: branch.id,
-      database_name: 'neondb',
+      database: 'neondb',
       min_severity: 'WARN',
     });
     expect(out.issues).toEqual([
@@ -184,7 +184,7 @@ describe('project extras', () => {
 describe('personal API keys', () => {
   it('creates a key (secret shown once, clearly labelled), lists it without a token, revokes it', async () => {
     conn = await connect({ toolsets: ['api_keys'] });
-    const created = await conn.ok('create_api_key', { key_name: 'ci' });
+    const created = await conn.ok('create_api_key', { name: 'ci' });
     expect(created.key).toMatch(/^napi_/);
     expect(created.warning).toMatch(/SECRET: `key` is shown only this once/);
     expect(created.api_key).toMatchObject({ name: 'ci', id: expect.any(Number) });
@@ -205,7 +205,7 @@ describe('personal API keys', () => {
     const err = await conn.fails('revoke_api_key', { key_id: 424242 });
     expect(err).toMatch(/HTTP 404/);
     expect(err).toMatch(/key "424242"/);
-    expect(await conn.fails('create_api_key', { key_name: 'x'.repeat(65) })).toMatch(/key_name/);
+    expect(await conn.fails('create_api_key', { name: 'x'.repeat(65) })).toMatch(/name/);
     await api.settle();
     expect(api.count('POST', '/api_keys')).toBe(0);
   });

@@ -18,7 +18,7 @@ describe('enable, read and disable Neon Auth', () => {
   it('enables Neon Auth, returning its keys once and labelled, then reads it without secrets', async () => {
     const { ids } = setup(false);
     conn = await connect({ toolsets: ['auth'] });
-    const out = await conn.ok('enable_neon_auth', { ...ids, database_name: 'neondb' });
+    const out = await conn.ok('enable_neon_auth', { ...ids, database: 'neondb' });
     expect(api.requests[0].body).toEqual({ auth_provider: 'better_auth', database_name: 'neondb' });
     expect(out.neon_auth).toMatchObject({ auth_provider: 'better_auth', schema_name: 'neon_auth' });
     expect(out.neon_auth).not.toHaveProperty('secret_server_key');

@@ -103,7 +103,7 @@ describe('anonymized branches', () => {
 
 describe('Data API', () => {
   it('creates, reads, updates (settings merged, schema cache refreshed) and deletes a Data API', async () => {
-    const ids = { ...setup(), database_name: 'neondb' };
+    const ids = { ...setup(), database: 'neondb' };
     conn = await connect({ toolsets: ['data_api'] });
     const created = await conn.ok('create_data_api', {
       ...ids,
@@ -133,7 +133,7 @@ describe('Data API', () => {
   });
 
   it('refuses a JWKS URL that is not a URL and unknown settings before sending, listing the accepted ones', async () => {
-    const ids = { ...setup(), database_name: 'neondb' };
+    const ids = { ...setup(), database: 'neondb' };
     conn = await connect({ toolsets: ['data_api'] });
     expect(await conn.fails('create_data_api', { ...ids, jwks_url: 'jwks.json' })).toMatch(/jwks_url/);
     const unknown = await conn.fails('update_data_api', { ...ids, settings: { db_max_rowz: 5 } });
@@ -146,14 +146,14 @@ describe('Data API', () => {
   });
 
   it('sends no auth_provider without jwks_url, leaving Neon’s default (Neon Auth)', async () => {
-    const ids = { ...setup(), database_name: 'neondb' };
+    const ids = { ...setup(), database: 'neondb' };
     conn = await connect({ toolsets: ['data_api'] });
     await conn.ok('create_data_api', { ...ids, add_default_grants: true });
     expect(api.requests.find((r) => r.method === 'POST')?.body).toEqual({ add_default_grants: true });
   });
 
   it('names the database that does not exist', async () => {
-    const ids = { ...setup(), database_name: 'nope' };
+    const ids = { ...setup(), database: 'nope' };
     conn = await connect({ toolsets: ['data_api'] });
     expect(await conn.fails('create_data_api', ids)).toMatch(/HTTP 404: database nope not found/);
   });

@@ -40,9 +40,9 @@ describe('list_computes and get_compute', () => {
   it('gets one compute in full and names a missing one', async () => {
     const { project, endpoint } = api.fake.seedProject();
     conn = await connect({ toolsets: ['computes'] });
-    const out = await conn.ok('get_compute', { project_id: project.id, endpoint_id: endpoint.id });
+    const out = await conn.ok('get_compute', { project_id: project.id, compute_id: endpoint.id });
     expect(out.compute).toMatchObject({ id: endpoint.id, settings: {}, pooler_mode: 'transaction' });
-    const err = await conn.fails('get_compute', { project_id: project.id, endpoint_id: 'ep-nope-1' });
+    const err = await conn.fails('get_compute', { project_id: project.id, compute_id: 'ep-nope-1' });
     expect(err).toMatch(/HTTP 404/);
     expect(err).toMatch(/endpoint "ep-nope-1" in project "/);
   });
@@ -156,7 +156,7 @@ describe('update_compute and delete_compute', () => {
     conn = await connect({ toolsets: ['computes'] });
     const out = await conn.ok('update_compute', {
       project_id: project.id,
-      endpoint_id: endpoint.id,
+      compute_id: endpoint.id,
       min_cu: 1,
       max_cu: 4,
       suspend_timeout_seconds: 3600,
@@ -189,7 +189,7 @@ describe('update_compute and delete_compute', () => {
   it('refuses an update without changes', async () => {
     const { project, endpoint } = api.fake.seedProject();
     conn = await connect({ toolsets: ['computes'] });
-    expect(await conn.fails('update_compute', { project_id: project.id, endpoint_id: endpoint.id })).toMatch(
+    expect(await conn.fails('update_compute', { project_id: project.id, compute_id: endpoint.id })).toMatch(
       /Nothing to change/,
     );
     expect(await requests()).toHaveLength(0);
@@ -198,7 +198,7 @@ describe('update_compute and delete_compute', () => {
   it('deletes a compute, which disappears from the list', async () => {
     const { project, branch, endpoint } = api.fake.seedProject();
     conn = await connect({ toolsets: ['computes'] });
-    const out = await conn.ok('delete_compute', { project_id: project.id, endpoint_id: endpoint.id });
+    const out = await conn.ok('delete_compute', { project_id: project.id, compute_id: endpoint.id });
     expect(out).toMatchObject({ deleted: true, compute: { id: endpoint.id } });
     expect(api.fake.endpoints.has(endpoint.id)).toBe(false);
     const list = await conn.ok('list_computes', { project_id: project.id, branch_id: branch.id });
@@ -211,7 +211,7 @@ describe('start, suspend and restart', () => {
   it('starts, suspends and restarts a compute, waiting for each', async () => {
     const { project, endpoint } = api.fake.seedProject();
     conn = await connect({ toolsets: ['computes'] });
-    const args = { project_id: project.id, endpoint_id: endpoint.id };
+    const args = { project_id: project.id, compute_id: endpoint.id };
     expect((await conn.ok('start_compute', args)).compute.current_state).toBe('active');
     expect((await conn.ok('suspend_compute', args)).compute.current_state).toBe('idle');
     expect((await conn.ok('restart_compute', args)).compute.current_state).toBe('active');
@@ -229,7 +229,7 @@ describe('start, suspend and restart', () => {
     const { project, endpoint } = api.fake.seedProject();
     api.fake.failNextOperation = 'disk full';
     conn = await connect({ toolsets: ['computes'] });
-    const err = await conn.fails('start_compute', { project_id: project.id, endpoint_id: endpoint.id });
+    const err = await conn.fails('start_compute', { project_id: project.id, compute_id: endpoint.id });
     const op = [...api.fake.operations.values()][0];
     expect(op.status).toBe('failed');
     expect(err).toContain(`Neon operation ${op.id} (start_compute) ended with status "failed": disk full`);
@@ -245,7 +245,7 @@ describe('start, suspend and restart', () => {
       http.post(`${BASE}/projects/:project_id/endpoints/:endpoint_id/suspend`, () => neonError(500, 'oops')),
     );
     conn = await connect({ toolsets: ['computes'] });
-    const args = { project_id: project.id, endpoint_id: endpoint.id };
+    const args = { project_id: project.id, compute_id: endpoint.id };
     expect((await conn.ok('start_compute', args)).compute.current_state).toBe('active');
     expect(await count('POST', `/projects/${project.id}/endpoints/${endpoint.id}/start`)).toBe(2);
     const err = await conn.fails('suspend_compute', args);

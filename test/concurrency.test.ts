@@ -47,7 +47,7 @@ describe('1,000 concurrent tool calls under Neon rate limits (fake clock)', () =
       ['list_branches', (i) => ({ project_id: projects[i % 5].project.id })],
       [
         'get_compute',
-        (i) => ({ project_id: projects[i % 5].project.id, endpoint_id: projects[i % 5].endpoint.id }),
+        (i) => ({ project_id: projects[i % 5].project.id, compute_id: projects[i % 5].endpoint.id }),
       ],
       [
         'list_databases',

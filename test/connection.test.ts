@@ -45,7 +45,7 @@ describe('get_connection_string', () => {
       branch_id: dev.id,
       database: 'shop',
       role: 'app',
-      endpoint_id: ep.id,
+      compute_id: ep.id,
       pooled: true,
     });
     expect(out).toMatchObject({ branch_id: dev.id, database: 'shop', role: 'app', pooled: true });

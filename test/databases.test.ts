@@ -138,7 +138,7 @@ describe('update_database and delete_database', () => {
       project_id: project.id,
       branch_id: branch.id,
       database: 'neondb',
-      new_name: 'main_db',
+      name: 'main_db',
       owner: 'app',
     });
     expect(out.database).toMatchObject({ name: 'main_db', owner_name: 'app' });

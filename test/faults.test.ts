@@ -153,7 +153,7 @@ function namedValue(field: string, w: World): unknown {
   const byName: Record<string, unknown> = {
     project_id: w.project.id,
     branch_id: w.child.id,
-    endpoint_id: w.endpoint.id,
+    compute_id: w.endpoint.id,
     operation_id: w.op.id,
     parent_id: w.branch.id,
     source_branch_id: w.branch.id,
@@ -161,7 +161,6 @@ function namedValue(field: string, w: World): unknown {
     role: 'neondb_owner',
     owner: 'neondb_owner',
     name: `fault_${seq}`,
-    new_name: `renamed_${seq}`,
     type: 'read_only',
     email: 'someone@example.com',
     permission_id: 'perm-1',
@@ -194,12 +193,12 @@ const REPRESENTATIVES: { tool: string; args: (w: World) => Record<string, unknow
   { tool: 'list_branches', args: (w) => ({ project_id: w.project.id }) },
   { tool: 'create_branch', args: (w) => ({ project_id: w.project.id, name: 'feature' }) },
   { tool: 'delete_branch', args: (w) => ({ project_id: w.project.id, branch_id: w.child.id }) },
-  { tool: 'get_compute', args: (w) => ({ project_id: w.project.id, endpoint_id: w.endpoint.id }) },
+  { tool: 'get_compute', args: (w) => ({ project_id: w.project.id, compute_id: w.endpoint.id }) },
   {
     tool: 'create_compute',
     args: (w) => ({ project_id: w.project.id, branch_id: w.child.id, type: 'read_only' }),
   },
-  { tool: 'restart_compute', args: (w) => ({ project_id: w.project.id, endpoint_id: w.endpoint.id }) },
+  { tool: 'restart_compute', args: (w) => ({ project_id: w.project.id, compute_id: w.endpoint.id }) },
   { tool: 'list_databases', args: (w) => ({ project_id: w.project.id, branch_id: w.branch.id }) },
   {
     tool: 'create_database',

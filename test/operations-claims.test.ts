@@ -290,19 +290,19 @@ const SCENARIOS: Scenario[] = [
   // computes
   { tool: 'list_computes', args: (w) => ({ project_id: w.project_id }) },
   { tool: 'list_computes', path: 'one branch', args: (w) => w.ids },
-  { tool: 'get_compute', args: (w) => ({ project_id: w.project_id, endpoint_id: w.endpoint.id }) },
+  { tool: 'get_compute', args: (w) => ({ project_id: w.project_id, compute_id: w.endpoint.id }) },
   {
     tool: 'create_compute',
     args: (w) => ({ project_id: w.project_id, branch_id: w.child.id, type: 'read_write' }),
   },
   {
     tool: 'update_compute',
-    args: (w) => ({ project_id: w.project_id, endpoint_id: w.endpoint.id, max_cu: 4 }),
+    args: (w) => ({ project_id: w.project_id, compute_id: w.endpoint.id, max_cu: 4 }),
   },
-  { tool: 'delete_compute', args: (w) => ({ project_id: w.project_id, endpoint_id: w.endpoint.id }) },
-  { tool: 'start_compute', args: (w) => ({ project_id: w.project_id, endpoint_id: w.endpoint.id }) },
-  { tool: 'suspend_compute', args: (w) => ({ project_id: w.project_id, endpoint_id: w.endpoint.id }) },
-  { tool: 'restart_compute', args: (w) => ({ project_id: w.project_id, endpoint_id: w.endpoint.id }) },
+  { tool: 'delete_compute', args: (w) => ({ project_id: w.project_id, compute_id: w.endpoint.id }) },
+  { tool: 'start_compute', args: (w) => ({ project_id: w.project_id, compute_id: w.endpoint.id }) },
+  { tool: 'suspend_compute', args: (w) => ({ project_id: w.project_id, compute_id: w.endpoint.id }) },
+  { tool: 'restart_compute', args: (w) => ({ project_id: w.project_id, compute_id: w.endpoint.id }) },
 
   // databases and roles
   { tool: 'list_databases', args: (w) => ({ project_id: w.project_id }) },
@@ -320,7 +320,7 @@ const SCENARIOS: Scenario[] = [
       return { project_id: w.project_id, branch_id: w.child.id, name: 'shop' };
     },
   },
-  { tool: 'update_database', args: (w) => ({ ...w.ids, database: 'neondb', new_name: 'main_db' }) },
+  { tool: 'update_database', args: (w) => ({ ...w.ids, database: 'neondb', name: 'main_db' }) },
   { tool: 'delete_database', args: (w) => ({ ...w.ids, database: 'neondb' }) },
   { tool: 'list_roles', args: (w) => ({ project_id: w.project_id }) },
   { tool: 'get_role', args: (w) => ({ project_id: w.project_id, role: 'neondb_owner' }) },
@@ -498,11 +498,11 @@ const SCENARIOS: Scenario[] = [
   // organizations
   { tool: 'get_organization', args: () => ({ org_id: 'org-claims' }) },
   { tool: 'list_org_api_keys', args: () => ({ org_id: 'org-claims' }) },
-  { tool: 'create_org_api_key', args: () => ({ org_id: 'org-claims', key_name: 'ci' }) },
+  { tool: 'create_org_api_key', args: () => ({ org_id: 'org-claims', name: 'ci' }) },
   {
     tool: 'revoke_org_api_key',
     args: async (_w, c) => {
-      const created = await c.ok('create_org_api_key', { org_id: 'org-claims', key_name: 'ci' });
+      const created = await c.ok('create_org_api_key', { org_id: 'org-claims', name: 'ci' });
       return { org_id: 'org-claims', key_id: created.api_key.id };
     },
   },
@@ -536,10 +536,10 @@ const SCENARIOS: Scenario[] = [
 
   // personal API keys, billing, the user
   { tool: 'list_api_keys', args: () => ({}) },
-  { tool: 'create_api_key', args: () => ({ key_name: 'ci' }) },
+  { tool: 'create_api_key', args: () => ({ name: 'ci' }) },
   {
     tool: 'revoke_api_key',
-    args: async (_w, c) => ({ key_id: (await c.ok('create_api_key', { key_name: 'ci' })).api_key.id }),
+    args: async (_w, c) => ({ key_id: (await c.ok('create_api_key', { name: 'ci' })).api_key.id }),
   },
   { tool: 'get_consumption', args: () => ({ org_id: 'org-claims', ...range }) },
   {
@@ -642,7 +642,7 @@ const SCENARIOS: Scenario[] = [
   },
 
   // Neon Auth
-  { tool: 'enable_neon_auth', args: (w) => ({ ...w.ids, database_name: 'neondb' }) },
+  { tool: 'enable_neon_auth', args: (w) => ({ ...w.ids, database: 'neondb' }) },
   { tool: 'get_neon_auth', args: (w) => auth(w) },
   { tool: 'get_neon_auth', path: 'every section', args: (w) => ({ ...auth(w), all: true }) },
   ...(
@@ -714,26 +714,26 @@ const SCENARIOS: Scenario[] = [
   { tool: 'transfer_neon_auth_project', args: (w) => ({ project_id: w.project_id, auth_provider: 'stack' }) },
 
   // Data API
-  { tool: 'create_data_api', args: (w) => ({ ...w.ids, database_name: 'neondb' }) },
+  { tool: 'create_data_api', args: (w) => ({ ...w.ids, database: 'neondb' }) },
   {
     tool: 'get_data_api',
     args: async (w, c) => {
-      await c.ok('create_data_api', { ...w.ids, database_name: 'neondb' });
-      return { ...w.ids, database_name: 'neondb' };
+      await c.ok('create_data_api', { ...w.ids, database: 'neondb' });
+      return { ...w.ids, database: 'neondb' };
     },
   },
   {
     tool: 'update_data_api',
     args: async (w, c) => {
-      await c.ok('create_data_api', { ...w.ids, database_name: 'neondb' });
-      return { ...w.ids, database_name: 'neondb', settings: { db_max_rows: 100 } };
+      await c.ok('create_data_api', { ...w.ids, database: 'neondb' });
+      return { ...w.ids, database: 'neondb', settings: { db_max_rows: 100 } };
     },
   },
   {
     tool: 'delete_data_api',
     args: async (w, c) => {
-      await c.ok('create_data_api', { ...w.ids, database_name: 'neondb' });
-      return { ...w.ids, database_name: 'neondb' };
+      await c.ok('create_data_api', { ...w.ids, database: 'neondb' });
+      return { ...w.ids, database: 'neondb' };
     },
   },
 

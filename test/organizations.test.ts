@@ -32,7 +32,7 @@ describe('organization API keys', () => {
     conn = await open();
     const created = await conn.ok('create_org_api_key', {
       org_id: 'org-acme',
-      key_name: 'deploy',
+      name: 'deploy',
       project_id: project.id,
     });
     expect(created.key).toMatch(/^napi_org_/);
@@ -41,7 +41,7 @@ describe('organization API keys', () => {
     await api.settle();
     expect(api.requests.at(-1)?.body).toEqual({ key_name: 'deploy', project_id: project.id });
 
-    await conn.ok('create_org_api_key', { org_id: 'org-acme', key_name: 'admin' });
+    await conn.ok('create_org_api_key', { org_id: 'org-acme', name: 'admin' });
     const listed = await conn.ok('list_org_api_keys', { org_id: 'org-acme' });
     expect(listed.api_keys.map((k: any) => [k.name, k.project_id])).toEqual([
       ['deploy', project.id],
@@ -61,7 +61,7 @@ describe('organization API keys', () => {
     conn = await open();
     const err = await conn.fails('create_org_api_key', {
       org_id: 'org-acme',
-      key_name: 'x',
+      name: 'x',
       project_id: project.id,
     });
     expect(err).toMatch(/HTTP 422: project .* does not belong to organization org-acme/);

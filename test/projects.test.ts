@@ -26,7 +26,7 @@ describe('project tools', () => {
     const res = await conn.mcp.callTool(
       {
         name: 'create_project',
-        arguments: { name: 'shop', database_name: 'shopdb', role_name: 'shop_owner' },
+        arguments: { name: 'shop', database: 'shopdb', role: 'shop_owner' },
       },
       { onprogress: (p) => progress.push(String(p.message)) },
     );

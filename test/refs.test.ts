@@ -3,6 +3,7 @@
  * name too, resolved by listing, through a real MCP client and the fake.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type * as z from 'zod';
 import { looksLikeId } from '../src/neon/refs.js';
 import { refFields } from '../src/tools/fields.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
@@ -25,13 +26,67 @@ describe('which arguments take names', () => {
       const refs = refFields(tool.input);
       for (const key of Object.keys(tool.input)) {
         const want = key === 'project_id' ? 'project' : branchLike.test(key) ? 'branch' : undefined;
-        if (want && refs[key] !== want) missing.push(`${tool.name}.${key}`);
+        // A branch that defaults to the default branch is resolved too (it is a branch reference).
+        const got = refs[key] === 'default-branch' ? 'branch' : refs[key];
+        if (want && got !== want) missing.push(`${tool.name}.${key}`);
       }
     }
     expect(missing).toEqual([]);
     // Sanity: the rule finds the fields it is about.
     const createBranch = ALL_TOOLS.find((t) => t.name === 'create_branch')!;
     expect(refFields(createBranch.input)).toEqual({ project_id: 'project', parent_id: 'branch' });
+  });
+
+  it('has one rule for branch_id: required only where the branch itself is the subject', () => {
+    // Tools that read or change the branch itself (or its snapshots, schedule, anonymization).
+    const subject = new Set([
+      'get_branch',
+      'update_branch',
+      'delete_branch',
+      'reset_branch_from_parent',
+      'restore_branch',
+      'set_default_branch',
+      'recover_branch',
+      'finalize_restore_branch',
+      'compare_schema',
+      'create_snapshot',
+      'get_snapshot_schedule',
+      'set_snapshot_schedule',
+      'anonymize_branch',
+      'get_branch_anonymization',
+    ]);
+    const wrong: string[] = [];
+    for (const tool of ALL_TOOLS) {
+      const field = tool.input.branch_id;
+      if (!field) continue;
+      const required = !(field as z.ZodType).safeParse(undefined).success;
+      if (required !== subject.has(tool.name))
+        wrong.push(`${tool.name}: ${required ? 'required' : 'optional'}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('says the rule once, in the server instructions (the fields do not repeat it)', async () => {
+    conn = await connect();
+    expect(conn.mcp.getInstructions()).toMatch(
+      /omitted branch_id or parent_id is the project default branch/,
+    );
+  });
+
+  it('acts on the default branch when a branch_id that was required before is left out', async () => {
+    const { project, branch } = api.fake.seedProject();
+    api.fake.makeBranch(project.id, { name: 'dev', parent_id: branch.id });
+    conn = await connect({ toolsets: ['databases'] });
+    const out = await conn.ok('create_database', { project_id: project.id, name: 'reports' });
+    expect(out.database).toMatchObject({ name: 'reports', owner_name: 'neondb_owner' });
+    expect(await requests()).toContain(`POST /projects/${project.id}/branches/${branch.id}/databases`);
+    // Named, it is the branch named; an ID costs no listing.
+    const before = (await requests()).length;
+    await conn.ok('delete_database', { project_id: project.id, branch_id: branch.id, database: 'reports' });
+    const after = (await requests()).slice(before);
+    expect(after.filter((r) => !/\/operations\//.test(r))).toEqual([
+      `DELETE /projects/${project.id}/branches/${branch.id}/databases/reports`,
+    ]);
   });
 
   it('tells IDs from names by Neon’s ID shapes', () => {

@@ -78,7 +78,7 @@ function argsFor(tool: ToolDef, overrides: Record<string, unknown> = {}): Record
   const named: Record<string, unknown> = {
     project_id: w.project.id,
     branch_id: w.branch.id,
-    endpoint_id: w.endpoint.id,
+    compute_id: w.endpoint.id,
     operation_id: w.op.id,
     database: 'neondb',
     role: 'neondb_owner',
@@ -89,7 +89,6 @@ function argsFor(tool: ToolDef, overrides: Record<string, unknown> = {}): Record
     migration_sql: 'create table t (id int)',
     table: 't',
     org_id: 'org-1',
-    key_name: 'k',
   };
   const args: Record<string, unknown> = {};
   for (const [field, schema] of Object.entries(tool.input) as [string, z.ZodType][]) {

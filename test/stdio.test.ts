@@ -138,7 +138,7 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
 
         const created = await client.callTool({
           name: 'create_project',
-          arguments: { name: `via-${era}`, database_name: 'appdb', role_name: 'app_owner' },
+          arguments: { name: `via-${era}`, database: 'appdb', role: 'app_owner' },
         });
         expect(created.isError, text(created)).toBeFalsy();
         const out = created.structuredContent as any;

@@ -19,7 +19,7 @@ export interface ConnectionTarget {
   branch_id?: string;
   database?: string;
   role?: string;
-  endpoint_id?: string;
+  compute_id?: string;
   pooled?: boolean;
 }
 
@@ -100,7 +100,7 @@ async function resolveWithOwner(
   const pooled = target.pooled ?? false;
   const { uri } = await client.get('/projects/{project_id}/connection_uri', {
     path: { project_id },
-    query: { branch_id, endpoint_id: target.endpoint_id, database_name: database, role_name: role, pooled },
+    query: { branch_id, endpoint_id: target.compute_id, database_name: database, role_name: role, pooled },
     signal,
   });
   return { conn: { project_id, branch_id, database, role, pooled, uri }, owner };

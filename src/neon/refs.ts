@@ -5,20 +5,25 @@
  * a tool marks as references (src/tools/fields.ts) before the handler runs.
  */
 import { InvalidArgumentError } from '../client/errors.js';
+import { defaultBranchId } from './connection.js';
 import type { NeonContext } from './context.js';
 
-export type RefKind = 'project' | 'branch';
+/**
+ * `default-branch`: a branch reference that, left out, is the project's default branch (the one
+ * optional-branch rule of every tool that acts on a branch's contents, src/tools/fields.ts).
+ */
+export type RefKind = 'project' | 'branch' | 'default-branch';
 
 /**
  * What Neon's IDs look like: projects `<words>-<digits>` ("fancy-bird-12345678"), branches `br-…`.
  * A name of that shape is taken as an ID (a project named "app-2024" must then be passed by its ID).
  */
-const ID_SHAPE: Record<RefKind, RegExp> = {
+const ID_SHAPE: Record<'project' | 'branch', RegExp> = {
   project: /^[a-z0-9]+(?:-[a-z0-9]+)*-\d+$/,
   branch: /^br-[a-z0-9]+(?:-[a-z0-9]+)*$/,
 };
 
-export function looksLikeId(kind: RefKind, value: string): boolean {
+export function looksLikeId(kind: 'project' | 'branch', value: string): boolean {
   return ID_SHAPE[kind].test(value);
 }
 
@@ -29,6 +34,7 @@ export function looksLikeId(kind: RefKind, value: string): boolean {
 export const REF_OPERATIONS: Record<RefKind, readonly string[]> = {
   project: ['listProjects', 'getProject'],
   branch: ['listProjectBranches'],
+  'default-branch': ['listProjectBranches'],
 };
 
 /** The fields of a tool's arguments that take a reference, by argument name. */
@@ -56,9 +62,14 @@ export async function resolveRefs(
   for (const key of keys.filter((k) => fields[k] === 'project')) {
     out[key] = await resolveProject(ctx, out[key] as string);
   }
-  const branchKeys = keys.filter((k) => fields[k] === 'branch' && !looksLikeId('branch', out[k] as string));
-  if (branchKeys.length === 0) return out;
   const project_id = out.project_id;
+  for (const key of Object.keys(fields).filter(
+    (k) => fields[k] === 'default-branch' && out[k] === undefined,
+  )) {
+    if (typeof project_id === 'string') out[key] = await defaultBranchId(ctx.client, project_id, ctx.signal);
+  }
+  const branchKeys = keys.filter((k) => fields[k] !== 'project' && !looksLikeId('branch', out[k] as string));
+  if (branchKeys.length === 0) return out;
   if (typeof project_id !== 'string') {
     throw new InvalidArgumentError(`${branchKeys.join(', ')} must be a branch ID (br-…) here.`);
   }

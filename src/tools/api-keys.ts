@@ -31,11 +31,11 @@ export const createApiKey = defineTool({
   toolset: 'api_keys',
   accountLevel: true,
   operations: ['createApiKey'],
-  input: { key_name: keyName },
+  input: { name: keyName },
   // Also returns warning, which labels the key as a secret.
   output: output({ api_key: apiKey, key: z.string() }),
   hints: CREATE,
-  async handler({ key_name }, { client, signal }) {
+  async handler({ name: key_name }, { client, signal }) {
     const res = await client.post('/api_keys', {
       body: { key_name } satisfies Schemas['ApiKeyCreateRequest'],
       signal,

@@ -8,7 +8,7 @@ import * as z from 'zod';
 import type { Body, HttpMethod, NeonClient, RequestOptions, Route, Schemas } from '../client/neon-client.js';
 import { checkShape } from '../neon/shape.js';
 import { defined } from '../neon/util.js';
-import { branchId, int, projectId, str, text } from './fields.js';
+import { int, onBranchId, projectId, str, text } from './fields.js';
 import {
   ACT,
   anyObject,
@@ -26,7 +26,7 @@ import {
 const neonAuth = item({ auth_provider: z.string(), branch_id: z.string() });
 
 const base = '/projects/{project_id}/branches/{branch_id}/auth' as const;
-const ids = { project_id: projectId, branch_id: branchId };
+const ids = { project_id: projectId, branch_id: onBranchId };
 type Ids = { project_id: string; branch_id: string };
 type UntypedRequest = (method: HttpMethod, route: Route, options: RequestOptions) => Promise<unknown>;
 
@@ -63,7 +63,7 @@ export const enableNeonAuth = defineTool({
   input: {
     ...ids,
     auth_provider: provider.default('better_auth').describe('auth provider'),
-    database_name: text(63).optional().describe('database name'),
+    database: text(63).optional().describe('database'),
   },
   // Also returns a `warning` about the secrets.
   output: output({
@@ -71,10 +71,13 @@ export const enableNeonAuth = defineTool({
     secrets: item({ pub_client_key: z.string(), secret_server_key: z.string() }),
   }),
   hints: CREATE,
-  async handler({ project_id, branch_id, auth_provider, database_name }, { client, signal }) {
+  async handler({ project_id, branch_id, auth_provider, database }, { client, signal }) {
     const res = await client.post(base, {
       path: { project_id, branch_id },
-      body: defined({ auth_provider, database_name }) as Schemas['EnableNeonAuthIntegrationRequest'],
+      body: defined({
+        auth_provider,
+        database_name: database,
+      }) as Schemas['EnableNeonAuthIntegrationRequest'],
       signal,
     });
     const { pub_client_key, secret_server_key, ...rest } = res;

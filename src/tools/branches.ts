@@ -266,7 +266,7 @@ export const createBranch = defineTool({
     try {
       const conn = await resolveConnection(
         client,
-        { project_id, branch_id, endpoint_id: endpoint.id },
+        { project_id, branch_id, compute_id: endpoint.id },
         signal,
       );
       Object.assign(result, { connection_uri: conn.uri, database: conn.database, role: conn.role });

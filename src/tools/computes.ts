@@ -8,12 +8,12 @@ import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { summarizeEndpoint } from '../neon/resources.js';
 import { defined } from '../neon/util.js';
 import {
-  branchId,
   checkCuRange,
   computeId,
   filterBranchId,
   maxCu,
   minCu,
+  onBranchId,
   projectId,
   suspendTimeout,
   text,
@@ -63,11 +63,11 @@ export const getCompute = defineTool({
   description: 'Get a compute (endpoint) and its settings.',
   toolset: 'computes',
   operations: ['getProjectEndpoint'],
-  input: { project_id: projectId, endpoint_id: computeId },
+  input: { project_id: projectId, compute_id: computeId },
   output: computeOut,
   hints: READ,
-  async handler({ project_id, endpoint_id }, { client, signal }) {
-    return { compute: await getEndpoint(client, project_id, endpoint_id, signal) };
+  async handler({ project_id, compute_id }, { client, signal }) {
+    return { compute: await getEndpoint(client, project_id, compute_id, signal) };
   },
 });
 
@@ -79,7 +79,7 @@ export const createCompute = defineTool({
   operations: ['createProjectEndpoint', 'getProjectEndpoint'],
   input: {
     project_id: projectId,
-    branch_id: branchId,
+    branch_id: onBranchId,
     type: z.enum(['read_write', 'read_only']).describe('Type'),
     min_cu: minCu,
     max_cu: maxCu,
@@ -122,7 +122,7 @@ export const updateCompute = defineTool({
   operations: ['updateProjectEndpoint', 'getProjectEndpoint'],
   input: {
     project_id: projectId,
-    endpoint_id: computeId,
+    compute_id: computeId,
     min_cu: minCu,
     max_cu: maxCu,
     suspend_timeout_seconds: suspendTimeout.optional(),
@@ -149,12 +149,12 @@ export const updateCompute = defineTool({
     }
     const body: Schemas['EndpointUpdateRequest'] = { endpoint: changes };
     const res = await client.patch(endpointRoute, {
-      path: { project_id: args.project_id, endpoint_id: args.endpoint_id },
+      path: { project_id: args.project_id, endpoint_id: args.compute_id },
       body,
       signal,
     });
     await wait(res.operations);
-    return { compute: await getEndpoint(client, args.project_id, args.endpoint_id, signal) };
+    return { compute: await getEndpoint(client, args.project_id, args.compute_id, signal) };
   },
 });
 
@@ -164,11 +164,11 @@ export const deleteCompute = defineTool({
   description: "Delete a compute; the branch's data stays.",
   toolset: 'computes',
   operations: ['deleteProjectEndpoint'],
-  input: { project_id: projectId, endpoint_id: computeId },
+  input: { project_id: projectId, compute_id: computeId },
   // Also returns deleted: true.
   output: computeOut,
   hints: DESTROY,
-  async handler({ project_id, endpoint_id }, { client, signal, wait }) {
+  async handler({ project_id, compute_id: endpoint_id }, { client, signal, wait }) {
     // 204 (no body) means it was already gone.
     const res = await client.delete(endpointRoute, {
       path: { project_id, endpoint_id },
@@ -192,10 +192,10 @@ function lifecycleTool(
     description,
     toolset: 'computes',
     operations: [operation, 'getProjectEndpoint'],
-    input: { project_id: projectId, endpoint_id: computeId },
+    input: { project_id: projectId, compute_id: computeId },
     output: computeOut,
     hints: ACT,
-    async handler({ project_id, endpoint_id }, { client, signal, wait }) {
+    async handler({ project_id, compute_id: endpoint_id }, { client, signal, wait }) {
       const route =
         verb === 'start'
           ? '/projects/{project_id}/endpoints/{endpoint_id}/start'

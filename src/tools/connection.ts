@@ -2,7 +2,7 @@
 import * as z from 'zod';
 import { resolveConnection } from '../neon/connection.js';
 import { readOnlyConnection } from '../neon/roles.js';
-import { connectionFields, endpointField, pooledField } from './fields.js';
+import { computeField, connectionFields, pooledField } from './fields.js';
 import { defineTool, output, READ, type ToolDef } from './framework.js';
 
 export const getConnectionString = defineTool({
@@ -11,7 +11,7 @@ export const getConnectionString = defineTool({
   description: 'Get a postgresql:// URI with password.',
   toolset: 'databases',
   operations: ['getConnectionURI', 'listProjectBranches', 'listProjectBranchDatabases'],
-  input: { ...connectionFields, endpoint_id: endpointField, pooled: pooledField },
+  input: { ...connectionFields, compute_id: computeField, pooled: pooledField },
   // Also returns project_id, branch_id, database, role and pooled (left out of the schema to save tokens),
   // and in read-only mode password_omitted when the URI has no password.
   output: output({ uri: z.string() }),

@@ -6,7 +6,7 @@ import * as z from 'zod';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { checkShape } from '../neon/shape.js';
 import { defined } from '../neon/util.js';
-import { branchId, databaseName, projectId } from './fields.js';
+import { databaseName, onBranchId, projectId } from './fields.js';
 import {
   anyObject,
   CREATE,
@@ -22,8 +22,14 @@ import {
 const dataApi = item({ url: z.string(), status: z.string() });
 
 const route = '/projects/{project_id}/branches/{branch_id}/data-api/{database_name}' as const;
-const ids = { project_id: projectId, branch_id: branchId, database_name: databaseName };
-type Ids = { project_id: string; branch_id: string; database_name: string };
+const ids = { project_id: projectId, branch_id: onBranchId, database: databaseName };
+type Ids = { project_id: string; branch_id: string; database: string };
+/** The route's path from the tool's arguments (`database` there, as in every tool). */
+const pathOf = ({ project_id, branch_id, database }: Ids) => ({
+  project_id,
+  branch_id,
+  database_name: database,
+});
 
 /** What Neon accepts in Data API settings (the advertised schema only names the keys). */
 const SETTINGS = z.strictObject({
@@ -42,7 +48,7 @@ const SETTINGS = z.strictObject({
 const settings = anyObject.describe('As get_data_api shows');
 
 async function read(client: NeonClient, path: Ids, signal: AbortSignal) {
-  return client.get(route, { path, signal });
+  return client.get(route, { path: pathOf(path), signal });
 }
 
 export const getDataApi = defineTool({
@@ -74,12 +80,12 @@ export const createDataApi = defineTool({
   },
   output: output({ data_api: dataApi }),
   hints: CREATE,
-  async handler({ project_id, branch_id, database_name, jwks_url, ...rest }, { client, signal }) {
+  async handler({ project_id, branch_id, database, jwks_url, ...rest }, { client, signal }) {
     if (rest.settings) checkShape(SETTINGS, rest.settings, 'settings');
-    const path = { project_id, branch_id, database_name };
+    const path = { project_id, branch_id, database };
     const auth = jwks_url ? { auth_provider: 'external' as const, jwks_url } : {};
     await client.post(route, {
-      path,
+      path: pathOf(path),
       body: defined({ ...auth, ...rest }) as Schemas['DataAPICreateRequest'],
       signal,
     });
@@ -96,11 +102,11 @@ export const updateDataApi = defineTool({
   input: { ...ids, settings: settings.optional() },
   output: output({ data_api: dataApi }),
   hints: UPDATE,
-  async handler({ project_id, branch_id, database_name, settings }, { client, signal }) {
+  async handler({ project_id, branch_id, database, settings }, { client, signal }) {
     if (settings) checkShape(SETTINGS, settings, 'settings');
-    const path = { project_id, branch_id, database_name };
+    const path = { project_id, branch_id, database };
     await client.patch(route, {
-      path,
+      path: pathOf(path),
       body: defined({ settings }) as Schemas['DataAPIUpdateRequest'],
       signal,
     });
@@ -118,8 +124,8 @@ export const deleteDataApi = defineTool({
   output: output({ deleted: z.string() }),
   hints: DESTROY,
   async handler(path, { client, signal }) {
-    await client.delete(route, { path, signal });
-    return { deleted: path.database_name };
+    await client.delete(route, { path: pathOf(path), signal });
+    return { deleted: path.database };
   },
 });
 

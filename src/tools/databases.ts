@@ -1,13 +1,13 @@
 /**
- * Databases on a branch. Reads default to the project's default branch; changes need the branch named,
- * so nothing is changed on a branch the agent did not choose.
+ * Databases on a branch. `branch_id` is optional in every tool here, reads and changes alike: like the
+ * SQL tools, they act on the project's default branch when it is left out (fields.ts `onBranchId`).
  */
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { defaultBranchId } from '../neon/connection.js';
 import { defined, pick } from '../neon/util.js';
-import { branchId, databaseName, projectId, readBranchId, roleName } from './fields.js';
+import { databaseName, onBranchId, projectId, readBranchId, roleName } from './fields.js';
 import { CREATE, DESTROY, defineTool, item, output, READ, type ToolDef, UPDATE } from './framework.js';
 
 /** A database by its name and owner (the role SQL tools connect as by default). */
@@ -102,7 +102,7 @@ export const createDatabase = defineTool({
   ],
   input: {
     project_id: projectId,
-    branch_id: branchId,
+    branch_id: onBranchId,
     name: databaseName.describe('Name'),
     owner: roleName.optional().describe('Owner'),
   },
@@ -125,17 +125,17 @@ export const updateDatabase = defineTool({
   operations: ['updateProjectBranchDatabase', 'getProjectBranchDatabase'],
   input: {
     project_id: projectId,
-    branch_id: branchId,
+    branch_id: onBranchId,
     database: databaseArg,
-    new_name: databaseName.optional().describe('New name'),
+    name: databaseName.optional().describe('New name'),
     owner: roleName.optional().describe('Owner'),
   },
   output: output({ database }),
   hints: UPDATE,
-  async handler({ project_id, branch_id, database, new_name, owner }, { client, signal, wait }) {
+  async handler({ project_id, branch_id, database, name: new_name, owner }, { client, signal, wait }) {
     const changes = defined({ name: new_name, owner_name: owner });
     if (Object.keys(changes).length === 0) {
-      throw new InvalidArgumentError('Nothing to change: give new_name or owner.');
+      throw new InvalidArgumentError('Nothing to change: give name or owner.');
     }
     const body: Schemas['DatabaseUpdateRequest'] = { database: changes };
     const res = await client.patch(dbRoute, {
@@ -155,7 +155,7 @@ export const deleteDatabase = defineTool({
   description: 'Delete a database and all its data.',
   toolset: 'databases',
   operations: ['deleteProjectBranchDatabase'],
-  input: { project_id: projectId, branch_id: branchId, database: databaseArg },
+  input: { project_id: projectId, branch_id: onBranchId, database: databaseArg },
   // Also returns deleted: true.
   output: output({ database }),
   hints: DESTROY,

@@ -38,7 +38,7 @@ export function pgName(what: string) {
 const references = z.registry<{ ref: RefKind }>();
 
 /** Names are what Neon allows (1 to 256 characters); an ID is one such string too. */
-const refString = (kind: RefKind) =>
+const refString = (kind: 'project' | 'branch') =>
   z.string().refine((v) => v.length >= 1 && v.length <= 256 && !/\p{Cc}/u.test(v), {
     message: `must be a ${kind} ID or name (1 to 256 characters)`,
   });
@@ -55,6 +55,19 @@ export function branchRef(description: string) {
   const field = refString('branch').describe(description);
   references.add(field, { ref: 'branch' });
   return field;
+}
+
+/**
+ * The branch a tool acts on (its databases, roles, computes, Neon Auth, Data API, storage, functions),
+ * as opposed to a branch that is itself the subject (get_branch, delete_branch, …, which take `branchId`).
+ * Optional by one rule for every such tool: when left out, src/neon/refs.ts puts the project's default
+ * branch in before the handler runs, so a handler always receives a branch ID. The cast says so to the
+ * type checker; the advertised schema (built from the runtime value) shows the field as optional.
+ */
+export function onBranchRef(description: string): z.ZodString {
+  const field = refString('branch').describe(description).optional();
+  references.add(field, { ref: 'default-branch' });
+  return field as unknown as z.ZodString;
 }
 
 /** Which reference a field of an input shape takes, looking through `.optional()` and the like. */
@@ -85,11 +98,18 @@ export function refFields(shape: z.ZodRawShape): RefFields {
  */
 export const projectId = projectRef('project ID');
 export const branchId = branchRef('branch ID');
+/*
+ * One rule for every optional branch argument (issue 9, item 5): left out, it is the project's default
+ * branch. The rule is said once, in the server's instructions and the README, rather than in each of
+ * the ~60 fields that follow it (about 400 tokens of every tools/list, over the 135-per-tool budget);
+ * so these descriptions restate the field's name and are not advertised.
+ */
+/** The branch a tool acts on: optional, filled in with the default branch (see `onBranchRef`). */
+export const onBranchId = onBranchRef('branch ID');
 /** An optional branch (or parent): the project's default branch when left out. */
-export const optionalBranchId = branchRef('Default: default branch').optional();
+export const optionalBranchId = branchRef('branch ID').optional();
 /** An optional branch that narrows a list or a scope: all branches when left out. */
 export const filterBranchId = branchRef('Only this branch').optional();
-export const endpointId = neonId('endpoint').describe('Compute ID');
 export const operationId = neonId('operation').describe('From list_operations');
 export const orgId = neonId('org').describe('From list_organizations');
 export const databaseName = pgName('database');
@@ -152,8 +172,11 @@ export const neonIdList = (what: string, min: number, max: number) =>
 
 /* ---------------------------------------------------------------- computes */
 
-/** `endpoint_id`: Neon's name for a compute, which the tools call computes. */
-export const computeId = endpointId;
+/**
+ * `compute_id`: a compute's ID, as answers carry it (`compute.id`, `computes[].id`); Neon's API calls
+ * computes endpoints (`endpoint_id`), the tools and their answers call them computes.
+ */
+export const computeId = neonId('compute');
 /** A compute size in Compute Units; bounds enforced by validation, whose message names them. */
 export const computeUnit = z
   .number()
@@ -209,9 +232,7 @@ export const connectionFields = {
   role: roleName.optional().describe('Default: database owner'),
 };
 
-export const endpointField = neonId('endpoint')
-  .optional()
-  .describe("Default: the branch's read-write compute");
+export const computeField = neonId('compute').optional().describe("Default: the branch's read-write compute");
 export const pooledField = z.boolean().optional().describe('Pooled');
 
 export const sqlText = z.string().min(1).max(100_000);

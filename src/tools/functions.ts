@@ -10,7 +10,7 @@ import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { featureStatus } from '../neon/features.js';
 import { pollStatus } from '../neon/status.js';
 import { pick } from '../neon/util.js';
-import { branchId, cursor, projectId, str } from './fields.js';
+import { cursor, onBranchId, projectId, str } from './fields.js';
 import { CREATE, DESTROY, defineTool, item, output, READ, type ToolDef, UPDATE } from './framework.js';
 
 const fn = item({ slug: z.string(), name: z.string() });
@@ -64,7 +64,7 @@ export const listFunctions = defineTool({
   toolset: 'functions',
   beta: true,
   operations: ['listProjectBranchFunctions'],
-  input: { project_id: projectId, branch_id: branchId, cursor },
+  input: { project_id: projectId, branch_id: onBranchId, cursor },
   output: output({ functions: z.array(fn), next_cursor: z.string().optional() }),
   hints: READ,
   async handler({ project_id, branch_id, cursor }, { client, signal }) {
@@ -85,7 +85,7 @@ export const getFunctionTool = defineTool({
   toolset: 'functions',
   beta: true,
   operations: ['getProjectBranchFunction'],
-  input: { project_id: projectId, branch_id: branchId, slug },
+  input: { project_id: projectId, branch_id: onBranchId, slug },
   output: output({ function: fn }),
   hints: READ,
   async handler(path, { client, signal }) {
@@ -102,7 +102,7 @@ export const renameFunction = defineTool({
   operations: ['updateProjectBranchFunction'],
   input: {
     project_id: projectId,
-    branch_id: branchId,
+    branch_id: onBranchId,
     slug,
     name: str(256)
       .refine((v) => v.trim().length > 0, { message: 'must not be blank' })
@@ -128,7 +128,7 @@ export const deleteFunction = defineTool({
   toolset: 'functions',
   beta: true,
   operations: ['deleteProjectBranchFunction'],
-  input: { project_id: projectId, branch_id: branchId, slug },
+  input: { project_id: projectId, branch_id: onBranchId, slug },
   output: output({ deleted: z.string() }),
   hints: DESTROY,
   async handler(path, { client, signal }) {
@@ -152,7 +152,7 @@ export const deployFunction = defineTool({
   operations: ['createProjectBranchFunctionDeployment', 'getProjectBranchFunction'],
   input: {
     project_id: projectId,
-    branch_id: branchId,
+    branch_id: onBranchId,
     slug,
     files: textMap('Path → text'),
     zip_base64: z
@@ -310,7 +310,7 @@ export const getAiGateway = defineTool({
   toolset: 'functions',
   beta: true,
   operations: ['getProjectBranchAiGateway'],
-  input: { project_id: projectId, branch_id: branchId },
+  input: { project_id: projectId, branch_id: onBranchId },
   output: output({ ai_gateway: item({ enabled: z.boolean(), base_url: z.string() }) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {

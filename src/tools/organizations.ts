@@ -69,13 +69,13 @@ export const createOrgApiKey = defineTool({
   operations: ['createOrgApiKey'],
   input: {
     org_id: org,
-    key_name: keyName,
+    name: keyName,
     project_id: projectId.optional().describe('Only this project'),
   },
   // Also returns warning, which labels the key as a secret.
   output: output({ api_key: apiKey, key: z.string() }),
   hints: CREATE,
-  async handler({ org_id, key_name, project_id }, { client, signal }) {
+  async handler({ org_id, name: key_name, project_id }, { client, signal }) {
     const body: Schemas['OrgApiKeyCreateRequest'] = project_id ? { key_name, project_id } : { key_name };
     const res = await client.post('/organizations/{org_id}/api_keys', {
       path: { org_id },

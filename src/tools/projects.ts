@@ -117,16 +117,16 @@ export const createProject = defineTool({
       .describe('PG version'),
     org_id: org.optional(),
     default_branch_name: nameOf(256).optional().describe('Default branch name'),
-    database_name: pgName('database').optional(),
-    role_name: pgName('role').optional(),
+    database: pgName('database').optional().describe('First database'),
+    role: pgName('role').optional().describe('First role'),
   },
   // Also returns branch, endpoints, databases and roles (left out of the schema to save tokens).
   output: output({ project: resource, connection_uri: z.string().optional() }),
   hints: CREATE,
   async handler(args, { client, signal, wait }) {
     const branch =
-      args.default_branch_name || args.database_name || args.role_name
-        ? { name: args.default_branch_name, database_name: args.database_name, role_name: args.role_name }
+      args.default_branch_name || args.database || args.role
+        ? { name: args.default_branch_name, database_name: args.database, role_name: args.role }
         : undefined;
     const body: Schemas['ProjectCreateRequest'] = {
       project: {
@@ -400,16 +400,16 @@ export const listAdvisorIssues = defineTool({
   input: {
     project_id: projectId,
     branch_id: optionalBranchId,
-    database_name: databaseName.optional().describe('Required if several'),
+    database: databaseName.optional().describe('Required if several'),
     category: z.enum(['SECURITY', 'PERFORMANCE']).optional().describe('Category'),
     min_severity: z.enum(['INFO', 'WARN', 'ERROR']).optional().describe('Min severity'),
   },
   output: output({ issues: items({ name: z.string(), level: z.string() }) }),
   hints: READ,
-  async handler({ project_id, ...query }, { client, signal }) {
+  async handler({ project_id, database, ...rest }, { client, signal }) {
     const res = await client.get('/projects/{project_id}/advisors', {
       path: { project_id },
-      query,
+      query: { ...rest, database_name: database },
       signal,
     });
     return {

@@ -10,7 +10,7 @@ import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { defaultBranchId } from '../neon/connection.js';
 import { createRoleWithAccess, LIMITED_ROLE_OPERATIONS } from '../neon/roles.js';
 import { pick } from '../neon/util.js';
-import { branchId, databaseName, projectId, readBranchId, roleName } from './fields.js';
+import { databaseName, onBranchId, projectId, readBranchId, roleName } from './fields.js';
 import { ACT, CREATE, DESTROY, defineTool, item, output, READ, type ToolDef } from './framework.js';
 
 type Role = Schemas['Role'];
@@ -104,7 +104,7 @@ export const createRole = defineTool({
   operations: ['createProjectBranchRole', ...LIMITED_ROLE_OPERATIONS],
   input: {
     project_id: projectId,
-    branch_id: branchId,
+    branch_id: onBranchId,
     name: roleName.describe('Name'),
     access,
     database: databaseName.optional().describe('For read_only/read_write (default: first)'),
@@ -162,7 +162,7 @@ export const deleteRole = defineTool({
   description: 'Delete a Postgres role; fails while it owns a database.',
   toolset: 'roles',
   operations: ['deleteProjectBranchRole'],
-  input: { project_id: projectId, branch_id: branchId, role: roleArg },
+  input: { project_id: projectId, branch_id: onBranchId, role: roleArg },
   // Also returns deleted: true.
   output: output({ role }),
   hints: DESTROY,
@@ -183,7 +183,7 @@ export const revealRolePassword = defineTool({
   description: "Show a role's password (secret).",
   toolset: 'roles',
   operations: ['getProjectBranchRolePassword'],
-  input: { project_id: projectId, branch_id: branchId, role: roleArg },
+  input: { project_id: projectId, branch_id: onBranchId, role: roleArg },
   output: passwordOut,
   hints: ACT,
   async handler({ project_id, branch_id, role }, { client, signal }) {
@@ -208,7 +208,7 @@ export const resetRolePassword = defineTool({
   description: 'Give a role a new password; the old one stops working.',
   toolset: 'roles',
   operations: ['resetProjectBranchRolePassword'],
-  input: { project_id: projectId, branch_id: branchId, role: roleArg },
+  input: { project_id: projectId, branch_id: onBranchId, role: roleArg },
   output: passwordOut,
   // The old password stops working (clients break), and every call makes a new one.
   hints: { ...DESTROY, idempotentHint: false },

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
 import { featureStatus } from '../neon/features.js';
 import { defined, pick } from '../neon/util.js';
-import { branchId, cursor, projectId, str, text } from './fields.js';
+import { cursor, onBranchId, projectId, str, text } from './fields.js';
 import { ACT, CREATE, DESTROY, defineTool, item, items, output, READ, type ToolDef } from './framework.js';
 
 const bucketOut = item({ name: z.string(), access_level: z.string() });
@@ -26,7 +26,7 @@ export const getStorage = defineTool({
   toolset: 'storage',
   beta: true,
   operations: ['getProjectBranchStorage', 'listProjectBranchBuckets'],
-  input: { project_id: projectId, branch_id: branchId },
+  input: { project_id: projectId, branch_id: onBranchId },
   // Also returns `buckets` when storage is enabled.
   output: output({
     storage: item({ enabled: z.boolean(), s3_endpoint: z.string() }),
@@ -56,7 +56,7 @@ export const createBucket = defineTool({
   operations: ['createProjectBranchBucket'],
   input: {
     project_id: projectId,
-    branch_id: branchId,
+    branch_id: onBranchId,
     name: str(255).describe('name'),
     public_read: z.boolean().optional().describe('Default private'),
   },
@@ -87,7 +87,7 @@ export const deleteBucket = defineTool({
   toolset: 'storage',
   beta: true,
   operations: ['deleteProjectBranchBucket'],
-  input: { project_id: projectId, branch_id: branchId, bucket },
+  input: { project_id: projectId, branch_id: onBranchId, bucket },
   output: output({ deleted: z.string() }),
   hints: DESTROY,
   async handler({ project_id, branch_id, bucket }, { client, signal }) {
@@ -108,7 +108,7 @@ export const listBucketObjects = defineTool({
   operations: ['listProjectBranchBucketObjects'],
   input: {
     project_id: projectId,
-    branch_id: branchId,
+    branch_id: onBranchId,
     bucket,
     prefix: text(1024).optional().describe('prefix'),
     delimiter: text(16).optional().describe('delimiter'),
@@ -147,7 +147,7 @@ export const readBucketObject = defineTool({
   toolset: 'storage',
   beta: true,
   operations: ['getProjectBranchBucketObject'],
-  input: { project_id: projectId, branch_id: branchId, bucket, key: objectKey },
+  input: { project_id: projectId, branch_id: onBranchId, bucket, key: objectKey },
   // Also returns `truncated` when cut.
   output: output({ size: z.number(), text: z.string().optional() }),
   hints: READ,
@@ -229,7 +229,7 @@ export const deleteBucketObjects = defineTool({
   operations: ['deleteProjectBranchBucketObject', 'deleteProjectBranchBucketObjectsByPrefix'],
   input: {
     project_id: projectId,
-    branch_id: branchId,
+    branch_id: onBranchId,
     bucket,
     key: objectKey.optional(),
     prefix: text(1024).optional().describe('prefix'),
@@ -273,7 +273,7 @@ export const presignBucketObject = defineTool({
   operations: ['presignProjectBranchBucketObject'],
   input: {
     project_id: projectId,
-    branch_id: branchId,
+    branch_id: onBranchId,
     bucket,
     key: objectKey,
     upload: z.boolean().optional().describe('upload'),
@@ -322,7 +322,7 @@ export const createBranchCredential = defineTool({
   operations: ['createCredential'],
   input: {
     project_id: projectId,
-    branch_id: branchId,
+    branch_id: onBranchId,
     scopes: z
       .array(z.enum(['storage:read', 'storage:write', 'ai_gateway:invoke', 'functions:invoke']))
       .refine((v) => v.length > 0, { message: 'give at least one scope' })
@@ -359,7 +359,7 @@ export const listBranchCredentials = defineTool({
   toolset: 'storage',
   beta: true,
   operations: ['listCredentials'],
-  input: { project_id: projectId, branch_id: branchId },
+  input: { project_id: projectId, branch_id: onBranchId },
   output: output({ credentials: z.array(credential) }),
   hints: READ,
   async handler({ project_id, branch_id }, { client, signal }) {
@@ -380,7 +380,7 @@ export const revokeBranchCredential = defineTool({
   operations: ['revokeCredential'],
   input: {
     project_id: projectId,
-    branch_id: branchId,
+    branch_id: onBranchId,
     token_id: str(128).describe('From list_branch_credentials'),
   },
   output: output({ revoked: z.string() }),

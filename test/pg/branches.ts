@@ -46,6 +46,11 @@ export interface BranchDatabases {
   ): Promise<R[]>;
   /** A plain-text schema dump of a branch's database (what the fake's schema endpoints return). */
   dump(branchId: string, database: string): Promise<string>;
+  /**
+   * Drops a branch's databases, so that the next use copies them from its parent again: what a reset
+   * from the parent does to the data on Neon.
+   */
+  reset(branchId: string): Promise<void>;
 }
 
 /**
@@ -129,6 +134,15 @@ export function useBranchDatabases(
     },
     async dump(branchId, database) {
       return dumpSchema(getPg(), await ensure(branchId, database));
+    },
+    async reset(branchId) {
+      const prefix = branchDatabase(branchId, '');
+      for (const [name, pending] of [...created]) {
+        if (!name.startsWith(prefix)) continue;
+        created.delete(name);
+        await pending.catch(() => undefined);
+        await getPg().query('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      }
     },
   };
 }
