@@ -37,7 +37,7 @@ describe('which arguments take names', () => {
     expect(refFields(createBranch.input)).toEqual({ project_id: 'project', parent_id: 'branch' });
   });
 
-  it('has one rule for branch_id: required only where the branch itself is the subject', () => {
+  it('has one rule for branch_id: required where the branch is the subject or something on it is destroyed', () => {
     // Tools that read or change the branch itself (or its snapshots, schedule, anonymization).
     const subject = new Set([
       'get_branch',
@@ -55,6 +55,22 @@ describe('which arguments take names', () => {
       'anonymize_branch',
       'get_branch_anonymization',
     ]);
+    // Tools that delete or revoke something on a branch: a forgotten branch_id must not make them act
+    // on the default branch (often production).
+    const destroying = [
+      'delete_database',
+      'delete_role',
+      'reset_role_password',
+      'disable_neon_auth',
+      'delete_neon_auth_user',
+      'delete_neon_auth_oauth_provider',
+      'delete_data_api',
+      'delete_bucket',
+      'delete_bucket_objects',
+      'revoke_branch_credential',
+      'delete_function',
+    ];
+    for (const name of destroying) subject.add(name);
     const wrong: string[] = [];
     for (const tool of ALL_TOOLS) {
       const field = tool.input.branch_id;
@@ -87,6 +103,11 @@ describe('which arguments take names', () => {
     expect(after.filter((r) => !/\/operations\//.test(r))).toEqual([
       `DELETE /projects/${project.id}/branches/${branch.id}/databases/reports`,
     ]);
+    // Deleting needs the branch named: left out, nothing is sent.
+    const res = await conn.call('delete_database', { project_id: project.id, database: 'reports' });
+    expect(res.isError).toBe(true);
+    expect(JSON.stringify(res.content)).toMatch(/branch_id/);
+    expect((await requests()).slice(before + after.length)).toEqual([]);
   });
 
   it('tells IDs from names by Neon’s ID shapes', () => {

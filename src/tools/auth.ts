@@ -8,7 +8,7 @@ import * as z from 'zod';
 import type { Body, HttpMethod, NeonClient, RequestOptions, Route, Schemas } from '../client/neon-client.js';
 import { checkShape } from '../neon/shape.js';
 import { defined } from '../neon/util.js';
-import { int, onBranchId, projectId, str, text } from './fields.js';
+import { branchId, int, onBranchId, projectId, str, text } from './fields.js';
 import {
   ACT,
   anyObject,
@@ -27,6 +27,8 @@ const neonAuth = item({ auth_provider: z.string(), branch_id: z.string() });
 
 const base = '/projects/{project_id}/branches/{branch_id}/auth' as const;
 const ids = { project_id: projectId, branch_id: onBranchId };
+/** What deletes names its branch (the optional-branch rule in fields.ts). */
+const namedIds = { project_id: projectId, branch_id: branchId };
 type Ids = { project_id: string; branch_id: string };
 type UntypedRequest = (method: HttpMethod, route: Route, options: RequestOptions) => Promise<unknown>;
 
@@ -155,7 +157,7 @@ export const disableNeonAuth = defineTool({
   toolset: 'auth',
   beta: true,
   operations: ['disableNeonAuth'],
-  input: { ...ids, delete_data: z.boolean().optional().describe('delete data') },
+  input: { ...namedIds, delete_data: z.boolean().optional().describe('delete data') },
   output: output({ disabled: z.boolean() }),
   hints: DESTROY,
   async handler({ project_id, branch_id, delete_data }, { client, signal }) {
@@ -384,7 +386,7 @@ export const deleteNeonAuthOauthProvider = defineTool({
   operations: ['deleteBranchNeonAuthOauthProvider'],
   // The same values as set_neon_auth_oauth_provider advertises; enforced here, not repeated (tokens).
   input: {
-    ...ids,
+    ...namedIds,
     provider: z
       .string()
       .refine((v) => (oauthProvider.options as readonly string[]).includes(v), {
@@ -436,7 +438,7 @@ export const deleteNeonAuthUser = defineTool({
   toolset: 'auth',
   beta: true,
   operations: ['deleteBranchNeonAuthUser'],
-  input: { ...ids, user_id: userId },
+  input: { ...namedIds, user_id: userId },
   output: output({ deleted: z.string() }),
   hints: DESTROY,
   async handler({ project_id, branch_id, user_id }, { client, signal }) {

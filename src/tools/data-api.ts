@@ -6,7 +6,7 @@ import * as z from 'zod';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { checkShape } from '../neon/shape.js';
 import { defined } from '../neon/util.js';
-import { databaseName, onBranchId, projectId } from './fields.js';
+import { branchId, databaseName, onBranchId, projectId } from './fields.js';
 import {
   anyObject,
   CREATE,
@@ -23,6 +23,8 @@ const dataApi = item({ url: z.string(), status: z.string() });
 
 const route = '/projects/{project_id}/branches/{branch_id}/data-api/{database_name}' as const;
 const ids = { project_id: projectId, branch_id: onBranchId, database: databaseName };
+/** What deletes names its branch (the optional-branch rule in fields.ts). */
+const namedIds = { project_id: projectId, branch_id: branchId, database: databaseName };
 type Ids = { project_id: string; branch_id: string; database: string };
 /** The route's path from the tool's arguments (`database` there, as in every tool). */
 const pathOf = ({ project_id, branch_id, database }: Ids) => ({
@@ -120,7 +122,7 @@ export const deleteDataApi = defineTool({
   description: "Turn off a database's Data API.",
   toolset: 'data_api',
   operations: ['deleteProjectBranchDataAPI'],
-  input: ids,
+  input: namedIds,
   output: output({ deleted: z.string() }),
   hints: DESTROY,
   async handler(path, { client, signal }) {

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { defaultBranchId } from '../neon/connection.js';
 import { defined, pick } from '../neon/util.js';
-import { databaseName, onBranchId, projectId, readBranchId, roleName } from './fields.js';
+import { branchId, databaseName, onBranchId, projectId, readBranchId, roleName } from './fields.js';
 import { CREATE, DESTROY, defineTool, item, output, READ, type ToolDef, UPDATE } from './framework.js';
 
 /** A database by its name and owner (the role SQL tools connect as by default). */
@@ -155,7 +155,7 @@ export const deleteDatabase = defineTool({
   description: 'Delete a database and all its data.',
   toolset: 'databases',
   operations: ['deleteProjectBranchDatabase'],
-  input: { project_id: projectId, branch_id: onBranchId, database: databaseArg },
+  input: { project_id: projectId, branch_id: branchId, database: databaseArg },
   // Also returns deleted: true.
   output: output({ database }),
   hints: DESTROY,

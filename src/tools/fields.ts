@@ -59,7 +59,9 @@ export function branchRef(description: string) {
 
 /**
  * The branch a tool acts on (its databases, roles, computes, Neon Auth, Data API, storage, functions),
- * as opposed to a branch that is itself the subject (get_branch, delete_branch, …, which take `branchId`).
+ * as opposed to a branch that is itself the subject (get_branch, delete_branch, …, which take `branchId`)
+ * and to tools that delete or revoke something on a branch (delete_database, delete_role, …: `branchId`
+ * too, so a forgotten argument never destroys something on the default branch).
  * Optional by one rule for every such tool: when left out, src/neon/refs.ts puts the project's default
  * branch in before the handler runs, so a handler always receives a branch ID. The cast says so to the
  * type checker; the advertised schema (built from the runtime value) shows the field as optional.

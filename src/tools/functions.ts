@@ -10,7 +10,7 @@ import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { featureStatus } from '../neon/features.js';
 import { pollStatus } from '../neon/status.js';
 import { pick } from '../neon/util.js';
-import { cursor, onBranchId, projectId, str } from './fields.js';
+import { branchId, cursor, onBranchId, projectId, str } from './fields.js';
 import { CREATE, DESTROY, defineTool, item, output, READ, type ToolDef, UPDATE } from './framework.js';
 
 const fn = item({ slug: z.string(), name: z.string() });
@@ -128,7 +128,7 @@ export const deleteFunction = defineTool({
   toolset: 'functions',
   beta: true,
   operations: ['deleteProjectBranchFunction'],
-  input: { project_id: projectId, branch_id: onBranchId, slug },
+  input: { project_id: projectId, branch_id: branchId, slug },
   output: output({ deleted: z.string() }),
   hints: DESTROY,
   async handler(path, { client, signal }) {

@@ -10,7 +10,7 @@ import type { NeonClient, Schemas } from '../client/neon-client.js';
 import { defaultBranchId } from '../neon/connection.js';
 import { createRoleWithAccess, LIMITED_ROLE_OPERATIONS } from '../neon/roles.js';
 import { pick } from '../neon/util.js';
-import { databaseName, onBranchId, projectId, readBranchId, roleName } from './fields.js';
+import { branchId, databaseName, onBranchId, projectId, readBranchId, roleName } from './fields.js';
 import { ACT, CREATE, DESTROY, defineTool, item, output, READ, type ToolDef } from './framework.js';
 
 type Role = Schemas['Role'];
@@ -162,7 +162,7 @@ export const deleteRole = defineTool({
   description: 'Delete a Postgres role; fails while it owns a database.',
   toolset: 'roles',
   operations: ['deleteProjectBranchRole'],
-  input: { project_id: projectId, branch_id: onBranchId, role: roleArg },
+  input: { project_id: projectId, branch_id: branchId, role: roleArg },
   // Also returns deleted: true.
   output: output({ role }),
   hints: DESTROY,
@@ -208,7 +208,7 @@ export const resetRolePassword = defineTool({
   description: 'Give a role a new password; the old one stops working.',
   toolset: 'roles',
   operations: ['resetProjectBranchRolePassword'],
-  input: { project_id: projectId, branch_id: onBranchId, role: roleArg },
+  input: { project_id: projectId, branch_id: branchId, role: roleArg },
   output: passwordOut,
   // The old password stops working (clients break), and every call makes a new one.
   hints: { ...DESTROY, idempotentHint: false },

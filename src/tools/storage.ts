@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../client/errors.js';
 import type { Schemas } from '../client/neon-client.js';
 import { featureStatus } from '../neon/features.js';
 import { defined, pick } from '../neon/util.js';
-import { cursor, onBranchId, projectId, str, text } from './fields.js';
+import { branchId, cursor, onBranchId, projectId, str, text } from './fields.js';
 import { ACT, CREATE, DESTROY, defineTool, item, items, output, READ, type ToolDef } from './framework.js';
 
 const bucketOut = item({ name: z.string(), access_level: z.string() });
@@ -87,7 +87,7 @@ export const deleteBucket = defineTool({
   toolset: 'storage',
   beta: true,
   operations: ['deleteProjectBranchBucket'],
-  input: { project_id: projectId, branch_id: onBranchId, bucket },
+  input: { project_id: projectId, branch_id: branchId, bucket },
   output: output({ deleted: z.string() }),
   hints: DESTROY,
   async handler({ project_id, branch_id, bucket }, { client, signal }) {
@@ -229,7 +229,7 @@ export const deleteBucketObjects = defineTool({
   operations: ['deleteProjectBranchBucketObject', 'deleteProjectBranchBucketObjectsByPrefix'],
   input: {
     project_id: projectId,
-    branch_id: onBranchId,
+    branch_id: branchId,
     bucket,
     key: objectKey.optional(),
     prefix: text(1024).optional().describe('prefix'),
@@ -380,7 +380,7 @@ export const revokeBranchCredential = defineTool({
   operations: ['revokeCredential'],
   input: {
     project_id: projectId,
-    branch_id: onBranchId,
+    branch_id: branchId,
     token_id: str(128).describe('From list_branch_credentials'),
   },
   output: output({ revoked: z.string() }),
