@@ -84,7 +84,7 @@ describe('neon-mcp --http', () => {
         expect((listed.structuredContent as any).projects.map((p: any) => p.name)).toEqual(['http-app']);
         const created = await client.callTool({
           name: 'create_project',
-          arguments: { name: `via-http-${era}`, database_name: 'appdb', role_name: 'app_owner' },
+          arguments: { name: `via-http-${era}`, database: 'appdb', role: 'app_owner' },
         });
         expect(created.isError, text(created)).toBeFalsy();
         expect(JSON.stringify(created)).not.toContain(TEST_KEY);

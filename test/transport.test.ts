@@ -325,7 +325,7 @@ describe('SIGTERM', () => {
     const gone = Date.now() + 2_000;
     while ((await running()) > 0 && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
     expect(await running()).toBe(0);
-    expect(peer.stderr).toMatch(/SIGTERM: cancelling calls in flight/);
+    expect(peer.stderr).toMatch(/SIGTERM: stopping \(calls in flight are finished or cancelled\)/);
   }, 60_000);
 });
 

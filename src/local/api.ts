@@ -51,6 +51,15 @@ const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const password = () => `npg_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
 
 /** Neon's objects without the fields local mode keeps for itself (`_physical`, `_password`, `_tag`). */
+/** A branch's annotation as Neon answers it (AnnotationData). */
+function annotationOf(branch: Doc): Doc {
+  return {
+    object: { type: 'console/branch', id: branch.id },
+    value: branch._annotations ?? {},
+    ...(branch._annotations ? { created_at: branch.created_at, updated_at: branch.created_at } : {}),
+  };
+}
+
 function visible(doc: Doc): Doc {
   return Object.fromEntries(Object.entries(doc).filter(([k]) => !k.startsWith('_')));
 }
@@ -423,6 +432,9 @@ export class LocalNeon {
       parent_timestamp: now(),
       ...(spec.protected !== undefined ? { protected: Boolean(spec.protected) } : {}),
       ...(spec.expires_at ? { expires_at: spec.expires_at } : {}),
+      // Kept as given and answered on get and list, as Neon does: pending migrations and tunings keep
+      // their record there (src/neon/pending.ts).
+      ...(body.annotation_value ? { _annotations: { ...body.annotation_value } } : {}),
     });
     const endpoints: Doc[] = [];
     try {
@@ -540,7 +552,11 @@ export class LocalNeon {
       const all = this.branchesOf(params.project_id).filter(
         (b) => !search || b.name.includes(search) || b.id.includes(search),
       );
-      return [200, { branches: all.map(visible), annotations: {} }];
+      // AnnotationsMapResponse: the annotations of the listed branches that have any, by branch ID.
+      const annotations = Object.fromEntries(
+        all.filter((b) => b._annotations).map((b) => [b.id, annotationOf(b)]),
+      );
+      return [200, { branches: all.map(visible), annotations }];
     });
     this.on('GET', `${P}/branches/count`, ({ params }) => {
       this.project(params.project_id);
@@ -550,10 +566,10 @@ export class LocalNeon {
       this.project(params.project_id);
       return this.createBranch(params.project_id, body);
     });
-    this.on('GET', B, ({ params }) => [
-      200,
-      { branch: visible(this.branch(params.project_id, params.branch_id)) },
-    ]);
+    this.on('GET', B, ({ params }) => {
+      const b = this.branch(params.project_id, params.branch_id);
+      return [200, { branch: visible(b), annotation: annotationOf(b) }];
+    });
     this.on('PATCH', B, async ({ params, body }) => {
       const b = this.branch(params.project_id, params.branch_id);
       const spec = body.branch ?? {};
