@@ -27,6 +27,10 @@ function failFirst(method: 'get' | 'post', path: string, times: number, fail: ()
 }
 
 describe('NeonClient', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('sends bearer auth, JSON and a request id', async () => {
     let seen: Headers | undefined;
     api.use(
@@ -80,15 +84,68 @@ describe('NeonClient', () => {
     }
   });
 
-  it('honours Retry-After on 429', async () => {
+  it('honours Retry-After on 429: the retry comes when the server asked, not before (fake clock)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     api.use(
       failFirst('get', '/projects', 1, () =>
-        HttpResponse.json({ message: 'slow down' }, { status: 429, headers: { 'Retry-After': '0.3' } }),
+        HttpResponse.json({ message: 'slow down' }, { status: 429, headers: { 'Retry-After': '2' } }),
       ),
     );
-    const t = Date.now();
-    await client({ maxRetryDelayMs: 5_000 }).get('/projects');
-    expect(Date.now() - t).toBeGreaterThanOrEqual(280);
+    let done = false;
+    const call = client({ maxRetryDelayMs: 5_000 })
+      .get('/projects')
+      .finally(() => {
+        done = true;
+      });
+    await vi.advanceTimersByTimeAsync(1_900);
+    await api.settle();
+    expect(api.count('GET', '/projects')).toBe(1);
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
+    await expect(call).resolves.toMatchObject({ projects: [] });
+    await api.settle();
+    expect(api.count('GET', '/projects')).toBe(2);
+  });
+
+  it('caps a huge Retry-After at maxRetryDelayMs (fake clock)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    api.use(
+      failFirst('get', '/projects', 1, () =>
+        HttpResponse.json({ message: 'busy' }, { status: 503, headers: { 'Retry-After': '86400' } }),
+      ),
+    );
+    const call = client({ maxRetryDelayMs: 300 }).get('/projects');
+    await vi.advanceTimersByTimeAsync(350);
+    await expect(call).resolves.toMatchObject({ projects: [] });
+    await api.settle();
+    expect(api.count('GET', '/projects')).toBe(2);
+  });
+
+  it('after the retries of a 429, tells the agent to wait a minute', async () => {
+    api.use(http.get(`${BASE}/projects`, () => neonError(429, 'too many requests', 'TOO_MANY_REQUESTS')));
+    const err = (await client({ retries: 1 })
+      .get('/projects')
+      .catch((e) => e)) as NeonApiError;
+    expect(err).toBeInstanceOf(NeonApiError);
+    expect(err.message).toBe(
+      'GET /projects failed with HTTP 429: too many requests. Neon rate limit reached even after retries; ' +
+        'wait a minute before trying again. (request_id req-429)',
+    );
+    await api.settle();
+    expect(api.count('GET', '/projects')).toBe(2);
+  });
+
+  it('after the retries of a 5xx on a GET, says it was retried and to try again later', async () => {
+    for (const status of [500, 502, 504]) {
+      api.use(http.get(`${BASE}/projects`, () => neonError(status, 'upstream broke')));
+      const err = (await client({ retries: 1 })
+        .get('/projects')
+        .catch((e) => e)) as NeonApiError;
+      expect(err.message).toBe(
+        `GET /projects failed with HTTP ${status}: upstream broke. Neon had a server error; it was retried. ` +
+          `Try again in a little while. (request_id req-${status})`,
+      );
+    }
   });
 
   it('gives up after the retry limit with the last error', async () => {
