@@ -30,7 +30,12 @@ export const MODULES = {
   },
   server: {
     mutate: ['src/server.ts'],
-    testFiles: ['test/server.test.ts', 'test/registry.test.ts', 'test/security.test.ts', 'test/faults.test.ts'],
+    testFiles: [
+      'test/server.test.ts',
+      'test/registry.test.ts',
+      'test/security.test.ts',
+      'test/faults.test.ts',
+    ],
   },
   cli: {
     mutate: ['src/cli.ts'],
@@ -38,7 +43,12 @@ export const MODULES = {
   },
   sql: {
     mutate: ['src/sql/**/*.ts'],
-    testFiles: ['test/sql.test.ts', 'test/sql-caps.test.ts', 'test/schema.test.ts', 'test/connection.test.ts'],
+    testFiles: [
+      'test/sql.test.ts',
+      'test/sql-caps.test.ts',
+      'test/schema.test.ts',
+      'test/connection.test.ts',
+    ],
   },
   // The domain layer (src/neon/) may not exist yet: a glob that matches nothing mutates nothing.
   neon: {
