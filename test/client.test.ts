@@ -261,6 +261,10 @@ describe('NeonClient', () => {
 });
 
 describe('waitForOperations', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('polls until every operation finished, reporting progress', async () => {
     const { project } = api.fake.seedProject('ops');
     api.fake.operationPolls = 3;
@@ -306,20 +310,31 @@ describe('waitForOperations', () => {
     expect(err.message).toMatch(/get_operation/);
   });
 
-  it('stops polling when aborted', async () => {
+  it('stops polling when aborted (fake clock: no poll in the next 5 s of fake time)', async () => {
     const { project } = api.fake.seedProject('ops');
     api.fake.operationPolls = 1_000_000;
     const [op] = api.fake.startOperations(project.id, [{ action: 'start_compute' }]);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 40);
-    await expect(
-      waitForOperations(client(), [op] as never, { initialDelayMs: 5, maxDelayMs: 5, signal: ac.signal }),
-    ).rejects.toThrow(NeonAbortedError);
+    const wait = waitForOperations(client(), [op] as never, {
+      initialDelayMs: 5,
+      maxDelayMs: 5,
+      signal: ac.signal,
+    });
+    wait.catch(() => undefined);
+    const polls = () => api.count('GET', new RegExp(`/projects/${project.id}/operations/`));
+    while (polls() < 3) {
+      await vi.advanceTimersByTimeAsync(5);
+      await api.settle();
+    }
+    ac.abort();
+    await expect(wait).rejects.toThrow(NeonAbortedError);
+    await vi.advanceTimersByTimeAsync(50);
     await api.settle();
-    const polls = api.requests.length;
-    await new Promise((r) => setTimeout(r, 60));
+    const after = api.requests.length;
+    await vi.advanceTimersByTimeAsync(5_000);
     await api.settle();
-    expect(api.requests.length).toBe(polls);
+    expect(api.requests.length).toBe(after);
   });
 });
 
