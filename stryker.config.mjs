@@ -17,7 +17,12 @@ export const MODULES = {
   },
   registry: {
     mutate: ['src/tools/registry.ts', 'src/tools/json-schema.ts'],
-    testFiles: ['test/registry.test.ts', 'test/security.test.ts', 'test/schemas.test.ts'],
+    testFiles: [
+      'test/json-schema.test.ts',
+      'test/registry.test.ts',
+      'test/security.test.ts',
+      'test/schemas.test.ts',
+    ],
   },
   client: {
     mutate: ['src/client/**/*.ts', '!src/client/neon-api.gen.ts'],
