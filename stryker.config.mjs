@@ -85,7 +85,8 @@ export default {
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
   thresholds: { high: 90, low: 80, break: null },
-  tempDirName: '.stryker-tmp',
+  // One sandbox directory per module, so that two modules can be measured at the same time.
+  tempDirName: `.stryker-tmp/${name}`,
   // The sandbox needs the tests, the fakes, the spec and the sources; not benchmarks, docs or builds.
   ignorePatterns: ['dist', 'bench', 'docs', '.bench-cache', 'reports', 'coverage', '.pg-test-data'],
 };

@@ -102,6 +102,8 @@ describe('defaults', () => {
     });
     expect(options?.client.hasApiKey).toBe(false);
     expect(options?.client.baseUrl).toBe('https://console.neon.tech/api/v2');
+    // Neon sees which client and version calls it (a private field: there is no other way to read it).
+    expect((options!.client as any).kyOptions.headers['user-agent']).toBe(`neon-mcp/${VERSION}`);
     expect(startLine(out)).toMatch(
       new RegExp(
         `^\\[neon-mcp\\] v${VERSION.replace(/\./g, '\\.')} on stdio: \\d+ tools, read-only off, API key NOT set \\(calls to Neon will fail until NEON_API_KEY is set\\)$`,
@@ -220,7 +222,8 @@ describe('environment', () => {
     for (const value of ['1', 'true', 'TRUE', 'yes', 'On', ' on ']) {
       expect((await run([], { NEON_MCP_READ_ONLY: value })).options?.readOnly, value).toBe(true);
     }
-    for (const value of ['0', 'false', 'no', 'off', '', 'yes please', 'truthy']) {
+    // Whole words only: 'untrue' ends in "true", 'one' starts with "on".
+    for (const value of ['0', 'false', 'no', 'off', '', 'yes please', 'truthy', 'untrue', 'one']) {
       expect((await run([], { NEON_MCP_READ_ONLY: value })).options?.readOnly, value).toBe(false);
     }
   });
