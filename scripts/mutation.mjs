@@ -2,22 +2,25 @@
 /**
  * `npm run mutation [module…]`: StrykerJS over the modules that carry the guarantees, one after the
  * other (modules and their test files: stryker.config.mjs). Incremental: only mutants in changed code,
- * or covered by changed tests, are run again. `-- --force` reruns everything. Not in CI: too slow for
+ * or covered by changed tests, are run again. `-- --force` reruns everything; other Stryker flags pass through (`-- client --mutate src/client/rate-limiter.ts`). Not in CI: too slow for
  * two cores. Exits non-zero when a Stryker run fails (not when a score is low; read the report).
  */
 import { spawnSync } from 'node:child_process';
 import { MODULES } from '../stryker.config.mjs';
 
 const args = process.argv.slice(2);
-const flags = args.filter((a) => a.startsWith('-'));
-const chosen = args.filter((a) => !a.startsWith('-'));
-const names = chosen.length ? chosen : Object.keys(MODULES);
-for (const name of names) {
-  if (!(name in MODULES)) {
-    console.error(`Unknown module "${name}". Known: ${Object.keys(MODULES).join(', ')}.`);
+// Module names select modules; anything else goes to Stryker as is (`--force`, `--mutate a.ts`).
+const chosen = [];
+const flags = [];
+for (const [i, arg] of args.entries()) {
+  if (arg in MODULES) chosen.push(arg);
+  else if (arg.startsWith('-') || args[i - 1]?.startsWith('-')) flags.push(arg);
+  else {
+    console.error(`Unknown module "${arg}". Known: ${Object.keys(MODULES).join(', ')}.`);
     process.exit(2);
   }
 }
+const names = chosen.length ? chosen : Object.keys(MODULES);
 for (const name of names) {
   console.error(`\n=== mutation testing: ${name} (${MODULES[name].mutate.join(' ')}) ===`);
   const res = spawnSync(
