@@ -53,6 +53,28 @@ describe('leanJson (input)', () => {
     });
   });
 
+  it('each guard applies to its own keyword only: the same numbers elsewhere stay', () => {
+    const json = leanJson(
+      z.object({
+        one: z.number().min(1),
+        big: z.number().max(5000),
+        huge: z
+          .number()
+          .int()
+          .min(0)
+          .max(Number.MAX_SAFE_INTEGER - 1),
+        tags: z.array(z.string()).min(1),
+      }),
+      'input',
+    );
+    expect(json.properties).toEqual({
+      one: { type: 'number', minimum: 1 },
+      big: { type: 'number', maximum: 5000 },
+      huge: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER - 1 },
+      tags: { type: 'array', items: { type: 'string' }, minItems: 1 },
+    });
+  });
+
   it('drops the generated pattern next to a format, keeps a pattern alone', () => {
     const json = leanJson(z.object({ at: z.iso.datetime(), code: z.string().regex(/^[a-z]+$/) }), 'input');
     expect(json.properties).toEqual({
@@ -73,6 +95,7 @@ describe('leanJson (input)', () => {
       z.object({
         project_id: z.string().describe('Project ID'),
         branch_id: z.string().describe('The branch to use'),
+        database: z.string().describe('Data-base.'),
         nested: z.object({ role_name: z.string().describe('role-name') }),
       }),
       'input',
@@ -80,6 +103,7 @@ describe('leanJson (input)', () => {
     expect(json.properties).toEqual({
       project_id: { type: 'string' },
       branch_id: { type: 'string', description: 'The branch to use' },
+      database: { type: 'string' },
       nested: { type: 'object', properties: { role_name: { type: 'string' } }, required: ['role_name'] },
     });
   });
@@ -98,6 +122,7 @@ describe('leanJson (output)', () => {
         names: z.array(z.string()),
         project: z.looseObject({}),
         typed: z.object({ id: z.string() }),
+        list: z.array(z.object({ id: z.string() })),
         count: z.number(),
       }),
       'output',
@@ -109,6 +134,10 @@ describe('leanJson (output)', () => {
         names: { type: 'array', items: { type: 'string' } },
         project: {},
         typed: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        list: {
+          type: 'array',
+          items: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        },
         count: { type: 'number' },
       },
     });
@@ -193,7 +222,9 @@ describe('leanSchema', () => {
 
   it('scoped: a value that is not an object goes to zod as it is', async () => {
     const s = leanSchema(shape, 'input', { scope: 'p-1' });
-    const res = (await s['~standard'].validate(null)) as { issues: unknown[] };
-    expect(res.issues.length).toBeGreaterThan(0);
+    for (const value of [null, 'p-1', 42]) {
+      const res = (await s['~standard'].validate(value)) as { issues: unknown[] };
+      expect(res.issues.length, String(value)).toBeGreaterThan(0);
+    }
   });
 });
