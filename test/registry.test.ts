@@ -71,7 +71,10 @@ describe('selection', () => {
   });
 
   it('rejects unknown toolsets and tools with the valid names', () => {
-    expect(() => selectTools({ toolsets: ['nope'] })).toThrow(/Unknown toolset "nope". Valid: all, projects/);
+    expect(() => selectTools({ toolsets: ['nope'] })).toThrow(
+      `Unknown toolset "nope". Valid: all, ${Object.keys(TOOLSETS).join(', ')}.`,
+    );
+    expect(Object.keys(TOOLSETS).slice(0, 2)).toEqual(['projects', 'branches']);
     expect(() => selectTools({ tools: ['drop_everything'] })).toThrow(/Unknown tool "drop_everything"/);
   });
 
