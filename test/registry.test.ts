@@ -74,7 +74,7 @@ describe('selection', () => {
     expect(() => selectTools({ toolsets: ['nope'] })).toThrow(
       `Unknown toolset "nope". Valid: all, ${Object.keys(TOOLSETS).join(', ')}.`,
     );
-    expect(Object.keys(TOOLSETS).slice(0, 2)).toEqual(['projects', 'branches']);
+    expect(Object.keys(TOOLSETS).slice(0, 2)).toEqual(['projects', 'access']);
     expect(() => selectTools({ tools: ['drop_everything'] })).toThrow(/Unknown tool "drop_everything"/);
   });
 
