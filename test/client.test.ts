@@ -6,6 +6,7 @@ import {
   NeonApiError,
   NeonClient,
   NeonNetworkError,
+  NeonOperationCheckError,
   NeonOperationFailedError,
   NeonOperationTimeoutError,
   NeonTimeoutError,
@@ -335,6 +336,100 @@ describe('waitForOperations', () => {
     await vi.advanceTimersByTimeAsync(5_000);
     await api.settle();
     expect(api.requests.length).toBe(after);
+  });
+});
+
+describe('waitForOperations: statuses and odd answers', () => {
+  /** One running operation whose polls answer `status` (or `body`). */
+  function polled(answer: (op: any) => unknown) {
+    const { project } = api.fake.seedProject('ops');
+    const [op] = api.fake.startOperations(project.id, [{ action: 'apply_config' }]);
+    op.status = 'running';
+    api.use(
+      http.get(`${BASE}/projects/:project_id/operations/:operation_id`, () =>
+        HttpResponse.json(answer(op) as any),
+      ),
+    );
+    return { op, project };
+  }
+  const fast = { initialDelayMs: 1, maxDelayMs: 2 };
+
+  for (const status of ['finished', 'skipped']) {
+    it(`"${status}" ends the wait`, async () => {
+      const { op } = polled((o) => ({ operation: { ...o, status } }));
+      const done = await waitForOperations(client(), [op] as never, fast);
+      expect(done.map((o) => o.status)).toEqual([status]);
+    });
+  }
+
+  for (const status of ['failed', 'error', 'cancelled']) {
+    it(`"${status}" is a failure naming the operation`, async () => {
+      const { op } = polled((o) => ({ operation: { ...o, status, error: 'it broke' } }));
+      const err = await waitForOperations(client(), [op] as never, fast).catch((e) => e);
+      expect(err).toBeInstanceOf(NeonOperationFailedError);
+      expect(err.message).toContain(op.id);
+      expect(err.message).toContain(`"${status}"`);
+    });
+  }
+
+  it('an operation already failed when handed over fails without a poll', async () => {
+    const { project } = api.fake.seedProject('ops');
+    const [op] = api.fake.startOperations(project.id, [{ action: 'apply_config' }]);
+    op.status = 'error';
+    await expect(waitForOperations(client(), [op] as never, fast)).rejects.toThrow(NeonOperationFailedError);
+    await api.settle();
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('nothing to wait for: returns at once and reports 0 of 0', async () => {
+    const seen: unknown[] = [];
+    const done = await waitForOperations(client(), undefined, {
+      ...fast,
+      onProgress: (p) => void seen.push(p),
+    });
+    expect(done).toEqual([]);
+    expect(seen).toEqual([{ done: 0, total: 0, operations: [] }]);
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('a poll answered without the operation: the change was accepted, check with get_operation', async () => {
+    const { op } = polled(() => ({ unexpected: true }));
+    const err = await waitForOperations(client(), [op] as never, fast).catch((e) => e);
+    expect(err).toBeInstanceOf(NeonOperationCheckError);
+    expect(err.message).toMatch(
+      /^Neon accepted the change, but checking its progress failed \(Neon answered an operation poll without the operation\)/,
+    );
+    expect(err.message).toContain(op.id);
+  });
+
+  it('an operation without a status is as bad as no operation', async () => {
+    const { op } = polled((o) => ({ operation: { id: o.id } }));
+    await expect(waitForOperations(client(), [op] as never, fast)).rejects.toThrow(NeonOperationCheckError);
+  });
+
+  it('polls at the first delay during the fast phase, then backs off by 1.5 up to the longest delay (fake clock)', async () => {
+    const { op, project } = polled((o) => ({ operation: { ...o, status: 'running' } }));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const wait = waitForOperations(client(), [op] as never, {
+      initialDelayMs: 100,
+      maxDelayMs: 300,
+      fastPhaseMs: 250,
+      timeoutMs: 10_000,
+    });
+    wait.catch(() => undefined);
+    const polls = async (ms: number) => {
+      await vi.advanceTimersByTimeAsync(ms);
+      await api.settle();
+      return api.count('GET', `/projects/${project.id}/operations/${op.id}`);
+    };
+    // Fast phase: every 100 ms (at 100, 200); then 150, 225, 300, 300 …
+    expect(await polls(99)).toBe(0);
+    expect(await polls(2)).toBe(1);
+    expect(await polls(100)).toBe(2);
+    expect(await polls(100)).toBe(3); // 300: still 100 apart (the back-off starts after this poll)
+    expect(await polls(148)).toBe(3);
+    expect(await polls(2)).toBe(4);
+    vi.useRealTimers();
   });
 });
 
