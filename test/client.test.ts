@@ -6,6 +6,7 @@ import {
   NeonApiError,
   NeonClient,
   NeonNetworkError,
+  NeonOperationCheckError,
   NeonOperationFailedError,
   NeonOperationTimeoutError,
   NeonTimeoutError,
@@ -27,6 +28,10 @@ function failFirst(method: 'get' | 'post', path: string, times: number, fail: ()
 }
 
 describe('NeonClient', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('sends bearer auth, JSON and a request id', async () => {
     let seen: Headers | undefined;
     api.use(
@@ -80,15 +85,68 @@ describe('NeonClient', () => {
     }
   });
 
-  it('honours Retry-After on 429', async () => {
+  it('honours Retry-After on 429: the retry comes when the server asked, not before (fake clock)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     api.use(
       failFirst('get', '/projects', 1, () =>
-        HttpResponse.json({ message: 'slow down' }, { status: 429, headers: { 'Retry-After': '0.3' } }),
+        HttpResponse.json({ message: 'slow down' }, { status: 429, headers: { 'Retry-After': '2' } }),
       ),
     );
-    const t = Date.now();
-    await client({ maxRetryDelayMs: 5_000 }).get('/projects');
-    expect(Date.now() - t).toBeGreaterThanOrEqual(280);
+    let done = false;
+    const call = client({ maxRetryDelayMs: 5_000 })
+      .get('/projects')
+      .finally(() => {
+        done = true;
+      });
+    await vi.advanceTimersByTimeAsync(1_900);
+    await api.settle();
+    expect(api.count('GET', '/projects')).toBe(1);
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
+    await expect(call).resolves.toMatchObject({ projects: [] });
+    await api.settle();
+    expect(api.count('GET', '/projects')).toBe(2);
+  });
+
+  it('caps a huge Retry-After at maxRetryDelayMs (fake clock)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    api.use(
+      failFirst('get', '/projects', 1, () =>
+        HttpResponse.json({ message: 'busy' }, { status: 503, headers: { 'Retry-After': '86400' } }),
+      ),
+    );
+    const call = client({ maxRetryDelayMs: 300 }).get('/projects');
+    await vi.advanceTimersByTimeAsync(350);
+    await expect(call).resolves.toMatchObject({ projects: [] });
+    await api.settle();
+    expect(api.count('GET', '/projects')).toBe(2);
+  });
+
+  it('after the retries of a 429, tells the agent to wait a minute', async () => {
+    api.use(http.get(`${BASE}/projects`, () => neonError(429, 'too many requests', 'TOO_MANY_REQUESTS')));
+    const err = (await client({ retries: 1 })
+      .get('/projects')
+      .catch((e) => e)) as NeonApiError;
+    expect(err).toBeInstanceOf(NeonApiError);
+    expect(err.message).toBe(
+      'GET /projects failed with HTTP 429: too many requests. Neon rate limit reached even after retries; ' +
+        'wait a minute before trying again. (request_id req-429)',
+    );
+    await api.settle();
+    expect(api.count('GET', '/projects')).toBe(2);
+  });
+
+  it('after the retries of a 5xx on a GET, says it was retried and to try again later', async () => {
+    for (const status of [500, 502, 504]) {
+      api.use(http.get(`${BASE}/projects`, () => neonError(status, 'upstream broke')));
+      const err = (await client({ retries: 1 })
+        .get('/projects')
+        .catch((e) => e)) as NeonApiError;
+      expect(err.message).toBe(
+        `GET /projects failed with HTTP ${status}: upstream broke. Neon had a server error; it was retried. ` +
+          `Try again in a little while. (request_id req-${status})`,
+      );
+    }
   });
 
   it('gives up after the retry limit with the last error', async () => {
@@ -202,6 +260,10 @@ describe('NeonClient', () => {
 });
 
 describe('waitForOperations', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('polls until every operation finished, reporting progress', async () => {
     const { project } = api.fake.seedProject('ops');
     api.fake.operationPolls = 3;
@@ -247,20 +309,125 @@ describe('waitForOperations', () => {
     expect(err.message).toMatch(/get_operation/);
   });
 
-  it('stops polling when aborted', async () => {
+  it('stops polling when aborted (fake clock: no poll in the next 5 s of fake time)', async () => {
     const { project } = api.fake.seedProject('ops');
     api.fake.operationPolls = 1_000_000;
     const [op] = api.fake.startOperations(project.id, [{ action: 'start_compute' }]);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 40);
-    await expect(
-      waitForOperations(client(), [op] as never, { initialDelayMs: 5, maxDelayMs: 5, signal: ac.signal }),
-    ).rejects.toThrow(NeonAbortedError);
+    const wait = waitForOperations(client(), [op] as never, {
+      initialDelayMs: 5,
+      maxDelayMs: 5,
+      signal: ac.signal,
+    });
+    wait.catch(() => undefined);
+    const polls = () => api.count('GET', new RegExp(`/projects/${project.id}/operations/`));
+    while (polls() < 3) {
+      await vi.advanceTimersByTimeAsync(5);
+      await api.settle();
+    }
+    ac.abort();
+    await expect(wait).rejects.toThrow(NeonAbortedError);
+    await vi.advanceTimersByTimeAsync(50);
     await api.settle();
-    const polls = api.requests.length;
-    await new Promise((r) => setTimeout(r, 60));
+    const after = api.requests.length;
+    await vi.advanceTimersByTimeAsync(5_000);
     await api.settle();
-    expect(api.requests.length).toBe(polls);
+    expect(api.requests.length).toBe(after);
+  });
+});
+
+describe('waitForOperations: statuses and odd answers', () => {
+  /** One running operation whose polls answer `status` (or `body`). */
+  function polled(answer: (op: any) => unknown) {
+    const { project } = api.fake.seedProject('ops');
+    const [op] = api.fake.startOperations(project.id, [{ action: 'apply_config' }]);
+    op.status = 'running';
+    api.use(
+      http.get(`${BASE}/projects/:project_id/operations/:operation_id`, () =>
+        HttpResponse.json(answer(op) as any),
+      ),
+    );
+    return { op, project };
+  }
+  const fast = { initialDelayMs: 1, maxDelayMs: 2 };
+
+  for (const status of ['finished', 'skipped']) {
+    it(`"${status}" ends the wait`, async () => {
+      const { op } = polled((o) => ({ operation: { ...o, status } }));
+      const done = await waitForOperations(client(), [op] as never, fast);
+      expect(done.map((o) => o.status)).toEqual([status]);
+    });
+  }
+
+  for (const status of ['failed', 'error', 'cancelled']) {
+    it(`"${status}" is a failure naming the operation`, async () => {
+      const { op } = polled((o) => ({ operation: { ...o, status, error: 'it broke' } }));
+      const err = await waitForOperations(client(), [op] as never, fast).catch((e) => e);
+      expect(err).toBeInstanceOf(NeonOperationFailedError);
+      expect(err.message).toContain(op.id);
+      expect(err.message).toContain(`"${status}"`);
+    });
+  }
+
+  it('an operation already failed when handed over fails without a poll', async () => {
+    const { project } = api.fake.seedProject('ops');
+    const [op] = api.fake.startOperations(project.id, [{ action: 'apply_config' }]);
+    op.status = 'error';
+    await expect(waitForOperations(client(), [op] as never, fast)).rejects.toThrow(NeonOperationFailedError);
+    await api.settle();
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('nothing to wait for: returns at once and reports 0 of 0', async () => {
+    const seen: unknown[] = [];
+    const done = await waitForOperations(client(), undefined, {
+      ...fast,
+      onProgress: (p) => void seen.push(p),
+    });
+    expect(done).toEqual([]);
+    expect(seen).toEqual([{ done: 0, total: 0, operations: [] }]);
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('a poll answered without the operation: the change was accepted, check with get_operation', async () => {
+    const { op } = polled(() => ({ unexpected: true }));
+    const err = await waitForOperations(client(), [op] as never, fast).catch((e) => e);
+    expect(err).toBeInstanceOf(NeonOperationCheckError);
+    expect(err.message).toMatch(
+      /^Neon accepted the change, but checking its progress failed \(Neon answered an operation poll without the operation\)/,
+    );
+    expect(err.message).toContain(op.id);
+  });
+
+  it('an operation without a status is as bad as no operation', async () => {
+    const { op } = polled((o) => ({ operation: { id: o.id } }));
+    await expect(waitForOperations(client(), [op] as never, fast)).rejects.toThrow(NeonOperationCheckError);
+  });
+
+  it('polls at the first delay during the fast phase, then backs off by 1.5 up to the longest delay (fake clock)', async () => {
+    const { op, project } = polled((o) => ({ operation: { ...o, status: 'running' } }));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const wait = waitForOperations(client(), [op] as never, {
+      initialDelayMs: 100,
+      maxDelayMs: 300,
+      fastPhaseMs: 250,
+      timeoutMs: 10_000,
+    });
+    wait.catch(() => undefined);
+    const polls = async (ms: number) => {
+      await vi.advanceTimersByTimeAsync(ms);
+      await api.settle();
+      return api.count('GET', `/projects/${project.id}/operations/${op.id}`);
+    };
+    // Fast phase: every 100 ms (at 100, 200); then 150, 225, 300, 300 …
+    expect(await polls(99)).toBe(0);
+    expect(await polls(2)).toBe(1);
+    expect(await polls(100)).toBe(2);
+    expect(await polls(100)).toBe(3); // 300: still 100 apart (the back-off starts after this poll)
+    expect(await polls(148)).toBe(3);
+    expect(await polls(2)).toBe(4);
+    vi.useRealTimers();
   });
 });
 

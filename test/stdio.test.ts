@@ -30,19 +30,20 @@ let mock: MockHttpServer;
 
 beforeAll(async () => {
   // Build once, as `npm run build` does: tsc, then the precomputed tool schemas (a stale
-  // dist/tool-schemas.json would advertise yesterday's schemas). Type errors elsewhere in the tree
-  // (work in progress) do not stop tsc from emitting.
-  try {
-    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], {
-      cwd: ROOT,
-      stdio: 'pipe',
-    });
-  } catch (error) {
-    const out = String((error as { stdout?: Buffer }).stdout ?? '');
-    console.warn(`tsc reported errors (dist/ was still emitted):\n${out.slice(0, 2000)}`);
-  }
-  if (existsSync(new URL('../scripts/build-schemas.mjs', import.meta.url)))
-    execFileSync(process.execPath, ['scripts/build-schemas.mjs'], { cwd: ROOT, stdio: 'pipe' });
+  // dist/tool-schemas.json would advertise yesterday's schemas). A build that fails fails this file:
+  // testing a dist/ emitted from code that does not type-check would test something nobody ships.
+  const build = (args: string[]) => {
+    try {
+      execFileSync(process.execPath, args, { cwd: ROOT, stdio: 'pipe' });
+    } catch (error) {
+      const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
+      throw new Error(
+        `build step failed: node ${args.join(' ')}\n${String(stdout ?? '')}${String(stderr ?? '')}`,
+      );
+    }
+  };
+  build(['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']);
+  build(['scripts/build-schemas.mjs']);
   expect(existsSync(new URL(`../${ENTRY}`, import.meta.url))).toBe(true);
   rmSync(RUN_DIR, { recursive: true, force: true });
   cpSync(join(ROOT, 'dist'), join(RUN_DIR, 'dist'), { recursive: true });
@@ -263,13 +264,23 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
     const call = await request(3, 'tools/call', { name: 'list_projects', arguments: {} });
     expect(call.result.isError).toBeFalsy();
     const bad = await request(4, 'tools/call', { name: 'get_project', arguments: { project_id: 42 } });
-    expect(bad.result?.isError ?? bad.error).toBeTruthy();
+    expect(bad.result).toEqual({
+      isError: true,
+      content: [
+        {
+          type: 'text',
+          text: 'Input validation error: Invalid arguments for tool get_project: project_id: Invalid input: expected string, received number',
+        },
+      ],
+    });
     const unknown = await request(5, 'tools/call', { name: 'no_such_tool', arguments: {} });
-    expect(unknown.error ?? unknown.result?.isError).toBeTruthy();
+    expect(unknown.error).toEqual({ code: -32602, message: 'Tool no_such_tool not found' });
     // Garbage on stdin must not produce anything but JSON-RPC on stdout.
     send('this is not json');
     send('{"jsonrpc":"2.0","id":');
     send({ hello: 'world' });
+    // A message the transport refuses, whose error (logged to stderr) names the key: the logger must redact it.
+    send({ [TEST_KEY]: true });
     send({ jsonrpc: '2.0', id: 6, method: 'no/such/method', params: {} });
     const ping = await request(7, 'ping');
     expect(ping.result).toEqual({});
@@ -297,6 +308,8 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
       expect('id' in msg || 'method' in msg, line.slice(0, 200)).toBe(true);
     }
     expect(lines.join('\n')).not.toContain(TEST_KEY);
+    // The key did reach the logger (in the transport's error), and was redacted there.
+    expect(stderr).toContain('Unrecognized key: \\"[redacted]\\"');
     expect(stderr).not.toContain(TEST_KEY);
   });
 
