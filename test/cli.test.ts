@@ -8,17 +8,28 @@
  * serveStdio is replaced (it would take over this process's stdin and stdout); prepareServer is the
  * real one, recorded.
  */
+
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ServerOptions } from '../src/server.js';
+import { MAX_LINE_BYTES } from '../src/transport.js';
 import { VERSION } from '../src/version.js';
 import { TEST_KEY } from './helpers.js';
 
 const seen = vi.hoisted(() => ({
   prepared: [] as ServerOptions[],
-  served: [] as { onerror?: (error: Error) => void }[],
+  served: [] as { onerror?: (error: Error) => void; transport?: unknown }[],
+  wires: [] as { input: unknown; output: unknown; options: { maxBufferSize?: number } }[],
 }));
 vi.mock('@modelcontextprotocol/server/stdio', () => ({
-  serveStdio: (_create: unknown, options: { onerror?: (error: Error) => void }) => {
+  // Records what the CLI wires between stdin and the SDK (the line guard, the buffer bound).
+  StdioServerTransport: class {
+    constructor(input: unknown, output: unknown, options: { maxBufferSize?: number }) {
+      seen.wires.push({ input, output, options });
+    }
+    send = async () => undefined;
+  },
+  serveStdio: (_create: unknown, options: { onerror?: (error: Error) => void; transport?: unknown }) => {
     seen.served.push(options);
     return { close: async () => undefined };
   },
@@ -44,17 +55,36 @@ const ENV_NAMES = [
   'NEON_MCP_EXCLUDE_TOOLS',
   'NEON_MCP_SQL_TIMEOUT_MS',
   'NEON_MCP_SQL_MAX_ROWS',
+  'NEON_MCP_SQL_MAX_BYTES',
+  'NEON_MCP_OPERATION_TIMEOUT_MS',
+  'NEON_ORG_ID',
+  'NEON_MCP_DOCS_URL',
 ];
 
 let stderr: string[];
+let stdout: string[];
+/** What the CLI piped this process's stdin into (the line guard); stdin itself is never read. */
+let piped: unknown[];
 const argv = process.argv;
 beforeEach(() => {
   seen.prepared.length = 0;
   seen.served.length = 0;
+  seen.wires.length = 0;
   stderr = [];
+  stdout = [];
+  piped = [];
   vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
     stderr.push(String(chunk));
     return true;
+  });
+  // --help and --version answer on stdout (`neon-mcp --version | cat`); nothing else may write there.
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout.push(String(chunk));
+    return true;
+  });
+  vi.spyOn(process.stdin, 'pipe').mockImplementation(<T extends NodeJS.WritableStream>(dest: T) => {
+    piped.push(dest);
+    return dest;
   });
   // Nothing from the environment of whoever runs the tests.
   for (const name of ENV_NAMES) vi.stubEnv(name, undefined);
@@ -76,6 +106,7 @@ async function run(args: string[], env: Record<string, string> = {}) {
   return {
     options: seen.prepared.at(-1),
     out: stderr.join(''),
+    stdout: stdout.join(''),
     code: process.exitCode,
     served: seen.served.length,
   };
@@ -86,9 +117,17 @@ const startLine = (out: string) => out.split('\n').find((l) => l.includes('on st
 
 describe('defaults', () => {
   it('without flags or environment: no key, defaults left to the server, served on stdio', async () => {
-    const { options, out, code, served } = await run([]);
+    const { options, out, stdout, code, served } = await run([]);
     expect(code).toBe(0);
+    expect(stdout).toBe('');
     expect(served).toBe(1);
+    // stdin reaches the SDK only through the line guard, and the SDK's own buffer bound sits above it.
+    expect(piped).toHaveLength(1);
+    expect(seen.wires).toHaveLength(1);
+    expect(seen.wires[0].input).toBe(piped[0]);
+    expect(seen.wires[0].output).toBe(process.stdout);
+    expect(seen.wires[0].options.maxBufferSize).toBe(2 * MAX_LINE_BYTES);
+    expect(seen.served[0].transport).toBeInstanceOf(StdioServerTransport);
     expect(options).toMatchObject({
       readOnly: false,
       projectId: undefined,
@@ -134,6 +173,12 @@ describe('flags', () => {
       '7',
       '--operation-timeout',
       '900',
+      '--sql-max-bytes',
+      '4096',
+      '--org-id',
+      'org-flag',
+      '--docs-url',
+      'http://127.0.0.1:9/docs',
     ]);
     expect(code).toBe(0);
     expect(options).toMatchObject({
@@ -145,12 +190,15 @@ describe('flags', () => {
       sqlTimeoutMs: 1500,
       sqlMaxRows: 7,
       operationTimeoutMs: 900,
+      sqlMaxBytes: 4096,
+      orgId: 'org-flag',
+      docsUrl: 'http://127.0.0.1:9/docs',
       secrets: [TEST_KEY],
     });
     expect(options?.client.hasApiKey).toBe(true);
     expect(options?.client.baseUrl).toBe('http://127.0.0.1:9/api/v2');
     const line = startLine(out);
-    expect(line).toMatch(/read-only on, scoped to project p-flag, API key set$/);
+    expect(line).toMatch(/read-only on, scoped to project p-flag, organization org-flag, API key set$/);
     expect(out).not.toContain(TEST_KEY);
   });
 
@@ -175,17 +223,22 @@ describe('flags', () => {
   it('-h and --help print the usage and start nothing; -v and --version print the version', async () => {
     for (const flag of ['--help', '-h']) {
       stderr.length = 0;
+      stdout.length = 0;
       const res = await run([flag]);
       expect(res.code).toBe(0);
-      expect(res.out).toMatch(/^neon-mcp .*\n\nUsage: neon-mcp \[options\]/);
-      expect(res.out).toMatch(/--read-only/);
+      expect(res.stdout).toMatch(/^neon-mcp .*\n\nUsage: neon-mcp \[options\]/);
+      expect(res.stdout).toMatch(/--read-only/);
+      expect(res.out).toBe('');
     }
     for (const flag of ['--version', '-v']) {
       stderr.length = 0;
+      stdout.length = 0;
       const res = await run([flag]);
       expect(res.code).toBe(0);
-      expect(res.out).toBe(`${VERSION}\n`);
+      expect(res.stdout).toBe(`${VERSION}\n`);
+      expect(res.out).toBe('');
     }
+    expect(piped).toEqual([]);
     expect(seen.prepared).toEqual([]);
     expect(seen.served).toEqual([]);
   });
@@ -242,6 +295,41 @@ describe('environment', () => {
   });
 });
 
+describe('numeric ranges', () => {
+  it('accepts both ends of each range', async () => {
+    const low = await run([
+      '--sql-timeout',
+      '1',
+      '--sql-max-rows',
+      '1',
+      '--sql-max-bytes',
+      '1024',
+      '--operation-timeout',
+      '1',
+    ]);
+    expect(low.code).toBe(0);
+    expect(low.options).toMatchObject({
+      sqlTimeoutMs: 1,
+      sqlMaxRows: 1,
+      sqlMaxBytes: 1024,
+      operationTimeoutMs: 1,
+    });
+    const high = await run([], {
+      NEON_MCP_SQL_TIMEOUT_MS: '86400000',
+      NEON_MCP_SQL_MAX_ROWS: '100000',
+      NEON_MCP_SQL_MAX_BYTES: '67108864',
+      NEON_MCP_OPERATION_TIMEOUT_MS: '86400000',
+    });
+    expect(high.code).toBe(0);
+    expect(high.options).toMatchObject({
+      sqlTimeoutMs: 86_400_000,
+      sqlMaxRows: 100_000,
+      sqlMaxBytes: 67_108_864,
+      operationTimeoutMs: 86_400_000,
+    });
+  });
+});
+
 describe('bad input exits 2 with the problem and the usage, and starts nothing', () => {
   const cases: [string, string[], Record<string, string>, RegExp][] = [
     ['an unknown flag', ['--bogus'], {}, /--bogus/],
@@ -250,26 +338,55 @@ describe('bad input exits 2 with the problem and the usage, and starts nothing',
       'a word for a number',
       ['--sql-timeout', 'soon'],
       {},
-      /--sql-timeout must be a positive whole number, got "soon"\./,
+      /--sql-timeout must be a positive whole number, at most 86400000, got "soon"\./,
     ],
-    ['zero', ['--sql-max-rows', '0'], {}, /--sql-max-rows must be a positive whole number, got "0"\./],
+    [
+      'zero',
+      ['--sql-max-rows', '0'],
+      {},
+      /--sql-max-rows must be a positive whole number, at most 100000, got "0"\./,
+    ],
     [
       'a negative number',
       ['--operation-timeout=-5'],
       {},
-      /--operation-timeout must be a positive whole number, got "-5"\./,
+      /--operation-timeout must be a positive whole number, at most 86400000, got "-5"\./,
     ],
     [
       'a fraction',
       ['--sql-max-rows', '1.5'],
       {},
-      /--sql-max-rows must be a positive whole number, got "1\.5"\./,
+      /--sql-max-rows must be a positive whole number, at most 100000, got "1\.5"\./,
     ],
     [
       'a bad number from the environment',
       [],
       { NEON_MCP_SQL_TIMEOUT_MS: 'x' },
-      /--sql-timeout must be a positive whole number, got "x"/,
+      /--sql-timeout must be a positive whole number, at most 86400000, got "x"/,
+    ],
+    [
+      'above the range',
+      ['--sql-max-rows', '100001'],
+      {},
+      /--sql-max-rows must be a positive whole number, at most 100000, got "100001"\./,
+    ],
+    [
+      'a timeout over a day (PostgreSQL keeps it in a 32-bit int of ms)',
+      ['--sql-timeout', '86400001'],
+      {},
+      /--sql-timeout must be a positive whole number, at most 86400000, got "86400001"\./,
+    ],
+    [
+      'a byte cap below its floor',
+      ['--sql-max-bytes', '1023'],
+      {},
+      /--sql-max-bytes must be a whole number from 1024 to 67108864, got "1023"\./,
+    ],
+    [
+      'a byte cap above its ceiling, from the environment',
+      [],
+      { NEON_MCP_SQL_MAX_BYTES: '67108865' },
+      /--sql-max-bytes must be a whole number from 1024 to 67108864, got "67108865"\./,
     ],
     ['an unknown toolset', ['--toolsets', 'nope'], {}, /Unknown toolset "nope"/],
   ];
@@ -296,11 +413,11 @@ describe('logging', () => {
     const { options } = await run([], { NEON_API_KEY: TEST_KEY });
     stderr.length = 0;
     options?.logger?.info(`key ${TEST_KEY}`);
-    seen.served[0].onerror?.(new Error(`bad line ${TEST_KEY}`));
+    // The first line of the message only, and a repeat is counted rather than written again.
+    seen.served[0].onerror?.(new Error(`bad line ${TEST_KEY}\nthe offending input`));
+    seen.served[0].onerror?.(new Error(`bad line ${TEST_KEY}\nthe offending input`));
     const out = stderr.join('');
-    expect(out).toMatch(
-      /^\[neon-mcp\] key \[redacted\]\n\[neon-mcp\] error: transport: Error: bad line \[redacted\]/,
-    );
+    expect(out).toBe('[neon-mcp] key [redacted]\n[neon-mcp] transport: bad line [redacted]\n');
     expect(out).not.toContain(TEST_KEY);
   });
 });
