@@ -115,14 +115,14 @@ describe('leanJson (input)', () => {
 });
 
 describe('leanJson (output)', () => {
-  it('drops required, items that only say "object", and the type of a bare object', () => {
+  it('drops required at any depth, items that only say "object", the type of a bare object, nested object types and bare nested scalar types', () => {
     const json = leanJson(
       z.object({
         rows: z.array(z.looseObject({})),
         names: z.array(z.string()),
         project: z.looseObject({}),
-        typed: z.object({ id: z.string() }),
-        list: z.array(z.object({ id: z.string() })),
+        typed: z.object({ id: z.string(), state: z.string().describe('what it does now') }),
+        list: z.array(z.object({ id: z.string(), inner: z.object({ n: z.number() }) })),
         count: z.number(),
       }),
       'output',
@@ -133,11 +133,9 @@ describe('leanJson (output)', () => {
         rows: { type: 'array' },
         names: { type: 'array', items: { type: 'string' } },
         project: {},
-        typed: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
-        list: {
-          type: 'array',
-          items: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
-        },
+        // Nested fields keep a type only when it comes with more (a description here).
+        typed: { properties: { id: {}, state: { type: 'string', description: 'what it does now' } } },
+        list: { type: 'array', items: { properties: { id: {}, inner: { properties: { n: {} } } } } },
         count: { type: 'number' },
       },
     });

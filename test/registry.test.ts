@@ -67,7 +67,12 @@ describe('selection', () => {
     const projects = ALL_TOOLS.filter((t) => t.toolset === 'projects').map((t) => t.name);
     expect(projects).toContain('delete_project');
     expect(names.sort()).toEqual(
-      ['list_toolsets', 'list_operations', ...projects.filter((n) => n !== 'delete_project')].sort(),
+      [
+        'list_toolsets',
+        'enable_toolsets',
+        'list_operations',
+        ...projects.filter((n) => n !== 'delete_project'),
+      ].sort(),
     );
   });
 
@@ -153,6 +158,7 @@ describe('selection rules (selectTools and whyHidden without a server)', () => {
   it('no toolsets, or an empty list, means the default toolsets', () => {
     const defaults = [
       'list_toolsets',
+      'enable_toolsets',
       ...ALL_TOOLS.filter((t) => DEFAULT_TOOLSETS.includes(t.toolset)).map((t) => t.name),
     ];
     expect(names({})).toEqual(defaults);
@@ -160,14 +166,26 @@ describe('selection rules (selectTools and whyHidden without a server)', () => {
     expect(DEFAULT_TOOLSETS).toEqual(['projects', 'branches', 'databases', 'sql', 'schema']);
   });
 
-  it('"all" selects every tool, in registry order, list_toolsets first', () => {
-    expect(names({ toolsets: ['all'] })).toEqual(['list_toolsets', ...ALL_TOOLS.map((t) => t.name)]);
+  it('"all" selects every tool, in registry order, list_toolsets and enable_toolsets first', () => {
+    expect(names({ toolsets: ['all'] })).toEqual([
+      'list_toolsets',
+      'enable_toolsets',
+      ...ALL_TOOLS.map((t) => t.name),
+    ]);
   });
 
   it('list_toolsets can be excluded or named, and is not an unknown tool', () => {
     expect(names({ toolsets: ['projects'], excludeTools: ['list_toolsets'] })).not.toContain('list_toolsets');
     expect(names({ toolsets: ['projects'], excludeTools: ['list_toolsets'] }).length).toBeGreaterThan(0);
     expect(names({ toolsets: ['projects'], tools: ['list_toolsets'] })[0]).toBe('list_toolsets');
+    expect(names({ toolsets: ['projects'], excludeTools: ['enable_toolsets'] }).slice(0, 2)).toEqual([
+      'list_toolsets',
+      'list_projects',
+    ]);
+    expect(names({ toolsets: ['projects'], tools: ['enable_toolsets'] }).slice(0, 2)).toEqual([
+      'list_toolsets',
+      'enable_toolsets',
+    ]);
     expect(() => selectTools({ excludeTools: ['no_such_tool'] })).toThrow(
       'Unknown tool "no_such_tool". See the README for the list.',
     );
@@ -192,27 +210,53 @@ describe('selection rules (selectTools and whyHidden without a server)', () => {
     expect(whyHidden(tool('get_project'), { projectId: 'p' })).toBeUndefined();
   });
 
-  it('list_toolsets describes each toolset, lists hidden tools only where there are some, and the scope', async () => {
+  it('list_toolsets gives one line per toolset, names hidden tools with the reason, and the scope', async () => {
     conn = await connect({ toolsets: ['all'], projectId: 'p-scope' });
     const out = await conn.ok('list_toolsets');
     expect(out.read_only).toBe(false);
     expect(out.project_id).toBe('p-scope');
-    expect(out.toolsets.map((s: any) => s.name)).toEqual(Object.keys(TOOLSETS));
-    for (const set of out.toolsets) {
-      expect(set.description).toBe(TOOLSETS[set.name as keyof typeof TOOLSETS]);
-      const all = ALL_TOOLS.filter((t) => t.toolset === set.name);
-      expect(set.enabled).toEqual(all.filter((t) => !t.accountLevel).map((t) => t.name));
-      const hidden = all.filter((t) => t.accountLevel).map((t) => `${t.name} (scoped to one project)`);
-      if (hidden.length) expect(set.hidden, set.name).toEqual(hidden);
-      else expect(set, set.name).not.toHaveProperty('hidden');
-    }
-    // Both cases occur, so both branches above ran.
-    expect(out.toolsets.filter((s: any) => 'hidden' in s).length).toBeGreaterThan(0);
-    expect(out.toolsets.filter((s: any) => !('hidden' in s)).length).toBeGreaterThan(0);
+    expect(out.enable).toBe('Every toolset is enabled.');
+    const expected = Object.keys(TOOLSETS).map((name) => {
+      const all = ALL_TOOLS.filter((t) => t.toolset === name);
+      const hidden = all.filter((t) => t.accountLevel).map((t) => t.name);
+      return hidden.length
+        ? `${name}: ${all.length - hidden.length} of ${all.length} tools enabled; scoped to one project hides ${hidden.join(', ')}`
+        : `${name}: ${all.length} tools, enabled`;
+    });
+    expect(out.toolsets).toEqual(expected);
+    // Both kinds of line occur, so both branches above ran.
+    expect(expected.filter((l) => l.includes(' hides ')).length).toBeGreaterThan(0);
+    expect(expected.filter((l) => l.endsWith(', enabled')).length).toBeGreaterThan(0);
     await conn.close();
     conn = await connect({ toolsets: ['all'] });
     const unscoped = await conn.ok('list_toolsets');
     expect(unscoped).not.toHaveProperty('project_id');
+  });
+
+  it('list_toolsets: toolsets that are off, a single tool added, read-only, and how to enable the rest', async () => {
+    conn = await connect({ toolsets: ['projects'], tools: ['list_operations'], readOnly: true });
+    const out = await conn.ok('list_toolsets');
+    expect(out.read_only).toBe(true);
+    const count = (set: string) => ALL_TOOLS.filter((t) => t.toolset === set).length;
+    const writes = ALL_TOOLS.filter((t) => t.toolset === 'projects' && !t.hints.readOnlyHint).map(
+      (t) => t.name,
+    );
+    expect(writes.length).toBeGreaterThan(0);
+    expect(out.toolsets[0]).toBe(
+      `projects: ${count('projects') - writes.length} of ${count('projects')} tools enabled; read-only mode hides ${writes.join(', ')}`,
+    );
+    expect(out.toolsets).toContain(
+      `operations: 1 of ${count('operations')} tools enabled; toolset not enabled`,
+    );
+    // docs has only reads: off is its one reason. branches has writes too: both reasons are named.
+    expect(out.toolsets).toContain(`docs: ${count('docs')} tools, not enabled`);
+    const branchWrites = ALL_TOOLS.filter((t) => t.toolset === 'branches' && !t.hints.readOnlyHint);
+    expect(out.toolsets).toContain(
+      `branches: 0 of ${count('branches')} tools enabled; read-only mode hides ${branchWrites.map((t) => t.name).join(', ')}; toolset not enabled`,
+    );
+    expect(out.enable).toBe(
+      'Call enable_toolsets with the toolsets you need (read-only mode and the project scope still apply). Or restart neon-mcp with --toolsets projects,NAME (or NEON_MCP_TOOLSETS), or --toolsets all; a single tool: --tools TOOL.',
+    );
   });
 });
 
