@@ -16,10 +16,10 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import * as z from 'zod';
 import { RateLimiter } from '../src/client/rate-limiter.js';
 import { stderrLogger } from '../src/log.js';
-import type { ToolDef } from '../src/tools/framework.js';
+import { TOOLSETS, type ToolDef } from '../src/tools/framework.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
 import { connect, TEST_KEY, text } from './helpers.js';
-import { BASE, MockNeonApi } from './mock/http-server.js';
+import { BASE, MockNeonApi, neonError } from './mock/http-server.js';
 import type { NeonFake } from './mock/neon-fake.js';
 
 const mock = new MockNeonApi();
@@ -122,10 +122,12 @@ function def(name: string): ToolDef {
   expect(found, `tool ${name} is missing from the registry`).toBeDefined();
   return found!;
 }
-/** The definitions of the listed tools; list_toolsets is the only listed tool without one. */
+/** The session's own tools, listed beside the registry's (they touch nothing at Neon). */
+const META = ['list_toolsets', 'enable_toolsets'];
+/** The definitions of the listed tools; the two session tools are the only listed tools without one. */
 function defsOf(tools: { name: string }[]): ToolDef[] {
-  expect(tools.filter((t) => !BY_NAME.has(t.name)).map((t) => t.name)).toEqual(['list_toolsets']);
-  return tools.filter((t) => t.name !== 'list_toolsets').map((t) => def(t.name));
+  expect(tools.filter((t) => !BY_NAME.has(t.name)).map((t) => t.name)).toEqual(META);
+  return tools.filter((t) => !META.includes(t.name)).map((t) => def(t.name));
 }
 
 /** Everything an agent or operator could see from a call: text, structured content, and stderr. */
@@ -233,12 +235,19 @@ describe('role passwords', () => {
       prepare_database_migration: connects,
       prepare_query_tuning: connects,
       get_branch_schema: /failed with HTTP 404/,
-      compare_schema: /failed with HTTP 404/,
+      // The seeded branch is a root branch: refused before any request.
+      compare_schema: /is a root branch, so it has no parent to compare with/,
       complete_database_migration: /^Input validation error: .*migration_id/,
       discard_database_migration: /^Input validation error: .*migration_id/,
       complete_query_tuning: /^Input validation error: .*tuning_id/,
     };
     expect(sqlTools.map((t) => t.name).sort()).toEqual(Object.keys(SQL_FAILURE).sort());
+    // The schema tools ask Neon (which reads the database itself); here the database is gone there.
+    mock.use(
+      http.get(`${BASE}/projects/:project_id/branches/:branch_id/schema`, () =>
+        neonError(404, 'database neondb not found', 'NOT_FOUND'),
+      ),
+    );
     // 1. SQL tools get a URI with the password and cannot connect.
     for (const tool of sqlTools) {
       for (const role of ['neondb_owner', 'app']) {
@@ -339,6 +348,17 @@ describe('read-only mode cannot be escaped', () => {
     expect(mock.requests).toEqual([]);
   });
 
+  it('enable_toolsets cannot bring a mutating tool back', async () => {
+    const c = await open({ readOnly: true, toolsets: ['projects'] });
+    const added = await c.ok('enable_toolsets', { toolsets: Object.keys(TOOLSETS) });
+    expect(added.added.length).toBeGreaterThan(0);
+    const { tools } = await c.mcp.listTools();
+    // More tools than before, and still none that writes.
+    expect(tools.length).toBeGreaterThan(ALL_TOOLS.filter((t) => t.toolset === 'projects').length);
+    for (const t of tools) expect(t.annotations?.readOnlyHint, t.name).toBe(true);
+    expect(mock.requests).toEqual([]);
+  });
+
   it('list_toolsets shows the mutating tools as hidden by read-only mode', async () => {
     const c = await open({ readOnly: true });
     const out = await c.ok('list_toolsets');
@@ -391,9 +411,14 @@ describe('project scoping cannot be escaped', () => {
     // Shaped like an ID, or not a string: refused by validation, before any request.
     const attempts = [world.other.id, null, 42, [world.other.id], { id: world.other.id }];
     let refused = 0;
-    const defs = defsOf(tools);
-    // Every listed tool takes a project_id (account-level ones are not listed).
-    expect(defs.filter((d) => !('project_id' in d.input)).map((d) => d.name)).toEqual([]);
+    // Every listed tool takes a project_id (account-level ones are not listed), but the docs tools,
+    // which read Neon's documentation site and no project.
+    const all = defsOf(tools);
+    expect(all.filter((d) => !('project_id' in d.input)).map((d) => d.name)).toEqual([
+      'list_docs',
+      'get_doc',
+    ]);
+    const defs = all.filter((d) => d.toolset !== 'docs');
     for (const tool of defs) {
       for (const project_id of attempts) {
         const res = await c.call(tool.name, { ...argsFor(tool), project_id });
@@ -450,6 +475,16 @@ describe('project scoping cannot be escaped', () => {
     expect((implied.structuredContent as any).project.id).toBe(world.project.id);
     const byName = await c.call('get_project', { project_id: world.project.name });
     expect((byName.structuredContent as any)?.project?.id, text(byName)).toBe(world.project.id);
+  });
+
+  it('enable_toolsets cannot bring an account-level tool back', async () => {
+    const c = await open({ projectId: world.project.id, toolsets: ['projects'] });
+    await c.ok('enable_toolsets', { toolsets: Object.keys(TOOLSETS) });
+    const { tools } = await c.mcp.listTools();
+    const listed = new Set(tools.map((t) => t.name));
+    expect(listed.has('list_branches')).toBe(true);
+    for (const t of accountLevel) expect(listed.has(t.name), t.name).toBe(false);
+    expect(mock.requests).toEqual([]);
   });
 
   it('refuses account-level tools called by name as unknown, sending nothing', async () => {
