@@ -1,5 +1,6 @@
 import { HttpResponse, http } from 'msw';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { ClientEvent } from '../src/client/events.js';
 import {
   MissingApiKeyError,
   NeonAbortedError,
@@ -12,11 +13,27 @@ import {
   NeonTimeoutError,
   RateLimiter,
 } from '../src/client/index.js';
+import { NEON_RATE_LIMITS, QUEUE_NOTICE_MS } from '../src/client/rate-limiter.js';
 import { waitForOperations } from '../src/neon/operations.js';
 import { BASE, neonError, TEST_KEY, useMockApi } from './helpers.js';
 
 const api = useMockApi();
 
+/*
+ * Events the lower layers emit (queue notices). They reach a call through AsyncLocalStorage, which a
+ * fake clock's callbacks do not carry: the rate limiter's notices are read here, then passed on.
+ */
+const emitted = vi.hoisted(() => [] as ClientEvent[]);
+vi.mock('../src/client/events.js', async (real) => {
+  const events = await real<typeof import('../src/client/events.js')>();
+  return {
+    ...events,
+    emitEvent: (event: ClientEvent) => {
+      emitted.push(event);
+      events.emitEvent(event);
+    },
+  };
+});
 // Operation waits sleep through node:timers/promises: on the fake clock where a test installs one.
 vi.mock('node:timers/promises', async (real) =>
   (await import('./clock.js')).timersOnGlobalClock(await real()),
@@ -519,5 +536,202 @@ describe('RateLimiter', () => {
     ac.abort(new Error('cancelled'));
     await expect(p).rejects.toThrow('cancelled');
     expect(limiter.waiting).toBe(0);
+  });
+});
+
+describe('RateLimiter on a fake clock: windows, wake-ups and odd callers', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Grants, in the order and at the fake time they happened. */
+  function recorder() {
+    const grants: { name: string; at: number }[] = [];
+    const take = (limiter: RateLimiter, route: string, name: string, signal?: AbortSignal) =>
+      limiter.acquire(route, signal).then((release) => {
+        grants.push({ name, at: Date.now() });
+        return release;
+      });
+    return { grants, take, names: () => grants.map((g) => g.name) };
+  }
+
+  it("defaults to Neon's limits: 40 a second per route, 700 a minute", async () => {
+    expect(NEON_RATE_LIMITS).toEqual({ perMinute: 700, perSecondPerRoute: 40 });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const limiter = new RateLimiter();
+    for (let i = 0; i < 40; i++) (await limiter.acquire('GET /a'))();
+    const p = limiter.acquire('GET /a');
+    expect(limiter.waiting).toBe(1);
+    // 17 more routes at 40 each: 40 + 17 × 40 = 720 > 700, the minute fills at 700.
+    for (let r = 0; r < 17; r++)
+      for (let i = 0; i < 40 && r * 40 + i < 660; i++) (await limiter.acquire(`GET /r${r}`))();
+    const overMinute = limiter.acquire('GET /other');
+    expect(limiter.waiting).toBe(2);
+    await vi.advanceTimersByTimeAsync(1_001);
+    // The per-second window of /a freed, but the minute is full: both wait for it.
+    expect(limiter.waiting).toBe(2);
+    await vi.advanceTimersByTimeAsync(59_000);
+    (await p)();
+    (await overMinute)();
+    expect(limiter.waiting).toBe(0);
+  });
+
+  it('an already aborted signal rejects with its reason and takes no slot', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
+    const ac = new AbortController();
+    ac.abort(new Error('gone before asking'));
+    await expect(limiter.acquire('GET /a', ac.signal)).rejects.toThrow('gone before asking');
+    expect(limiter.waiting).toBe(0);
+    // The one slot of the second is still free.
+    const { grants, take } = recorder();
+    await take(limiter, 'GET /a', 'first');
+    expect(grants).toEqual([{ name: 'first', at: 0 }]);
+  });
+
+  it('a release called twice does not move its slot later', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
+    const { grants, take } = recorder();
+    const release = await limiter.acquire('GET /a');
+    release();
+    const next = take(limiter, 'GET /a', 'next');
+    await vi.advanceTimersByTimeAsync(800);
+    release();
+    await vi.advanceTimersByTimeAsync(300);
+    await next;
+    // 1 s after the first release (plus the 1 ms margin), not 1 s after the second.
+    expect(grants).toEqual([{ name: 'next', at: 1_001 }]);
+  });
+
+  it('a caller arriving when the window has just freed queues behind the waiter of its route', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
+    const { take, names } = recorder();
+    (await limiter.acquire('GET /a'))();
+    const first = take(limiter, 'GET /a', 'waited').then((r) => r());
+    // At 1,000 ms the slot has left the window; the wake-up is due at 1,001.
+    await vi.advanceTimersByTimeAsync(1_000);
+    const second = take(limiter, 'GET /a', 'late').then((r) => r());
+    await vi.advanceTimersByTimeAsync(2_100);
+    await Promise.all([first, second]);
+    expect(names()).toEqual(['waited', 'late']);
+  });
+
+  it('a saturated route does not hold up a waiter of another route behind it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
+    const { grants, take } = recorder();
+    (await limiter.acquire('GET /a'))();
+    const a1 = take(limiter, 'GET /a', 'a1').then((r) => r());
+    const a2 = take(limiter, 'GET /a', 'a2').then((r) => r());
+    await vi.advanceTimersByTimeAsync(500);
+    (await limiter.acquire('GET /b'))();
+    const b1 = take(limiter, 'GET /b', 'b1').then((r) => r());
+    await vi.advanceTimersByTimeAsync(3_000);
+    await Promise.all([a1, a2, b1]);
+    // a2 still waits for /a at 1,501 ms; b1, queued behind it, goes as soon as /b frees.
+    expect(grants).toEqual([
+      { name: 'a1', at: 1_001 },
+      { name: 'b1', at: 1_501 },
+      { name: 'a2', at: 2_002 },
+    ]);
+  });
+
+  it('re-arms its wake-up sooner when a waiter can go earlier than the one it was set for', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
+    const { grants, take } = recorder();
+    // /a is held by a request in flight: its waiter can only go when that slot is given up (300 s).
+    await limiter.acquire('GET /a');
+    const a = take(limiter, 'GET /a', 'a');
+    a.catch(() => undefined);
+    (await limiter.acquire('GET /b'))();
+    const b = take(limiter, 'GET /b', 'b');
+    await vi.advanceTimersByTimeAsync(1_100);
+    await b;
+    expect(grants).toEqual([{ name: 'b', at: 1_001 }]);
+  });
+
+  it('gives up on an answer that never came after 300 s, in the second and in the minute window', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    for (const limits of [
+      { perMinute: 700, perSecondPerRoute: 1 },
+      { perMinute: 1, perSecondPerRoute: 40 },
+    ]) {
+      const start = Date.now();
+      const limiter = new RateLimiter(limits);
+      const { grants, take } = recorder();
+      await limiter.acquire('GET /a'); // never released
+      const next = take(limiter, 'GET /a', 'next');
+      await vi.advanceTimersByTimeAsync(299_990);
+      expect(grants, JSON.stringify(limits)).toEqual([]);
+      await vi.advanceTimersByTimeAsync(20);
+      (await next)();
+      expect(grants, JSON.stringify(limits)).toEqual([{ name: 'next', at: start + 300_001 }]);
+    }
+  });
+
+  it('a window full of answered slots frees when the first answer leaves it, not later', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    const limiter = new RateLimiter({ perMinute: 2, perSecondPerRoute: 40 });
+    const { grants, take } = recorder();
+    const r1 = await limiter.acquire('GET /1');
+    const r2 = await limiter.acquire('GET /2');
+    await vi.advanceTimersByTimeAsync(5_000);
+    r2(); // answered at 5 s
+    await vi.advanceTimersByTimeAsync(5_000);
+    r1(); // answered at 10 s
+    const next = take(limiter, 'GET /3', 'next');
+    await vi.advanceTimersByTimeAsync(60_000);
+    (await next)();
+    expect(grants).toEqual([{ name: 'next', at: 65_001 }]);
+  });
+
+  it('tells the call that waits, every second, why it is queued', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
+    (await limiter.acquire('GET /a'))();
+    emitted.length = 0;
+    const p = limiter.acquire('GET /a');
+    await vi.advanceTimersByTimeAsync(QUEUE_NOTICE_MS - 1);
+    expect(emitted).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(emitted).toEqual([
+      {
+        level: 'info',
+        kind: 'queued',
+        message:
+          "Queued by the client's rate limiter for 1 s (GET /a; 1 waiting): Neon allows 700 requests a minute and 1 a second per route.",
+      },
+    ]);
+    await vi.advanceTimersByTimeAsync(10);
+    (await p)();
+    // Granted: no more notices.
+    await vi.advanceTimersByTimeAsync(5 * QUEUE_NOTICE_MS);
+    expect(emitted).toHaveLength(1);
+  });
+
+  it('an aborted waiter gets no more notices, and the others still go in order', async () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+      now: 0,
+    });
+    const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
+    (await limiter.acquire('GET /a'))();
+    emitted.length = 0;
+    const ac = new AbortController();
+    const gone = limiter.acquire('GET /a', ac.signal);
+    const { take, names } = recorder();
+    const stays = take(limiter, 'GET /a', 'stays');
+    ac.abort(new Error('cancelled'));
+    await expect(gone).rejects.toThrow('cancelled');
+    await vi.advanceTimersByTimeAsync(1_100);
+    (await stays)();
+    expect(names()).toEqual(['stays']);
+    // Only the waiter that stayed was reported (queued for 1 s once); the aborted one never.
+    expect(emitted.map((e) => e.message)).toEqual([
+      "Queued by the client's rate limiter for 1 s (GET /a; 1 waiting): Neon allows 700 requests a minute and 1 a second per route.",
+    ]);
   });
 });
