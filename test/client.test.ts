@@ -238,6 +238,34 @@ describe('NeonClient', () => {
     await expect(client().get('/projects')).rejects.toThrow(/not valid JSON/);
   });
 
+  it('names the API path the user knows (no /api/v2) when an answer is not JSON, as other errors do', async () => {
+    api.use(
+      http.all(`${BASE}/projects/:id`, ({ params }) =>
+        params.id === 'p-1'
+          ? new HttpResponse('{not json', { status: 200 })
+          : neonError(404, 'no such project'),
+      ),
+    );
+
+    const get = await client()
+      .get('/projects/{project_id}', { path: { project_id: 'p-1' } })
+      .catch((e) => e);
+    expect(get.message).toBe(
+      'GET /projects/p-1 returned a body that is not valid JSON (HTTP 200). The Neon API may be having trouble; try again later.',
+    );
+    const patch = await client()
+      .patch('/projects/{project_id}', { path: { project_id: 'p-1' }, body: { project: {} } })
+      .catch((e) => e);
+    expect(patch.message).toBe(
+      'PATCH /projects/p-1 was accepted by Neon (HTTP 200) but its answer is not valid JSON. The change may have been applied: check the resource (list or get it) before trying again.',
+    );
+    // The same path an HTTP error names.
+    const http404 = await client()
+      .get('/projects/{project_id}', { path: { project_id: 'p-2' } })
+      .catch((e) => e);
+    expect(http404.message).toMatch(/^GET \/projects\/p-2 failed with HTTP 404/);
+  });
+
   it('stops when the signal aborts', async () => {
     api.use(http.get(`${BASE}/projects`, () => new Promise<Response>(() => undefined)));
     const ac = new AbortController();
@@ -329,6 +357,18 @@ describe('waitForOperations', () => {
     expect(err).toBeInstanceOf(NeonOperationTimeoutError);
     expect(err.message).toContain(op.id);
     expect(err.message).toMatch(/get_operation/);
+    // A sub-second limit is said in ms (it read "after 0 s").
+    expect(err.message).toMatch(/^Gave up waiting after 60 ms; these Neon operations are still running: /);
+  });
+
+  it('says the wait it gave up after in seconds when whole, else in ms', () => {
+    const op = { id: 'op-1', action: 'start_compute', status: 'running', project_id: 'p-1' };
+    const after = (ms: number) =>
+      /^Gave up waiting after ([^;]+);/.exec(new NeonOperationTimeoutError([op], ms).message)?.[1];
+    expect(after(600_000)).toBe('600 s');
+    expect(after(1_000)).toBe('1 s');
+    expect(after(1_500)).toBe('1500 ms');
+    expect(after(999)).toBe('999 ms');
   });
 
   it('stops polling when aborted (fake clock: no poll in the next 5 s of fake time)', async () => {
