@@ -160,6 +160,24 @@ describe('reveal_role_password and reset_role_password', () => {
     expect(out.password_note).toMatch(/SECRET/);
   });
 
+  it('an answer without the password is an error saying so, not a success without one', async () => {
+    const { project, branch } = api.fake.seedProject();
+    api.use(
+      http.get(`${BASE}/projects/:project_id/branches/:branch_id/roles/:role_name/reveal_password`, () =>
+        HttpResponse.json({}),
+      ),
+    );
+    conn = await connect({ toolsets: ['roles'] });
+    const err = await conn.fails('reveal_role_password', {
+      project_id: project.id,
+      branch_id: branch.id,
+      role: 'neondb_owner',
+    });
+    expect(err).toBe(
+      `Neon's answer to GET /projects/${project.id}/branches/${branch.id}/roles/neondb_owner/reveal_password has no password for role neondb_owner. Nothing was changed; try again, and if Neon keeps answering so, reset_role_password sets a new password (the old one then stops working).`,
+    );
+  });
+
   it('resets the password: the new one is returned and the old one is gone', async () => {
     const { project, branch } = api.fake.seedProject();
     const old = api.fake.roles[0].password;
