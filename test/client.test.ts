@@ -363,12 +363,12 @@ describe('waitForOperations', () => {
 
   it('says the wait it gave up after in seconds when whole, else in ms', () => {
     const op = { id: 'op-1', action: 'start_compute', status: 'running', project_id: 'p-1' };
-    const after = (ms: number) =>
+    const gaveUpAfter = (ms: number) =>
       /^Gave up waiting after ([^;]+);/.exec(new NeonOperationTimeoutError([op], ms).message)?.[1];
-    expect(after(600_000)).toBe('600 s');
-    expect(after(1_000)).toBe('1 s');
-    expect(after(1_500)).toBe('1500 ms');
-    expect(after(999)).toBe('999 ms');
+    expect(gaveUpAfter(600_000)).toBe('600 s');
+    expect(gaveUpAfter(1_000)).toBe('1 s');
+    expect(gaveUpAfter(1_500)).toBe('1500 ms');
+    expect(gaveUpAfter(999)).toBe('999 ms');
   });
 
   it('stops polling when aborted (fake clock: no poll in the next 5 s of fake time)', async () => {

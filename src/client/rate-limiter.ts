@@ -162,10 +162,7 @@ export class RateLimiter {
     else {
       for (const w of this.queue) {
         const slots = this.slotsOf(w.route);
-        wake = Math.min(
-          wake,
-          slots.length >= this.limits.perSecondPerRoute ? firstLeaves(slots, 1_000) : t,
-        );
+        wake = Math.min(wake, slots.length >= this.limits.perSecondPerRoute ? firstLeaves(slots, 1_000) : t);
       }
     }
     if (this.timer) {
