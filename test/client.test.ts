@@ -15,6 +15,7 @@ import {
 } from '../src/client/index.js';
 import { NEON_RATE_LIMITS, QUEUE_NOTICE_MS } from '../src/client/rate-limiter.js';
 import { waitForOperations } from '../src/neon/operations.js';
+import { poll, sleep } from '../src/neon/poll.js';
 import { BASE, neonError, TEST_KEY, useMockApi } from './helpers.js';
 
 const api = useMockApi();
@@ -773,5 +774,75 @@ describe('RateLimiter on a fake clock: windows, wake-ups and odd callers', () =>
     expect(emitted.map((e) => e.message)).toEqual([
       "Queued by the client's rate limiter for 1 s (GET /a; 1 waiting): Neon allows 700 requests a minute and 1 a second per route.",
     ]);
+  });
+});
+
+describe('poll: the one backoff schedule (fake clock)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Runs a poll that never finishes until `until`, recording the fake time of every read. */
+  async function readTimes(options: Partial<Parameters<typeof poll>[0]>, advanceMs: number) {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    const reads: number[] = [];
+    const p = poll({
+      read: async () => {
+        reads.push(Date.now());
+        return reads.length;
+      },
+      done: () => false,
+      timeoutMs: 1e9,
+      ...options,
+    });
+    p.catch(() => undefined);
+    await vi.advanceTimersByTimeAsync(advanceMs);
+    return { reads, p };
+  }
+
+  it('defaults: every 200 ms for the first 5 s, then growing by half up to 2 s', async () => {
+    const { reads } = await readTimes({}, 17_000);
+    const gaps = reads.slice(1).map((t, i) => t - reads[i]);
+    // 0, 200, …, 5,000 (26 reads 200 apart), then 300, 450, 675, 1,012.5, 1,518.75, then 2,000 each
+    expect(gaps.slice(0, 25)).toEqual(Array(25).fill(200));
+    expect(gaps.slice(25, 31)).toEqual([300, 450, 675, 1_012, 1_518, 2_000]); // the fake clock fires on whole ms
+    expect(gaps.slice(31)).toEqual([2_000, 2_000, 2_000]);
+  });
+
+  it('never sleeps past the overall limit, and says it timed out with the last value read', async () => {
+    const { reads, p } = await readTimes({ initialDelayMs: 400, fastPhaseMs: 0, timeoutMs: 1_000 }, 2_000);
+    // 0, 400, then 600 (the next delay): 1,000 would be past the limit, so the last sleep is cut to it.
+    expect(reads).toEqual([0, 400, 1_000]);
+    await expect(p).resolves.toEqual({ value: 3, timedOut: true });
+  });
+
+  it('stops at the first read that says done, and tells every value read', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    const seen: number[] = [];
+    let n = 0;
+    const p = poll({
+      read: async () => ++n,
+      done: (v) => v === 3,
+      onValue: (v) => void seen.push(v),
+      timeoutMs: 10_000,
+      initialDelayMs: 10,
+    });
+    await vi.advanceTimersByTimeAsync(100);
+    await expect(p).resolves.toEqual({ value: 3, timedOut: false });
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  it('sleep: an abort rejects with NeonAbortedError naming what waited; other failures pass through', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    const ac = new AbortController();
+    const waiting = sleep(1_000, ac.signal, 'Waiting for the thing');
+    ac.abort();
+    const err = await waiting.catch((e) => e);
+    expect(err).toBeInstanceOf(NeonAbortedError);
+    expect(err.message).toContain('Waiting for the thing');
+    // Not aborted: a finished sleep resolves.
+    const done = sleep(50);
+    await vi.advanceTimersByTimeAsync(50);
+    await expect(done).resolves.toBeUndefined();
   });
 });
