@@ -2,25 +2,12 @@
  * Schema tools, migrations and query tuning on temporary branches, against a real PostgreSQL server:
  * each Neon branch of the fake has its own database, a child branch starts as a copy of its parent's.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connections } from '../src/sql/connections.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { connect, useMockApi } from './helpers.js';
-import { type BranchDatabases, createRoles, useBranchDatabases } from './pg/branches.js';
-import { startPostgres, type TestPostgres } from './pg/server.js';
+import { usePostgres } from './pg/use-postgres.js';
 
-let pg: TestPostgres;
-let dbs: BranchDatabases;
 const api = useMockApi();
-dbs = useBranchDatabases(api, () => pg);
-
-beforeAll(async () => {
-  pg = await startPostgres();
-  await createRoles(pg);
-}, 90_000);
-afterAll(async () => {
-  await connections.closeAll();
-  await pg?.stop();
-});
+const { dbs } = usePostgres(api);
 
 let conn: Awaited<ReturnType<typeof connect>>;
 afterEach(() => conn?.close());

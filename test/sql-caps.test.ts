@@ -4,24 +4,12 @@
  * with each statement), list_tables, list_slow_queries (its own `limit`) and the verify query of
  * prepare_database_migration. A cap that is raised, ignored or reset shows up as too many rows.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connections } from '../src/sql/connections.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { connect, useMockApi } from './helpers.js';
-import { type BranchDatabases, createRoles, useBranchDatabases } from './pg/branches.js';
-import { startPostgres, type TestPostgres } from './pg/server.js';
+import { usePostgres } from './pg/use-postgres.js';
 
-let pg: TestPostgres;
 const api = useMockApi();
-const dbs: BranchDatabases = useBranchDatabases(api, () => pg);
-
-beforeAll(async () => {
-  pg = await startPostgres({ preload: ['pg_stat_statements'] });
-  await createRoles(pg);
-}, 90_000);
-afterAll(async () => {
-  await connections.closeAll();
-  await pg?.stop();
-});
+const { dbs } = usePostgres(api, { preload: ['pg_stat_statements'] });
 
 let conn: Awaited<ReturnType<typeof connect>>;
 afterEach(() => conn?.close());
