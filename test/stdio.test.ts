@@ -4,60 +4,18 @@
  * carries JSON-RPC and nothing else, that stderr says what it should and never the key, and that the
  * CLI flags behave.
  */
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { ENTRY, useBuiltServer } from './built-server.js';
 import { TEST_KEY, text } from './helpers.js';
-import { type MockHttpServer, startMockHttpServer } from './mock/http-server.js';
 import { freePort } from './pg/server.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const ENTRY = 'dist/index.js';
-/**
- * The tree is shared with people who rebuild dist/ while this runs; a child starting from a
- * half-written dist/ would crash. So the freshly built dist/ is copied (with package.json, which
- * dist/version.js reads as ../package.json) and every child runs `node dist/index.js` from the copy.
- * node_modules is found by walking up, as from dist/ itself.
- */
-const RUN_DIR = join(ROOT, '.bench-cache', `stdio-test-${process.pid}`);
 const VERSION = (await import('../package.json', { with: { type: 'json' } })).default.version;
 
-let mock: MockHttpServer;
-
-beforeAll(async () => {
-  // Build once, as `npm run build` does: tsc, then the precomputed tool schemas (a stale
-  // dist/tool-schemas.json would advertise yesterday's schemas). A build that fails fails this file:
-  // testing a dist/ emitted from code that does not type-check would test something nobody ships.
-  const build = (args: string[]) => {
-    try {
-      execFileSync(process.execPath, args, { cwd: ROOT, stdio: 'pipe' });
-    } catch (error) {
-      const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
-      throw new Error(
-        `build step failed: node ${args.join(' ')}\n${String(stdout ?? '')}${String(stderr ?? '')}`,
-      );
-    }
-  };
-  build(['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']);
-  build(['scripts/build-schemas.mjs']);
-  expect(existsSync(new URL(`../${ENTRY}`, import.meta.url))).toBe(true);
-  rmSync(RUN_DIR, { recursive: true, force: true });
-  cpSync(join(ROOT, 'dist'), join(RUN_DIR, 'dist'), { recursive: true });
-  copyFileSync(join(ROOT, 'package.json'), join(RUN_DIR, 'package.json'));
-  mock = await startMockHttpServer({ validate: true });
-}, 180_000);
-afterAll(async () => {
-  await mock?.close();
-  rmSync(RUN_DIR, { recursive: true, force: true });
-});
-beforeEach(() => mock.api.reset());
-afterEach(() => {
-  expect(mock.api.violations, 'requests not valid against the Neon API spec').toEqual([]);
-});
+// Built once for this file into a directory of its own; Neon is the loopback fake (test/built-server.ts).
+const { runDir: RUN_DIR, mock } = useBuiltServer('stdio-test');
 
 /** A minimal environment: nothing (in particular no NEON_API_KEY) leaks in from the test's own. */
 function env(extra: Record<string, string | undefined> = {}): Record<string, string> {
