@@ -3,14 +3,12 @@
  * for recovery), restore, set default, recover, finalize restore. Serves src/tools/branches.ts.
  */
 import { HttpResponse, http, type RequestHandler } from 'msw';
-import { branchScoped, type Json, jsonBody, notFound, type Params, startOps } from './common.js';
+import { type Json, jsonBody, notFound, type Params, resourceKit } from './common.js';
 import { BASE, type NeonFake, neonError, publicRole } from './neon-fake.js';
 
 export function branchHandlers(fake: NeonFake): RequestHandler[] {
   const project = (p: Params) => fake.projects.get(p.project_id);
-  const withBranch = branchScoped(fake);
-  const ops = (projectId: string, actions: { action: string; branch_id?: string; endpoint_id?: string }[]) =>
-    startOps(fake, projectId, actions);
+  const { withBranch, ops } = resourceKit(fake);
   return [
     http.get(`${BASE}/projects/:project_id/branches`, ({ params, request }) => {
       if (!project(params as Params)) return notFound(`project ${params.project_id}`);
