@@ -463,6 +463,72 @@ describe('waitForOperations: statuses and odd answers', () => {
     expect(err.message).toContain(op.id);
   });
 
+  it('tells the call what it waits for, and (debug) how long it took', async () => {
+    const { op } = polled((o) => ({ operation: { ...o, status: 'finished' } }));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    emitted.length = 0;
+    const wait = waitForOperations(client(), [op] as never, { initialDelayMs: 100 });
+    await vi.advanceTimersByTimeAsync(150);
+    await api.settle();
+    await wait;
+    vi.useRealTimers();
+    expect(emitted.filter((e) => e.kind.startsWith('operation_'))).toEqual([
+      {
+        level: 'info',
+        kind: 'operation_wait',
+        message: `Waiting for 1 Neon operation(s) to finish: apply_config ${op.id}.`,
+      },
+      {
+        level: 'debug',
+        kind: 'operation_done',
+        message: `Neon operation(s) apply_config ${op.id} finished after 100 ms.`,
+      },
+    ]);
+  });
+
+  it('scoped to a project: an operation of another project is refused before any poll, naming both', async () => {
+    const { op, project } = polled((o) => ({ operation: o }));
+    const err = await waitForOperations(client(), [{ ...op, project_id: 'p-other' }] as never, {
+      ...fast,
+      projectId: project.id,
+    }).catch((e) => e);
+    expect(err.name).toBe('NeonOutOfScopeError');
+    expect(err.message).toBe(
+      `Neon's answer names operations of another project (${op.id} (apply_config) of project p-other), outside project ${project.id} that this server is scoped to (--project-id); they were not polled. The request to project ${project.id} was accepted, so the change may have been applied: check the resource (list or get it) before trying again.`,
+    );
+    // Its own project's operations are followed.
+    await expect(
+      waitForOperations(client(), [{ ...op, status: 'finished' }] as never, {
+        ...fast,
+        projectId: project.id,
+      }),
+    ).resolves.toHaveLength(1);
+    await api.settle();
+    expect(api.requests).toHaveLength(0);
+  });
+
+  for (const [what, answer] of [
+    ['another operation', (o: any) => ({ operation: { ...o, id: 'op-else' } })],
+    ['the same id in another project', (o: any) => ({ operation: { ...o, project_id: 'p-other' } })],
+  ] as const) {
+    it(`a poll answered with ${what} is not followed`, async () => {
+      const { op } = polled(answer);
+      const err = await waitForOperations(client(), [op] as never, fast).catch((e) => e);
+      expect(err).toBeInstanceOf(NeonOperationCheckError);
+      expect(err.message).toMatch(/without the operation it was asked about/);
+    });
+  }
+
+  it('nothing running when handed over: no wait, no events, no poll', async () => {
+    const { op } = polled((o) => ({ operation: o }));
+    op.status = 'finished';
+    emitted.length = 0;
+    await waitForOperations(client(), [op] as never, fast);
+    await api.settle();
+    expect(emitted).toEqual([]);
+    expect(api.requests).toHaveLength(0);
+  });
+
   it('an operation without a status is as bad as no operation', async () => {
     const { op } = polled((o) => ({ operation: { id: o.id } }));
     await expect(waitForOperations(client(), [op] as never, fast)).rejects.toThrow(NeonOperationCheckError);
