@@ -725,6 +725,28 @@ describe('RateLimiter on a fake clock: windows, wake-ups and odd callers', () =>
     expect(names()).toEqual(['waited', 'late']);
   });
 
+  it('window edges: a slot answered 1 s ago, or open for 300 s, no longer counts', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    const perSecond = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
+    (await perSecond.acquire('GET /a'))();
+    await vi.advanceTimersByTimeAsync(1_000);
+    // Nobody waits, so it is taken at once: exactly 1,000 ms after the answer.
+    expect(perSecond.waiting).toBe(0);
+    const atEdge = perSecond.acquire('GET /a');
+    expect(perSecond.waiting).toBe(0);
+    (await atEdge)();
+    const open = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
+    await open.acquire('GET /a'); // never answered
+    await vi.advanceTimersByTimeAsync(299_999);
+    open.acquire('GET /a').catch(() => undefined);
+    expect(open.waiting).toBe(1);
+    const late = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
+    await late.acquire('GET /a');
+    await vi.advanceTimersByTimeAsync(300_000);
+    late.acquire('GET /a');
+    expect(late.waiting).toBe(0);
+  });
+
   it('a saturated route does not hold up a waiter of another route behind it', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
     const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
@@ -906,6 +928,11 @@ describe('poll: the one backoff schedule (fake clock)', () => {
     const err = await waiting.catch((e) => e);
     expect(err).toBeInstanceOf(NeonAbortedError);
     expect(err.message).toContain('Waiting for the thing');
+    // Without a name it says "Waiting".
+    const unnamed = new AbortController();
+    const plain = sleep(1_000, unnamed.signal);
+    unnamed.abort();
+    await expect(plain).rejects.toThrow(/^Waiting was cancelled by the client\.$/);
     // Not aborted: a finished sleep resolves.
     const done = sleep(50);
     await vi.advanceTimersByTimeAsync(50);
