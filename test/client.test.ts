@@ -323,13 +323,21 @@ describe('waitForOperations', () => {
       { action: 'start_compute' },
     ]);
     const seen: number[] = [];
+    let last: any;
     const done = await waitForOperations(client(), ops as never, {
       initialDelayMs: 1,
       maxDelayMs: 5,
-      onProgress: (p) => void seen.push(p.done),
+      onProgress: (p) => {
+        seen.push(p.done);
+        last = p;
+      },
     });
     expect(done.map((o) => o.status)).toEqual(['finished', 'finished']);
+    // From 0 of 2 to 2 of 2, with the latest state of each.
+    expect(seen[0]).toBe(0);
     expect(seen.at(-1)).toBe(2);
+    expect(last.total).toBe(2);
+    expect(last.operations.map((o: any) => [o.id, o.status])).toEqual(ops.map((o) => [o.id, 'finished']));
     await api.settle();
     expect(api.count('GET', new RegExp(`/projects/${project.id}/operations/`))).toBe(8);
   });
@@ -391,6 +399,7 @@ describe('waitForOperations', () => {
     }
     ac.abort();
     await expect(wait).rejects.toThrow(NeonAbortedError);
+    await expect(wait).rejects.toThrow(/^Waiting for the operation was cancelled by the client\.$/);
     await vi.advanceTimersByTimeAsync(50);
     await api.settle();
     const after = api.requests.length;
@@ -465,7 +474,7 @@ describe('waitForOperations: statuses and odd answers', () => {
 
   it('tells the call what it waits for, and (debug) how long it took', async () => {
     const { op } = polled((o) => ({ operation: { ...o, status: 'finished' } }));
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 5_000 });
     emitted.length = 0;
     const wait = waitForOperations(client(), [op] as never, { initialDelayMs: 100 });
     await vi.advanceTimersByTimeAsync(150);
@@ -488,13 +497,18 @@ describe('waitForOperations: statuses and odd answers', () => {
 
   it('scoped to a project: an operation of another project is refused before any poll, naming both', async () => {
     const { op, project } = polled((o) => ({ operation: o }));
-    const err = await waitForOperations(client(), [{ ...op, project_id: 'p-other' }] as never, {
+    const other = { ...op, project_id: 'p-other' };
+    const err = await waitForOperations(client(), [other, { ...other, id: 'op-2' }] as never, {
       ...fast,
       projectId: project.id,
     }).catch((e) => e);
     expect(err.name).toBe('NeonOutOfScopeError');
     expect(err.message).toBe(
-      `Neon's answer names operations of another project (${op.id} (apply_config) of project p-other), outside project ${project.id} that this server is scoped to (--project-id); they were not polled. The request to project ${project.id} was accepted, so the change may have been applied: check the resource (list or get it) before trying again.`,
+      `Neon's answer names operations of another project (${op.id} (apply_config) of project p-other, op-2 (apply_config) of project p-other), outside project ${project.id} that this server is scoped to (--project-id); they were not polled. The request to project ${project.id} was accepted, so the change may have been applied: check the resource (list or get it) before trying again.`,
+    );
+    // Nothing to wait for under a scope is nothing to refuse.
+    await expect(waitForOperations(client(), undefined, { ...fast, projectId: project.id })).resolves.toEqual(
+      [],
     );
     // Its own project's operations are followed.
     await expect(
@@ -505,6 +519,31 @@ describe('waitForOperations: statuses and odd answers', () => {
     ).resolves.toHaveLength(1);
     await api.settle();
     expect(api.requests).toHaveLength(0);
+  });
+
+  it('a poll answer without project_id is taken (Neon may leave it out); an empty answer is not', async () => {
+    const { op } = polled(({ project_id: _, ...o }) => ({ operation: { ...o, status: 'finished' } }));
+    await expect(waitForOperations(client(), [op] as never, fast)).resolves.toHaveLength(1);
+    api.use(
+      http.get(
+        `${BASE}/projects/:project_id/operations/:operation_id`,
+        () => new HttpResponse(null, { status: 200 }),
+      ),
+    );
+    const running = { ...op, status: 'running' };
+    await expect(waitForOperations(client(), [running] as never, fast)).rejects.toThrow(
+      NeonOperationCheckError,
+    );
+  });
+
+  it('a poll that fails is a check error saying the change was accepted, not the bare HTTP error', async () => {
+    const { op } = polled(() => undefined);
+    api.use(http.get(`${BASE}/projects/:project_id/operations/:operation_id`, () => neonError(404, 'gone')));
+    const err = await waitForOperations(client(), [op] as never, fast).catch((e) => e);
+    expect(err).toBeInstanceOf(NeonOperationCheckError);
+    expect(err.message).toMatch(
+      /^Neon accepted the change, but checking its progress failed \(GET \/projects\/\S+ failed with HTTP 404/,
+    );
   });
 
   for (const [what, answer] of [
