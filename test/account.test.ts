@@ -105,6 +105,18 @@ describe('project extras', () => {
     expect(out.libraries[0]).toMatchObject({ is_default: false, version: '2.17' });
   });
 
+  it('an answer without the list of libraries is an error, not an empty list', async () => {
+    const { project } = api.fake.seedProject('libs');
+    api.use(
+      http.get(`${BASE}/projects/:project_id/available_preload_libraries`, () => HttpResponse.json({})),
+    );
+    conn = await connect({ toolsets: ['projects'] });
+    const err = await conn.fails('list_preload_libraries', { project_id: project.id });
+    expect(err).toBe(
+      `Neon's answer to GET /projects/${project.id}/available_preload_libraries has no list of libraries (an unexpected answer). Try again later.`,
+    );
+  });
+
   it('creates a transfer request and accepts it into an organization', async () => {
     const { project } = api.fake.seedProject('moving');
     seedOrg(api.fake, 'org-dest');

@@ -148,9 +148,9 @@ describe('a burst in real time over loopback HTTP', () => {
         { failed: rejected.length, served429: server.api.limited, first: String(rejected[0]?.reason ?? '') },
         'calls failed by a 429 (the client has no retries here)',
       ).toEqual({ failed: 0, served429: 0, first: '' });
-      // 300 at 40/s: at least 7 s, and not much more.
+      // 300 at 40/s: at least 7 s. How little more it takes is the fake-clock test's business (above):
+      // an upper bound in real time measures how busy this machine is, not the limiter.
       expect(elapsed).toBeGreaterThanOrEqual(7_000);
-      expect(elapsed).toBeLessThan(12_000);
     } finally {
       await server.close();
     }

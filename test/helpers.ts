@@ -3,6 +3,7 @@
  * handlers of every resource from test/mock/index.ts), every request is checked against Neon's
  * OpenAPI description, and a real MCP client talks to the server in memory.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { Client, type ClientOptions } from '@modelcontextprotocol/client';
 import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
@@ -225,4 +226,18 @@ export function parseText(body: string): unknown {
   const m = FENCED_TEXT.exec(body);
   if (!m) return JSON.parse(body);
   return { ...JSON.parse(m[1]), ...JSON.parse(m[4]), untrusted: m[2] };
+}
+
+/** The text of every TypeScript file under src/ (for checks of what src imports). */
+export function sourceFiles(): string[] {
+  const files: string[] = [];
+  const walk = (dir: URL) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const url = new URL(`${e.name}${e.isDirectory() ? '/' : ''}`, dir);
+      if (e.isDirectory()) walk(url);
+      else if (e.name.endsWith('.ts')) files.push(readFileSync(url, 'utf8'));
+    }
+  };
+  walk(new URL('../src/', import.meta.url));
+  return files;
 }

@@ -9,9 +9,8 @@
  * has no scenario at all.
  */
 import { HttpResponse, http } from 'msw';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REF_OPERATIONS } from '../src/neon/refs.js';
-import { connections } from '../src/sql/connections.js';
 import { refFields } from '../src/tools/fields.js';
 import type { ToolDef } from '../src/tools/framework.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
@@ -21,8 +20,8 @@ import { handleDeployment } from './mock/functions.js';
 import type { NeonFake } from './mock/neon-fake.js';
 import { matchOperation } from './mock/spec.js';
 import { accountStore, addMember, features, seedObject, seedOrg } from './mock/stores.js';
-import { createRoles, OWNER, useBranchDatabases } from './pg/branches.js';
-import { startPostgres, type TestPostgres } from './pg/server.js';
+import { OWNER } from './pg/branches.js';
+import { usePostgres } from './pg/use-postgres.js';
 
 /**
  * Operations a tool that changes something (not read-only) may call without declaring them.
@@ -778,19 +777,11 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
-let pg: TestPostgres;
 const api = useMockApi();
-const dbs = useBranchDatabases(api, () => pg);
-
-beforeAll(async () => {
-  pg = await startPostgres({ preload: ['pg_stat_statements'] });
-  await createRoles(pg);
+const { dbs } = usePostgres(api, {
+  preload: ['pg_stat_statements'],
   // As on Neon, the database owner may create roles (create_role with a limited access).
-  await pg.query('postgres', `ALTER ROLE ${OWNER} CREATEROLE`);
-}, 90_000);
-afterAll(async () => {
-  await connections.closeAll();
-  await pg?.stop();
+  setup: (server) => server.query('postgres', `ALTER ROLE ${OWNER} CREATEROLE`).then(() => undefined),
 });
 
 /** Requests the fake answered without msw (the multipart function deployment), as `METHOD path`. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TOOLSETS } from '../src/tools/framework.js';
-import { ALL_TOOLS, DEFAULT_TOOLSETS, selectTools } from '../src/tools/registry.js';
+import { ALL_TOOLS, DEFAULT_TOOLSETS, selectTools, whyHidden } from '../src/tools/registry.js';
 import { connect, text, useMockApi } from './helpers.js';
 
 const api = useMockApi();
@@ -60,20 +60,27 @@ describe('selection', () => {
   it('selects toolsets, adds single tools and excludes tools', async () => {
     const tools = await listed({
       toolsets: ['projects'],
-      tools: ['list_operations'].filter((n) => ALL_TOOLS.some((t) => t.name === n)),
+      tools: ['list_operations'],
       excludeTools: ['delete_project'],
     });
     const names = tools.map((t) => t.name);
-    expect(names).toContain('list_projects');
-    expect(names).not.toContain('delete_project');
-    for (const n of names) {
-      const def = ALL_TOOLS.find((t) => t.name === n);
-      if (def) expect(def.toolset === 'projects' || n === 'list_operations').toBe(true);
-    }
+    const projects = ALL_TOOLS.filter((t) => t.toolset === 'projects').map((t) => t.name);
+    expect(projects).toContain('delete_project');
+    expect(names.sort()).toEqual(
+      [
+        'list_toolsets',
+        'enable_toolsets',
+        'list_operations',
+        ...projects.filter((n) => n !== 'delete_project'),
+      ].sort(),
+    );
   });
 
   it('rejects unknown toolsets and tools with the valid names', () => {
-    expect(() => selectTools({ toolsets: ['nope'] })).toThrow(/Unknown toolset "nope". Valid: all, projects/);
+    expect(() => selectTools({ toolsets: ['nope'] })).toThrow(
+      `Unknown toolset "nope". Valid: all, ${Object.keys(TOOLSETS).join(', ')}.`,
+    );
+    expect(Object.keys(TOOLSETS).slice(0, 2)).toEqual(['projects', 'access']);
     expect(() => selectTools({ tools: ['drop_everything'] })).toThrow(/Unknown tool "drop_everything"/);
   });
 
@@ -141,6 +148,115 @@ describe('selection', () => {
     const all = await connect({ toolsets: ['all'] });
     expect((await all.ok('list_toolsets')).enable).toBe('Every toolset is enabled.');
     await all.close();
+  });
+});
+
+describe('selection rules (selectTools and whyHidden without a server)', () => {
+  const names = (sel: Parameters<typeof selectTools>[0]) => selectTools(sel).map((t) => t.name);
+  const tool = (name: string) => ALL_TOOLS.find((t) => t.name === name)!;
+
+  it('no toolsets, or an empty list, means the default toolsets', () => {
+    const defaults = [
+      'list_toolsets',
+      'enable_toolsets',
+      ...ALL_TOOLS.filter((t) => DEFAULT_TOOLSETS.includes(t.toolset)).map((t) => t.name),
+    ];
+    expect(names({})).toEqual(defaults);
+    expect(names({ toolsets: [] })).toEqual(defaults);
+    expect(DEFAULT_TOOLSETS).toEqual(['projects', 'branches', 'databases', 'sql', 'schema']);
+  });
+
+  it('"all" selects every tool, in registry order, list_toolsets and enable_toolsets first', () => {
+    expect(names({ toolsets: ['all'] })).toEqual([
+      'list_toolsets',
+      'enable_toolsets',
+      ...ALL_TOOLS.map((t) => t.name),
+    ]);
+  });
+
+  it('list_toolsets can be excluded or named, and is not an unknown tool', () => {
+    expect(names({ toolsets: ['projects'], excludeTools: ['list_toolsets'] })).not.toContain('list_toolsets');
+    expect(names({ toolsets: ['projects'], excludeTools: ['list_toolsets'] }).length).toBeGreaterThan(0);
+    expect(names({ toolsets: ['projects'], tools: ['list_toolsets'] })[0]).toBe('list_toolsets');
+    expect(names({ toolsets: ['projects'], excludeTools: ['enable_toolsets'] }).slice(0, 2)).toEqual([
+      'list_toolsets',
+      'list_projects',
+    ]);
+    expect(names({ toolsets: ['projects'], tools: ['enable_toolsets'] }).slice(0, 2)).toEqual([
+      'list_toolsets',
+      'enable_toolsets',
+    ]);
+    expect(() => selectTools({ excludeTools: ['no_such_tool'] })).toThrow(
+      'Unknown tool "no_such_tool". See the README for the list.',
+    );
+  });
+
+  it('says why a tool is hidden, in order: read-only, scope, excluded, then toolsets (an added tool shows)', () => {
+    const del = tool('delete_project');
+    const list = tool('list_projects');
+    const ops = tool('list_operations');
+    expect(whyHidden(del, { readOnly: true, projectId: 'p', excludeTools: ['delete_project'] })).toBe(
+      'read-only mode',
+    );
+    expect(whyHidden(list, { projectId: 'p', excludeTools: ['list_projects'] })).toBe(
+      'scoped to one project',
+    );
+    expect(whyHidden(list, { excludeTools: ['list_projects'], tools: ['list_projects'] })).toBe('excluded');
+    expect(whyHidden(ops, { toolsets: ['projects'] })).toBe('toolset operations not enabled');
+    expect(whyHidden(ops, { toolsets: ['projects'], tools: ['list_operations'] })).toBeUndefined();
+    expect(whyHidden(ops, { toolsets: ['operations'] })).toBeUndefined();
+    expect(whyHidden(list, {})).toBeUndefined();
+    expect(whyHidden(list, { readOnly: true, projectId: undefined })).toBeUndefined();
+    expect(whyHidden(tool('get_project'), { projectId: 'p' })).toBeUndefined();
+  });
+
+  it('list_toolsets gives one line per toolset, names hidden tools with the reason, and the scope', async () => {
+    conn = await connect({ toolsets: ['all'], projectId: 'p-scope' });
+    const out = await conn.ok('list_toolsets');
+    expect(out.read_only).toBe(false);
+    expect(out.project_id).toBe('p-scope');
+    expect(out.enable).toBe('Every toolset is enabled.');
+    const expected = Object.keys(TOOLSETS).map((name) => {
+      const all = ALL_TOOLS.filter((t) => t.toolset === name);
+      const hidden = all.filter((t) => t.accountLevel).map((t) => t.name);
+      return hidden.length
+        ? `${name}: ${all.length - hidden.length} of ${all.length} tools enabled; scoped to one project hides ${hidden.join(', ')}`
+        : `${name}: ${all.length} tools, enabled`;
+    });
+    expect(out.toolsets).toEqual(expected);
+    // Both kinds of line occur, so both branches above ran.
+    expect(expected.filter((l) => l.includes(' hides ')).length).toBeGreaterThan(0);
+    expect(expected.filter((l) => l.endsWith(', enabled')).length).toBeGreaterThan(0);
+    await conn.close();
+    conn = await connect({ toolsets: ['all'] });
+    const unscoped = await conn.ok('list_toolsets');
+    expect(unscoped).not.toHaveProperty('project_id');
+  });
+
+  it('list_toolsets: toolsets that are off, a single tool added, read-only, and how to enable the rest', async () => {
+    conn = await connect({ toolsets: ['projects'], tools: ['list_operations'], readOnly: true });
+    const out = await conn.ok('list_toolsets');
+    expect(out.read_only).toBe(true);
+    const count = (set: string) => ALL_TOOLS.filter((t) => t.toolset === set).length;
+    const writes = ALL_TOOLS.filter((t) => t.toolset === 'projects' && !t.hints.readOnlyHint).map(
+      (t) => t.name,
+    );
+    expect(writes.length).toBeGreaterThan(0);
+    expect(out.toolsets[0]).toBe(
+      `projects: ${count('projects') - writes.length} of ${count('projects')} tools enabled; read-only mode hides ${writes.join(', ')}`,
+    );
+    expect(out.toolsets).toContain(
+      `operations: 1 of ${count('operations')} tools enabled; toolset not enabled`,
+    );
+    // docs has only reads: off is its one reason. branches has writes too: both reasons are named.
+    expect(out.toolsets).toContain(`docs: ${count('docs')} tools, not enabled`);
+    const branchWrites = ALL_TOOLS.filter((t) => t.toolset === 'branches' && !t.hints.readOnlyHint);
+    expect(out.toolsets).toContain(
+      `branches: 0 of ${count('branches')} tools enabled; read-only mode hides ${branchWrites.map((t) => t.name).join(', ')}; toolset not enabled`,
+    );
+    expect(out.enable).toBe(
+      'Call enable_toolsets with the toolsets you need (read-only mode and the project scope still apply). Or restart neon-mcp with --toolsets projects,NAME (or NEON_MCP_TOOLSETS), or --toolsets all; a single tool: --tools TOOL.',
+    );
   });
 });
 

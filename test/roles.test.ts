@@ -1,26 +1,19 @@
 import { HttpResponse, http } from 'msw';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connections } from '../src/sql/connections.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { BASE, connect, text, useMockApi } from './helpers.js';
-import { createRoles, OWNER, useBranchDatabases } from './pg/branches.js';
-import { startPostgres, type TestPostgres } from './pg/server.js';
+import { OWNER } from './pg/branches.js';
+import { usePostgres } from './pg/use-postgres.js';
 
 const api = useMockApi();
-let server: TestPostgres;
-const dbs = useBranchDatabases(api, () => server);
-
-beforeAll(async () => {
-  server = await startPostgres({ preload: ['pg_stat_statements'] });
-  await createRoles(server);
+const { dbs } = usePostgres(api, {
+  preload: ['pg_stat_statements'],
   // As on Neon: the owner is a neon_superuser member and may create roles.
-  await server.query('postgres', `ALTER ROLE ${OWNER} CREATEROLE`);
-  await server.query('postgres', 'CREATE ROLE neon_superuser NOLOGIN');
-  await server.query('postgres', `GRANT neon_superuser TO ${OWNER}`);
-}, 90_000);
-afterAll(async () => {
-  await connections.closeAll();
-  await server?.stop();
+  async setup(pg) {
+    await pg.query('postgres', `ALTER ROLE ${OWNER} CREATEROLE`);
+    await pg.query('postgres', 'CREATE ROLE neon_superuser NOLOGIN');
+    await pg.query('postgres', `GRANT neon_superuser TO ${OWNER}`);
+  },
 });
 let conn: Awaited<ReturnType<typeof connect>>;
 afterEach(() => conn?.close());
@@ -158,6 +151,24 @@ describe('reveal_role_password and reset_role_password', () => {
     });
     expect(out.password).toBe(api.fake.roles[0].password);
     expect(out.password_note).toMatch(/SECRET/);
+  });
+
+  it('an answer without the password is an error saying so, not a success without one', async () => {
+    const { project, branch } = api.fake.seedProject();
+    api.use(
+      http.get(`${BASE}/projects/:project_id/branches/:branch_id/roles/:role_name/reveal_password`, () =>
+        HttpResponse.json({}),
+      ),
+    );
+    conn = await connect({ toolsets: ['roles'] });
+    const err = await conn.fails('reveal_role_password', {
+      project_id: project.id,
+      branch_id: branch.id,
+      role: 'neondb_owner',
+    });
+    expect(err).toBe(
+      `Neon's answer to GET /projects/${project.id}/branches/${branch.id}/roles/neondb_owner/reveal_password has no password for role neondb_owner. Nothing was changed; try again, and if Neon keeps answering so, reset_role_password sets a new password (the old one then stops working).`,
+    );
   });
 
   it('resets the password: the new one is returned and the old one is gone', async () => {

@@ -7,26 +7,15 @@ import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { http } from 'msw';
 import pgDriver from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PART_CHARS } from '../src/neon/pending.js';
 import { connections } from '../src/sql/connections.js';
 import { BASE, connect, neonError, TEST_KEY, useMockApi } from './helpers.js';
-import { type BranchDatabases, branchDatabase, createRoles, useBranchDatabases } from './pg/branches.js';
-import { startPostgres, type TestPostgres } from './pg/server.js';
+import { branchDatabase } from './pg/branches.js';
+import { usePostgres } from './pg/use-postgres.js';
 
-let pg: TestPostgres;
-let dbs: BranchDatabases;
 const api = useMockApi();
-dbs = useBranchDatabases(api, () => pg);
-
-beforeAll(async () => {
-  pg = await startPostgres();
-  await createRoles(pg);
-}, 90_000);
-afterAll(async () => {
-  await connections.closeAll();
-  await pg?.stop();
-});
+const { pg, dbs } = usePostgres(api);
 
 let conn: Awaited<ReturnType<typeof connect>>;
 afterEach(() => conn?.close());

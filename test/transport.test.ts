@@ -4,46 +4,15 @@
  * line, never an exit, while other calls in flight are answered; out-of-range numeric flags exit 2;
  * SIGTERM cancels a running query on PostgreSQL before exiting; a 20 MB API answer keeps RSS low.
  */
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LineProblem, lineGuard } from '../src/transport.js';
+import { ENTRY, useBuiltServer } from './built-server.js';
 import { TEST_KEY } from './helpers.js';
-import { type MockHttpServer, startMockHttpServer } from './mock/http-server.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/**
- * Built into a directory of its own (not the shared dist/, which others rebuild while tests run);
- * dist/version.js reads ../package.json, and node_modules is found by walking up.
- */
-const RUN_DIR = join(ROOT, '.bench-cache', `transport-test-${process.pid}`);
-const ENTRY = join(RUN_DIR, 'dist', 'index.js');
-
-let mock: MockHttpServer;
-beforeAll(async () => {
-  rmSync(RUN_DIR, { recursive: true, force: true });
-  mkdirSync(RUN_DIR, { recursive: true });
-  try {
-    execFileSync(
-      process.execPath,
-      ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--outDir', join(RUN_DIR, 'dist')],
-      { cwd: ROOT, stdio: 'pipe' },
-    );
-  } catch (error) {
-    // Type errors elsewhere in the tree (work in progress) do not stop tsc from emitting.
-    console.warn(`tsc: ${String((error as { stdout?: Buffer }).stdout ?? '').slice(0, 2000)}`);
-  }
-  copyFileSync(join(ROOT, 'package.json'), join(RUN_DIR, 'package.json'));
-  mock = await startMockHttpServer({ validate: true });
-}, 180_000);
-afterAll(async () => {
-  await mock?.close();
-  rmSync(RUN_DIR, { recursive: true, force: true });
-});
-beforeEach(() => mock.api.reset());
+// Built once for this file into a directory of its own; Neon is the loopback fake (test/built-server.ts).
+const { runDir: RUN_DIR, mock } = useBuiltServer('transport-test');
 
 /** A raw JSON-RPC peer of a spawned server: every stdout line is parsed, answers found by id. */
 class Peer {

@@ -215,12 +215,17 @@ export class NeonOperationTimeoutError extends NeonError {
     timeoutMs: number,
   ) {
     super(
-      `Gave up waiting after ${Math.round(timeoutMs / 1000)} s; these Neon operations are still running: ` +
+      `Gave up waiting after ${duration(timeoutMs)}; these Neon operations are still running: ` +
         pending.map((op) => `${op.id} (${op.action}, ${op.status})`).join(', ') +
         `. The change was accepted by Neon and will most likely complete. Check later with get_operation ` +
         `(project_id ${pending[0]?.project_id}) before retrying anything.`,
     );
   }
+}
+
+/** A limit as the user set it: whole seconds in s, anything else in ms (a 500 ms limit is not "0 s"). */
+function duration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 function describeApiError(

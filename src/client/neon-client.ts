@@ -224,7 +224,8 @@ export class NeonClient {
     try {
       return JSON.parse(text) as Answer<M, R>;
     } catch {
-      const where = `${method} ${response.url ? new URL(response.url).pathname : route}`;
+      // The API path as every other error names it (no base path such as /api/v2).
+      const where = `${method} ${buildPath(route, (options.path ?? {}) as Record<string, string | number>)}`;
       throw new NeonError(
         method === 'GET'
           ? `${where} returned a body that is not valid JSON (HTTP ${response.status}). The Neon API may be having trouble; try again later.`

@@ -158,11 +158,11 @@ export class RateLimiter {
     if (this.queue.length === 0) return;
     const t = this.now();
     let wake = Number.POSITIVE_INFINITY;
-    if (this.global.length >= this.limits.perMinute) wake = oldest(this.global) + 60_000;
+    if (this.global.length >= this.limits.perMinute) wake = firstLeaves(this.global, 60_000);
     else {
       for (const w of this.queue) {
         const slots = this.slotsOf(w.route);
-        wake = Math.min(wake, slots.length >= this.limits.perSecondPerRoute ? oldest(slots) + 1_000 : t);
+        wake = Math.min(wake, slots.length >= this.limits.perSecondPerRoute ? firstLeaves(slots, 1_000) : t);
       }
     }
     if (this.timer) {
@@ -185,9 +185,14 @@ function prune(slots: Slot[], before: number, now: number): void {
   slots.length = kept;
 }
 
-/** When the first slot of a full window will leave it (open slots leave only once answered). */
-function oldest(slots: Slot[]): number {
+/**
+ * When the first slot of a full window of `windowMs` leaves it: an answered slot `windowMs` after its
+ * answer, an open one when it is given up on (as `prune` drops them). The open-slot time used to be
+ * `t + OPEN_SLOT_LIMIT_MS - 1_000` plus the window, which is right for the per-second window only: a
+ * minute window full of unanswered slots woke up 59 s after they had been dropped.
+ */
+function firstLeaves(slots: Slot[], windowMs: number): number {
   let min = Number.POSITIVE_INFINITY;
-  for (const slot of slots) if (!slot.open) min = Math.min(min, slot.t);
-  return Number.isFinite(min) ? min : Math.min(...slots.map((s) => s.t + OPEN_SLOT_LIMIT_MS - 1_000));
+  for (const slot of slots) min = Math.min(min, slot.open ? slot.t + OPEN_SLOT_LIMIT_MS : slot.t + windowMs);
+  return min;
 }

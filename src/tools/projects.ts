@@ -323,7 +323,13 @@ export const listPreloadLibraries = defineTool({
       path: { project_id },
       signal,
     });
-    return { libraries: res.libraries ?? [] };
+    // An answer without the list is not "no libraries": say that Neon's answer was odd.
+    if (!Array.isArray(res?.libraries)) {
+      throw new NeonError(
+        `Neon's answer to GET /projects/${project_id}/available_preload_libraries has no list of libraries (an unexpected answer). Try again later.`,
+      );
+    }
+    return { libraries: res.libraries };
   },
 });
 

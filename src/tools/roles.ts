@@ -5,8 +5,8 @@
  * (src/neon/roles.ts) so that their limit holds.
  */
 import * as z from 'zod';
-import { InvalidArgumentError } from '../client/errors.js';
-import type { NeonClient, Schemas } from '../client/neon-client.js';
+import { InvalidArgumentError, NeonError } from '../client/errors.js';
+import { buildPath, type NeonClient, type Schemas } from '../client/neon-client.js';
 import { defaultBranchId } from '../neon/connection.js';
 import { createRoleWithAccess, LIMITED_ROLE_OPERATIONS } from '../neon/roles.js';
 import { pick } from '../neon/util.js';
@@ -187,13 +187,16 @@ export const revealRolePassword = defineTool({
   output: passwordOut,
   hints: ACT,
   async handler({ project_id, branch_id, role }, { client, signal }) {
-    const res = await client.get(
-      '/projects/{project_id}/branches/{branch_id}/roles/{role_name}/reveal_password',
-      {
-        path: { project_id, branch_id, role_name: role },
-        signal,
-      },
-    );
+    const route = '/projects/{project_id}/branches/{branch_id}/roles/{role_name}/reveal_password';
+    const path = { project_id, branch_id, role_name: role };
+    const res = await client.get(route, { path, signal });
+    // A success without the password would read as "this role has none"; Neon's answer is what is wrong.
+    if (typeof res?.password !== 'string' || !res.password) {
+      throw new NeonError(
+        `Neon's answer to GET ${buildPath(route, path)} has no password for role ${role}. ` +
+          'Nothing was changed; try again, and if Neon keeps answering so, reset_role_password sets a new password (the old one then stops working).',
+      );
+    }
     return {
       role: { name: role, branch_id },
       password: res.password,

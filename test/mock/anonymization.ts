@@ -1,14 +1,11 @@
 import { HttpResponse, http, type RequestHandler } from 'msw';
-import { branchScoped, type Json, jsonBody, notFound, now, projectScoped, startOps } from './common.js';
+import { type Json, jsonBody, notFound, now, resourceKit } from './common.js';
 import { BASE, type NeonFake, neonError } from './neon-fake.js';
 import { features } from './stores.js';
 
 export function anonymizationHandlers(fake: NeonFake): RequestHandler[] {
   const s = features(fake);
-  const withBranch = branchScoped(fake);
-  const withProject = projectScoped(fake);
-  const ops = (projectId: string, actions: { action: string; branch_id?: string }[]) =>
-    startOps(fake, projectId, actions);
+  const { withBranch, withProject, ops } = resourceKit(fake);
   const B = `${BASE}/projects/:project_id/branches/:branch_id`;
   return [
     http.post(

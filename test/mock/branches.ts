@@ -4,14 +4,12 @@
  * src/tools/branches.ts, and the temporary branches of src/tools/schema.ts (their annotations).
  */
 import { HttpResponse, http, type RequestHandler } from 'msw';
-import { branchScoped, type Json, jsonBody, notFound, type Params, startOps } from './common.js';
+import { type Json, jsonBody, notFound, type Params, resourceKit } from './common.js';
 import { BASE, type NeonFake, neonError, publicRole } from './neon-fake.js';
 
 export function branchHandlers(fake: NeonFake): RequestHandler[] {
   const project = (p: Params) => fake.projects.get(p.project_id);
-  const withBranch = branchScoped(fake);
-  const ops = (projectId: string, actions: { action: string; branch_id?: string; endpoint_id?: string }[]) =>
-    startOps(fake, projectId, actions);
+  const { withBranch, ops } = resourceKit(fake);
   return [
     http.get(`${BASE}/projects/:project_id/branches`, ({ params, request }) => {
       if (!project(params as Params)) return notFound(`project ${params.project_id}`);

@@ -50,3 +50,16 @@ export function branchScoped(fake: NeonFake) {
       return fn({ params, request, project, branch });
     };
 }
+
+/**
+ * What the resource files start with: handler wrappers that answer 404 for an unknown project or
+ * branch, and `ops` to start the operations a change returns.
+ */
+export function resourceKit(fake: NeonFake) {
+  return {
+    withProject: projectScoped(fake),
+    withBranch: branchScoped(fake),
+    ops: (projectId: string, actions: { action: string; branch_id?: string; endpoint_id?: string }[]) =>
+      startOps(fake, projectId, actions),
+  };
+}

@@ -2,7 +2,7 @@
  * Endpoints (computes): list, create, update, delete, start, suspend, restart. Serves src/tools/computes.ts.
  */
 import { HttpResponse, http, type RequestHandler } from 'msw';
-import { branchScoped, jsonBody, notFound, type Params, startOps } from './common.js';
+import { branchScoped, jsonBody, notFound, type Params, resourceKit } from './common.js';
 import { BASE, type NeonFake, neonError } from './neon-fake.js';
 
 export function computeHandlers(fake: NeonFake): RequestHandler[] {
@@ -12,8 +12,7 @@ export function computeHandlers(fake: NeonFake): RequestHandler[] {
     const e = fake.endpoints.get(p.endpoint_id);
     return e && e.project_id === p.project_id ? e : undefined;
   };
-  const ops = (projectId: string, actions: { action: string; branch_id?: string; endpoint_id?: string }[]) =>
-    startOps(fake, projectId, actions);
+  const { ops } = resourceKit(fake);
   return [
     http.get(`${BASE}/projects/:project_id/endpoints`, ({ params }) => {
       if (!project(params as Params)) return notFound(`project ${params.project_id}`);

@@ -2,14 +2,11 @@
  * Databases of a branch. Serves src/tools/databases.ts.
  */
 import { HttpResponse, http, type RequestHandler } from 'msw';
-import { branchScoped, jsonBody, notFound, type Params, startOps } from './common.js';
+import { jsonBody, notFound, resourceKit } from './common.js';
 import { BASE, type NeonFake, neonError } from './neon-fake.js';
 
 export function databaseHandlers(fake: NeonFake): RequestHandler[] {
-  const _project = (p: Params) => fake.projects.get(p.project_id);
-  const withBranch = branchScoped(fake);
-  const ops = (projectId: string, actions: { action: string; branch_id?: string; endpoint_id?: string }[]) =>
-    startOps(fake, projectId, actions);
+  const { withBranch, ops } = resourceKit(fake);
   return [
     http.get(
       `${BASE}/projects/:project_id/branches/:branch_id/databases`,

@@ -6,15 +6,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { HttpResponse, http, type RequestHandler } from 'msw';
-import { jsonBody, notFound, now, type Params, startOps } from './common.js';
+import { jsonBody, notFound, now, type Params, resourceKit } from './common.js';
 import { BASE, type NeonFake, neonError } from './neon-fake.js';
 import { accountStore } from './stores.js';
 
 export function projectHandlers(fake: NeonFake): RequestHandler[] {
   const s = accountStore(fake);
   const project = (p: Params) => fake.projects.get(p.project_id);
-  const ops = (projectId: string, actions: { action: string; branch_id?: string; endpoint_id?: string }[]) =>
-    startOps(fake, projectId, actions);
+  const { ops } = resourceKit(fake);
   return [
     http.get(`${BASE}/projects/shared`, ({ request }) => {
       const q = new URL(request.url).searchParams;

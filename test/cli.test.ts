@@ -1,0 +1,423 @@
+/**
+ * The command line (src/cli.ts) in process: flags and environment variables become the server's
+ * options, flags win over the environment, bad values exit 2 with the usage, and the start-up line
+ * says what the server runs with. test/stdio.test.ts runs the built command end to end; this file
+ * pins the parsing itself, which the mutation run of src/cli.ts needs to see in process.
+ *
+ * src/cli.ts runs on import, so each case sets argv and the environment, then imports it afresh.
+ * serveStdio is replaced (it would take over this process's stdin and stdout); prepareServer is the
+ * real one, recorded.
+ */
+
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ServerOptions } from '../src/server.js';
+import { MAX_LINE_BYTES } from '../src/transport.js';
+import { VERSION } from '../src/version.js';
+import { TEST_KEY } from './helpers.js';
+
+const seen = vi.hoisted(() => ({
+  prepared: [] as ServerOptions[],
+  served: [] as { onerror?: (error: Error) => void; transport?: unknown }[],
+  wires: [] as { input: unknown; output: unknown; options: { maxBufferSize?: number } }[],
+}));
+vi.mock('@modelcontextprotocol/server/stdio', () => ({
+  // Records what the CLI wires between stdin and the SDK (the line guard, the buffer bound).
+  StdioServerTransport: class {
+    constructor(input: unknown, output: unknown, options: { maxBufferSize?: number }) {
+      seen.wires.push({ input, output, options });
+    }
+    send = async () => undefined;
+  },
+  serveStdio: (_create: unknown, options: { onerror?: (error: Error) => void; transport?: unknown }) => {
+    seen.served.push(options);
+    return { close: async () => undefined };
+  },
+}));
+vi.mock('../src/server.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/server.js')>();
+  return {
+    ...real,
+    prepareServer: (options: ServerOptions) => {
+      seen.prepared.push(options);
+      return real.prepareServer(options);
+    },
+  };
+});
+
+const ENV_NAMES = [
+  'NEON_API_KEY',
+  'NEON_API_URL',
+  'NEON_MCP_READ_ONLY',
+  'NEON_PROJECT_ID',
+  'NEON_MCP_TOOLSETS',
+  'NEON_MCP_TOOLS',
+  'NEON_MCP_EXCLUDE_TOOLS',
+  'NEON_MCP_SQL_TIMEOUT_MS',
+  'NEON_MCP_SQL_MAX_ROWS',
+  'NEON_MCP_SQL_MAX_BYTES',
+  'NEON_MCP_OPERATION_TIMEOUT_MS',
+  'NEON_ORG_ID',
+  'NEON_MCP_DOCS_URL',
+];
+
+let stderr: string[];
+let stdout: string[];
+/** What the CLI piped this process's stdin into (the line guard); stdin itself is never read. */
+let piped: unknown[];
+const argv = process.argv;
+beforeEach(() => {
+  seen.prepared.length = 0;
+  seen.served.length = 0;
+  seen.wires.length = 0;
+  stderr = [];
+  stdout = [];
+  piped = [];
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr.push(String(chunk));
+    return true;
+  });
+  // --help and --version answer on stdout (`neon-mcp --version | cat`); nothing else may write there.
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout.push(String(chunk));
+    return true;
+  });
+  vi.spyOn(process.stdin, 'pipe').mockImplementation(<T extends NodeJS.WritableStream>(dest: T) => {
+    piped.push(dest);
+    return dest;
+  });
+  // Nothing from the environment of whoever runs the tests.
+  for (const name of ENV_NAMES) vi.stubEnv(name, undefined);
+});
+afterEach(() => {
+  process.argv = argv;
+  process.exitCode = 0;
+  vi.unstubAllEnvs();
+  vi.restoreAllMocks();
+});
+
+/** Runs the CLI once with these arguments and environment variables. */
+async function run(args: string[], env: Record<string, string> = {}) {
+  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+  process.argv = [process.execPath, 'neon-mcp', ...args];
+  process.exitCode = 0;
+  vi.resetModules();
+  await import('../src/cli.js');
+  return {
+    options: seen.prepared.at(-1),
+    out: stderr.join(''),
+    stdout: stdout.join(''),
+    code: process.exitCode,
+    served: seen.served.length,
+  };
+}
+
+/** The start-up line of the last run. */
+const startLine = (out: string) => out.split('\n').find((l) => l.includes('on stdio')) ?? '';
+
+describe('defaults', () => {
+  it('without flags or environment: no key, defaults left to the server, served on stdio', async () => {
+    const { options, out, stdout, code, served } = await run([]);
+    expect(code).toBe(0);
+    expect(stdout).toBe('');
+    expect(served).toBe(1);
+    // stdin reaches the SDK only through the line guard, and the SDK's own buffer bound sits above it.
+    expect(piped).toHaveLength(1);
+    expect(seen.wires).toHaveLength(1);
+    expect(seen.wires[0].input).toBe(piped[0]);
+    expect(seen.wires[0].output).toBe(process.stdout);
+    expect(seen.wires[0].options.maxBufferSize).toBe(2 * MAX_LINE_BYTES);
+    expect(seen.served[0].transport).toBeInstanceOf(StdioServerTransport);
+    expect(options).toMatchObject({
+      readOnly: false,
+      projectId: undefined,
+      toolsets: undefined,
+      tools: undefined,
+      excludeTools: undefined,
+      sqlTimeoutMs: undefined,
+      sqlMaxRows: undefined,
+      operationTimeoutMs: undefined,
+      secrets: [],
+    });
+    expect(options?.client.hasApiKey).toBe(false);
+    expect(options?.client.baseUrl).toBe('https://console.neon.tech/api/v2');
+    // Neon sees which client and version calls it (a private field: there is no other way to read it).
+    expect((options!.client as any).kyOptions.headers['user-agent']).toBe(`neon-mcp/${VERSION}`);
+    expect(startLine(out)).toMatch(
+      new RegExp(
+        `^\\[neon-mcp\\] v${VERSION.replace(/\./g, '\\.')} on stdio: \\d+ tools, read-only off, API key NOT set \\(calls to Neon will fail until NEON_API_KEY is set\\)$`,
+      ),
+    );
+  });
+});
+
+describe('flags', () => {
+  it('every flag reaches the server options', async () => {
+    const { options, out, code } = await run([
+      '--api-key',
+      TEST_KEY,
+      '--api-url',
+      'http://127.0.0.1:9/api/v2/',
+      '--read-only',
+      '--project-id',
+      'p-flag',
+      '--toolsets',
+      ' projects , ,branches ',
+      '--tools',
+      'list_operations',
+      '--exclude-tools',
+      'delete_project,get_project',
+      '--sql-timeout',
+      '1500',
+      '--sql-max-rows',
+      '7',
+      '--operation-timeout',
+      '900',
+      '--sql-max-bytes',
+      '4096',
+      '--org-id',
+      'org-flag',
+      '--docs-url',
+      'http://127.0.0.1:9/docs',
+    ]);
+    expect(code).toBe(0);
+    expect(options).toMatchObject({
+      readOnly: true,
+      projectId: 'p-flag',
+      toolsets: ['projects', 'branches'],
+      tools: ['list_operations'],
+      excludeTools: ['delete_project', 'get_project'],
+      sqlTimeoutMs: 1500,
+      sqlMaxRows: 7,
+      operationTimeoutMs: 900,
+      sqlMaxBytes: 4096,
+      orgId: 'org-flag',
+      docsUrl: 'http://127.0.0.1:9/docs',
+      secrets: [TEST_KEY],
+    });
+    expect(options?.client.hasApiKey).toBe(true);
+    expect(options?.client.baseUrl).toBe('http://127.0.0.1:9/api/v2');
+    const line = startLine(out);
+    expect(line).toMatch(/read-only on, scoped to project p-flag, organization org-flag, API key set$/);
+    expect(out).not.toContain(TEST_KEY);
+  });
+
+  it('flags win over the environment', async () => {
+    const { options } = await run(
+      ['--api-key', 'napi_from_flag_123', '--project-id', 'p-flag', '--toolsets', 'projects'],
+      {
+        NEON_API_KEY: TEST_KEY,
+        NEON_PROJECT_ID: 'p-env',
+        NEON_MCP_TOOLSETS: 'branches',
+        NEON_MCP_SQL_MAX_ROWS: '9',
+      },
+    );
+    expect(options).toMatchObject({
+      projectId: 'p-flag',
+      toolsets: ['projects'],
+      sqlMaxRows: 9,
+      secrets: ['napi_from_flag_123'],
+    });
+  });
+
+  it('-h and --help print the usage and start nothing; -v and --version print the version', async () => {
+    for (const flag of ['--help', '-h']) {
+      stderr.length = 0;
+      stdout.length = 0;
+      const res = await run([flag]);
+      expect(res.code).toBe(0);
+      expect(res.stdout).toMatch(/^neon-mcp .*\n\nUsage: neon-mcp \[options\]/);
+      expect(res.stdout).toMatch(/--read-only/);
+      expect(res.out).toBe('');
+    }
+    for (const flag of ['--version', '-v']) {
+      stderr.length = 0;
+      stdout.length = 0;
+      const res = await run([flag]);
+      expect(res.code).toBe(0);
+      expect(res.stdout).toBe(`${VERSION}\n`);
+      expect(res.out).toBe('');
+    }
+    expect(piped).toEqual([]);
+    expect(seen.prepared).toEqual([]);
+    expect(seen.served).toEqual([]);
+  });
+});
+
+describe('environment', () => {
+  it('every variable reaches the server options', async () => {
+    const { options, out } = await run([], {
+      NEON_API_KEY: TEST_KEY,
+      NEON_API_URL: 'http://127.0.0.1:9/api/v2',
+      NEON_MCP_READ_ONLY: 'true',
+      NEON_PROJECT_ID: 'p-env',
+      NEON_MCP_TOOLSETS: 'projects,sql',
+      NEON_MCP_TOOLS: 'list_operations',
+      NEON_MCP_EXCLUDE_TOOLS: 'run_sql',
+      NEON_MCP_SQL_TIMEOUT_MS: '2500',
+      NEON_MCP_SQL_MAX_ROWS: '11',
+    });
+    expect(options).toMatchObject({
+      readOnly: true,
+      projectId: 'p-env',
+      toolsets: ['projects', 'sql'],
+      tools: ['list_operations'],
+      excludeTools: ['run_sql'],
+      sqlTimeoutMs: 2500,
+      sqlMaxRows: 11,
+      secrets: [TEST_KEY],
+    });
+    expect(options?.client.baseUrl).toBe('http://127.0.0.1:9/api/v2');
+    expect(startLine(out)).toMatch(/read-only on, scoped to project p-env, API key set$/);
+  });
+
+  it('NEON_MCP_READ_ONLY is on for 1, true, yes, on (any case, spaces around) and off otherwise', async () => {
+    for (const value of ['1', 'true', 'TRUE', 'yes', 'On', ' on ']) {
+      expect((await run([], { NEON_MCP_READ_ONLY: value })).options?.readOnly, value).toBe(true);
+    }
+    // Whole words only: 'untrue' ends in "true", 'one' starts with "on".
+    for (const value of ['0', 'false', 'no', 'off', '', 'yes please', 'truthy', 'untrue', 'one']) {
+      expect((await run([], { NEON_MCP_READ_ONLY: value })).options?.readOnly, value).toBe(false);
+    }
+  });
+
+  it('empty values count as unset', async () => {
+    const { options } = await run([], {
+      NEON_API_KEY: '',
+      NEON_API_URL: '',
+      NEON_PROJECT_ID: '',
+      NEON_MCP_TOOLSETS: ' , ',
+      NEON_MCP_SQL_TIMEOUT_MS: '',
+    });
+    expect(options).toMatchObject({ projectId: undefined, toolsets: undefined, sqlTimeoutMs: undefined });
+    expect(options?.client.hasApiKey).toBe(false);
+    expect(options?.client.baseUrl).toBe('https://console.neon.tech/api/v2');
+  });
+});
+
+describe('numeric ranges', () => {
+  it('accepts both ends of each range', async () => {
+    const low = await run([
+      '--sql-timeout',
+      '1',
+      '--sql-max-rows',
+      '1',
+      '--sql-max-bytes',
+      '1024',
+      '--operation-timeout',
+      '1',
+    ]);
+    expect(low.code).toBe(0);
+    expect(low.options).toMatchObject({
+      sqlTimeoutMs: 1,
+      sqlMaxRows: 1,
+      sqlMaxBytes: 1024,
+      operationTimeoutMs: 1,
+    });
+    const high = await run([], {
+      NEON_MCP_SQL_TIMEOUT_MS: '86400000',
+      NEON_MCP_SQL_MAX_ROWS: '100000',
+      NEON_MCP_SQL_MAX_BYTES: '67108864',
+      NEON_MCP_OPERATION_TIMEOUT_MS: '86400000',
+    });
+    expect(high.code).toBe(0);
+    expect(high.options).toMatchObject({
+      sqlTimeoutMs: 86_400_000,
+      sqlMaxRows: 100_000,
+      sqlMaxBytes: 67_108_864,
+      operationTimeoutMs: 86_400_000,
+    });
+  });
+});
+
+describe('bad input exits 2 with the problem and the usage, and starts nothing', () => {
+  const cases: [string, string[], Record<string, string>, RegExp][] = [
+    ['an unknown flag', ['--bogus'], {}, /--bogus/],
+    ['a flag without its value', ['--project-id'], {}, /--project-id/],
+    [
+      'a word for a number',
+      ['--sql-timeout', 'soon'],
+      {},
+      /--sql-timeout must be a positive whole number, at most 86400000, got "soon"\./,
+    ],
+    [
+      'zero',
+      ['--sql-max-rows', '0'],
+      {},
+      /--sql-max-rows must be a positive whole number, at most 100000, got "0"\./,
+    ],
+    [
+      'a negative number',
+      ['--operation-timeout=-5'],
+      {},
+      /--operation-timeout must be a positive whole number, at most 86400000, got "-5"\./,
+    ],
+    [
+      'a fraction',
+      ['--sql-max-rows', '1.5'],
+      {},
+      /--sql-max-rows must be a positive whole number, at most 100000, got "1\.5"\./,
+    ],
+    [
+      'a bad number from the environment',
+      [],
+      { NEON_MCP_SQL_TIMEOUT_MS: 'x' },
+      /--sql-timeout must be a positive whole number, at most 86400000, got "x"/,
+    ],
+    [
+      'above the range',
+      ['--sql-max-rows', '100001'],
+      {},
+      /--sql-max-rows must be a positive whole number, at most 100000, got "100001"\./,
+    ],
+    [
+      'a timeout over a day (PostgreSQL keeps it in a 32-bit int of ms)',
+      ['--sql-timeout', '86400001'],
+      {},
+      /--sql-timeout must be a positive whole number, at most 86400000, got "86400001"\./,
+    ],
+    [
+      'a byte cap below its floor',
+      ['--sql-max-bytes', '1023'],
+      {},
+      /--sql-max-bytes must be a whole number from 1024 to 67108864, got "1023"\./,
+    ],
+    [
+      'a byte cap above its ceiling, from the environment',
+      [],
+      { NEON_MCP_SQL_MAX_BYTES: '67108865' },
+      /--sql-max-bytes must be a whole number from 1024 to 67108864, got "67108865"\./,
+    ],
+    ['an unknown toolset', ['--toolsets', 'nope'], {}, /Unknown toolset "nope"/],
+  ];
+  for (const [what, args, env, problem] of cases) {
+    it(what, async () => {
+      const res = await run(args, env);
+      expect(res.code).toBe(2);
+      expect(res.served).toBe(0);
+      expect(res.out).toMatch(/^neon-mcp: /);
+      expect(res.out).toMatch(problem);
+      expect(res.out).toMatch(/\n\nneon-mcp .*\n\nUsage: neon-mcp \[options\]/);
+    });
+  }
+
+  it('never prints the key, even next to a bad value', async () => {
+    const res = await run(['--sql-timeout', 'soon', '--api-key', TEST_KEY]);
+    expect(res.code).toBe(2);
+    expect(res.out).not.toContain(TEST_KEY);
+  });
+});
+
+describe('logging', () => {
+  it('the logger it passes redacts the key, and transport errors are logged through it', async () => {
+    const { options } = await run([], { NEON_API_KEY: TEST_KEY });
+    stderr.length = 0;
+    options?.logger?.info(`key ${TEST_KEY}`);
+    // The first line of the message only, and a repeat is counted rather than written again.
+    seen.served[0].onerror?.(new Error(`bad line ${TEST_KEY}\nthe offending input`));
+    seen.served[0].onerror?.(new Error(`bad line ${TEST_KEY}\nthe offending input`));
+    const out = stderr.join('');
+    expect(out).toBe('[neon-mcp] key [redacted]\n[neon-mcp] transport: bad line [redacted]\n');
+    expect(out).not.toContain(TEST_KEY);
+  });
+});
