@@ -195,7 +195,7 @@ const SWEEP_EXTRA: Record<string, (w: World) => Record<string, unknown>> = {
   update_branch: () => ({ name: 'renamed' }),
   restore_branch: (w) => ({ source_branch_id: w.branch.id }),
   update_compute: () => ({ suspend_timeout_seconds: 300 }),
-  update_database: () => ({ new_name: 'renamed' }),
+  update_database: () => ({ name: 'renamed' }),
 };
 
 /** Asserts a result is the stated outcome; a missing statement fails. */
@@ -301,11 +301,16 @@ function namedValue(field: string, w: World): unknown {
   return byName[field];
 }
 
-/** Required arguments of a tool derived from its input shape (named values first, then by type). */
+/**
+ * Required arguments of a tool derived from its input shape (named values first, then by type). A write
+ * tool also gets `branch_id` where it is optional: left out, the server first reads the default branch,
+ * and a write's sweep is about its own requests (read tools' rows state the outcome with the lookup).
+ */
 function deriveArgs(tool: ToolDef, w: World): Record<string, unknown> {
   const args: Record<string, unknown> = {};
   for (const [field, schema] of Object.entries(tool.input) as [string, z.ZodType][]) {
-    if (schema.safeParse(undefined).success) continue;
+    const writes = !tool.hints.readOnlyHint;
+    if (schema.safeParse(undefined).success && !(writes && field === 'branch_id')) continue;
     const candidates = [namedValue(field, w), `x-${seq}`, 1, true, {}, []];
     const ok = candidates.find((c) => c !== undefined && schema.safeParse(c).success);
     if (ok !== undefined) args[field] = ok;
