@@ -99,7 +99,9 @@ export class Cluster {
   }
 
   async createRole(name: string, password: string): Promise<void> {
-    await this.pool.query(`CREATE ROLE ${ident(name)} LOGIN PASSWORD ${literal(password)}`);
+    // CREATEROLE as Neon's roles have it (through neon_superuser): create_role's read-only and
+    // read-write roles are made with SQL by the database's owner.
+    await this.pool.query(`CREATE ROLE ${ident(name)} LOGIN CREATEROLE PASSWORD ${literal(password)}`);
     // What Neon's roles get through neon_superuser and matters to the tools: statistics of every
     // session (slow queries, tuning). Best effort: a --local-postgres login without the right to grant
     // it still works, with less to see.
