@@ -59,6 +59,10 @@ afterEach(() => {
 });
 
 everydayScenarios('local mode + PostgreSQL', {
+  // One cluster for every branch: a role logs in as its name and the branch's tag (physicalName).
+  loginOf: (role) => new RegExp(`^${role}__[0-9a-f]{8}$`),
+  // Snapshots need Neon's storage history, which local mode does not have.
+  notServed: { snapshots: /not available in local mode \(neon-mcp --local\)/ },
   async project(name) {
     const api = new NeonClient({ apiKey: local.apiKey, baseUrl: local.baseUrl, fetch: validating });
     const made = await api.post('/projects', { body: { project: { name } } });
