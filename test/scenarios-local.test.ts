@@ -23,7 +23,9 @@ const validating: typeof fetch = async (input, init) => {
   const url = new URL(request.url);
   const path = url.pathname.replace(/^\/api\/v2/, '');
   const text = request.method === 'GET' || request.method === 'DELETE' ? '' : await request.text();
-  problems.push(...validateRequest(request.method, path, url.searchParams, text ? JSON.parse(text) : undefined));
+  problems.push(
+    ...validateRequest(request.method, path, url.searchParams, text ? JSON.parse(text) : undefined),
+  );
   const response = await fetch(request.url, {
     method: request.method,
     headers: request.headers,
