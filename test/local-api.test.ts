@@ -248,6 +248,28 @@ describe('local mode API', () => {
     await sql(mainUri, 'DROP TABLE kept');
   });
 
+  it('a role made with SQL on a branch (create_role read_only) goes with the branch', async () => {
+    const { project_id, main } = await firstProject();
+    const made = await client.post('/projects/{project_id}/branches', {
+      path: { project_id },
+      body: { branch: { name: 'sql-roles', parent_id: main }, endpoints: [{ type: 'read_write' }] },
+    });
+    const devUri = await uriOf(project_id, made.branch.id);
+    // The owner may create roles, as on Neon.
+    await sql(devUri, "CREATE ROLE sql_made LOGIN PASSWORD 'sql-made-pw'");
+    await sql(devUri, 'CREATE TABLE seen (id int)');
+    await sql(devUri, 'GRANT SELECT ON seen TO sql_made');
+    const count = async () =>
+      (
+        await server.query('postgres', "SELECT count(*)::int AS n FROM pg_roles WHERE rolname = 'sql_made'")
+      )[0].n;
+    expect(await count()).toBe(1);
+    await client.delete('/projects/{project_id}/branches/{branch_id}', {
+      path: { project_id, branch_id: made.branch.id },
+    });
+    expect(await count()).toBe(0);
+  });
+
   it('databases and roles: create, rename, reveal and reset a real password, delete', async () => {
     const { project_id, main } = await firstProject();
     const path = { project_id, branch_id: main };

@@ -399,6 +399,11 @@ export class LocalNeon {
       await this.cluster.dropDatabase(d._physical);
       await this.catalog.remove('database', `${branch.id}/${d.name}`);
     }
+    // Roles made with SQL on the branch (create_role's limited roles) are cluster-wide here, unlike on
+    // Neon: they go with the branch, unless a database of another branch still refers to them.
+    const known = new Set(this.catalog.list('role').map((r) => r._physical));
+    for (const name of await this.cluster.madeBy(this.rolesOf(branch.id).map((r) => r._physical)))
+      if (!known.has(name)) await this.cluster.dropRole(name).catch(() => undefined);
     for (const r of this.rolesOf(branch.id)) {
       await this.cluster.dropRole(r._physical);
       await this.catalog.remove('role', `${branch.id}/${r.name}`);

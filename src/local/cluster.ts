@@ -108,6 +108,21 @@ export class Cluster {
     await this.pool.query(`GRANT pg_read_all_stats TO ${ident(name)}`).catch(() => undefined);
   }
 
+  /**
+   * The roles that `creators` made with SQL (create_role's limited roles): PostgreSQL 16 and later give
+   * a creator without SUPERUSER the ADMIN OPTION on each role it creates, which is what tells them.
+   */
+  async madeBy(creators: string[]): Promise<string[]> {
+    if (!creators.length) return [];
+    const { rows } = await this.pool.query<{ rolname: string }>(
+      `SELECT DISTINCT r.rolname FROM pg_auth_members m
+         JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles c ON c.oid = m.member
+       WHERE c.rolname = ANY($1) AND m.admin_option AND NOT r.rolsuper AND r.rolname NOT LIKE 'pg\\_%'`,
+      [creators],
+    );
+    return rows.map((r) => r.rolname);
+  }
+
   async setPassword(name: string, password: string): Promise<void> {
     await this.pool.query(`ALTER ROLE ${ident(name)} PASSWORD ${literal(password)}`);
   }
