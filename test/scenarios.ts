@@ -314,7 +314,7 @@ export function everydayScenarios(label: string, backend: ScenarioBackend): void
         await agent.ok('enable_toolsets', { toolsets: ['snapshots'] });
         const refused = backend.notServed?.snapshots;
         if (refused) {
-          // Not served here: each tool says so clearly, and nothing half-made shows up.
+          // Not served here: each tool answers an error that says why, naming what is missing.
           expect(
             await agent.fails('create_snapshot', { project_id, branch_id: 'main', name: 'before-launch' }),
           ).toMatch(refused);
