@@ -188,6 +188,88 @@ describe('local mode API', () => {
     await sql(mainUri, 'DROP TABLE items');
   });
 
+  it('resets a branch from its parent: the parent’s databases as they are now, the branch’s roles and URIs kept', async () => {
+    const { project_id, main } = await firstProject();
+    const mainUri = await uriOf(project_id, main);
+    await sql(mainUri, 'CREATE TABLE kept (id int PRIMARY KEY)');
+    await sql(mainUri, 'INSERT INTO kept VALUES (1)');
+    const created = await client.post('/projects/{project_id}/branches', {
+      path: { project_id },
+      body: { branch: { name: 'reset-me', parent_id: main }, endpoints: [{ type: 'read_write' }] },
+    });
+    const dev = created.branch.id;
+    const devUri = await uriOf(project_id, dev);
+    await sql(devUri, 'INSERT INTO kept VALUES (2)');
+    await sql(devUri, 'CREATE TABLE junk (id int)');
+    // The parent moves on after the branch was made; and gets a role the branch does not have yet.
+    await sql(mainUri, 'INSERT INTO kept VALUES (3)');
+    await client.post('/projects/{project_id}/branches/{branch_id}/roles', {
+      path: { project_id, branch_id: main },
+      body: { role: { name: 'late' } },
+    });
+
+    const restore = (body: Record<string, unknown>, branch_id = dev) =>
+      client.post('/projects/{project_id}/branches/{branch_id}/restore', {
+        path: { project_id, branch_id },
+        body: body as { source_branch_id: string },
+      });
+    const reset = await restore({ source_branch_id: main });
+    expect(reset.branch.id).toBe(dev);
+    expect(reset.operations.every((o) => o.status === 'finished')).toBe(true);
+    // The same URI (role and password) connects to the fresh copy of the parent as it is now.
+    expect(await uriOf(project_id, dev)).toBe(devUri);
+    expect(await sql(devUri, 'SELECT id FROM kept ORDER BY id')).toEqual([{ id: 1 }, { id: 3 }]);
+    await expect(sql(devUri, 'SELECT * FROM junk')).rejects.toThrow(/does not exist/);
+    // Owned by the branch's role again: it can change the table.
+    await sql(devUri, 'ALTER TABLE kept ADD COLUMN note text');
+    expect(await sql(mainUri, 'SELECT count(*)::int AS n FROM kept')).toEqual([{ n: 2 }]);
+    await sql(await uriOf(project_id, dev, 'neondb', 'late'), 'SELECT 1');
+
+    // Only a reset from the parent at its head: the rest needs Neon's history.
+    for (const body of [
+      { source_branch_id: main, source_timestamp: new Date().toISOString() },
+      { source_branch_id: main, source_lsn: '0/1' },
+      { source_branch_id: main, preserve_under_name: 'old' },
+      { source_branch_id: dev, source_lsn: '0/1' },
+    ])
+      await expect(restore(body)).rejects.toThrow(/not available in local mode \(neon-mcp --local\)/);
+    await expect(restore({ source_branch_id: dev }, main)).rejects.toThrow(/this branch has none/);
+    const child = await client.post('/projects/{project_id}/branches', {
+      path: { project_id },
+      body: { branch: { name: 'reset-child', parent_id: dev } },
+    });
+    await expect(restore({ source_branch_id: main })).rejects.toThrow(/has child branches/);
+
+    for (const branch_id of [child.branch.id, dev])
+      await client.delete('/projects/{project_id}/branches/{branch_id}', { path: { project_id, branch_id } });
+    await client.delete('/projects/{project_id}/branches/{branch_id}/roles/{role_name}', {
+      path: { project_id, branch_id: main, role_name: 'late' },
+    });
+    await sql(mainUri, 'DROP TABLE kept');
+  });
+
+  it('a role made with SQL on a branch (create_role read_only) goes with the branch', async () => {
+    const { project_id, main } = await firstProject();
+    const made = await client.post('/projects/{project_id}/branches', {
+      path: { project_id },
+      body: { branch: { name: 'sql-roles', parent_id: main }, endpoints: [{ type: 'read_write' }] },
+    });
+    const devUri = await uriOf(project_id, made.branch.id);
+    // The owner may create roles, as on Neon.
+    await sql(devUri, "CREATE ROLE sql_made LOGIN PASSWORD 'sql-made-pw'");
+    await sql(devUri, 'CREATE TABLE seen (id int)');
+    await sql(devUri, 'GRANT SELECT ON seen TO sql_made');
+    const count = async () =>
+      (
+        await server.query('postgres', "SELECT count(*)::int AS n FROM pg_roles WHERE rolname = 'sql_made'")
+      )[0].n;
+    expect(await count()).toBe(1);
+    await client.delete('/projects/{project_id}/branches/{branch_id}', {
+      path: { project_id, branch_id: made.branch.id },
+    });
+    expect(await count()).toBe(0);
+  });
+
   it('databases and roles: create, rename, reveal and reset a real password, delete', async () => {
     const { project_id, main } = await firstProject();
     const path = { project_id, branch_id: main };

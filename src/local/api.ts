@@ -399,6 +399,11 @@ export class LocalNeon {
       await this.cluster.dropDatabase(d._physical);
       await this.catalog.remove('database', `${branch.id}/${d.name}`);
     }
+    // Roles made with SQL on the branch (create_role's limited roles) are cluster-wide here, unlike on
+    // Neon: they go with the branch, unless a database of another branch still refers to them.
+    const known = new Set(this.catalog.list('role').map((r) => r._physical));
+    for (const name of await this.cluster.madeBy(this.rolesOf(branch.id).map((r) => r._physical)))
+      if (!known.has(name)) await this.cluster.dropRole(name).catch(() => undefined);
     for (const r of this.rolesOf(branch.id)) {
       await this.cluster.dropRole(r._physical);
       await this.catalog.remove('role', `${branch.id}/${r.name}`);
@@ -438,28 +443,7 @@ export class LocalNeon {
     });
     const endpoints: Doc[] = [];
     try {
-      for (const r of this.rolesOf(parent.id)) await this.makeRole(branch, r.name, r._password);
-      const pairs = this.rolesOf(parent.id).map((r) => ({
-        from: r._physical,
-        to: this.role(branch.id, r.name)._physical,
-      }));
-      const roles = this.rolesOf(branch.id).map((r) => r._physical);
-      for (const d of this.databasesOf(parent.id)) {
-        const physical = physicalName(d.name, branch._tag);
-        await this.cluster.copyDatabase(
-          d._physical,
-          physical,
-          this.role(branch.id, d.owner_name)._physical,
-          roles,
-          () => this.opts.beforeCopy?.(parent.id) ?? Promise.resolve(),
-        );
-        await this.putDatabase(branch, d.name, d.owner_name, physical);
-        await this.cluster.reassign(
-          physical,
-          pairs,
-          this.databasesOf(parent.id).map((x) => x._physical),
-        );
-      }
+      await this.copyFromParent(branch, parent);
       for (const e of (body.endpoints as Doc[] | undefined) ?? []) {
         if (e.type === 'read_write' && endpoints.some((x) => x.type === 'read_write'))
           throw new LocalApiError(400, 'a branch can have one read_write compute');
@@ -482,6 +466,75 @@ export class LocalNeon {
         roles: this.rolesOf(branch.id).map(visible),
         databases: this.databasesOf(branch.id).map(visible),
         connection_uris: endpoints.length ? this.connectionUris(branch) : [],
+      },
+    ];
+  }
+
+  /**
+   * The parent's roles the branch lacks (same names and passwords, new login roles on the server), then
+   * a copy of each of the parent's databases, whose objects are handed to the branch's roles.
+   */
+  private async copyFromParent(branch: Doc, parent: Doc): Promise<void> {
+    for (const r of this.rolesOf(parent.id))
+      if (!this.catalog.items.role.has(`${branch.id}/${r.name}`))
+        await this.makeRole(branch, r.name, r._password);
+    const pairs = this.rolesOf(parent.id).map((r) => ({
+      from: r._physical,
+      to: this.role(branch.id, r.name)._physical,
+    }));
+    const roles = this.rolesOf(branch.id).map((r) => r._physical);
+    for (const d of this.databasesOf(parent.id)) {
+      const physical = physicalName(d.name, branch._tag);
+      await this.cluster.copyDatabase(
+        d._physical,
+        physical,
+        this.role(branch.id, d.owner_name)._physical,
+        roles,
+        () => this.opts.beforeCopy?.(parent.id) ?? Promise.resolve(),
+      );
+      await this.putDatabase(branch, d.name, d.owner_name, physical);
+      await this.cluster.reassign(
+        physical,
+        pairs,
+        this.databasesOf(parent.id).map((x) => x._physical),
+      );
+    }
+  }
+
+  /**
+   * Reset from parent (Neon's restore with the parent as source, at its head): the branch's databases
+   * are dropped and its parent's copied again, as a new branch gets them; its roles and computes stay.
+   * Restoring to a point in time, from another branch, or keeping the old state under a name needs
+   * Neon's history, which local mode does not have.
+   */
+  private async restoreBranch(projectId: string, branchId: string, body: Doc): Promise<[number, Doc]> {
+    const b = this.branch(projectId, branchId);
+    const unsupported = ['source_lsn', 'source_timestamp', 'preserve_under_name'].filter(
+      (f) => body[f] !== undefined,
+    );
+    if (unsupported.length || !b.parent_id || body.source_branch_id !== b.parent_id)
+      throw new LocalApiError(
+        400,
+        `restore is not available in local mode (neon-mcp --local) except as a reset from the branch's parent as it is now (source_branch_id = its parent_id${b.parent_id ? `, ${b.parent_id}` : '; this branch has none'}, without ${unsupported.length ? unsupported.join(', ') : 'source_lsn, source_timestamp or preserve_under_name'}); the rest needs a Neon account`,
+        'NOT_SUPPORTED_IN_LOCAL_MODE',
+      );
+    const parent = this.branch(projectId, b.parent_id);
+    const child = this.branchesOf(projectId).find((x) => x.parent_id === b.id);
+    if (child)
+      throw new LocalApiError(400, `branch ${b.id} has child branches (${child.id}): delete them first`);
+    await this.opts.beforeCopy?.(b.id);
+    for (const d of this.databasesOf(b.id)) {
+      await this.cluster.dropDatabase(d._physical);
+      await this.catalog.remove('database', `${b.id}/${d.name}`);
+    }
+    await this.copyFromParent(b, parent);
+    const t = now();
+    const updated = await this.catalog.put('branch', b.id, { ...b, parent_timestamp: t, updated_at: t });
+    return [
+      200,
+      {
+        branch: visible(updated),
+        operations: this.ops(projectId, [{ action: 'create_timeline', branch_id: b.id }]),
       },
     ];
   }
@@ -606,6 +659,9 @@ export class LocalNeon {
         },
       ];
     });
+    this.on('POST', `${B}/restore`, ({ params, body }) =>
+      this.restoreBranch(params.project_id, params.branch_id, body),
+    );
     this.on('POST', `${B}/set_as_default`, async ({ params }) => {
       const b = this.branch(params.project_id, params.branch_id);
       for (const x of this.branchesOf(b.project_id).filter((x) => x.default && x.id !== b.id))

@@ -99,11 +99,28 @@ export class Cluster {
   }
 
   async createRole(name: string, password: string): Promise<void> {
-    await this.pool.query(`CREATE ROLE ${ident(name)} LOGIN PASSWORD ${literal(password)}`);
+    // CREATEROLE as Neon's roles have it (through neon_superuser): create_role's read-only and
+    // read-write roles are made with SQL by the database's owner.
+    await this.pool.query(`CREATE ROLE ${ident(name)} LOGIN CREATEROLE PASSWORD ${literal(password)}`);
     // What Neon's roles get through neon_superuser and matters to the tools: statistics of every
     // session (slow queries, tuning). Best effort: a --local-postgres login without the right to grant
     // it still works, with less to see.
     await this.pool.query(`GRANT pg_read_all_stats TO ${ident(name)}`).catch(() => undefined);
+  }
+
+  /**
+   * The roles that `creators` made with SQL (create_role's limited roles): PostgreSQL 16 and later give
+   * a creator without SUPERUSER the ADMIN OPTION on each role it creates, which is what tells them.
+   */
+  async madeBy(creators: string[]): Promise<string[]> {
+    if (!creators.length) return [];
+    const { rows } = await this.pool.query<{ rolname: string }>(
+      `SELECT DISTINCT r.rolname FROM pg_auth_members m
+         JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles c ON c.oid = m.member
+       WHERE c.rolname = ANY($1) AND m.admin_option AND NOT r.rolsuper AND r.rolname NOT LIKE 'pg\\_%'`,
+      [creators],
+    );
+    return rows.map((r) => r.rolname);
   }
 
   async setPassword(name: string, password: string): Promise<void> {
