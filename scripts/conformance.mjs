@@ -244,7 +244,8 @@ async function main() {
   let mock;
   let bridge;
   let http;
-  const outRoot = join(SUITE_DIR, 'results');
+  // Apart from the stdio run's, so that after CI both runs' results are there to read.
+  const outRoot = join(SUITE_DIR, httpMode ? 'results-http' : 'results');
   rmSync(outRoot, { recursive: true, force: true });
   mkdirSync(outRoot, { recursive: true });
   const serverLog = openSync(join(outRoot, 'server-stderr.log'), 'w');
@@ -315,7 +316,9 @@ async function main() {
   if (badExit) console.log(`FAIL neon-mcp --http did not exit cleanly on SIGTERM (${stopped})`);
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;
-  say(`results in .bench-cache/conformance/results; ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
+  say(
+    `results in .bench-cache/conformance/${httpMode ? 'results-http' : 'results'}; ${((Date.now() - started) / 1000).toFixed(1)} s in all`,
+  );
   console.log(`conformance: ${passed} passed, ${failed} failed`);
   process.exitCode =
     failed > 0 || violations.length > 0 || notJson.length > 0 || httpStdout.length > 0 || badExit ? 1 : 0;
