@@ -270,7 +270,13 @@ async function main() {
       NEON_MCP_DOCS_URL: mock.origin,
     };
     if (httpMode) {
-      http = await startHttp({ entry: join(OURS_DIR, 'dist/index.js'), env, log: serverLog });
+      // A server that does not start must not leave the fake listening (the script would never end).
+      http = await startHttp({ entry: join(OURS_DIR, 'dist/index.js'), env, log: serverLog }).catch(
+        async (error) => {
+          await mock.close();
+          throw error;
+        },
+      );
       url = http.url;
       say(`neon-mcp --http on Node ${process.versions.node} at ${url}`);
     } else {
