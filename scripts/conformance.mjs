@@ -17,6 +17,15 @@
  *    fails, when the server sent a request the Neon API would not accept, or when it wrote anything
  *    but JSON to stdout.
  *
+ *   npm run conformance -- --http               test remote mode itself: the built server started as
+ *                                               `neon-mcp --http 127.0.0.1:0` (port 0: the kernel
+ *                                               picks a free one, read back from its start-up line)
+ *                                               with a key of its own (the suite sends no credentials;
+ *                                               a loopback bind needs no access token), no bridge;
+ *                                               scenarios HTTP_SCENARIOS (SCENARIOS and
+ *                                               dns-rebinding-protection). It fails too when the server
+ *                                               writes anything to stdout or does not exit cleanly on
+ *                                               SIGTERM.
  *   CONFORMANCE_URL=http://127.0.0.1:3000/mcp   test that server instead (nothing built or started)
  *   CONFORMANCE_SCENARIOS="ping tools-list"     other scenarios (default: SCENARIOS below)
  *   CONFORMANCE_NODE=/path/to/node              a Node >= 22 for the suite (no download)
@@ -33,6 +42,7 @@ import {
   readFileSync,
   rmSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { buildOurs, CACHE, loadMock, OURS_DIR, ROOT } from '../bench/lib.mjs';
@@ -55,6 +65,15 @@ const SCENARIOS = [
   'prompts-list',
   'logging-set-level',
 ];
+/**
+ * Against `neon-mcp --http` directly, the same scenarios plus the one of the HTTP transport itself,
+ * which over the bridge would test the bridge: `dns-rebinding-protection` (Host/Origin checks on a
+ * loopback bind). Not `server-sse-polling`: it checks SSE resumability (SEP-1699: a session ID, event
+ * IDs, `retry`, resuming with Last-Event-ID) through the fixture tool `test_reconnection`, all of it
+ * SHOULDs that need per-session state on one instance, which a stateless server has not by design; it
+ * ends with 3 warnings and no success (docs/TESTING.md).
+ */
+const HTTP_SCENARIOS = [...SCENARIOS, 'dns-rebinding-protection'];
 const SUITE_DIR = join(CACHE, 'conformance');
 const LOCK = join(ROOT, 'scripts/conformance-lock.json');
 const KEY = 'napi_conformance_fake_key_0123456789';
@@ -130,6 +149,55 @@ function readChecks(dir) {
   return out;
 }
 
+/**
+ * Starts the built server as `neon-mcp --http 127.0.0.1:0` (the kernel picks a free port, so two runs
+ * never race for one) and resolves, once its start-up line names the URL, to
+ * `{ url, stdout(), stop() }`. Its stderr is copied to the file descriptor `log`. stop() sends SIGTERM
+ * and resolves to how the process ended (`exit 0` when it drained and exited cleanly).
+ */
+function startHttp({ entry, env, log }) {
+  const child = spawn(process.execPath, [entry, '--http', '127.0.0.1:0'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit ${code}`)),
+  );
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    // The server drains for up to 10 s and gives itself 5 s more (src/cli.ts) before it exits.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const how = await exited;
+    clearTimeout(timer);
+    return how;
+  };
+  return new Promise((resolve, reject) => {
+    let url;
+    const timer = setTimeout(() => {
+      void stop();
+      reject(new Error(`neon-mcp --http wrote no start-up line within 30 s:\n${stderr}`));
+    }, 30_000);
+    child.stderr.on('data', (d) => {
+      writeSync(log, d);
+      if (url) return;
+      stderr += d;
+      const m = /on (http:\/\/[^\s/]+\/mcp)/.exec(stderr);
+      if (m) {
+        url = m[1];
+        clearTimeout(timer);
+        resolve({ url, stdout: () => stdout, stop });
+      }
+    });
+    void exited.then((how) => {
+      clearTimeout(timer);
+      if (!url) reject(new Error(`neon-mcp --http ended (${how}) before listening:\n${stderr}`));
+    });
+  });
+}
+
 /** Runs one scenario; resolves to { ok, checks, output }. */
 function runScenario(node, entry, url, scenario, outDir) {
   return new Promise((resolve) => {
@@ -158,7 +226,15 @@ function runScenario(node, entry, url, scenario, outDir) {
 
 async function main() {
   const started = Date.now();
-  const scenarios = process.env.CONFORMANCE_SCENARIOS?.split(/[\s,]+/).filter(Boolean) ?? SCENARIOS;
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => a !== '--http');
+  if (unknown.length) throw new Error(`unknown argument ${unknown[0]} (the only one is --http)`);
+  const httpMode = args.includes('--http');
+  if (httpMode && process.env.CONFORMANCE_URL)
+    throw new Error('--http starts neon-mcp --http itself: leave out CONFORMANCE_URL');
+  const scenarios =
+    process.env.CONFORMANCE_SCENARIOS?.split(/[\s,]+/).filter(Boolean) ??
+    (httpMode ? HTTP_SCENARIOS : SCENARIOS);
   const entry = installSuite();
   const node = suiteNode();
   say(`suite and Node ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -167,7 +243,9 @@ async function main() {
   let url = process.env.CONFORMANCE_URL;
   let mock;
   let bridge;
-  const outRoot = join(SUITE_DIR, 'results');
+  let http;
+  // Apart from the stdio run's, so that after CI both runs' results are there to read.
+  const outRoot = join(SUITE_DIR, httpMode ? 'results-http' : 'results');
   rmSync(outRoot, { recursive: true, force: true });
   mkdirSync(outRoot, { recursive: true });
   const serverLog = openSync(join(outRoot, 'server-stderr.log'), 'w');
@@ -181,25 +259,37 @@ async function main() {
     mock = await mockLib.startMockHttpServer({ validate: true });
     // One project, so resources/list lists a project resource beside the docs index.
     mock.api.fake.seedProject('conformance');
-    bridge = await startBridge({
-      entry: join(OURS_DIR, 'dist/index.js'),
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        NEON_API_KEY: KEY,
-        NEON_API_URL: mock.baseUrl,
-        // No scenario reads the docs; if one did, it would reach the loopback fake (a 404), not the web.
-        NEON_MCP_DOCS_URL: mock.origin,
-      },
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      // Over HTTP this makes the server single-tenant: the suite sends no Authorization header, and
+      // on a loopback bind no access token is required (README, remote mode).
+      NEON_API_KEY: KEY,
+      NEON_API_URL: mock.baseUrl,
+      // No scenario reads the docs; if one did, it would reach the loopback fake (a 404), not the web.
+      NEON_MCP_DOCS_URL: mock.origin,
+    };
+    if (httpMode) {
+      // A server that does not start must not leave the fake listening (the script would never end).
+      http = await startHttp({ entry: join(OURS_DIR, 'dist/index.js'), env, log: serverLog }).catch(
+        async (error) => {
+          await mock.close();
+          throw error;
+        },
+      );
+      url = http.url;
+      say(`neon-mcp --http on Node ${process.versions.node} at ${url}`);
+    } else {
       // The server's stderr goes to a file beside the results, for when a scenario fails.
-      stderr: serverLog,
-    });
-    url = bridge.url;
-    say(`neon-mcp on Node ${process.versions.node} over the stdio bridge at ${url}`);
+      bridge = await startBridge({ entry: join(OURS_DIR, 'dist/index.js'), env, stderr: serverLog });
+      url = bridge.url;
+      say(`neon-mcp on Node ${process.versions.node} over the stdio bridge at ${url}`);
+    }
   } else say(`testing ${url}`);
   say(`suite @modelcontextprotocol/conformance ${SUITE_VERSION} on Node ${suiteNodeVersion.slice(1)}`);
 
   const results = [];
+  let stopped;
   try {
     for (const scenario of scenarios) {
       const t = Date.now();
@@ -216,6 +306,7 @@ async function main() {
       }
     }
   } finally {
+    stopped = await http?.stop();
     await bridge?.close();
     await mock?.close();
     closeSync(serverLog);
@@ -224,11 +315,19 @@ async function main() {
   for (const v of violations) console.log(`FAIL request not valid against the Neon API: ${v}`);
   const notJson = bridge?.notJson ?? [];
   for (const line of notJson) console.log(`FAIL not JSON-RPC on the server's stdout: ${line}`);
+  // Over HTTP the protocol travels in HTTP bodies: stdout must stay empty.
+  const httpStdout = http?.stdout().split('\n').filter(Boolean) ?? [];
+  for (const line of httpStdout) console.log(`FAIL neon-mcp --http wrote to stdout: ${line.slice(0, 200)}`);
+  const badExit = http && stopped !== 'exit 0';
+  if (badExit) console.log(`FAIL neon-mcp --http did not exit cleanly on SIGTERM (${stopped})`);
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;
-  say(`results in .bench-cache/conformance/results; ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
+  say(
+    `results in .bench-cache/conformance/${httpMode ? 'results-http' : 'results'}; ${((Date.now() - started) / 1000).toFixed(1)} s in all`,
+  );
   console.log(`conformance: ${passed} passed, ${failed} failed`);
-  process.exitCode = failed > 0 || violations.length > 0 || notJson.length > 0 ? 1 : 0;
+  process.exitCode =
+    failed > 0 || violations.length > 0 || notJson.length > 0 || httpStdout.length > 0 || badExit ? 1 : 0;
 }
 
 await main();
