@@ -171,13 +171,13 @@ const SWEEP_SHAPE: Record<string, Outcome> = {
   start_compute: fails(badOutput('start_compute')),
   suspend_compute: fails(badOutput('suspend_compute')),
   restart_compute: fails(badOutput('restart_compute')),
-  list_databases: fails(NO_BRANCHES),
-  get_database: fails(NO_BRANCHES),
+  list_databases: fails(bug('list_databases')),
+  get_database: fails(badOutput('get_database')),
   create_database: fails(bug('create_database')),
   update_database: fails(badOutput('update_database')),
   delete_database: fails(bug('delete_database'), ACCEPTED_NOTE),
-  list_roles: fails(NO_BRANCHES),
-  get_role: fails(NO_BRANCHES),
+  list_roles: fails(bug('list_roles')),
+  get_role: fails(bug('get_role')),
   create_role: fails(bug('create_role'), ACCEPTED_NOTE),
   delete_role: fails(bug('delete_role'), ACCEPTED_NOTE),
   // Not a success without a password: an error that says the answer lacked it.
@@ -185,7 +185,7 @@ const SWEEP_SHAPE: Record<string, Outcome> = {
     /^Neon's answer to GET \/projects\/\S+\/reveal_password has no password for role neondb_owner\. Nothing was changed/,
   ),
   reset_role_password: fails(bug('reset_role_password'), ACCEPTED_NOTE),
-  get_connection_string: fails(NO_BRANCHES),
+  get_connection_string: fails(bug('get_connection_string')),
   list_operations: fails(bug('list_operations')),
   get_operation: fails(badOutput('get_operation')),
 };
@@ -302,15 +302,14 @@ function namedValue(field: string, w: World): unknown {
 }
 
 /**
- * Required arguments of a tool derived from its input shape (named values first, then by type). A write
- * tool also gets `branch_id` where it is optional: left out, the server first reads the default branch,
- * and a write's sweep is about its own requests (read tools' rows state the outcome with the lookup).
+ * Required arguments of a tool derived from its input shape (named values first, then by type), and
+ * `branch_id` where it is optional too: left out, the server first reads the default branch, and the
+ * sweep is about the tool's own requests.
  */
 function deriveArgs(tool: ToolDef, w: World): Record<string, unknown> {
   const args: Record<string, unknown> = {};
   for (const [field, schema] of Object.entries(tool.input) as [string, z.ZodType][]) {
-    const writes = !tool.hints.readOnlyHint;
-    if (schema.safeParse(undefined).success && !(writes && field === 'branch_id')) continue;
+    if (schema.safeParse(undefined).success && field !== 'branch_id') continue;
     const candidates = [namedValue(field, w), `x-${seq}`, 1, true, {}, []];
     const ok = candidates.find((c) => c !== undefined && schema.safeParse(c).success);
     if (ok !== undefined) args[field] = ok;
@@ -560,6 +559,21 @@ describe('every tool of the core families survives persistent faults', () => {
       await expectStillServing();
     });
   }
+});
+
+describe('the default branch looked up under an unexpected answer', () => {
+  it('says the project has no branches, and sends nothing else', async () => {
+    conn = await connect({ toolsets: ['all'], clientOptions: clientOptions() });
+    const before = api.requests.length;
+    api.use(http.all(`${BASE}/*`, ({ request }) => faultResponse('unexpected shape', request.method)));
+    // No branch_id: the server first lists the project's branches to find the default one.
+    const res = await conn.call('list_databases', { project_id: world.project.id });
+    expectOutcome(res, fails(NO_BRANCHES), 'list_databases without branch_id / unexpected shape');
+    expect(api.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET /projects/${world.project.id}/branches`,
+    ]);
+    await expectStillServing();
+  });
 });
 
 describe('operations', () => {
