@@ -477,7 +477,9 @@ describe('waitForOperations: statuses and odd answers', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 5_000 });
     emitted.length = 0;
     const wait = waitForOperations(client(), [op] as never, { initialDelayMs: 100 });
-    await vi.advanceTimersByTimeAsync(150);
+    // Exactly to the poll: its answer comes over real I/O, so a clock moved further could already
+    // stand later when it arrives (150 ms on Node 24).
+    await vi.advanceTimersByTimeAsync(100);
     await api.settle();
     await wait;
     vi.useRealTimers();
