@@ -148,7 +148,7 @@ describe('neon-mcp --local over stdio (built dist/, real PostgreSQL, no Neon acc
     }
   }, 120_000);
 
-  it('refuses --local-postgres without --local, and a stray argument, before starting anything', () => {
+  it('refuses --local-postgres without --local, a stray argument and two modes at once, before starting anything', () => {
     const run = (...args: string[]) =>
       spawnSync(process.execPath, ['dist/index.js', ...args], { cwd: RUN_DIR, encoding: 'utf8' });
     const alone = run('--local-postgres', 'postgresql://x@127.0.0.1/postgres');
@@ -158,5 +158,18 @@ describe('neon-mcp --local over stdio (built dist/, real PostgreSQL, no Neon acc
     const stray = run('--local', 'a', 'b');
     expect(stray.status).toBe(2);
     expect(stray.stderr).toMatch(/unexpected argument "b"/);
+    // One mode at a time: local mode is served over stdio, on its own stand-in for Neon.
+    for (const other of [
+      ['--http', '127.0.0.1:0'],
+      ['--database-url', 'postgresql://u:pw@127.0.0.1/db'],
+    ]) {
+      const both = run('--local', ...other);
+      expect(both.status, other[0]).toBe(2);
+      expect(both.stderr).toMatch(/--local is served over stdio, without --database-url or --http/);
+      expect(both.stderr).not.toContain('pw@');
+    }
+    const urlOverHttp = run('--database-url', 'postgresql://u:pw@127.0.0.1/db', '--http', '127.0.0.1:0');
+    expect(urlOverHttp.status).toBe(2);
+    expect(urlOverHttp.stderr).toMatch(/--database-url is served over stdio only/);
   });
 });
