@@ -11,7 +11,7 @@ import { NeonApiError } from '../src/client/errors.js';
 import { NeonClient } from '../src/client/neon-client.js';
 import { CATALOG_DATABASE } from '../src/local/catalog.js';
 import { type LocalMode, startLocal } from '../src/local/index.js';
-import { validateRequest, validateResponse } from './mock/spec.js';
+import { validatingFetch } from './mock/spec.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';
 
 let server: TestPostgres;
@@ -19,36 +19,9 @@ let local: LocalMode;
 let client: NeonClient;
 const problems: string[] = [];
 
-/** A fetch that checks what goes to the local API and what comes back against the OpenAPI description. */
-function validating(mode: () => LocalMode): typeof fetch {
-  return async (input, init) => {
-    const request = new Request(input, init);
-    const url = new URL(request.url);
-    const path = url.pathname.replace(/^\/api\/v2/, '');
-    const text = request.method === 'GET' || request.method === 'DELETE' ? '' : await request.text();
-    problems.push(
-      ...validateRequest(request.method, path, url.searchParams, text ? JSON.parse(text) : undefined),
-    );
-    const response = await fetch(request.url, {
-      method: request.method,
-      headers: request.headers,
-      body: text || undefined,
-      signal: request.signal,
-    });
-    const body = await response.clone().text();
-    problems.push(
-      ...validateResponse(request.method, path, response.status, body ? JSON.parse(body) : undefined).map(
-        (p) => `${p} (${body.slice(0, 300)})`,
-      ),
-    );
-    void mode;
-    return response;
-  };
-}
-
 async function start(): Promise<void> {
   local = await startLocal({ postgresUrl: server.uri('postgres') });
-  client = new NeonClient({ apiKey: local.apiKey, baseUrl: local.baseUrl, fetch: validating(() => local) });
+  client = new NeonClient({ apiKey: local.apiKey, baseUrl: local.baseUrl, fetch: validatingFetch(problems) });
 }
 
 beforeAll(async () => {

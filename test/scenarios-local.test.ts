@@ -9,7 +9,7 @@ import { NeonClient } from '../src/client/neon-client.js';
 import { type LocalMode, startLocal } from '../src/local/index.js';
 import { connections } from '../src/sql/connections.js';
 import { connect } from './helpers.js';
-import { validateRequest, validateResponse } from './mock/spec.js';
+import { validatingFetch } from './mock/spec.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';
 import { everydayScenarios } from './scenarios.js';
 
@@ -17,29 +17,7 @@ let server: TestPostgres;
 let local: LocalMode;
 const problems: string[] = [];
 
-/** A fetch that checks each request to the local API and its answer against the OpenAPI description. */
-const validating: typeof fetch = async (input, init) => {
-  const request = new Request(input, init);
-  const url = new URL(request.url);
-  const path = url.pathname.replace(/^\/api\/v2/, '');
-  const text = request.method === 'GET' || request.method === 'DELETE' ? '' : await request.text();
-  problems.push(
-    ...validateRequest(request.method, path, url.searchParams, text ? JSON.parse(text) : undefined),
-  );
-  const response = await fetch(request.url, {
-    method: request.method,
-    headers: request.headers,
-    body: text || undefined,
-    signal: request.signal,
-  });
-  const body = await response.clone().text();
-  problems.push(
-    ...validateResponse(request.method, path, response.status, body ? JSON.parse(body) : undefined).map(
-      (p) => `${request.method} ${path}: ${p}`,
-    ),
-  );
-  return response;
-};
+const validating = validatingFetch(problems);
 
 beforeAll(async () => {
   server = await startPostgres();

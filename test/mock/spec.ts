@@ -184,3 +184,33 @@ export function validateResponse(method: string, path: string, status: number, b
   const v = validatorFor(schema, `${op.operationId}:response:${status}`);
   return v(body) ? [] : [`${where}: ${ajv.errorsText(v.errors, { dataVar: 'response' })}`];
 }
+
+/**
+ * A fetch that checks each request and its answer against Neon's OpenAPI description, for a real API
+ * server rather than the msw fake (local mode's stand-in): what does not validate is pushed onto
+ * `problems`, for the test to assert empty.
+ */
+export function validatingFetch(problems: string[]): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    const path = url.pathname.replace(/^\/api\/v2/, '');
+    const text = request.method === 'GET' || request.method === 'DELETE' ? '' : await request.text();
+    problems.push(
+      ...validateRequest(request.method, path, url.searchParams, text ? JSON.parse(text) : undefined),
+    );
+    const response = await fetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: text || undefined,
+      signal: request.signal,
+    });
+    const body = await response.clone().text();
+    problems.push(
+      ...validateResponse(request.method, path, response.status, body ? JSON.parse(body) : undefined).map(
+        (p) => `${request.method} ${path}: ${p} (${body.slice(0, 300)})`,
+      ),
+    );
+    return response;
+  };
+}
