@@ -1,5 +1,6 @@
 /**
- * The built command under test, for the files that spawn it (stdio.test.ts, transport.test.ts): the
+ * The built command under test, for the files that spawn it (stdio.test.ts, transport.test.ts, and
+ * without the fake local.test.ts and database-url.test.ts): the
  * tree is built once per file the way `npm run build` does (tsc, then the precomputed tool schemas,
  * which a stale copy would advertise wrongly), into a directory of this file's own under
  * .bench-cache/ — never the shared dist/, which others rebuild while tests run, and which two test
@@ -28,14 +29,12 @@ export interface BuiltServer {
   mock: MockHttpServer;
 }
 
-export function useBuiltServer(name: string): BuiltServer {
+/**
+ * The built command alone, for files that spawn it without the Neon fake (local mode, --database-url):
+ * built once for the file into a private directory, removed after it. Returns that directory.
+ */
+export function useBuild(name: string): string {
   const runDir = join(ROOT, '.bench-cache', `${name}-${process.pid}`);
-  let server: MockHttpServer | undefined;
-  const running = (): MockHttpServer => {
-    if (!server)
-      throw new Error('The loopback Neon fake is not started yet: use it inside a test or a hook.');
-    return server;
-  };
   const build = (args: string[], cwd: string) => {
     try {
       execFileSync(process.execPath, args, { cwd, stdio: 'pipe' });
@@ -46,7 +45,7 @@ export function useBuiltServer(name: string): BuiltServer {
       );
     }
   };
-  beforeAll(async () => {
+  beforeAll(() => {
     rmSync(runDir, { recursive: true, force: true });
     mkdirSync(join(runDir, 'scripts'), { recursive: true });
     build(['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--outDir', join(runDir, 'dist')], ROOT);
@@ -56,11 +55,24 @@ export function useBuiltServer(name: string): BuiltServer {
     copyFileSync(join(ROOT, 'package.json'), join(runDir, 'package.json'));
     expect(existsSync(join(runDir, ENTRY))).toBe(true);
     expect(existsSync(join(runDir, 'dist', 'tool-schemas.json'))).toBe(true);
-    server = await startMockHttpServer({ validate: true });
   }, 180_000);
+  afterAll(() => rmSync(runDir, { recursive: true, force: true }));
+  return runDir;
+}
+
+export function useBuiltServer(name: string): BuiltServer {
+  const runDir = useBuild(name);
+  let server: MockHttpServer | undefined;
+  const running = (): MockHttpServer => {
+    if (!server)
+      throw new Error('The loopback Neon fake is not started yet: use it inside a test or a hook.');
+    return server;
+  };
+  beforeAll(async () => {
+    server = await startMockHttpServer({ validate: true });
+  });
   afterAll(async () => {
     await server?.close();
-    rmSync(runDir, { recursive: true, force: true });
   });
   beforeEach(() => running().api.reset());
   afterEach(() => {

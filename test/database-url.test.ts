@@ -4,14 +4,12 @@
  * stdio for the flag, the environment variable and the start-up errors. No request may reach Neon's
  * API, and the URL's password may appear in no output.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, cpSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connections } from '../src/sql/connections.js';
+import { useBuild } from './built-server.js';
 import { connect, text, useMockApi } from './helpers.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';
 
@@ -393,30 +391,13 @@ describe('--database-url: the password stays secret', () => {
 });
 
 describe('--database-url: the built command over stdio', () => {
-  const ROOT = fileURLToPath(new URL('..', import.meta.url));
-  // A copy, as in stdio.test.ts: others may rebuild dist/ while this runs.
-  const RUN_DIR = join(ROOT, '.bench-cache', `database-url-test-${process.pid}`);
+  // Built into a directory of its own, as in stdio.test.ts: others may rebuild dist/ while this runs.
+  const RUN_DIR = useBuild('database-url-test');
   const bareEnv = (extra: Record<string, string>) => ({
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
     ...extra,
   });
-
-  beforeAll(() => {
-    try {
-      execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], {
-        cwd: ROOT,
-        stdio: 'pipe',
-      });
-    } catch {
-      // Type errors elsewhere (work in progress) do not stop tsc from emitting; the tests below say.
-    }
-    execFileSync(process.execPath, ['scripts/build-schemas.mjs'], { cwd: ROOT, stdio: 'pipe' });
-    rmSync(RUN_DIR, { recursive: true, force: true });
-    cpSync(join(ROOT, 'dist'), join(RUN_DIR, 'dist'), { recursive: true });
-    copyFileSync(join(ROOT, 'package.json'), join(RUN_DIR, 'package.json'));
-  }, 180_000);
-  afterAll(() => rmSync(RUN_DIR, { recursive: true, force: true }));
 
   function run(args: string[], env: Record<string, string> = {}) {
     return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {

@@ -4,37 +4,27 @@
  * branch → SQL → migrate → diff → delete; then a restart finds the project, its branch and its data
  * again in DIR.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useBuild } from './built-server.js';
 import { text } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** The built dist/ is copied, so a rebuild of the shared tree during the test cannot break the child. */
-const RUN_DIR = join(ROOT, '.bench-cache', `local-test-${process.pid}`);
+/** Built into a directory of this file's own: a rebuild of the shared tree cannot break the child. */
+const RUN_DIR = useBuild('local-test');
 let dir: string;
 
 beforeAll(() => {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], {
-    cwd: ROOT,
-    stdio: 'pipe',
-  });
-  execFileSync(process.execPath, ['scripts/build-schemas.mjs'], { cwd: ROOT, stdio: 'pipe' });
-  rmSync(RUN_DIR, { recursive: true, force: true });
-  cpSync(join(ROOT, 'dist'), join(RUN_DIR, 'dist'), { recursive: true });
-  copyFileSync(join(ROOT, 'package.json'), join(RUN_DIR, 'package.json'));
   dir = mkdtempSync(join(tmpdir(), 'neon-mcp-local-'));
   // As root PostgreSQL runs as `postgres`, which must be able to enter DIR.
   chmodSync(dir, 0o755);
 }, 180_000);
 
 afterAll(() => {
-  rmSync(RUN_DIR, { recursive: true, force: true });
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
