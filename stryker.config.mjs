@@ -37,7 +37,7 @@ export const MODULES = {
   // Requests, retries, pagination and the typed errors.
   'client-requests': {
     mutate: ['src/client/**/*.ts', '!src/client/neon-api.gen.ts', '!src/client/rate-limiter.ts'],
-    testFiles: ['test/client.test.ts', 'test/faults.test.ts', 'test/api-types.test.ts'],
+    testFiles: ['test/client.test.ts', 'test/faults.test.ts'],
   },
   // The one place where a thrown error becomes an isError result, and the redaction of every answer.
   server: {
@@ -93,7 +93,7 @@ export const MODULES = {
   // Temporary branches of migrations and tunings, and their stateless handles.
   'neon-migrations': {
     mutate: ['src/neon/temp-branches.ts', 'src/neon/pending.ts', 'src/neon/schema.ts'],
-    testFiles: ['test/schema.test.ts'],
+    testFiles: ['test/schema.test.ts', 'test/sql-attacks.test.ts'],
   },
   // Names for IDs, the default branch, response shapes, status polling, features, resources.
   'neon-refs': {

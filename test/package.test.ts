@@ -66,6 +66,8 @@ describe('server.json (MCP Registry entry)', () => {
   it('declares only environment variables the server reads, and all of them', () => {
     const help = execFileSync(process.execPath, ['dist/index.js', '--help'], { cwd: ROOT, encoding: 'utf8' });
     const inHelp = new Set(help.match(/\b(NEON_[A-Z_]+)\b/g));
+    // Not NEON_MCP_HTTP: this entry is the stdio package; a client that set it would get no server on stdio.
+    expect(inHelp.delete('NEON_MCP_HTTP')).toBe(true);
     const declared = new Set(server.packages[0].environmentVariables.map((v: { name: string }) => v.name));
     expect(declared).toEqual(inHelp);
   });
