@@ -42,7 +42,14 @@ export const MODULES = {
   // The one place where a thrown error becomes an isError result, and the redaction of every answer.
   server: {
     mutate: ['src/server.ts'],
-    testFiles: ['test/registry.test.ts', 'test/security.test.ts', 'test/faults.test.ts'],
+    testFiles: [
+      'test/registry.test.ts',
+      'test/security.test.ts',
+      'test/faults.test.ts',
+      'test/logging.test.ts',
+      'test/toolsets.test.ts',
+      'test/http-tenants.test.ts',
+    ],
   },
   cli: {
     mutate: ['src/cli.ts'],
