@@ -43,6 +43,7 @@ export const MODULES = {
   server: {
     mutate: ['src/server.ts'],
     testFiles: [
+      'test/server.test.ts',
       'test/registry.test.ts',
       'test/security.test.ts',
       'test/faults.test.ts',

@@ -293,10 +293,9 @@ const ACCOUNTED_FOR = [
 
 /** The text an agent gets when a tool fails: what failed, why, and what to do. */
 function errorText(tool: string, error: unknown, logger?: Logger): string {
+  // Arguments are checked against the input schema by the SDK before a handler runs (its "Input
+  // validation error"); no handler parses with zod itself.
   if (error instanceof NeonError) return error.message;
-  if (error instanceof z.ZodError) {
-    return `Invalid arguments for ${tool}: ${error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
-  }
   // Anything else is a bug in neon-mcp: keep the details for the operator, give the agent the gist.
   logger?.error(`tool ${tool} failed unexpectedly`, error);
   const message = error instanceof Error ? error.message : String(error);
