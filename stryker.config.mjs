@@ -46,7 +46,6 @@ export const MODULES = {
       'test/server.test.ts',
       'test/registry.test.ts',
       'test/security.test.ts',
-      'test/faults.test.ts',
       'test/logging.test.ts',
       'test/toolsets.test.ts',
       'test/http-tenants.test.ts',
