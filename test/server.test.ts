@@ -9,12 +9,13 @@ import { Client } from '@modelcontextprotocol/client';
 import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { HttpResponse, http } from 'msw';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NeonError } from '../src/client/errors.js';
 import { NeonClient } from '../src/client/neon-client.js';
 import type { Logger } from '../src/log.js';
 import { prepareServer } from '../src/server.js';
 import { SQL_MAX_BYTES } from '../src/sql/session.js';
+import { ALL_TOOLS, selectTools } from '../src/tools/registry.js';
 import { BASE, connect, TEST_KEY, text, useMockApi } from './helpers.js';
 
 const api = useMockApi();
@@ -82,6 +83,41 @@ describe('settings', () => {
   });
 });
 
+describe('the tools it serves', () => {
+  it('are the selected ones, each with its definition', () => {
+    const prepared = prepareServer({ client: client(), toolsets: ['projects', 'operations'] });
+    const names = (tools: readonly { name: string }[]) => tools.map((t) => t.name).sort();
+    expect(names(prepared.tools)).toEqual(names(selectTools({ toolsets: ['projects', 'operations'] })));
+    const get = ALL_TOOLS.find((t) => t.name === 'get_operation');
+    expect(get).toBeDefined();
+    expect(prepared.tools.find((t) => t.name === 'get_operation')).toBe(get);
+  });
+
+  it('describes a beta tool as beta, and the others as they are', async () => {
+    conn = await connect({ toolsets: ['anonymization', 'projects'] });
+    const { tools } = await conn.mcp.listTools();
+    const beta = ALL_TOOLS.find((t) => t.name === 'create_anonymized_branch');
+    expect(beta?.beta).toBe(true);
+    expect(tools.find((t) => t.name === 'create_anonymized_branch')?.description).toBe(
+      `Beta: ${beta?.description}`,
+    );
+    const plain = ALL_TOOLS.find((t) => t.name === 'get_project');
+    expect(tools.find((t) => t.name === 'get_project')?.description).toBe(plain?.description);
+  });
+
+  it('enabling a toolset tells the client once, not once per tool', async () => {
+    let told = 0;
+    conn = await connect({
+      mcpClient: { listChanged: { tools: { debounceMs: 0, onChanged: () => void told++ } } },
+    });
+    const enabled = await conn.ok('enable_toolsets', { toolsets: ['computes', 'roles'] });
+    expect(JSON.stringify(enabled)).toMatch(/computes/);
+    await vi.waitFor(() => expect(told).toBeGreaterThan(0));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(told).toBe(1);
+  });
+});
+
 describe('what the server says it is', () => {
   it('offers tools with list changes, and logging; tells how IDs, branches and toolsets work', async () => {
     conn = await connect();
@@ -103,6 +139,22 @@ describe('what the server says it is', () => {
     const capabilities = conn.mcp.getServerCapabilities();
     expect(capabilities?.resources).toBeUndefined();
     expect(capabilities?.prompts).toBeUndefined();
+    // No project, branch or role to name; `database` is another database of the URL's server.
+    const { tools } = await conn.mcp.listTools();
+    const runSql = tools.find((t) => t.name === 'run_sql');
+    expect(Object.keys(runSql?.inputSchema.properties ?? {}).sort()).toEqual(['database', 'params', 'sql']);
+    expect(runSql?.inputSchema.properties?.database).toMatchObject({
+      description: "Default: the URL's database",
+    });
+    for (const tool of tools) {
+      expect(Object.keys(tool.inputSchema.properties ?? {}), tool.name).not.toContain('project_id');
+      expect(Object.keys(tool.inputSchema.properties ?? {}), tool.name).not.toContain('branch_id');
+    }
+    // SQL goes to the URL's server (nothing listens on port 9), never to Neon.
+    const out = await conn.fails('run_sql', { sql: 'SELECT 1' });
+    expect(out).toMatch(/127\.0\.0\.1:9/);
+    expect(out).not.toContain('secret-pw');
+    expect(api.requests).toHaveLength(0);
   });
 });
 
@@ -132,7 +184,7 @@ describe('the error funnel', () => {
     expect(logged).toHaveLength(1);
     expect(logged[0]?.message).toBe('tool list_projects failed unexpectedly');
     expect(logged[0]?.error).toBeInstanceOf(Error);
-    expect((logged[0]?.error as Error).message).toBe(gist);
+    expect((logged[0]?.error as Error | undefined)?.message).toBe(gist);
   });
 
   it('a failure after Neon accepted a write says so once, naming the write', async () => {
@@ -151,6 +203,35 @@ describe('the error funnel', () => {
       ),
     );
     expect(out.match(/Note: /g)).toHaveLength(1);
+  });
+
+  it('names each write Neon accepted in the call, once each', async () => {
+    const { project } = api.fake.seedProject('two');
+    conn = await connect({ toolsets: ['anonymization'] });
+    const { branch } = await conn.ok('create_anonymized_branch', { project_id: project.id });
+    // Rules replaced (PATCH) and masking started (POST), then reading the status fails.
+    api.use(
+      http.get(`${BASE}/projects/:project_id/branches/:branch_id/anonymized_status`, () =>
+        HttpResponse.json({ code: '', message: 'gone' }, { status: 404 }),
+      ),
+    );
+    const out = await conn.fails('anonymize_branch', {
+      project_id: project.id,
+      branch_id: branch.id,
+      masking_rules: [
+        {
+          database_name: 'neondb',
+          schema_name: 'public',
+          table_name: 'users',
+          column_name: 'email',
+          masking_function: 'anon.fake_email()',
+        },
+      ],
+    });
+    const at = `/projects/${project.id}/branches/${branch.id}`;
+    expect(out).toContain(
+      ` Note: Neon had already accepted PATCH ${at}/masking_rules, POST ${at}/anonymize in this call, so the change `,
+    );
   });
 
   it('no note when the error already says what happened to the change, or nothing was accepted', async () => {
@@ -172,7 +253,7 @@ describe('the error funnel', () => {
 });
 
 describe('progress', () => {
-  it('numbers progress notifications from 1 and sends none without a token', async () => {
+  it('numbers progress notifications from 1 and names what it still waits for', async () => {
     const { project } = api.fake.seedProject('prog');
     conn = await connect();
     const steps: { progress: number; message?: string }[] = [];
@@ -181,11 +262,60 @@ describe('progress', () => {
       { onprogress: (p) => steps.push({ progress: p.progress, message: p.message }) },
     );
     expect(res.isError).toBeFalsy();
-    expect(steps.length).toBeGreaterThan(0);
+    expect(steps.length).toBeGreaterThan(1);
     expect(steps.map((s) => s.progress)).toEqual(steps.map((_, i) => i + 1));
-    expect(steps.at(-1)?.message).toMatch(/^\d+\/\d+ Neon operations finished$/);
-    // Running operations are named while they run.
-    expect(steps.some((s) => /Neon operations finished; waiting for \w+/.test(s.message ?? ''))).toBe(true);
+    // The branch and its compute each start an operation: both named while they run.
+    expect(steps[0]?.message).toBe('0/2 Neon operations finished; waiting for create_branch, start_compute');
+    expect(steps.at(-1)?.message).toBe('2/2 Neon operations finished');
+  });
+
+  it('an operation Neon skipped is not waited for', async () => {
+    const { project } = api.fake.seedProject('skip');
+    // Neon skips the compute's start (it answers so for an operation it did not need to run).
+    api.use(
+      http.get(`${BASE}/projects/:project_id/operations/:operation_id`, ({ params }) => {
+        const op = api.fake.operations.get(String(params.operation_id));
+        if (op?.action === 'start_compute') op.status = 'skipped';
+        return undefined;
+      }),
+    );
+    conn = await connect();
+    const steps: string[] = [];
+    const res = await conn.mcp.callTool(
+      { name: 'create_branch', arguments: { project_id: project.id, name: 'p2' } },
+      { onprogress: (p) => steps.push(String(p.message)) },
+    );
+    expect(res.isError).toBeFalsy();
+    expect(steps.some((m) => m.endsWith('waiting for create_branch'))).toBe(true);
+    // Named at first, from the answer that started it; not after Neon said it skipped it.
+    expect(steps[0]).toBe('0/2 Neon operations finished; waiting for create_branch, start_compute');
+    expect(steps.slice(1).filter((m) => m.includes('start_compute'))).toEqual([]);
+  });
+
+  it('sends none for a call without a progress token, or a wait on no operations', async () => {
+    const { project } = api.fake.seedProject('quiet');
+    const errors: Error[] = [];
+    conn = await connect({
+      beforeConnect: (mcp) => {
+        mcp.onerror = (e) => errors.push(e);
+      },
+    });
+    // Without a token: a notification would reach the client with no token it knows.
+    expect(await conn.ok('create_branch', { project_id: project.id, name: 'q1' })).toBeTruthy();
+    // A change Neon runs no operation for.
+    api.use(
+      http.patch(`${BASE}/projects/:project_id`, () =>
+        HttpResponse.json({ project: api.fake.projects.get(project.id), operations: [] }),
+      ),
+    );
+    const steps: string[] = [];
+    const res = await conn.mcp.callTool(
+      { name: 'update_project', arguments: { project_id: project.id, name: 'quiet2' } },
+      { onprogress: (p) => steps.push(String(p.message)) },
+    );
+    expect(res.isError, text(res)).toBeFalsy();
+    expect(steps).toEqual([]);
+    expect(errors).toEqual([]);
   });
 });
 
@@ -214,6 +344,15 @@ describe("a caller's own secrets (remote mode)", () => {
     });
     return mcp;
   }
+
+  it('leaves a connection string its password (only errors lose URI passwords)', async () => {
+    const { project } = api.fake.seedProject('uri');
+    const mcp = await asCaller();
+    const res = await mcp.callTool({ name: 'get_connection_string', arguments: { project_id: project.id } });
+    expect(res.isError, text(res)).toBeFalsy();
+    const uri = res.structuredContent as { uri?: string; connection_uri?: string };
+    expect(JSON.stringify(uri)).toMatch(/postgresql:\/\/neondb_owner:[^@[\]]+@/);
+  });
 
   it('is redacted from answers, structured and text', async () => {
     api.fake.seedProject(`named-${SECRET}`);
@@ -244,7 +383,8 @@ describe("a caller's own secrets (remote mode)", () => {
     const logged = lines.filter((l) => l.level === 'error');
     expect(logged).toHaveLength(1);
     expect(logged[0]?.message).toBe('tool list_projects failed unexpectedly');
-    expect(typeof logged[0]?.error).toBe('string');
+    // The stack, for the operator, with the secret taken out.
+    expect(logged[0]?.error).toMatch(/\n\s+at /);
     expect(JSON.stringify(lines)).not.toContain(SECRET);
   });
 });
