@@ -1,5 +1,5 @@
 import { inflateRawSync } from 'node:zlib';
-import { http } from 'msw';
+import { HttpResponse, http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
 import { zipFiles } from '../src/tools/functions.js';
 import { BASE, connect, neonError, useMockApi } from './helpers.js';
@@ -82,6 +82,22 @@ describe('anonymized branches', () => {
     expect(err).toMatch(
       /ended in state "error": function anon.broken\(\) does not exist.*anonymize_branch again/,
     );
+  });
+
+  it('a status answer without a state fails at once instead of polling until the timeout', async () => {
+    const { project_id } = setup();
+    conn = await connect({ toolsets: ['anonymization'] });
+    const created = await conn.ok('create_anonymized_branch', { project_id });
+    api.use(
+      http.get(`${BASE}/projects/:project_id/branches/:branch_id/anonymized_status`, () =>
+        HttpResponse.json({ unexpected: true }),
+      ),
+    );
+    const err = await conn.fails('anonymize_branch', { project_id, branch_id: created.branch.id });
+    expect(err).toMatch(
+      /^Neon's answer to GET \/projects\/\S+\/branches\/\S+\/anonymized_status has no state \(an unexpected answer\)\. Check later with get_branch_anonymization\./,
+    );
+    expect(api.count('GET', /\/anonymized_status$/)).toBe(1);
   });
 
   it('refuses masking rules missing a column before sending, and passes Neon’s 404 for a normal branch', async () => {

@@ -46,7 +46,18 @@ const maskingRules = z
 const branchPath = '/projects/{project_id}/branches/{branch_id}' as const;
 
 async function getStatus(client: NeonClient, project_id: string, branch_id: string, signal: AbortSignal) {
-  return client.get(`${branchPath}/anonymized_status`, { path: { project_id, branch_id }, signal });
+  const res = await client.get(`${branchPath}/anonymized_status`, {
+    path: { project_id, branch_id },
+    signal,
+  });
+  // Without a state there is nothing to wait for: polling it would last until the operation timeout.
+  if (typeof res?.state !== 'string') {
+    throw new NeonError(
+      `Neon's answer to GET /projects/${project_id}/branches/${branch_id}/anonymized_status has no state ` +
+        '(an unexpected answer). Check later with get_branch_anonymization.',
+    );
+  }
+  return res;
 }
 
 const FAILED = new Set(['error', 'initialization_error']);
