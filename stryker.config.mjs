@@ -64,7 +64,12 @@ export const MODULES = {
   // The read-only guard and the untrusted-data fences.
   'sql-guard': {
     mutate: ['src/sql/guard.ts', 'src/sql/statements.ts', 'src/sql/untrusted.ts'],
-    testFiles: ['test/sql-guard.test.ts', 'test/sql-attacks.test.ts', 'test/sql.test.ts'],
+    testFiles: [
+      'test/statements.test.ts',
+      'test/sql-guard.test.ts',
+      'test/sql-attacks.test.ts',
+      'test/sql.test.ts',
+    ],
   },
   // Sessions, transactions, caps, connections and the errors Postgres sends.
   'sql-session': {

@@ -183,6 +183,70 @@ describe('read-only calls', () => {
     expect(await refused("SELECT query_to_xml('SELECT 1', true, true, '')")).toBeUndefined();
   });
 
+  it('says what is refused and why, in one sentence for several effects', async () => {
+    expect(await refused('SELECT pg_notify($1, $2)')).toBe(
+      'run_sql_readonly: pg_notify() is not allowed in a read-only call: it notifies other sessions. ' +
+        'Its rollback would not undo that, so read-only calls refuse it. ' +
+        'To run it on purpose, use run_sql (not offered when the server runs with --read-only).',
+    );
+    // Each name once, the reasons once each, "are" for more than one.
+    expect(
+      await refused("SELECT pg_notify('a', 'b'), pg_notify('c', 'd'), pg_advisory_lock(1), pg_switch_wal()"),
+    ).toBe(
+      'run_sql_readonly: pg_notify(), pg_advisory_lock() and pg_switch_wal() are not allowed in a read-only call: ' +
+        'it notifies other sessions; advisory locks can outlive the transaction; ' +
+        'it writes to the WAL or changes replication state, which no rollback undoes. ' +
+        'Its rollback would not undo that, so read-only calls refuse it. ' +
+        'To run it on purpose, use run_sql (not offered when the server runs with --read-only).',
+    );
+    expect(await refused('SELECT pg_notify(1), pg_notify(2)')).toMatch(
+      /^run_sql_readonly: pg_notify\(\) is not allowed/,
+    );
+  });
+
+  it('checks SQL text nested in SQL text down to three levels, and refuses deeper or unreadable text', async () => {
+    // Four levels: the innermost text is checked (and harmless).
+    const nest = (inner: string, levels: number): string => {
+      let sql = inner;
+      for (let i = 0; i < levels; i++)
+        sql = `SELECT query_to_xml(${`$q${i}$`}${sql}${`$q${i}$`}, true, true, '')`;
+      return sql;
+    };
+    expect(await refused(nest('SELECT 1', 4))).toBeUndefined();
+    expect(await refused(nest('SELECT pg_switch_wal()', 4))).toContain('pg_switch_wal() is not allowed');
+    // Five levels: the fifth is not read, so the call cannot be vouched for.
+    expect(await refused(nest('SELECT 1', 5))).toBe(
+      'run_sql_readonly: query_to_xml() with a query that is not a constant is not allowed in a read-only call: ' +
+        'it runs SQL given as text, which the guard can only check when it is written out. ' +
+        'Its rollback would not undo that, so read-only calls refuse it. ' +
+        'To run it on purpose, use run_sql (not offered when the server runs with --read-only).',
+    );
+    // Text the parser cannot give a verdict on, inside a call that runs it.
+    const deep = `SELECT ${Array(200_000).fill('1').join('+')}`;
+    expect(await refused(`SELECT query_to_xml($x$${deep}$x$, true, true, '')`)).toContain(
+      'query_to_xml() with a query that is not a constant is not allowed',
+    );
+    // Inner text that is not SQL: refused only when it names an effect.
+    expect(await refused("SELECT query_to_xml('SELEC dblink_exec(1)', true, true, '')")).toContain(
+      'dblink_exec() is not allowed',
+    );
+    expect(await refused("SELECT query_to_xml('SELEC 1', true, true, '')")).toBeUndefined();
+    expect(await refused("SELECT query_to_xml('(((', true, true, '')")).toBeUndefined();
+    // Constants other than text (the flags) are fine; a column is not.
+    expect(await refused("SELECT query_to_xml('SELECT 1', false, 1, '')")).toBeUndefined();
+    expect(await refused("SELECT query_to_xml('SELECT 1', flag, true, '') FROM t")).toContain(
+      'with a query that is not a constant',
+    );
+    expect(await refused('SELECT query_to_xml()')).toBeUndefined();
+  });
+
+  it('does not take a function being created for one being called', async () => {
+    // A read-only transaction refuses the CREATE itself (the second wall); the guard has nothing to add.
+    expect(
+      await refused("CREATE FUNCTION dblink_helper() RETURNS int LANGUAGE sql AS 'SELECT 1'"),
+    ).toBeUndefined();
+  });
+
   it('lets reads and settings through, and names that only look like refused ones', async () => {
     for (const sql of [
       'SELECT * FROM t JOIN u USING (id) WHERE x > $1 ORDER BY 1 LIMIT 10',
@@ -204,7 +268,13 @@ describe('read-only calls', () => {
     expect(hidden).toMatch(
       /^run_sql_readonly: the statement could not be parsed by PostgreSQL's parser \(syntax error at or near "system_user" at character \d+\), and it names dblink_exec\(\), which is not allowed/,
     );
-    expect(await refused('VACUM ANALYZE t')).toMatch(/names ANALYZE/);
+    expect(await refused('VACUM ANALYZE t')).toBe(
+      "run_sql_readonly: the statement could not be parsed by PostgreSQL's parser (syntax error at or near " +
+        '"VACUM" at character 1), and it names ANALYZE, which is not allowed in a read-only call. Fix the syntax and call again.',
+    );
+    expect(await refused('VACUM ANALYZE t; SELEC pg_notify(1)')).toMatch(
+      /\(syntax error at or near "VACUM" at character 1\), and it names ANALYZE and pg_notify\(\), which are not allowed/,
+    );
     expect(await refused('SELECT FROM WHERE')).toBeUndefined();
     expect(await refused("SELECT 'unterminated")).toBeUndefined();
   });
@@ -215,6 +285,11 @@ describe('read-only calls', () => {
     );
     expect(await refused("SELECT 'a\\'")).toMatch(/backslash before a quote/);
     expect(await refused("SELECT N'a\\'")).toMatch(/backslash before a quote/);
+    // Only in a standard string constant: escape strings, dollar quotes, comments and identifiers say
+    // the same to every server.
+    for (const sql of ["SELECT E'a\\''", "SELECT $$a\\'$$", "SELECT 1 -- a\\'", 'SELECT 1 AS "a\\\'"']) {
+      expect(await refused(sql), sql).toBeUndefined();
+    }
   });
 
   it('refuses what the parser cannot give a verdict on, where it could hide something', async () => {
