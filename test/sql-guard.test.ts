@@ -208,8 +208,10 @@ describe('read-only calls', () => {
     // Four levels: the innermost text is checked (and harmless).
     const nest = (inner: string, levels: number): string => {
       let sql = inner;
-      for (let i = 0; i < levels; i++)
-        sql = `SELECT query_to_xml(${`$q${i}$`}${sql}${`$q${i}$`}, true, true, '')`;
+      for (let i = 0; i < levels; i++) {
+        const quote = `$q${i}$`; // a dollar quote of its own per level
+        sql = `SELECT query_to_xml(${quote}${sql}${quote}, true, true, '')`;
+      }
       return sql;
     };
     expect(await refused(nest('SELECT 1', 4))).toBeUndefined();
