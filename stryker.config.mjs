@@ -39,7 +39,7 @@ export const MODULES = {
     mutate: ['src/client/**/*.ts', '!src/client/neon-api.gen.ts', '!src/client/rate-limiter.ts'],
     // Not the fault matrix: it runs every core tool under every fault, and each surviving mutant would
     // cost the whole matrix (minutes); client.test.ts holds the client's own contract.
-    testFiles: ['test/client.test.ts', 'test/logging.test.ts'],
+    testFiles: ['test/client.test.ts', 'test/client-requests.test.ts', 'test/logging.test.ts'],
   },
   // The one place where a thrown error becomes an isError result, and the redaction of every answer.
   server: {
@@ -73,16 +73,11 @@ export const MODULES = {
       'test/server.test.ts',
     ],
   },
-  // Sessions, transactions, caps, connections and the errors Postgres sends.
+  // Sessions, transactions, caps and connections.
   'sql-session': {
-    mutate: [
-      'src/sql/session.ts',
-      'src/sql/run.ts',
-      'src/sql/connections.ts',
-      'src/sql/driver.ts',
-      'src/sql/errors.ts',
-    ],
+    mutate: ['src/sql/session.ts', 'src/sql/run.ts', 'src/sql/connections.ts', 'src/sql/driver.ts'],
     testFiles: [
+      'test/sql-session.test.ts',
       'test/sql.test.ts',
       'test/sql-caps.test.ts',
       'test/sql-limits.test.ts',
@@ -90,20 +85,36 @@ export const MODULES = {
       'test/connection.test.ts',
     ],
   },
+  // The errors Postgres sends, as agent-facing messages with what to do.
+  'sql-errors': {
+    mutate: ['src/sql/errors.ts'],
+    testFiles: ['test/sql-errors.test.ts', 'test/sql.test.ts'],
+  },
   // The protocol runner: one statement per round trip, the row cutter.
   'sql-protocol': {
     mutate: ['src/sql/protocol.ts'],
-    testFiles: ['test/sql-protocol.test.ts', 'test/row-cutter.test.ts', 'test/sql-limits.test.ts'],
+    testFiles: [
+      'test/sql-protocol.test.ts',
+      'test/sql-protocol-runner.test.ts',
+      'test/row-cutter.test.ts',
+      'test/sql-limits.test.ts',
+    ],
   },
   // The catalog (schema, DDL), query plans and role grants.
   'sql-catalog': {
     mutate: ['src/sql/catalog.ts', 'src/sql/ddl.ts', 'src/sql/plan.ts', 'src/sql/roles.ts'],
-    testFiles: ['test/schema.test.ts', 'test/roles.test.ts', 'test/database-url.test.ts'],
+    testFiles: [
+      'test/sql-catalog.test.ts',
+      'test/schema.test.ts',
+      'test/roles.test.ts',
+      'test/database-url.test.ts',
+    ],
   },
   // Resolving a connection (default branch, database, role) and roles' passwords and grants.
   'neon-connection': {
     mutate: ['src/neon/connection.ts', 'src/neon/roles.ts'],
     testFiles: [
+      'test/neon-connection.test.ts',
       'test/connection.test.ts',
       'test/roles.test.ts',
       'test/databases.test.ts',
@@ -128,6 +139,7 @@ export const MODULES = {
     ],
     testFiles: [
       'test/refs.test.ts',
+      'test/neon-refs.test.ts',
       'test/faults.test.ts',
       'test/resources.test.ts',
       'test/storage.test.ts',
@@ -146,7 +158,7 @@ export const MODULES = {
 /** The modules of docs/TESTING.md, by the parts they are measured in. */
 export const GROUPS = {
   client: ['client-waits', 'client-requests'],
-  sql: ['sql-guard', 'sql-session', 'sql-protocol', 'sql-catalog'],
+  sql: ['sql-guard', 'sql-session', 'sql-errors', 'sql-protocol', 'sql-catalog'],
   neon: ['neon-connection', 'neon-migrations', 'neon-refs', 'neon-docs'],
 };
 
