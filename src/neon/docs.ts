@@ -110,6 +110,10 @@ export class DocsSite {
 
   /** The slug of a page reference; throws for other hosts and for paths that are not plain. */
   slugOf(ref: string): string {
+    const notAPage = () =>
+      new InvalidArgumentError(
+        `"${ref}" is not a docs page: give a slug from list_docs, e.g. introduction/branching.`,
+      );
     let path = ref.trim();
     if (/^[a-z][a-z0-9+.-]*:/i.test(path)) {
       const url = new URL(path);
@@ -117,6 +121,8 @@ export class DocsSite {
         throw new InvalidArgumentError(
           `Only pages of ${this.base.origin} can be read, not ${url.origin}: give the page's slug from list_docs.`,
         );
+      // A page of the site outside the docs' base path (a base such as https://host/mirror/) is no page.
+      if (!url.pathname.startsWith(this.base.pathname)) throw notAPage();
       path = url.pathname.slice(this.base.pathname.length);
     }
     path = path
@@ -124,10 +130,7 @@ export class DocsSite {
       .replace(/^docs\//, '')
       .replace(/\.md$/, '')
       .replace(/\/+$/, '');
-    if (!SLUG.test(path) || path.split('/').some((s) => s === '..' || s === '.'))
-      throw new InvalidArgumentError(
-        `"${ref}" is not a docs page: give a slug from list_docs, e.g. introduction/branching.`,
-      );
+    if (!SLUG.test(path) || path.split('/').some((s) => s === '..' || s === '.')) throw notAPage();
     return path;
   }
 
@@ -220,7 +223,8 @@ async function readCapped(res: Response, url: URL): Promise<string> {
 export function parseIndex(text: string, base: URL): DocEntry[] {
   const out: DocEntry[] = [];
   const seen = new Set<string>();
-  for (const line of text.split('\n')) {
+  // An index served with CRLF line ends: `.` stops at the `\r`, so every described entry would be lost.
+  for (const line of text.split(/\r?\n/)) {
     const m = /^\s*[-*]\s*\[([^\]]+)\]\(([^)\s]+)\)\s*(?::\s*(.*))?$/.exec(line);
     if (!m) continue;
     let url: URL;
@@ -229,7 +233,7 @@ export function parseIndex(text: string, base: URL): DocEntry[] {
     } catch {
       continue;
     }
-    if (url.origin !== base.origin) continue;
+    if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) continue;
     const rel = url.pathname.slice(base.pathname.length);
     if (!rel.startsWith('docs/')) continue;
     const slug = rel.slice('docs/'.length).replace(/\.md$/, '').replace(/\/+$/, '');
