@@ -13,10 +13,13 @@ const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema')
 const KIND = `CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' WHEN 'v' THEN 'view'
   WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' END`;
 
-/** Rows: reltuples once analyzed (summed over partitions), else the live-tuple count of the statistics. */
+/**
+ * Rows: reltuples once analyzed (summed over the leaf partitions: ANALYZE of a partitioned table sets
+ * its own reltuples to the total too), else the live-tuple count of the statistics.
+ */
 const ROW_ESTIMATE = `CASE
   WHEN c.relkind IN ('v', 'f') THEN NULL
-  WHEN c.relkind = 'p' THEN (SELECT sum(greatest(pc.reltuples, 0))::bigint FROM pg_partition_tree(c.oid) t JOIN pg_class pc ON pc.oid = t.relid)
+  WHEN c.relkind = 'p' THEN (SELECT sum(greatest(pc.reltuples, 0))::bigint FROM pg_partition_tree(c.oid) t JOIN pg_class pc ON pc.oid = t.relid WHERE t.isleaf)
   WHEN c.reltuples >= 0 THEN c.reltuples::bigint
   ELSE (SELECT s.n_live_tup FROM pg_stat_user_tables s WHERE s.relid = c.oid) END`;
 

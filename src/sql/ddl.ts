@@ -129,8 +129,12 @@ parts(ord, sort, ddl) AS (
 )
 SELECT ddl FROM parts ORDER BY ord, sort`;
 
-/** Statements read at most (an internal read's row limit): more are reported as left out. */
-const MAX_STATEMENTS = 10_000;
+/**
+ * Statements shown at most: one less than an internal read keeps (10,000 rows, Session.read), so that
+ * the one row more tells that statements were left out (with 10,000 here, the 10,001st was dropped by
+ * the read unnoticed and the schema looked complete).
+ */
+const MAX_STATEMENTS = 9_999;
 
 /**
  * The DDL of the session's database (in its open read-only transaction), one statement per

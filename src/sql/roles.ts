@@ -96,9 +96,16 @@ export async function createLimitedRole(
     return { schemas, create_allowed_in };
   } catch (e) {
     await s.exec('ROLLBACK', undefined, 'rolling back').catch(() => undefined);
-    // Postgres quotes the failing statement in its CONTEXT, which for CREATE ROLE holds the password.
-    if (e instanceof SqlError && e.message.includes(opts.password)) {
-      throw new SqlError(e.message.replaceAll(opts.password, '[password]'), e.code);
+    // Postgres quotes the failing statement in its CONTEXT, which for CREATE ROLE holds the password
+    // as format's %L wrote it: quotes doubled, and backslashes too (in an E'' literal). The longest
+    // form first, so that no part of it is left.
+    const quoted = opts.password.replaceAll("'", "''");
+    const forms = [quoted.replaceAll('\\', '\\\\'), quoted, opts.password];
+    if (e instanceof SqlError && forms.some((f) => e.message.includes(f))) {
+      throw new SqlError(
+        forms.reduce((m, f) => m.replaceAll(f, '[password]'), e.message),
+        e.code,
+      );
     }
     throw e;
   }

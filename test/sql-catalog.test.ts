@@ -1,0 +1,847 @@
+/**
+ * The catalog part (src/sql/catalog.ts, ddl.ts, plan.ts, roles.ts) at its own interfaces: the plan
+ * reader as a pure function, the catalog queries, the DDL and the role grants against real PostgreSQL.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../src/client/errors.js';
+import {
+  describeTable,
+  findRelation,
+  listTables,
+  slowQueries,
+  statStatementsSchema,
+} from '../src/sql/catalog.js';
+import { connections } from '../src/sql/connections.js';
+import { catalogSchema } from '../src/sql/ddl.js';
+import { SqlError } from '../src/sql/errors.js';
+import { comparePlans, type PlanSummary, summarizePlan } from '../src/sql/plan.js';
+import { createLimitedRole, whyRoleCanWrite } from '../src/sql/roles.js';
+import { type Session, withSession } from '../src/sql/session.js';
+import { ROLE_PASSWORD, startPostgres, type TestPostgres } from './pg/server.js';
+
+let server: TestPostgres;
+/** Owns the databases, may create roles (as a Neon owner role). */
+const OWNER = 'cat_owner';
+/** Owns a database but may not create roles. */
+const PLAIN = 'cat_plain';
+
+beforeAll(async () => {
+  server = await startPostgres({ preload: ['pg_stat_statements'] });
+  await server.query('postgres', `CREATE ROLE ${OWNER} LOGIN CREATEROLE PASSWORD '${ROLE_PASSWORD}'`);
+  await server.query('postgres', `CREATE ROLE ${PLAIN} LOGIN PASSWORD '${ROLE_PASSWORD}'`);
+  await server.query('postgres', 'CREATE ROLE neon_superuser NOLOGIN');
+  for (const db of ['catdb', 'ddldb', 'rolesdb', 'plaindb', 'bigdb', 'statsdb'])
+    await server.query('postgres', `CREATE DATABASE ${db} OWNER ${db === 'plaindb' ? PLAIN : OWNER}`);
+}, 90_000);
+afterAll(async () => {
+  await connections.closeAll();
+  await server?.stop();
+});
+
+const WHERE = (db: string) => `database ${db} (test)`;
+
+/** `fn` in a session on `db` as `role`, in a READ ONLY transaction unless `write`. */
+function on<T>(db: string, fn: (s: Session) => Promise<T>, role = OWNER, write = false): Promise<T> {
+  return withSession(
+    { uri: server.uri(db, role), where: WHERE(db), role },
+    { signal: new AbortController().signal, timeoutMs: 20_000 },
+    async (s) => {
+      if (!write) s.beginReadOnly();
+      return fn(s);
+    },
+  );
+}
+
+/** In a transaction that an error has aborted: the next statement fails, naming what it was for. */
+async function failing<T>(db: string, fn: (s: Session) => Promise<T>): Promise<string> {
+  return on(
+    db,
+    async (s) => {
+      await s.exec('BEGIN');
+      await s.exec('SELECT 1/0').catch(() => undefined);
+      return fn(s).then(
+        () => 'no error',
+        (e: Error) => e.message,
+      );
+    },
+    OWNER,
+    true,
+  );
+}
+
+/** Runs `sql` as a login role with `password`: 'ok' or the SQLSTATE of the error. */
+async function as(role: string, password: string, db: string, sql: string): Promise<string> {
+  const client = new pg.Client({
+    connectionString: `postgresql://${role}:${encodeURIComponent(password)}@127.0.0.1:${server.port}/${db}?sslmode=disable`,
+  });
+  await client.connect();
+  try {
+    await client.query(sql);
+    return 'ok';
+  } catch (e) {
+    return (e as { code?: string }).code ?? String(e);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fenced text: the markers with a random tag around `inner`. */
+const fenced = (inner: string) => new RegExp(`<(untrusted-data-[0-9a-f]{16})>\\n${inner}\\n</\\1>`);
+
+const summary = (over: Partial<PlanSummary>): PlanSummary => ({
+  total_cost: null,
+  execution_ms: null,
+  planning_ms: null,
+  rows: null,
+  scans: [],
+  plan: '',
+  ...over,
+});
+
+describe('summarizePlan', () => {
+  it('renders a tree one node a line, with the scans, costs, times and conditions', () => {
+    const explained = {
+      Plan: {
+        'Node Type': 'Hash Join',
+        'Join Type': 'Inner',
+        'Startup Cost': 1.5,
+        'Total Cost': 40.25,
+        'Plan Rows': 12,
+        'Actual Startup Time': 0.1,
+        'Actual Total Time': 0.456,
+        'Actual Rows': 10,
+        'Actual Loops': 1,
+        'Hash Cond': '(o.customer_id = c.id)',
+        Plans: [
+          {
+            'Node Type': 'Seq Scan',
+            'Relation Name': 'orders',
+            Alias: 'o',
+            'Startup Cost': 0,
+            'Total Cost': 22,
+            'Plan Rows': 1200,
+            Filter: '(total > 10)',
+          },
+          {
+            'Node Type': 'Hash',
+            'Startup Cost': 1,
+            'Total Cost': 1,
+            'Plan Rows': 3,
+            Plans: [
+              {
+                'Node Type': 'Index Scan',
+                'Index Name': 'customers_pkey',
+                'Relation Name': 'customers',
+                Alias: 'customers',
+                'Index Cond': '(id > 1)',
+                'Sort Key': ['a', 'b DESC'],
+              },
+            ],
+          },
+        ],
+      },
+      'Planning Time': 0.2,
+      'Execution Time': 0.61,
+    };
+    expect(summarizePlan(explained)).toEqual({
+      total_cost: 40.25,
+      execution_ms: 0.61,
+      planning_ms: 0.2,
+      rows: 10,
+      scans: ['Hash Join', 'Seq Scan on orders o', 'Index Scan using customers_pkey on customers'],
+      plan: [
+        'Hash Join  (cost=1.50..40.25 rows=12 actual time=0.10..0.46 rows=10 loops=1)  Hash Cond: (o.customer_id = c.id)',
+        '  -> Seq Scan on orders o  (cost=0..22 rows=1200)  Filter: (total > 10)',
+        '  -> Hash  (cost=1..1 rows=3)',
+        '    -> Index Scan using customers_pkey on customers  (cost=?..? rows=?)  Index Cond: (id > 1); Sort Key: a, b DESC',
+      ].join('\n'),
+    });
+  });
+});
+
+describe('comparePlans', () => {
+  it('decides on time when both were measured', () => {
+    expect(
+      comparePlans(
+        summary({ total_cost: 100, execution_ms: 10 }),
+        summary({ total_cost: 300, execution_ms: 5 }),
+      ),
+    ).toEqual({
+      cost_before: 100,
+      cost_after: 300,
+      cost_change_pct: 200,
+      time_before_ms: 10,
+      time_after_ms: 5,
+      time_change_pct: -50,
+      verdict: 'faster',
+    });
+  });
+});
+
+describe('listTables', () => {
+  beforeAll(async () => {
+    await server.query(
+      'catdb',
+      `CREATE SCHEMA shop;
+       CREATE TABLE shop.items (id int PRIMARY KEY, name text);
+       COMMENT ON TABLE shop.items IS 'what we sell';
+       CREATE TABLE shop.counted (x int);
+       INSERT INTO shop.counted SELECT generate_series(1, 5);
+       ANALYZE shop.counted;
+       CREATE TABLE shop.parted (at int) PARTITION BY RANGE (at);
+       CREATE TABLE shop.parted_1 PARTITION OF shop.parted FOR VALUES FROM (0) TO (10);
+       CREATE TABLE shop.parted_2 PARTITION OF shop.parted FOR VALUES FROM (10) TO (20);
+       INSERT INTO shop.parted SELECT generate_series(0, 19) WHERE true;
+       INSERT INTO shop.parted VALUES (1), (11), (12);
+       ANALYZE shop.parted;
+       CREATE VIEW shop.cheap AS SELECT id FROM shop.items;
+       CREATE MATERIALIZED VIEW shop.totals AS SELECT count(*) AS n FROM shop.items;
+       CREATE SCHEMA "Other";
+       CREATE TABLE "Other".t (x int);
+       CREATE TABLE public.dup (x int);
+       CREATE TABLE shop.dup (x int);`,
+      [],
+      OWNER,
+    );
+  });
+
+  it('lists one schema: its owner, every kind with its row estimate and size, partitions left out', async () => {
+    const list = await on('catdb', (s) => listTables(s, { schema: 'shop', limit: 100 }));
+    expect(list.schemas).toEqual([{ name: 'shop', owner: OWNER }]);
+    expect(list.total).toBe(6);
+    const sized = expect.stringMatching(/^\d+ (bytes|kB)$/);
+    expect(list.tables).toEqual([
+      { schema: 'shop', name: 'cheap', type: 'view' },
+      {
+        schema: 'shop',
+        name: 'counted',
+        type: 'table',
+        row_estimate: 5,
+        size: sized,
+        bytes: expect.any(Number),
+      },
+      { schema: 'shop', name: 'dup', type: 'table', row_estimate: 0, size: sized, bytes: expect.any(Number) },
+      {
+        schema: 'shop',
+        name: 'items',
+        type: 'table',
+        row_estimate: 0,
+        size: sized,
+        bytes: expect.any(Number),
+        comment: 'what we sell',
+      },
+      // Summed over its partitions.
+      {
+        schema: 'shop',
+        name: 'parted',
+        type: 'partitioned table',
+        row_estimate: 23,
+        size: sized,
+        bytes: expect.any(Number),
+      },
+      {
+        schema: 'shop',
+        name: 'totals',
+        type: 'materialized view',
+        row_estimate: expect.any(Number),
+        size: sized,
+        bytes: expect.any(Number),
+      },
+    ]);
+  });
+
+  it('without a schema lists every user schema; the limit cuts the tables, not the total', async () => {
+    const list = await on('catdb', (s) => listTables(s, { limit: 2 }));
+    expect(list.schemas.map((n) => n.name)).toEqual(['Other', 'public', 'shop']);
+    expect(list.tables.map((t) => `${t.schema}.${t.name}`)).toEqual(['Other.t', 'public.dup']);
+    expect(list.total).toBe(8);
+  });
+
+  it('names what it was doing when the read fails', async () => {
+    expect(await failing('catdb', (s) => listTables(s, { limit: 1 }))).toMatch(
+      /^list_tables failed on database catdb \(test\): Postgres error 25P02/,
+    );
+  });
+});
+
+describe('findRelation and describeTable', () => {
+  beforeAll(async () => {
+    await server.query(
+      'catdb',
+      `CREATE TABLE shop."Mixed" (x int);
+       CREATE TABLE shop."odd.name" (x int);
+       CREATE SCHEMA shop2;
+       CREATE TABLE shop.twin (x int);
+       CREATE TABLE shop2.twin (x int);`,
+      [],
+      OWNER,
+    );
+  });
+  /** What findRelation found, without its search-path flag. */
+  const find = (table: string, schema?: string) =>
+    on('catdb', async (s) => {
+      const { oid, schema: sch, name } = await findRelation(s, table, schema);
+      return { oid, schema: sch, name };
+    });
+  const oid = async (name: string) =>
+    (await server.query('catdb', 'SELECT $1::regclass::oid::int AS oid', [name]))[0]?.oid as number;
+
+  it('finds a table off the search path by its bare name, as schema.name, and with schema', async () => {
+    const items = { oid: await oid('shop.items'), schema: 'shop', name: 'items' };
+    expect(await find('items')).toEqual(items);
+    expect(await find('shop.items')).toEqual(items);
+    expect(await find('items', 'shop')).toEqual(items);
+    // Unquoted, as an agent writes it: folded to lower case when no table has the name as written.
+    expect(await find('ITEMS')).toEqual(items);
+    // A qualified name with the database in front, as Postgres reads it.
+    expect(await find('catdb.shop.items')).toEqual(items);
+  });
+
+  it('splits schema.name itself, so that a mixed-case name matches as written', async () => {
+    expect(await find('shop.Mixed')).toEqual({
+      oid: await oid('shop."Mixed"'),
+      schema: 'shop',
+      name: 'Mixed',
+    });
+    expect(await find('Mixed')).toMatchObject({ name: 'Mixed' });
+  });
+
+  it('does not split a name when the schema is given: a dot can be part of the name', async () => {
+    expect(await find('odd.name', 'shop')).toEqual({
+      oid: await oid('shop."odd.name"'),
+      schema: 'shop',
+      name: 'odd.name',
+    });
+  });
+
+  it('prefers the one on the search path when a name is in several schemas', async () => {
+    expect(await find('dup')).toEqual({ oid: await oid('public.dup'), schema: 'public', name: 'dup' });
+    expect(await find('dup', 'shop')).toEqual({ oid: await oid('shop.dup'), schema: 'shop', name: 'dup' });
+  });
+
+  it('asks for the schema when none of the schemas holding the name is on the search path', async () => {
+    const err = await find('twin').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SqlError);
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^describe_table: "twin" exists in several schemas \\(names from the database, untrusted\\): ${fenced('shop, shop2').source}\\nPass schema to choose\\.$`,
+      ),
+    );
+  });
+
+  it('names a missing table, with the schema when one was given', async () => {
+    await expect(find('nope')).rejects.toThrow(
+      new SqlError(
+        'describe_table: no table or view named "nope" on database catdb (test). List them with list_tables.',
+      ),
+    );
+    await expect(find('items', 'shop2')).rejects.toThrow(
+      'describe_table: no table or view named "items" in schema shop2 on database catdb (test). List them with list_tables.',
+    );
+    await expect(find('shop.nope')).rejects.toThrow(
+      'describe_table: no table or view named "shop.nope" in schema shop on database catdb (test). List them with list_tables.',
+    );
+  });
+
+  it('describes a table: columns, constraints, keys both ways, indexes and triggers', async () => {
+    await server.query(
+      'catdb',
+      `CREATE TABLE shop.buyers (id int GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, email text UNIQUE);
+       CREATE TABLE shop.orders (
+         id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+         buyer int NOT NULL REFERENCES shop.buyers (id) ON DELETE CASCADE ON UPDATE SET NULL,
+         total numeric(10,2) DEFAULT 0 CHECK (total >= 0),
+         doubled numeric GENERATED ALWAYS AS (total * 2) STORED
+       );
+       COMMENT ON COLUMN shop.orders.total IS 'in euros';
+       CREATE INDEX orders_total ON shop.orders (total);
+       CREATE FUNCTION shop.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+       CREATE TRIGGER orders_noop BEFORE INSERT ON shop.orders FOR EACH ROW EXECUTE FUNCTION shop.noop();
+       ALTER TABLE shop.orders ENABLE ROW LEVEL SECURITY;`,
+      [],
+      OWNER,
+    );
+    const orders = await on('catdb', async (s) =>
+      describeTable(s, (await findRelation(s, 'orders', 'shop')).oid),
+    );
+    expect(orders).toEqual({
+      schema: 'shop',
+      name: 'orders',
+      type: 'table',
+      row_estimate: 0,
+      size: expect.stringMatching(/^\d+ (bytes|kB)$/),
+      row_level_security: true,
+      columns: [
+        { name: 'id', type: 'bigint', nullable: false, identity: 'always' },
+        { name: 'buyer', type: 'integer', nullable: false },
+        { name: 'total', type: 'numeric(10,2)', nullable: true, default: '0', comment: 'in euros' },
+        {
+          name: 'doubled',
+          type: 'numeric',
+          nullable: true,
+          default: '(total * (2)::numeric)',
+          generated: 'stored',
+        },
+      ],
+      constraints: [
+        { name: 'orders_total_check', type: 'check', definition: 'CHECK ((total >= (0)::numeric))' },
+        { name: 'orders_pkey', type: 'primary key', definition: 'PRIMARY KEY (id)' },
+      ],
+      foreign_keys: [
+        {
+          name: 'orders_buyer_fkey',
+          columns: ['buyer'],
+          references: 'shop.buyers',
+          references_columns: ['id'],
+          on_update: 'set null',
+          on_delete: 'cascade',
+          definition: 'FOREIGN KEY (buyer) REFERENCES shop.buyers(id) ON UPDATE SET NULL ON DELETE CASCADE',
+        },
+      ],
+      referenced_by: [],
+      indexes: [
+        {
+          name: 'orders_pkey',
+          definition: 'CREATE UNIQUE INDEX orders_pkey ON shop.orders USING btree (id)',
+          primary: true,
+          unique: true,
+          size: '8192 bytes',
+          scans: expect.any(Number),
+        },
+        {
+          name: 'orders_total',
+          definition: 'CREATE INDEX orders_total ON shop.orders USING btree (total)',
+          primary: false,
+          unique: false,
+          size: '8192 bytes',
+          scans: expect.any(Number),
+        },
+      ],
+      triggers: [
+        {
+          name: 'orders_noop',
+          definition:
+            'CREATE TRIGGER orders_noop BEFORE INSERT ON shop.orders FOR EACH ROW EXECUTE FUNCTION shop.noop()',
+        },
+      ],
+    });
+  });
+
+  it('describes who references a table, a view and a partitioned table', async () => {
+    const got = await on('catdb', async (s) => ({
+      buyers: await describeTable(s, (await findRelation(s, 'buyers', 'shop')).oid),
+      cheap: await describeTable(s, (await findRelation(s, 'cheap', 'shop')).oid),
+      parted: await describeTable(s, (await findRelation(s, 'parted', 'shop')).oid),
+    }));
+    expect(got.buyers).toMatchObject({
+      columns: [
+        { name: 'id', type: 'integer', nullable: false, identity: 'by default' },
+        { name: 'email', type: 'text', nullable: true },
+      ],
+      constraints: [
+        { name: 'buyers_pkey', type: 'primary key', definition: 'PRIMARY KEY (id)' },
+        { name: 'buyers_email_key', type: 'unique', definition: 'UNIQUE (email)' },
+      ],
+      referenced_by: [
+        {
+          table: 'shop.orders',
+          constraint: 'orders_buyer_fkey',
+          definition: 'FOREIGN KEY (buyer) REFERENCES shop.buyers(id) ON UPDATE SET NULL ON DELETE CASCADE',
+        },
+      ],
+    });
+    expect(got.cheap).toEqual({
+      schema: 'shop',
+      name: 'cheap',
+      type: 'view',
+      definition: ' SELECT id\n   FROM shop.items;',
+      columns: [{ name: 'id', type: 'integer', nullable: true }],
+      constraints: [],
+      foreign_keys: [],
+      referenced_by: [],
+      indexes: [],
+      triggers: [],
+    });
+    expect(got.parted).toMatchObject({
+      type: 'partitioned table',
+      partition_key: 'RANGE (at)',
+      row_estimate: 23,
+    });
+  });
+
+  it('says so when the table is gone by the time it is described', async () => {
+    await expect(on('catdb', (s) => describeTable(s, 0))).rejects.toThrow(
+      new SqlError('describe_table: the table disappeared while it was being described; try again.'),
+    );
+    expect(await failing('catdb', (s) => describeTable(s, 1))).toMatch(
+      /^describe_table failed on database catdb/,
+    );
+    expect(await failing('catdb', (s) => findRelation(s, 'items', undefined))).toMatch(
+      /^describe_table failed on database catdb/,
+    );
+  });
+});
+
+describe('statStatementsSchema and slowQueries', () => {
+  /** A stand-in for the extension's view, with rows chosen to tell the sorts and filters apart. */
+  const FAKE = `CREATE TABLE %s.pg_stat_statements (queryid bigint, query text, calls bigint, total_exec_time float8,
+      mean_exec_time float8, max_exec_time float8, rows bigint, shared_blks_hit bigint, shared_blks_read bigint,
+      dbid oid, toplevel boolean);
+    INSERT INTO %s.pg_stat_statements
+    SELECT q.id, q.query, q.calls, q.total, q.mean, 9.999, 7, q.hit, q.read,
+           coalesce(q.db, (SELECT oid FROM pg_database WHERE datname = current_database())), q.top
+    FROM (VALUES
+      (1, 'SELECT most_total', 10, 500.126, 50.0, 90, 10, NULL::oid, true),
+      (2, 'SELECT most_mean', 2, 300.0, 150.0, 0, 0, NULL, true),
+      (3, 'SELECT most_calls', 1000, 100.0, 0.1, 1, 3, NULL, true),
+      (4, 'SELECT once', 1, 1.0, 1.0, 0, 0, NULL, true),
+      (5, 'SELECT other_database', 9999, 9999.0, 9999.0, 0, 0, 1::oid, true),
+      (6, 'SELECT nested', 9999, 9999.0, 9999.0, 0, 0, NULL, false),
+      (7, 'SELECT /* neon-mcp */ 1', 9999, 9999.0, 9999.0, 0, 0, NULL, true),
+      (8, 'BEGIN READ ONLY', 9999, 9999.0, 9999.0, 0, 0, NULL, true),
+      (9, 'DISCARD TEMP', 9999, 9999.0, 9999.0, 0, 0, NULL, true),
+      (10, 'SET statement_timeout = 30000', 9999, 9999.0, 9999.0, 0, 0, NULL, true),
+      (11, 'SET statement_timeout = 30000; SELECT 1', 0, 0.0, 0.0, 0, 0, NULL, true)
+    ) q(id, query, calls, total, mean, hit, read, db, top);`;
+  beforeAll(async () => {
+    await server.query(
+      'catdb',
+      `CREATE SCHEMA fake; ${FAKE.replaceAll('%s', 'fake')}
+       CREATE SCHEMA "Fake Info"; ${FAKE.replaceAll('%s', '"Fake Info"')}
+       CREATE TABLE "Fake Info".pg_stat_statements_info (stats_reset timestamptz);
+       INSERT INTO "Fake Info".pg_stat_statements_info VALUES ('2026-01-02 03:04:05+00');`,
+      [],
+      OWNER,
+    );
+  });
+  const slow = (schema: string, opts: Parameters<typeof slowQueries>[2]) =>
+    on('catdb', (s) => slowQueries(s, schema, opts));
+  const queries = (res: { queries: Record<string, unknown>[] }) => res.queries.map((q) => q.query);
+
+  it('finds the extension by its schema, quoted; none where it is not installed', async () => {
+    expect(await on('catdb', statStatementsSchema)).toBeUndefined();
+    await server.query(
+      'statsdb',
+      `CREATE SCHEMA "Stats" AUTHORIZATION ${OWNER}; CREATE EXTENSION pg_stat_statements SCHEMA "Stats"`,
+    );
+    expect(await on('statsdb', statStatementsSchema)).toBe('"Stats"');
+    expect(await failing('statsdb', statStatementsSchema)).toMatch(
+      /^list_slow_queries failed on database statsdb/,
+    );
+  });
+
+  it('sorts by total time, mean time or calls; leaves out its own statements and those of other databases', async () => {
+    const all = await slow('fake', { sort: 'total_time', limit: 10, minCalls: 0 });
+    expect(all).toStrictEqual({
+      queries: [
+        {
+          queryid: '1',
+          query: 'SELECT most_total',
+          calls: 10,
+          total_ms: 500.13,
+          mean_ms: 50,
+          max_ms: 10,
+          rows: 7,
+          cache_hit_pct: 90,
+        },
+        {
+          queryid: '2',
+          query: 'SELECT most_mean',
+          calls: 2,
+          total_ms: 300,
+          mean_ms: 150,
+          max_ms: 10,
+          rows: 7,
+          cache_hit_pct: null,
+        },
+        {
+          queryid: '3',
+          query: 'SELECT most_calls',
+          calls: 1000,
+          total_ms: 100,
+          mean_ms: 0.1,
+          max_ms: 10,
+          rows: 7,
+          cache_hit_pct: 25,
+        },
+        expect.objectContaining({ query: 'SELECT once' }),
+        expect.objectContaining({ query: 'SET statement_timeout = 30000; SELECT 1' }),
+      ],
+    });
+    expect(queries(await slow('fake', { sort: 'mean_time', limit: 2, minCalls: 0 }))).toEqual([
+      'SELECT most_mean',
+      'SELECT most_total',
+    ]);
+    expect(queries(await slow('fake', { sort: 'calls', limit: 10, minCalls: 2 }))).toEqual([
+      'SELECT most_calls',
+      'SELECT most_total',
+      'SELECT most_mean',
+    ]);
+  });
+
+  it('says since when statistics are kept, where the extension tells', async () => {
+    const res = await slow('"Fake Info"', { sort: 'calls', limit: 1, minCalls: 1 });
+    expect(res.stats_since).toBe('2026-01-02 03:04:05+00');
+    expect(queries(res)).toEqual(['SELECT most_calls']);
+    // And from the real extension, which counts what was run.
+    await server.query('statsdb', 'SELECT 1 AS counted_once', [], OWNER);
+    const real = await on('statsdb', (s) =>
+      slowQueries(s, '"Stats"', { sort: 'calls', limit: 100, minCalls: 1 }),
+    );
+    expect(real.stats_since).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+    expect(queries(real)).toContain('SELECT $1 AS counted_once');
+    expect(JSON.stringify(real)).not.toContain('neon-mcp');
+  });
+
+  it('names what it was doing when the read fails', async () => {
+    expect(
+      await failing('catdb', (s) => slowQueries(s, 'fake', { sort: 'calls', limit: 1, minCalls: 1 })),
+    ).toMatch(/^list_slow_queries failed on database catdb/);
+  });
+});
+
+describe('catalogSchema', () => {
+  /** One statement each, of a known length: `CREATE SCHEMA s_N;` and its newline (18 bytes, 19 counted with the blank line). */
+  const SCHEMAS = ['s_1', 's_2', 's_3'];
+  beforeAll(async () => {
+    await server.query('ddldb', SCHEMAS.map((n) => `CREATE SCHEMA ${n};`).join(' '), [], OWNER);
+  });
+  const ddl = (maxBytes: number, db = 'ddldb') => on(db, (s) => catalogSchema(s, maxBytes));
+  const FULL = 'CREATE SCHEMA s_1;\n\nCREATE SCHEMA s_2;\n\nCREATE SCHEMA s_3;\n';
+
+  it('one statement a paragraph, whole when it fits', async () => {
+    expect(await ddl(1_000_000)).toStrictEqual({ sql: FULL });
+    // Each statement counts its line and the blank line after it: three need 3 × 20 bytes.
+    expect(await ddl(60)).toStrictEqual({ sql: FULL });
+  });
+
+  it('leaves out the statements past maxBytes and says how many', async () => {
+    const note = (n: number, max: number) =>
+      `truncated: ${n} more statements not shown (at most ${max} bytes; --sql-max-bytes). describe_table shows one table.`;
+    expect(await ddl(59)).toStrictEqual({
+      sql: 'CREATE SCHEMA s_1;\n\nCREATE SCHEMA s_2;\n',
+      truncated: note(1, 59),
+    });
+    expect(await ddl(20)).toStrictEqual({ sql: 'CREATE SCHEMA s_1;\n', truncated: note(2, 20) });
+    expect(await ddl(19)).toStrictEqual({ sql: '', truncated: note(3, 19) });
+  });
+
+  it('names the tool it reads for when the read fails', async () => {
+    expect(await failing('ddldb', (s) => catalogSchema(s, 100))).toMatch(
+      /^get_branch_schema failed on database ddldb/,
+    );
+    expect(await failing('ddldb', (s) => catalogSchema(s, 100, 'compare_schema'))).toMatch(
+      /^compare_schema failed on database ddldb/,
+    );
+  });
+
+  it('past 9,999 statements says that there are more, and how many at least', async () => {
+    await server.query(
+      'bigdb',
+      `DO $$ BEGIN FOR i IN 1..10001 LOOP EXECUTE format('CREATE SCHEMA %I', 'n' || lpad(i::text, 5, '0')); END LOOP; END $$`,
+      [],
+      OWNER,
+    );
+    const note = (more: string, max: number) =>
+      `truncated: ${more} more statements not shown (at most ${max} bytes; --sql-max-bytes). describe_table shows one table.`;
+    const all = await ddl(10_000_000, 'bigdb');
+    expect(all.sql.split('\n\n')).toHaveLength(9_999);
+    expect(all.sql.endsWith('\n\nCREATE SCHEMA n09999;\n')).toBe(true);
+    expect(all.truncated).toBe(note('1 or more', 10_000_000));
+    // Cut by bytes too: what is left out is counted up to the statements read.
+    expect(await ddl(46, 'bigdb')).toStrictEqual({
+      sql: 'CREATE SCHEMA n00001;\n\nCREATE SCHEMA n00002;\n',
+      truncated: note('9998 or more', 46),
+    });
+    // 9,999 statements: all of them, and a count without "or more" when cut.
+    await server.query('bigdb', 'DROP SCHEMA n10000; DROP SCHEMA n10001', [], OWNER);
+    const whole = await ddl(10_000_000, 'bigdb');
+    expect(whole.truncated).toBeUndefined();
+    expect(whole.sql.split('\n\n')).toHaveLength(9_999);
+    expect(await ddl(46, 'bigdb')).toStrictEqual({
+      sql: 'CREATE SCHEMA n00001;\n\nCREATE SCHEMA n00002;\n',
+      truncated: note('9997', 46),
+    });
+  }, 60_000);
+});
+
+describe('createLimitedRole', () => {
+  const PASSWORD = "pw-'quoted'-Secret-9";
+  beforeAll(async () => {
+    // The owner's objects in two schemas, one where PUBLIC may create; a schema the owner may use but
+    // not grant on; CONNECT only for those granted it.
+    await server.query(
+      'rolesdb',
+      `CREATE SCHEMA sales AUTHORIZATION ${OWNER};
+       CREATE SCHEMA guarded;
+       GRANT USAGE ON SCHEMA guarded TO ${OWNER};
+       CREATE TABLE guarded.secret (x int);
+       GRANT SELECT ON guarded.secret TO ${OWNER};
+       GRANT CREATE ON SCHEMA sales TO PUBLIC;
+       REVOKE CONNECT ON DATABASE rolesdb FROM PUBLIC;
+       GRANT CONNECT ON DATABASE rolesdb TO ${OWNER};`,
+    );
+    await server.query(
+      'rolesdb',
+      `CREATE TABLE public.items (id serial PRIMARY KEY, name text);
+       INSERT INTO public.items (name) VALUES ('a');
+       CREATE TABLE sales.deals (id int);`,
+      [],
+      OWNER,
+    );
+  });
+  const make = (name: string, access: 'read_only' | 'read_write', db = 'rolesdb', role = OWNER) =>
+    on(db, (s) => createLimitedRole(s, { name, password: PASSWORD, access }), role, true);
+  const run = (role: string, sql: string) => as(role, PASSWORD, 'rolesdb', sql);
+
+  it('read_only: may connect and read what the owner has and will have, change nothing', async () => {
+    expect(await make('lim_ro', 'read_only')).toStrictEqual({
+      schemas: ['public', 'sales'],
+      create_allowed_in: ['sales'],
+    });
+    expect(await run('lim_ro', 'SELECT * FROM items')).toBe('ok');
+    expect(await run('lim_ro', 'SELECT * FROM sales.deals')).toBe('ok');
+    expect(await run('lim_ro', 'SELECT last_value FROM items_id_seq')).toBe('ok');
+    expect(await run('lim_ro', `SELECT nextval('items_id_seq')`)).toBe('42501');
+    expect(await run('lim_ro', `INSERT INTO items (name) VALUES ('x')`)).toBe('42501');
+    expect(await run('lim_ro', `UPDATE items SET name = 'x'`)).toBe('42501');
+    expect(await run('lim_ro', 'DELETE FROM items')).toBe('42501');
+    expect(await run('lim_ro', 'SELECT * FROM guarded.secret')).toBe('42501');
+    expect(await run('lim_ro', 'CREATE TABLE public.mine (x int)')).toBe('42501');
+    // Objects the owner makes later, in a new schema too.
+    await server.query(
+      'rolesdb',
+      'CREATE SCHEMA later; CREATE TABLE later.t (id serial, v int); INSERT INTO later.t (v) VALUES (1)',
+      [],
+      OWNER,
+    );
+    expect(await run('lim_ro', 'SELECT v FROM later.t')).toBe('ok');
+    expect(await run('lim_ro', 'SELECT last_value FROM later.t_id_seq')).toBe('ok');
+    expect(await run('lim_ro', 'INSERT INTO later.t (v) VALUES (2)')).toBe('42501');
+    expect(
+      await server.query(
+        'rolesdb',
+        `SELECT rolcanlogin, rolsuper, rolcreaterole FROM pg_roles WHERE rolname = 'lim_ro'`,
+      ),
+    ).toEqual([{ rolcanlogin: true, rolsuper: false, rolcreaterole: false }]);
+    expect(await on('rolesdb', (s) => whyRoleCanWrite(s, 'lim_ro'))).toBe(
+      'it may create objects in schema sales',
+    );
+  });
+
+  it('read_write: may change rows and use sequences, now and later, but not the schema', async () => {
+    expect(await make('lim_rw', 'read_write')).toStrictEqual({
+      schemas: ['later', 'public', 'sales'],
+      create_allowed_in: ['sales'],
+    });
+    expect(await run('lim_rw', `INSERT INTO items (name) VALUES ('b')`)).toBe('ok');
+    expect(await run('lim_rw', `UPDATE items SET name = 'c' WHERE name = 'b'`)).toBe('ok');
+    expect(await run('lim_rw', `DELETE FROM items WHERE name = 'c'`)).toBe('ok');
+    expect(await run('lim_rw', `SELECT nextval('items_id_seq')`)).toBe('ok');
+    expect(await run('lim_rw', 'TRUNCATE items')).toBe('42501');
+    expect(await run('lim_rw', 'CREATE TABLE public.mine (x int)')).toBe('42501');
+    expect(await run('lim_rw', 'SELECT * FROM guarded.secret')).toBe('42501');
+    await server.query(
+      'rolesdb',
+      'CREATE SCHEMA later2; CREATE TABLE later2.t (id serial, v int)',
+      [],
+      OWNER,
+    );
+    expect(await run('lim_rw', 'INSERT INTO later2.t (v) VALUES (1)')).toBe('ok');
+    expect(await run('lim_rw', `SELECT nextval('later2.t_id_seq')`)).toBe('ok');
+    expect(await run('lim_rw', 'DROP TABLE later2.t')).toBe('42501');
+    expect(await on('rolesdb', (s) => whyRoleCanWrite(s, 'lim_rw'))).toBe(
+      'it may create objects in schema sales',
+    );
+  });
+
+  it('refuses an existing name and leaves the session usable, nothing half-made', async () => {
+    const err = await on(
+      'rolesdb',
+      async (s) => {
+        const e = await createLimitedRole(s, {
+          name: 'lim_ro',
+          password: PASSWORD,
+          access: 'read_only',
+        }).catch((x: unknown) => x);
+        // The transaction was rolled back: the session goes on.
+        expect((await s.exec('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+        return e;
+      },
+      OWNER,
+      true,
+    );
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect((err as Error).message).toBe(
+      'A role named "lim_ro" already exists on this branch. Pick another name, or delete it first (delete_role).',
+    );
+  });
+
+  it('a failure keeps the password out of the error, in the form Postgres quoted it, and leaves no role behind', async () => {
+    for (const [password, written] of [
+      [PASSWORD, "'[password]'"],
+      ['back\\slash-Secret-9', "E'[password]'"],
+      ["both\\'-Secret-9", "E'[password]'"],
+      ['plain-Secret-9', "'[password]'"],
+    ] as const) {
+      const err = await on(
+        'plaindb',
+        async (s) => {
+          const e = await createLimitedRole(s, { name: 'lim_x', password, access: 'read_only' }).catch(
+            (x: unknown) => x,
+          );
+          expect((await s.exec('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+          return e;
+        },
+        PLAIN,
+        true,
+      );
+      expect(err, password).toBeInstanceOf(SqlError);
+      expect((err as SqlError).code).toBe('42501');
+      const msg = (err as Error).message;
+      expect(msg).toMatch(/^creating role lim_x failed on database plaindb \(test\): Postgres error 42501/);
+      expect(msg).toMatch(/permission denied to create role/);
+      expect(msg, password).toContain(`SQL statement "CREATE ROLE lim_x LOGIN PASSWORD ${written}"`);
+      expect(msg, password).not.toContain('Secret-9');
+    }
+    expect(await server.query('postgres', `SELECT 1 FROM pg_roles WHERE rolname = 'lim_x'`)).toEqual([]);
+  });
+});
+
+describe('whyRoleCanWrite', () => {
+  beforeAll(async () => {
+    await server.query(
+      'catdb',
+      `CREATE ROLE w_super SUPERUSER; CREATE ROLE w_member IN ROLE neon_superuser; CREATE ROLE w_db;
+       GRANT CREATE ON DATABASE catdb TO w_db; CREATE ROLE w_schema; GRANT CREATE ON SCHEMA shop2 TO w_schema;
+       CREATE ROLE w_owner; CREATE TABLE shop2.owned (x int); ALTER TABLE shop2.owned OWNER TO w_owner;
+       CREATE ROLE w_insert; GRANT INSERT ON shop.items TO w_insert;
+       CREATE ROLE w_seq; CREATE SEQUENCE shop2.seq; GRANT USAGE ON SEQUENCE shop2.seq TO w_seq;
+       CREATE ROLE w_inherits IN ROLE w_insert;
+       CREATE ROLE w_reader; GRANT USAGE ON SCHEMA shop TO w_reader; GRANT SELECT ON ALL TABLES IN SCHEMA shop TO w_reader;`,
+    );
+  });
+  const why = (role: string) => on('catdb', (s) => whyRoleCanWrite(s, role));
+
+  it('says why a role could change something, or nothing when it cannot', async () => {
+    expect(await why('w_super')).toBe(
+      'it is a superuser or may create roles, databases or bypass row security',
+    );
+    expect(await why('w_member')).toBe('it is a member of neon_superuser');
+    expect(await why('w_db')).toBe('it may create schemas in the database');
+    expect(await why('w_schema')).toBe('it may create objects in schema shop2');
+    expect(await why('w_owner')).toBe('it owns or may change shop2.owned');
+    expect(await why('w_insert')).toBe('it owns or may change shop.items');
+    expect(await why('w_seq')).toBe('it owns or may change shop2.seq');
+    expect(await why('w_inherits')).toBe('it owns or may change shop.items');
+    expect(await why('w_reader')).toBeUndefined();
+  });
+
+  it('names a role that does not exist, and what it was doing when the check fails', async () => {
+    expect(await why('w_nobody')).toBe(`there is no role "w_nobody" in this database's branch`);
+    expect(await failing('catdb', (s) => whyRoleCanWrite(s, 'w_reader'))).toMatch(
+      /^checking what the role may do failed on database catdb/,
+    );
+  });
+});
