@@ -67,6 +67,8 @@ function run(
   let pending = Buffer.alloc(0);
   const cuts: (Map<number, number> | undefined)[] = [];
   const cutter: RowCutter = new RowCutter((b) => {
+    // Only bytes are handed on: never an empty chunk to the parser.
+    expect(b.length).toBeGreaterThan(0);
     forwarded.push(Buffer.from(b));
     // Like pg-protocol: complete messages are dispatched as soon as they are in.
     pending = Buffer.concat([pending, b]);
@@ -156,5 +158,57 @@ describe('RowCutter', () => {
       ]),
       undefined,
     ]);
+  });
+
+  it('changes nothing when told to count only while no capped statement runs', () => {
+    const { out, cuts } = run(stream, [9, 30], (c) => {
+      c.countOnly();
+    });
+    expect(out.equals(stream)).toBe(true);
+    expect(cuts).toEqual([undefined, undefined, undefined]);
+    // Nor after a statement stopped.
+    const after = run(stream, [9, 30], (c) => {
+      c.start(3);
+      c.stop();
+      c.countOnly();
+    });
+    expect(after.out.equals(stream)).toBe(true);
+  });
+
+  it('hands a row on as soon as its last byte is in, whether its last value was kept whole or cut', () => {
+    for (const [values, cut] of [
+      [['abc', 'de'], undefined],
+      [['abc', long], new Map([[1, 200]])],
+      [[long, null], new Map([[0, 200]])],
+    ] as const) {
+      const forwarded: Buffer[] = [];
+      const cutter = new RowCutter((b) => forwarded.push(Buffer.from(b)));
+      cutter.start(11);
+      const row = dataRow([...values]);
+      // In two chunks, the second ending with the row: nothing may wait for a next chunk.
+      cutter.push(row.subarray(0, 8));
+      cutter.push(row.subarray(8));
+      const messages = parse(Buffer.concat(forwarded));
+      expect(messages.map((m) => m.values)).toEqual([
+        values.map((v) => (v === null ? null : Buffer.from(v).subarray(0, 11).toString())),
+      ]);
+      expect(cutter.take()).toEqual(cut);
+    }
+  });
+
+  it('never holds more than it keeps of a long value: the rewritten row is sized by the limit', () => {
+    const forwarded: Buffer[] = [];
+    const cutter = new RowCutter((b) => forwarded.push(b));
+    cutter.start(11);
+    const huge = 'z'.repeat(4 * 1024 * 1024);
+    const row = dataRow(['a', huge]);
+    for (let at = 0; at < row.length; at += 64 * 1024) cutter.push(row.subarray(at, at + 64 * 1024));
+    expect(forwarded).toHaveLength(1);
+    const out = forwarded[0] as Buffer;
+    expect(parse(out).map((m) => m.values)).toEqual([['a', 'z'.repeat(11)]]);
+    // The message and the memory behind it: far less than the 4 MB value.
+    expect(out.length).toBe(5 + 2 + 4 + 1 + 4 + 11);
+    expect(out.buffer.byteLength).toBeLessThan(64 * 1024);
+    expect(cutter.take()).toEqual(new Map([[1, huge.length]]));
   });
 });

@@ -437,6 +437,8 @@ export class StatementQuery {
     const r = this.result;
     // Full lengths of the values the cutter shortened on the socket.
     const cut = this.cutter?.take();
+    // A row of a prefix statement: its results are ignored.
+    if (this.prefixLeft > 0) return;
     if (r.rows.length < this.opts.maxRows && !r.bytesFull) {
       const row =
         this.opts.maxBytes === Number.POSITIVE_INFINITY
