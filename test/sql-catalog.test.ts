@@ -158,6 +158,89 @@ describe('summarizePlan', () => {
       ].join('\n'),
     });
   });
+  it('reads an empty or missing plan as no figures and no lines', () => {
+    const none = { total_cost: null, execution_ms: null, planning_ms: null, rows: null, scans: [], plan: '' };
+    expect(summarizePlan(undefined)).toEqual(none);
+    expect(summarizePlan(null)).toEqual(none);
+    expect(summarizePlan({})).toEqual(none);
+    expect(summarizePlan({ 'Planning Time': 'soon', 'Execution Time': Number.NaN })).toEqual(none);
+  });
+
+  it('takes only finite numbers as figures, the estimate when nothing was measured', () => {
+    const got = summarizePlan({
+      Plan: { 'Node Type': 'Result', 'Total Cost': '5', 'Plan Rows': 3 },
+      'Planning Time': 0.05,
+      'Execution Time': '1',
+    });
+    expect(got).toEqual({
+      total_cost: null,
+      execution_ms: null,
+      planning_ms: 0.05,
+      rows: 3,
+      scans: [],
+      plan: 'Result  (cost=?..? rows=3)',
+    });
+    // Measured rows win over the estimate, 0 included.
+    expect(summarizePlan({ Plan: { 'Node Type': 'Result', 'Plan Rows': 3, 'Actual Rows': 0 } }).rows).toBe(0);
+  });
+
+  it('labels joins by their type, and scans by index, relation and alias', () => {
+    const node = (extra: Record<string, unknown>) =>
+      summarizePlan({ Plan: { 'Startup Cost': 0, 'Total Cost': 1, 'Plan Rows': 1, ...extra } });
+    const cases: [Record<string, unknown>, string, boolean][] = [
+      [{ 'Node Type': 'Nested Loop', 'Join Type': 'Inner' }, 'Nested Loop (Inner)', true],
+      [{ 'Node Type': 'Nested Loop', 'Join Type': 'Anti' }, 'Nested Loop (Anti)', true],
+      [{ 'Node Type': 'Hash Join', 'Join Type': 'Inner' }, 'Hash Join', true],
+      [{ 'Node Type': 'Merge Join', 'Join Type': 'Left' }, 'Left Merge Join', true],
+      [{ 'Node Type': 'Aggregate' }, 'Aggregate', false],
+      [{ 'Node Type': 'Sort' }, 'Sort', false],
+      [{ 'Relation Name': 'orders' }, '? on orders', false],
+      [
+        { 'Node Type': 'Bitmap Heap Scan', 'Relation Name': 'orders', Alias: 'o' },
+        'Bitmap Heap Scan on orders o',
+        true,
+      ],
+      [{ 'Node Type': 'Seq Scan', 'Relation Name': 'orders', Alias: 'orders' }, 'Seq Scan on orders', true],
+      [
+        { 'Node Type': 'Index Only Scan', 'Index Name': 'orders_pkey' },
+        'Index Only Scan using orders_pkey',
+        true,
+      ],
+    ];
+    for (const [extra, label, scan] of cases) {
+      const got = node(extra);
+      expect(got.plan, label).toBe(`${label}  (cost=0..1 rows=1)`);
+      expect(got.scans, label).toEqual(scan ? [label] : []);
+    }
+  });
+
+  it('shows measured times only where they were measured, 0 included', () => {
+    const got = summarizePlan({
+      Plan: {
+        'Node Type': 'Limit',
+        'Startup Cost': 0.004,
+        'Total Cost': 2.5,
+        'Plan Rows': 1,
+        'Actual Startup Time': 0,
+        'Actual Total Time': 0,
+        'Actual Rows': 1,
+        'Actual Loops': 2,
+        Plans: [
+          {
+            'Node Type': 'Sort',
+            'Sort Key': ['x'],
+            'Merge Cond': 'm',
+            'Join Filter': 'j',
+            'Recheck Cond': 'r',
+          },
+        ],
+      },
+    });
+    expect(got.plan).toBe(
+      'Limit  (cost=0.00..2.50 rows=1 actual time=0..0 rows=1 loops=2)\n' +
+        '  -> Sort  (cost=?..? rows=?)  Recheck Cond: r; Merge Cond: m; Join Filter: j; Sort Key: x',
+    );
+  });
 });
 
 describe('comparePlans', () => {
@@ -176,6 +259,34 @@ describe('comparePlans', () => {
       time_change_pct: -50,
       verdict: 'faster',
     });
+  });
+
+  it('falls back on cost when a time is missing; not comparable without either', () => {
+    const at = (cost: number | null, ms: number | null = null) =>
+      summary({ total_cost: cost, execution_ms: ms });
+    const verdict = (a: PlanSummary, b: PlanSummary) => comparePlans(a, b).verdict;
+    expect(comparePlans(at(100, 10), at(50))).toMatchObject({
+      cost_change_pct: -50,
+      time_change_pct: null,
+      verdict: 'faster',
+    });
+    expect(verdict(at(null), at(50))).toBe('not comparable');
+    expect(verdict(at(100), at(null))).toBe('not comparable');
+    expect(comparePlans(at(0), at(50))).toMatchObject({ cost_change_pct: null, verdict: 'not comparable' });
+    // 10 % either way is the edge of noise.
+    expect(verdict(at(100), at(90))).toBe('faster');
+    expect(verdict(at(1000), at(901))).toBe('about the same (within 10%)');
+    expect(verdict(at(100), at(110))).toBe('slower');
+    expect(verdict(at(1000), at(1099))).toBe('about the same (within 10%)');
+    expect(verdict(at(100), at(100))).toBe('about the same (within 10%)');
+    // Time decides over cost, rounded to a tenth of a percent.
+    expect(comparePlans(at(100, 3), at(300, 4))).toMatchObject({ time_change_pct: 33.3, verdict: 'slower' });
+    expect(comparePlans(at(100, 3), at(10, 2.9))).toMatchObject({
+      time_change_pct: -3.3,
+      cost_change_pct: -90,
+      verdict: 'about the same (within 10%)',
+    });
+    expect(comparePlans(at(3), at(2))).toMatchObject({ cost_change_pct: -33.3 });
   });
 });
 
