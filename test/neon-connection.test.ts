@@ -267,6 +267,19 @@ describe('databaseUrlResolver', () => {
     });
   });
 
+  it("uses the URL as written for its own database, also one it leaves to the user's name", async () => {
+    // No path: PostgreSQL's default database, the user's name. Naming it is the URL itself (one pool).
+    const bare = 'postgresql://app:pw@db.example.com:6543?sslmode=require';
+    const resolver = databaseUrlResolver(bare);
+    expect(await resolver.resolve({ database: 'app' }, signal, false)).toEqual({
+      database: 'app',
+      role: 'app',
+      pooled: false,
+      uri: bare,
+      cached: false,
+    });
+  });
+
   it('describes the database by server, with brackets around an IPv6 host', async () => {
     const resolver = databaseUrlResolver(url);
     const db = await resolver.resolve({}, signal, false);
