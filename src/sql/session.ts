@@ -302,15 +302,9 @@ export class Session {
       : await this.columnTypes(raw.fields);
     const names = uniqueNames(raw.fields.map((f) => f.name));
     const rows = raw.rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]])));
-    // A SELECT read in batches tags only its last batch: count rows here. INSERT … RETURNING and the
-    // like tag the whole statement.
-    const selectLike = raw.command === 'SELECT' || raw.command === 'FETCH';
-    const row_count =
-      !selectLike && raw.tagCount !== null
-        ? raw.tagCount
-        : raw.fields.length
-          ? raw.rows.length + raw.more
-          : raw.tagCount;
+    // A statement read in batches tags only its last batch (PostgreSQL sets the count of each Execute),
+    // a SELECT and INSERT … RETURNING alike: count the rows of any statement that returns rows.
+    const row_count = raw.fields.length ? raw.rows.length + raw.more : raw.tagCount;
     if (!opts.internal && opts.maxBytes === undefined) this.bytesLeft -= raw.bytes;
     const rowsLeftOut = raw.bytesFull && raw.more > 0;
     const cutByBytes = raw.cutValues > 0 || rowsLeftOut;
