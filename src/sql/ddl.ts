@@ -123,7 +123,9 @@ parts(ord, sort, ddl) AS (
   UNION ALL
   SELECT 12, format('%I.%I %s', p.schemaname, p.tablename, p.policyname),
     format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s%s%s;', p.policyname, p.schemaname, p.tablename, p.permissive, p.cmd,
-      array_to_string(p.roles, ', '), CASE WHEN p.qual IS NOT NULL THEN ' USING (' || p.qual || ')' ELSE '' END,
+      -- Role names quoted (pg_policies has them bare), but for PUBLIC, which no role can be named.
+      (SELECT string_agg(CASE WHEN r.name = 'public' THEN 'public' ELSE quote_ident(r.name) END, ', ' ORDER BY r.i)
+       FROM unnest(p.roles) WITH ORDINALITY r(name, i)), CASE WHEN p.qual IS NOT NULL THEN ' USING (' || p.qual || ')' ELSE '' END,
       CASE WHEN p.with_check IS NOT NULL THEN ' WITH CHECK (' || p.with_check || ')' ELSE '' END)
     FROM pg_policies p
 )
