@@ -499,6 +499,7 @@ describe('parseIndex', () => {
       '- [Tight](/docs/tight):no space after the colon',
       '- [Empty](/docs/empty):   ',
       '- [Trailing slash](/docs/guides/prisma/)',
+      '- [Two slashes](/docs/guides/drizzle//)',
       '- [Not markdown](/docs/guides/page.mdx)',
     ].join('\n');
     expect(parseIndex(text, base)).toEqual([
@@ -510,6 +511,7 @@ describe('parseIndex', () => {
       { slug: 'tight', title: 'Tight', description: 'no space after the colon' },
       { slug: 'empty', title: 'Empty' },
       { slug: 'guides/prisma', title: 'Trailing slash' },
+      { slug: 'guides/drizzle', title: 'Two slashes' },
       { slug: 'guides/page.mdx', title: 'Not markdown' },
     ]);
   });
