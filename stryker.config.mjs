@@ -192,5 +192,6 @@ export default {
   // One sandbox directory per module, so that two modules can be measured at the same time.
   tempDirName: `.stryker-tmp/${name}`,
   // The sandbox needs the tests, the fakes, the spec and the sources; not benchmarks, docs or builds.
-  ignorePatterns: ['dist', 'bench', 'docs', '.bench-cache', 'reports', 'coverage', '.pg-test-data'],
+  // Other parts' sandboxes too: a part measured at the same time would be copied half-written.
+  ignorePatterns: ['dist', 'bench', 'docs', '.bench-cache', 'reports', 'coverage', '.pg-test-data', '.stryker-tmp'],
 };
