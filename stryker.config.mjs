@@ -193,5 +193,14 @@ export default {
   tempDirName: `.stryker-tmp/${name}`,
   // The sandbox needs the tests, the fakes, the spec and the sources; not benchmarks, docs or builds.
   // Other parts' sandboxes too: a part measured at the same time would be copied half-written.
-  ignorePatterns: ['dist', 'bench', 'docs', '.bench-cache', 'reports', 'coverage', '.pg-test-data', '.stryker-tmp'],
+  ignorePatterns: [
+    'dist',
+    'bench',
+    'docs',
+    '.bench-cache',
+    'reports',
+    'coverage',
+    '.pg-test-data',
+    '.stryker-tmp',
+  ],
 };
