@@ -574,6 +574,13 @@ describe('NeonClient: answers', () => {
     );
     // Not retried: it would be as large again.
     expect(announced.seen).toHaveLength(1);
+    // Announced without a body (a fetch may answer so): refused all the same.
+    const empty = client(() => new Response(null, { headers: { 'content-length': '500' } }), {
+      maxResponseBytes: 100,
+    });
+    expect((await fail(empty.c.get('/projects'))).message).toMatch(
+      /\(500 bytes announced, limit 100 bytes\)/,
+    );
 
     const exact = `{"p":"${'x'.repeat(92)}"}`;
     expect(exact).toHaveLength(100);
@@ -902,22 +909,24 @@ describe('NeonClient: which writes are retried after a connection error', () => 
     expect(seen).toHaveLength(2);
   });
 
-  it('maybe sent (a reset, another code, no code, too deep a chain, a loop): not retried', async () => {
-    const maybe =
-      /^POST \/projects failed: could not reach the Neon API \(.*\)\. The request may have reached Neon: /;
+  it('maybe sent (a reset, another code, no code, too deep a chain, a loop, a null cause): not retried', async () => {
     const loop = new Error('loop');
     (loop as { cause?: unknown }).cause = loop;
-    for (const error of [
-      fetchFailed('ECONNRESET', 'read ECONNRESET'),
-      fetchFailed(undefined, 'other side closed'),
-      Object.assign(new Error('odd'), { code: 42 }),
-      nest(refused(), 5),
-      loop,
-      new TypeError('fetch failed', { cause: null }),
-    ]) {
+    const cases: [unknown, string][] = [
+      [fetchFailed('ECONNRESET', 'read ECONNRESET'), 'read ECONNRESET'],
+      [fetchFailed(undefined, 'other side closed'), 'other side closed'],
+      [Object.assign(new Error('odd'), { code: 42 }), 'odd'],
+      [nest(refused(), 5), 'level 3'],
+      [loop, 'loop'],
+      [new TypeError('fetch failed', { cause: null }), 'fetch failed'],
+    ];
+    for (const [error, why] of cases) {
       const { result, attempts } = await post(error);
       expect(result).toBeInstanceOf(NeonNetworkError);
-      expect((result as Error).message).toMatch(maybe);
+      expect((result as Error).message).toBe(
+        `POST /projects failed: could not reach the Neon API (${why}). The request may have reached Neon: check ` +
+          'the resource (list or get it) before trying again, so nothing is done twice.',
+      );
       expect(attempts).toBe(1);
     }
   });
