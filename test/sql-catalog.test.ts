@@ -613,7 +613,12 @@ describe('statStatementsSchema and slowQueries', () => {
       (8, 'BEGIN READ ONLY', 9999, 9999.0, 9999.0, 0, 0, NULL, true),
       (9, 'DISCARD TEMP', 9999, 9999.0, 9999.0, 0, 0, NULL, true),
       (10, 'SET statement_timeout = 30000', 9999, 9999.0, 9999.0, 0, 0, NULL, true),
-      (11, 'SET statement_timeout = 30000; SELECT 1', 0, 0.0, 0.0, 0, 0, NULL, true)
+      (11, 'SET statement_timeout = 30000; SELECT 1', 0, 0.0, 0.0, 0, 0, NULL, true),
+      (12, 'BEGIN', 9999, 9999.0, 9999.0, 0, 0, NULL, true),
+      (13, 'COMMIT', 9999, 9999.0, 9999.0, 0, 0, NULL, true),
+      (14, 'ROLLBACK', 9999, 9999.0, 9999.0, 0, 0, NULL, true),
+      (15, 'SELECT WHERE false', 9999, 9999.0, 9999.0, 0, 0, NULL, true),
+      (16, 'SET idle_in_transaction_session_timeout = 5', 9999, 9999.0, 9999.0, 0, 0, NULL, true)
     ) q(id, query, calls, total, mean, hit, read, db, top);`;
   beforeAll(async () => {
     await server.query(
