@@ -124,7 +124,12 @@ export const MODULES = {
   // Temporary branches of migrations and tunings, and their stateless handles.
   'neon-migrations': {
     mutate: ['src/neon/temp-branches.ts', 'src/neon/pending.ts', 'src/neon/schema.ts'],
-    testFiles: ['test/pending.test.ts', 'test/schema.test.ts', 'test/sql-attacks.test.ts'],
+    testFiles: [
+      'test/pending.test.ts',
+      'test/neon-migrations.test.ts',
+      'test/schema.test.ts',
+      'test/sql-attacks.test.ts',
+    ],
   },
   // Names for IDs, the default branch, response shapes, status polling, features, resources.
   'neon-refs': {
