@@ -1,6 +1,11 @@
 import { http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BASE, connect, useMockApi } from './helpers.js';
+import { NeonAbortedError } from '../src/client/errors.js';
+import { type ClientEvent, clientEvents } from '../src/client/events.js';
+import { NeonClient } from '../src/client/neon-client.js';
+import { waitForOperations } from '../src/neon/operations.js';
+import { sleep } from '../src/neon/poll.js';
+import { BASE, connect, TEST_KEY, useMockApi } from './helpers.js';
 import { neonError } from './mock/neon-fake.js';
 
 const api = useMockApi();
@@ -88,5 +93,41 @@ describe('get_operation', () => {
     const err = await conn.fails('get_operation', { project_id: project.id, operation_id: id });
     expect(err).toMatch(/HTTP 404/);
     expect(err).toContain(`operation "${id}" in project "${project.id}"`);
+  });
+});
+
+describe('waitForOperations: several operations at once', () => {
+  it('names each running operation in the wait event and the done event, comma-separated', async () => {
+    const { project, branch } = api.fake.seedProject();
+    const ops = api.fake.startOperations(project.id, [
+      { action: 'create_branch', branch_id: branch.id },
+      { action: 'start_compute', branch_id: branch.id },
+    ]);
+    const events: ClientEvent[] = [];
+    const client = new NeonClient({ apiKey: TEST_KEY, baseUrl: BASE, retryDelayMs: 1 });
+    const done = await clientEvents.run(
+      (e) => void events.push(e),
+      () => waitForOperations(client, ops as never, { initialDelayMs: 1, maxDelayMs: 2 }),
+    );
+    expect(done.map((o) => [o.id, o.status])).toEqual(ops.map((o) => [o.id, 'finished']));
+    const named = `create_branch ${ops[0].id}, start_compute ${ops[1].id}`;
+    expect(events.map((e) => [e.level, e.kind])).toEqual([
+      ['info', 'operation_wait'],
+      ['debug', 'operation_done'],
+    ]);
+    expect(events[0].message).toBe(`Waiting for 2 Neon operation(s) to finish: ${named}.`);
+    expect(events[1].message).toMatch(
+      new RegExp(`^Neon operation\\(s\\) ${named} finished after \\d+ ms\\.$`),
+    );
+  });
+});
+
+describe('sleep', () => {
+  it('a failure that is not an abort passes through as is, not as a cancellation', async () => {
+    // Node fails on a signal that is not an AbortSignal: the caller's mistake, not a cancel by the client.
+    const err = await sleep(1, { aborted: false } as never, 'Waiting for the thing').catch((e) => e);
+    expect(err).not.toBeInstanceOf(NeonAbortedError);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.message).not.toMatch(/cancelled/);
   });
 });
