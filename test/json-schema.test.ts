@@ -75,6 +75,22 @@ describe('leanJson (input)', () => {
     });
   });
 
+  it('drops only the bounds at the safe-integer limits: a default or constant of the same value stays', () => {
+    const json = leanJson(
+      z.object({
+        top: z.int().default(Number.MAX_SAFE_INTEGER),
+        bottom: z.int().default(Number.MIN_SAFE_INTEGER),
+        exact: z.literal(Number.MAX_SAFE_INTEGER),
+      }),
+      'input',
+    );
+    expect(json.properties).toEqual({
+      top: { type: 'integer', default: Number.MAX_SAFE_INTEGER },
+      bottom: { type: 'integer', default: Number.MIN_SAFE_INTEGER },
+      exact: { type: 'number', const: Number.MAX_SAFE_INTEGER },
+    });
+  });
+
   it('drops the generated pattern next to a format, keeps a pattern alone', () => {
     const json = leanJson(z.object({ at: z.iso.datetime(), code: z.string().regex(/^[a-z]+$/) }), 'input');
     expect(json.properties).toEqual({
@@ -88,6 +104,17 @@ describe('leanJson (input)', () => {
     expect((plain.properties as any).m).toEqual({ type: 'object', additionalProperties: { type: 'string' } });
     const constrained = leanJson(z.object({ m: z.record(z.string().min(2), z.string()) }), 'input');
     expect((constrained.properties as any).m.propertyNames).toEqual({ type: 'string', minLength: 2 });
+    // Keys from a union of literals: one keyword (anyOf), but not "any string".
+    const keys = leanJson(
+      z.object({ m: z.record(z.union([z.literal('a'), z.literal('b')]), z.number()) }),
+      'input',
+    );
+    expect((keys.properties as any).m.propertyNames).toEqual({
+      anyOf: [
+        { type: 'string', const: 'a' },
+        { type: 'string', const: 'b' },
+      ],
+    });
   });
 
   it('drops a description that only restates the field name, keeps one that says more', () => {
