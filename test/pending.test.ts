@@ -104,6 +104,31 @@ describe('newWork', () => {
     expect(metaOf(newWork({ ...MIGRATION, sql: '' }).annotations).parts).toBe(0);
   });
 
+  it('cuts only before a high surrogate that would end a part, and ends at a lone one at the end', () => {
+    const parts = (sql: string) => Object.values(newWork({ ...MIGRATION, sql }).annotations).slice(1);
+    const head = 'x'.repeat(PART_CHARS - 1);
+    // A whole pair at the end of a part stays there.
+    expect(parts(`${'x'.repeat(PART_CHARS - 2)}😀y`)).toEqual([`${'x'.repeat(PART_CHARS - 2)}😀`, 'y']);
+    // The lowest and highest high surrogates at a boundary move to the next part.
+    expect(parts(`${head}\ud800\udc00y`)).toEqual([head, '\ud800\udc00y']);
+    expect(parts(`${head}\udbff\udfffy`)).toEqual([head, '\udbff\udfffy']);
+    // Characters above the high surrogates do not.
+    expect(parts(`${head}\uff01y`)).toEqual([`${head}\uff01`, 'y']);
+    // A lone high surrogate that ends the text ends the last part.
+    expect(parts('ab\ud800')).toEqual(['ab\ud800']);
+    expect(parts(`${head}\ud800`)).toEqual([`${head}\ud800`]);
+  });
+
+  it('keeps a migration without SQL and a tuning without statements as empty ones', () => {
+    const m = newWork({ ...MIGRATION, sql: undefined });
+    expect(Object.keys(m.annotations)).toEqual(['neon-mcp']);
+    expect(metaOf(m.annotations).parts).toBe(0);
+    expect(readWork('migration', m.id, 'p-1', temp(m.id), m.annotations).sql).toBe('');
+    const t = newWork({ ...TUNING, ddl: undefined });
+    expect(t.annotations['neon-mcp-1']).toBe('[]');
+    expect(readWork('tuning', t.id, 'p-1', temp(t.id, 'tuning'), t.annotations).ddl).toEqual([]);
+  });
+
   it('holds the longest script the tools take (100,000 characters), and refuses what does not fit', () => {
     expect(metaOf(newWork({ ...MIGRATION, sql: 'a'.repeat(100_000) }).annotations).parts).toBe(25);
     expect(metaOf(newWork({ ...MIGRATION, sql: 'a'.repeat(PART_CHARS * MAX_PARTS) }).annotations).parts).toBe(
