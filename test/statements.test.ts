@@ -3,7 +3,7 @@
  * parseWith gives for text, errors and positions; the order and reach of the tree walk; the names of
  * transaction keywords, functions and string constants. test/sql-guard.test.ts covers the verdicts.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   functionName,
   loadParser,
@@ -30,6 +30,11 @@ describe('parseWith', () => {
     for (const sql of ['', '   ', '\n\t ']) expect(parse(sql)).toEqual({ ok: true, statements: [] });
     // Comments are text the parser reads: no statements either.
     expect(parse('-- nothing\n/* here */')).toEqual({ ok: true, statements: [] });
+    // White space as JavaScript knows it, which PostgreSQL's scanner does not skip (it reports a syntax
+    // error at a lone no-break space or byte-order mark): the text is still empty, not an error.
+    for (const sql of ['\u00a0', '\ufeff', ' \u2028\n']) {
+      expect(parse(sql), JSON.stringify(sql)).toEqual({ ok: true, statements: [] });
+    }
   });
 
   it('gives each statement in order', () => {
@@ -102,6 +107,8 @@ describe('nodes', () => {
       'B',
     ]);
     expect(typesIn([[{ X: {} }], { Y: { Z: {} } }])).toEqual(['X', 'Y', 'Z']);
+    // Only a key that starts with a capital names a node: a field with a capital further in does not.
+    expect(typesIn({ someField: { A_Const: {} }, xY: {} })).toEqual(['A_Const']);
     expect(typesIn('text')).toEqual([]);
     expect(typesIn(null)).toEqual([]);
   });
@@ -144,14 +151,15 @@ describe('functionName', () => {
   };
 
   it('lower-cases the name and keeps the schema when qualified', () => {
-    expect(functionName(call('SELECT DBLINK_EXEC(1)'))).toEqual({ name: 'dblink_exec' });
-    expect(functionName(call('SELECT public.Dblink(1)'))).toEqual({ name: 'dblink', schema: 'public' });
+    // The schema only when the call names one (strict: no `schema: undefined` either).
+    expect(functionName(call('SELECT DBLINK_EXEC(1)'))).toStrictEqual({ name: 'dblink_exec' });
+    expect(functionName(call('SELECT public.Dblink(1)'))).toStrictEqual({ name: 'dblink', schema: 'public' });
     expect(functionName(call('SELECT "Odd"."Name"()'))).toEqual({ name: 'name', schema: 'odd' });
     expect(functionName(call('SELECT db.sch.fn()'))).toEqual({ name: 'fn', schema: 'sch' });
   });
 
   it('gives an empty name for a call without one', () => {
-    expect(functionName({})).toEqual({ name: '' });
+    expect(functionName({})).toStrictEqual({ name: '' });
     expect(functionName({ funcname: [{ Other: {} }] })).toEqual({ name: '' });
   });
 });
@@ -176,6 +184,53 @@ describe('stringConstant', () => {
     expect(stringConstant(firstArg('SELECT f(x)'))).toBeUndefined();
     expect(stringConstant(firstArg("SELECT f('a' || 'b')"))).toBeUndefined();
     expect(stringConstant(undefined)).toBeUndefined();
+    // A JSON null in the tree (an absent argument) is no constant, and no error.
+    expect(stringConstant(null)).toBeUndefined();
     expect(stringConstant('text')).toBeUndefined();
+  });
+});
+
+describe('loadParser on a fresh copy of the module', () => {
+  // A copy of statements.ts of its own, with libpg-query replaced, so that the load can be watched and
+  // made to fail; the parser used by the tests above is untouched.
+  afterEach(() => {
+    vi.doUnmock('libpg-query');
+    vi.resetModules();
+  });
+  const freshWith = async (loadModule: () => Promise<void>) => {
+    vi.resetModules();
+    const fake = { loadModule, parseSync: () => ({ stmts: [] }) };
+    vi.doMock('libpg-query', () => ({ ...fake, default: fake }));
+    return import('../src/sql/statements.js');
+  };
+
+  it('sends to stderr whatever the parser prints while it loads, and gives console.log back', async () => {
+    const log = console.log;
+    const during: unknown[] = [];
+    const fresh = await freshWith(async () => {
+      during.push(console.log);
+    });
+    expect(fresh.parserLoaded()).toBe(false);
+    await fresh.loadParser();
+    expect(during).toEqual([console.error]);
+    expect(console.log).toBe(log);
+    expect(fresh.parserLoaded()).toBe(true);
+  });
+
+  it('retries a failed load on the next call, and gives console.log back after the failure too', async () => {
+    const log = console.log;
+    let attempts = 0;
+    const fresh = await freshWith(async () => {
+      attempts++;
+      if (attempts === 1) throw new Error('the WebAssembly module did not load');
+    });
+    await expect(fresh.loadParser()).rejects.toThrow('the WebAssembly module did not load');
+    expect(console.log).toBe(log);
+    expect(fresh.parserLoaded()).toBe(false);
+    const parser = await fresh.loadParser();
+    expect(attempts).toBe(2);
+    expect(fresh.parserLoaded()).toBe(true);
+    expect(await fresh.loadParser()).toBe(parser);
+    expect(attempts).toBe(2);
   });
 });

@@ -264,11 +264,17 @@ export function suspectWords(sql: string): Effect[] {
 async function backslashQuote(sql: string): Promise<boolean> {
   if (!sql.includes("\\'")) return false;
   const parser = await loadParser();
+  // The scanner's offsets count UTF-8 bytes, not JavaScript characters: read the tokens in the bytes, or
+  // an 'é' before the string would shift them off its quote and let `'\', $$' , dblink_exec(…) --$$` through.
+  const bytes = Buffer.from(sql, 'utf8');
   try {
     return parser
       .scanSync(sql)
       .tokens.some(
-        (t) => t.tokenName === 'SCONST' && sql[t.start] === "'" && sql.slice(t.start, t.end).includes("\\'"),
+        (t) =>
+          t.tokenName === 'SCONST' &&
+          bytes[t.start] === 0x27 &&
+          bytes.subarray(t.start, t.end).includes("\\'"),
       );
   } catch {
     return true; // the scanner failed where the parser did not: treat it as unreadable
