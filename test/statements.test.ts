@@ -15,6 +15,8 @@ import {
   transactionKeyword,
 } from '../src/sql/statements.js';
 
+// console.log as the test started, before the parser was loaded (the load borrows it, below).
+const consoleLog = console.log;
 const parser = await loadParser();
 const parse = (sql: string) => parseWith(parser, sql);
 /** The one statement of `sql`. */
@@ -70,6 +72,7 @@ describe('parseWith', () => {
 
   it('loads the parser once and says so', async () => {
     expect(parserLoaded()).toBe(true);
+    expect(console.log).toBe(consoleLog);
     expect(await loadParser()).toBe(parser);
   });
 });
@@ -205,7 +208,6 @@ describe('loadParser on a fresh copy of the module', () => {
   };
 
   it('sends to stderr whatever the parser prints while it loads, and gives console.log back', async () => {
-    const log = console.log;
     const during: unknown[] = [];
     const fresh = await freshWith(async () => {
       during.push(console.log);
@@ -213,19 +215,18 @@ describe('loadParser on a fresh copy of the module', () => {
     expect(fresh.parserLoaded()).toBe(false);
     await fresh.loadParser();
     expect(during).toEqual([console.error]);
-    expect(console.log).toBe(log);
+    expect(console.log).toBe(consoleLog);
     expect(fresh.parserLoaded()).toBe(true);
   });
 
   it('retries a failed load on the next call, and gives console.log back after the failure too', async () => {
-    const log = console.log;
     let attempts = 0;
     const fresh = await freshWith(async () => {
       attempts++;
       if (attempts === 1) throw new Error('the WebAssembly module did not load');
     });
     await expect(fresh.loadParser()).rejects.toThrow('the WebAssembly module did not load');
-    expect(console.log).toBe(log);
+    expect(console.log).toBe(consoleLog);
     expect(fresh.parserLoaded()).toBe(false);
     const parser = await fresh.loadParser();
     expect(attempts).toBe(2);
