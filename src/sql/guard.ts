@@ -266,7 +266,7 @@ async function backslashQuote(sql: string): Promise<boolean> {
   const parser = await loadParser();
   // The scanner's offsets count UTF-8 bytes, not JavaScript characters: read the tokens in the bytes, or
   // an 'é' before the string would shift them off its quote and let `'\', $$' , dblink_exec(…) --$$` through.
-  const bytes = Buffer.from(sql, 'utf8');
+  const bytes = Buffer.from(sql);
   try {
     return parser
       .scanSync(sql)
