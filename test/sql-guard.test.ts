@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { checkReadOnly, inspect } from '../src/sql/guard.js';
 import { checkScript, checkStatement } from '../src/sql/run.js';
-import { parserLoaded } from '../src/sql/statements.js';
+import { loadParser, parserLoaded } from '../src/sql/statements.js';
 import { FENCED, type Fenced, fencedText, untrusted } from '../src/sql/untrusted.js';
 import { sourceFiles } from './helpers.js';
 
@@ -387,5 +387,32 @@ describe('untrusted-data fences in the text form', () => {
     ]);
     // A fresh tag each time: the data cannot have guessed it.
     expect(fencedText(result).match(/<(untrusted-data-[0-9a-f]{16})>/)?.[1]).not.toBe(match?.[3]);
+  });
+});
+
+describe('the backslash-quote check when the scanner fails', () => {
+  // A fresh copy of the guard over the real parser whose scanner throws: the parser read the text, the
+  // scanner did not, and the check cannot tell where the strings are.
+  afterEach(() => {
+    vi.doUnmock('libpg-query');
+    vi.resetModules();
+  });
+
+  it('refuses the text (fails closed) rather than letting it through', async () => {
+    const real = await loadParser();
+    vi.resetModules();
+    const scanSync = () => {
+      throw new Error('the scanner failed');
+    };
+    const fake = { ...real, loadModule: async () => {}, scanSync };
+    vi.doMock('libpg-query', () => ({ ...fake, default: fake }));
+    const fresh = await import('../src/sql/guard.js');
+    for (const sql of ["SELECT 'a\\'", "SELECT $$a\\'$$"]) {
+      expect(await refusal(fresh.checkReadOnly(sql, 'run_sql_readonly')), sql).toMatch(
+        /^run_sql_readonly: a string constant contains a backslash before a quote/,
+      );
+    }
+    // Text without a backslash before a quote needs no scanner.
+    expect(await refusal(fresh.checkReadOnly("SELECT 'a'", 'run_sql_readonly'))).toBeUndefined();
   });
 });
