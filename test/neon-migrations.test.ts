@@ -170,7 +170,7 @@ describe('tryOnTempBranch', () => {
 
   it('deletes the new branch again when it does not become ready, and runs nothing', async () => {
     const { project_id } = await project();
-    const { ctx } = context();
+    const { ctx, waited } = context();
     ctx.failWait = new Error('the operation failed');
     let ran = false;
     await expect(
@@ -180,6 +180,8 @@ describe('tryOnTempBranch', () => {
     ).rejects.toThrow(/^the operation failed$/);
     expect(ran).toBe(false);
     expect(tempBranches()).toEqual([]);
+    // The cleanup is quiet: it does not wait for the deletion, whose wait would fail the same way.
+    expect(waited).toEqual([['create_branch', 'start_compute']]);
   });
 });
 
@@ -405,5 +407,19 @@ describe('branch schema', () => {
     expect(out.database).toBe('postgres');
     expect(out.sql).toMatch(/CREATE TABLE public\.from_catalog \(\n {4}id integer\n\);/);
     expect(api.requests).toEqual([]);
+  });
+
+  it('reads the database named, not the one of the --database-url', async () => {
+    await pg.query('postgres', 'DROP DATABASE IF EXISTS catalog_other');
+    await pg.query('postgres', 'CREATE DATABASE catalog_other');
+    await pg.query('catalog_other', 'CREATE TABLE only_here (id int)');
+    const { ctx } = context();
+    const connections = databaseUrlResolver(pg.uri('postgres', OWNER));
+    const out = await databaseSchema(
+      { ...ctx, connections },
+      { project_id: 'unused', database: 'catalog_other' },
+    );
+    expect(out.database).toBe('catalog_other');
+    expect(out.sql).toMatch(/CREATE TABLE public\.only_here/);
   });
 });
