@@ -332,6 +332,14 @@ describe('StatementQuery: one statement, its tag and its rows', () => {
     const r = await run(c, text, { maxRows: 1, countLimit: 1_000_000, maxBytes: 100_000 });
     expect(r.rows).toEqual([[1, `${'x'.repeat(6250)}${cutNote(100_000)}`, null]]);
     expect(r).toMatchObject({ more: 1001, moreIsLowerBound: true, cutValues: 1, bytesFull: false });
+    // Exactly 64 MiB read by the end of a batch is enough: row 2 (counted with the first fetch),
+    // then 1000 rows of 67000 bytes.
+    const exact = `SELECT repeat('x', CASE g WHEN 1 THEN 10 WHEN 2 THEN ${COUNT_BYTES - 67_000_000} ELSE 67000 END) AS v FROM generate_series(1, 1500) g`;
+    expect(await run(c, exact, { maxRows: 1, countLimit: 1_000_000, maxBytes: 100_000 })).toMatchObject({
+      rows: [['x'.repeat(10)]],
+      more: 1001,
+      moreIsLowerBound: true,
+    });
     // Below that, the count is exact.
     const small = `SELECT g, repeat('x', 1000) AS v, NULL AS n FROM generate_series(1, 1500) g`;
     expect(await run(c, small, { maxRows: 1, countLimit: 1_000_000, maxBytes: 100_000 })).toMatchObject({
