@@ -391,28 +391,23 @@ describe('untrusted-data fences in the text form', () => {
 });
 
 describe('the backslash-quote check when the scanner fails', () => {
-  // A fresh copy of the guard over the real parser whose scanner throws: the parser read the text, the
-  // scanner did not, and the check cannot tell where the strings are.
+  // The real parser with its scanner made to throw: the parser read the text, the scanner did not, and
+  // the check cannot tell where the strings are.
   afterEach(() => {
-    vi.doUnmock('libpg-query');
-    vi.resetModules();
+    vi.restoreAllMocks();
   });
 
   it('refuses the text (fails closed) rather than letting it through', async () => {
-    const real = await loadParser();
-    vi.resetModules();
-    const scanSync = () => {
+    const parser = await loadParser();
+    vi.spyOn(parser, 'scanSync').mockImplementation(() => {
       throw new Error('the scanner failed');
-    };
-    const fake = { ...real, loadModule: async () => {}, scanSync };
-    vi.doMock('libpg-query', () => ({ ...fake, default: fake }));
-    const fresh = await import('../src/sql/guard.js');
+    });
     for (const sql of ["SELECT 'a\\'", "SELECT $$a\\'$$"]) {
-      expect(await refusal(fresh.checkReadOnly(sql, 'run_sql_readonly')), sql).toMatch(
+      expect(await refusal(checkReadOnly(sql, 'run_sql_readonly')), sql).toMatch(
         /^run_sql_readonly: a string constant contains a backslash before a quote/,
       );
     }
     // Text without a backslash before a quote needs no scanner.
-    expect(await refusal(fresh.checkReadOnly("SELECT 'a'", 'run_sql_readonly'))).toBeUndefined();
+    expect(await refusal(checkReadOnly("SELECT 'a'", 'run_sql_readonly'))).toBeUndefined();
   });
 });
