@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type * as z from 'zod';
 import { TOOLSETS } from '../src/tools/framework.js';
-import { ALL_TOOLS, DEFAULT_TOOLSETS, selectTools, whyHidden } from '../src/tools/registry.js';
+import {
+  ALL_TOOLS,
+  DEFAULT_TOOLSETS,
+  selectTools,
+  validateSelection,
+  whyHidden,
+} from '../src/tools/registry.js';
 import { connect, text, useMockApi } from './helpers.js';
 
 const api = useMockApi();
@@ -257,6 +264,69 @@ describe('selection rules (selectTools and whyHidden without a server)', () => {
     expect(out.enable).toBe(
       'Call enable_toolsets with the toolsets you need (read-only mode and the project scope still apply). Or restart neon-mcp with --toolsets projects,NAME (or NEON_MCP_TOOLSETS), or --toolsets all; a single tool: --tools TOOL.',
     );
+  });
+});
+
+describe('selection with --database-url, and the toolset tools on their own', () => {
+  const meta = (name: string) => selectTools({ toolsets: ['all'] }).find((t) => t.name === name)!;
+  const anyPg = ALL_TOOLS.filter((t) => t.anyPostgres).map((t) => t.name);
+
+  it('--database-url: only the tools that work on any PostgreSQL, whatever the toolsets, no toolset tools', () => {
+    expect(anyPg).toEqual(expect.arrayContaining(['run_sql', 'list_tables', 'get_branch_schema']));
+    expect(anyPg).not.toContain('create_project');
+    expect(selectTools({ byDatabaseUrl: true }).map((t) => t.name)).toEqual(anyPg);
+    expect(selectTools({ byDatabaseUrl: true, toolsets: ['projects'] }).map((t) => t.name)).toEqual(anyPg);
+    const create = ALL_TOOLS.find((t) => t.name === 'create_project')!;
+    expect(whyHidden(create, { byDatabaseUrl: true })).toBe('needs the Neon API (not with --database-url)');
+    expect(whyHidden(create, { byDatabaseUrl: true, readOnly: true })).toBe(
+      'needs the Neon API (not with --database-url)',
+    );
+  });
+
+  it('--database-url with a Neon-only tool asked by name: refused at start, naming it and what is available', () => {
+    expect(() => validateSelection({ byDatabaseUrl: true, tools: ['run_sql'] })).not.toThrow();
+    expect(() => validateSelection({ byDatabaseUrl: true })).not.toThrow();
+    expect(() =>
+      validateSelection({ byDatabaseUrl: true, tools: ['run_sql', 'create_project', 'list_projects'] }),
+    ).toThrow(
+      new Error(
+        "--tools create_project,list_projects: not available with --database-url (Neon's API is needed). " +
+          `Available: ${anyPg.join(', ')}.`,
+      ),
+    );
+    // Without --database-url the same names are fine.
+    expect(() => validateSelection({ tools: ['create_project'] })).not.toThrow();
+  });
+
+  it('enable_toolsets takes 1 to 30 toolset names', () => {
+    const arg = (meta('enable_toolsets').input as Record<string, z.ZodType>).toolsets;
+    const issue = (value: string[]) => arg.safeParse(value).error?.issues[0]?.message;
+    expect(issue([])).toBe('must hold 1 to 30 toolset names');
+    expect(issue(['roles'])).toBeUndefined();
+    expect(issue(Array(30).fill('roles'))).toBeUndefined();
+    expect(issue(Array(31).fill('roles'))).toBe('must hold 1 to 30 toolset names');
+  });
+
+  it('enable_toolsets outside a running server says so; inside, answers the toolsets now enabled', async () => {
+    const tool = meta('enable_toolsets');
+    await expect(tool.handler({ toolsets: ['roles'] }, {} as never)).rejects.toThrow(
+      /^enable_toolsets works only inside a running server\.$/,
+    );
+    const toolsets = { enable: () => ['roles'], current: () => ['projects', 'roles'] };
+    expect(await tool.handler({ toolsets: ['roles'] }, { toolsets } as never)).toEqual({
+      toolsets: ['projects', 'roles'],
+      added: ['roles'],
+    });
+  });
+
+  it('list_toolsets outside a server: the defaults without toolsets; every toolset named is every toolset', async () => {
+    const call = (sel: Parameters<typeof selectTools>[0]) =>
+      selectTools(sel)
+        .find((t) => t.name === 'list_toolsets')!
+        .handler({}, {} as never) as Promise<{ enable: string }>;
+    expect((await call({})).enable).toMatch(/--toolsets projects,branches,databases,sql,schema,NAME/);
+    expect((await call({ toolsets: Object.keys(TOOLSETS) })).enable).toBe('Every toolset is enabled.');
+    expect((await call({ toolsets: ['all'] })).enable).toBe('Every toolset is enabled.');
   });
 });
 
