@@ -168,6 +168,14 @@ describe('leanJson (output)', () => {
     });
   });
 
+  it('a bare object below the top keeps its type (no properties to say it)', () => {
+    const json = leanJson(
+      z.object({ typed: z.object({ meta: z.looseObject({}), id: z.string() }) }),
+      'output',
+    );
+    expect(json.properties).toEqual({ typed: { properties: { meta: { type: 'object' }, id: {} } } });
+  });
+
   it('keeps required in an input schema', () => {
     expect(leanJson(z.object({ a: z.string() }), 'input').required).toEqual(['a']);
   });
@@ -250,6 +258,22 @@ describe('leanSchema', () => {
     for (const value of [null, 'p-1', 42]) {
       const res = (await s['~standard'].validate(value)) as { issues: unknown[] };
       expect(res.issues.length, String(value)).toBeGreaterThan(0);
+      expect(res, String(value)).toEqual(await shape['~standard'].validate(value));
     }
+  });
+
+  it('scoped to an organization: refuses another org_id, whatever it looks like, and drops the same one', async () => {
+    const orgShape = z.strictObject({ org_id: z.string().optional(), name: z.string() });
+    const s = leanSchema(orgShape, 'input', { scope: { org_id: 'org-1' } });
+    expect(await s['~standard'].validate({ org_id: 'my-team', name: 'x' })).toEqual({
+      issues: [
+        {
+          message:
+            'this server is set to organization org-1 (--org-id); organization "my-team" cannot be used. Omit org_id.',
+          path: ['org_id'],
+        },
+      ],
+    });
+    expect(await s['~standard'].validate({ org_id: 'org-1', name: 'x' })).toEqual({ value: { name: 'x' } });
   });
 });
