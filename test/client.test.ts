@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { HttpResponse, http } from 'msw';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ClientEvent } from '../src/client/events.js';
@@ -684,6 +685,30 @@ describe('RateLimiter', () => {
     ac.abort(new Error('cancelled'));
     await expect(p).rejects.toThrow('cancelled');
     expect(limiter.waiting).toBe(0);
+  });
+
+  it("leaves no abort listener on a caller's signal: not after the grant, not after the abort", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: 0 });
+    try {
+      const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
+      (await limiter.acquire('GET /a'))();
+      // Queued, then granted a second later: the listener goes with the grant (a long-lived signal,
+      // such as a whole call's, would otherwise collect one per request).
+      const granted = new AbortController();
+      const later = limiter.acquire('GET /a', granted.signal);
+      expect(getEventListeners(granted.signal, 'abort')).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1_001);
+      (await later)();
+      expect(getEventListeners(granted.signal, 'abort')).toHaveLength(0);
+      // Queued, then aborted: the listener was added for one abort only.
+      const aborted = new AbortController();
+      const gone = limiter.acquire('GET /a', aborted.signal);
+      aborted.abort(new Error('cancelled'));
+      await expect(gone).rejects.toThrow('cancelled');
+      expect(getEventListeners(aborted.signal, 'abort')).toHaveLength(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
