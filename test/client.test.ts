@@ -688,7 +688,10 @@ describe('RateLimiter', () => {
   });
 
   it("leaves no abort listener on a caller's signal: not after the grant, not after the abort", async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: 0 });
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+      now: 0,
+    });
     try {
       const limiter = new RateLimiter({ perMinute: 700, perSecondPerRoute: 1 });
       (await limiter.acquire('GET /a'))();
