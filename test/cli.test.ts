@@ -944,9 +944,9 @@ describe('local mode, further', () => {
 
   it('stops the process when stdin ends (local mode only)', async () => {
     await run([]);
-    expect(stdinOnce.mock.calls.filter(([event]) => event === 'end')).toEqual([]);
+    expect(stdinOnce.mock.calls.filter(([event]) => String(event) === 'end')).toEqual([]);
     await run(['--local']);
-    const ends = stdinOnce.mock.calls.filter(([event]) => event === 'end');
+    const ends = stdinOnce.mock.calls.filter(([event]) => String(event) === 'end');
     expect(ends).toHaveLength(1);
     const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
     const onEnd = ends[0]?.[1] as () => void;

@@ -98,7 +98,7 @@ describe('resolveProject', () => {
       'No project is named "nothing like it", and it is not a project ID. Existing: ' +
         `${ids
           .slice(0, 20)
-          .map((id) => `${id} (${api.fake.projects.get(id).name})`)
+          .map((id) => `${id} (${api.fake.projects.get(id)?.name})`)
           .join(', ')}. Pass one of these names or IDs (list_projects shows all).`,
     );
     expect(await requests()).toEqual([
