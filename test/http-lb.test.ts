@@ -181,7 +181,14 @@ async function drive(
   clients: number,
   calls: number,
   projectId: string,
-  { key = TEST_KEY, during }: { key?: string; during?: (elapsedMs: () => number) => Promise<void> } = {},
+  {
+    key = TEST_KEY,
+    during,
+  }: {
+    key?: string;
+    /** Runs beside the calls, told the time since they began and how many have settled. */
+    during?: (elapsedMs: () => number, settled: () => number) => Promise<void>;
+  } = {},
 ) {
   const conns: Client[] = await Promise.all(
     Array.from({ length: clients }, () =>
@@ -216,7 +223,13 @@ async function drive(
       results.push(call);
     }
   };
-  await Promise.all([...conns.map((_, c) => one(c)), during?.(() => performance.now() - t0)]);
+  await Promise.all([
+    ...conns.map((_, c) => one(c)),
+    during?.(
+      () => performance.now() - t0,
+      () => results.length,
+    ),
+  ]);
   const wall = performance.now() - t0;
   await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
   const ms = results.map((r) => r.endedAt - r.startedAt).sort((a, b) => a - b);
@@ -307,8 +320,10 @@ describe('three neon-mcp --http instances behind nginx (round-robin)', () => {
     let deadAt = Number.POSITIVE_INFINITY;
     const { results, figures } = await drive(CLIENTS, KILL_CALLS, projectId, {
       key: OTHER_KEY,
-      during: async (elapsed) => {
-        await new Promise((r) => setTimeout(r, 1_500));
+      // Killed once a fifth of the calls have settled (not after a fixed time: on a busy machine most
+      // calls could be done by then), so that calls are in flight on it and most are still to come.
+      during: async (elapsed, settled) => {
+        while (settled() < (CLIENTS * KILL_CALLS) / 5) await new Promise((r) => setTimeout(r, 10));
         killedAt = elapsed();
         victim.child.kill('SIGKILL');
         await victim.exited;
