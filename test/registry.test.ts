@@ -294,6 +294,10 @@ describe('selection with --database-url, and the toolset tools on their own', ()
           `Available: ${anyPg.join(', ')}.`,
       ),
     );
+    // The meta tools are not in the catalogue, and need Neon's toolsets: refused the same way.
+    expect(() => validateSelection({ byDatabaseUrl: true, tools: ['list_toolsets'] })).toThrow(
+      /^--tools list_toolsets: not available with --database-url/,
+    );
     // Without --database-url the same names are fine.
     expect(() => validateSelection({ tools: ['create_project'] })).not.toThrow();
   });
