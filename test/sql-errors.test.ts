@@ -21,7 +21,7 @@ import {
 } from '../src/sql/errors.js';
 
 const WHERE = 'branch br-x, database neondb, role neondb_owner';
-const CTX: ErrorContext = { what: 'run_sql', where: WHERE, timeoutMs: 30_000, readOnly: false };
+const CTX: ErrorContext = { what: 'run_sql', where: WHERE, timeoutMs: 30_000 };
 const TAG = /untrusted-data-[0-9a-f]{16}/g;
 
 /** The text with the fence's random tags replaced by `T`, after checking both ends carry the same one. */
@@ -304,12 +304,10 @@ describe('the advice per SQLSTATE', () => {
   });
 
   it('read-only transactions: with the reason when there is one', () => {
-    expect(todo('25006', {}, { readOnly: true, readOnlyReason: 'this server runs with --read-only' })).toBe(
+    expect(todo('25006', {}, { readOnlyReason: 'this server runs with --read-only' })).toBe(
       'writes are refused: this server runs with --read-only. Nothing was changed.',
     );
-    expect(todo('25006', {}, { readOnly: true })).toBe(
-      'writes are refused in a read-only transaction. Nothing was changed.',
-    );
+    expect(todo('25006', {}, {})).toBe('writes are refused in a read-only transaction. Nothing was changed.');
   });
 
   it('the statement timeout, in seconds', () => {

@@ -81,6 +81,19 @@ const leaseOpts = (extra: Partial<LeaseOptions> = {}): LeaseOptions => ({
 });
 const pidOf = async (s: Session) =>
   (await s.exec<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid as number;
+/**
+ * Makes the session's connection fail the next query whose text is `sql` as a lost connection would
+ * (once: the pooled connection is then the real one again).
+ */
+const loseOn = (s: Session, sql: string) => {
+  const client = s.client as unknown as { query: (...a: unknown[]) => unknown };
+  const real = client.query;
+  client.query = function (this: unknown, q: unknown, ...rest: unknown[]) {
+    if ((q as { text?: string })?.text !== sql && q !== sql) return real.call(this, q, ...rest);
+    client.query = real;
+    return Promise.reject(new Error('Connection terminated unexpectedly'));
+  };
+};
 /** Whether a backend is still connected. */
 const alive = async (pid: number) =>
   (await pg.query('postgres', 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [pid]))[0]
@@ -783,6 +796,30 @@ describe('Session', () => {
     });
   });
 
+  it('exec: a lost connection changed nothing, unless the caller says a COMMIT may have been applied', async () => {
+    await within(async (s) => {
+      loseOn(s, 'SELECT 1');
+      expect((await s.exec('SELECT 1', undefined, 'reading').catch((e) => e)).message).toBe(
+        'reading failed on test db: the connection was lost (Connection terminated unexpectedly). Nothing was changed (the transaction had not been committed). Try again.',
+      );
+      loseOn(s, 'COMMIT');
+      expect((await s.exec('COMMIT', undefined, 'committing', 'maybe').catch((e) => e)).message).toBe(
+        'committing failed on test db: the connection was lost (Connection terminated unexpectedly). A write may or may not have been applied: check the data before running it again.',
+      );
+    });
+  });
+
+  it('the statements sent ahead fail under their own name', async () => {
+    await within(async (s) => {
+      await s.exec('BEGIN');
+      await s.exec('SELECT 1/0').catch(() => undefined);
+      s.beginReadOnly();
+      const e = await s.exec('SELECT 1').catch((x) => x);
+      expect(e.message).toMatch(/^starting a READ ONLY transaction failed on test db: Postgres error 25P02/);
+      await s.exec('ROLLBACK');
+    });
+  });
+
   it('beginReadOnly is sent ahead of the next exec, once', async () => {
     await within(async (s) => {
       s.beginReadOnly();
@@ -964,6 +1001,10 @@ describe('Session', () => {
       expect(e.message).toMatch(
         /^applying m failed on test db: Postgres error 42P01 \(undefined_table\) at line 1, column 25\.\n/,
       );
+      loseOn(s, 'SELECT 2');
+      expect((await s.script('SELECT 2', 'applying m').catch((x) => x)).message).toBe(
+        'applying m failed on test db: the connection was lost (Connection terminated unexpectedly). Nothing was changed (the transaction had not been committed). Try again.',
+      );
     });
   });
 });
@@ -1048,6 +1089,39 @@ describe('run.ts on a session', () => {
     expect(e.message).toMatch(
       /^run_sql_transaction \(statement 1 of 1\) failed on test db: the connection was lost \(.*\)\. Nothing was changed \(the transaction had not been committed\)\. Try again\.$/,
     );
+  });
+
+  it('a COMMIT whose reply is lost may have been applied: said so, not "nothing was applied"', async () => {
+    await within(async (s) => {
+      loseOn(s, 'COMMIT');
+      const tx = await runTransaction(s, [{ sql: 'SELECT 1' }], {
+        maxRows: 10,
+        readOnly: false,
+        tool: 'run_sql_transaction',
+      }).catch((e) => e);
+      expect(tx.message).toBe(
+        'run_sql_transaction (COMMIT) failed on test db: the connection was lost (Connection terminated unexpectedly). A write may or may not have been applied: check the data before running it again.',
+      );
+      await s.exec('ROLLBACK');
+    });
+    await within(async (s) => {
+      loseOn(s, 'COMMIT');
+      const script = await runScript(s, 'SELECT 1', 'apply_migration').catch((e) => e);
+      expect(script.message).toMatch(
+        /^apply_migration \(COMMIT\) failed on test db: the connection was lost .*A write may or may not have been applied/,
+      );
+    });
+  });
+
+  it('runScript: a transaction that cannot start says so, and sends nothing of the script', async () => {
+    await within(async (s) => {
+      await s.exec('BEGIN');
+      await s.exec('SELECT 1/0').catch(() => undefined);
+      const e = await runScript(s, 'CREATE TABLE rs_never (a int)', 'apply_migration').catch((x) => x);
+      expect(e.message).toMatch(/^starting the transaction failed on test db: Postgres error 25P02/);
+      await s.exec('ROLLBACK');
+    });
+    expect(await pg.query(DB, "SELECT to_regclass('rs_never') AS t")).toEqual([{ t: null }]);
   });
 
   it('runScript: one transaction with standard_conforming_strings on, committed; rolled back when it fails', async () => {

@@ -122,8 +122,6 @@ export interface ErrorContext {
   /** Where it ran, e.g. `branch br-x, database neondb, role neondb_owner`. */
   where: string;
   timeoutMs: number;
-  /** The statement ran in a READ ONLY transaction. */
-  readOnly: boolean;
   /** Why it was read-only, for the advice (e.g. "this server runs with --read-only"). */
   readOnlyReason?: string;
   role?: string;
@@ -276,7 +274,7 @@ export function connectError(e: unknown, where: string, byUrl = false): SqlConne
   if (isPgError(e)) {
     const todo =
       (byUrl ? urlConnectAdvice(e.code, e.message) : undefined) ??
-      advice(e.code ?? '', e, { what: 'connect', where, timeoutMs: 0, readOnly: false });
+      advice(e.code ?? '', e, { what: 'connect', where, timeoutMs: 0 });
     const text = `Could not connect to ${where}: Postgres error ${e.code}${CONDITION[e.code ?? ''] ? ` (${CONDITION[e.code ?? '']})` : ''}: ${e.message}. What to do: ${todo}`;
     return new SqlConnectError(text, e.code, e);
   }

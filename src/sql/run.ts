@@ -111,7 +111,7 @@ export async function runTransaction(
     return { results, committed: false };
   }
   try {
-    await s.exec('COMMIT', undefined, `${opts.tool} (COMMIT)`);
+    await s.exec('COMMIT', undefined, `${opts.tool} (COMMIT)`, 'maybe');
   } catch (e) {
     if (e instanceof SqlError && e.code) {
       throw new SqlError(`${e.message}\nThe COMMIT failed, so nothing was applied.`, e.code);
@@ -136,7 +136,7 @@ export async function runScript(s: Session, sql: string, what: string) {
   );
   try {
     const res = await s.script(sql, what);
-    await s.exec('COMMIT', undefined, `${what} (COMMIT)`);
+    await s.exec('COMMIT', undefined, `${what} (COMMIT)`, 'maybe');
     return res;
   } catch (e) {
     await s.exec('ROLLBACK', undefined, 'rolling back').catch(() => undefined);

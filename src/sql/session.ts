@@ -202,18 +202,22 @@ export class Session {
     this.client.removeListener('end', this.onEnd);
   }
 
-  /** An internal query (transaction control, catalog reads); errors name `what`. */
+  /**
+   * An internal query (transaction control, catalog reads); errors name `what`. `applied`: what a lost
+   * connection means; 'maybe' for a COMMIT (the server may have committed before the reply was lost).
+   */
   async exec<R extends Record<string, unknown> = Record<string, unknown>>(
     sql: string,
     params?: readonly unknown[],
     what = 'a query of neon-mcp',
+    applied: 'maybe' | 'no' = 'no',
   ): Promise<QueryResult<R>> {
     await this.flushPrefix();
     await this.idle;
     try {
       return await this.client.query<R>({ text: sql, values: params as unknown[] | undefined });
     } catch (e) {
-      throw this.translate(e, { what }, 'no');
+      throw this.translate(e, { what }, applied);
     }
   }
 
@@ -292,7 +296,7 @@ export class Session {
     } catch (e) {
       throw this.translate(
         e,
-        { what: opts.what, sql: opts.internal ? undefined : sql, readOnly: opts.readOnly },
+        { what: opts.what, sql: opts.internal ? undefined : sql },
         opts.autocommit ? 'maybe' : 'no',
       );
     }
@@ -347,7 +351,7 @@ export class Session {
       const statements = Array.isArray(res) ? res.length : 1;
       return { statements, duration_ms: Math.round(performance.now() - started) };
     } catch (e) {
-      throw this.translate(e, { what, sql, readOnly: false }, 'no');
+      throw this.translate(e, { what, sql }, 'no');
     }
   }
 
@@ -381,18 +385,13 @@ export class Session {
   }
 
   /** Any failure as an agent-facing error. */
-  translate(
-    e: unknown,
-    ctx: Pick<ErrorContext, 'what' | 'sql'> & { readOnly?: boolean },
-    applied: 'maybe' | 'no',
-  ): SqlError {
+  translate(e: unknown, ctx: Pick<ErrorContext, 'what' | 'sql'>, applied: 'maybe' | 'no'): SqlError {
     if (e instanceof SqlError) return e;
     const full: ErrorContext = {
       what: ctx.what,
       sql: ctx.sql,
       where: this.target.where,
       timeoutMs: this.opts.timeoutMs,
-      readOnly: ctx.readOnly ?? false,
       readOnlyReason: this.opts.readOnlyReason,
       role: this.target.role,
       owner: this.target.owner,
