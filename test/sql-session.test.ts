@@ -16,11 +16,13 @@ import {
   type Lease,
   type LeaseOptions,
   MAX_ROW_BYTES,
+  POOL_MAX,
   parseUri,
   sessionSetup,
 } from '../src/sql/connections.js';
 import { type Driver, driverLoaded, loadDriver } from '../src/sql/driver.js';
 import { SqlCancelledError, SqlConnectError, SqlError } from '../src/sql/errors.js';
+import { hasRowCutter } from '../src/sql/protocol.js';
 import {
   checkStatement,
   explain,
@@ -445,6 +447,14 @@ describe('connections', () => {
     );
   });
 
+  it('sslmode=prefer: when the plain retry fails too, its reason is reported', async () => {
+    const u = uri('sslmode=prefer', plainPg).replace(`/${DB}?`, '/no_such_db?');
+    expect(u).toContain('/no_such_db?');
+    await expect(connections({ idleMs: 60_000, max: 1 }).lease(u, leaseOpts())).rejects.toThrow(
+      /^Could not connect to test db: Postgres error 3D000 .*does not exist/s,
+    );
+  });
+
   it('sslmode=prefer: a failure other than a refused TLS does not drop TLS for the URI', async () => {
     const c = connections({ idleMs: 60_000, max: 1 });
     const later = pg.uri('later').replace('sslmode=disable', 'sslmode=prefer');
@@ -484,16 +494,46 @@ describe('connections', () => {
     expect(c.size).toBe(1);
     expect(await take({ tenant: 'b', tag: 'br-1' })).not.toBe(a);
     expect(c.size).toBe(2);
-    await take({ tenant: 'a', timeoutMs: 5000, tag: 'br-2' });
+    const br2 = await take({ tenant: 'a', timeoutMs: 5000, tag: 'br-2' });
     expect(c.size).toBe(3);
     await take({ tag: 'br-3' });
     expect(c.size).toBe(4);
     await c.closeTagged('br-1');
     expect(c.size).toBe(2);
+    // The other tags' pools are kept: the same connection again.
+    expect(await take({ tenant: 'a', timeoutMs: 5000, tag: 'br-2' })).toBe(br2);
+    expect(c.size).toBe(2);
     await c.closeTagged('br-1');
     expect(c.size).toBe(2);
     await c.closeAll();
     expect(c.size).toBe(0);
+  });
+
+  it('every connection reads through the row cutter, pooled or not', async () => {
+    for (const c of [connections({ idleMs: 60_000, max: 1 }), connections({ idleMs: 0, max: 1 })]) {
+      const lease = await c.lease(uri(), leaseOpts());
+      const stream = (lease.client as unknown as { connection: { stream: object } }).connection.stream;
+      expect(hasRowCutter(stream)).toBe(true);
+      lease.release(true);
+    }
+  });
+
+  it('by default a pool holds POOL_MAX connections; one more caller waits for one given back', async () => {
+    const c = new Connections();
+    others.push(c);
+    const leases = await Promise.all(Array.from({ length: POOL_MAX }, () => c.lease(uri(), leaseOpts())));
+    expect(new Set(leases.map((l) => l.pid)).size).toBe(POOL_MAX);
+    let extra: Lease | undefined;
+    const waiting = c.lease(uri(), leaseOpts()).then((l) => {
+      extra = l;
+      return l;
+    });
+    await sleep(300);
+    expect(extra).toBeUndefined();
+    leases[0]?.release(true);
+    expect((await waiting).pid).toBe(leases[0]?.pid);
+    for (const l of [...leases.slice(1), extra]) l?.release(true);
+    await c.closeAll();
   });
 
   it('a pool whose last connection closed is dropped, not one with connections left or callers waiting', async () => {

@@ -316,6 +316,11 @@ class RowRewrite {
 
 const cutters = new WeakMap<object, RowCutter>();
 
+/** Whether a connection's socket reads through a {@link RowCutter} (for the tests of connections.ts). */
+export function hasRowCutter(stream: object): boolean {
+  return cutters.has(stream);
+}
+
 /**
  * Puts a {@link RowCutter} between a connection's socket and node-postgres' protocol parser. Returns
  * false (and changes nothing) unless the socket has exactly one `data` listener, pg-protocol's.
