@@ -7,6 +7,7 @@
  * cancellation, and what a session, a transaction, a script and an EXPLAIN do.
  */
 import { EventEmitter } from 'node:events';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import type * as Pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientEvent, clientEvents } from '../src/client/events.js';
@@ -37,6 +38,7 @@ import { startPostgres, type TestPostgres } from './pg/server.js';
 const DB = 'sess';
 const WHERE = 'test db';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const noop = () => undefined;
 
 let pg: TestPostgres;
 /** A server without TLS, for the sslmode=prefer fallback. */
@@ -518,6 +520,47 @@ describe('connections', () => {
     }
   });
 
+  it('the cancelling connection lost after connecting: the cancel fails, the server does not crash', async () => {
+    // A proxy that cuts its second connection (the one pg_cancel_backend is sent on) when the first
+    // query arrives, after startup and authentication.
+    const real = new URL(uri());
+    let count = 0;
+    const proxy = createServer((socket) => {
+      const nth = ++count;
+      const upstream = connect(Number(real.port), real.hostname);
+      let ready = false;
+      upstream.on('data', (chunk: Buffer) => {
+        // ReadyForQuery, idle: 'Z', length 5, 'I'.
+        if (chunk.subarray(-6).equals(Buffer.from([0x5a, 0, 0, 0, 5, 0x49]))) ready = true;
+        socket.write(chunk);
+      });
+      socket.on('data', (chunk: Buffer) => {
+        if (nth === 2 && ready) {
+          socket.destroy();
+          upstream.destroy();
+        } else upstream.write(chunk);
+      });
+      socket.on('error', noop);
+      upstream.on('error', noop);
+      socket.on('close', () => upstream.destroy());
+      upstream.on('close', () => socket.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const port = (proxy.address() as AddressInfo).port;
+      const via = uri().replace(`:${real.port}/`, `:${port}/`);
+      expect(via).not.toBe(uri());
+      const lease = await connections({ idleMs: 0, max: 1 }).lease(via, leaseOpts());
+      await expect(lease.cancel()).rejects.toThrow(/Connection terminated unexpectedly/);
+      expect(count).toBe(2);
+      // The leased connection still works.
+      expect((await lease.client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      lease.release(true);
+    } finally {
+      proxy.close();
+    }
+  });
+
   it('by default a pool holds POOL_MAX connections; one more caller waits for one given back', async () => {
     const c = new Connections();
     others.push(c);
@@ -794,6 +837,42 @@ describe('withSession', () => {
     );
     expect(events).toEqual([]);
   });
+
+  it('a connection whose last reply does not come within the timeout plus 10 s is closed, not reused', async () => {
+    const c = connections({ idleMs: 60_000, max: 1 });
+    const opts = { timeoutMs: 500 };
+    let pid = 0;
+    // The call ends with a query still running: a ROLLBACK queued behind a 30 s sleep (sent after it).
+    await withSession(
+      target(),
+      options(opts),
+      async (s) => {
+        pid = await pidOf(s);
+        await s.exec('SET statement_timeout = 0');
+        void s.exec('SELECT pg_sleep(30)').catch(() => undefined);
+        await sleep(100);
+        s.rollbackLater();
+      },
+      c,
+    );
+    try {
+      const ended = performance.now();
+      // The pool's one connection is held by that call until the guard gives it up.
+      const next = c.lease(uri(), leaseOpts(opts));
+      let got = false;
+      void next.then(() => {
+        got = true;
+      });
+      await sleep(8000);
+      expect(got).toBe(false);
+      const lease = await next;
+      expect(performance.now() - ended).toBeLessThan(20_000);
+      expect(lease.pid).not.toBe(pid);
+      lease.release(true);
+    } finally {
+      await pg.query('postgres', 'SELECT pg_terminate_backend($1)', [pid]);
+    }
+  }, 40_000);
 
   it('reuses the connection once its last reply arrived, also after a read-only statement', async () => {
     const pid = await within(async (s) => {
