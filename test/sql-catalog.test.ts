@@ -978,7 +978,8 @@ describe('catalogSchema round trip', () => {
     CREATE TABLE public.log (at date NOT NULL, region text NOT NULL) PARTITION BY RANGE (at);
     CREATE TABLE public.log_2026 PARTITION OF log FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') PARTITION BY LIST (region);
     CREATE TABLE public.log_2026_eu PARTITION OF log_2026 FOR VALUES IN ('eu');
-    CREATE PROCEDURE public.tidy() LANGUAGE plpgsql AS $$ BEGIN DELETE FROM public.scratch; END $$;`;
+    CREATE PROCEDURE public.tidy() LANGUAGE plpgsql AS $$ BEGIN DELETE FROM public.scratch; END $$;
+    CREATE FUNCTION public.scratch_rows() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM public.scratch';`;
   beforeAll(async () => {
     for (const db of ['replaysrc', 'replaydst']) await server.query('postgres', `CREATE DATABASE ${db}`);
     await server.query('replaysrc', MORE);
@@ -1000,6 +1001,14 @@ describe('catalogSchema round trip', () => {
     ]) {
       expect(got.sql, piece).toContain(piece);
     }
+    // Functions come before tables; an SQL body reading one replays as pg_dump's output does.
+    const at = (piece: string) => got.sql.indexOf(piece);
+    expect(at('SET check_function_bodies = false;')).toBeGreaterThanOrEqual(0);
+    expect(at('SET check_function_bodies = false;')).toBeLessThan(
+      at('CREATE OR REPLACE PROCEDURE public.tidy()'),
+    );
+    expect(at('CREATE OR REPLACE FUNCTION public.scratch_rows()')).toBeLessThan(at('TABLE public.scratch ('));
+    expect(at('CREATE OR REPLACE FUNCTION public.scratch_rows()')).toBeGreaterThanOrEqual(0);
     await server.query('replaydst', got.sql);
     expect((await on('replaydst', (s) => catalogSchema(s, 1_000_000))).sql).toBe(got.sql);
   });

@@ -11,8 +11,8 @@
  * (pg_dump has them): grants, comments, ownership, range types, aggregates, operators, rules. Objects
  * that belong to an extension are left out, as CREATE EXTENSION makes them. The order is by kind
  * (schemas, extensions, types, sequences, functions, tables, …), not pg_dump's dependency sort: a
- * function whose signature names a table, or an SQL-language body checked at creation, would need
- * reordering to replay.
+ * function whose signature names a table's row type would need reordering to replay (a body that
+ * reads a table replays: function bodies are not checked, as in pg_dump's output).
  */
 import type { Session } from './session.js';
 
@@ -61,6 +61,11 @@ parts(ord, sort, ddl) AS (
     FROM pg_sequence s JOIN rel c ON c.oid = s.seqrelid
     -- An identity column's sequence comes with its table; a serial's is made here, owned below.
     WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')
+  UNION ALL
+  -- As pg_dump does: bodies are not checked at creation, so an SQL-language function that reads a
+  -- table created further down replays (sort '' puts it before every function).
+  SELECT 5, '', 'SET check_function_bodies = false;'
+    WHERE EXISTS (SELECT 1 FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace WHERE p.prokind IN ('f', 'p') AND ${notInExtension('pg_proc', 'p.oid')})
   UNION ALL
   SELECT 5, lpad(p.oid::text, 10, '0'), rtrim(pg_get_functiondef(p.oid), E'\n') || ';'
     FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace WHERE p.prokind IN ('f', 'p') AND ${notInExtension('pg_proc', 'p.oid')}
