@@ -343,7 +343,6 @@ describe('onDatabase', () => {
         maxRows: 1,
         what: 'who',
         autocommit: true,
-        readOnly: false,
       });
     // Not from the cache: the failure is the answer, with no second look-up.
     await expect(onDatabase(ctx, target, who)).rejects.toBeInstanceOf(SqlConnectError);
@@ -403,7 +402,6 @@ describe('onDatabase', () => {
           maxRows: 1,
           what: 'the write',
           autocommit: false,
-          readOnly: true,
         });
       }).then(
         () => 'written',

@@ -109,7 +109,7 @@ async function gone(pid: number): Promise<boolean> {
   }
   return false;
 }
-const stmt = { maxRows: 100, what: 'run_sql', autocommit: true, readOnly: false };
+const stmt = { maxRows: 100, what: 'run_sql', autocommit: true };
 const captured = async <T>(fn: () => Promise<T>): Promise<{ events: ClientEvent[]; result: Promise<T> }> => {
   const events: ClientEvent[] = [];
   const result = clientEvents.run((e) => events.push(e), fn);
@@ -1210,7 +1210,7 @@ describe('run.ts on a session', () => {
     );
   });
 
-  it('a COMMIT whose reply is lost may have been applied: said so, not "nothing was applied"', async () => {
+  it('a COMMIT whose reply is lost, of a transaction that wrote nothing: nothing was changed', async () => {
     await within(async (s) => {
       loseOn(s, 'COMMIT');
       const tx = await runTransaction(s, [{ sql: 'SELECT 1' }], {
@@ -1219,7 +1219,7 @@ describe('run.ts on a session', () => {
         tool: 'run_sql_transaction',
       }).catch((e) => e);
       expect(tx.message).toBe(
-        'run_sql_transaction (COMMIT) failed on test db: the connection was lost (Connection terminated unexpectedly). A write may or may not have been applied: check the data before running it again.',
+        'run_sql_transaction (COMMIT) failed on test db: the connection was lost (Connection terminated unexpectedly). Nothing was changed: the transaction had written nothing. Try again.',
       );
       await s.exec('ROLLBACK');
     });
@@ -1227,7 +1227,7 @@ describe('run.ts on a session', () => {
       loseOn(s, 'COMMIT');
       const script = await runScript(s, 'SELECT 1', 'apply_migration').catch((e) => e);
       expect(script.message).toMatch(
-        /^apply_migration \(COMMIT\) failed on test db: the connection was lost .*A write may or may not have been applied/,
+        /^apply_migration \(COMMIT\) failed on test db: the connection was lost .*\. Nothing was changed: the transaction had written nothing\./,
       );
     });
   });
@@ -1289,5 +1289,145 @@ describe('run.ts on a session', () => {
       expect((await s.exec(readOnly)).rows).toEqual([{ ro: 'off' }]);
     });
     expect(await pg.query(DB, 'SELECT * FROM ex_t')).toEqual([]);
+  });
+});
+
+describe('a COMMIT whose reply is lost', () => {
+  /**
+   * What the proxy does with a chunk a client sent: forward it; forward it, then cut the connection
+   * when the reply comes ('reply'); or drop it and cut the client, closing the server's side too
+   * ('close': the backend sees the end) or keeping it open ('hold': the backend waits, its
+   * transaction open).
+   */
+  type Cut = 'pass' | 'reply' | 'close' | 'hold';
+  /** A TCP proxy to the test server; `decide` sees each connection's number and each chunk its client sends. */
+  async function cuttingProxy(decide: (nth: number, chunk: Buffer) => Cut) {
+    const real = new URL(uri());
+    const held: NodeJS.ReadWriteStream[] = [];
+    let count = 0;
+    const proxy = createServer((socket) => {
+      const nth = ++count;
+      const upstream = connect(Number(real.port), real.hostname);
+      let cutOnReply = false;
+      const cut = () => {
+        socket.destroy();
+        upstream.destroy();
+      };
+      upstream.on('data', (chunk: Buffer) => (cutOnReply ? cut() : socket.write(chunk)));
+      socket.on('data', (chunk: Buffer) => {
+        const what = decide(nth, chunk);
+        if (what === 'close') return cut();
+        if (what === 'hold') {
+          held.push(upstream);
+          return socket.destroy();
+        }
+        if (what === 'reply') cutOnReply = true;
+        upstream.write(chunk);
+      });
+      socket.on('error', noop);
+      upstream.on('error', noop);
+      socket.on('close', () => {
+        if (!held.includes(upstream)) upstream.destroy();
+      });
+      upstream.on('close', () => socket.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const port = (proxy.address() as AddressInfo).port;
+    return {
+      uri: uri().replace(`:${real.port}/`, `:${port}/`),
+      connections: () => count,
+      close: () => {
+        for (const u of held) (u as unknown as { destroy(): void }).destroy();
+        proxy.close();
+      },
+    };
+  }
+  const isCommit = (chunk: Buffer) => chunk.includes('COMMIT');
+  const rows = async (a: number) =>
+    (await pg.query(DB, 'SELECT count(*)::int AS n FROM tx_t WHERE a = $1', [a]))[0]?.n;
+  const insert = (s: Session, a: number) =>
+    runTransaction(s, [{ sql: `INSERT INTO tx_t VALUES (${a})` }], {
+      maxRows: 10,
+      readOnly: false,
+      tool: 'run_sql_transaction',
+    });
+  const through = <T>(proxyUri: string, fn: (s: Session) => Promise<T>) =>
+    withSession(target(proxyUri), options(), fn, connections({ idleMs: 0, max: 1 }));
+
+  it('committed by the server: asked over a new connection, the answer is success, with a warning', async () => {
+    const proxy = await cuttingProxy((nth, chunk) => (nth === 1 && isCommit(chunk) ? 'reply' : 'pass'));
+    const events: ClientEvent[] = [];
+    try {
+      const out = await clientEvents.run(
+        (ev) => events.push(ev),
+        () => through(proxy.uri, (s) => insert(s, 701)),
+      );
+      expect(out.committed).toBe(true);
+      expect(await rows(701)).toBe(1);
+      // The session's connection, then the one that asked.
+      expect(proxy.connections()).toBe(2);
+      expect(events).toEqual([
+        {
+          level: 'warning',
+          kind: 'sql_commit',
+          message: expect.stringMatching(
+            /^The connection to test db was lost before COMMIT's reply; PostgreSQL reports transaction \d+ committed\.$/,
+          ),
+        },
+      ]);
+      // A migration the same way: applied, so complete_database_migration deletes its temporary branch.
+      const script = await through(proxy.uri, (s) =>
+        runScript(s, 'INSERT INTO tx_t VALUES (702); INSERT INTO tx_t VALUES (702)', 'apply_migration'),
+      );
+      expect(script.statements).toBe(2);
+      expect(await rows(702)).toBe(2);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it('never reached the server: the backend rolled back, and the answer says nothing was changed', async () => {
+    const proxy = await cuttingProxy((nth, chunk) => (nth === 1 && isCommit(chunk) ? 'close' : 'pass'));
+    try {
+      const e = await through(proxy.uri, (s) => insert(s, 703)).catch((x) => x);
+      expect(e).toBeInstanceOf(SqlError);
+      expect(e.message).toMatch(
+        /^run_sql_transaction \(COMMIT\) failed on test db: the connection was lost \(.*\)\. Nothing was changed: PostgreSQL reports the transaction \(\d+\) rolled back\. Try again\.$/,
+      );
+      expect(await rows(703)).toBe(0);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it('still open on the server after the asks: may or may not, with the query that tells', async () => {
+    const proxy = await cuttingProxy((nth, chunk) => (nth === 1 && isCommit(chunk) ? 'hold' : 'pass'));
+    try {
+      const started = Date.now();
+      const e = await through(proxy.uri, (s) => insert(s, 704)).catch((x) => x);
+      const xid = /txid_status\((\d+)\)/.exec(e.message)?.[1];
+      expect(e.message).toBe(
+        `run_sql_transaction (COMMIT) failed on test db: the connection was lost (Connection terminated unexpectedly). A write may or may not have been applied: asked over a new connection, PostgreSQL did not say that the transaction committed or rolled back. SELECT txid_status(${xid}) tells (committed, aborted or in progress); check it, or the data, before running it again.`,
+      );
+      // It asked five times, over the waits in between (0.25 + 0.5 + 1 + 2 s).
+      expect(proxy.connections()).toBe(6);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(3_750);
+      expect((await pg.query(DB, 'SELECT txid_status($1) AS s', [xid]))[0]?.s).toBe('in progress');
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it('nobody to ask (a new connection fails): may or may not, at once', async () => {
+    const proxy = await cuttingProxy((nth, chunk) =>
+      nth === 1 ? (isCommit(chunk) ? 'hold' : 'pass') : 'close',
+    );
+    try {
+      const e = await through(proxy.uri, (s) => insert(s, 705)).catch((x) => x);
+      expect(e.message).toMatch(/\. A write may or may not have been applied: asked over a new connection, /);
+      expect(proxy.connections()).toBe(2);
+    } finally {
+      proxy.close();
+    }
   });
 });

@@ -13,7 +13,7 @@ export type EventLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error';
 export interface ClientEvent {
   level: EventLevel;
   /** What happened, as a short key (retry, queued, operation_wait, sql_cancel, …). */
-  kind: 'retry' | 'queued' | 'operation_wait' | 'operation_done' | 'sql_cancel';
+  kind: 'retry' | 'queued' | 'operation_wait' | 'operation_done' | 'sql_cancel' | 'sql_commit';
   /** One line for a person: what happened and why. Never holds a secret (the sink redacts anyway). */
   message: string;
 }

@@ -80,6 +80,11 @@ export interface Lease {
   release(reuse: boolean): void;
   /** Asks the server, over a second connection, to cancel the statement this one runs. */
   cancel(): Promise<void>;
+  /**
+   * Asks the server, over a second connection, whether transaction `xid` (txid_current_if_assigned)
+   * committed: `undefined` when the server no longer knows it.
+   */
+  commitStatus(xid: string): Promise<CommitStatus | undefined>;
   /** Closes the socket at once. */
   destroy(): void;
 }
@@ -99,6 +104,9 @@ export interface LeaseOptions {
    */
   tenant?: string;
 }
+
+/** What txid_status says of a transaction. */
+export type CommitStatus = 'committed' | 'aborted' | 'in progress';
 
 interface PoolEntry {
   pool: Pg.Pool;
@@ -231,7 +239,7 @@ export class Connections {
   private async open(driver: Driver, uri: string, ep: Endpoint, opts: LeaseOptions): Promise<Lease> {
     const config = this.config(driver, uri, ep);
     const setup = sessionSetup(opts.timeoutMs);
-    const cancel = (pid: number) => cancelBackend(driver, this.config(driver, uri, ep), pid);
+    const side: SideQuery = (sql, params) => sideQuery(driver, this.config(driver, uri, ep), sql, params);
 
     if (this.options.idleMs <= 0) {
       const client = new driver.pg.Client(config);
@@ -250,7 +258,7 @@ export class Connections {
           void reuse;
           client.end().catch(noop);
         },
-        cancel,
+        side,
       );
     }
 
@@ -262,7 +270,7 @@ export class Connections {
         client.release(true);
         continue;
       }
-      return makeLease(client, (reuse) => resetAndRelease(client, reuse, setup), cancel);
+      return makeLease(client, (reuse) => resetAndRelease(client, reuse, setup), side);
     }
   }
 }
@@ -340,11 +348,7 @@ function guardRowSize(client: Pg.ClientBase): void {
   });
 }
 
-function makeLease(
-  client: Pg.ClientBase,
-  release: (reuse: boolean) => void,
-  cancel: (pid: number) => Promise<void>,
-): Lease {
+function makeLease(client: Pg.ClientBase, release: (reuse: boolean) => void, side: SideQuery): Lease {
   const pid = pids.get(client) ?? 0;
   let released = false;
   return {
@@ -355,7 +359,15 @@ function makeLease(
       released = true;
       release(reuse);
     },
-    cancel: () => (pid ? cancel(pid) : Promise.resolve()),
+    cancel: async () => {
+      if (pid) await side('SELECT /* neon-mcp */ pg_cancel_backend($1)', [pid]);
+    },
+    // txid_status, not pg_xact_status: the txid_* forms (PostgreSQL 10 on) are still in 18, and a
+    // --database-url server may be older than 13.
+    commitStatus: async (xid) => {
+      const { rows } = await side('SELECT /* neon-mcp */ txid_status($1::bigint) AS status', [xid]);
+      return (rows[0]?.status as CommitStatus | null) ?? undefined;
+    },
     destroy() {
       // node-postgres closes the socket at once when a query is still running. (A pooled client is a
       // Client too; the pool drops it when it is released.)
@@ -419,13 +431,23 @@ function resetAndRelease(client: Pg.PoolClient, reuse: boolean, setup: string): 
   );
 }
 
-/** pg_cancel_backend from a second, short-lived connection with the same credentials. */
-async function cancelBackend(driver: Driver, config: Pg.ClientConfig, pid: number): Promise<void> {
+type SideQuery = (sql: string, params: unknown[]) => Promise<Pg.QueryResult>;
+
+/**
+ * One query on a second, short-lived connection with the same credentials (pg_cancel_backend while
+ * the leased one is busy, txid_status after it was lost).
+ */
+async function sideQuery(
+  driver: Driver,
+  config: Pg.ClientConfig,
+  sql: string,
+  params: unknown[],
+): Promise<Pg.QueryResult> {
   const client = new driver.pg.Client({ ...config, connectionTimeoutMillis: 5_000 });
   client.on('error', noop);
   try {
     await client.connect();
-    await client.query('SELECT /* neon-mcp */ pg_cancel_backend($1)', [pid]);
+    return await client.query(sql, params);
   } finally {
     await client.end().catch(noop);
   }

@@ -305,13 +305,25 @@ export function connectError(e: unknown, where: string, byUrl = false): SqlConne
   );
 }
 
+/** The connection was lost while a statement ran; the message says what that means for the data. */
+export class SqlLostError extends SqlError {
+  override name = 'SqlLostError';
+  constructor(
+    /** What was lost, where, and why (`… failed on …: the connection was lost (…).`). */
+    readonly lost: string,
+    outcome: string,
+  ) {
+    super(`${lost} ${outcome}`);
+  }
+}
+
 /** A connection lost while a statement ran: it may or may not have been applied. */
 export function lostError(e: unknown, ctx: ErrorContext, applied: 'maybe' | 'no'): SqlError {
   const msg = e instanceof Error ? e.message : String(e);
-  return new SqlError(
-    `${ctx.what} failed on ${ctx.where}: the connection was lost (${msg}). ` +
-      (applied === 'no'
-        ? 'Nothing was changed (the transaction had not been committed). Try again.'
-        : 'A write may or may not have been applied: check the data before running it again.'),
+  return new SqlLostError(
+    `${ctx.what} failed on ${ctx.where}: the connection was lost (${msg}).`,
+    applied === 'no'
+      ? 'Nothing was changed (the transaction had not been committed). Try again.'
+      : 'A write may or may not have been applied: check the data before running it again.',
   );
 }

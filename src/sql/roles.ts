@@ -92,7 +92,7 @@ export async function createLimitedRole(
         [opts.name],
       )
     ).rows.map((r) => String(r.nspname));
-    await s.exec('COMMIT', undefined, what, 'maybe');
+    await s.commit(what);
     return { schemas, create_allowed_in };
   } catch (e) {
     await s.exec('ROLLBACK', undefined, 'rolling back').catch(() => undefined);

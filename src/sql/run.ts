@@ -49,7 +49,6 @@ export async function runOne(s: Session, sql: string, opts: RunOptions): Promise
       maxRows: opts.maxRows,
       what: opts.what,
       autocommit: true,
-      readOnly: false,
     });
   }
   s.beginReadOnly();
@@ -57,7 +56,6 @@ export async function runOne(s: Session, sql: string, opts: RunOptions): Promise
     maxRows: opts.maxRows,
     what: opts.what,
     autocommit: false,
-    readOnly: true,
   });
   s.rollbackLater();
   return res;
@@ -91,7 +89,6 @@ export async function runTransaction(
         maxRows: budget,
         what: `${opts.tool} (statement ${i + 1} of ${statements.length})`,
         autocommit: false,
-        readOnly: opts.readOnly,
       });
       budget = Math.max(0, budget - res.rows.length);
       results.push(res);
@@ -111,7 +108,7 @@ export async function runTransaction(
     return { results, committed: false };
   }
   try {
-    await s.exec('COMMIT', undefined, `${opts.tool} (COMMIT)`, 'maybe');
+    await s.commit(`${opts.tool} (COMMIT)`);
   } catch (e) {
     if (e instanceof SqlError && e.code) {
       throw new SqlError(`${e.message}\nThe COMMIT failed, so nothing was applied.`, e.code);
@@ -136,7 +133,7 @@ export async function runScript(s: Session, sql: string, what: string) {
   );
   try {
     const res = await s.script(sql, what);
-    await s.exec('COMMIT', undefined, `${what} (COMMIT)`, 'maybe');
+    await s.commit(`${what} (COMMIT)`);
     return res;
   } catch (e) {
     await s.exec('ROLLBACK', undefined, 'rolling back').catch(() => undefined);
@@ -185,7 +182,6 @@ export async function explain(s: Session, sql: string, opts: ExplainOptions): Pr
       maxRows: 10_000,
       what: opts.what,
       autocommit: false,
-      readOnly,
       // A plan is parsed (JSON) and summarised, never shown raw row by row: it must stay whole.
       maxBytes: Number.POSITIVE_INFINITY,
     });

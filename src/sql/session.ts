@@ -12,6 +12,7 @@
 import type { QueryResult } from 'pg';
 import { emitEvent } from '../client/events.js';
 import {
+  type CommitStatus,
   type Connections,
   type Lease,
   MAX_ROW_BYTES,
@@ -26,6 +27,7 @@ import {
   lostError,
   SqlCancelledError,
   SqlError,
+  SqlLostError,
   seconds,
 } from './errors.js';
 import { type RawResult, StatementQuery } from './protocol.js';
@@ -42,6 +44,11 @@ const COUNT_LIMIT = 100_000;
 const CANCEL_GRACE_MS = 2_000;
 /** Past the statement timeout, how long a connection may stay busy before it is closed, not reused. */
 const SETTLE_GRACE_MS = 10_000;
+/**
+ * After a COMMIT whose reply was lost, the waits between asks while the old backend may still be
+ * committing (it notices the closed socket only then).
+ */
+const COMMIT_CHECK_WAITS_MS = [0, 250, 500, 1_000, 2_000];
 /** Bytes of row values returned at most, over all statements of a session (`sqlMaxBytes`). */
 export const SQL_MAX_BYTES = 262_144;
 
@@ -123,7 +130,7 @@ export async function withSession<T>(
     killTimer = setTimeout(() => lease.destroy(), CANCEL_GRACE_MS);
   };
   opts.signal.addEventListener('abort', onAbort, { once: true });
-  const session = new Session(lease.client, driver, target, opts);
+  const session = new Session(lease.client, driver, target, opts, lease);
   try {
     if (opts.signal.aborted) throw cancelled(target);
     return await fn(session);
@@ -182,6 +189,8 @@ export class Session {
     private readonly driver: Driver,
     readonly target: SessionTarget,
     readonly opts: SessionOptions,
+    /** Asks over a second connection how a transaction ended (for {@link commit}). */
+    private readonly lease?: Pick<Lease, 'commitStatus'>,
   ) {
     let onEnd: () => void = noop;
     this.ended = new Promise<void>((resolve) => {
@@ -219,6 +228,65 @@ export class Session {
     } catch (e) {
       throw this.translate(e, { what }, applied);
     }
+  }
+
+  /**
+   * COMMITs the open transaction. When the connection is lost before COMMIT's reply arrives, the
+   * server may have committed or not: it is asked over a second connection (txid_status, which
+   * PostgreSQL has for this very case), so the answer is "applied" (this returns) or "nothing was
+   * changed" (it throws) wherever that can be known, and "may or may not" only where it cannot.
+   */
+  async commit(what: string): Promise<void> {
+    const { rows } = await this.exec<{ xid: string | null }>(
+      `SELECT ${INTERNAL_MARK} txid_current_if_assigned()::text AS xid`,
+      undefined,
+      what,
+    );
+    const xid = rows[0]?.xid ?? null;
+    try {
+      await this.exec('COMMIT', undefined, what, 'maybe');
+      return;
+    } catch (e) {
+      if (!(e instanceof SqlLostError)) throw e;
+      // No transaction ID: the transaction wrote nothing, whatever became of the COMMIT.
+      if (xid === null) {
+        throw new SqlLostError(
+          e.lost,
+          'Nothing was changed: the transaction had written nothing. Try again.',
+        );
+      }
+      const status = await this.commitStatus(xid);
+      if (status === 'committed') {
+        emitEvent({
+          level: 'warning',
+          kind: 'sql_commit',
+          message: `The connection to ${this.target.where} was lost before COMMIT's reply; PostgreSQL reports transaction ${xid} committed.`,
+        });
+        return;
+      }
+      if (status === 'aborted') {
+        throw new SqlLostError(
+          e.lost,
+          `Nothing was changed: PostgreSQL reports the transaction (${xid}) rolled back. Try again.`,
+        );
+      }
+      throw new SqlLostError(
+        e.lost,
+        'A write may or may not have been applied: asked over a new connection, PostgreSQL did not say ' +
+          `that the transaction committed or rolled back. SELECT txid_status(${xid}) tells (committed, aborted ` +
+          'or in progress); check it, or the data, before running it again.',
+      );
+    }
+  }
+
+  /** How transaction `xid` ended, asked a few times over ~4 s while it is still in progress. */
+  private async commitStatus(xid: string): Promise<CommitStatus | undefined> {
+    for (const wait of COMMIT_CHECK_WAITS_MS) {
+      if (wait) await new Promise((r) => setTimeout(r, wait));
+      const status = await this.lease?.commitStatus(xid).catch(() => undefined);
+      if (status !== 'in progress') return status;
+    }
+    return 'in progress';
   }
 
   /** Statements to send ahead of the next {@link run} (see {@link beginReadOnly}). */
@@ -264,7 +332,6 @@ export class Session {
       maxRows: number;
       what: string;
       autocommit: boolean;
-      readOnly: boolean;
       internal?: boolean;
       /** Bytes of values for this statement alone, instead of the session's budget. */
       maxBytes?: number;
@@ -335,7 +402,6 @@ export class Session {
       maxRows: 10_000,
       what,
       autocommit: false,
-      readOnly: true,
       internal: true,
     });
     return res.rows as R[];
