@@ -1,8 +1,8 @@
 import { HttpResponse, http } from 'msw';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BASE, connect, text, useMockApi } from './helpers.js';
 import { OWNER } from './pg/branches.js';
+import { sqlstateOf } from './pg/server.js';
 import { usePostgres } from './pg/use-postgres.js';
 
 const api = useMockApi();
@@ -213,18 +213,7 @@ describe('reveal_role_password and reset_role_password', () => {
 });
 
 /** Runs SQL with a URI a tool returned; resolves to the error's SQLSTATE, or 'ok'. */
-async function as(uri: string, sql: string): Promise<string> {
-  const client = new pg.Client({ connectionString: uri });
-  await client.connect();
-  try {
-    await client.query(sql);
-    return 'ok';
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  } finally {
-    await client.end();
-  }
-}
+const as = sqlstateOf;
 
 async function seededWithTable() {
   const { project, branch } = api.fake.seedProject();

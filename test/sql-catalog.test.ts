@@ -2,7 +2,6 @@
  * The catalog part (src/sql/catalog.ts, ddl.ts, plan.ts, roles.ts) at its own interfaces: the plan
  * reader as a pure function, the catalog queries, the DDL and the role grants against real PostgreSQL.
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../src/client/errors.js';
 import {
@@ -18,7 +17,7 @@ import { SqlError } from '../src/sql/errors.js';
 import { comparePlans, type PlanSummary, summarizePlan } from '../src/sql/plan.js';
 import { createLimitedRole, whyRoleCanWrite } from '../src/sql/roles.js';
 import { type Session, withSession } from '../src/sql/session.js';
-import { ROLE_PASSWORD, startPostgres, type TestPostgres } from './pg/server.js';
+import { ROLE_PASSWORD, sqlstateOf, startPostgres, type TestPostgres } from './pg/server.js';
 
 let server: TestPostgres;
 /** Owns the databases, may create roles (as a Neon owner role). */
@@ -71,20 +70,11 @@ async function failing<T>(db: string, fn: (s: Session) => Promise<T>): Promise<s
 }
 
 /** Runs `sql` as a login role with `password`: 'ok' or the SQLSTATE of the error. */
-async function as(role: string, password: string, db: string, sql: string): Promise<string> {
-  const client = new pg.Client({
-    connectionString: `postgresql://${role}:${encodeURIComponent(password)}@127.0.0.1:${server.port}/${db}?sslmode=disable`,
-  });
-  await client.connect();
-  try {
-    await client.query(sql);
-    return 'ok';
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  } finally {
-    await client.end();
-  }
-}
+const as = (role: string, password: string, db: string, sql: string) =>
+  sqlstateOf(
+    `postgresql://${role}:${encodeURIComponent(password)}@127.0.0.1:${server.port}/${db}?sslmode=disable`,
+    sql,
+  );
 
 /** A fenced text: the markers with a random tag around `inner`. */
 const fenced = (inner: string) => new RegExp(`<(untrusted-data-[0-9a-f]{16})>\\n${inner}\\n</\\1>`);

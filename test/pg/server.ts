@@ -46,6 +46,23 @@ export interface StartOptions {
   tls?: boolean;
 }
 
+/**
+ * Runs `sql` on a connection of its own to `uri` (e.g. one a tool returned for a new role): 'ok', or
+ * the SQLSTATE of the error.
+ */
+export async function sqlstateOf(uri: string, sql: string): Promise<string> {
+  const client = new pg.Client({ connectionString: uri });
+  await client.connect();
+  try {
+    await client.query(sql);
+    return 'ok';
+  } catch (e) {
+    return (e as { code?: string }).code ?? String(e);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Whether the `openssl` command is available (to make a certificate for a TLS test server). */
 export function hasOpenssl(): boolean {
   try {
