@@ -147,7 +147,7 @@ describe('fromPgError', () => {
     const head = (code: string | undefined) =>
       fromPgError({ message: 'm', code }, CTX).message.split('\n')[0];
     expect(head('23505')).toBe(`run_sql failed on ${WHERE}: Postgres error 23505 (unique_violation).`);
-    expect(head('57P03')).toBe(`run_sql failed on ${WHERE}: Postgres error 57P03.`);
+    expect(head('XX001')).toBe(`run_sql failed on ${WHERE}: Postgres error XX001.`);
     expect(head(undefined)).toBe(`run_sql failed on ${WHERE}: Postgres error .`);
     expect(fromPgError({ message: 'm' }, CTX).code).toBe('');
     expect(fromPgError({ message: 'm' }, CTX).message.split('\n').at(-1)).toBe(
@@ -367,8 +367,17 @@ describe('the advice per SQLSTATE', () => {
     expect(todo('42P18')).toBe('Postgres could not infer a parameter type: add a cast such as $1::int.');
   });
 
+  it('the server ended the connection, or takes none yet: run it again, or wait and try again', () => {
+    expect(todo('57P01')).toBe(
+      'the server ended the connection (the compute was restarted, suspended or shut down); what it had not committed was rolled back. Run it again.',
+    );
+    expect(todo('57P03')).toBe(
+      'the database is starting up, shutting down or recovering and takes no connections yet; try again in a few seconds.',
+    );
+  });
+
   it('anything else: as the message says', () => {
-    for (const code of ['22012', '22P02', '42804', 'XX000', '57P03', ''])
+    for (const code of ['22012', '22P02', '42804', 'XX000', 'XX001', ''])
       expect(todo(code)).toBe('fix the statement (or the data) as the message says and run it again.');
   });
 });
@@ -406,10 +415,13 @@ describe('connectError (Neon)', () => {
   });
 
   it('a Postgres error without a known name, and the timeout advice without a statement timeout', () => {
+    expect(connectError(pgError({ message: 'invalid page in block 7', code: 'XX001' }), where).message).toBe(
+      `Could not connect to ${where}: Postgres error XX001: invalid page in block 7. What to do: fix the statement (or the data) as the message says and run it again.`,
+    );
     expect(
       connectError(pgError({ message: 'the database system is starting up', code: '57P03' }), where).message,
     ).toBe(
-      `Could not connect to ${where}: Postgres error 57P03: the database system is starting up. What to do: fix the statement (or the data) as the message says and run it again.`,
+      `Could not connect to ${where}: Postgres error 57P03 (cannot_connect_now): the database system is starting up. What to do: the database is starting up, shutting down or recovering and takes no connections yet; try again in a few seconds.`,
     );
     expect(connectError(pgError({ message: 'canceling statement', code: '57014' }), where).message).toContain(
       'What to do: the statement was stopped after 0 s, the SQL statement timeout',
@@ -501,6 +513,9 @@ describe('connectError (--database-url)', () => {
 
   it('a Postgres error the URL advice has nothing for: the general advice', () => {
     expect(todoOf(pgError({ message: 'the database system is starting up', code: '57P03' }))).toBe(
+      'the database is starting up, shutting down or recovering and takes no connections yet; try again in a few seconds.',
+    );
+    expect(todoOf(pgError({ message: 'invalid page in block 7', code: 'XX001' }))).toBe(
       'fix the statement (or the data) as the message says and run it again.',
     );
     expect(todoOf(pgError({ message: 'permission denied for database app', code: '42501' }))).toBe(

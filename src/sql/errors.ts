@@ -110,6 +110,7 @@ const CONDITION: Record<string, string> = {
   '55P03': 'lock_not_available',
   '57014': 'query_canceled',
   '57P01': 'admin_shutdown',
+  '57P03': 'cannot_connect_now',
   '58P01': 'undefined_file',
   XX000: 'internal_error',
 };
@@ -236,6 +237,10 @@ function advice(code: string, e: PgErrorFields, ctx: ErrorContext): string {
       return 'the SQL uses $1, $2, … placeholders: pass their values in params.';
     case '42P18':
       return 'Postgres could not infer a parameter type: add a cast such as $1::int.';
+    case '57P01':
+      return 'the server ended the connection (the compute was restarted, suspended or shut down); what it had not committed was rolled back. Run it again.';
+    case '57P03':
+      return 'the database is starting up, shutting down or recovering and takes no connections yet; try again in a few seconds.';
     default:
       return 'fix the statement (or the data) as the message says and run it again.';
   }
