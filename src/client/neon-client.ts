@@ -537,7 +537,9 @@ function attemptFetch(o: {
                     o.info.method === 'GET' ? 'no' : 'maybe',
                     'answer',
                   )
-                : error,
+                : request.signal.aborted
+                  ? new NeonAbortedError(`${o.info.method} ${o.info.path}`)
+                  : error,
           );
         }
       },
