@@ -17,6 +17,7 @@ import {
   SqlCancelledError,
   SqlConnectError,
   SqlError,
+  SqlLostError,
   seconds,
 } from '../src/sql/errors.js';
 
@@ -587,10 +588,15 @@ describe('lostError', () => {
     const ctx = { ...CTX, what: 'run_sql_transaction' };
     const lost = new Error('Connection terminated unexpectedly');
     const no = lostError(lost, ctx, 'no');
-    expect(no).toBeInstanceOf(SqlError);
+    expect(no).toBeInstanceOf(SqlLostError);
+    expect(no.name).toBe('SqlLostError');
     expect(no.code).toBeUndefined();
     expect(no.message).toBe(
       `run_sql_transaction failed on ${WHERE}: the connection was lost (Connection terminated unexpectedly). Nothing was changed (the transaction had not been committed). Try again.`,
+    );
+    // What was lost, without the outcome: Session.commit puts what it learned after it.
+    expect((no as SqlLostError).lost).toBe(
+      `run_sql_transaction failed on ${WHERE}: the connection was lost (Connection terminated unexpectedly).`,
     );
     expect(lostError(lost, ctx, 'maybe').message).toBe(
       `run_sql_transaction failed on ${WHERE}: the connection was lost (Connection terminated unexpectedly). A write may or may not have been applied: check the data before running it again.`,
