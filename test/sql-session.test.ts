@@ -7,7 +7,7 @@
  * cancellation, and what a session, a transaction, a script and an EXPLAIN do.
  */
 import { EventEmitter } from 'node:events';
-import { type AddressInfo, connect, createServer } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import type * as Pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientEvent, clientEvents } from '../src/client/events.js';
@@ -108,6 +108,65 @@ async function gone(pid: number): Promise<boolean> {
     await sleep(50);
   }
   return false;
+}
+/**
+ * What a cutting proxy does with a chunk a client sent: forward it ('pass'); forward it, then cut the
+ * connection when the reply comes ('reply'); or drop it and cut the client, closing the server's side
+ * too ('close': the backend sees the end) or keeping it open ('hold': the backend waits, its
+ * transaction open).
+ */
+type Cut = 'pass' | 'reply' | 'close' | 'hold';
+/** ReadyForQuery, idle: 'Z', length 5, 'I'. */
+const READY_IDLE = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
+/**
+ * A TCP proxy to the test server; `decide` sees each connection's number, each chunk its client sends,
+ * and whether the server has said it is ready for a query (startup and authentication done).
+ */
+async function cuttingProxy(decide: (nth: number, chunk: Buffer, ready: boolean) => Cut) {
+  const real = new URL(uri());
+  const held: Socket[] = [];
+  let count = 0;
+  const proxy = createServer((socket) => {
+    const nth = ++count;
+    const upstream = connect(Number(real.port), real.hostname);
+    let ready = false;
+    let cutOnReply = false;
+    const cut = () => {
+      socket.destroy();
+      upstream.destroy();
+    };
+    upstream.on('data', (chunk: Buffer) => {
+      if (cutOnReply) return cut();
+      if (chunk.subarray(-6).equals(READY_IDLE)) ready = true;
+      socket.write(chunk);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      const what = decide(nth, chunk, ready);
+      if (what === 'close') return cut();
+      if (what === 'hold') {
+        held.push(upstream);
+        return socket.destroy();
+      }
+      if (what === 'reply') cutOnReply = true;
+      upstream.write(chunk);
+    });
+    socket.on('error', noop);
+    upstream.on('error', noop);
+    socket.on('close', () => {
+      if (!held.includes(upstream)) upstream.destroy();
+    });
+    upstream.on('close', () => socket.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const port = (proxy.address() as AddressInfo).port;
+  return {
+    uri: uri().replace(`:${real.port}/`, `:${port}/`),
+    connections: () => count,
+    close: () => {
+      for (const u of held) u.destroy();
+      proxy.close();
+    },
+  };
 }
 const stmt = { maxRows: 100, what: 'run_sql', autocommit: true };
 const captured = async <T>(fn: () => Promise<T>): Promise<{ events: ClientEvent[]; result: Promise<T> }> => {
@@ -523,36 +582,12 @@ describe('connections', () => {
   it('the cancelling connection lost after connecting: the cancel fails, the server does not crash', async () => {
     // A proxy that cuts its second connection (the one pg_cancel_backend is sent on) when the first
     // query arrives, after startup and authentication.
-    const real = new URL(uri());
-    let count = 0;
-    const proxy = createServer((socket) => {
-      const nth = ++count;
-      const upstream = connect(Number(real.port), real.hostname);
-      let ready = false;
-      upstream.on('data', (chunk: Buffer) => {
-        // ReadyForQuery, idle: 'Z', length 5, 'I'.
-        if (chunk.subarray(-6).equals(Buffer.from([0x5a, 0, 0, 0, 5, 0x49]))) ready = true;
-        socket.write(chunk);
-      });
-      socket.on('data', (chunk: Buffer) => {
-        if (nth === 2 && ready) {
-          socket.destroy();
-          upstream.destroy();
-        } else upstream.write(chunk);
-      });
-      socket.on('error', noop);
-      upstream.on('error', noop);
-      socket.on('close', () => upstream.destroy());
-      upstream.on('close', () => socket.destroy());
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxy = await cuttingProxy((nth, _chunk, ready) => (nth === 2 && ready ? 'close' : 'pass'));
     try {
-      const port = (proxy.address() as AddressInfo).port;
-      const via = uri().replace(`:${real.port}/`, `:${port}/`);
-      expect(via).not.toBe(uri());
-      const lease = await connections({ idleMs: 0, max: 1 }).lease(via, leaseOpts());
+      expect(proxy.uri).not.toBe(uri());
+      const lease = await connections({ idleMs: 0, max: 1 }).lease(proxy.uri, leaseOpts());
       await expect(lease.cancel()).rejects.toThrow(/Connection terminated unexpectedly/);
-      expect(count).toBe(2);
+      expect(proxy.connections()).toBe(2);
       // The leased connection still works.
       expect((await lease.client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
       lease.release(true);
@@ -1293,55 +1328,6 @@ describe('run.ts on a session', () => {
 });
 
 describe('a COMMIT whose reply is lost', () => {
-  /**
-   * What the proxy does with a chunk a client sent: forward it; forward it, then cut the connection
-   * when the reply comes ('reply'); or drop it and cut the client, closing the server's side too
-   * ('close': the backend sees the end) or keeping it open ('hold': the backend waits, its
-   * transaction open).
-   */
-  type Cut = 'pass' | 'reply' | 'close' | 'hold';
-  /** A TCP proxy to the test server; `decide` sees each connection's number and each chunk its client sends. */
-  async function cuttingProxy(decide: (nth: number, chunk: Buffer) => Cut) {
-    const real = new URL(uri());
-    const held: NodeJS.ReadWriteStream[] = [];
-    let count = 0;
-    const proxy = createServer((socket) => {
-      const nth = ++count;
-      const upstream = connect(Number(real.port), real.hostname);
-      let cutOnReply = false;
-      const cut = () => {
-        socket.destroy();
-        upstream.destroy();
-      };
-      upstream.on('data', (chunk: Buffer) => (cutOnReply ? cut() : socket.write(chunk)));
-      socket.on('data', (chunk: Buffer) => {
-        const what = decide(nth, chunk);
-        if (what === 'close') return cut();
-        if (what === 'hold') {
-          held.push(upstream);
-          return socket.destroy();
-        }
-        if (what === 'reply') cutOnReply = true;
-        upstream.write(chunk);
-      });
-      socket.on('error', noop);
-      upstream.on('error', noop);
-      socket.on('close', () => {
-        if (!held.includes(upstream)) upstream.destroy();
-      });
-      upstream.on('close', () => socket.destroy());
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    const port = (proxy.address() as AddressInfo).port;
-    return {
-      uri: uri().replace(`:${real.port}/`, `:${port}/`),
-      connections: () => count,
-      close: () => {
-        for (const u of held) (u as unknown as { destroy(): void }).destroy();
-        proxy.close();
-      },
-    };
-  }
   const isCommit = (chunk: Buffer) => chunk.includes('COMMIT');
   const rows = async (a: number) =>
     (await pg.query(DB, 'SELECT count(*)::int AS n FROM tx_t WHERE a = $1', [a]))[0]?.n;
