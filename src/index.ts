@@ -21,4 +21,5 @@ setFlagsFromString('--semi-space-growth-factor=1');
 setFlagsFromString('--liftoff-only');
 setFlagsFromString('--no-wasm-dynamic-tiering');
 setFlagsFromString('--no-wasm-tier-up');
-await import('./cli.js');
+const { main } = await import('./cli.js');
+main();

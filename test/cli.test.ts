@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { Writable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
+import { main } from '../src/cli.js';
 import type { ServerOptions } from '../src/server.js';
 import { MAX_LINE_BYTES } from '../src/transport.js';
 import { VERSION } from '../src/version.js';
@@ -113,7 +114,6 @@ let stdinOnce: MockInstance<typeof process.stdin.once>;
  * (installed, they would stop the test worker when it is terminated).
  */
 const signals = new Map<string, (signal: NodeJS.Signals) => void>();
-const argv = process.argv;
 beforeEach(() => {
   seen.prepared.length = 0;
   seen.served.length = 0;
@@ -154,7 +154,6 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.useRealTimers();
-  process.argv = argv;
   process.exitCode = 0;
   vi.unstubAllEnvs();
   vi.restoreAllMocks();
@@ -163,10 +162,8 @@ afterEach(() => {
 /** Runs the CLI once with these arguments and environment variables. */
 async function run(args: string[], env: Record<string, string> = {}) {
   for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-  process.argv = [process.execPath, 'neon-mcp', ...args];
   process.exitCode = 0;
-  vi.resetModules();
-  await import('../src/cli.js');
+  main(args, process.env);
   return {
     options: seen.prepared.at(-1),
     out: stderr.join(''),
