@@ -57,9 +57,10 @@ export const MODULES = {
       'test/http-tenants.test.ts',
     ],
   },
+  // The configuration (a pure function), the command that dispatches it, and the modes it starts.
   cli: {
-    mutate: ['src/cli.ts'],
-    testFiles: ['test/cli.test.ts'],
+    mutate: ['src/config.ts', 'src/cli.ts', 'src/modes/**/*.ts'],
+    testFiles: ['test/config.test.ts', 'test/cli.test.ts'],
   },
   // The read-only guard and the untrusted-data fences.
   'sql-guard': {
