@@ -26,3 +26,13 @@ export function stderrLogger(secrets: readonly string[] = []): Logger {
     },
   };
 }
+
+/**
+ * The first line of an error's message, shortened: a log line, not a dump of the offending input
+ * (a bad JSON-RPC line, a PostgreSQL message quoting a value).
+ */
+export function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const line = text.split('\n', 1)[0] ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}

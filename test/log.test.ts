@@ -4,7 +4,7 @@
  * its stack, or in a thrown non-Error value.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { redactor, stderrLogger } from '../src/log.js';
+import { firstLine, redactor, stderrLogger } from '../src/log.js';
 import { TEST_KEY } from './helpers.js';
 
 let written: string[];
@@ -86,5 +86,15 @@ describe('stderrLogger', () => {
     log.error('y', new Error('z'));
     expect(stdout).not.toHaveBeenCalled();
     expect(written).toHaveLength(2);
+  });
+});
+
+describe('firstLine', () => {
+  it('keeps the first line of a message, cut after 300 characters', () => {
+    expect(firstLine(new Error('one\ntwo'))).toBe('one');
+    expect(firstLine('thrown text\nmore')).toBe('thrown text');
+    expect(firstLine(new Error('x'.repeat(300)))).toBe('x'.repeat(300));
+    expect(firstLine(new Error(`${'y'.repeat(301)}\nz`))).toBe(`${'y'.repeat(300)}…`);
+    expect(firstLine(new Error(''))).toBe('');
   });
 });

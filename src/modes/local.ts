@@ -3,8 +3,8 @@
  * only in this mode) on a local PostgreSQL, over stdio.
  */
 import type { LocalConfig } from '../config.js';
-import { type Logger, stderrLogger } from '../log.js';
-import { firstLine, serveOnStdio, stdioLine } from './shared.js';
+import { firstLine, type Logger, stderrLogger } from '../log.js';
+import { serveOnStdio, stdioLine } from './shared.js';
 
 /** The client's base URL in local mode; each request is sent to the local API's real port instead. */
 const LOCAL_PLACEHOLDER = 'http://local.invalid/api/v2';

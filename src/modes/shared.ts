@@ -1,23 +1,15 @@
 /**
- * What the modes share: the first line of an error for a log line, the clean stop on SIGTERM and
- * SIGINT, and a prepared server on stdio behind the line guard (stdio, --local and --database-url all
- * serve there; --http does not).
+ * What the modes share: the clean stop on SIGTERM and SIGINT, and a prepared server on stdio behind
+ * the line guard (stdio, --local and --database-url all serve there; --http does not).
  */
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import { NeonClient, type NeonClientOptions } from '../client/neon-client.js';
 import { RateLimiter } from '../client/rate-limiter.js';
 import type { Serving } from '../config.js';
-import type { Logger } from '../log.js';
+import { firstLine, type Logger } from '../log.js';
 import { prepareServer } from '../server.js';
 import { type LineProblem, lineGuard, MAX_LINE_BYTES, onceWithCount } from '../transport.js';
 import { VERSION } from '../version.js';
-
-/** The first line of an error's message, shortened: a log line, not a dump of the offending input. */
-export function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  const line = text.split('\n', 1)[0] ?? '';
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
-}
 
 /**
  * SIGTERM and SIGINT stop the server cleanly: `stop` runs once (bounded to 5 s), then the process
