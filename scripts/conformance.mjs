@@ -168,7 +168,7 @@ function startHttp({ entry, env, log }) {
   );
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    // The server drains for up to 10 s and gives itself 5 s more (src/cli.ts) before it exits.
+    // The server drains for up to 10 s and gives itself 5 s more (src/modes/http.ts) before it exits.
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     const how = await exited;
     clearTimeout(timer);
