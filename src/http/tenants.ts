@@ -60,7 +60,7 @@ export class Tenants {
       };
     tenant.lastUsed = t;
     this.byId.set(id, tenant);
-    this.evict();
+    this.evict(tenant);
     return tenant;
   }
 
@@ -97,12 +97,15 @@ export class Tenants {
     return this.byId.size;
   }
 
-  /** Over the cap, forgets the least recently used tenants that are idle; busy ones stay. */
-  private evict(): void {
+  /**
+   * Over the cap, forgets the least recently used tenants that are idle; busy ones stay, and so does
+   * `keep`, the one being handed out (not yet counted in flight).
+   */
+  private evict(keep?: TenantState): void {
     if (this.byId.size <= this.max) return;
     for (const [id, tenant] of this.byId) {
       if (this.byId.size <= this.max) return;
-      if (!busy(tenant)) this.byId.delete(id);
+      if (tenant !== keep && !busy(tenant)) this.byId.delete(id);
     }
   }
 
