@@ -159,6 +159,41 @@ export const MODULES = {
     mutate: ['src/neon/docs.ts'],
     testFiles: ['test/neon-docs.test.ts'],
   },
+  // --http: per-caller state (tenants, the cap), narrowing, the body's bounds, whose credentials. In
+  // process against the loopback fake; not http.test.ts nor http-lb.test.ts, which run the built
+  // command (a mutant in src/ would not reach them without a build per mutant).
+  http: {
+    mutate: ['src/http/**/*.ts'],
+    testFiles: ['test/http-tenants.test.ts', 'test/http-limits.test.ts', 'test/http-narrow.test.ts'],
+  },
+  // What the server offers besides tools: resources, prompts, completions (and whose cache they use).
+  'mcp-surface': {
+    mutate: ['src/mcp/surface.ts', 'src/mcp/completions.ts', 'src/mcp/resources.ts', 'src/mcp/prompts.ts'],
+    testFiles: [
+      'test/completions.test.ts',
+      'test/resources.test.ts',
+      'test/prompts.test.ts',
+      'test/http-tenants.test.ts',
+    ],
+  },
+  // Confirmation of destructive tools, toolsets enabled at run time, logging to the client.
+  'mcp-tools': {
+    mutate: ['src/mcp/confirm.ts', 'src/mcp/toolsets.ts', 'src/mcp/logging.ts'],
+    testFiles: ['test/confirm.test.ts', 'test/toolsets.test.ts', 'test/logging.test.ts'],
+  },
+  // Local mode's walls: where its PostgreSQL and its API listen (loopback only), the API's key check,
+  // the superuser's password and role passwords (scram.ts, where present). The line range is the API's
+  // server (serveLocalApi, sameKey) in api.ts; move it with that code when api.ts is split.
+  'local-guard': {
+    mutate: ['src/local/index.ts', 'src/local/scram.ts', 'src/local/api.ts:905-977'],
+    testFiles: [
+      'test/local-bind.test.ts',
+      'test/local-api.test.ts',
+      'test/local.test.ts',
+      'test/local-isolation.test.ts',
+      'test/local-start.test.ts',
+    ],
+  },
 };
 
 /** The modules of docs/TESTING.md, by the parts they are measured in. */
@@ -166,6 +201,7 @@ export const GROUPS = {
   client: ['client-waits', 'client-requests'],
   sql: ['sql-guard', 'sql-session', 'sql-errors', 'sql-protocol', 'sql-catalog'],
   neon: ['neon-connection', 'neon-migrations', 'neon-refs', 'neon-docs'],
+  mcp: ['mcp-surface', 'mcp-tools'],
 };
 
 const name = process.env.STRYKER_MODULE ?? 'log';

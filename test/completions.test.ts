@@ -102,6 +102,21 @@ describe('completion/complete', () => {
     expect(b.completion.values).toEqual([branch.id]);
   });
 
+  it("scoped to a project, a project_id in the completion's context cannot widen the scope", async () => {
+    const mine = api.fake.seedProject('mine');
+    const other = api.fake.seedProject('other');
+    conn = await connect({ projectId: mine.project.id });
+    // A client fills project_id in the context (a prompt's other argument): it names another project,
+    // whose branches, databases and roles the scope must keep out of reach.
+    const context = { arguments: { project_id: other.project.id } };
+    const b = await conn.mcp.complete({ ref: SCHEMA, argument: { name: 'branch_id', value: '' }, context });
+    expect(b.completion.values).toEqual([mine.branch.id]);
+    const d = await conn.mcp.complete({ ref: SCHEMA, argument: { name: 'database', value: '' }, context });
+    expect(d.completion.values.length).toBeGreaterThan(0);
+    const asked = api.requests.map((r) => r.path).filter((p) => p.includes(other.project.id));
+    expect(asked).toEqual([]);
+  });
+
   it('answers no values, not an error, when Neon fails', async () => {
     conn = await connect({ apiKey: null });
     const res = await conn.mcp.complete({ ref: PROJECT, argument: { name: 'project_id', value: '' } });

@@ -2,8 +2,18 @@
  * The client against a real loopback HTTP server that misbehaves (issue 10): answers bounded in bytes,
  * one timeout over headers and body, resets mid-body, redirects. msw cannot stall or reset a body
  * mid-way, and intercepts loopback requests, so this file does not use it.
+ *
+ * And the other way round, `--http` itself against hostile bodies (issue 22): a body's size and JSON
+ * nesting are refused as they arrive, in milliseconds, with a JSON-RPC error, and `/healthz` answers
+ * meanwhile.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -14,6 +24,8 @@ import {
   NeonResponseTooLargeError,
   NeonTimeoutError,
 } from '../src/client/index.js';
+import { DepthScanner } from '../src/http/body.js';
+import { type HttpServer, startHttpServer } from '../src/http/serve.js';
 import { TEST_KEY } from './helpers.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void;
@@ -257,5 +269,200 @@ describe('secrets in error bodies', () => {
       .catch((e) => e)) as NeonApiError;
     expect(err).toBeInstanceOf(NeonApiError);
     for (let n = 6; n <= PASSWORD.length; n++) expect(err.message).not.toContain(PASSWORD.slice(0, n));
+  });
+});
+
+describe('--http refuses hostile bodies before parsing them', () => {
+  let http: HttpServer | undefined;
+  afterEach(async () => {
+    await http?.close(0);
+    http = undefined;
+  });
+
+  async function serveMcp(extra: { maxJsonDepth?: number; maxBodyBytes?: number } = {}) {
+    http = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      server: {},
+      // Nothing here reaches Neon: every request is refused or answered before a tool runs.
+      clientOptions: { baseUrl: 'http://127.0.0.1:9/api/v2' },
+      limits: { perMinute: 700, perSecondPerRoute: 40 },
+      maxBodyBytes: extra.maxBodyBytes ?? 4 * 1024 * 1024,
+      maxJsonDepth: extra.maxJsonDepth,
+      requestTimeoutMs: 30_000,
+      logger: { info: () => undefined, error: () => undefined },
+    });
+    return http;
+  }
+
+  /**
+   * POSTs `body` to /mcp in chunks of `chunk` bytes (chunked encoding unless `announce`); resolves with
+   * the answer as soon as it arrives, even while the body is still being sent.
+   */
+  function post(
+    url: string,
+    body: string,
+    { chunk = 64 * 1024, announce = false }: { chunk?: number; announce?: boolean } = {},
+  ): Promise<{ status: number; json: any; ms: number }> {
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(`${url}/mcp`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${TEST_KEY}`,
+          ...(announce ? { 'content-length': Buffer.byteLength(body) } : {}),
+        },
+      });
+      let answered = false;
+      req.on('response', (res) => {
+        answered = true;
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => {
+          text += d;
+        });
+        // Refusals are JSON; what the SDK answers may be an event stream (its text is kept then).
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            json: /json/.test(res.headers['content-type'] ?? '') ? JSON.parse(text) : text,
+            ms: performance.now() - started,
+          }),
+        );
+      });
+      // Once answered, the server stops listening; the rest of the body may meet a closed socket.
+      req.on('error', (e) => {
+        if (!answered) reject(e);
+      });
+      let at = 0;
+      const pump = () => {
+        while (at < body.length && !answered) {
+          const ok = req.write(body.slice(at, at + chunk));
+          at += chunk;
+          if (!ok) return void req.once('drain', pump);
+        }
+        req.end();
+      };
+      pump();
+    });
+  }
+
+  const ping = (inner: string) => `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":${inner}}}`;
+  const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+
+  it('a 4 MB body nested 2,000,000 levels deep: 400 with a JSON-RPC error in milliseconds', async () => {
+    const server = await serveMcp();
+    const hostile = nested(2_000_000);
+    expect(hostile.length).toBe(4_000_000);
+    for (const announce of [false, true]) {
+      const { status, json, ms } = await post(server.url, hostile, { announce });
+      expect(status).toBe(400);
+      expect(json).toEqual({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32600, message: expect.stringMatching(/nests deeper than 64 levels/) },
+      });
+      // Parsing it took 2.9 s; refused at its 65th byte, it takes the round trip (generous for a busy machine).
+      expect(ms).toBeLessThan(1_000);
+    }
+  });
+
+  it('/healthz answers promptly while hostile bodies are being refused', async () => {
+    const server = await serveMcp();
+    const hostile = nested(2_000_000);
+    const latencies: number[] = [];
+    let sending = true;
+    const health = (async () => {
+      while (sending) {
+        const t = performance.now();
+        const res = await fetch(`${server.url}/healthz`);
+        expect(res.status).toBe(200);
+        await res.text();
+        latencies.push(performance.now() - t);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const refused = await Promise.all([1, 2, 3, 4].map(() => post(server.url, hostile, { announce: true })));
+    sending = false;
+    await health;
+    expect(latencies.length).toBeGreaterThan(0);
+    // Behind a parse, one health check waited seconds.
+    expect(Math.max(...latencies)).toBeLessThan(500);
+    expect(refused.map((r) => r.status)).toEqual([400, 400, 400, 400]);
+  });
+
+  it('nesting up to the limit is parsed and answered; one level more is refused', async () => {
+    const server = await serveMcp({ maxJsonDepth: 8 });
+    // The message's own object and params are two levels: six more make eight.
+    const within = await post(server.url, ping(nested(6)));
+    expect(within.status).toBe(200);
+    expect(JSON.stringify(within.json)).toMatch(/"result/);
+    const over = await post(server.url, ping(nested(7)));
+    expect(over.status).toBe(400);
+    expect(over.json.error.message).toMatch(/nests deeper than 8 levels/);
+  });
+
+  it('brackets inside strings are text, not nesting', async () => {
+    const server = await serveMcp({ maxJsonDepth: 8 });
+    const quoted = JSON.stringify(`[{"\\${nested(100)}`);
+    const res = await post(server.url, ping(quoted));
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(res.json)).toMatch(/"result/);
+  });
+
+  it('a body over the size limit: 413 with a JSON-RPC error, announced or not', async () => {
+    const server = await serveMcp({ maxBodyBytes: 64 * 1024 });
+    const big = ping(JSON.stringify('x'.repeat(100 * 1024)));
+    for (const announce of [false, true]) {
+      const { status, json } = await post(server.url, big, { announce, chunk: 8 * 1024 });
+      expect(status).toBe(413);
+      expect(json).toEqual({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32000, message: expect.stringMatching(/at most 65536 bytes/) },
+      });
+    }
+    // One byte under the limit is read whole.
+    const fits = ping(JSON.stringify('x'.repeat(64 * 1024 - ping('""').length)));
+    expect(Buffer.byteLength(fits)).toBe(64 * 1024);
+    expect((await post(server.url, fits)).status).toBe(200);
+  });
+
+  it('a body that is not JSON: 400 with a JSON-RPC parse error', async () => {
+    const server = await serveMcp();
+    const { status, json } = await post(server.url, '{"jsonrpc":"2.0",');
+    expect(status).toBe(400);
+    expect(json).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32700, message: expect.any(String) } });
+  });
+});
+
+describe('DepthScanner', () => {
+  const depthOf = (text: string, max = 1_000) => {
+    const scanner = new DepthScanner(max);
+    return scanner.push(Buffer.from(text));
+  };
+
+  it('counts brackets and braces outside strings, across chunks', () => {
+    expect(depthOf('[[{}]]', 3)).toBe(true);
+    expect(depthOf('[[{[]}]]', 3)).toBe(false);
+    expect(depthOf('[][][][][]', 1)).toBe(true);
+    expect(depthOf('{"a":{"b":1}}', 1)).toBe(false);
+    const scanner = new DepthScanner(2);
+    expect(scanner.push(Buffer.from('[['))).toBe(true);
+    expect(scanner.push(Buffer.from(']]['))).toBe(true);
+    expect(scanner.push(Buffer.from('[['))).toBe(false);
+  });
+
+  it('skips strings, escaped quotes and escaped backslashes included', () => {
+    expect(depthOf('["[[[[", "{{{{"]', 1)).toBe(true);
+    expect(depthOf(String.raw`["\\"[[`, 1)).toBe(false);
+    expect(depthOf(String.raw`["\\"]`, 1)).toBe(true);
+    expect(depthOf(String.raw`["\"[[[["]`, 1)).toBe(true);
+    // A string split across chunks stays a string.
+    const scanner = new DepthScanner(1);
+    expect(scanner.push(Buffer.from('["a\\'))).toBe(true);
+    expect(scanner.push(Buffer.from('"[[[["]'))).toBe(true);
   });
 });

@@ -5,7 +5,9 @@
  */
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RateLimiter } from '../src/client/rate-limiter.js';
 import { type HttpServer, startHttpServer } from '../src/http/serve.js';
+import { TENANT_IDLE_MS, Tenants } from '../src/http/tenants.js';
 import { connections } from '../src/sql/connections.js';
 import { TEST_KEY, text } from './helpers.js';
 import { httpClient } from './http-run.js';
@@ -60,8 +62,9 @@ afterEach(async () => {
   }
 });
 
-async function serve(limits = { perMinute: 700, perSecondPerRoute: 40 }) {
+async function serve(limits = { perMinute: 700, perSecondPerRoute: 40 }, maxCallers?: number) {
   http = await startHttpServer({
+    maxCallers,
     host: '127.0.0.1',
     port: 0,
     server: {},
@@ -154,5 +157,151 @@ describe('two keys on one --http server', () => {
     await server.close(0);
     http = undefined;
     await waiting;
+  });
+});
+
+describe('every cache of a caller hangs off its own tenant', () => {
+  it('two keys on the same project ids: limiter, connection details, pools and completions apart', async () => {
+    const { project } = mock.api.fake.seedProject('same-ids');
+    const server = await serve();
+    const a = await as(KEY_A, server);
+    const b = await as(KEY_B, server);
+    const ref = {
+      type: 'ref/resource' as const,
+      uri: 'neon://projects/{project_id}/branches/{branch_id}/schema{?database}',
+    };
+    const use = async (c: Client) => {
+      const r = await c.callTool({ name: 'run_sql', arguments: { project_id: project.id, sql: 'SELECT 1' } });
+      expect(r.isError, text(r)).toBeFalsy();
+      const done = await c.complete({
+        ref,
+        argument: { name: 'branch_id', value: '' },
+        context: { arguments: { project_id: project.id } },
+      });
+      expect(done.completion.values).toHaveLength(1);
+    };
+    await use(a);
+    await use(b);
+    const ta = server.tenants.peek(KEY_A);
+    const tb = server.tenants.peek(KEY_B);
+    expect(ta && tb).toBeTruthy();
+    if (!ta || !tb) return;
+    expect(ta.id).not.toBe(tb.id);
+    expect(ta.limiter).not.toBe(tb.limiter);
+    // Connection details: one entry each, for the same target, neither the other's.
+    expect(ta.caches.connections.size).toBe(1);
+    expect(tb.caches.connections.size).toBe(1);
+    expect([...ta.caches.connections.keys()]).toEqual([...tb.caches.connections.keys()]);
+    const [entryA] = ta.caches.connections.values();
+    const [entryB] = tb.caches.connections.values();
+    expect(entryA).not.toBe(entryB);
+    // SQL pools: one per caller for the same URI (tagged with the tenant's id).
+    expect(connections.size).toBe(2);
+    // Each key asked Neon with its own key, once per cache: one connection lookup (with the default
+    // branch it found) and one branch list for the completion.
+    for (const key of [KEY_A, KEY_B]) {
+      expect(seenWith(key, /connection_uri/)).toHaveLength(1);
+      expect(seenWith(key, /\/branches$/)).toHaveLength(2);
+    }
+    // The caches used are the tenant's own: emptying A's makes A (and only A) ask Neon again.
+    ta.caches.connections.clear();
+    await use(a);
+    await use(b);
+    expect(seenWith(KEY_A, /connection_uri/)).toHaveLength(2);
+    expect(seenWith(KEY_B, /connection_uri/)).toHaveLength(1);
+    // A's connection lookup found the default branch anew; its completion list is still cached.
+    expect(seenWith(KEY_A, /\/branches$/)).toHaveLength(3);
+    expect(seenWith(KEY_B, /\/branches$/)).toHaveLength(2);
+  });
+
+  it('a caller forgotten under the cap loses its caches; one in flight is kept until it is answered', async () => {
+    const { project } = mock.api.fake.seedProject('capped');
+    const server = await serve(undefined, 2);
+    const KEY_C = 'napi_third_tenant_key_5555555555';
+    const KEY_D = 'napi_fourth_tenant_key_666666666';
+    // A's Neon requests take a while: its call is in flight while three other keys come and go.
+    mock.api.fault = (r) =>
+      r.headers.get('authorization') === `Bearer ${KEY_A}` ? { delayMs: 1_500 } : undefined;
+    const a = await as(KEY_A, server);
+    const slow = a.callTool({ name: 'list_projects', arguments: {} });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(server.tenants.peek(KEY_A)?.inFlight).toBe(1);
+    for (const key of [KEY_B, KEY_C, KEY_D]) {
+      const c = await as(key, server);
+      const r = await c.callTool({ name: 'get_project', arguments: { project_id: project.id } });
+      expect(r.isError, text(r)).toBeFalsy();
+    }
+    // Busy, A stayed; the idle ones beyond the cap went, least recently used first.
+    expect(server.tenants.peek(KEY_A)).toBeDefined();
+    expect(server.tenants.peek(KEY_B)).toBeUndefined();
+    expect(server.tenants.size).toBeLessThanOrEqual(3);
+    const r = await slow;
+    expect(r.isError, text(r)).toBeFalsy();
+    mock.api.fault = undefined;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.tenants.peek(KEY_A)?.inFlight).toBe(0);
+    expect(server.tenants.peek(KEY_C)).toBeUndefined();
+    expect(server.tenants.size).toBe(2);
+    // Answered, A is idle and the least recently used: the next new key replaces it.
+    const e = await as('napi_fifth_tenant_key_7777777777', server);
+    expect((await e.callTool({ name: 'list_projects', arguments: {} })).isError).toBeFalsy();
+    expect(server.tenants.peek(KEY_A)).toBeUndefined();
+    expect(server.tenants.peek(KEY_D)).toBeDefined();
+    expect(server.tenants.size).toBe(2);
+  });
+});
+
+describe('Tenants', () => {
+  const limits = { perMinute: 700, perSecondPerRoute: 40 };
+
+  it('keeps at most `max` keys, forgetting the least recently used', () => {
+    const tenants = new Tenants(limits, Date.now, 2);
+    const a = tenants.get('key-aaaaaaaa');
+    tenants.get('key-bbbbbbbb');
+    // A is used again: B is now the least recent.
+    expect(tenants.get('key-aaaaaaaa')).toBe(a);
+    tenants.get('key-cccccccc');
+    expect(tenants.size).toBe(2);
+    expect(tenants.peek('key-bbbbbbbb')).toBeUndefined();
+    expect(tenants.peek('key-aaaaaaaa')).toBe(a);
+    expect(tenants.peek('key-cccccccc')).toBeDefined();
+    // Forgotten, B comes back with fresh state.
+    const b2 = tenants.get('key-bbbbbbbb');
+    expect(b2.caches.connections.size).toBe(0);
+    expect(tenants.peek('key-aaaaaaaa')).toBeUndefined();
+  });
+
+  it('never forgets a tenant with a request in flight or a call waiting in its limiter', () => {
+    const tenants = new Tenants(limits, Date.now, 1);
+    const held = tenants.acquire('key-aaaaaaaa');
+    tenants.get('key-bbbbbbbb');
+    tenants.get('key-cccccccc');
+    expect(tenants.peek('key-aaaaaaaa')).toBe(held.tenant);
+    expect(tenants.size).toBe(2);
+    held.release();
+    // Released twice counts once.
+    held.release();
+    expect(held.tenant.inFlight).toBe(0);
+    expect(tenants.peek('key-aaaaaaaa')).toBeUndefined();
+    expect(tenants.size).toBe(1);
+    const waiting = tenants.get('key-dddddddd');
+    Object.defineProperty(waiting.limiter, 'waiting', { get: () => 1 });
+    tenants.get('key-eeeeeeee');
+    expect(tenants.peek('key-dddddddd')).toBe(waiting);
+  });
+
+  it('forgets idle tenants after TENANT_IDLE_MS, not busy ones', () => {
+    let now = 1_000_000;
+    const tenants = new Tenants(limits, () => now);
+    const idle = tenants.get('key-aaaaaaaa');
+    const busy = tenants.acquire('key-bbbbbbbb');
+    now += TENANT_IDLE_MS;
+    tenants.get('key-cccccccc');
+    expect(tenants.peek('key-aaaaaaaa')).toBe(idle);
+    now += 60_001;
+    tenants.get('key-cccccccc');
+    expect(tenants.peek('key-aaaaaaaa')).toBeUndefined();
+    expect(tenants.peek('key-bbbbbbbb')).toBe(busy.tenant);
+    expect(busy.tenant.limiter).toBeInstanceOf(RateLimiter);
   });
 });

@@ -4,8 +4,11 @@
  * server's flags: read-only stays on, a scope to one project or organization cannot be changed, and
  * under --toolsets only a subset of them can be picked.
  */
+import type { ServerOptions } from '../server.js';
 import { validateSelection } from '../tools/registry.js';
-import type { HttpOptions } from './serve.js';
+
+/** The server's flags (selection and settings) as --http serves them, before or after narrowing. */
+export type ServerFlags = Omit<ServerOptions, 'client' | 'logger' | 'secrets'>;
 
 export class NarrowingError extends Error {
   constructor(
@@ -19,10 +22,7 @@ export class NarrowingError extends Error {
 const KNOWN = ['readonly', 'project_id', 'org_id', 'toolsets'];
 
 /** The server's options as narrowed by the query, and a key naming that configuration. */
-export function narrowing(
-  base: HttpOptions['server'],
-  query: URLSearchParams,
-): { server: HttpOptions['server']; key: string } {
+export function narrowing(base: ServerFlags, query: URLSearchParams): { server: ServerFlags; key: string } {
   // An unknown parameter is refused rather than ignored: a typo (read_only) must not leave a caller
   // believing it is narrowed when it is not.
   for (const name of new Set(query.keys())) {
@@ -65,6 +65,8 @@ export function narrowing(
     toolsets = list;
   }
   const server = { ...base, readOnly, projectId, orgId, toolsets };
+  // The key names the prepared configuration a caller is served from (serve.ts): every field narrowed
+  // is in it, or a caller would be served another's (a read-only caller with write tools).
   return { server, key: JSON.stringify([readOnly, projectId ?? null, orgId ?? null, toolsets ?? null]) };
 }
 

@@ -11,7 +11,9 @@
  * - whose key: each request's `Authorization: Bearer <Neon API key>` (nothing stored), or, for a
  *   server started with its own key, an access token of the server's (auth.ts);
  * - narrowing per connection from the URL's query (narrow.ts), never widening the server's flags;
- * - per-key state: each key (by its hash) has its own rate limiter, caches and SQL pools (tenants.ts);
+ * - per-key state: each key (by its hash) has one tenant object holding its rate limiter, caches and
+ *   SQL pools' tag (tenants.ts), at most `maxCallers` of them remembered;
+ * - the body's size and JSON nesting checked as it arrives, before any parse (body.ts);
  * - a per-request timeout, `GET /healthz`, and a bounded drain on SIGTERM.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -29,17 +31,18 @@ import {
 import { NeonClient, type NeonClientOptions } from '../client/neon-client.js';
 import type { RateLimits } from '../client/rate-limiter.js';
 import type { Logger } from '../log.js';
-import { prepareServer, type ServerOptions } from '../server.js';
+import { prepareServer } from '../server.js';
 import { VERSION } from '../version.js';
 import { type Authenticator, authenticator } from './auth.js';
-import { NarrowingError, narrowing } from './narrow.js';
-import { Tenants } from './tenants.js';
+import { MAX_JSON_DEPTH, readBody } from './body.js';
+import { NarrowingError, narrowing, type ServerFlags } from './narrow.js';
+import { MAX_TENANTS, type TenantState, Tenants } from './tenants.js';
 
 export interface HttpOptions {
   host: string;
   port: number;
   /** The server's flags (selection and settings); `client` is the server's own, used with `apiKey`. */
-  server: Omit<ServerOptions, 'client' | 'logger' | 'secrets'>;
+  server: ServerFlags;
   /** The server's own Neon key (single-tenant); without one each request brings its own. */
   apiKey?: string;
   /** Required from clients of a single-tenant server (optional on a loopback bind only). */
@@ -54,6 +57,10 @@ export interface HttpOptions {
   allowedHosts?: string[];
   /** Longest request body read, in bytes. */
   maxBodyBytes: number;
+  /** Deepest JSON nesting of a request body (default {@link MAX_JSON_DEPTH}); deeper is refused unparsed. */
+  maxJsonDepth?: number;
+  /** Callers (API keys) remembered at most (default {@link MAX_TENANTS}); least recently used go first. */
+  maxCallers?: number;
   /** A request still unanswered after this long is cancelled. */
   requestTimeoutMs: number;
   logger: Logger;
@@ -86,7 +93,8 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
         'anyone who can reach it would otherwise use that key.',
     );
   }
-  const tenants = new Tenants(opts.limits);
+  const tenants = new Tenants(opts.limits, Date.now, opts.maxCallers ?? MAX_TENANTS);
+  const maxDepth = opts.maxJsonDepth ?? MAX_JSON_DEPTH;
   // Single-tenant: one client, as on stdio. Multi-tenant: a client per request, built in the factory.
   const ownClient = opts.apiKey
     ? new NeonClient({ ...opts.clientOptions, apiKey: opts.apiKey, limiter: tenants.ownLimiter() })
@@ -95,7 +103,7 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
   const auth: Authenticator = authenticator({ apiKey: opts.apiKey, token: opts.token });
   // One prepared configuration per narrowing (a handful in practice): schemas are not rebuilt per request.
   const prepared = new Map<string, ReturnType<typeof prepareServer>>();
-  const preparedFor = (server: HttpOptions['server'], key: string) => {
+  const preparedFor = (server: ServerFlags, key: string) => {
     let p = prepared.get(key);
     if (!p) {
       if (prepared.size >= 64) prepared.delete(prepared.keys().next().value as string);
@@ -116,11 +124,10 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
     const who = ctx.authInfo?.extra as Caller | undefined;
     if (!who) throw new Error('neon-mcp: a request reached the MCP handler without its caller.');
     const p = preparedFor(who.server, who.narrowKey);
-    if (ownClient || !ctx.authInfo?.token) return p.create();
-    const key = ctx.authInfo.token;
-    const tenant = tenants.get(key);
-    const client = new NeonClient({ ...opts.clientOptions, apiKey: key, limiter: tenant.limiter, tenant });
-    return p.createFor({ client, secrets: [key] });
+    // Everything of the caller's own comes down through its client: the key, the tenant's limiter,
+    // and (on the tenant) its caches and pool tag.
+    if (!who.client || !ctx.authInfo?.token) return p.create();
+    return p.createFor({ client: who.client, secrets: [ctx.authInfo.token] });
   };
   const mcp = createMcpHandler(factory, {
     maxRequestBodySize: opts.maxBodyBytes,
@@ -133,7 +140,11 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
   const allowedOrigins = [...(loopback ? localhostAllowedOrigins() : []), ...(opts.allowedOrigins ?? [])];
   let draining = false;
 
-  const handle = async (request: Request): Promise<Response> => {
+  const handle = async (
+    request: Request,
+    parsedBody: unknown,
+    onDone: (release: () => void) => void,
+  ): Promise<Response> => {
     const url = new URL(request.url);
     if (url.pathname === '/healthz') {
       if (request.method !== 'GET' && request.method !== 'HEAD') return plain(405, 'Method not allowed.');
@@ -160,29 +171,78 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
       throw error;
     }
     const caller: Caller = { server: narrowed.server, narrowKey: narrowed.key };
+    if (!ownClient && authed.token) {
+      // The caller's context, made once per key: held for this request, so the cap on remembered
+      // callers never forgets it mid-call.
+      const { tenant, release } = tenants.acquire(authed.token);
+      onDone(release);
+      caller.tenant = tenant;
+      caller.client = new NeonClient({
+        ...opts.clientOptions,
+        apiKey: authed.token,
+        limiter: tenant.limiter,
+        tenant,
+      });
+    }
     const authInfo: AuthInfo = { ...authed, extra: caller as unknown as Record<string, unknown> };
     // The request's own signal aborts when the client goes away; the timeout is added to it. Either
     // cancels the call (its Neon requests and SQL statements) through the SDK's request signal.
     const signal = AbortSignal.any([request.signal, AbortSignal.timeout(opts.requestTimeoutMs)]);
-    return mcp.fetch(new Request(request, { signal }), { authInfo });
+    return mcp.fetch(new Request(request, { signal }), {
+      authInfo,
+      ...(parsedBody === undefined ? {} : { parsedBody }),
+    });
   };
 
   let inFlight = 0;
-  const nodeHandler = toNodeHandler(
-    { fetch: handle },
-    {
-      maxRequestBodySize: opts.maxBodyBytes,
-      onerror: (error) => opts.logger.error('http: request failed', firstLine(error)),
-    },
-  );
+  const adapterOptions = {
+    maxRequestBodySize: opts.maxBodyBytes,
+    onerror: (error: Error) => opts.logger.error('http: request failed', firstLine(error)),
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
+    const releases: Array<() => void> = [];
     res.on('close', () => {
       inFlight--;
+      for (const release of releases.splice(0)) release();
       if (draining && inFlight === 0) idle?.();
     });
-    void nodeHandler(req, res);
+    const nodeHandler = toNodeHandler(
+      { fetch: (request, extra) => handle(request, extra?.parsedBody, (r) => releases.push(r)) },
+      adapterOptions,
+    );
+    void serveOne(req, res, nodeHandler);
   });
+
+  /**
+   * A body for /mcp is read here, its size and nesting checked chunk by chunk, and parsed only once
+   * both hold (parsing then costs milliseconds); everything else (GET /healthz, the SSE stream) goes
+   * straight to the handler and never waits behind a parse.
+   */
+  const serveOne = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    nodeHandler: ReturnType<typeof toNodeHandler>,
+  ) => {
+    if (req.method !== 'POST' || !/^\/mcp(\?|$)/.test(req.url ?? '')) return nodeHandler(req, res);
+    let read: Awaited<ReturnType<typeof readBody>>;
+    try {
+      read = await readBody(req, { maxBytes: opts.maxBodyBytes, maxDepth });
+    } catch {
+      // The client went away mid-body: nobody to answer.
+      res.destroy();
+      return;
+    }
+    if ('refused' in read) return rpcError(res, read.refused.status, read.refused.code, read.refused.message);
+    if (read.body.byteLength === 0) return nodeHandler(req, res, undefined);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(read.body.toString('utf8'));
+    } catch {
+      return rpcError(res, 400, -32700, 'Parse error: the request body is not JSON.');
+    }
+    return nodeHandler(req, res, parsed);
+  };
   // A request that trickles in is given up on: headers and body must arrive within a minute (the
   // SDK reads the body whole before anything else). The answer then has --http-timeout.
   server.requestTimeout = Math.min(60_000, opts.requestTimeoutMs);
@@ -225,10 +285,27 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
   };
 }
 
-/** What the factory needs to know of a request's caller (carried in the SDK's pass-through authInfo). */
+/**
+ * One request's caller, as the factory needs it (carried in the SDK's pass-through authInfo): the
+ * configuration as narrowed by its URL and, when it brings its own key, its tenant (limiter, caches,
+ * pool tag) and a client made for that key and tenant.
+ */
 interface Caller {
-  server: HttpOptions['server'];
+  server: ServerFlags;
   narrowKey: string;
+  tenant?: TenantState;
+  client?: NeonClient;
+}
+
+/** A JSON-RPC error answered before the SDK sees the request; the connection is not reused. */
+function rpcError(res: ServerResponse, status: number, code: number, message: string): void {
+  const body = JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  res.end(body);
 }
 
 function plain(status: number, message: string): Response {

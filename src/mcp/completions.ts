@@ -6,22 +6,16 @@
  * at most 100 values, the protocol's limit for one answer.
  */
 import type { NeonClient } from '../client/neon-client.js';
-import type { Settings } from '../neon/context.js';
+import type { ListCache, Named, Settings } from '../neon/context.js';
 
 const TTL_MS = 30_000;
 const MAX = 100;
 /** More projects or branches than this are not worth walking for a completion. */
 const MAX_ITEMS = 1_000;
 
-interface Named {
-  id: string;
-  name: string;
-  default?: boolean;
-}
-
 export type CompletionContext = { arguments?: Record<string, string> } | undefined;
 
-export type CompletionCache = Map<string, { at: number; value: Promise<Named[]> }>;
+export type CompletionCache = ListCache;
 
 export class Completer {
   constructor(

@@ -5,11 +5,11 @@
  * --database-url, one PostgreSQL server given by URL: the resolver in the context chooses.
  */
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
-import type { NeonClient, Tenant } from '../client/neon-client.js';
+import type { NeonClient } from '../client/neon-client.js';
 import { parseUri } from '../sql/connections.js';
 import { SqlConnectError } from '../sql/errors.js';
 import { type Session, type SessionTarget, withSession } from '../sql/session.js';
-import type { NeonContext } from './context.js';
+import { cachesOf, type NeonContext } from './context.js';
 
 /** The Neon operations behind finding a connection. */
 export const CONNECT_OPERATIONS = ['listProjectBranches', 'listProjectBranchDatabases', 'getConnectionURI'];
@@ -108,11 +108,13 @@ async function resolveWithOwner(
 
 /** How long resolved connection details are reused (a failed connect always fetches them anew). */
 const RESOLVE_TTL_MS = 60_000;
-// Per tenant (whose key), not per client object: under --http each request has its own client.
-const resolved = new WeakMap<
-  Tenant,
-  Map<string, { conn: ResolvedConnection; owner?: boolean; expires: number }>
->();
+/** A cached resolution. The cache is the caller's own (context.ts cachesOf): under --http each
+ * request has its own client, but the same key's clients share one tenant and so one cache. */
+export interface ResolvedEntry {
+  conn: ResolvedConnection;
+  owner?: boolean;
+  expires: number;
+}
 
 export interface Db extends ResolvedConnection {
   /** Came from the cache rather than from Neon just now. */
@@ -169,11 +171,7 @@ export async function resolveDb(
   signal: AbortSignal,
   fresh = false,
 ): Promise<Db> {
-  let cache = resolved.get(client.tenant);
-  if (!cache) {
-    cache = new Map();
-    resolved.set(client.tenant, cache);
-  }
+  const cache = cachesOf(client).connections;
   const key = JSON.stringify([target.project_id, target.branch_id, target.database, target.role]);
   const hit = cache.get(key);
   if (!fresh && hit && hit.expires > Date.now()) return { ...hit.conn, owner: hit.owner, cached: true };
@@ -184,8 +182,7 @@ export async function resolveDb(
 
 /** Forgets cached connection details of a branch (after it was deleted). */
 export function forgetBranch(client: NeonClient, branchId: string): void {
-  const cache = resolved.get(client.tenant);
-  if (!cache) return;
+  const cache = cachesOf(client).connections;
   for (const [key, value] of cache) if (value.conn.branch_id === branchId) cache.delete(key);
 }
 

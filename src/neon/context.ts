@@ -3,8 +3,8 @@
  * progress reporting and operation waits, and the server's settings. The tool layer's context is this
  * one; nothing here knows MCP.
  */
-import type { NeonClient } from '../client/neon-client.js';
-import type { ConnectionResolver } from './connection.js';
+import type { NeonClient, Tenant } from '../client/neon-client.js';
+import type { ConnectionResolver, ResolvedEntry } from './connection.js';
 import type { Operation } from './operations.js';
 import type { Backoff } from './poll.js';
 
@@ -43,4 +43,42 @@ export interface NeonContext {
    * --database-url; absent (a handler called outside a server) means Neon's API.
    */
   connections?: ConnectionResolver;
+}
+
+/** A list offered as completions (mcp/completions.ts): an ID, a name, whether it is the default. */
+export interface Named {
+  id: string;
+  name: string;
+  default?: boolean;
+}
+
+/** Lists loaded for completions, by what was listed, with when they were loaded. */
+export type ListCache = Map<string, { at: number; value: Promise<Named[]> }>;
+
+/**
+ * What one caller (one API key) keeps between calls. It hangs off the caller's tenant object (the
+ * client's `tenant`), never in a module-level table keyed by caller: under --http the tenant is made
+ * per key with these (http/tenants.ts), so two keys cannot meet in a cache by construction, and
+ * forgetting the tenant forgets its caches.
+ */
+export interface CallerCaches {
+  /** Connection details resolved through Neon (connection.ts), by target. */
+  readonly connections: Map<string, ResolvedEntry>;
+  /** Completion lists, per configuration served (its settings object). */
+  readonly completions: WeakMap<Settings, ListCache>;
+}
+
+export function newCallerCaches(): CallerCaches {
+  return { connections: new Map(), completions: new WeakMap() };
+}
+
+/**
+ * The caches of a client's caller. A tenant made without them (a client's default tenant: stdio, or
+ * --http with the server's own key) gets them on first use, on that same object.
+ */
+export function cachesOf(client: Pick<NeonClient, 'tenant'>): CallerCaches {
+  const tenant = client.tenant as Tenant & { caches?: CallerCaches };
+  if (!tenant.caches)
+    Object.defineProperty(tenant, 'caches', { value: newCallerCaches(), enumerable: false });
+  return tenant.caches as CallerCaches;
 }
