@@ -33,3 +33,12 @@ export async function confirmed<T = any>(
 ): Promise<T> {
   return conn.ok<T>(name, { ...args, confirm: await confirmToken(conn, name, args) });
 }
+
+/** `args` with the `confirm` token of their own refusal (the call without it is made, and refused, first). */
+export async function withToken(
+  conn: Caller,
+  name: string,
+  args: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  return { ...args, confirm: await confirmToken(conn, name, args) };
+}
