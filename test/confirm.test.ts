@@ -4,11 +4,16 @@
  * otherwise only through the one-time token of the call's own refusal. Nothing is changed until
  * confirmed.
  */
-import type { Client } from '@modelcontextprotocol/client';
+import { Client } from '@modelcontextprotocol/client';
+import { InMemoryTransport } from '@modelcontextprotocol/server';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { afterEach, describe, expect, it } from 'vitest';
+import { NeonClient } from '../src/client/neon-client.js';
 import { type ConfirmCall, confirmKey, issueToken, spendToken, TOKEN_TTL_MS } from '../src/mcp/confirm.js';
+import { prepareServer } from '../src/server.js';
 import { confirmed, confirmToken, tokenFrom } from './confirm-token.js';
 import { connect, TEST_KEY, text, useMockApi } from './helpers.js';
+import { BASE } from './mock/neon-fake.js';
 
 const api = useMockApi();
 let conn: Awaited<ReturnType<typeof connect>> | undefined;
@@ -191,6 +196,58 @@ describe('without elicitation: a one-time token', () => {
     conn = await connect({ toolsets: ['all'] });
     await conn.ok('delete_project', { project_id: p.id, confirm: token });
     expect(api.fake.projects.has(p.id)).toBe(false);
+  });
+
+  it('--http: each caller key gets its own tokens, and every instance serving that key accepts them', async () => {
+    const p = api.fake.seedProject('tenant').project;
+    const KEY_A = 'napi_caller_a_0123456789abcdef';
+    const KEY_B = 'napi_caller_b_0123456789abcdef';
+    // Two instances as --http builds them (prepared separately, each call served for its caller).
+    const instance = async (key: string) => {
+      const prepared = prepareServer({
+        client: new NeonClient({ apiKey: TEST_KEY, baseUrl: BASE }),
+        toolsets: ['all'],
+      });
+      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+      const handle = serveStdio(
+        () => prepared.createFor({ client: new NeonClient({ apiKey: key, baseUrl: BASE }), secrets: [key] }),
+        { transport: serverSide },
+      );
+      const mcp = new Client({ name: 't', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+      await mcp.connect(clientSide);
+      const call = async (name: string, args: Record<string, unknown>) =>
+        mcp.callTool({ name, arguments: args });
+      return {
+        fails: async (name: string, args: Record<string, unknown> = {}) => {
+          const res = await call(name, args);
+          expect(res.isError, text(res)).toBe(true);
+          return text(res);
+        },
+        ok: async (name: string, args: Record<string, unknown> = {}) => {
+          const res = await call(name, args);
+          expect(res.isError, text(res)).toBeFalsy();
+          return res.structuredContent as any;
+        },
+        close: async () => {
+          await mcp.close();
+          await handle.close();
+        },
+      };
+    };
+    const one = await instance(KEY_A);
+    const two = await instance(KEY_A);
+    const other = await instance(KEY_B);
+    try {
+      const token = await confirmToken(one, 'delete_project', { project_id: p.id });
+      expect(token).not.toContain(KEY_A);
+      // Caller B's instance refuses A's token; A's other instance takes it.
+      expect(await other.fails('delete_project', { project_id: p.id, confirm: token })).toMatch(/not issued/);
+      expect(api.fake.projects.has(p.id)).toBe(true);
+      await two.ok('delete_project', { project_id: p.id, confirm: token });
+      expect(api.fake.projects.has(p.id)).toBe(false);
+    } finally {
+      await Promise.all([one.close(), two.close(), other.close()]);
+    }
   });
 
   it('the refusal and its token show no secret', async () => {
