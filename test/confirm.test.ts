@@ -213,7 +213,10 @@ describe('without elicitation: a one-time token', () => {
         () => prepared.createFor({ client: new NeonClient({ apiKey: key, baseUrl: BASE }), secrets: [key] }),
         { transport: serverSide },
       );
-      const mcp = new Client({ name: 't', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+      const mcp = new Client(
+        { name: 't', version: '1' },
+        { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+      );
       await mcp.connect(clientSide);
       const call = async (name: string, args: Record<string, unknown>) =>
         mcp.callTool({ name, arguments: args });

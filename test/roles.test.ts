@@ -408,6 +408,17 @@ describe('get_connection_string in read-only mode', () => {
       write: 'REFRESH MATERIALIZED VIEW mv_{r}',
       why: /may change (public\.)?mv_/,
     },
+    {
+      name: 'UPDATE on a large object',
+      grant: 'SELECT lo_create(424242); GRANT SELECT, UPDATE ON LARGE OBJECT 424242 TO {r}',
+      write: `SELECT lo_put(424242, 0, 'x')`,
+      why: /may change large object 424242/,
+    },
+    {
+      name: 'pg_signal_backend',
+      grant: 'GRANT pg_signal_backend TO {r}',
+      why: /member of pg_signal_backend/,
+    },
     { name: 'superuser', grant: 'ALTER ROLE {r} SUPERUSER', why: /superuser/ },
     { name: 'BYPASSRLS', grant: 'ALTER ROLE {r} BYPASSRLS', why: /bypass row security/ },
     { name: 'CREATEROLE', grant: 'ALTER ROLE {r} CREATEROLE', why: /may create roles/ },
