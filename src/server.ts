@@ -16,7 +16,7 @@ import {
 import { clientEvents } from './client/events.js';
 import { acceptedWrites, type NeonClient } from './client/neon-client.js';
 import { type Logger, redactor } from './log.js';
-import { confirmer, InputNeeded } from './mcp/confirm.js';
+import { confirmer, confirmKey, InputNeeded } from './mcp/confirm.js';
 import { eventSink } from './mcp/logging.js';
 import { registerSurface } from './mcp/surface.js';
 import { runtimeToolsets } from './mcp/toolsets.js';
@@ -147,6 +147,9 @@ export function prepareServer(options: ServerOptions) {
     const redact = extra ? redactor(extra, { uriPasswords: false }) : baseRedact;
     const redactError = extra ? redactor(extra) : baseRedactError;
     const logger = extra && options.logger ? redactingLogger(options.logger, redactError) : options.logger;
+    // Tokens of confirmation are keyed by the caller's secrets (under --http, its key), which every
+    // instance serving it sees: a token one instance gives, another accepts.
+    const tokenKey = confirmKey(extra ?? secrets);
     const server = new McpServer(
       { name: 'neon-mcp', version: VERSION },
       {
@@ -198,7 +201,12 @@ export function prepareServer(options: ServerOptions) {
             ...(connections ? { connections } : {}),
             progress,
             toolsets: runtime,
-            confirm: confirmer(server, mcp),
+            // A confirmation token is bound to the call as sent, with the scope's arguments.
+            confirm: confirmer(server, mcp, {
+              tool: tool.def.name,
+              args: { ...tool.injected, ...args },
+              key: tokenKey,
+            }),
             wait: (operations) =>
               waitForOperations(client, operations, {
                 ...settings.backoff,

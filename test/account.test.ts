@@ -1,5 +1,6 @@
 import { HttpResponse, http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
+import { withToken } from './confirm-token.js';
 import { BASE, connect, TEST_KEY, useMockApi } from './helpers.js';
 import { accountStore, seedOrg } from './mock/stores.js';
 
@@ -36,7 +37,7 @@ describe('list_projects: shared and deleted projects', () => {
   it('deletes, lists as deleted, and recovers a project with its branches', async () => {
     const { project, branch } = api.fake.seedProject('gone');
     conn = await connect({ toolsets: ['projects'] });
-    await conn.ok('delete_project', { project_id: project.id, confirm: 'gone' });
+    await conn.ok('delete_project', await withToken(conn, 'delete_project', { project_id: project.id }));
     const own = await conn.ok('list_projects', {});
     expect(own.projects.map((p: any) => p.id)).not.toContain(project.id);
     const deleted = await conn.ok('list_projects', { show: 'deleted' });

@@ -1,5 +1,6 @@
 import { http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
+import { withToken } from './confirm-token.js';
 import { BASE, connect, text, useMockApi } from './helpers.js';
 import { neonError } from './mock/neon-fake.js';
 
@@ -364,11 +365,13 @@ describe('delete_branch', () => {
   it("turns Neon's 422 for the default branch into a clear error", async () => {
     const { project, branch } = api.fake.seedProject();
     conn = await connect();
-    const err = await conn.fails('delete_branch', {
-      project_id: project.id,
-      branch_id: branch.id,
-      confirm: 'main',
-    });
+    const err = await conn.fails(
+      'delete_branch',
+      await withToken(conn, 'delete_branch', {
+        project_id: project.id,
+        branch_id: branch.id,
+      }),
+    );
     expect(err).toMatch(/HTTP 422: cannot delete the default branch/);
     expect(err).toMatch(/fix them as the message says/);
     expect(api.fake.branches.has(branch.id)).toBe(true);
@@ -380,11 +383,13 @@ describe('reset_branch_from_parent and restore_branch', () => {
     const { project, branch: main } = api.fake.seedProject();
     const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
     conn = await connect();
-    const out = await conn.ok('reset_branch_from_parent', {
-      project_id: project.id,
-      branch_id: dev.id,
-      confirm: 'dev',
-    });
+    const out = await conn.ok(
+      'reset_branch_from_parent',
+      await withToken(conn, 'reset_branch_from_parent', {
+        project_id: project.id,
+        branch_id: dev.id,
+      }),
+    );
     expect(out.branch).toMatchObject({ id: dev.id, last_reset_at: expect.any(String) });
     const post = (await requests()).find((r) => r.method === 'POST');
     expect(post?.path).toBe(`/projects/${project.id}/branches/${dev.id}/restore`);
@@ -396,12 +401,14 @@ describe('reset_branch_from_parent and restore_branch', () => {
     const { project, branch: main } = api.fake.seedProject();
     const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
     conn = await connect();
-    const out = await conn.ok('reset_branch_from_parent', {
-      project_id: project.id,
-      branch_id: dev.id,
-      preserve_under_name: 'dev-before-reset',
-      confirm: 'dev',
-    });
+    const out = await conn.ok(
+      'reset_branch_from_parent',
+      await withToken(conn, 'reset_branch_from_parent', {
+        project_id: project.id,
+        branch_id: dev.id,
+        preserve_under_name: 'dev-before-reset',
+      }),
+    );
     expect(out.preserved_branch).toMatchObject({
       name: 'dev-before-reset',
       id: expect.stringMatching(/^br-/),
@@ -424,13 +431,15 @@ describe('reset_branch_from_parent and restore_branch', () => {
   it('restores a branch to a point in its own history, preserving the current state', async () => {
     const { project, branch } = api.fake.seedProject();
     conn = await connect();
-    const out = await conn.ok('restore_branch', {
-      project_id: project.id,
-      branch_id: branch.id,
-      source_timestamp: '2026-01-31T12:00:00Z',
-      preserve_under_name: 'main-before-restore',
-      confirm: 'main',
-    });
+    const out = await conn.ok(
+      'restore_branch',
+      await withToken(conn, 'restore_branch', {
+        project_id: project.id,
+        branch_id: branch.id,
+        source_timestamp: '2026-01-31T12:00:00Z',
+        preserve_under_name: 'main-before-restore',
+      }),
+    );
     expect(out.branch.id).toBe(branch.id);
     expect(out.preserved_branch.name).toBe('main-before-restore');
     expect((await requests()).find((r) => r.method === 'POST')?.body).toEqual({
@@ -444,13 +453,15 @@ describe('reset_branch_from_parent and restore_branch', () => {
     const { project, branch: main } = api.fake.seedProject();
     const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
     conn = await connect();
-    await conn.ok('restore_branch', {
-      project_id: project.id,
-      branch_id: dev.id,
-      source_branch_id: main.id,
-      source_lsn: '0/1E19478',
-      confirm: 'dev',
-    });
+    await conn.ok(
+      'restore_branch',
+      await withToken(conn, 'restore_branch', {
+        project_id: project.id,
+        branch_id: dev.id,
+        source_branch_id: main.id,
+        source_lsn: '0/1E19478',
+      }),
+    );
     expect((await requests()).find((r) => r.method === 'POST')?.body).toEqual({
       source_branch_id: main.id,
       source_lsn: '0/1E19478',
@@ -481,12 +492,14 @@ describe('reset_branch_from_parent and restore_branch', () => {
   it('names a missing source branch on a 404', async () => {
     const { project, branch } = api.fake.seedProject();
     conn = await connect();
-    const err = await conn.fails('restore_branch', {
-      project_id: project.id,
-      branch_id: branch.id,
-      source_branch_id: 'br-gone-1',
-      confirm: 'main',
-    });
+    const err = await conn.fails(
+      'restore_branch',
+      await withToken(conn, 'restore_branch', {
+        project_id: project.id,
+        branch_id: branch.id,
+        source_branch_id: 'br-gone-1',
+      }),
+    );
     expect(err).toMatch(/HTTP 404: branch br-gone-1 not found/);
   });
 });

@@ -1,11 +1,19 @@
 /**
  * Confirmation before the irreversible (src/mcp/confirm.ts, framework.ts confirmIrreversible): through
- * elicitation where the client declared it, in both protocol eras; otherwise through the `confirm`
- * argument repeating the target's name. Nothing is changed until confirmed.
+ * elicitation where the client declared it, in both protocol eras, the `confirm` argument then ignored;
+ * otherwise only through the one-time token of the call's own refusal. Nothing is changed until
+ * confirmed.
  */
-import type { Client } from '@modelcontextprotocol/client';
+import { Client } from '@modelcontextprotocol/client';
+import { InMemoryTransport } from '@modelcontextprotocol/server';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, text, useMockApi } from './helpers.js';
+import { NeonClient } from '../src/client/neon-client.js';
+import { type ConfirmCall, confirmKey, issueToken, spendToken, TOKEN_TTL_MS } from '../src/mcp/confirm.js';
+import { prepareServer } from '../src/server.js';
+import { confirmed, confirmToken, tokenFrom } from './confirm-token.js';
+import { connect, TEST_KEY, text, useMockApi } from './helpers.js';
+import { BASE } from './mock/neon-fake.js';
 
 const api = useMockApi();
 let conn: Awaited<ReturnType<typeof connect>> | undefined;
@@ -105,30 +113,155 @@ describe('through elicitation', () => {
   });
 });
 
-describe('without elicitation: the confirm argument', () => {
-  it('refuses until confirm repeats the name, then does it', async () => {
+describe('with a form, the confirm argument is ignored', () => {
+  for (const era of ['modern', 'legacy'] as const) {
+    it(`${era}: declined, a name or a token in confirm does not delete (the form is asked each time)`, async () => {
+      const { project } = api.fake.seedProject('keep-me');
+      // A token as a client without forms would get it (same key: the same API key).
+      const other = await connect({ toolsets: ['all'] });
+      const token = await confirmToken(other, 'delete_project', { project_id: project.id });
+      await other.close();
+      const { conn, asked } = await elicitingClient(era, () => ({ action: 'decline' }));
+      for (const confirm of [undefined, 'keep-me', token]) {
+        const err = await conn.fails('delete_project', { project_id: project.id, confirm });
+        expect(err).toMatch(/did not confirm/);
+      }
+      expect(asked).toHaveLength(3);
+      expect(api.fake.projects.has(project.id)).toBe(true);
+      expect(api.count('DELETE', `/projects/${project.id}`)).toBe(0);
+    });
+  }
+});
+
+describe('without elicitation: a one-time token', () => {
+  it('refuses with a token; a name no longer confirms; the token does, once', async () => {
     const { project, branch } = api.fake.seedProject();
     const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: branch.id });
     conn = await connect();
     const route = `/projects/${project.id}/branches/${dev.id}/restore`;
-    const first = await conn.fails('reset_branch_from_parent', { project_id: project.id, branch_id: dev.id });
+    const args = { project_id: project.id, branch_id: dev.id };
+    const first = await conn.fails('reset_branch_from_parent', args);
     expect(first).toMatch(/Reset branch "dev"/);
     expect(first).toMatch(/not kept anywhere/);
-    expect(first).toContain('confirm: "dev"');
-    const wrong = await conn.fails('reset_branch_from_parent', {
-      project_id: project.id,
-      branch_id: dev.id,
-      confirm: 'main',
-    });
-    expect(wrong).toMatch(/takes confirm: "dev" exactly/);
+    expect(first).toMatch(/Ask the user/);
+    const token = tokenFrom(first);
+    const named = await conn.fails('reset_branch_from_parent', { ...args, confirm: 'dev' });
+    expect(named).toMatch(/not a confirmation token/);
     expect(api.count('POST', route)).toBe(0);
-    const out = await conn.ok('reset_branch_from_parent', {
-      project_id: project.id,
-      branch_id: dev.id,
-      confirm: 'dev',
-    });
+    const out = await conn.ok('reset_branch_from_parent', { ...args, confirm: token });
     expect(out.branch.id).toBe(dev.id);
     expect(api.count('POST', route)).toBe(1);
+    const again = await conn.fails('reset_branch_from_parent', { ...args, confirm: token });
+    expect(again).toMatch(/already used/);
+    // The refusal hands out a fresh token, which works.
+    expect(
+      (await conn.ok('reset_branch_from_parent', { ...args, confirm: tokenFrom(again) })).branch.id,
+    ).toBe(dev.id);
+    expect(api.count('POST', route)).toBe(2);
+  });
+
+  it('a token is bound to its tool and arguments', async () => {
+    const { project: a, branch } = api.fake.seedProject('alpha');
+    const b = api.fake.seedProject('beta').project;
+    conn = await connect({ toolsets: ['all'] });
+    const token = await confirmToken(conn, 'delete_project', { project_id: a.id });
+    // Another project, the same project by another spelling of the call, another tool: refused.
+    expect(await conn.fails('delete_project', { project_id: b.id, confirm: token })).toMatch(
+      /not issued for this tool with these arguments/,
+    );
+    expect(
+      await conn.fails('restore_branch', {
+        project_id: a.id,
+        branch_id: branch.id,
+        source_timestamp: '2026-01-31T12:00:00Z',
+        preserve_under_name: 'before',
+        confirm: token,
+      }),
+    ).toMatch(/not issued/);
+    expect(api.fake.projects.has(a.id) && api.fake.projects.has(b.id)).toBe(true);
+    // Still unspent: it confirms the call it was made for.
+    await conn.ok('delete_project', { project_id: a.id, confirm: token });
+    expect(api.fake.projects.has(a.id)).toBe(false);
+    expect(api.fake.projects.has(b.id)).toBe(true);
+  });
+
+  it('one instance accepts the token of another serving the same key (as --http behind a balancer), not of another key', async () => {
+    const p = api.fake.seedProject('shared').project;
+    const one = await connect({ toolsets: ['all'] });
+    const token = await confirmToken(one, 'delete_project', { project_id: p.id });
+    await one.close();
+    conn = await connect({ toolsets: ['all'], secrets: ['another-key-entirely'] });
+    expect(await conn.fails('delete_project', { project_id: p.id, confirm: token })).toMatch(/not issued/);
+    await conn.close();
+    conn = await connect({ toolsets: ['all'] });
+    await conn.ok('delete_project', { project_id: p.id, confirm: token });
+    expect(api.fake.projects.has(p.id)).toBe(false);
+  });
+
+  it('--http: each caller key gets its own tokens, and every instance serving that key accepts them', async () => {
+    const p = api.fake.seedProject('tenant').project;
+    const KEY_A = 'napi_caller_a_0123456789abcdef';
+    const KEY_B = 'napi_caller_b_0123456789abcdef';
+    // Two instances as --http builds them (prepared separately, each call served for its caller).
+    const instance = async (key: string) => {
+      const prepared = prepareServer({
+        client: new NeonClient({ apiKey: TEST_KEY, baseUrl: BASE }),
+        toolsets: ['all'],
+      });
+      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+      const handle = serveStdio(
+        () => prepared.createFor({ client: new NeonClient({ apiKey: key, baseUrl: BASE }), secrets: [key] }),
+        { transport: serverSide },
+      );
+      const mcp = new Client(
+        { name: 't', version: '1' },
+        { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+      );
+      await mcp.connect(clientSide);
+      const call = async (name: string, args: Record<string, unknown>) =>
+        mcp.callTool({ name, arguments: args });
+      return {
+        fails: async (name: string, args: Record<string, unknown> = {}) => {
+          const res = await call(name, args);
+          expect(res.isError, text(res)).toBe(true);
+          return text(res);
+        },
+        ok: async (name: string, args: Record<string, unknown> = {}) => {
+          const res = await call(name, args);
+          expect(res.isError, text(res)).toBeFalsy();
+          return res.structuredContent as any;
+        },
+        close: async () => {
+          await mcp.close();
+          await handle.close();
+        },
+      };
+    };
+    const one = await instance(KEY_A);
+    const two = await instance(KEY_A);
+    const other = await instance(KEY_B);
+    try {
+      const token = await confirmToken(one, 'delete_project', { project_id: p.id });
+      expect(token).not.toContain(KEY_A);
+      // Caller B's instance refuses A's token; A's other instance takes it.
+      expect(await other.fails('delete_project', { project_id: p.id, confirm: token })).toMatch(/not issued/);
+      expect(api.fake.projects.has(p.id)).toBe(true);
+      await two.ok('delete_project', { project_id: p.id, confirm: token });
+      expect(api.fake.projects.has(p.id)).toBe(false);
+    } finally {
+      await Promise.all([one.close(), two.close(), other.close()]);
+    }
+  });
+
+  it('the refusal and its token show no secret', async () => {
+    const { project } = api.fake.seedProject('x1');
+    conn = await connect({ toolsets: ['all'] });
+    const res = await conn.call('delete_project', { project_id: project.id });
+    expect(res.isError).toBe(true);
+    expect(text(res)).toMatch(/Ask the user/);
+    expect(text(res)).not.toContain(TEST_KEY);
+    expect(text(res)).not.toContain(confirmKey([TEST_KEY]).toString('base64url'));
+    expect(text(res)).not.toContain(confirmKey([TEST_KEY]).toString('hex'));
   });
 
   it('restore_branch and delete_project ask too; other destructive tools do not', async () => {
@@ -142,14 +275,17 @@ describe('without elicitation: the confirm argument', () => {
     });
     expect(restore).toMatch(/Restore branch "main"/);
     expect(restore).toMatch(/a branch "before" keeps a copy/);
-    const del = await conn.fails('delete_project', { project_id: project.id });
-    expect(del).toContain('confirm: "shop"');
+    tokenFrom(restore);
+    const del = await conn.fails('delete_project', { project_id: project.id, confirm: 'shop' });
+    tokenFrom(del);
     expect(api.count('DELETE', `/projects/${project.id}`)).toBe(0);
     // delete_database keeps its behaviour.
     expect(
       (await conn.ok('delete_database', { project_id: project.id, branch_id: branch.id, database: 'neondb' }))
         .deleted,
     ).toBe(true);
+    // And the helper the other tests use confirms.
+    expect((await confirmed(conn, 'delete_project', { project_id: project.id })).project.id).toBe(project.id);
   });
 
   it('read-only mode has none of these tools', async () => {
@@ -158,12 +294,41 @@ describe('without elicitation: the confirm argument', () => {
     for (const n of ['delete_project', 'delete_branch', 'reset_branch_from_parent', 'restore_branch'])
       expect(names).not.toContain(n);
   });
+});
 
-  it('a confirmation error is a tool error the agent can read', async () => {
-    const { project } = api.fake.seedProject('x1');
-    conn = await connect();
-    const res = await conn.call('delete_project', { project_id: project.id });
-    expect(res.isError).toBe(true);
-    expect(text(res)).toMatch(/Ask the user/);
+describe('tokens (unit)', () => {
+  const call: ConfirmCall = { tool: 'delete_project', args: { project_id: 'p-1' }, key: confirmKey(['k']) };
+
+  it('expire after their time', () => {
+    const t0 = Date.now();
+    expect(spendToken(issueToken(call, t0), call, t0 + TOKEN_TTL_MS + 1)).toMatch(/expired/);
+    expect(spendToken(issueToken(call, t0), call, t0 + TOKEN_TTL_MS - 1)).toBeUndefined();
+  });
+
+  it('do not depend on the order of arguments, nor on the confirm argument itself', () => {
+    const token = issueToken({ ...call, args: { a: 1, b: { y: 2, x: [1, 2] } } });
+    expect(
+      spendToken(token, { ...call, args: { confirm: token, b: { x: [1, 2], y: 2 }, a: 1 } }),
+    ).toBeUndefined();
+    const other = issueToken({ ...call, args: { a: 1, b: { y: 2, x: [1, 2] } } });
+    expect(spendToken(other, { ...call, args: { a: 1, b: { y: 2, x: [2, 1] } } })).toMatch(/not issued/);
+  });
+
+  it('a forged or altered token is refused as a whole', () => {
+    const token = issueToken(call);
+    const [p, exp, nonce, mac] = token.split('.') as [string, string, string, string];
+    const later = (Number.parseInt(exp, 36) + TOKEN_TTL_MS).toString(36);
+    expect(spendToken(`${p}.${later}.${nonce}.${mac}`, call)).toMatch(/not issued/);
+    expect(spendToken(`${p}.${exp}.${nonce}x.${mac}`, call)).toMatch(/not issued/);
+    expect(spendToken(`${p}.${exp}.${nonce}.${mac.slice(0, -2)}`, call)).toMatch(/not issued/);
+    expect(spendToken(token, { ...call, key: confirmKey(['other']) })).toMatch(/not issued/);
+    expect(spendToken(token, { ...call, tool: 'delete_branch' })).toMatch(/not issued/);
+    expect(spendToken(token, call)).toBeUndefined();
+  });
+
+  it('with no secret, the key is per process and random', () => {
+    expect(confirmKey([])).toHaveLength(32);
+    expect(confirmKey([]).equals(confirmKey(['']))).toBe(false);
+    expect(confirmKey(['a']).equals(confirmKey(['a']))).toBe(true);
   });
 });

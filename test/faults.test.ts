@@ -9,9 +9,10 @@
 import { delay, HttpResponse, http, type RequestHandler } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type * as z from 'zod';
+import { confirmKey, issueToken } from '../src/mcp/confirm.js';
 import type { ToolDef } from '../src/tools/framework.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
-import { BASE, connect, text, useMockApi } from './helpers.js';
+import { BASE, connect, TEST_KEY, text, useMockApi } from './helpers.js';
 import { type NeonFake, neonError } from './mock/neon-fake.js';
 
 const api = useMockApi();
@@ -317,14 +318,20 @@ function deriveArgs(tool: ToolDef, w: World): Record<string, unknown> {
   return args;
 }
 
+/** `args` with a fresh one-time token for `tool`, as the server of `connect` (key TEST_KEY) would issue. */
+function tokened(tool: string, args: Record<string, unknown>): Record<string, unknown> {
+  return { ...args, confirm: issueToken({ tool, args, key: confirmKey([TEST_KEY]) }) };
+}
+
 /** Representative calls per family: arguments that succeed against the healthy fake. */
 const REPRESENTATIVES: { tool: string; args: (w: World) => Record<string, unknown> }[] = [
   { tool: 'list_projects', args: () => ({}) },
   { tool: 'get_project', args: (w) => ({ project_id: w.project.id }) },
   { tool: 'create_project', args: () => ({ name: 'made-under-fire' }) },
   { tool: 'update_project', args: (w) => ({ project_id: w.project.id, name: 'renamed' }) },
-  // Confirmed by repeating the project's name (the client of these tests cannot be asked).
-  { tool: 'delete_project', args: (w) => ({ project_id: w.project.id, confirm: w.project.name }) },
+  // Confirmed by a token (the client of these tests cannot be asked): made as the server makes it for the
+  // tests' key, since each call of the matrix needs its own and a refusal cannot be had under a fault.
+  { tool: 'delete_project', args: (w) => tokened('delete_project', { project_id: w.project.id }) },
   { tool: 'get_branch', args: (w) => ({ project_id: w.project.id, branch_id: w.branch.id }) },
   { tool: 'list_branches', args: (w) => ({ project_id: w.project.id }) },
   { tool: 'create_branch', args: (w) => ({ project_id: w.project.id, name: 'feature' }) },

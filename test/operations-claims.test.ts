@@ -14,6 +14,7 @@ import { REF_OPERATIONS } from '../src/neon/refs.js';
 import { refFields } from '../src/tools/fields.js';
 import type { ToolDef } from '../src/tools/framework.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
+import { withToken } from './confirm-token.js';
 import { BASE, connect, neonError, text, useMockApi } from './helpers.js';
 import { enableAuth } from './mock/auth.js';
 import { handleDeployment } from './mock/functions.js';
@@ -198,11 +199,12 @@ const SCENARIOS: Scenario[] = [
   { tool: 'get_project', args: (w) => ({ project_id: w.project_id }) },
   { tool: 'create_project', args: () => ({ name: 'fresh' }) },
   { tool: 'update_project', args: (w) => ({ project_id: w.project_id, name: 'renamed' }) },
-  { tool: 'delete_project', args: (w) => ({ project_id: w.project_id, confirm: 'claims' }) },
+  // Confirmed as a client without forms does: refused first (not recorded), then with its token.
+  { tool: 'delete_project', args: (w, c) => withToken(c, 'delete_project', { project_id: w.project_id }) },
   {
     tool: 'recover_project',
     args: async (w, c) => {
-      await c.ok('delete_project', { project_id: w.project_id, confirm: 'claims' });
+      await c.ok('delete_project', await withToken(c, 'delete_project', { project_id: w.project_id }));
       return { project_id: w.project_id };
     },
   },
@@ -254,27 +256,28 @@ const SCENARIOS: Scenario[] = [
   { tool: 'delete_branch', args: (w) => ({ project_id: w.project_id, branch_id: w.child.id }) },
   {
     tool: 'reset_branch_from_parent',
-    args: (w) => ({ project_id: w.project_id, branch_id: w.child.id, confirm: 'dev' }),
+    args: (w, c) =>
+      withToken(c, 'reset_branch_from_parent', { project_id: w.project_id, branch_id: w.child.id }),
   },
   {
     tool: 'reset_branch_from_parent',
     path: 'keeping the old state',
-    args: (w) => ({
-      project_id: w.project_id,
-      branch_id: w.child.id,
-      preserve_under_name: 'dev-before',
-      confirm: 'dev',
-    }),
+    args: (w, c) =>
+      withToken(c, 'reset_branch_from_parent', {
+        project_id: w.project_id,
+        branch_id: w.child.id,
+        preserve_under_name: 'dev-before',
+      }),
   },
   {
     tool: 'restore_branch',
-    args: (w) => ({
-      project_id: w.project_id,
-      branch_id: w.child.id,
-      source_branch_id: w.branch.id,
-      preserve_under_name: 'dev-before',
-      confirm: 'dev',
-    }),
+    args: (w, c) =>
+      withToken(c, 'restore_branch', {
+        project_id: w.project_id,
+        branch_id: w.child.id,
+        source_branch_id: w.branch.id,
+        preserve_under_name: 'dev-before',
+      }),
   },
   { tool: 'set_default_branch', args: (w) => ({ project_id: w.project_id, branch_id: w.child.id }) },
   {

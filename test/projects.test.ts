@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { withToken } from './confirm-token.js';
 import { connect, useMockApi } from './helpers.js';
 
 const api = useMockApi();
@@ -51,7 +52,10 @@ describe('project tools', () => {
     const updated = await conn.ok('update_project', { project_id: project.id, name: 'beta' });
     expect(updated.project.name).toBe('beta');
     expect(api.fake.projects.get(project.id)?.name).toBe('beta');
-    const deleted = await conn.ok('delete_project', { project_id: project.id, confirm: 'beta' });
+    const deleted = await conn.ok(
+      'delete_project',
+      await withToken(conn, 'delete_project', { project_id: project.id }),
+    );
     expect(deleted).toMatchObject({ deleted: true, project: { id: project.id } });
     expect(api.fake.projects.has(project.id)).toBe(false);
   });

@@ -7,6 +7,7 @@ import type * as z from 'zod';
 import { looksLikeId } from '../src/neon/refs.js';
 import { refFields } from '../src/tools/fields.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
+import { withToken } from './confirm-token.js';
 import { connect, useMockApi } from './helpers.js';
 
 const api = useMockApi();
@@ -182,12 +183,14 @@ describe('branch names', () => {
     const { project, branch: main } = api.fake.seedProject('shop');
     const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
     conn = await connect({ toolsets: ['all'] });
-    const restored = await conn.call('restore_branch', {
-      project_id: 'shop',
-      branch_id: 'dev',
-      source_branch_id: 'main',
-      confirm: 'dev',
-    });
+    const restored = await conn.call(
+      'restore_branch',
+      await withToken(conn, 'restore_branch', {
+        project_id: 'shop',
+        branch_id: 'dev',
+        source_branch_id: 'main',
+      }),
+    );
     await api.settle();
     const restore = api.requests.find((r) => r.method === 'POST' && r.path.endsWith('/restore'));
     expect(restore?.path, JSON.stringify(restored.content)).toBe(

@@ -346,6 +346,107 @@ describe('get_connection_string in read-only mode', () => {
     expect(rw).toMatch(/role rw2 can write \(it owns or may change (public\.)?items/);
   });
 
+  /**
+   * Each way a role made read-only can still write, given once on top of create_role's grants: the
+   * grant is shown to write (the attack is real), then get_connection_string refuses the password.
+   * `grant` runs as a superuser; {r} stands for the role's name.
+   */
+  const WAYS: { name: string; grant: string; write?: string; why: RegExp }[] = [
+    {
+      name: 'a column-level UPDATE',
+      grant: 'GRANT UPDATE (name) ON items TO {r}',
+      write: `UPDATE items SET name = 'changed'`,
+      why: /may change (public\.)?items/,
+    },
+    {
+      name: "EXECUTE on a writer's SECURITY DEFINER function (PUBLIC's by default)",
+      grant: `CREATE FUNCTION public.add_item_{r}(t text) RETURNS void LANGUAGE sql SECURITY DEFINER AS $$ INSERT INTO public.items (name) VALUES (t) $$; ALTER FUNCTION public.add_item_{r}(text) OWNER TO ${OWNER}`,
+      write: `SELECT add_item_{r}('x')`,
+      why: /may run (public\.)?add_item_\w+\(text\), a SECURITY DEFINER function of role neondb_owner/,
+    },
+    {
+      name: 'pg_write_all_data',
+      grant: 'GRANT pg_write_all_data TO {r}',
+      write: `INSERT INTO items (name) VALUES ('x')`,
+      why: /member of pg_write_all_data/,
+    },
+    {
+      name: 'a table privilege through two levels of membership',
+      grant:
+        'CREATE ROLE {r}_w NOLOGIN; CREATE ROLE {r}_m NOLOGIN; GRANT INSERT ON items TO {r}_w; GRANT {r}_w TO {r}_m; GRANT {r}_m TO {r}',
+      // An explicit id: the serial's nextval needs USAGE on its sequence, which is not granted here.
+      write: `INSERT INTO items (id, name) VALUES (1000, 'x')`,
+      why: /may change (public\.)?items/,
+    },
+    {
+      name: 'owning a schema',
+      grant: 'CREATE SCHEMA {r}_own AUTHORIZATION {r}',
+      write: 'CREATE TABLE {r}_own.t (x int)',
+      why: /owns objects in this database/,
+    },
+    {
+      name: 'owning a function',
+      grant: `CREATE FUNCTION public.f_{r}() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$; ALTER FUNCTION public.f_{r}() OWNER TO {r}`,
+      why: /owns objects in this database/,
+    },
+    {
+      name: 'CREATE on a schema',
+      grant: 'GRANT CREATE ON SCHEMA public TO {r}',
+      write: 'CREATE TABLE public.t_made (x int)',
+      why: /may create objects in schema public/,
+    },
+    {
+      name: 'CREATE on the database',
+      grant: `DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO {r}', current_database()); END $$`,
+      write: 'CREATE SCHEMA made_here',
+      why: /may create schemas in the database/,
+    },
+    {
+      name: 'MAINTAIN on a materialized view',
+      grant:
+        'CREATE MATERIALIZED VIEW mv_{r} AS SELECT * FROM items; GRANT SELECT, MAINTAIN ON mv_{r} TO {r}',
+      write: 'REFRESH MATERIALIZED VIEW mv_{r}',
+      why: /may change (public\.)?mv_/,
+    },
+    {
+      name: 'UPDATE on a large object',
+      grant: 'SELECT lo_create(424242); GRANT SELECT, UPDATE ON LARGE OBJECT 424242 TO {r}',
+      write: `SELECT lo_put(424242, 0, 'x')`,
+      why: /may change large object 424242/,
+    },
+    {
+      name: 'pg_signal_backend',
+      grant: 'GRANT pg_signal_backend TO {r}',
+      why: /member of pg_signal_backend/,
+    },
+    { name: 'superuser', grant: 'ALTER ROLE {r} SUPERUSER', why: /superuser/ },
+    { name: 'BYPASSRLS', grant: 'ALTER ROLE {r} BYPASSRLS', why: /bypass row security/ },
+    { name: 'CREATEROLE', grant: 'ALTER ROLE {r} CREATEROLE', why: /may create roles/ },
+  ];
+  WAYS.forEach((way, i) => {
+    it(`refuses a read-only role given ${way.name}`, async () => {
+      const { project_id, branch_id } = await seededWithTable();
+      const name = `ro_way${i}`;
+      const writer = await connect({ toolsets: ['roles'] });
+      const made = await writer.ok('create_role', { project_id, branch_id, name, access: 'read_only' });
+      await writer.close();
+      api.fake.makeRole(branch_id, name);
+      const fallback = api.fake.connectionUri!;
+      api.fake.connectionUri = (a) => (a.role === name ? made.uri : fallback(a));
+      conn = await connect({ readOnly: true });
+      // Read-only as made: handed out.
+      expect((await conn.ok('get_connection_string', { project_id, role: name })).uri).toBe(made.uri);
+      await dbs.admin(branch_id, way.grant.replaceAll('{r}', name));
+      const res = await conn.call('get_connection_string', { project_id, role: name });
+      expect(res.isError).toBe(true);
+      expect(text(res)).toMatch(new RegExp(`role ${name} can write`));
+      expect(text(res)).toMatch(way.why);
+      expect(text(res)).not.toContain(made.password);
+      // The grant writes indeed (checked after: what it makes would be owned by the role).
+      if (way.write) expect(await as(made.uri, way.write.replaceAll('{r}', name))).toBe('ok');
+    });
+  });
+
   it("hands out a read-only role's URI with its password", async () => {
     const { project_id, branch_id } = await seededWithTable();
     const writer = await connect({ toolsets: ['roles'] });

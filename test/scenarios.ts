@@ -11,6 +11,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { withToken } from './confirm-token.js';
 
 /** What a scenario needs from a backend. */
 export interface ScenarioBackend {
@@ -264,14 +265,19 @@ export function everydayScenarios(label: string, backend: ScenarioBackend): void
         const dev = await agent.ok('create_branch', { project_id, name: 'scratch' });
         const scratch = dev.branch.id as string;
         await agent.ok('run_sql', { project_id, branch_id: scratch, sql: 'CREATE TABLE junk (id int)' });
-        await agent.ok('reset_branch_from_parent', { project_id, branch_id: 'scratch', confirm: 'scratch' });
+        await agent.ok(
+          'reset_branch_from_parent',
+          await withToken(agent, 'reset_branch_from_parent', { project_id, branch_id: 'scratch' }),
+        );
         // The branch has its parent's data again: the table made on it is gone, the parent's is there.
         const tables = await agent.ok('list_tables', { project_id, branch_id: scratch });
         const names = JSON.stringify(tables);
         expect(names).toContain('notes');
         expect(names).not.toContain('junk');
-        await agent.ok('delete_branch', { project_id, branch_id: 'scratch', confirm: 'scratch' });
-        expect(agent.calls).toBe(6);
+        await agent.ok('delete_branch', { project_id, branch_id: 'scratch' });
+        // Six calls, and the refusal that hands out the reset's confirmation token (no forms here); a
+        // branch neither default nor protected is deleted without one.
+        expect(agent.calls).toBe(7);
         const { branches } = await agent.peek('list_branches', { project_id });
         expect(branches.map((b: { id: string }) => b.id)).not.toContain(scratch);
         expect(await agent.fails('get_branch', { project_id, branch_id: scratch })).toMatch(/not found|404/i);

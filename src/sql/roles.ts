@@ -112,29 +112,62 @@ export async function createLimitedRole(
 }
 
 /**
- * Why `role` could change something in the session's database, or undefined when it cannot: it is
- * (or can become, through membership) a superuser, a `neon_superuser` member, a role with CREATEROLE,
- * CREATEDB, BYPASSRLS or REPLICATION, the owner of anything here, or holds INSERT, UPDATE, DELETE or
- * TRUNCATE on a table, USAGE or UPDATE on a sequence, or CREATE on a schema or on the database.
- * Runs in the open (read-only) transaction.
+ * Why `role` could change something in the session's database, or undefined when it cannot. The role
+ * and every role it is a member of, directly or through others (`pg_has_role` MEMBER, so also roles it
+ * may only SET ROLE to), are checked for: superuser, CREATEROLE, CREATEDB, BYPASSRLS or REPLICATION;
+ * membership of `neon_superuser` or of a predefined role that writes (`pg_write_all_data`,
+ * `pg_maintain`, the server-file ones); ownership of anything in this database or of anything shared
+ * (`pg_shdepend`, which records every owned object whatever its kind: schemas, functions, types, the
+ * database itself); INSERT or UPDATE on a table or on any of its columns (a column-level GRANT writes
+ * too), DELETE, TRUNCATE or MAINTAIN (REFRESH MATERIALIZED VIEW, LOCK) on a table, view or matview;
+ * USAGE or UPDATE on a sequence; CREATE on a schema or on the database; UPDATE on a large object; and
+ * EXECUTE on a SECURITY DEFINER function or procedure outside the system schemas (it runs as its owner,
+ * who may write; EXECUTE is PUBLIC's by default, so such a function counts until revoked). Grants to
+ * PUBLIC count, as the `has_*_privilege` functions include them. Runs in the open (read-only)
+ * transaction; the answer names what was found, never a secret.
  */
 export async function whyRoleCanWrite(s: Session, role: string): Promise<string | undefined> {
   const rows = await s.read<{ reason: string | null; exists: boolean }>(
     `WITH target AS (SELECT oid FROM pg_roles WHERE rolname = $1),
-     m AS (SELECT r.* FROM pg_roles r, target t WHERE pg_has_role(t.oid, r.oid, 'MEMBER'))
+     m AS (SELECT r.* FROM pg_roles r, target t WHERE pg_has_role(t.oid, r.oid, 'MEMBER')),
+     v AS (SELECT current_setting('server_version_num')::int >= 170000 AS maintain)
      SELECT EXISTS (SELECT 1 FROM target) AS exists, COALESCE(
        (SELECT 'it is a superuser or may create roles, databases or bypass row security' FROM m
           WHERE rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls OR rolreplication LIMIT 1),
-       (SELECT 'it is a member of neon_superuser' FROM m WHERE rolname = 'neon_superuser' LIMIT 1),
+       (SELECT format('it is a member of %s', rolname) FROM m
+          WHERE rolname IN ('neon_superuser', 'pg_write_all_data', 'pg_maintain', 'pg_write_server_files',
+                            'pg_execute_server_program', 'pg_signal_backend', 'pg_create_subscription')
+          ORDER BY rolname LIMIT 1),
+       (SELECT format('it (or a role it belongs to, %s) owns objects in this database', m.rolname)
+          FROM m, pg_shdepend d
+          WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = m.oid AND d.deptype = 'o'
+            AND d.dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+          LIMIT 1),
+       (SELECT 'it owns the database' FROM m, pg_database db
+          WHERE db.datname = current_database() AND db.datdba = m.oid LIMIT 1),
        (SELECT 'it may create schemas in the database' FROM m
           WHERE has_database_privilege(m.oid, current_database(), 'CREATE') LIMIT 1),
        (SELECT format('it may create objects in schema %I', n.nspname) FROM m, pg_namespace n
           WHERE has_schema_privilege(m.oid, n.oid, 'CREATE') LIMIT 1),
-       (SELECT format('it owns or may change %s', c.oid::regclass) FROM m, pg_class c
+       (SELECT format('it owns or may change %s', c.oid::regclass) FROM m, pg_class c, v
           WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.relnamespace <> 'pg_catalog'::regnamespace
             AND c.relnamespace <> 'information_schema'::regnamespace
-            AND (c.relowner = m.oid OR (c.relkind = 'S' AND has_sequence_privilege(m.oid, c.oid, 'USAGE, UPDATE'))
-                 OR (c.relkind <> 'S' AND has_table_privilege(m.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')))
+            AND (c.relowner = m.oid
+                 OR (c.relkind = 'S' AND has_sequence_privilege(m.oid, c.oid, 'USAGE, UPDATE'))
+                 OR (c.relkind <> 'S' AND (
+                       has_table_privilege(m.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+                       OR has_any_column_privilege(m.oid, c.oid, 'INSERT, UPDATE')
+                       OR CASE WHEN v.maintain THEN has_table_privilege(m.oid, c.oid, 'MAINTAIN') ELSE false END)))
+          LIMIT 1),
+       (SELECT format('it may run %s, a SECURITY DEFINER function of role %s, which runs with that role''s rights',
+                      p.oid::regprocedure, pg_get_userbyid(p.proowner))
+          FROM m, pg_proc p
+          WHERE p.prosecdef AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+            AND has_function_privilege(m.oid, p.oid, 'EXECUTE')
+          LIMIT 1),
+       (SELECT format('it may change large object %s', l.oid) FROM m, pg_largeobject_metadata l,
+               aclexplode(COALESCE(l.lomacl, acldefault('L', l.lomowner))) a
+          WHERE a.privilege_type = 'UPDATE' AND (a.grantee = m.oid OR a.grantee = 0)
           LIMIT 1)
      ) AS reason`,
     [role],

@@ -252,8 +252,11 @@ export const sqlParams = z
   .describe('Values for $1, $2, …');
 
 /**
- * Repeats the target's name to confirm an irreversible call (framework.ts `confirmIrreversible`);
- * clients with elicitation are asked instead, so it stays optional. Described by its name alone (so
- * not advertised): the error of an unconfirmed call says what to pass.
+ * The one-time token that confirms an irreversible call (framework.ts `confirmIrreversible`); clients
+ * that show forms are asked instead and it is ignored, so it stays optional.
  */
-export const confirm = text(256).optional().describe('confirm');
+export const confirm = text(256)
+  .optional()
+  .describe(
+    "Only the token from this call's own refusal confirms (once, 10 minutes); ignored when the client shows a form",
+  );

@@ -4,7 +4,7 @@
  * `isError` results in one place.
  */
 import * as z from 'zod';
-import { InvalidArgumentError, NeonError } from '../client/errors.js';
+import { NeonError } from '../client/errors.js';
 import type { NeonContext, Settings } from '../neon/context.js';
 import type { Operation, OperationProgress } from '../neon/operations.js';
 
@@ -90,11 +90,12 @@ export type ToolContext = NeonContext & {
   /** The running server's toolsets (absent outside a server, e.g. in unit tests of a handler). */
   toolsets?: RuntimeToolsets;
   /**
-   * Asks the person behind the client to confirm an irreversible change (src/mcp/confirm.ts):
-   * resolves when confirmed, throws when declined or when the client cannot ask (the error then says
-   * which argument confirms instead). Absent outside a server; see `confirmIrreversible`.
+   * Confirms an irreversible change (src/mcp/confirm.ts): asks the person through a form where the
+   * client can show one (`given` is then ignored), otherwise accepts only the one-time token its own
+   * refusal handed out, passed back as `given`. Resolves when confirmed, throws otherwise. Absent
+   * outside a server, where nothing confirms; see `confirmIrreversible`.
    */
-  confirm?: (request: Confirmation) => Promise<void>;
+  confirm?: (request: Confirmation, given: string | undefined) => Promise<void>;
 };
 
 /** Toolsets enabled at run time (enable_toolsets), never past the server's flags. */
@@ -111,7 +112,7 @@ export interface Confirmation {
   action: string;
   /** What is lost and cannot be recovered. */
   loses: string;
-  /** The name a client without elicitation repeats in the `confirm` argument. */
+  /** The name of what is changed (the branch's, the project's): what the person is asked about. */
   target: string;
 }
 /** Input fields that name a Neon project, branch or role: not offered with --database-url. */
@@ -181,31 +182,30 @@ export function output(fields: Record<string, z.ZodType>): z.ZodType<Record<stri
 export type { Operation, OperationProgress };
 
 /**
- * Stops an irreversible call until the person behind the client confirmed it: `given` (the tool's
- * `confirm` argument) repeating `request.target` confirms; otherwise the server asks through
- * elicitation where the client can answer, and the call fails with the argument to pass where it
- * cannot. One optional `confirm` field keeps the schema lean for clients that elicit.
+ * Stops an irreversible call until the person behind the client confirmed it (src/mcp/confirm.ts):
+ * through a form where the client can show one, the `confirm` argument then ignored; otherwise only
+ * the one-time token of this call's own refusal, passed back as `given`, confirms. A name repeated in
+ * `confirm` no longer does: an agent could write it without asking anyone. One optional `confirm` field
+ * keeps the schema lean for clients that show forms.
  */
 export async function confirmIrreversible(
   ctx: Pick<ToolContext, 'confirm'>,
   given: string | undefined,
   request: Confirmation,
 ): Promise<void> {
-  if (given !== undefined) {
-    if (given === request.target) return;
-    throw new InvalidArgumentError(
-      `confirm is "${given}", but confirming "${request.action}" takes confirm: "${request.target}" exactly. Nothing was changed.`,
-    );
-  }
-  if (ctx.confirm) return ctx.confirm(request);
-  throw confirmationNeeded(request);
+  if (ctx.confirm) return ctx.confirm(request, given);
+  // Outside a server (a handler called directly) there is no one to ask and no token to check.
+  throw new ConfirmationRequiredError(
+    `${request.action} needs the user's confirmation, which only the MCP server can take. Nothing was changed.`,
+  );
 }
 
-/** The error of an unconfirmed irreversible call from a client that cannot be asked. */
-export function confirmationNeeded(request: Confirmation): NeonError {
+/** The error of an unconfirmed irreversible call from a client that cannot show a form. */
+export function confirmationNeeded(request: Confirmation, token: string): NeonError {
   return new ConfirmationRequiredError(
-    `${request.action} needs the user's confirmation: ${request.loses}. Nothing was changed. Ask the user; if they agree, ` +
-      `call again with confirm: "${request.target}".`,
+    `${request.action} needs the user's confirmation: ${request.loses}. Nothing was changed. Ask the user; ` +
+      `if they agree, call again with the same arguments and confirm: "${token}" ` +
+      '(this token confirms this call once, for 10 minutes).',
   );
 }
 
