@@ -12,6 +12,7 @@ import { WORK_ID } from '../neon/pending.js';
 import { fetchBranch } from '../neon/resources.js';
 import { databaseSchema, SCHEMA_OPERATIONS } from '../neon/schema.js';
 import { applyOnce, discard, findWork, tryOnTempBranch } from '../neon/temp-branches.js';
+import { bytesText, headBytes } from '../sql/budget.js';
 import { SqlError } from '../sql/errors.js';
 import { comparePlans, type PlanSummary, summarizePlan } from '../sql/plan.js';
 import { checkScript, checkStatement, explain, runOne, runScript, truncatedNotice } from '../sql/run.js';
@@ -75,6 +76,7 @@ export const getBranchSchema = defineTool({
   anyPostgres: true,
   async handler({ project_id, database, branch_id }, ctx) {
     const schema = await databaseSchema(ctx, { project_id, branch_id, database });
+    if (!schema.truncated) Object.assign(schema, cutSchema(schema.sql, ctx.settings.sqlMaxBytes));
     return untrusted(
       { sql: schema.sql },
       {
@@ -86,6 +88,25 @@ export const getBranchSchema = defineTool({
     );
   },
 });
+
+/**
+ * Neon's schema (pg_dump's output) cut at the last line that fits in most of the budget
+ * (--sql-max-bytes), with its whole length stated: a 3 MB comment or CHECK constraint in one
+ * statement must not make the answer 3 MB. Room is left for the rest of the answer.
+ */
+function cutSchema(sql: string, maxBytes: number): { sql: string; truncated?: string } {
+  const room = maxBytes - 1_024;
+  if (sql.length * 3 <= room || Buffer.byteLength(sql) <= room) return { sql };
+  const head = headBytes(sql, room);
+  const line = head.lastIndexOf('\n');
+  const kept = line > 0 ? head.slice(0, line + 1) : head;
+  return {
+    sql: kept,
+    truncated:
+      `truncated: the schema is ${bytesText(Buffer.byteLength(sql))} bytes; the first ${bytesText(Buffer.byteLength(kept))} are shown ` +
+      '(answers are limited to --sql-max-bytes). describe_table shows one table (long strings cut there too).',
+  };
+}
 
 /** Neon's unified diff of the schema of `branch_id` against its parent or `base_branch_id`. */
 async function schemaDiff(
