@@ -319,14 +319,16 @@ export function answer(
   }
   const size = jsonBytes(clean);
   let target = budget;
-  for (let attempt = 0; attempt < 4; attempt++) {
+  for (let attempt = 0; attempt < 6; attempt++) {
     const bounded = boundValue(clean, target, 'answers are limited to --sql-max-bytes');
     if (!bounded) break;
     const text = redact(fencedText(bounded));
-    const over = Buffer.byteLength(text) - budget;
-    if (over <= 0) return { structuredContent: bounded as Record<string, unknown>, text };
-    // The text form adds the notice and markers, and escapes: take that much more off the values.
-    target -= over;
+    const textBytes = Buffer.byteLength(text);
+    // The structured form without the fence's symbol (an in-memory transport would pass it on).
+    if (textBytes <= budget) return { structuredContent: Object.fromEntries(Object.entries(bounded)), text };
+    // The text form adds the notice and markers, and escapes (`<` takes six bytes there): aim the
+    // values lower in proportion.
+    target = Math.floor((target * budget) / textBytes) - 16;
   }
   throw new AnswerTooLargeError(
     `The answer was ${bytesText(size)} bytes, more than the ${bytesText(budget)} bytes an answer may have ` +

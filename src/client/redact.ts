@@ -52,6 +52,24 @@ export function escapedForms(secret: string): string[] {
     json(json(secret)),
     ascii(json(secret)),
     ascii(json(secret)).replace(/\\u([0-9a-f]{4})/g, (_, h: string) => `\\u${h.toUpperCase()}`),
+    // As untrusted text is written in errors and fenced data (src/sql/untrusted.ts): `<`, C1 controls
+    // and line separators escaped too.
+    json(secret).replace(
+      /[<\u007f-\u009f\u2028\u2029]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    ),
+    // Untrusted text as errors write it (inline in src/sql/untrusted.ts, which this layer cannot
+    // import): `\`, line breaks, controls and `<` escaped, `"` left as it is.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes.
+    secret.replace(/[\\<\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+      c === '\\'
+        ? '\\\\'
+        : c === '\n'
+          ? '\\n'
+          : c === '\r'
+            ? '\\r'
+            : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    ),
     encodeURIComponent(secret),
     encodeURI(secret),
     secret.replace(/'/g, "''"),

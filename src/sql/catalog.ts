@@ -22,7 +22,7 @@ export function catalogStringMax(maxBytes: number): number {
  * rest. `source` is an SQL expression giving the SQL that reads the whole string.
  */
 function clip(expr: string, source: string, max: string): string {
-  return `(SELECT CASE WHEN length(v) > ${max} THEN left(v, ${max}) || format(' … [cut: %s bytes in all; read the rest with run_sql_readonly: SELECT substr(%s, %s)]', to_char(octet_length(v), 'FM999,999,999,999,990'), ${source}, ${max} + 1) ELSE v END FROM (SELECT (${expr})::text AS v) clipped)`;
+  return `(SELECT CASE WHEN length(v) > ${max} THEN left(v, ${max}) || format('… [cut: %s bytes in all; read the rest with run_sql_readonly: SELECT substr(%s, %s)]', to_char(octet_length(v), 'FM999,999,999,999,990'), ${source}, ${max} + 1) ELSE v END FROM (SELECT (${expr})::text AS v) clipped)`;
 }
 
 const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema')
