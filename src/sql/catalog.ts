@@ -107,7 +107,7 @@ export async function findRelation(
   if (rows.length > 1) {
     throw new SqlError(
       // Schema names come from the database: fenced like any other data from it.
-      `describe_table: "${table}" exists in several schemas (names from the database, untrusted): ${fence(rows.map((r) => r.schema).join(', '))}\nPass schema to choose.`,
+      `describe_table: "${table}" exists in several schemas; their names, from the database: ${fence(rows.map((r) => r.schema).join(', '))}\nPass schema to choose.`,
     );
   }
   throw new SqlError(
