@@ -240,8 +240,7 @@ export function prepareServer(options: ServerOptions) {
                 ` Note: Neon had already accepted ${[...new Set(accepted)].join(', ')} in this call, so the change ` +
                 'may have been applied: check (list or get the resource) before trying again.';
             }
-            // The last wall for errors: whatever a source forgot to cut, the text stays within budget.
-            const text = cutMiddle(redactError(message), settings.sqlMaxBytes);
+            const text = errorAnswer(message, redactError, settings.sqlMaxBytes);
             return { isError: true, content: [{ type: 'text', text }] };
           }
         },
@@ -254,7 +253,7 @@ export function prepareServer(options: ServerOptions) {
       client: client,
       settings,
       describeError: (what: string, error: unknown) =>
-        cutMiddle(redact(errorText(what, error, logger)), settings.sqlMaxBytes),
+        errorAnswer(errorText(what, error, logger), redact, settings.sqlMaxBytes),
     });
     return server;
   }
@@ -335,6 +334,14 @@ export function answer(
       '(--sql-max-bytes), and cutting its strings could not bring it under. Ask for less ' +
       '(a LIMIT, fewer columns, a narrower listing), or ask the user to raise --sql-max-bytes.',
   );
+}
+
+/**
+ * The text of an error as it leaves the server: redacted, then (the last wall for errors: whatever a
+ * source forgot to cut) within `budget` bytes, its head and last line kept.
+ */
+export function errorAnswer(message: string, redact: (text: string) => string, budget: number): string {
+  return cutMiddle(redact(message), budget);
 }
 
 /** A result over the budget even with its strings cut (too many keys and numbers). */

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { redactor } from '../src/client/redact.js';
-import { AnswerTooLargeError, answer } from '../src/server.js';
+import { AnswerTooLargeError, answer, errorAnswer } from '../src/server.js';
 import { boundValue, cutMiddle, cutText, headBytes, jsonBytes } from '../src/sql/budget.js';
 import { SQL_MAX_BYTES } from '../src/sql/session.js';
 import { FENCED, inline, untrusted } from '../src/sql/untrusted.js';
@@ -240,6 +240,17 @@ describe('the last wall (answer, boundValue)', () => {
     );
   });
 
+  it('bounds the text of any error, redacted before it is cut', () => {
+    const secret = 'k3y-secret-value';
+    const message = `get_project failed: ${secret} ${'m'.repeat(3_000_000)}\nWhat to do: try again.`;
+    const out = errorAnswer(message, redactor([secret]), SQL_MAX_BYTES);
+    expect(bytes(out)).toBeLessThanOrEqual(SQL_MAX_BYTES);
+    expect(out.startsWith('get_project failed: [redacted] mmm')).toBe(true);
+    expect(out.endsWith('\nWhat to do: try again.')).toBe(true);
+    expect(out).toContain('[cut: 3,000,0');
+    expect(errorAnswer('short', (t) => t, 1024)).toBe('short');
+  });
+
   it('keeps the fence symbol and does not touch values it need not cut', () => {
     const result = untrusted({ rows: ['r'.repeat(10_000)] }, { n: 1 });
     const out = boundValue(result, 1024) as Record<string | symbol, unknown>;
@@ -285,6 +296,17 @@ describe('secrets redacted before serialization', () => {
       expect(err).toContain('[redacted]');
       for (const form of [pw, JSON.stringify(pw).slice(1, -1)]) expect(err).not.toContain(form);
     }
+  });
+
+  it('redacts the values before serializing: a redactor that knows only the verbatim form still catches `"`', () => {
+    const pw = 'pa"ss\\w\nörd';
+    const verbatim = (t: string) => t.split(pw).join('[redacted]');
+    const result = untrusted({ rows: [{ v: pw, [pw]: 1, j: { deep: [`x${pw}y`] } }] });
+    const { structuredContent, text: body } = answer(result, verbatim, SQL_MAX_BYTES);
+    expect((structuredContent as any).rows).toEqual([
+      { v: '[redacted]', '[redacted]': 1, j: { deep: ['x[redacted]y'] } },
+    ]);
+    expect(body).not.toContain(JSON.stringify(pw).slice(1, -1));
   });
 
   it('the text redactor finds every escaped form', () => {
