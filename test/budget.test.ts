@@ -79,9 +79,10 @@ describe('every answer bounded: catalog strings', () => {
     const schema = await conn.call('get_branch_schema', { project_id });
     withinBudget(schema, SQL_MAX_BYTES);
     const got = schema.structuredContent as any;
-    expect(got.truncated).toMatch(
-      /^truncated: the schema is [36],00\d,\d{3} bytes; the first [\d,]+ are shown/,
-    );
+    expect(got.truncated).toMatch(/^truncated: the schema is [36],00\d,\d{3} bytes; long lines cut/);
+    // The long line is cut in place: what comes after it (the primary key) is still there.
+    expect(got.sql).toMatch(/C… \[cut: 3,000,0\d\d bytes in all\]/);
+    expect(got.sql).toMatch(/PRIMARY KEY \(id\)/);
   });
 
   it('cuts at a smaller budget too (--sql-max-bytes 4096)', async () => {

@@ -12,7 +12,7 @@ import { WORK_ID } from '../neon/pending.js';
 import { fetchBranch } from '../neon/resources.js';
 import { databaseSchema, SCHEMA_OPERATIONS } from '../neon/schema.js';
 import { applyOnce, discard, findWork, tryOnTempBranch } from '../neon/temp-branches.js';
-import { bytesText, headBytes } from '../sql/budget.js';
+import { bytesText, cutText, headBytes } from '../sql/budget.js';
 import { SqlError } from '../sql/errors.js';
 import { comparePlans, type PlanSummary, summarizePlan } from '../sql/plan.js';
 import { checkScript, checkStatement, explain, runOne, runScript, truncatedNotice } from '../sql/run.js';
@@ -90,21 +90,25 @@ export const getBranchSchema = defineTool({
 });
 
 /**
- * Neon's schema (pg_dump's output) cut at the last line that fits in most of the budget
- * (--sql-max-bytes), with its whole length stated: a 3 MB comment or CHECK constraint in one
- * statement must not make the answer 3 MB. Room is left for the rest of the answer.
+ * Neon's schema (pg_dump's output) within most of the budget (--sql-max-bytes), room left for the rest
+ * of the answer: a line longer than an eighth of it (a 3 MB comment or CHECK constraint) is cut with its
+ * length stated, so it does not hide the statements after it; then the text is cut at the last line
+ * that fits, with the whole's length.
  */
 function cutSchema(sql: string, maxBytes: number): { sql: string; truncated?: string } {
   const room = maxBytes - 1_024;
   if (sql.length * 3 <= room || Buffer.byteLength(sql) <= room) return { sql };
-  const head = headBytes(sql, room);
-  const line = head.lastIndexOf('\n');
+  const lines = sql.split('\n').map((line) => cutText(line, Math.floor(maxBytes / 8)));
+  const shortened = lines.join('\n');
+  const head = headBytes(shortened, room);
+  const line = head.length < shortened.length ? head.lastIndexOf('\n') : -1;
   const kept = line > 0 ? head.slice(0, line + 1) : head;
   return {
     sql: kept,
     truncated:
-      `truncated: the schema is ${bytesText(Buffer.byteLength(sql))} bytes; the first ${bytesText(Buffer.byteLength(kept))} are shown ` +
-      '(answers are limited to --sql-max-bytes). describe_table shows one table (long strings cut there too).',
+      `truncated: the schema is ${bytesText(Buffer.byteLength(sql))} bytes; ` +
+      (kept.length < shortened.length ? `the first ${bytesText(Buffer.byteLength(kept))} are shown, ` : '') +
+      'long lines cut (answers are limited to --sql-max-bytes). describe_table shows one table.',
   };
 }
 
