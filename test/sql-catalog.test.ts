@@ -793,6 +793,25 @@ describe('catalogSchema', () => {
     expect(await ddl(60)).toStrictEqual({ sql: FULL });
   });
 
+  it('cuts a statement longer than a catalog string in place, so the ones after it stay', async () => {
+    await server.query(
+      'bigdb',
+      `CREATE SCHEMA long_s; CREATE TABLE long_s.a (v text CHECK (v <> '${'c'.repeat(100_000)}')); CREATE TABLE long_s.b (x int)`,
+      [],
+      OWNER,
+    );
+    const got = await ddl(16_000, 'bigdb');
+    expect(got.sql).toMatch(
+      /CREATE TABLE long_s\.a \(\n {4}v text,\n {4}CONSTRAINT a_v_check CHECK \(\(v <> 'c+… \[cut: 100,0\d\d bytes in all\]\n/,
+    );
+    expect(got.sql).toContain('CREATE TABLE long_s.b (\n    x integer\n);');
+    expect(got.truncated).toMatch(
+      /1 long statement was cut \(… \[cut: N bytes in all\]\) and will not replay as shown/,
+    );
+    expect(Buffer.byteLength(got.sql)).toBeLessThanOrEqual(16_000);
+    await server.query('bigdb', 'DROP SCHEMA long_s CASCADE', [], OWNER);
+  });
+
   it('leaves out the statements past maxBytes and says how many', async () => {
     const note = (n: number, max: number) =>
       `truncated: ${n} more statements not shown (at most ${max} bytes; --sql-max-bytes). describe_table shows one table.`;
