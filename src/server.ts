@@ -302,24 +302,30 @@ export function answer(
 ): { structuredContent: Record<string, unknown>; text: string } {
   const fence = (result as Fenced | undefined)?.[FENCED];
   // Plain JSON data, as the client would get it (a Date as its string, undefined fields gone).
-  const plain = JSON.parse(JSON.stringify(result)) as Fenced;
-  if (fence) plain[FENCED] = fence;
-  let clean = redactValue(plain, redact) as Fenced;
-  const json = JSON.stringify(clean);
-  const redacted = redact(json);
-  if (redacted !== json) {
-    try {
-      clean = JSON.parse(redacted) as Fenced;
-      if (fence) clean[FENCED] = fence;
-    } catch {
-      // A replacement broke the JSON's structure: the values were redacted already; the text form is
-      // redacted again below.
+  const first = JSON.stringify(result);
+  let clean = JSON.parse(first) as Fenced;
+  let size = Buffer.byteLength(first);
+  // The text redactor knows every escaped form of each secret, so a JSON text it leaves as it is holds
+  // no secret in any value or key: the common case costs one pass over the text.
+  if (redact(first) !== first) {
+    clean = redactValue(clean, redact) as Fenced;
+    const json = JSON.stringify(clean);
+    const redacted = redact(json);
+    if (redacted !== json) {
+      try {
+        clean = JSON.parse(redacted) as Fenced;
+      } catch {
+        // A replacement broke the JSON's structure: the values were redacted already; the text form
+        // is redacted again below.
+      }
     }
+    size = jsonBytes(clean);
   }
-  const size = jsonBytes(clean);
+  if (fence) clean[FENCED] = fence;
   let target = budget;
   for (let attempt = 0; attempt < 6; attempt++) {
-    const bounded = boundValue(clean, target, 'answers are limited to --sql-max-bytes');
+    const bounded =
+      size <= target ? clean : boundValue(clean, target, 'answers are limited to --sql-max-bytes');
     if (!bounded) break;
     const text = redact(fencedText(bounded));
     const textBytes = Buffer.byteLength(text);

@@ -196,12 +196,15 @@ describe('the last wall (answer, boundValue)', () => {
   });
 
   it('keeps the text form fenced and within the budget, escapes and notice included', () => {
-    const result = untrusted({ rows: [{ v: `${'<'.repeat(30_000)}\u2028"\\` }] }, { command: 'SELECT' });
+    const result = untrusted({ rows: [{ v: `\u2028"\\${'<'.repeat(30_000)}` }] }, { command: 'SELECT' });
     const { structuredContent, text: body } = answer(result, none, 8192);
     expect(bytes(body)).toBeLessThanOrEqual(8192);
     expect(body).toMatch(FENCED_TEXT);
     expect(parseText(body)).toEqual(structuredContent);
-    expect((structuredContent as any).rows[0].v).toMatch(/^<+… \[cut: 30,005 bytes in all/);
+    expect((structuredContent as any).rows[0].v).toMatch(/^\u2028"\\<+… \[cut: 30,005 bytes in all/);
+    // In the text form the data's `<` and line separators are escapes: only the markers have `<`.
+    expect(body.match(/</g)).toHaveLength(4);
+    expect(body).not.toMatch(/[\u2028\u2029\u0085]/);
   });
 
   it('refuses, with what to do, an answer that no cutting of strings brings under the budget', () => {
@@ -299,15 +302,27 @@ describe('secrets redacted before serialization', () => {
     }
   });
 
-  it('redacts the values before serializing: a redactor that knows only the verbatim form still catches `"`', () => {
+  it('redacts the values as the characters they are, before serializing, when a secret is there', () => {
     const pw = 'pa"ss\\w\nörd';
-    const verbatim = (t: string) => t.split(pw).join('[redacted]');
+    const real = redactor([pw]);
+    // Which texts the redactor was given: the raw values (with a bare `"`) only if values were walked.
+    const seen: string[] = [];
+    const spy = (t: string) => {
+      seen.push(t);
+      return real(t);
+    };
     const result = untrusted({ rows: [{ v: pw, [pw]: 1, j: { deep: [`x${pw}y`] } }] });
-    const { structuredContent, text: body } = answer(result, verbatim, SQL_MAX_BYTES);
+    const { structuredContent, text: body } = answer(result, spy, SQL_MAX_BYTES);
+    expect(seen).toContain(pw);
+    expect(seen).toContain(`x${pw}y`);
     expect((structuredContent as any).rows).toEqual([
       { v: '[redacted]', '[redacted]': 1, j: { deep: ['x[redacted]y'] } },
     ]);
     expect(body).not.toContain(JSON.stringify(pw).slice(1, -1));
+    // Without a secret in it, a result is not walked: one pass over its JSON text.
+    seen.length = 0;
+    answer(untrusted({ rows: [{ v: 'plain' }] }), spy, SQL_MAX_BYTES);
+    expect(seen).not.toContain('plain');
   });
 
   it('the text redactor finds every escaped form', () => {
