@@ -288,7 +288,7 @@ function redactingLogger(logger: Logger, redact: (text: string) => string): Logg
  * except that a result with untrusted data has that data between markers after the rest, untrusted.ts),
  * both redacted and each within `budget` bytes (--sql-max-bytes).
  *
- * Secrets are replaced in the values, before serializing (a password with `"` is `\\"` in JSON text,
+ * Secrets are replaced in the values, before serializing (a password with `"` is `\"` in JSON text,
  * where the verbatim form is not found), then in the JSON text for the forms escaping gives them. The
  * budget is the last wall behind the cuts at the sources: the longest strings are cut to a common
  * length with their whole length noted, so keys, numbers and required fields stay and the structured
