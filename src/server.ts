@@ -15,6 +15,7 @@ import {
 } from './client/errors.js';
 import { clientEvents } from './client/events.js';
 import { acceptedWrites, type NeonClient } from './client/neon-client.js';
+import { redactValue } from './client/redact.js';
 import { type Logger, redactor } from './log.js';
 import { confirmer, confirmKey, InputNeeded } from './mcp/confirm.js';
 import { eventSink } from './mcp/logging.js';
@@ -23,8 +24,9 @@ import { runtimeToolsets } from './mcp/toolsets.js';
 import { type ConnectionResolver, databaseUrlResolver, databaseUrlSecrets } from './neon/connection.js';
 import { NeonOutOfScopeError, waitForOperations } from './neon/operations.js';
 import { type RefFields, resolveRefs } from './neon/refs.js';
+import { boundValue, bytesText, cutMiddle, jsonBytes } from './sql/budget.js';
 import { SQL_MAX_BYTES } from './sql/session.js';
-import { fencedText } from './sql/untrusted.js';
+import { FENCED, type Fenced, fencedText } from './sql/untrusted.js';
 import { databaseName, refFields } from './tools/fields.js';
 import { DATABASE_URL_DROPS, type ToolContext, type ToolDef, type ToolSettings } from './tools/framework.js';
 import { leanSchema, type StandardWithJson, withoutProperty } from './tools/json-schema.js';
@@ -232,10 +234,7 @@ export function prepareServer(options: ServerOptions) {
                 tool.def.handler(await resolveRefs(ctx, tool.refs, input), ctx),
               ),
             );
-            // The structured form is the redacted JSON; the text form is the same JSON, except that a
-            // result with untrusted data has that data between markers after the rest (untrusted.ts).
-            const structuredContent = JSON.parse(redact(JSON.stringify(result)));
-            const text = redact(fencedText(result));
+            const { structuredContent, text } = answer(result, redact, settings.sqlMaxBytes);
             return { content: [{ type: 'text', text }], structuredContent };
           } catch (error) {
             if (error instanceof InputNeeded) return error.result;
@@ -249,7 +248,8 @@ export function prepareServer(options: ServerOptions) {
                 ` Note: Neon had already accepted ${[...new Set(accepted)].join(', ')} in this call, so the change ` +
                 'may have been applied: check (list or get the resource) before trying again.';
             }
-            return { isError: true, content: [{ type: 'text', text: redactError(message) }] };
+            const text = errorAnswer(message, redactError, settings.sqlMaxBytes);
+            return { isError: true, content: [{ type: 'text', text }] };
           }
         },
       );
@@ -260,7 +260,8 @@ export function prepareServer(options: ServerOptions) {
     registerSurface(server, {
       client: client,
       settings,
-      describeError: (what: string, error: unknown) => redact(errorText(what, error, logger)),
+      describeError: (what: string, error: unknown) =>
+        errorAnswer(errorText(what, error, logger), redact, settings.sqlMaxBytes),
     });
     return server;
   }
@@ -288,6 +289,78 @@ function redactingLogger(logger: Logger, redact: (text: string) => string): Logg
           : redact(error instanceof Error ? (error.stack ?? error.message) : String(error)),
       ),
   };
+}
+
+/**
+ * The one way a tool's result leaves the server: the structured form and the text form (the same JSON,
+ * except that a result with untrusted data has that data between markers after the rest, untrusted.ts),
+ * both redacted and each within `budget` bytes (--sql-max-bytes).
+ *
+ * Secrets are replaced in the values, before serializing (a password with `"` is `\"` in JSON text,
+ * where the verbatim form is not found), then in the JSON text for the forms escaping gives them. The
+ * budget is the last wall behind the cuts at the sources: the longest strings are cut to a common
+ * length with their whole length noted, so keys, numbers and required fields stay and the structured
+ * form still matches the tool's output schema. A result that cannot be brought under the budget that
+ * way becomes an error saying so.
+ */
+export function answer(
+  result: unknown,
+  redact: (text: string) => string,
+  budget: number,
+): { structuredContent: Record<string, unknown>; text: string } {
+  const fence = (result as Fenced | undefined)?.[FENCED];
+  // Plain JSON data, as the client would get it (a Date as its string, undefined fields gone).
+  const first = JSON.stringify(result);
+  let clean = JSON.parse(first) as Fenced;
+  let size = Buffer.byteLength(first);
+  // The text redactor knows every escaped form of each secret, so a JSON text it leaves as it is holds
+  // no secret in any value or key: the common case costs one pass over the text.
+  if (redact(first) !== first) {
+    clean = redactValue(clean, redact) as Fenced;
+    const json = JSON.stringify(clean);
+    const redacted = redact(json);
+    if (redacted !== json) {
+      try {
+        clean = JSON.parse(redacted) as Fenced;
+      } catch {
+        // A replacement broke the JSON's structure: the values were redacted already; the text form
+        // is redacted again below.
+      }
+    }
+    size = jsonBytes(clean);
+  }
+  if (fence) clean[FENCED] = fence;
+  let target = budget;
+  for (let attempt = 0; attempt < 6; attempt++) {
+    const bounded =
+      size <= target ? clean : boundValue(clean, target, 'answers are limited to --sql-max-bytes');
+    if (!bounded) break;
+    const text = redact(fencedText(bounded));
+    const textBytes = Buffer.byteLength(text);
+    // The structured form without the fence's symbol (an in-memory transport would pass it on).
+    if (textBytes <= budget) return { structuredContent: Object.fromEntries(Object.entries(bounded)), text };
+    // The text form adds the notice and markers, and escapes (`<` takes six bytes there): aim the
+    // values lower in proportion.
+    target = Math.floor((target * budget) / textBytes) - 16;
+  }
+  throw new AnswerTooLargeError(
+    `The answer was ${bytesText(size)} bytes, more than the ${bytesText(budget)} bytes an answer may have ` +
+      '(--sql-max-bytes), and cutting its strings could not bring it under. Ask for less ' +
+      '(a LIMIT, fewer columns, a narrower listing), or ask the user to raise --sql-max-bytes.',
+  );
+}
+
+/**
+ * The text of an error as it leaves the server: redacted, then (the last wall for errors: whatever a
+ * source forgot to cut) within `budget` bytes, its head and last line kept.
+ */
+export function errorAnswer(message: string, redact: (text: string) => string, budget: number): string {
+  return cutMiddle(redact(message), budget);
+}
+
+/** A result over the budget even with its strings cut (too many keys and numbers). */
+export class AnswerTooLargeError extends NeonError {
+  override name = 'AnswerTooLargeError';
 }
 
 /** Errors that already tell the agent what happened to an accepted change. */

@@ -225,7 +225,9 @@ export const FENCED_TEXT = /^(\{.*\})\n(.*)\n<(untrusted-data-[0-9a-f]{16})>\n(\
 export function parseText(body: string): unknown {
   const m = FENCED_TEXT.exec(body);
   if (!m) return JSON.parse(body);
-  return { ...JSON.parse(m[1]), ...JSON.parse(m[4]), untrusted: m[2] };
+  // The notice line names the markers' tag after the structured form's notice.
+  const notice = m[2].replace(` It is between <${m[3]}> and </${m[3]}>.`, '');
+  return { ...JSON.parse(m[1]), ...JSON.parse(m[4]), untrusted: notice };
 }
 
 /** The text of every TypeScript file under src/ (for checks of what src imports). */

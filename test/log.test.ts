@@ -58,6 +58,21 @@ describe('stderrLogger', () => {
     );
   });
 
+  it('redacts a password with ", \\, a newline or unicode in every escaped form a log line may hold', () => {
+    const pw = 'q"uo\\te\nd-ü€-pw';
+    const log = stderrLogger([pw]);
+    // An error body as JSON inside a message, that message as JSON again, a URI, an SQL literal.
+    const body = JSON.stringify({ password: pw });
+    log.error(`request failed: ${body}`, new Error(JSON.stringify(`nested ${body}`)));
+    log.info(`postgresql://u:${encodeURIComponent(pw)}@h/db and '${pw.replace(/'/g, "''")}'`);
+    expect(written).toHaveLength(2);
+    for (const line of written) {
+      expect(line).toContain('[redacted]');
+      // The password's end as it reads in each form (verbatim, escaped, percent-encoded).
+      for (const part of ['d-ü€-pw', '%E2%82%AC-pw', 'q"uo', 'q\\"uo']) expect(line).not.toContain(part);
+    }
+  });
+
   it('uses the message when an error has no stack, String() for a non-Error, nothing for none', () => {
     const log = stderrLogger([TEST_KEY]);
     const noStack = new Error(`bare ${TEST_KEY}`);

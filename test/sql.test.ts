@@ -106,7 +106,8 @@ describe('run_sql', () => {
     // Trusted fields first, then the notice, then the data alone between the markers.
     expect(m[1]).not.toContain(evil);
     expect(JSON.parse(m[1])).toMatchObject({ command: 'SELECT', row_count: 1 });
-    expect(m[2]).toBe(out.untrusted);
+    // The notice, naming the markers' tag.
+    expect(m[2]).toBe(`${out.untrusted} It is between <${m[3]}> and </${m[3]}>.`);
     expect(JSON.parse(m[4])).toEqual({ columns: [{ name: 'note', type: 'text' }], rows: [{ note: evil }] });
     // A fresh tag every call, so data cannot close the fence.
     const again = await conn.call('run_sql', { project_id, sql: 'SELECT 1 AS x' });

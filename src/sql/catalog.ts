@@ -4,8 +4,26 @@
  */
 import { RESET } from './connections.js';
 import { SqlError } from './errors.js';
-import type { Session } from './session.js';
+import { type Session, SQL_MAX_BYTES } from './session.js';
 import { fence } from './untrusted.js';
+
+/**
+ * Characters kept of one catalog string (a comment, a constraint's or a view's definition) for a
+ * budget of `maxBytes` (--sql-max-bytes): an eighth of it, so that a 3 MB comment cannot fill an
+ * answer alone. The server bounds the whole answer too (src/server.ts).
+ */
+export function catalogStringMax(maxBytes: number): number {
+  return Math.max(200, Math.floor(maxBytes / 8));
+}
+
+/**
+ * `expr` (text) cut in PostgreSQL to `max` characters (an SQL parameter), so a long catalog string
+ * never leaves the server whole; the cut one ends with its whole length and the query that reads the
+ * rest. `source` is an SQL expression giving the SQL that reads the whole string.
+ */
+function clip(expr: string, source: string, max: string): string {
+  return `(SELECT CASE WHEN length(v) > ${max} THEN left(v, ${max}) || format('… [cut: %s bytes in all; read the rest with run_sql_readonly: SELECT substr(%s, %s)]', to_char(octet_length(v), 'FM999,999,999,999,990'), ${source}, ${max} + 1) ELSE v END FROM (SELECT (${expr})::text AS v) clipped)`;
+}
 
 const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
@@ -33,11 +51,14 @@ export interface TableList {
   total: number;
 }
 
-export async function listTables(s: Session, opts: { schema?: string; limit: number }): Promise<TableList> {
+export async function listTables(
+  s: Session,
+  opts: { schema?: string; limit: number; maxBytes?: number },
+): Promise<TableList> {
   const rows = await s.read<{ j: TableList }>(
     `WITH t AS (
       SELECT n.nspname AS schema, c.relname AS name, ${KIND} AS type, ${ROW_ESTIMATE} AS row_estimate,
-        ${BYTES} AS bytes, obj_description(c.oid, 'pg_class') AS comment
+        ${BYTES} AS bytes, ${clip("obj_description(c.oid, 'pg_class')", "format('obj_description(%L::regclass, ''pg_class'')', c.oid::regclass::text)", '$3::int')} AS comment
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition AND ${SYSTEM_SCHEMAS}
         AND ($1::text IS NULL OR n.nspname = $1)
@@ -51,7 +72,7 @@ export async function listTables(s: Session, opts: { schema?: string; limit: num
                    ORDER BY schema, name), '[]')
                  FROM (SELECT * FROM t ORDER BY schema, name LIMIT $2) x),
       'total', (SELECT count(*) FROM t)) AS j`,
-    [opts.schema ?? null, opts.limit],
+    [opts.schema ?? null, opts.limit, catalogStringMax(opts.maxBytes ?? SQL_MAX_BYTES)],
     'list_tables',
   );
   return rows[0].j;
@@ -86,7 +107,7 @@ export async function findRelation(
   if (rows.length > 1) {
     throw new SqlError(
       // Schema names come from the database: fenced like any other data from it.
-      `describe_table: "${table}" exists in several schemas (names from the database, untrusted): ${fence(rows.map((r) => r.schema).join(', '))}\nPass schema to choose.`,
+      `describe_table: "${table}" exists in several schemas; their names, from the database: ${fence(rows.map((r) => r.schema).join(', '))}\nPass schema to choose.`,
     );
   }
   throw new SqlError(
@@ -94,29 +115,36 @@ export async function findRelation(
   );
 }
 
-export async function describeTable(s: Session, oid: number): Promise<Record<string, unknown>> {
+export async function describeTable(
+  s: Session,
+  oid: number,
+  maxBytes = SQL_MAX_BYTES,
+): Promise<Record<string, unknown>> {
+  const rel = 'c.oid::regclass::text';
+  const M = '$2::int';
+  const CONSTRAINT_DEF = clip('pg_get_constraintdef(k.oid)', "format('pg_get_constraintdef(%s)', k.oid)", M);
   const rows = await s.read<{ info: Record<string, unknown> }>(
     `SELECT json_strip_nulls(json_build_object(
       'schema', n.nspname, 'name', c.relname, 'type', ${KIND}, 'row_estimate', ${ROW_ESTIMATE},
       'size', (SELECT pg_size_pretty(b) FROM (SELECT ${BYTES} AS b) x WHERE b IS NOT NULL),
-      'comment', obj_description(c.oid, 'pg_class'),
+      'comment', ${clip("obj_description(c.oid, 'pg_class')", `format('obj_description(%L::regclass, ''pg_class'')', ${rel})`, M)},
       'row_level_security', CASE WHEN c.relrowsecurity THEN true END,
-      'definition', CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END,
+      'definition', CASE WHEN c.relkind IN ('v', 'm') THEN ${clip('pg_get_viewdef(c.oid, true)', `format('pg_get_viewdef(%L::regclass, true)', ${rel})`, M)} END,
       'partition_key', CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END
     )) AS info,
     (SELECT coalesce(json_agg(json_strip_nulls(json_build_object(
         'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'nullable', NOT a.attnotnull,
-        'default', pg_get_expr(d.adbin, d.adrelid),
+        'default', ${clip('pg_get_expr(d.adbin, d.adrelid)', "format('(SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE oid = %s)', d.oid)", M)},
         'identity', CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END,
         'generated', CASE a.attgenerated WHEN 's' THEN 'stored' WHEN 'v' THEN 'virtual' END,
-        'comment', col_description(c.oid, a.attnum))) ORDER BY a.attnum), '[]')
+        'comment', ${clip('col_description(c.oid, a.attnum)', `format('col_description(%L::regclass, %s)', ${rel}, a.attnum)`, M)})) ORDER BY a.attnum), '[]')
       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
     (SELECT coalesce(json_agg(json_build_object(
         'name', k.conname,
         'type', CASE k.contype WHEN 'p' THEN 'primary key' WHEN 'u' THEN 'unique' WHEN 'c' THEN 'check'
                  WHEN 'x' THEN 'exclusion' WHEN 't' THEN 'trigger' END,
-        'definition', pg_get_constraintdef(k.oid)) ORDER BY k.contype, k.conname), '[]')
+        'definition', ${CONSTRAINT_DEF}) ORDER BY k.contype, k.conname), '[]')
       FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype IN ('p', 'u', 'c', 'x', 't')) AS constraints,
     (SELECT coalesce(json_agg(json_build_object(
         'name', k.conname,
@@ -127,14 +155,14 @@ export async function describeTable(s: Session, oid: number): Promise<Record<str
                     JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n),
         'on_update', CASE k.confupdtype WHEN 'a' THEN 'no action' WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade' WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default' END,
         'on_delete', CASE k.confdeltype WHEN 'a' THEN 'no action' WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade' WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default' END,
-        'definition', pg_get_constraintdef(k.oid)) ORDER BY k.conname), '[]')
+        'definition', ${CONSTRAINT_DEF}) ORDER BY k.conname), '[]')
       FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f') AS foreign_keys,
     (SELECT coalesce(json_agg(json_build_object(
-        'table', k.conrelid::regclass::text, 'constraint', k.conname, 'definition', pg_get_constraintdef(k.oid))
+        'table', k.conrelid::regclass::text, 'constraint', k.conname, 'definition', ${CONSTRAINT_DEF})
         ORDER BY k.conrelid::regclass::text, k.conname), '[]')
       FROM pg_constraint k WHERE k.confrelid = c.oid AND k.contype = 'f') AS referenced_by,
     (SELECT coalesce(json_agg(json_strip_nulls(json_build_object(
-        'name', i.relname, 'definition', pg_get_indexdef(x.indexrelid),
+        'name', i.relname, 'definition', ${clip('pg_get_indexdef(x.indexrelid)', "format('pg_get_indexdef(%s)', x.indexrelid)", M)},
         'primary', x.indisprimary, 'unique', x.indisunique,
         'valid', CASE WHEN NOT x.indisvalid THEN false END,
         'size', pg_size_pretty(pg_relation_size(x.indexrelid)),
@@ -142,11 +170,11 @@ export async function describeTable(s: Session, oid: number): Promise<Record<str
       FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
       LEFT JOIN pg_stat_user_indexes st ON st.indexrelid = x.indexrelid
       WHERE x.indrelid = c.oid) AS indexes,
-    (SELECT coalesce(json_agg(json_build_object('name', t.tgname, 'definition', pg_get_triggerdef(t.oid, true))
+    (SELECT coalesce(json_agg(json_build_object('name', t.tgname, 'definition', ${clip('pg_get_triggerdef(t.oid, true)', "format('pg_get_triggerdef(%s, true)', t.oid)", M)})
         ORDER BY t.tgname), '[]')
       FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) AS triggers
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1`,
-    [oid],
+    [oid, catalogStringMax(maxBytes)],
     'describe_table',
   );
   const row = rows[0] as Record<string, unknown> | undefined;
@@ -182,13 +210,14 @@ export async function statStatementsSchema(s: Session): Promise<string | undefin
 export async function slowQueries(
   s: Session,
   schema: string,
-  opts: { sort: SlowSort; limit: number; minCalls: number },
+  opts: { sort: SlowSort; limit: number; minCalls: number; maxBytes?: number },
 ): Promise<{ queries: Record<string, unknown>[]; stats_since?: string }> {
   const order = { total_time: 's.total_exec_time', mean_time: 's.mean_exec_time', calls: 's.calls' }[
     opts.sort
   ];
   const queries = await s.read(
-    `SELECT s.queryid::text AS queryid, s.query, s.calls,
+    `SELECT s.queryid::text AS queryid,
+       ${clip('s.query', `format('(SELECT query FROM %s.pg_stat_statements WHERE queryid = %s LIMIT 1)', '${schema.replace(/'/g, "''")}'::text, s.queryid)`, '$4::int')} AS query, s.calls,
        round(s.total_exec_time::numeric, 2)::float8 AS total_ms,
        round(s.mean_exec_time::numeric, 2)::float8 AS mean_ms,
        round(s.max_exec_time::numeric, 2)::float8 AS max_ms,
@@ -200,7 +229,7 @@ export async function slowQueries(
        AND s.query NOT LIKE '%/* neon-mcp */%' AND NOT s.query = ANY ($3::text[])
        AND s.query !~ '^SET (statement_timeout|idle_in_transaction_session_timeout) = [0-9]+$'
      ORDER BY ${order} DESC LIMIT $1`,
-    [opts.limit, opts.minCalls, HOUSEKEEPING],
+    [opts.limit, opts.minCalls, HOUSEKEEPING, catalogStringMax(opts.maxBytes ?? SQL_MAX_BYTES)],
     'list_slow_queries',
   );
   let since: string | undefined;

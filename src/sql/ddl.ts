@@ -14,6 +14,8 @@
  * function whose signature names a table's row type would need reordering to replay (a body that
  * reads a table replays: function bodies are not checked, as in pg_dump's output).
  */
+import { cutText } from './budget.js';
+import { catalogStringMax } from './catalog.js';
 import type { Session } from './session.js';
 
 const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -155,17 +157,28 @@ export async function catalogSchema(
   const rows = await s.read<{ ddl: string }>(`${SCHEMA_SQL} LIMIT ${MAX_STATEMENTS + 1}`, undefined, what);
   const kept: string[] = [];
   let bytes = 0;
+  let cut = 0;
+  // A statement longer than a catalog string may be (a 3 MB CHECK constraint) is cut with its length
+  // stated, so that it does not hide every statement after it; it no longer replays, and says so.
+  const longest = catalogStringMax(maxBytes);
   for (const { ddl } of rows.slice(0, MAX_STATEMENTS)) {
-    const text = `${ddl.trimEnd()}\n`;
+    const whole = ddl.trimEnd();
+    const shown = cutText(whole, longest);
+    if (shown !== whole) cut++;
+    const text = `${shown}\n`;
     bytes += Buffer.byteLength(text) + 1;
     if (bytes > maxBytes) break;
     kept.push(text);
   }
   const left = rows.length - kept.length;
-  if (left === 0) return { sql: kept.join('\n') };
+  const cutNote = cut
+    ? ` ${cut} long statement${cut === 1 ? ' was' : 's were'} cut (… [cut: N bytes in all]) and will not replay as shown; describe_table shows one table.`
+    : '';
+  if (left === 0)
+    return cut ? { sql: kept.join('\n'), truncated: `truncated:${cutNote}` } : { sql: kept.join('\n') };
   const more = rows.length > MAX_STATEMENTS ? `${left} or more` : String(left);
   return {
     sql: kept.join('\n'),
-    truncated: `truncated: ${more} more statements not shown (at most ${maxBytes} bytes; --sql-max-bytes). describe_table shows one table.`,
+    truncated: `truncated: ${more} more statements not shown (at most ${maxBytes} bytes; --sql-max-bytes). describe_table shows one table.${cutNote}`,
   };
 }

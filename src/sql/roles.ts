@@ -7,6 +7,7 @@
 import { InvalidArgumentError } from '../client/errors.js';
 import { SqlError } from './errors.js';
 import { INTERNAL_MARK, type Session } from './session.js';
+import { inline } from './untrusted.js';
 
 /** What a limited role may do: read, or read and change rows (DML) without changing the schema (DDL). */
 export type LimitedAccess = 'read_only' | 'read_write';
@@ -100,7 +101,8 @@ export async function createLimitedRole(
     // as format's %L wrote it: quotes doubled, and backslashes too (in an E'' literal). The longest
     // form first, so that no part of it is left.
     const quoted = opts.password.replaceAll("'", "''");
-    const forms = [quoted.replaceAll('\\', '\\\\'), quoted, opts.password];
+    // Each also as the error writes untrusted text (inline, untrusted.ts: backslashes doubled again).
+    const forms = [quoted.replaceAll('\\', '\\\\'), quoted, opts.password].flatMap((f) => [inline(f), f]);
     if (e instanceof SqlError && forms.some((f) => e.message.includes(f))) {
       throw new SqlError(
         forms.reduce((m, f) => m.replaceAll(f, '[password]'), e.message),

@@ -12,6 +12,7 @@ import { WORK_ID } from '../neon/pending.js';
 import { fetchBranch } from '../neon/resources.js';
 import { databaseSchema, SCHEMA_OPERATIONS } from '../neon/schema.js';
 import { applyOnce, discard, findWork, tryOnTempBranch } from '../neon/temp-branches.js';
+import { bytesText, cutText, headBytes } from '../sql/budget.js';
 import { SqlError } from '../sql/errors.js';
 import { comparePlans, type PlanSummary, summarizePlan } from '../sql/plan.js';
 import { checkScript, checkStatement, explain, runOne, runScript, truncatedNotice } from '../sql/run.js';
@@ -75,6 +76,7 @@ export const getBranchSchema = defineTool({
   anyPostgres: true,
   async handler({ project_id, database, branch_id }, ctx) {
     const schema = await databaseSchema(ctx, { project_id, branch_id, database });
+    if (!schema.truncated) Object.assign(schema, cutSchema(schema.sql, ctx.settings.sqlMaxBytes));
     return untrusted(
       { sql: schema.sql },
       {
@@ -86,6 +88,29 @@ export const getBranchSchema = defineTool({
     );
   },
 });
+
+/**
+ * Neon's schema (pg_dump's output) within most of the budget (--sql-max-bytes), room left for the rest
+ * of the answer: a line longer than an eighth of it (a 3 MB comment or CHECK constraint) is cut with its
+ * length stated, so it does not hide the statements after it; then the text is cut at the last line
+ * that fits, with the whole's length.
+ */
+function cutSchema(sql: string, maxBytes: number): { sql: string; truncated?: string } {
+  const room = maxBytes - 1_024;
+  if (sql.length * 3 <= room || Buffer.byteLength(sql) <= room) return { sql };
+  const lines = sql.split('\n').map((line) => cutText(line, Math.floor(maxBytes / 8)));
+  const shortened = lines.join('\n');
+  const head = headBytes(shortened, room);
+  const line = head.length < shortened.length ? head.lastIndexOf('\n') : -1;
+  const kept = line > 0 ? head.slice(0, line + 1) : head;
+  return {
+    sql: kept,
+    truncated:
+      `truncated: the schema is ${bytesText(Buffer.byteLength(sql))} bytes; ` +
+      (kept.length < shortened.length ? `the first ${bytesText(Buffer.byteLength(kept))} are shown, ` : '') +
+      'long lines cut (answers are limited to --sql-max-bytes). describe_table shows one table.',
+  };
+}
 
 /** Neon's unified diff of the schema of `branch_id` against its parent or `base_branch_id`. */
 async function schemaDiff(

@@ -167,7 +167,7 @@ export const listTablesTool = defineTool({
     const maxRows = ctx.settings.sqlMaxRows;
     return onDatabase(ctx, target, async (s, db: AnyDb) => {
       s.beginReadOnly();
-      const list = await listTables(s, { schema, limit: maxRows });
+      const list = await listTables(s, { schema, limit: maxRows, maxBytes: ctx.settings.sqlMaxBytes });
       const more = list.total - list.tables.length;
       return untrusted(
         { schemas: list.schemas, tables: list.tables },
@@ -205,7 +205,7 @@ export const describeTableTool = defineTool({
     return onDatabase(ctx, target, async (s, db: AnyDb) => {
       s.beginReadOnly();
       const rel = await findRelation(s, table, schema);
-      const description = await describeTable(s, rel.oid);
+      const description = await describeTable(s, rel.oid, ctx.settings.sqlMaxBytes);
       return untrusted({ table: description }, { branch_id: db.branch_id, database: db.database });
     });
   },
@@ -289,7 +289,12 @@ export const listSlowQueries = defineTool({
             (ctx.settings.readOnly ? ' This server is read-only: ask the user to run the statement.' : ''),
         );
       }
-      const res = await slowQueries(s, schema, { sort, limit, minCalls: 1 });
+      const res = await slowQueries(s, schema, {
+        sort,
+        limit,
+        minCalls: 1,
+        maxBytes: ctx.settings.sqlMaxBytes,
+      });
       return untrusted(
         { queries: res.queries },
         {
