@@ -123,6 +123,8 @@ describe('shape', () => {
         copyStream: false,
         explain: false,
         effects: [],
+        calls: [],
+        operators: [],
       });
     }
   });

@@ -235,7 +235,9 @@ export const explainSql = defineTool({
         params,
         analyze,
         format,
-        readOnly: ctx.settings.readOnly,
+        // A read-only tool: with analyze the statement runs READ ONLY behind the walls of read-only
+        // calls (a role without write or signal privileges, the catalog check), then is rolled back.
+        readOnly: true,
         what: 'explain_sql',
       });
       const summary =
