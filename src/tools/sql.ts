@@ -214,7 +214,7 @@ export const describeTableTool = defineTool({
 export const explainSql = defineTool({
   name: 'explain_sql',
   title: 'Explain SQL',
-  description: "Show a statement's plan; analyze runs it in a rolled-back transaction.",
+  description: "Show a statement's plan; analyze runs it read-only, then rolls back.",
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   anyPostgres: true,
