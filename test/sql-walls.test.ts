@@ -283,6 +283,60 @@ describe('each wall alone', () => {
   });
 });
 
+describe('the reader role on other servers', () => {
+  it('as a superuser (local mode, a --database-url superuser) the calls run as the reader all the same', async () => {
+    const { project_id, branch_id } = await project();
+    const other = await bystander(branch_id);
+    try {
+      api.fake.makeRole(branch_id, 'postgres'); // the fake connects any other role as the superuser
+      conn = await connect({ readOnly: true });
+      const role = 'postgres';
+      const who = await conn.ok('run_sql_readonly', { project_id, role, sql: 'SELECT current_user AS u' });
+      expect(who.rows).toEqual([{ u: 'neon_mcp_reader' }]);
+      for (const sql of ['RESET ROLE', 'SET SESSION AUTHORIZATION DEFAULT']) {
+        expect(await conn.fails('run_sql_readonly', { project_id, role, sql }), sql).toMatch(/not allowed/);
+      }
+      await dbs.query(
+        branch_id,
+        "CREATE FUNCTION sneaky(int) RETURNS bool STABLE LANGUAGE sql AS 'SELECT pg_terminate_backend($1)'",
+      );
+      const err = await conn.fails('run_sql_readonly', {
+        project_id,
+        role,
+        sql: `SELECT sneaky(${other.pid})`,
+      });
+      expect(err).toMatch(/42501|permission denied/);
+      expect(await other.alive()).toBe(true);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a neon_mcp_reader that holds more than reading is not used: the stricter checks apply', async () => {
+    // The role made by a first call (on another database: the check runs once per server and process
+    // for each database's URI), then given more.
+    const first = await project();
+    conn = await connect({ readOnly: true });
+    await conn.ok('run_sql_readonly', { project_id: first.project_id, sql: 'SELECT 1' });
+    await conn.close();
+    const { project_id, branch_id } = await project();
+    await pg.query('postgres', `GRANT pg_signal_backend TO neon_mcp_reader`);
+    try {
+      await dbs.query(branch_id, "CREATE FUNCTION harmless() RETURNS int STABLE LANGUAGE sql AS 'SELECT 1'");
+      conn = await connect({ readOnly: true });
+      const err = await conn.fails('run_sql_readonly', { project_id, sql: 'SELECT harmless()' });
+      expect(err).toMatch(/public\.harmless\(\) is not allowed.+only built-in functions known to be safe/);
+      expect(await conn.fails('explain_sql', { project_id, sql: 'SELECT 1', analyze: true })).toMatch(
+        /analyze is refused/,
+      );
+      const who = await conn.ok('run_sql_readonly', { project_id, sql: 'SELECT current_user AS u' });
+      expect(who.rows).toEqual([{ u: OWNER }]);
+    } finally {
+      await pg.query('postgres', `REVOKE pg_signal_backend FROM neon_mcp_reader`);
+    }
+  });
+});
+
 describe("neon-mcp's own deadline", () => {
   it('SET LOCAL statement_timeout = 0 does not outlive --sql-timeout', async () => {
     const { project_id, branch_id } = await project();
