@@ -45,14 +45,18 @@ export async function readerWall(s: Session): Promise<Wall> {
   const key = keyOf(s);
   let pending = walls.get(key);
   if (!pending) {
-    pending = setUp(s).catch((e) => ({
-      ok: false as const,
-      reason: `checking the role failed (${e instanceof Error ? e.message : String(e)})`,
-    }));
+    pending = setUp(s).catch((e) => {
+      // A failure of the check itself (a lost connection) is not a verdict: asked again next call.
+      walls.delete(key);
+      return {
+        ok: false as const,
+        reason: `checking the role failed (${e instanceof Error ? e.message : String(e)})`,
+      };
+    });
     walls.set(key, pending);
   }
   const wall = await pending;
-  if (!wall.ok && !reported.has(key)) {
+  if (!wall.ok && walls.has(key) && !reported.has(key)) {
     reported.add(key);
     // Once per server and process, on stderr (the log): the person can act on it, the agent cannot.
     process.stderr.write(
@@ -64,12 +68,6 @@ export async function readerWall(s: Session): Promise<Wall> {
     );
   }
   return wall;
-}
-
-/** Forgets what was found (tests; after the role was dropped by hand). */
-export function forgetWalls(): void {
-  walls.clear();
-  reported.clear();
 }
 
 interface State extends Record<string, unknown> {
