@@ -179,11 +179,13 @@ describe('--database-url: each tool works', () => {
     expect(described.table.columns.map((c: { name: string }) => c.name)).toEqual(['id', 'label']);
     const plan = await s.ok('explain_sql', { sql: 'SELECT * FROM shelf WHERE id = 1', format: 'json' });
     expect(JSON.stringify(plan.plan)).toMatch(/shelf/);
-    const analyzed = await s.ok('explain_sql', {
+    // The URL's role cannot create neon-mcp's read-only role, so analyze (which runs the statement) is
+    // refused (issue 22; docs/SQL.md, "The read-only guarantee").
+    const analyzed = await s.fails('explain_sql', {
       sql: "INSERT INTO shelf VALUES (1, 'a')",
       analyze: true,
     });
-    expect(analyzed).toMatchObject({ analyzed: true, rolled_back: true });
+    expect(analyzed).toMatch(/analyze is refused/);
     expect((await pg.query('appdb', 'SELECT count(*)::int AS n FROM shelf'))[0]?.n).toBe(0);
     await s.ok('run_sql_readonly', { sql: 'SELECT count(*) FROM shelf' });
     const slow = await s.ok('list_slow_queries', { sort: 'calls', limit: 50 });

@@ -123,6 +123,8 @@ describe('shape', () => {
         copyStream: false,
         explain: false,
         effects: [],
+        calls: [],
+        operators: [],
       });
     }
   });
@@ -271,6 +273,49 @@ describe('read-only calls', () => {
       'with a query that is not a constant',
     );
     expect(await refused('SELECT query_to_xml()')).toBeUndefined();
+  });
+
+  it('collects every way a function is called, for the catalog check: f(), s.f(), x.f, (expr).f, operators, inside SQL text', async () => {
+    const found = await inspect(
+      "SELECT c.dblink_connect, (pg_backend_pid()).pg_cancel_backend, s.f(1), a.b.c, t.*, 1 OPERATOR(myops.===) 2, x BETWEEN 1 AND 2 FROM text('x') c " +
+        "WHERE query_to_xml('SELECT y.pg_advisory_lock FROM int8(1) y', true, true, '') IS NOT NULL",
+    );
+    expect(found.calls).toEqual(
+      expect.arrayContaining([
+        { name: 'dblink_connect', form: 'attribute' },
+        { name: 'pg_cancel_backend', form: 'attribute' },
+        { name: 'pg_backend_pid', form: 'call' },
+        { name: 'f', schema: 's', form: 'call' },
+        { name: 'c', form: 'attribute' },
+        { name: 'text', form: 'call' },
+        { name: 'query_to_xml', form: 'call' },
+        { name: 'pg_advisory_lock', form: 'attribute' },
+        { name: 'int8', form: 'call' },
+      ]),
+    );
+    // `t.*` names no function; a one-name column reference is a column, never a call.
+    expect(found.calls.map((c) => c.name)).not.toContain('x');
+    expect(found.calls.map((c) => c.name)).not.toContain('');
+    expect(found.operators).toEqual(['===']);
+  });
+
+  it('refuses switching the role back, in every spelling', async () => {
+    for (const sql of [
+      'RESET ROLE',
+      'SET ROLE postgres',
+      'SET LOCAL role TO postgres',
+      'SET SESSION AUTHORIZATION postgres',
+      'RESET SESSION AUTHORIZATION',
+      'RESET ALL',
+      "SELECT set_config('role', 'postgres', true)",
+      "SELECT set_config('Session_Authorization', 'postgres', true)",
+      "SELECT set_config(' role', 'postgres', true)",
+      "SELECT set_config(current_setting('x'), 'postgres', true)",
+      "SELECT query_to_xml('SET ROLE postgres', true, true, '')",
+    ]) {
+      expect(await refused(sql), sql).toMatch(/not allowed in a read-only call: .*changes the role/);
+    }
+    expect(await refused("SELECT set_config('search_path', 'x', true)")).toBeUndefined();
   });
 
   it('does not take a function being created for one being called', async () => {

@@ -875,6 +875,14 @@ describe('withSession', () => {
 
   it('a connection whose last reply does not come within the timeout plus 10 s is closed, not reused', async () => {
     const c = connections({ idleMs: 60_000, max: 1 });
+    // neon-mcp's own deadline (Session.watch) would cancel the sleep: with its cancel and close muted,
+    // this is a server that ignores cancellation, the case the guard of giveBack is for.
+    const muted = Object.create(c) as typeof c;
+    muted.lease = async (u, o) => ({
+      ...(await c.lease(u, o)),
+      cancel: async () => undefined,
+      destroy: () => undefined,
+    });
     const opts = { timeoutMs: 500 };
     let pid = 0;
     // The call ends with a query still running: a ROLLBACK queued behind a 30 s sleep (sent after it).
@@ -888,7 +896,7 @@ describe('withSession', () => {
         await sleep(100);
         s.rollbackLater();
       },
-      c,
+      muted,
     );
     try {
       const ended = performance.now();

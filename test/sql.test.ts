@@ -9,7 +9,17 @@ import { hasOpenssl, ROLE_PASSWORD } from './pg/server.js';
 import { usePostgres } from './pg/use-postgres.js';
 
 const api = useMockApi();
-const { pg, dbs } = usePostgres(api, { preload: ['pg_stat_statements'], tls: true });
+const { pg, dbs } = usePostgres(api, {
+  preload: ['pg_stat_statements'],
+  tls: true,
+  // The owner as on Neon: CREATEROLE, and through neon_superuser the right to grant pg_read_all_data,
+  // so read-only calls run behind the privilege wall (src/sql/readonly-role.ts).
+  setup: async (server) => {
+    await server.query('postgres', 'CREATE ROLE neon_superuser NOLOGIN CREATEROLE');
+    await server.query('postgres', 'GRANT pg_read_all_data TO neon_superuser WITH ADMIN OPTION');
+    await server.query('postgres', `GRANT neon_superuser TO ${OWNER}; ALTER ROLE ${OWNER} CREATEROLE`);
+  },
+});
 
 /**
  * node-postgres' deprecation warnings while this file runs: "client.query() when the client is already
@@ -465,13 +475,21 @@ describe('explain_sql', () => {
     expect(plain.analyzed).toBe(false);
     expect(plain.untrusted).toMatch(UNTRUSTED);
 
-    const analyzed = await conn.ok('explain_sql', {
+    // analyze runs the statement READ ONLY (issue 22): a write is refused by PostgreSQL, with advice.
+    const write = await conn.fails('explain_sql', {
       project_id,
       sql: 'DELETE FROM logs WHERE id > 10',
       analyze: true,
+    });
+    expect(write).toMatch(/25006 \(read_only_sql_transaction\)/);
+    expect(write).toMatch(/EXPLAIN ANALYZE … with run_sql on a branch made for it/);
+    const analyzed = await conn.ok('explain_sql', {
+      project_id,
+      sql: 'SELECT count(*) FROM logs WHERE id > 10',
+      analyze: true,
       format: 'json',
     });
-    expect(analyzed.plan.Plan['Node Type']).toBe('ModifyTable');
+    expect(analyzed.plan.Plan['Node Type']).toBe('Aggregate');
     expect(analyzed.summary.execution_ms).toBeGreaterThan(0);
     expect(analyzed.summary.total_cost).toBeGreaterThan(0);
     expect(analyzed.rolled_back).toBe(true);

@@ -17,6 +17,7 @@
  * rollback, and read-only calls always roll back (the connection is also reset before reuse).
  */
 import { SqlError } from './errors.js';
+import { INTERNAL_MARK, type Session } from './session.js';
 import {
   functionName,
   loadParser,
@@ -48,6 +49,9 @@ const WHY = {
   server: 'it acts on the whole server or the session outside the transaction',
   file: 'it reads or writes files on the server or runs a program there',
   opaque: 'it runs code the guard cannot read, which could do any of the above',
+  role:
+    'it changes the role the statement runs as: read-only calls run as a role without write or signal ' +
+    'privileges, and PostgreSQL checks SET ROLE against the login role, so only this check keeps it',
 };
 
 /** Functions with effects outside the transaction, by exact name (lower case, any schema). */
@@ -183,6 +187,21 @@ export interface Inspection {
   explain: boolean;
   /** Effects outside the transaction (only meaningful when the text parsed). */
   effects: Effect[];
+  /**
+   * Every function the statement may call, however spelled, for the catalog check
+   * ({@link checkCatalog}): `f(x)` and `s.f(x)`, and the attribute notation PostgreSQL also reads as a
+   * call, `x.f` and `(expr).f`, which mean `f(x)` when no column of that name exists.
+   */
+  calls: Call[];
+  /** Operators used (each runs a function), by name. */
+  operators: string[];
+}
+
+/** A function call as written: `form` tells the notation (attribute calls take exactly one argument). */
+export interface Call {
+  name: string;
+  schema?: string;
+  form: 'call' | 'attribute';
 }
 
 /** Parses `sql` and collects what the checks need. */
@@ -199,6 +218,8 @@ function inspectWith(parser: Parser, sql: string, depth: number): Inspection {
     copyStream: false,
     explain: false,
     effects: [],
+    calls: [],
+    operators: [],
   };
   if (!parsed.ok) return found;
   found.explain = Object.keys(parsed.statements[0] ?? {})[0] === 'ExplainStmt';
@@ -207,37 +228,112 @@ function inspectWith(parser: Parser, sql: string, depth: number): Inspection {
     if (type === 'CopyStmt' && n.filename === undefined && !n.is_program) found.copyStream = true;
     const statement = statementEffect(type, n);
     if (statement) found.effects.push(statement);
+    collectCalls(type, n, found);
     if (type !== 'FuncCall') continue;
     const { name } = functionName(n);
     const why = functionEffect(name);
     if (why) found.effects.push({ name: `${name}()`, why });
-    if (RUNS_SQL_TEXT.has(name)) found.effects.push(...sqlTextEffects(parser, name, n, depth));
+    if (name === 'set_config') found.effects.push(...setConfigEffects(n));
+    if (RUNS_SQL_TEXT.has(name)) sqlTextEffects(parser, name, n, depth, found);
   }
   return found;
 }
 
-/** Effects of the SQL a function such as query_to_xml would run: its constant text is checked too. */
-function sqlTextEffects(parser: Parser, name: string, call: Node, depth: number): Effect[] {
+/** The last String field of a name list (a ColumnRef's fields, an indirection), lower-cased. */
+function strings(list: unknown): string[] {
+  return ((list as Node[] | undefined) ?? []).map((p) =>
+    typeof (p?.String as Node | undefined)?.sval === 'string'
+      ? String((p.String as Node).sval).toLowerCase()
+      : '',
+  );
+}
+
+/**
+ * Records every way `n` may call a function: FuncCall; `x.f` (a ColumnRef of two or more names, whose
+ * last names a column or, failing that, a function of x's row type); `(expr).f` (A_Indirection); and
+ * operators (A_Expr). Also refuses changing the role or resetting every setting (see WHY.role).
+ */
+function collectCalls(type: string, n: Node, found: Inspection): void {
+  switch (type) {
+    case 'FuncCall': {
+      const { name, schema } = functionName(n);
+      found.calls.push({ name, ...(schema !== undefined ? { schema } : {}), form: 'call' });
+      return;
+    }
+    case 'ColumnRef': {
+      const fields = strings(n.fields);
+      const last = fields.at(-1);
+      if (fields.length >= 2 && last) found.calls.push({ name: last, form: 'attribute' });
+      return;
+    }
+    case 'A_Indirection': {
+      for (const name of strings(n.indirection)) if (name) found.calls.push({ name, form: 'attribute' });
+      return;
+    }
+    case 'A_Expr': {
+      const op = strings(n.name).at(-1);
+      // BETWEEN and the like are keywords here, not operator names: those run built-in comparisons.
+      if (op && !/^[a-z_]/.test(op)) found.operators.push(op);
+      return;
+    }
+    case 'VariableSetStmt': {
+      const name = String(n.name ?? '').toLowerCase();
+      if (n.kind === 'VAR_RESET_ALL') found.effects.push({ name: 'RESET ALL', why: WHY.role });
+      else if (ROLE_SETTINGS.has(name)) found.effects.push({ name: `SET/RESET ${name}`, why: WHY.role });
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/** Settings that change whose privileges a statement runs with. */
+const ROLE_SETTINGS = new Set(['role', 'session_authorization']);
+
+/** set_config is allowed (rolled back with the call) unless it names a role setting or a name not written out. */
+function setConfigEffects(call: Node): Effect[] {
+  const first = ((call.args as unknown[] | undefined) ?? [])[0];
+  const name = stringConstant(first);
+  if (name === undefined) {
+    return [{ name: 'set_config() with a setting name that is not a constant', why: WHY.role }];
+  }
+  return ROLE_SETTINGS.has(name.trim().toLowerCase())
+    ? [{ name: `set_config('${name.trim().toLowerCase()}', …)`, why: WHY.role }]
+    : [];
+}
+
+/**
+ * Effects of the SQL a function such as query_to_xml would run: its constant text is checked too, and
+ * the functions it calls join the catalog check.
+ */
+function sqlTextEffects(parser: Parser, name: string, call: Node, depth: number, found: Inspection): void {
   const opaque = {
     name: `${name}() with a query that is not a constant`,
     why: 'it runs SQL given as text, which the guard can only check when it is written out',
   };
-  if (depth > 3) return [opaque];
-  const effects: Effect[] = [];
+  if (depth > 3) {
+    found.effects.push(opaque);
+    return;
+  }
   for (const arg of (call.args as unknown[] | undefined) ?? []) {
     const text = stringConstant(arg);
     if (text === undefined) {
       // Booleans and other constants are fine; anything computed could build any query.
       if (arg && typeof arg === 'object' && 'A_Const' in arg) continue;
-      return [opaque];
+      found.effects.push(opaque);
+      return;
     }
     const inner = inspectWith(parser, text, depth + 1);
-    if (inner.parsed.ok) effects.push(...inner.effects);
-    else if (inner.parsed.unreadable) return [opaque];
-    else effects.push(...suspectWords(text));
+    if (inner.parsed.ok) {
+      found.effects.push(...inner.effects);
+      found.calls.push(...inner.calls);
+      found.operators.push(...inner.operators);
+    } else if (inner.parsed.unreadable) {
+      found.effects.push(opaque);
+      return;
+    } else found.effects.push(...suspectWords(text));
     // Unreadable SQL text (a tsquery such as 'a & b' is not SQL) is fine unless it names an effect.
   }
-  return effects;
 }
 
 /**
@@ -352,4 +448,124 @@ export function checkShape(found: Inspection, tool: string, place: Place): void 
       `${tool}: COPY … FROM STDIN / TO STDOUT needs a client-side data stream, which this tool does not have. Use INSERT … VALUES (or INSERT … SELECT) to load data, and SELECT to read it.`,
     );
   }
+}
+
+/**
+ * Volatile built-in functions a read-only call may still use: each only reads the clock, a random
+ * source, sizes and server state, or waits (bounded by the statement timeout). Everything else that
+ * PostgreSQL marks volatile may act outside the transaction (that is what the mark says: its effects
+ * are not bound to its arguments), so it is refused unless listed here. Only pg_catalog's own count:
+ * a function of the same name in another schema is judged by its own mark.
+ */
+const VOLATILE_ALLOWED = new Set([
+  'random',
+  'random_normal',
+  'clock_timestamp',
+  'timeofday',
+  'gen_random_uuid',
+  'uuidv4',
+  'uuidv7',
+  'pg_sleep',
+  'pg_sleep_for',
+  'pg_sleep_until',
+  'pg_relation_size',
+  'pg_total_relation_size',
+  'pg_table_size',
+  'pg_indexes_size',
+  'pg_database_size',
+  'pg_tablespace_size',
+  'pg_is_in_recovery',
+  'pg_current_wal_lsn',
+  'pg_current_wal_insert_lsn',
+  'pg_current_wal_flush_lsn',
+  'pg_last_wal_receive_lsn',
+  'pg_last_wal_replay_lsn',
+  'pg_last_xact_replay_timestamp',
+  'currval',
+  'lastval',
+  'pg_blocking_pids',
+  // Its arguments are checked by setConfigEffects; the setting is undone by the rollback.
+  'set_config',
+]);
+
+interface ProcRow extends Record<string, unknown> {
+  kind: 'f' | 'o';
+  name: string;
+  schema: string;
+  volatility: string;
+  nargs: number;
+  ndefaults: number;
+}
+
+/** Whether a catalog function may run in a read-only call. `strict`: no privilege wall behind it. */
+function safeProc(p: ProcRow, strict: boolean): boolean {
+  const builtin = p.schema === 'pg_catalog';
+  if (strict && !builtin) return false;
+  return p.volatility !== 'v' || (builtin && p.kind === 'f' && VOLATILE_ALLOWED.has(p.name));
+}
+
+/**
+ * The catalog check of a read-only call, on the server that will run it: every function the text may
+ * call (however spelled, see {@link Call}) and every operator's function is looked up in pg_proc, as
+ * PostgreSQL would resolve it, and refused when it is volatile and not in {@link VOLATILE_ALLOWED}:
+ * a function is refused for what PostgreSQL says it is, not for its name. Where several functions share
+ * a name (overloads, schemas), any unsafe one refuses the call. `strict` (no privilege wall) also
+ * refuses every function outside pg_catalog, whatever its mark: nothing else then stops a function its
+ * author marked STABLE from signalling other sessions.
+ */
+export async function checkCatalog(
+  s: Pick<Session, 'exec'>,
+  found: Inspection,
+  tool: string,
+  strict: boolean,
+): Promise<void> {
+  const names = [...new Set(found.calls.map((c) => c.name))];
+  const operators = [...new Set(found.operators)];
+  if (!names.length && !operators.length) return;
+  const { rows } = await s.exec<ProcRow>(
+    `SELECT ${INTERNAL_MARK} 'f' AS kind, lower(p.proname) AS name, n.nspname::text AS schema,
+       p.provolatile::text AS volatility, p.pronargs::int AS nargs, p.pronargdefaults::int AS ndefaults
+     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     WHERE lower(p.proname) = ANY($1::text[])
+     UNION ALL
+     SELECT 'o', o.oprname::text, n.nspname::text, p.provolatile::text, 0, 0
+     FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_proc p ON p.oid = o.oprcode
+       JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     WHERE o.oprname = ANY($2::text[])`,
+    [names, operators],
+    `${tool}: checking the functions it calls`,
+  );
+  const refused = new Map<string, ProcRow>();
+  for (const call of found.calls) {
+    for (const p of rows) {
+      if (p.kind !== 'f' || p.name !== call.name) continue;
+      if (call.schema !== undefined && p.schema.toLowerCase() !== call.schema) continue;
+      // x.f means f(x): only functions callable with one argument.
+      if (call.form === 'attribute' && !(p.nargs >= 1 && p.nargs - p.ndefaults <= 1)) continue;
+      if (!safeProc(p, strict)) refused.set(`${p.schema}.${p.name}()`, p);
+    }
+  }
+  for (const p of rows) {
+    if (p.kind === 'o' && operators.includes(p.name) && !safeProc(p, strict)) {
+      refused.set(`operator ${p.schema}.${p.name}`, p);
+    }
+  }
+  if (!refused.size) return;
+  const names2 = list([...refused.keys()]);
+  const volatile = [...refused.values()].some((p) => p.volatility === 'v');
+  const why = [
+    volatile
+      ? 'PostgreSQL marks it volatile: it may act outside the transaction (write over its own connection, signal or lock), which the rollback of a read-only call does not undo'
+      : '',
+    [...refused.values()].some((p) => p.volatility !== 'v')
+      ? `this server has no read-only role for neon-mcp (see the log), so only built-in functions known to be safe are allowed`
+      : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  throw new SqlError(
+    `${tool}: ${names2} ${refused.size > 1 ? 'are' : 'is'} not allowed in a read-only call: ${why}. ` +
+      '(Written as x.f or (expr).f, PostgreSQL calls f(x) when x has no column f.) ' +
+      'To run it on purpose, use run_sql (not offered when the server runs with --read-only).',
+  );
 }

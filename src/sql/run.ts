@@ -5,7 +5,8 @@
  * part (src/neon/connection.ts).
  */
 import { SqlError } from './errors.js';
-import { checkReadOnly, checkShape, inspect } from './guard.js';
+import { checkCatalog, checkReadOnly, checkShape, type Inspection, inspect } from './guard.js';
+import { readerWall } from './readonly-role.js';
 import { INTERNAL_MARK, type Session, type StatementResult } from './session.js';
 import { untrusted } from './untrusted.js';
 
@@ -27,6 +28,22 @@ export async function checkStatement(
 /** Refuses a migration script that is empty, controls the transaction or needs a COPY stream. */
 export async function checkScript(sql: string, tool: string): Promise<void> {
   checkShape(await inspect(sql), tool, 'migration');
+}
+
+/**
+ * The walls of a read-only call on its server, before its transaction starts: the privilege wall (the
+ * role to run as, readonly-role.ts) and the catalog check of every function the text calls (stricter
+ * where that role cannot be had). Returns the role for {@link Session.beginReadOnly}.
+ */
+export async function readOnlyWalls(
+  s: Session,
+  sql: string,
+  what: string,
+  found?: Inspection,
+): Promise<string | undefined> {
+  const wall = await readerWall(s);
+  await checkCatalog(s, found ?? (await inspect(sql)), what, !wall.ok);
+  return wall.ok ? wall.role : undefined;
 }
 
 export interface RunOptions {
@@ -51,7 +68,7 @@ export async function runOne(s: Session, sql: string, opts: RunOptions): Promise
       autocommit: true,
     });
   }
-  s.beginReadOnly();
+  s.beginReadOnly(await readOnlyWalls(s, sql, opts.what));
   const res = await s.run(sql, opts.params, {
     maxRows: opts.maxRows,
     what: opts.what,
@@ -75,11 +92,15 @@ export async function runTransaction(
   statements: TxStatement[],
   opts: { maxRows: number; readOnly: boolean; tool: string },
 ): Promise<{ results: StatementResult[]; committed: boolean }> {
+  let role: string | undefined;
   if (opts.readOnly) {
+    // Every statement through the parser first: a refusal there needs no connection.
     for (const [i, st] of statements.entries())
       await checkReadOnly(st.sql, `${opts.tool} (statement ${i + 1})`);
+    for (const [i, st] of statements.entries())
+      role = await readOnlyWalls(s, st.sql, `${opts.tool} (statement ${i + 1})`);
   }
-  if (opts.readOnly) s.beginReadOnly();
+  if (opts.readOnly) s.beginReadOnly(role);
   else s.begin();
   const results: StatementResult[] = [];
   let budget = opts.maxRows;
@@ -145,7 +166,11 @@ export interface ExplainOptions {
   params?: readonly unknown[];
   analyze: boolean;
   format: 'text' | 'json';
-  /** The server is read-only: everything runs in READ ONLY transactions. */
+  /**
+   * Everything runs in READ ONLY transactions behind the walls of read-only calls (explain_sql, and
+   * everything under --read-only). False only for EXPLAIN ANALYZE of a write on a temporary branch
+   * (prepare_query_tuning), which runs read-write and is rolled back.
+   */
   readOnly: boolean;
   what: string;
 }
@@ -168,6 +193,22 @@ export async function explain(s: Session, sql: string, opts: ExplainOptions): Pr
   checkShape(found, opts.what, 'own transaction');
   // With ANALYZE the statement runs, and the rollback that follows cannot undo effects outside it.
   if (opts.analyze) await checkReadOnly(sql, opts.what, found);
+  let role: string | undefined;
+  if (opts.readOnly || !opts.analyze) {
+    const wall = await readerWall(s);
+    if (opts.analyze && opts.readOnly) {
+      if (!wall.ok) {
+        throw new SqlError(
+          `${opts.what}: analyze is refused on ${s.target.where}: it runs the statement, and this server has no ` +
+            'read-only role for neon-mcp (the role it connects as cannot create one; see the log), so nothing but the ' +
+            'transaction mode would stand between the statement and the database. Call again without analyze for the plan.',
+        );
+      }
+      await checkCatalog(s, found, opts.what, false);
+    }
+    // Without analyze nothing runs but what the planner folds; it runs as the reader all the same.
+    role = wall.ok ? wall.role : undefined;
+  }
   const options = [
     opts.analyze ? 'ANALYZE true, BUFFERS true' : '',
     `FORMAT ${opts.format === 'json' ? 'JSON' : 'TEXT'}`,
@@ -175,7 +216,7 @@ export async function explain(s: Session, sql: string, opts: ExplainOptions): Pr
     .filter(Boolean)
     .join(', ');
   const readOnly = opts.readOnly || !opts.analyze;
-  if (readOnly) s.beginReadOnly();
+  if (readOnly) s.beginReadOnly(role);
   else s.begin();
   try {
     const res = await s.run(`EXPLAIN (${options}) ${sql}`, opts.params, {
@@ -193,6 +234,15 @@ export async function explain(s: Session, sql: string, opts: ExplainOptions): Pr
           : values[0]
         : values.map(String).join('\n');
     return { plan, duration_ms: res.duration_ms };
+  } catch (e) {
+    if (e instanceof SqlError && e.code === '25006' && opts.analyze) {
+      throw new SqlError(
+        `${e.message}\nexplain_sql runs the statement READ ONLY. To measure a write, run EXPLAIN ANALYZE … ` +
+          'with run_sql on a branch made for it (create_branch), where the write is applied to the copy only.',
+        e.code,
+      );
+    }
+    throw e;
   } finally {
     s.rollbackLater();
   }

@@ -42,6 +42,12 @@ export const INTERNAL_MARK = '/* neon-mcp */';
 const COUNT_LIMIT = 100_000;
 /** After asking the server to cancel, how long to wait before dropping the connection. */
 const CANCEL_GRACE_MS = 2_000;
+/**
+ * Past the statement timeout, how long neon-mcp waits before it cancels a statement itself: PostgreSQL's
+ * own statement_timeout normally fires first (with its own message); this deadline holds when SQL
+ * switched that off (`SET LOCAL statement_timeout = 0` in a transaction), which SQL cannot do to it.
+ */
+export const DEADLINE_GRACE_MS = 1_000;
 /** Past the statement timeout, how long a connection may stay busy before it is closed, not reused. */
 const SETTLE_GRACE_MS = 10_000;
 /**
@@ -189,8 +195,11 @@ export class Session {
     private readonly driver: Driver,
     readonly target: SessionTarget,
     readonly opts: SessionOptions,
-    /** Asks over a second connection how a transaction ended (for {@link commit}). */
-    private readonly lease?: Pick<Lease, 'commitStatus'>,
+    /**
+     * Asks over a second connection how a transaction ended (for {@link commit}), and cancels or closes
+     * the connection when a statement passes its deadline (see {@link watch}).
+     */
+    private readonly lease?: Partial<Pick<Lease, 'commitStatus' | 'cancel' | 'destroy'>>,
   ) {
     let onEnd: () => void = noop;
     this.ended = new Promise<void>((resolve) => {
@@ -199,6 +208,37 @@ export class Session {
     this.onEnd = onEnd;
     client.once('end', onEnd);
     this.bytesLeft = opts.maxBytes ?? SQL_MAX_BYTES;
+  }
+
+  /** A statement ran past neon-mcp's own deadline and was cancelled (for the error's wording). */
+  private deadlinePassed = false;
+
+  /**
+   * neon-mcp's own deadline for one statement: `timeoutMs` + {@link DEADLINE_GRACE_MS} after it is
+   * sent, the backend is cancelled from a second connection (pg_cancel_backend, the same as a cancelled
+   * call), and {@link CANCEL_GRACE_MS} later the connection is closed if it still has not answered. It
+   * does not depend on any setting of the session, so no SQL can switch it off.
+   */
+  private watch<T>(pending: Promise<T>): Promise<T> {
+    const lease = this.lease;
+    if (!lease?.cancel) return pending;
+    let kill: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      this.deadlinePassed = true;
+      emitEvent({
+        level: 'warning',
+        kind: 'sql_cancel',
+        message: `A statement on ${this.target.where} ran past the ${seconds(this.opts.timeoutMs)} limit (--sql-timeout): neon-mcp cancels it (pg_cancel_backend).`,
+      });
+      lease.cancel?.().catch(noop);
+      kill = setTimeout(() => lease.destroy?.(), CANCEL_GRACE_MS);
+    }, this.opts.timeoutMs + DEADLINE_GRACE_MS);
+    const done = () => {
+      clearTimeout(timer);
+      if (kill) clearTimeout(kill);
+    };
+    pending.then(done, done);
+    return pending;
   }
 
   /** Resolves when the connection is free: no reply of this session is outstanding. */
@@ -224,7 +264,7 @@ export class Session {
     await this.flushPrefix();
     await this.idle;
     try {
-      return await this.client.query<R>({ text: sql, values: params as unknown[] | undefined });
+      return await this.watch(this.client.query<R>({ text: sql, values: params as unknown[] | undefined }));
     } catch (e) {
       throw this.translate(e, { what }, applied);
     }
@@ -283,7 +323,7 @@ export class Session {
   private async commitStatus(xid: string): Promise<CommitStatus | undefined> {
     for (const wait of COMMIT_CHECK_WAITS_MS) {
       if (wait) await new Promise((r) => setTimeout(r, wait));
-      const status = await this.lease?.commitStatus(xid).catch(() => undefined);
+      const status = await this.lease?.commitStatus?.(xid).catch(() => undefined);
       if (status !== 'in progress') return status;
     }
     return 'in progress';
@@ -294,11 +334,16 @@ export class Session {
 
   /**
    * Starts a READ ONLY transaction and takes its snapshot (after which nothing can switch it to
-   * read-write). Sent with the next statement, in the same round trip. Nothing ends it here: the
-   * connection's reset rolls it back.
+   * read-write), as `role` when given (`SET LOCAL ROLE`, undone with the transaction). Sent with the
+   * next statement, in the same round trip. Nothing ends it here: the connection's reset rolls it back.
    */
-  beginReadOnly(): void {
-    this.prefix = ['BEGIN READ ONLY', 'SELECT WHERE false'];
+  beginReadOnly(role?: string): void {
+    // `role`: the privilege wall of read-only calls (readonly-role.ts), set before the snapshot.
+    this.prefix = [
+      'BEGIN READ ONLY',
+      ...(role ? [`SET LOCAL ROLE ${this.client.escapeIdentifier(role)}`] : []),
+      'SELECT WHERE false',
+    ];
   }
 
   /** Starts a read-write transaction, sent with the next statement. */
@@ -359,7 +404,7 @@ export class Session {
     try {
       this.client.query(query as unknown as import('pg').Submittable);
       this.idle = Promise.race([query.ready, this.ended]);
-      raw = await query.promise;
+      raw = await this.watch(query.promise);
     } catch (e) {
       throw this.translate(
         e,
@@ -413,7 +458,7 @@ export class Session {
     await this.idle;
     const started = performance.now();
     try {
-      const res = await this.client.query(sql);
+      const res = await this.watch(this.client.query(sql));
       const statements = Array.isArray(res) ? res.length : 1;
       return { statements, duration_ms: Math.round(performance.now() - started) };
     } catch (e) {
@@ -464,6 +509,18 @@ export class Session {
       byUrl: this.target.byUrl,
     };
     if (this.opts.signal.aborted) return cancelled(this.target);
+    if (this.deadlinePassed && (!isPgError(e) || e.code === '57014')) {
+      return new SqlError(
+        `${ctx.what} on ${this.target.where} was cancelled by neon-mcp: it ran past the limit of ` +
+          `${seconds(this.opts.timeoutMs)} (--sql-timeout), which SQL cannot raise (a SET of statement_timeout ` +
+          'inside the call does not). ' +
+          (applied === 'maybe' && !isPgError(e)
+            ? 'The connection was closed before the statement answered, so a write may or may not have been applied: check the data before running it again. '
+            : 'The statement was cancelled and its transaction rolled back: nothing of it was applied. ') +
+          'Make it faster (an index, a narrower WHERE, LIMIT), or ask the user to raise --sql-timeout.',
+        '57014',
+      );
+    }
     const huge = oversizedRow(this.client);
     if (huge !== undefined) {
       return new SqlError(

@@ -214,7 +214,7 @@ export const describeTableTool = defineTool({
 export const explainSql = defineTool({
   name: 'explain_sql',
   title: 'Explain SQL',
-  description: "Show a statement's plan; analyze runs it in a rolled-back transaction.",
+  description: "Show a statement's plan; analyze runs it read-only, then rolls back.",
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   anyPostgres: true,
@@ -235,7 +235,9 @@ export const explainSql = defineTool({
         params,
         analyze,
         format,
-        readOnly: ctx.settings.readOnly,
+        // A read-only tool: with analyze the statement runs READ ONLY behind the walls of read-only
+        // calls (a role without write or signal privileges, the catalog check), then is rolled back.
+        readOnly: true,
         what: 'explain_sql',
       });
       const summary =
