@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { Client, type ClientOptions } from '@modelcontextprotocol/client';
+import { DefaultJsonSchemaValidator } from '@modelcontextprotocol/client/_shims';
 import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import Ajv2020Module, { type ValidateFunction } from 'ajv/dist/2020.js';
@@ -27,16 +28,35 @@ const Ajv2020 = (Ajv2020Module as unknown as { default: typeof Ajv2020Module.def
  * tools/list (what a client relies on), so that every call a test makes through `call` or `ok` proves
  * the schema describes the answer. The SDK client validates only when it has cached tools/list itself.
  */
+/**
+ * Compiled output-schema validators, shared by every connection of a test file and keyed by the
+ * schema's text: compiling all ~140 tools' schemas anew for each connection cost the files that
+ * connect per test (faults, operations-claims) ~0.1-0.3 s a test.
+ */
+const compiled = new Map<string, ValidateFunction>();
+// strict: only keywords JSON Schema knows (no zod leftovers); but `properties` without
+// `type: object` is how the lean schemas say "an object with these fields" (json-schema.ts).
+let ajv: InstanceType<typeof Ajv2020> | undefined;
+function validatorFor(schema: object): ValidateFunction {
+  const key = JSON.stringify(schema);
+  let validate = compiled.get(key);
+  if (!validate) {
+    ajv ??= new Ajv2020({ allErrors: true, strict: true, strictTypes: false });
+    validate = ajv.compile(schema);
+    compiled.set(key, validate);
+  }
+  return validate;
+}
+
 export function outputChecker(
   listTools: () => Promise<{ tools: { name: string; outputSchema?: object }[] }>,
 ) {
+  // Every output schema this connection's server advertises, compiled (strictly) on its first
+  // successful call, as before; a schema compiled for an earlier connection is taken from the cache.
   let validators: Promise<Map<string, ValidateFunction>> | undefined;
   const compile = async () => {
-    // strict: only keywords JSON Schema knows (no zod leftovers); but `properties` without
-    // `type: object` is how the lean schemas say "an object with these fields" (json-schema.ts).
-    const ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false });
     const { tools } = await listTools();
-    return new Map(tools.filter((t) => t.outputSchema).map((t) => [t.name, ajv.compile(t.outputSchema!)]));
+    return new Map(tools.filter((t) => t.outputSchema).map((t) => [t.name, validatorFor(t.outputSchema!)]));
   };
   return async (name: string, result: { isError?: boolean; structuredContent?: unknown }) => {
     if (result.isError || result.structuredContent === undefined) return;
@@ -50,6 +70,26 @@ export function outputChecker(
   };
 }
 export const TEST_KEY = 'napi_test_key_0123456789abcdef';
+
+type SdkValidator = NonNullable<ClientOptions['jsonSchemaValidator']>;
+/**
+ * The SDK client's own JSON Schema validator (its default, Ajv), with what it compiles kept across
+ * clients by the schema's text: a client compiles the output schema of every listed tool, and a test
+ * file that connects per test (faults: ~530 connections) spent most of each test on that.
+ */
+const sdkDefault = new DefaultJsonSchemaValidator();
+const sdkCompiled = new Map<string, ReturnType<SdkValidator['getValidator']>>();
+const cachingSdkValidator: SdkValidator = {
+  getValidator(schema) {
+    const key = JSON.stringify(schema);
+    let check = sdkCompiled.get(key);
+    if (!check) {
+      check = sdkDefault.getValidator(schema);
+      sdkCompiled.set(key, check);
+    }
+    return check as never;
+  },
+};
 
 export interface RecordedRequest {
   method: string;
@@ -99,7 +139,15 @@ export function useMockApi() {
     state.fake = new NeonFake();
     state.requests = [];
     state.violations = [];
-    msw.resetHandlers(...fakeHandlers(state.fake));
+    // msw records where each handler was made (new Error().stack, which vitest source-maps: ~30 ms a
+    // test for the ~300 handlers, 14 % of faults.test.ts); nothing here reads that.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      msw.resetHandlers(...fakeHandlers(state.fake));
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   });
   afterEach(async () => {
     await Promise.all(pending.splice(0));
@@ -171,7 +219,11 @@ export async function connect(options: ConnectOptions = {}) {
   const handle = serveStdio(prepared.create, { transport: serverSide });
   const mcp = new Client(
     { name: 'neon-mcp-test', version: '1.0.0' },
-    { ...mcpClient, versionNegotiation: { mode: era === 'legacy' ? 'legacy' : { pin: '2026-07-28' } } },
+    {
+      jsonSchemaValidator: cachingSdkValidator,
+      ...mcpClient,
+      versionNegotiation: { mode: era === 'legacy' ? 'legacy' : { pin: '2026-07-28' } },
+    },
   );
   beforeConnect?.(mcp);
   await mcp.connect(clientSide);

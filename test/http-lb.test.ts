@@ -101,16 +101,21 @@ http {
   fastcgi_temp_path ${nginxDir}/fastcgi;
   uwsgi_temp_path ${nginxDir}/uwsgi;
   scgi_temp_path ${nginxDir}/scgi;
+  # No keep-alive to the instances: a new connection per request. With a pool of idle connections
+  # (keepalive 32) two races made this file flaky under load, each a 502 for a POST that nginx, having
+  # sent it, may not retry: an idle connection reused just as Node closed it (Node's keep-alive timeout
+  # is 5 s, nginx's 60 s; the clients' first request after the migration test, their version probe,
+  # met it), and one to the killed instance reused before nginx had read its close. A fresh connect to
+  # an instance that is gone is refused before anything is sent, and nginx passes the request on.
   upstream neon_mcp {
 ${upstreams}
-    keepalive 32;
   }
   server {
     listen 127.0.0.1:${port};
     location / {
       proxy_pass http://neon_mcp;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection close;
       proxy_set_header Host $host;
       # Streamed answers (SSE: progress, then the result) pass through as they come.
       proxy_buffering off;

@@ -1,35 +1,14 @@
 /**
  * Running the built `neon-mcp --http` as child processes for the HTTP tests (http.test.ts,
- * http-lb.test.ts): dist/ built once and copied (see stdio.test.ts for why), a child started on a free
+ * http-lb.test.ts): the run's build copied (test/built-server.ts), a child started on a free
  * port whose URL is read from its start-up line, and the SDK's Streamable HTTP client for it.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, cpSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { copyOfBuild } from './built-server.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** Builds dist/ (tsc and the precomputed schemas) and copies it to a directory of this test run. */
-export function buildRunDir(name: string): string {
-  try {
-    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], {
-      cwd: ROOT,
-      stdio: 'pipe',
-    });
-  } catch (error) {
-    console.warn(
-      `tsc reported errors (dist/ was still emitted):\n${String((error as { stdout?: Buffer }).stdout ?? '').slice(0, 2000)}`,
-    );
-  }
-  execFileSync(process.execPath, ['scripts/build-schemas.mjs'], { cwd: ROOT, stdio: 'pipe' });
-  const dir = join(ROOT, '.bench-cache', `${name}-${process.pid}`);
-  rmSync(dir, { recursive: true, force: true });
-  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
-  copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
-  return dir;
-}
+/** A copy of the run's built tree (test/built-server.ts) in a directory of this file's own. */
+export const buildRunDir = (name: string): string => copyOfBuild(name);
 
 export interface Instance {
   child: ChildProcess;

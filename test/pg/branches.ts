@@ -29,6 +29,14 @@ export async function createRoles(pg: TestPostgres): Promise<void> {
   await pg.query('postgres', `CREATE ROLE ${READER} LOGIN PASSWORD '${ROLE_PASSWORD}'`);
 }
 
+/** A root branch's database being set up (useBranchDatabases' `rootSetup`). */
+export interface RootDatabase {
+  /** Runs SQL as its owner (neondb_owner). */
+  query(sql: string): Promise<unknown>;
+  /** Runs SQL as the superuser (CREATE EXTENSION). */
+  admin(sql: string): Promise<unknown>;
+}
+
 export interface BranchDatabases {
   /** Name of the real database of a branch (creating it when `create`). */
   ensure(branchId: string, database?: string): Promise<string>;
@@ -60,6 +68,12 @@ export interface BranchDatabases {
 export function useBranchDatabases(
   api: { fake: NeonFake; use(...h: any[]): void },
   getPg: () => TestPostgres,
+  /**
+   * Runs in each root branch's database once it is made (child branches copy it): what
+   * every branch of a test's world starts with. Made on first use, so tests that never reach SQL pay
+   * nothing for it.
+   */
+  rootSetup?: (db: RootDatabase) => Promise<void>,
 ): BranchDatabases {
   const created = new Map<string, Promise<string>>();
 
@@ -95,6 +109,10 @@ export function useBranchDatabases(
       }
     } else {
       await pg.query('postgres', `CREATE DATABASE ${name} OWNER ${OWNER}`);
+      await rootSetup?.({
+        query: (sql) => pg.query(name, sql, [], OWNER),
+        admin: (sql) => pg.query(name, sql),
+      });
     }
     return name;
   }

@@ -12,12 +12,18 @@
 import { afterAll, beforeAll } from 'vitest';
 import { connections } from '../../src/sql/connections.js';
 import type { NeonFake } from '../mock/neon-fake.js';
-import { type BranchDatabases, createRoles, useBranchDatabases } from './branches.js';
+import { type BranchDatabases, createRoles, type RootDatabase, useBranchDatabases } from './branches.js';
 import { type StartOptions, startPostgres, type TestPostgres } from './server.js';
 
 export interface UsePostgresOptions extends StartOptions {
   /** Runs once after the roles exist (extra roles, grants), before the first test. */
   setup?: (pg: TestPostgres) => Promise<void>;
+  /**
+   * Runs in each root branch's database when it is first used (as its owner through `query`, as the
+   * superuser through `admin`); child branches copy it. For a table or an extension every test's branch starts with, without making
+   * the database in tests that never reach SQL.
+   */
+  rootSetup?: (db: RootDatabase) => Promise<void>;
 }
 
 /** Starting PostgreSQL (initdb) takes a while on a busy machine. */
@@ -27,7 +33,7 @@ export function usePostgres(
   api: { fake: NeonFake; use(...h: any[]): void },
   options: UsePostgresOptions = {},
 ): { pg: TestPostgres; dbs: BranchDatabases } {
-  const { setup, ...start } = options;
+  const { setup, rootSetup, ...start } = options;
   let server: TestPostgres | undefined;
   const running = (): TestPostgres => {
     if (!server) throw new Error('The test PostgreSQL is not started yet: use it inside a test or a hook.');
@@ -54,5 +60,5 @@ export function usePostgres(
     query: (database, sql, params, role) => running().query(database, sql, params, role),
     stop: () => running().stop(),
   };
-  return { pg, dbs: useBranchDatabases(api, () => running()) };
+  return { pg, dbs: useBranchDatabases(api, () => running(), rootSetup) };
 }
