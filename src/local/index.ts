@@ -14,6 +14,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { homedir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
@@ -59,14 +60,52 @@ export function defaultLocalDir(): string {
 
 const SUPERUSER = 'postgres';
 
-/** As root the server runs as `postgres`: every directory above its data must let others through. */
-function checkReachable(dir: string): void {
-  if (userInfo().uid !== 0) return;
+/**
+ * DIR as a directory this process can use, or an error that says what is wrong and what to change:
+ * a file in the way, a directory it may not create or write, one PostgreSQL (running as `postgres`
+ * when this process is root) cannot enter.
+ */
+function prepareDir(dir: string): void {
   for (let d = dir; ; d = dirname(d)) {
-    if (existsSync(d) && (statSync(d).mode & 0o001) === 0)
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(d, { throwIfNoEntry: false });
+    } catch {
+      continue; // ENOTDIR: a file above it, found on the way up
+    }
+    if (st && !st.isDirectory())
       throw new Error(
-        `${d} cannot be entered by the postgres user that PostgreSQL runs as (this process is root): ` +
-          `pass another DIR to --local, e.g. ${defaultLocalDir()}, or make ${d} traversable (chmod o+x).`,
+        `--local ${dir}: ${d} is a file, not a directory. Pass a directory to --local (it is created when missing), e.g. ${defaultLocalDir()}.`,
+      );
+    if (st || dirname(d) === d) break;
+  }
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw e;
+    // The deepest directory that exists is the one whose permissions stop us.
+    let blocking = dir;
+    while (!existsSync(blocking) && dirname(blocking) !== blocking) blocking = dirname(blocking);
+    const st = statSync(blocking);
+    const { uid, username } = userInfo();
+    throw new Error(
+      code === 'EROFS'
+        ? `--local ${dir}: ${blocking} is on a read-only file system. Pass a DIR on a writable one, e.g. ${defaultLocalDir()}.`
+        : `--local ${dir}: permission denied: ${blocking} (owner uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}) ` +
+            `is not writable by ${username} (uid ${uid}), who runs neon-mcp. Pass a DIR you own, e.g. ${defaultLocalDir()}, ` +
+            `or give ${username} write access to ${blocking}.`,
+    );
+  }
+  if (userInfo().uid !== 0) return;
+  // As root the server runs as `postgres`: every directory above its data must let others through.
+  chmodSync(dir, 0o755);
+  for (let d = dir; ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0)
+      throw new Error(
+        `--local ${dir}: ${d} cannot be entered by the postgres user that PostgreSQL runs as (this process is root): ` +
+          `pass another DIR to --local, e.g. ${defaultLocalDir()}, or make the directory ${d} traversable (chmod o+x ${d}).`,
       );
     if (dirname(d) === d) return;
   }
@@ -81,27 +120,109 @@ function superuserPassword(dir: string): string {
   return pw;
 }
 
-/** The message for a data directory whose server is still running (a neon-mcp that was killed). */
-function lockHolder(dataDir: string): string {
-  try {
-    const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n', 1)[0]);
-    process.kill(pid, 0);
-    return ` PostgreSQL (pid ${pid}) is still running on ${dataDir}: another neon-mcp --local uses this DIR, or one was killed and left it; stop that process or pass another DIR.`;
-  } catch {
-    return '';
+/** Whether a TCP port on the loopback interface is free to listen on. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', () => done(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => done(true)));
+  });
+}
+
+/**
+ * The port of DIR's server: chosen once and kept in DIR/port, so that connection strings handed out
+ * stay valid across restarts. When another program holds it, a new port is chosen, recorded and said.
+ */
+async function stablePort(dir: string, log: (line: string) => void): Promise<number> {
+  const file = join(dir, 'port');
+  const kept = existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : Number.NaN;
+  if (Number.isInteger(kept) && kept > 0 && kept < 65536) {
+    if (await portFree(kept)) return kept;
+    const port = await freePort();
+    log(
+      `local mode: port ${kept} (kept in ${file}) is taken by another program; PostgreSQL now listens on ${port}, ` +
+        `kept from now on: connection strings made before name port ${kept} and must be fetched again (get_connection_string).`,
+    );
+    writeFileSync(file, `${port}\n`);
+    return port;
   }
+  const port = await freePort();
+  writeFileSync(file, `${port}\n`);
+  return port;
+}
+
+/** A process's command line (Linux), cut short, or undefined. */
+function commandOf(pid: number): string | undefined {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+    return cmd.length > 100 ? `${cmd.slice(0, 100)}…` : cmd;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, as another user (the postgres user, when this process is not root).
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PostgreSQL running on `dataDir` (its postmaster.pid names a live process), or undefined. A stale file
+ * whose pid now belongs to another program is left to PostgreSQL, which removes it.
+ */
+export function runningServer(dataDir: string): { pid: number; port: number } | undefined {
+  let lines: string[];
+  try {
+    lines = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+  const cmd = commandOf(pid);
+  if (cmd !== undefined && !/postgres/.test(cmd)) return undefined;
+  return { pid, port: Number(lines[3]) };
+}
+
+/** The message for a data directory whose PostgreSQL is running already: who holds it, what to do. */
+function inUse(dir: string, dataDir: string, running: { pid: number; port: number }): string {
+  let parent: number | undefined;
+  try {
+    // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces, so read after its ')'.
+    const stat = readFileSync(`/proc/${running.pid}/stat`, 'utf8');
+    parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    parent = undefined;
+  }
+  const holder = `--local ${dir}: PostgreSQL (pid ${running.pid}, port ${running.port}) is already running on ${dataDir}`;
+  if (parent && parent !== 1 && alive(parent)) {
+    const cmd = commandOf(parent);
+    return (
+      `${holder}, started by process ${parent}${cmd ? ` (${cmd})` : ''}: another neon-mcp --local uses this DIR. ` +
+      `Close that one (its MCP client), or pass another DIR to --local.`
+    );
+  }
+  return (
+    `${holder}${parent === 1 ? ', left by a neon-mcp that was killed' : ''}. ` +
+    `Stop it (kill ${running.pid}, as the user it runs as) and start again, or pass another DIR to --local.`
+  );
 }
 
 async function startServer(dir: string, log: (line: string) => void) {
   // First, so that a missing package is said before anything is created.
   await loadEmbeddedPostgres();
-  checkReachable(dir);
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  accessSync(dir, constants.W_OK);
-  if (userInfo().uid === 0) chmodSync(dir, 0o755);
-  const password = superuserPassword(dir);
+  prepareDir(dir);
   const dataDir = join(dir, 'pg');
-  const port = await freePort();
+  const running = runningServer(dataDir);
+  if (running) throw new Error(inUse(dir, dataDir, running));
+  const password = superuserPassword(dir);
+  const port = await stablePort(dir, log);
   log(`local mode: starting PostgreSQL in ${dataDir} on 127.0.0.1:${port}`);
   let server: EmbeddedServer;
   try {
@@ -119,7 +240,16 @@ async function startServer(dir: string, log: (line: string) => void) {
       ],
     });
   } catch (e) {
-    throw new Error(`${e instanceof Error ? e.message.split('\n', 1)[0] : String(e)}${lockHolder(dataDir)}`);
+    // Another process may have started it in between.
+    const now = runningServer(dataDir);
+    if (now) throw new Error(inUse(dir, dataDir, now));
+    const message = e instanceof Error ? e.message : String(e);
+    // The server's own words on why (FATAL lines), not the whole log.
+    const fatal = message.match(/^(?:\S+ )*(?:FATAL|PANIC|ERROR):\s+(.*)$/m)?.[1];
+    throw new Error(
+      `${message.split('\n', 1)[0]}${fatal ? ` ${fatal}` : ''}. ` +
+        `If DIR holds a broken or other-version data directory, move ${dataDir} away (its data is lost to neon-mcp) and start again.`,
+    );
   }
   const url = `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?sslmode=disable`;
   return { url, server, where: dir, clone: canReflink(dir) };
@@ -146,6 +276,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalMode> {
     await started.server?.stop().catch(() => undefined);
   };
   try {
+    let superuser = false;
     const setup = new pg.Client({ connectionString: started.url });
     setup.on('error', () => undefined);
     await setup.connect();
@@ -154,10 +285,19 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalMode> {
       if (!exists.rowCount) await setup.query(`CREATE DATABASE ${CATALOG_DATABASE}`);
       // It holds the roles' passwords: the branches' roles have no business connecting to it.
       await setup.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${CATALOG_DATABASE} FROM PUBLIC`);
+      superuser = (await setup.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0]
+        ?.rolsuper;
     } finally {
       await setup.end().catch(() => undefined);
     }
-    pool = new pg.Pool({ connectionString: databaseUrl(started.url, CATALOG_DATABASE), max: 3 });
+    pool = new pg.Pool({
+      connectionString: databaseUrl(started.url, CATALOG_DATABASE),
+      max: 3,
+      // The catalog's statements bind role passwords as parameters: keep their values out of the
+      // server's log should log_statement be on (it logs them in full by default). Only a superuser
+      // may set this; a --local-postgres login that may not goes on without it.
+      ...(superuser ? { options: '-c log_parameter_max_length=0' } : {}),
+    });
     pool.on('error', () => undefined);
     const catalog = new Catalog(pool);
     await catalog.load();
