@@ -21,6 +21,7 @@ import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { NeonClient } from '../src/client/neon-client.js';
 import { type LocalMode, runningServer, startLocal } from '../src/local/index.js';
 import { initdb } from '../src/local/postgres.js';
 import { useBuild } from './built-server.js';
@@ -153,22 +154,49 @@ describe('local mode on DIR', () => {
     expect(runningServer(join(dir, 'pg'))?.port).toBe(port);
   }, 180_000);
 
-  it('refuses a second start on the same DIR at once, naming the process that holds it', async () => {
+  it('shares one PostgreSQL and catalog among the processes on a DIR; the last one out stops it', async () => {
+    const api = (m: LocalMode) => new NeonClient({ apiKey: m.apiKey, baseUrl: m.baseUrl });
     const t0 = Date.now();
-    const error = await startLocal({ dir }).then(
-      () => 'started',
-      (e: Error) => e.message,
+    const [second, third] = await Promise.all([startLocal({ dir }), startLocal({ dir })]);
+    cleanups.push(
+      () => second.stop(),
+      () => third.stop(),
     );
     expect(Date.now() - t0).toBeLessThan(10_000);
     const pid = runningServer(join(dir, 'pg'))?.pid;
-    expect(error).toContain(`PostgreSQL (pid ${pid}`);
-    expect(error).toContain(`started by process ${process.pid}`);
-    expect(error).toMatch(/another neon-mcp --local uses this DIR/);
-  }, 60_000);
+    const [a, b, c] = [api(first), api(second), api(third)];
+    const { projects } = await b.get('/projects', {});
+    expect(projects.map((p) => p.name)).toEqual(['local']);
+    const project_id = projects[0].id;
+    // Two branches made at once from two processes: the catalog takes them one after the other.
+    const made = await Promise.all(
+      [a, c].map((x, i) =>
+        x.post('/projects/{project_id}/branches', {
+          path: { project_id },
+          body: { branch: { name: `from-${i}` }, endpoints: [{ type: 'read_write' }] },
+        }),
+      ),
+    );
+    for (const x of [a, b, c]) {
+      const { branches } = await x.get('/projects/{project_id}/branches', { path: { project_id } });
+      expect(branches.map((br) => br.name).sort()).toEqual(['from-0', 'from-1', 'main']);
+    }
+    // The one that started PostgreSQL goes: the others keep working on it.
+    await first.stop();
+    expect(runningServer(join(dir, 'pg'))?.pid).toBe(pid);
+    await b.delete('/projects/{project_id}/branches/{branch_id}', {
+      path: { project_id, branch_id: made[0].branch.id },
+    });
+    const { branches } = await c.get('/projects/{project_id}/branches', { path: { project_id } });
+    expect(branches.map((br) => br.name).sort()).toEqual(['from-1', 'main']);
+    await second.stop();
+    expect(runningServer(join(dir, 'pg'))?.pid).toBe(pid);
+    await third.stop();
+    expect(runningServer(join(dir, 'pg'))).toBeUndefined();
+  }, 180_000);
 
   it('takes a new port, says so and keeps it, when another program holds the kept one', async () => {
     const port = Number(readFileSync(join(dir, 'port'), 'utf8'));
-    await first.stop();
     const squatter = createServer();
     await new Promise<void>((r) => squatter.listen(port, '127.0.0.1', r));
     const lines: string[] = [];
@@ -183,12 +211,32 @@ describe('local mode on DIR', () => {
     expect(lines.join('\n')).toContain(
       `port ${port} (kept in ${join(dir, 'port')}) is taken by another program`,
     );
-    await first.stop();
   }, 180_000);
+
+  it('refuses, within seconds and naming the process, a running server that does not take its password', async () => {
+    const file = join(dir, 'superuser-password');
+    const kept = readFileSync(file, 'utf8');
+    writeFileSync(file, 'not-the-password\n');
+    try {
+      const t0 = Date.now();
+      const error = await startLocal({ dir }).then(
+        () => 'started',
+        (e: Error) => e.message,
+      );
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      const pid = runningServer(join(dir, 'pg'))?.pid;
+      expect(error).toContain(`PostgreSQL (pid ${pid}`);
+      expect(error).toContain(`started by process ${process.pid}`);
+      expect(error).toMatch(/does not accept this DIR's superuser/);
+    } finally {
+      writeFileSync(file, kept);
+      await first.stop();
+    }
+  }, 60_000);
 });
 
 describe('start failures answer at once with their cause', () => {
-  it('a PostgreSQL left running by a killed neon-mcp', async () => {
+  it('a PostgreSQL left running by a killed neon-mcp is used, and stopped by the last one out', async () => {
     const dir = freshDir();
     const { child, stderr } = spawnLocal(dir);
     await until(() => stderr().includes('local mode: ready'), 120_000, 'the first server to be ready');
@@ -204,17 +252,20 @@ describe('start failures answer at once with their cause', () => {
         // stopped already
       }
     });
-    // Its parent is gone: PostgreSQL is adopted by init (or a subreaper such as the test runner).
+    const lines: string[] = [];
     const t0 = Date.now();
-    const error = await startLocal({ dir }).then(
-      () => 'started',
-      (e: Error) => e.message,
-    );
+    const again = await startLocal({ dir, log: (l) => lines.push(l) });
     expect(Date.now() - t0).toBeLessThan(10_000);
-    expect(error).toContain(
-      `PostgreSQL (pid ${left!.pid}, port ${left!.port}) is already running on ${join(dir, 'pg')}`,
+    expect(lines.join('\n')).toContain(
+      `using the PostgreSQL already running in ${join(dir, 'pg')} (pid ${left!.pid}`,
     );
-    expect(error).toMatch(new RegExp(`kill ${left!.pid}|started by process`));
+    const { projects } = await new NeonClient({ apiKey: again.apiKey, baseUrl: again.baseUrl }).get(
+      '/projects',
+      {},
+    );
+    expect(projects.map((p) => p.name)).toEqual(['local']);
+    await again.stop();
+    expect(runningServer(join(dir, 'pg'))).toBeUndefined();
   }, 180_000);
 
   it('a broken data directory', async () => {

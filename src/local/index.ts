@@ -190,7 +190,10 @@ export function runningServer(dataDir: string): { pid: number; port: number } | 
   return { pid, port: Number(lines[3]) };
 }
 
-/** The message for a data directory whose PostgreSQL is running already: who holds it, what to do. */
+/**
+ * The message for a data directory whose PostgreSQL runs but cannot be used (it refuses this DIR's
+ * superuser password, or does not answer): which process holds it, started by whom, what to do.
+ */
 function inUse(dir: string, dataDir: string, running: { pid: number; port: number }): string {
   let parent: number | undefined;
   try {
@@ -200,18 +203,63 @@ function inUse(dir: string, dataDir: string, running: { pid: number; port: numbe
   } catch {
     parent = undefined;
   }
-  const holder = `--local ${dir}: PostgreSQL (pid ${running.pid}, port ${running.port}) is already running on ${dataDir}`;
-  if (parent && parent !== 1 && alive(parent)) {
-    const cmd = commandOf(parent);
-    return (
-      `${holder}, started by process ${parent}${cmd ? ` (${cmd})` : ''}: another neon-mcp --local uses this DIR. ` +
-      `Close that one (its MCP client), or pass another DIR to --local.`
-    );
-  }
+  const cmd = parent && parent !== 1 && alive(parent) ? commandOf(parent) : undefined;
   return (
-    `${holder}${parent === 1 ? ', left by a neon-mcp that was killed' : ''}. ` +
-    `Stop it (kill ${running.pid}, as the user it runs as) and start again, or pass another DIR to --local.`
+    `--local ${dir}: PostgreSQL (pid ${running.pid}, port ${running.port}) is running on ${dataDir}` +
+    (cmd !== undefined ? `, started by process ${parent} (${cmd})` : '') +
+    `, but does not accept this DIR's superuser (${join(dir, 'superuser-password')}) or does not answer within 10 s. ` +
+    `Stop it (close the program that started it, or kill ${running.pid} as the user it runs as) and start again, or pass another DIR to --local.`
   );
+}
+
+/** How this process holds DIR's PostgreSQL: started here, or found running and attached to. */
+interface Held {
+  /** Stops PostgreSQL (this process is the last one using it). */
+  stop(): Promise<void>;
+  /** Leaves it running for the other processes using it. */
+  leave(): void;
+}
+
+const superuserUrl = (password: string, port: number) =>
+  `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?sslmode=disable`;
+
+/**
+ * Connects to the PostgreSQL running on DIR as its superuser, retrying while it is still starting
+ * (another process may have just launched it): true once it answers, false if it never does or stops.
+ */
+async function reachable(url: string, dataDir: string): Promise<boolean> {
+  const end = Date.now() + 10_000;
+  for (;;) {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      await c.query('SELECT 1');
+      return true;
+    } catch (e) {
+      // 28P01: a wrong password (the server is not this DIR's), nothing to wait for.
+      if ((e as { code?: string }).code === '28P01' || Date.now() > end || !runningServer(dataDir))
+        return false;
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+}
+
+/** Stopping a PostgreSQL this process did not start: a fast shutdown (SIGINT), waited for a while. */
+function attached(pid: number, dataDir: string): Held {
+  return {
+    async stop() {
+      try {
+        process.kill(pid, 'SIGINT');
+      } catch {
+        return;
+      }
+      for (let i = 0; i < 100 && runningServer(dataDir); i++) await new Promise((r) => setTimeout(r, 100));
+    },
+    leave() {},
+  };
 }
 
 async function startServer(dir: string, log: (line: string) => void) {
@@ -219,9 +267,19 @@ async function startServer(dir: string, log: (line: string) => void) {
   await loadEmbeddedPostgres();
   prepareDir(dir);
   const dataDir = join(dir, 'pg');
-  const running = runningServer(dataDir);
-  if (running) throw new Error(inUse(dir, dataDir, running));
   const password = superuserPassword(dir);
+  const clone = canReflink(dir);
+  // Another neon-mcp on this DIR (or one killed, whose PostgreSQL still runs): use that server.
+  const attach = async (running: { pid: number; port: number }) => {
+    const url = superuserUrl(password, running.port);
+    if (!(await reachable(url, dataDir))) throw new Error(inUse(dir, dataDir, running));
+    log(
+      `local mode: using the PostgreSQL already running in ${dataDir} (pid ${running.pid}, 127.0.0.1:${running.port})`,
+    );
+    return { url, server: attached(running.pid, dataDir), where: dir, clone };
+  };
+  const running = runningServer(dataDir);
+  if (running) return attach(running);
   const port = await stablePort(dir, log);
   log(`local mode: starting PostgreSQL in ${dataDir} on 127.0.0.1:${port}`);
   let server: EmbeddedServer;
@@ -240,9 +298,9 @@ async function startServer(dir: string, log: (line: string) => void) {
       ],
     });
   } catch (e) {
-    // Another process may have started it in between.
+    // Another process started it in between: use that one.
     const now = runningServer(dataDir);
-    if (now) throw new Error(inUse(dir, dataDir, now));
+    if (now) return attach(now);
     const message = e instanceof Error ? e.message : String(e);
     // The server's own words on why (FATAL lines), not the whole log.
     const fatal = message.match(/^(?:\S+ )*(?:FATAL|PANIC|ERROR):\s+(.*)$/m)?.[1];
@@ -251,9 +309,12 @@ async function startServer(dir: string, log: (line: string) => void) {
         `If DIR holds a broken or other-version data directory, move ${dataDir} away (its data is lost to neon-mcp) and start again.`,
     );
   }
-  const url = `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?sslmode=disable`;
-  return { url, server, where: dir, clone: canReflink(dir) };
+  const held: Held = { stop: () => server.stop(), leave: () => server.detach() };
+  return { url: superuserUrl(password, port), server: held, where: dir, clone };
 }
+
+/** The application_name of each local-mode process's presence connection: who uses DIR's server. */
+const PRESENCE = 'neon-mcp --local';
 
 /** The URL without its password, for log lines. */
 function withoutPassword(url: string): string {
@@ -270,12 +331,36 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalMode> {
     : await startServer(resolve(opts.dir ?? defaultLocalDir()), log);
   let pool: pg.Pool | undefined;
   let http: LocalApiServer | undefined;
+  let presence: pg.Client | undefined;
   const stop = async () => {
     await http?.close().catch(() => undefined);
     await pool?.end().catch(() => undefined);
-    await started.server?.stop().catch(() => undefined);
+    // The last process out stops the server; the others leave it running.
+    const others = await presence
+      ?.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+        [PRESENCE],
+      )
+      .then(
+        (r) => r.rows[0]?.n ?? 0,
+        () => 0,
+      );
+    await presence?.end().catch(() => undefined);
+    if (others) {
+      started.server?.leave();
+      log(`local mode: PostgreSQL left running for the ${others} other neon-mcp process(es) using it`);
+    } else await started.server?.stop().catch(() => undefined);
   };
   try {
+    if (started.server) {
+      // Held open while this process uses the server, so that the others can count it.
+      presence = new pg.Client({
+        connectionString: databaseUrl(started.url, 'postgres'),
+        application_name: PRESENCE,
+      });
+      presence.on('error', () => undefined);
+      await presence.connect();
+    }
     let superuser = false;
     const setup = new pg.Client({ connectionString: started.url });
     setup.on('error', () => undefined);

