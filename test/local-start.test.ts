@@ -282,6 +282,9 @@ describe('start failures answer at once with their cause', () => {
     );
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(error).toMatch(/Could not start PostgreSQL/);
+    // PostgreSQL's own reason, on the same line.
+    expect(error).toMatch(/could not access the server configuration file/);
+    expect(error).not.toContain('\n');
     expect(error).toMatch(/move .*pg away/);
   }, 60_000);
 

@@ -302,10 +302,16 @@ async function startServer(dir: string, log: (line: string) => void) {
     const now = runningServer(dataDir);
     if (now) return attach(now);
     const message = e instanceof Error ? e.message : String(e);
-    // The server's own words on why (FATAL lines), not the whole log.
-    const fatal = message.match(/^(?:\S+ )*(?:FATAL|PANIC|ERROR):\s+(.*)$/m)?.[1];
+    // The server's own words on why (its last FATAL line, else its last line), not the whole log.
+    const lines = message
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim())
+      .filter(Boolean);
+    const fatal = lines.filter((l) => /\b(FATAL|PANIC):/.test(l)).at(-1);
+    const why = fatal ? fatal.replace(/^.*?\b(FATAL|PANIC):\s+/, '') : lines.at(-1);
     throw new Error(
-      `${message.split('\n', 1)[0]}${fatal ? ` ${fatal}` : ''}. ` +
+      `${message.split('\n', 1)[0]}${why ? ` (${why})` : ''}. ` +
         `If DIR holds a broken or other-version data directory, move ${dataDir} away (its data is lost to neon-mcp) and start again.`,
     );
   }
