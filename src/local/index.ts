@@ -11,6 +11,7 @@ import {
   existsSync,
   mkdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -262,10 +263,52 @@ function attached(pid: number, dataDir: string): Held {
   };
 }
 
-async function startServer(dir: string, log: (line: string) => void) {
-  // First, so that a missing package is said before anything is created.
-  await loadEmbeddedPostgres();
-  prepareDir(dir);
+/**
+ * Holds DIR/start.lock (made with O_EXCL, holding this process's pid) while `work` runs: two processes
+ * starting on one DIR at once would otherwise both run initdb, or one would find the other's
+ * PostgreSQL half-started. A lock whose process is gone is taken over. Hand-written rather than a
+ * lockfile package: what is needed is these few lines, and a pid check suits one machine.
+ */
+async function withStartLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
+  const file = join(dir, 'start.lock');
+  const end = Date.now() + 120_000;
+  for (;;) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number(readFileSync(file, 'utf8').trim() || Number.NaN);
+      if (!Number.isInteger(holder) || !alive(holder)) {
+        rmSync(file, { force: true });
+        continue;
+      }
+      if (Date.now() > end)
+        throw new Error(
+          `--local ${dir}: process ${holder} has been starting PostgreSQL on this DIR for 2 minutes (${file}). ` +
+            `If it is stuck, stop it and start again.`,
+        );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  // Removed on every way out, a signal included (an exit hook; SIGKILL leaves a lock of a dead pid).
+  const release = () => {
+    try {
+      if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true });
+    } catch {
+      // gone already
+    }
+  };
+  process.on('exit', release);
+  try {
+    return await work();
+  } finally {
+    release();
+    process.off('exit', release);
+  }
+}
+
+async function startOrAttach(dir: string, log: (line: string) => void) {
   const dataDir = join(dir, 'pg');
   const password = superuserPassword(dir);
   const clone = canReflink(dir);
@@ -331,31 +374,56 @@ function withoutPassword(url: string): string {
 
 export async function startLocal(opts: LocalOptions = {}): Promise<LocalMode> {
   const log = opts.log ?? (() => undefined);
-  const started = opts.postgresUrl
-    ? // The file system of a server run elsewhere is unknown: its default copy strategy.
-      { url: opts.postgresUrl, server: undefined, where: withoutPassword(opts.postgresUrl), clone: false }
-    : await startServer(resolve(opts.dir ?? defaultLocalDir()), log);
+  if (opts.postgresUrl) {
+    // The file system of a server run elsewhere is unknown: its default copy strategy.
+    const where = withoutPassword(opts.postgresUrl);
+    return open({ url: opts.postgresUrl, server: undefined, where, clone: false }, opts, log);
+  }
+  const dir = resolve(opts.dir ?? defaultLocalDir());
+  // First, so that a missing package is said before anything is created.
+  await loadEmbeddedPostgres();
+  prepareDir(dir);
+  // The whole start, the catalog and the first project included, one process at a time per DIR.
+  return withStartLock(dir, async () => open(await startOrAttach(dir, log), { ...opts, lockDir: dir }, log));
+}
+
+/** The catalog, the stand-in for Neon's API and its loopback server, on a server started or found. */
+async function open(
+  started: { url: string; server: Held | undefined; where: string; clone: boolean },
+  opts: LocalOptions & { lockDir?: string },
+  log: (line: string) => void,
+): Promise<LocalMode> {
   let pool: pg.Pool | undefined;
   let http: LocalApiServer | undefined;
   let presence: pg.Client | undefined;
   const stop = async () => {
     await http?.close().catch(() => undefined);
     await pool?.end().catch(() => undefined);
-    // The last process out stops the server; the others leave it running.
-    const others = await presence
-      ?.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
-        [PRESENCE],
-      )
-      .then(
-        (r) => r.rows[0]?.n ?? 0,
-        () => 0,
-      );
-    await presence?.end().catch(() => undefined);
-    if (others) {
-      started.server?.leave();
-      log(`local mode: PostgreSQL left running for the ${others} other neon-mcp process(es) using it`);
-    } else await started.server?.stop().catch(() => undefined);
+    // The last process out stops the server; the others leave it running. Decided under DIR's start
+    // lock, so that two processes stopping at once do not both see the other and both leave it
+    // running, and a process starting meanwhile does not attach to a server about to stop.
+    const decide = async () => {
+      const others = await presence
+        ?.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+          [PRESENCE],
+        )
+        .then(
+          (r) => r.rows[0]?.n ?? 0,
+          () => 0,
+        );
+      if (others) {
+        // Counted out at once (the connection's end may take a moment to show).
+        await presence?.query("SET application_name = 'neon-mcp --local (leaving)'").catch(() => undefined);
+        await presence?.end().catch(() => undefined);
+        started.server?.leave();
+        log(`local mode: PostgreSQL left running for the ${others} other neon-mcp process(es) using it`);
+      } else {
+        await presence?.end().catch(() => undefined);
+        await started.server?.stop().catch(() => undefined);
+      }
+    };
+    await (opts.lockDir ? withStartLock(opts.lockDir, decide) : decide()).catch(() => undefined);
   };
   try {
     if (started.server) {

