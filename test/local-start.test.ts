@@ -20,6 +20,7 @@ import {
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NeonClient } from '../src/client/neon-client.js';
 import { type LocalMode, runningServer, startLocal } from '../src/local/index.js';
@@ -233,6 +234,38 @@ describe('local mode on DIR', () => {
       await first.stop();
     }
   }, 60_000);
+});
+
+describe('a start that fails after PostgreSQL is up', () => {
+  it('stops at once (its stop does not wait for the start lock it holds)', async () => {
+    const dir = freshDir();
+    const first = await startLocal({ dir });
+    cleanups.push(() => first.stop());
+    const port = runningServer(join(dir, 'pg'))!.port;
+    const password = readFileSync(join(dir, 'superuser-password'), 'utf8').trim();
+    const admin = new pg.Client({
+      connectionString: `postgresql://postgres:${password}@127.0.0.1:${port}/neon_mcp_local?sslmode=disable`,
+    });
+    await admin.connect();
+    try {
+      // The catalog cannot be read: the second process fails while it holds DIR's start lock.
+      await admin.query('ALTER TABLE objects RENAME COLUMN doc TO d');
+      const t0 = Date.now();
+      const error = await startLocal({ dir }).then(
+        () => 'started',
+        (e: Error) => e.message,
+      );
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(error).toMatch(/column "doc" does not exist/);
+      expect(existsSync(join(dir, 'start.lock'))).toBe(false);
+      await admin.query('ALTER TABLE objects RENAME COLUMN d TO doc');
+    } finally {
+      await admin.end();
+    }
+    // The first one still has its server.
+    expect(runningServer(join(dir, 'pg'))?.port).toBe(port);
+    await first.stop();
+  }, 120_000);
 });
 
 describe('start failures answer at once with their cause', () => {

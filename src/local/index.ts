@@ -396,7 +396,8 @@ async function open(
   let pool: pg.Pool | undefined;
   let http: LocalApiServer | undefined;
   let presence: pg.Client | undefined;
-  const stop = async () => {
+  /** `locked`: DIR's start lock is held already (by the start that failed). */
+  const stop = async (locked = false) => {
     await http?.close().catch(() => undefined);
     await pool?.end().catch(() => undefined);
     // The last process out stops the server; the others leave it running. Decided under DIR's start
@@ -423,7 +424,7 @@ async function open(
         await started.server?.stop().catch(() => undefined);
       }
     };
-    await (opts.lockDir ? withStartLock(opts.lockDir, decide) : decide()).catch(() => undefined);
+    await (opts.lockDir && !locked ? withStartLock(opts.lockDir, decide) : decide()).catch(() => undefined);
   };
   try {
     if (started.server) {
@@ -486,10 +487,10 @@ async function open(
       apiKey,
       where: started.where,
       copy: clone ? 'clone' : 'default',
-      stop,
+      stop: () => stop(),
     };
   } catch (e) {
-    await stop();
+    await stop(true);
     throw e;
   }
 }
