@@ -120,6 +120,7 @@ function sayHowToConnect(config: Serving & { mode: Started['mode']; postgresUrl?
   const started: Started = {
     entry: entryPath(),
     argv: process.argv.slice(2),
+    cwd: process.cwd(),
     env: process.env,
     mode: config.mode,
     redact,

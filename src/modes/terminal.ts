@@ -8,6 +8,7 @@
  * variable that holds one is replaced by a placeholder, and the whole text goes through the log's
  * redactor as well.
  */
+import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** How the server was started, as the text needs it. */
@@ -16,6 +17,8 @@ export interface Started {
   entry: string;
   /** The command-line arguments (without node and the script). */
   argv: readonly string[];
+  /** The working directory: a relative `--local DIR` is made absolute (a client starts elsewhere). */
+  cwd: string;
   /** The environment (only NEON_* variables are looked at). */
   env: Readonly<Record<string, string | undefined>>;
   /** Which stdio mode runs: the API mode without a key in sight gets a key placeholder. */
@@ -59,6 +62,13 @@ export function clientLaunch(started: Started): { args: string[]; env: Record<st
     const eq = arg.indexOf('=');
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
     const placeholder = SECRET_FLAGS[flag];
+    if (flag === '--local') {
+      // `--local DIR` or `--local=DIR`: the directory, absolute.
+      const dir = eq > 0 ? arg.slice(eq + 1) : argv[i + 1]?.startsWith('-') ? undefined : argv[i + 1];
+      if (eq < 0 && dir !== undefined) i++;
+      args.push('--local', ...(dir ? [redact(isAbsolute(dir) ? dir : resolve(started.cwd, dir))] : []));
+      continue;
+    }
     if (placeholder === undefined) {
       args.push(redact(arg));
       continue;
@@ -107,7 +117,7 @@ export function connectHelp(started: Started): string {
     '',
     'neon-mcp is an MCP server: an MCP client (Claude Code, Claude Desktop, Cursor, VS Code, …) starts it',
     'and talks to it in JSON-RPC over stdin and stdout. It is now waiting for such a client on this',
-    'terminal (lines typed here are not read as requests; Ctrl+C stops it).',
+    'terminal (typed lines that are not JSON-RPC are dropped; Ctrl+C stops it).',
     '',
     'To add it to a client, started as here:',
     '',
