@@ -47,6 +47,12 @@ describe('the text for a terminal', () => {
     for (const argv of [['--local', 'data'], ['--local=./data']]) {
       expect(clientLaunch(started({ mode: 'local', argv })).args).toEqual(['--local', '/home/ada/work/data']);
     }
+    expect(clientLaunch(started({ mode: 'local', env: { NEON_MCP_LOCAL: './data' } })).env).toEqual({
+      NEON_MCP_LOCAL: '/home/ada/work/data',
+    });
+    expect(clientLaunch(started({ mode: 'local', env: { NEON_MCP_LOCAL: 'yes' } })).env).toEqual({
+      NEON_MCP_LOCAL: 'yes',
+    });
     expect(clientLaunch(started({ mode: 'local', argv: ['--local', '--read-only'] })).args).toEqual([
       '--local',
       '--read-only',

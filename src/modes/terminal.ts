@@ -54,7 +54,10 @@ export function clientLaunch(started: Started): { args: string[]; env: Record<st
   const args: string[] = [];
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(started.env)) {
-    if (name.startsWith('NEON_') && value) env[name] = SECRET_VARS[name] ?? redact(value);
+    if (!name.startsWith('NEON_') || !value) continue;
+    // NEON_MCP_LOCAL=./data names a directory relative to here, not to where a client starts.
+    const local = name === 'NEON_MCP_LOCAL' && /[/\\]/.test(value) && !isAbsolute(value);
+    env[name] = SECRET_VARS[name] ?? redact(local ? resolve(started.cwd, value) : value);
   }
   const argv = started.argv;
   for (let i = 0; i < argv.length; i++) {
