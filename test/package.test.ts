@@ -4,7 +4,16 @@
  * used the way a user or a registry would, not only read.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,10 +82,45 @@ describe('server.json (MCP Registry entry)', () => {
   });
 });
 
+describe('npm start in a checkout', () => {
+  it('writes nothing but what the server writes on stdout: no npm banner (.npmrc)', () => {
+    const res = spawnSync(NPM, ['start', '--', '--version'], { cwd: ROOT, encoding: 'utf8', env: bareEnv() });
+    expect(res.status).toBe(0);
+    expect(res.stdout).toBe(`${pkg.version}\n`);
+  });
+
+  it('says a missing or stale build in one line on stderr instead of rebuilding', () => {
+    // A checkout in miniature: the real check, a source file and a stand-in for the built entry point.
+    const dir = join(work, 'checkout');
+    for (const d of ['scripts', 'src/modes', 'dist']) mkdirSync(join(dir, d), { recursive: true });
+    copyFileSync(join(ROOT, 'scripts/check-build.cjs'), join(dir, 'scripts/check-build.cjs'));
+    writeFileSync(join(dir, 'src/modes/stdio.ts'), '');
+    const start = () =>
+      spawnSync(process.execPath, ['-r', './scripts/check-build.cjs', 'dist/index.js'], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: bareEnv(),
+      });
+    const missing = start();
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toBe('neon-mcp: dist/ is missing: run npm run build\n');
+    writeFileSync(join(dir, 'dist/index.js'), "process.stdout.write('started')");
+    utimesSync(join(dir, 'src/modes/stdio.ts'), new Date(2_000_000_000_000), new Date(2_000_000_000_000));
+    const stale = start();
+    expect(stale.stderr).toBe('neon-mcp: dist/ is older than src/: run npm run build\n');
+    expect(stale.stdout).toBe('started');
+    utimesSync(join(dir, 'src/modes/stdio.ts'), new Date(1_000_000_000_000), new Date(1_000_000_000_000));
+    const fresh = start();
+    expect(fresh.stderr).toBe('');
+    expect(fresh.stdout).toBe('started');
+  });
+});
+
 describe('the npm tarball', () => {
   let installDir: string;
   beforeAll(() => {
-    // As `npm publish` would: prepack builds, the tarball holds what "files" lists.
+    // As `npm publish` would: prepare builds (as it does on `npm ci` in a checkout), the tarball holds
+    // what "files" lists.
     const out = execFileSync(NPM, ['pack', '--json', '--pack-destination', work], {
       cwd: ROOT,
       encoding: 'utf8',
@@ -102,9 +146,12 @@ describe('the npm tarball', () => {
     const installed = JSON.parse(
       readFileSync(join(installDir, 'node_modules/neon-mcp/package.json'), 'utf8'),
     );
-    expect(Object.keys(installed.scripts ?? {})).not.toEqual(
-      expect.arrayContaining(['prepare', 'install', 'postinstall', 'preinstall']),
-    );
+    // Nothing of ours runs when the tarball is installed: no install script, and `prepare` (which
+    // builds a checkout) is not run by npm for a tarball; it would have failed here, with no
+    // TypeScript and no src/ in the package.
+    for (const script of ['preinstall', 'install', 'postinstall'])
+      expect(installed.scripts).not.toHaveProperty(script);
+    expect(installed.scripts).toHaveProperty('prepare');
     const res = spawnSync(NPM, ['exec', '--no', '--', 'neon-mcp', '--version'], {
       cwd: installDir,
       encoding: 'utf8',

@@ -6,10 +6,12 @@ import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/s
 import { NeonClient, type NeonClientOptions } from '../client/neon-client.js';
 import { RateLimiter } from '../client/rate-limiter.js';
 import type { Serving } from '../config.js';
-import { firstLine, type Logger } from '../log.js';
+import { firstLine, type Logger, redactor } from '../log.js';
+import { databaseUrlSecrets } from '../neon/connection.js';
 import { prepareServer } from '../server.js';
 import { type LineProblem, lineGuard, MAX_LINE_BYTES, onceWithCount } from '../transport.js';
 import { VERSION } from '../version.js';
+import { connectHelp, entryPath, type Started } from './terminal.js';
 
 /**
  * SIGTERM and SIGINT stop the server cleanly: `stop` runs once (bounded to 5 s), then the process
@@ -64,7 +66,7 @@ function refuseLine(problem: LineProblem, wire: StdioServerTransport, report: (l
  * `stop` (what the mode started besides).
  */
 export function serveOnStdio(
-  config: Serving,
+  config: Serving & { mode: Started['mode']; postgresUrl?: string },
   logger: Logger,
   more: { client?: Partial<NeonClientOptions>; stop?: () => Promise<void> } = {},
 ) {
@@ -101,7 +103,29 @@ export function serveOnStdio(
     await more.stop?.();
     report.flush();
   }, logger);
+  if (process.stdin.isTTY) sayHowToConnect(config);
   return prepared;
+}
+
+/**
+ * On a terminal, a person started the server by hand: after the mode's start-up line (hence the next
+ * tick), say what it is and how to add it to a client. Clients start it with pipes, never a TTY.
+ */
+function sayHowToConnect(config: Serving & { mode: Started['mode']; postgresUrl?: string }): void {
+  const redact = redactor([
+    ...(config.apiKey ? [config.apiKey] : []),
+    ...(config.server.databaseUrl ? databaseUrlSecrets(config.server.databaseUrl) : []),
+    ...(config.postgresUrl ? databaseUrlSecrets(config.postgresUrl) : []),
+  ]);
+  const started: Started = {
+    entry: entryPath(),
+    argv: process.argv.slice(2),
+    cwd: process.cwd(),
+    env: process.env,
+    mode: config.mode,
+    redact,
+  };
+  process.nextTick(() => process.stderr.write(connectHelp(started)));
 }
 
 /** The start-up line of the modes on Neon's API (or its local stand-in), ending with `tail`. */
