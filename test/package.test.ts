@@ -114,6 +114,36 @@ describe('npm start in a checkout', () => {
     expect(fresh.stderr).toBe('');
     expect(fresh.stdout).toBe('started');
   });
+
+  it('pretest (check-build.cjs --build) builds only a missing or stale build', () => {
+    const dir = join(work, 'checkout-build');
+    for (const d of ['scripts', 'src', 'dist']) mkdirSync(join(dir, d), { recursive: true });
+    copyFileSync(join(ROOT, 'scripts/check-build.cjs'), join(dir, 'scripts/check-build.cjs'));
+    writeFileSync(join(dir, 'src/a.ts'), '');
+    // The stand-in build counts its runs in dist/builds and writes the entry point.
+    const build =
+      "const f=require('fs');const n=+(f.existsSync('dist/builds')&&f.readFileSync('dist/builds','utf8'))||0;" +
+      "f.writeFileSync('dist/builds',String(n+1));f.writeFileSync('dist/index.js','')";
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({ name: 'x', scripts: { build: `node -e "${build}"` } }),
+    );
+    const pretest = () =>
+      spawnSync(process.execPath, ['scripts/check-build.cjs', '--build'], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: bareEnv(),
+      });
+    const builds = () => readFileSync(join(dir, 'dist/builds'), 'utf8');
+    expect(pretest().status).toBe(0); // missing: built
+    expect(builds()).toBe('1');
+    utimesSync(join(dir, 'src/a.ts'), new Date(1_000_000_000_000), new Date(1_000_000_000_000));
+    expect(pretest().status).toBe(0); // fresh: not built again
+    expect(builds()).toBe('1');
+    utimesSync(join(dir, 'src/a.ts'), new Date(2_000_000_000_000), new Date(2_000_000_000_000));
+    expect(pretest().status).toBe(0); // stale: built
+    expect(builds()).toBe('2');
+  });
 });
 
 describe('the npm tarball', () => {
