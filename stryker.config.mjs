@@ -191,7 +191,7 @@ export const MODULES = {
       'src/local/index.ts',
       'src/local/scram.ts',
       'src/local/api.ts:919-954',
-      'src/local/cluster.ts:120-181',
+      'src/local/cluster.ts:120-182',
     ],
     testFiles: [
       'test/local-bind.test.ts',

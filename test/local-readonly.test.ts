@@ -3,8 +3,9 @@
  * reader role as the superuser (branch roles cannot grant pg_read_all_data) and lets each branch role
  * become it, WITH INHERIT FALSE, SET TRUE. So explain_sql's analyze works, a write hidden in a STABLE
  * function is refused by PostgreSQL, no fallback line is logged; and a branch role gains no reading of
- * its own (nor of another project's databases, which it cannot connect to). On a real embedded
- * PostgreSQL started by startLocal({ dir }), in-process, as `neon-mcp --local DIR` does.
+ * its own without `SET ROLE`, and nothing of another project's databases, which it cannot connect to.
+ * On a real embedded PostgreSQL started by startLocal({ dir }), in-process, as `neon-mcp --local DIR`
+ * does.
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -163,7 +164,7 @@ describe('read-only SQL in local mode, with the reader role', () => {
 });
 
 describe('what a branch role gains: SET ROLE to the reader, nothing else', () => {
-  it("cannot read another project's database, and reads nothing more in its own", async () => {
+  it("cannot reach another project's database, and without SET ROLE reads nothing more in its own", async () => {
     const a = await ownerOf((await conn.ok('list_projects', {})).projects[0].id);
     const made = await conn.ok('create_project', { name: 'other' });
     const b = await ownerOf(made.project.id);

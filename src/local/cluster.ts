@@ -160,9 +160,10 @@ export class Cluster {
 
   /**
    * `role` may `SET ROLE` to the reader, and gains nothing else: INHERIT FALSE, so none of
-   * pg_read_all_data's privileges are the role's own (they apply only after `SET ROLE`, which
-   * readonly-role.ts does inside READ ONLY transactions), and no ADMIN OPTION, so it cannot pass the
-   * reader on. Reading stays within the databases the role may connect to: its own branch's.
+   * pg_read_all_data's privileges are the role's own (they apply after `SET ROLE`, which readonly-role.ts
+   * does inside READ ONLY transactions; any session of the role may do it too, and then read its own
+   * databases' tables, as Neon's roles can through neon_superuser), and no ADMIN OPTION, so it cannot
+   * pass the reader on. Reading stays within the databases the role may connect to: its own branch's.
    */
   private async grantReader(role: string): Promise<void> {
     await this.pool.query(`GRANT ${ident(READER_ROLE)} TO ${ident(role)} WITH INHERIT FALSE, SET TRUE`);
