@@ -182,16 +182,24 @@ export const MODULES = {
     testFiles: ['test/confirm.test.ts', 'test/toolsets.test.ts', 'test/logging.test.ts'],
   },
   // Local mode's walls: where its PostgreSQL and its API listen (loopback only), the API's key check,
-  // the superuser's password and role passwords (scram.ts, where present). The line range is the API's
-  // server (serveLocalApi, sameKey) in api.ts; move it with that code when api.ts is split.
+  // the superuser's password and role passwords (scram.ts, where present), the reader role of read-only
+  // calls that branch roles may become and nothing more. The line ranges: api.ts's server and key check
+  // (serveLocalApi, sameKey, and answer up to its key check); cluster.ts's ensureReader, grantReader
+  // and createRole. Move them with that code when it moves.
   'local-guard': {
-    mutate: ['src/local/index.ts', 'src/local/scram.ts', 'src/local/api.ts:905-977'],
+    mutate: [
+      'src/local/index.ts',
+      'src/local/scram.ts',
+      'src/local/api.ts:919-954',
+      'src/local/cluster.ts:120-182',
+    ],
     testFiles: [
       'test/local-bind.test.ts',
       'test/local-api.test.ts',
       'test/local.test.ts',
       'test/local-isolation.test.ts',
       'test/local-start.test.ts',
+      'test/local-readonly.test.ts',
     ],
   },
 };

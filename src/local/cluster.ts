@@ -33,6 +33,16 @@ const GRANTS_OF = `
   FROM pg_namespace n, aclexplode(n.nspacl) a
   WHERE a.grantee = $1::regrole`;
 
+/**
+ * The role of read-only SQL calls and its comment, as src/sql/readonly-role.ts makes it itself (src/local
+ * imports nothing of neon-mcp: test/local-readonly.test.ts checks the name is the same, and that
+ * readonly-role.ts takes the role made here).
+ */
+export const READER_ROLE = 'neon_mcp_reader';
+
+const READER_COMMENT =
+  'Made by neon-mcp: the identity of its read-only SQL calls (reads only; pg_read_all_data). Safe to drop; neon-mcp makes it again when needed.';
+
 /** PostgreSQL's limit on identifiers, in bytes. */
 const NAME_BYTES = 63;
 
@@ -99,6 +109,66 @@ export class Cluster {
     }
   }
 
+  /**
+   * Makes the role of read-only SQL calls (src/sql/readonly-role.ts: NOLOGIN, a member of
+   * pg_read_all_data only) and lets each of `roles` become it. Branch roles cannot make it themselves
+   * (granting pg_read_all_data needs its ADMIN OPTION), and without it read-only calls run in
+   * readonly-role.ts's stricter mode (no explain analyze). Idempotent: run at every start for the
+   * roles of the catalog, so that data directories made before it get it too. PostgreSQL 16 and later
+   * only (the grant's INHERIT and SET options); best effort, as readonly-role.ts falls back without it.
+   */
+  async ensureReader(roles: string[]): Promise<boolean> {
+    this.reader = false;
+    try {
+      const { rows } = await this.pool.query<{ v: number; su: boolean }>(
+        `SELECT current_setting('server_version_num')::int AS v, rolsuper AS su FROM pg_roles WHERE rolname = current_user`,
+      );
+      const row = rows[0];
+      if (!row || row.v < 160000 || !row.su) return false;
+      const role = ident(READER_ROLE);
+      // One simple-protocol query is one transaction: the three statements stand or fall together.
+      await this.pool
+        .query(
+          `CREATE ROLE ${role} NOLOGIN; COMMENT ON ROLE ${role} IS ${literal(READER_COMMENT)}; ` +
+            `GRANT pg_read_all_data TO ${role}`,
+        )
+        .catch((e) => {
+          // 42710: it exists (an earlier start, or another neon-mcp on this server at the same moment).
+          if ((e as { code?: string }).code !== '42710') throw e;
+        });
+      // A role of that name that can do more than read (made by someone else on a --local-postgres
+      // server) is not handed to branch roles: SET ROLE to it would give them its powers.
+      const check = await this.pool.query<{ ok: boolean }>(
+        `SELECT NOT (r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls OR r.rolcanlogin)
+            AND NOT EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                            WHERE m.member = r.oid AND g.rolname <> 'pg_read_all_data') AS ok
+         FROM pg_roles r WHERE r.rolname = $1`,
+        [READER_ROLE],
+      );
+      if (!check.rows[0]?.ok) return false;
+      // A role the catalog names but the server lacks (dropped by hand) does not keep the others out.
+      for (const r of roles) await this.grantReader(r).catch(() => undefined);
+      this.reader = true;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether {@link ensureReader} made (or found) the reader role: new roles are then let become it. */
+  private reader = false;
+
+  /**
+   * `role` may `SET ROLE` to the reader, and gains nothing else: INHERIT FALSE, so none of
+   * pg_read_all_data's privileges are the role's own (they apply after `SET ROLE`, which readonly-role.ts
+   * does inside READ ONLY transactions; any session of the role may do it too, and then read its own
+   * databases' tables, as Neon's roles can through neon_superuser), and no ADMIN OPTION, so it cannot
+   * pass the reader on. Reading stays within the databases the role may connect to: its own branch's.
+   */
+  private async grantReader(role: string): Promise<void> {
+    await this.pool.query(`GRANT ${ident(READER_ROLE)} TO ${ident(role)} WITH INHERIT FALSE, SET TRUE`);
+  }
+
   async createRole(name: string, password: string): Promise<void> {
     // CREATEROLE as Neon's roles have it (through neon_superuser): create_role's read-only and
     // read-write roles are made with SQL by the database's owner. The password is sent as a SCRAM
@@ -108,6 +178,7 @@ export class Cluster {
     await this.pool.query(
       `CREATE ROLE ${ident(name)} LOGIN CREATEROLE PASSWORD ${literal(scramVerifier(password))}`,
     );
+    if (this.reader) await this.grantReader(name);
   }
 
   /**

@@ -445,6 +445,11 @@ async function open(
       if (!exists.rowCount) await setup.query(`CREATE DATABASE ${CATALOG_DATABASE}`);
       // It holds the roles' passwords: the branches' roles have no business connecting to it.
       await setup.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${CATALOG_DATABASE} FROM PUBLIC`);
+      // On its own server, branch roles may connect to their branch's databases only (the reader role
+      // below reads whatever database its member is connected to): postgres and template1 hold nothing
+      // of theirs.
+      if (started.server)
+        await setup.query('REVOKE CONNECT, TEMPORARY ON DATABASE postgres, template1 FROM PUBLIC');
       superuser = (await setup.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0]
         ?.rolsuper;
     } finally {
@@ -463,6 +468,12 @@ async function open(
     await catalog.load();
     const clone = opts.clone ?? started.clone;
     const cluster = new Cluster(started.url, pool, clone);
+    // The read-only calls' role (src/sql/readonly-role.ts), which branch roles cannot make themselves:
+    // made here as the superuser, and every branch role, of this start or an earlier one, may become it.
+    // Only on the server local mode runs itself: as the reader a role reads every table of any database
+    // it may connect to, and a --local-postgres server may have databases of its own open to PUBLIC.
+    // There read-only calls keep readonly-role.ts's stricter mode.
+    if (started.server) await cluster.ensureReader(catalog.list('role').map((r) => String(r._physical)));
     const u = new URL(started.url);
     const search = new URLSearchParams(u.search);
     const api = new LocalNeon({
