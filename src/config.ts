@@ -96,14 +96,14 @@ export const NO = ['false', '0', 'no', 'off'] as const;
  * empty variable is how compose files and CI matrices leave one unset), a ConfigError naming `name` and
  * the accepted words for anything else.
  */
-export function yesNo(name: string, value: string | undefined): boolean | undefined {
+export function yesNo(name: string, value: string | undefined, orElse?: string): boolean | undefined {
   const word = value?.trim().toLowerCase();
   if (!word) return undefined;
   if ((YES as readonly string[]).includes(word)) return true;
   if ((NO as readonly string[]).includes(word)) return false;
   throw new ConfigError(
-    `${name} must be one of ${YES.join('/')} or ${NO.join('/')}, got "${value}" ` +
-      '(an unknown value is refused rather than guessed).',
+    `${name} must be ${orElse ? `${orElse} or ` : ''}one of ${YES.join('/')} or ${NO.join('/')}, ` +
+      `got "${value}" (an unknown value is refused rather than guessed).`,
   );
 }
 
@@ -114,17 +114,10 @@ export function yesNo(name: string, value: string | undefined): boolean | undefi
  * client happened to start the server. A directory in the working directory is written `./name`.
  */
 export function localFromEnv(value: string | undefined): { dir?: string } | undefined {
-  const v = value?.trim();
-  if (!v) return undefined;
+  const v = value?.trim() ?? '';
   if (/[/\\]/.test(v)) return { dir: v };
-  try {
-    return yesNo('NEON_MCP_LOCAL', v) ? {} : undefined;
-  } catch {
-    throw new ConfigError(
-      `NEON_MCP_LOCAL must be a directory (with a path separator, e.g. /srv/neon-mcp or ./data) or one of ` +
-        `${YES.join('/')} or ${NO.join('/')}, got "${value}".`,
-    );
-  }
+  const on = yesNo('NEON_MCP_LOCAL', v, 'a directory (with a path separator, e.g. /srv/neon-mcp or ./data)');
+  return on ? {} : undefined;
 }
 
 function list(value: string | undefined): string[] | undefined {
@@ -261,7 +254,6 @@ function checked<T>(check: () => T): T {
   try {
     return check();
   } catch (error) {
-    if (error instanceof ConfigError) throw error;
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }
 }
@@ -283,7 +275,6 @@ export function parseConfig(argv: readonly string[], env: Env): Config {
   const http = values.http ?? (env.NEON_MCP_HTTP?.trim() || undefined);
   const local = values.local ? { dir: positionals[0] } : localFromEnv(env.NEON_MCP_LOCAL);
   combinations({ http, local, databaseUrl, projectId, localPostgresFlag: Boolean(values['local-postgres']) });
-  const target = databaseUrl ? checked(() => checkDatabaseUrl(databaseUrl)) : undefined;
 
   const server: ServerFlags = {
     // The flag can only turn read-only on; the variable must still be a yes/no word when both are given.
@@ -316,7 +307,10 @@ export function parseConfig(argv: readonly string[], env: Env): Config {
     limits: shareOf(values['rate-limit-share'] ?? env.NEON_MCP_RATE_LIMIT_SHARE),
   };
 
-  if (target && databaseUrl) return { mode: 'database-url', ...serving, databaseUrl, target };
+  if (databaseUrl) {
+    const target = checked(() => checkDatabaseUrl(databaseUrl));
+    return { mode: 'database-url', ...serving, databaseUrl, target };
+  }
   if (local) {
     const postgresUrl = values['local-postgres'] || env.NEON_MCP_LOCAL_POSTGRES || undefined;
     return { mode: 'local', ...serving, dir: local.dir, postgresUrl };

@@ -507,6 +507,30 @@ describe('--database-url', () => {
   });
 });
 
+describe('secrets in every mode’s log', () => {
+  it('the API key beside --database-url or --local, and the URL’s password, are redacted', async () => {
+    const url = 'postgresql://app_user:url-secret-pw@db.example:5433/appdb';
+    const byUrl = await run(['--database-url', url], { NEON_API_KEY: TEST_KEY });
+    const local = await run(['--local'], { NEON_API_KEY: TEST_KEY });
+    stderr.length = 0;
+    byUrl.options?.logger?.info(`a ${TEST_KEY} b url-secret-pw`);
+    local.options?.logger?.info(`c ${TEST_KEY}`);
+    expect(stderr.join('')).toBe('[neon-mcp] a [redacted] b [redacted]\n[neon-mcp] c [redacted]\n');
+  });
+
+  it('main() reads process.argv after node and the script when given no arguments', () => {
+    const argv = process.argv;
+    process.argv = [process.execPath, '/usr/bin/neon-mcp', '--sql-max-rows', '7'];
+    try {
+      main(undefined, {});
+    } finally {
+      process.argv = argv;
+    }
+    expect(process.exitCode).toBe(0);
+    expect(seen.prepared.at(-1)?.sqlMaxRows).toBe(7);
+  });
+});
+
 describe('--local', () => {
   it('takes --local=DIR like --local DIR, and its PostgreSQL from the flag or the environment', async () => {
     await run(['--local=/tmp/eq-form']);
@@ -849,7 +873,13 @@ describe('signals', () => {
     await vi.waitFor(() => expect(exit).toHaveBeenCalled());
     expect(exit.mock.calls).toEqual([[0]]);
     expect(seen.closed).toEqual(['stdio', 'pools']);
-    expect(stderr.join('')).toBe(`[neon-mcp] SIGTERM: ${STOPPING}\n`);
+    // Only the signal's lines: a summary of repeated transport lines from an earlier case may land here.
+    expect(
+      stderr
+        .join('')
+        .split('\n')
+        .filter((line) => /SIG(TERM|INT)/.test(line)),
+    ).toEqual([`[neon-mcp] SIGTERM: ${STOPPING}`]);
   });
 
   it('SIGINT stops local mode too; a failed stop is logged and exits 1', async () => {

@@ -27,6 +27,7 @@ function refused(argv: string[], env: Env = {}): string {
     parse(argv, env);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).name).toBe('ConfigError');
     return (error as Error).message;
   }
   throw new Error(`accepted: ${JSON.stringify({ argv, env })}`);
@@ -360,7 +361,7 @@ describe('NEON_MCP_LOCAL', () => {
     for (const value of ['enabled', 'data', 'y', '~']) {
       expect(refused([], { NEON_MCP_LOCAL: value }), value).toBe(
         'NEON_MCP_LOCAL must be a directory (with a path separator, e.g. /srv/neon-mcp or ./data) or one of ' +
-          `true/1/yes/on or false/0/no/off, got "${value}".`,
+          `true/1/yes/on or false/0/no/off, got "${value}" (an unknown value is refused rather than guessed).`,
       );
     }
   });
