@@ -1,6 +1,6 @@
 /**
  * `neon-mcp --http`: the same tools over Streamable HTTP, for a team sharing one server (or several
- * behind a load balancer). Loaded only in that mode (cli.ts imports it dynamically), so stdio start-up
+ * behind a load balancer). Loaded only in that mode (src/modes/http.ts imports it dynamically), so stdio start-up
  * pays nothing for it.
  *
  * The MCP side is the SDK's: `createMcpHandler` answers 2026-07-28 requests statelessly (a server
@@ -30,7 +30,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { NeonClient, type NeonClientOptions } from '../client/neon-client.js';
 import type { RateLimits } from '../client/rate-limiter.js';
-import type { Logger } from '../log.js';
+import { firstLine, type Logger } from '../log.js';
 import { prepareServer } from '../server.js';
 import { VERSION } from '../version.js';
 import { type Authenticator, authenticator } from './auth.js';
@@ -310,10 +310,4 @@ function rpcError(res: ServerResponse, status: number, code: number, message: st
 
 function plain(status: number, message: string): Response {
   return Response.json({ error: message }, { status });
-}
-
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  const line = text.split('\n', 1)[0] ?? '';
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
