@@ -10,7 +10,7 @@ import type { NeonClient } from '../client/neon-client.js';
 import { CONNECT_OPERATIONS, describeDb, onDatabase, pickDatabase } from '../neon/connection.js';
 import { WORK_ID } from '../neon/pending.js';
 import { fetchBranch } from '../neon/resources.js';
-import { databaseSchema, SCHEMA_OPERATIONS } from '../neon/schema.js';
+import { databaseSchema, SCHEMA_OPERATIONS, sizeDiff } from '../neon/schema.js';
 import { applyOnce, discard, findWork, tryOnTempBranch } from '../neon/temp-branches.js';
 import { bytesText, cutText, headBytes } from '../sql/budget.js';
 import { SqlError } from '../sql/errors.js';
@@ -149,7 +149,8 @@ async function rootBranchError(
 export const compareSchema = defineTool({
   name: 'compare_schema',
   title: 'Compare schema',
-  description: "Diff a branch's schema against its parent or another branch.",
+  description:
+    "Diff a branch's schema against its parent or another branch: a line per changed object, then the diff.",
   toolset: 'schema',
   operations: ['getProjectBranchSchemaComparison', 'listProjectBranchDatabases', 'getProjectBranch'],
   input: {
@@ -169,10 +170,13 @@ export const compareSchema = defineTool({
     ).catch(async (e) => {
       throw base_branch_id ? e : await rootBranchError(client, project_id, branch_id, e, signal);
     });
+    // Re-cut to three lines of context with a summary first: the answer grows with the change, not the schema.
+    const sized = sizeDiff(diff);
     return untrusted(
-      { diff },
+      { summary: sized.summary, diff: sized.diff },
       {
         identical: diff.trim() === '',
+        ...(sized.truncated ? { truncated: sized.truncated } : {}),
         branch_id,
         ...(base_branch_id ? { base_branch_id } : {}),
         database: db,
@@ -257,10 +261,16 @@ export const prepareDatabaseMigration = defineTool({
     );
     const { id, temp, branch_id, database } = start;
     const { diff, verify } = result;
+    const sized = sizeDiff(diff);
     return {
       migration_id: id,
       temp_branch_id: temp,
-      ...untrusted({ diff, ...(verify ? { verify } : {}) }, {}, 'the database'),
+      ...(sized.truncated ? { truncated: sized.truncated } : {}),
+      ...untrusted(
+        { summary: sized.summary, diff: sized.diff, ...(verify ? { verify } : {}) },
+        {},
+        'the database',
+      ),
       ...(diff.trim() === ''
         ? { diff_note: 'The schema did not change (a data-only migration, or it had no effect).' }
         : {}),
