@@ -149,8 +149,7 @@ async function rootBranchError(
 export const compareSchema = defineTool({
   name: 'compare_schema',
   title: 'Compare schema',
-  description:
-    "Diff a branch's schema against its parent or another branch: a line per changed object, then the diff.",
+  description: "Diff a branch's schema against its parent or another; changed objects first.",
   toolset: 'schema',
   operations: ['getProjectBranchSchemaComparison', 'listProjectBranchDatabases', 'getProjectBranch'],
   input: {
@@ -288,7 +287,7 @@ export const prepareDatabaseMigration = defineTool({
 export const completeDatabaseMigration = defineTool({
   name: 'complete_database_migration',
   title: 'Complete database migration',
-  description: 'Apply a prepared migration to the original branch; deletes the temporary one.',
+  description: 'Apply a prepared migration to its branch; deletes the temporary one.',
   toolset: 'schema',
   operations: COMPLETE_OPERATIONS,
   input: {
@@ -442,14 +441,14 @@ const normalize = (sql: string) => sql.replace(/\s+/g, ' ').replace(/;\s*$/, '')
 export const completeQueryTuning = defineTool({
   name: 'complete_query_tuning',
   title: 'Complete query tuning',
-  description: "Apply a tuning's DDL to the original branch, or not; drops the temporary branch.",
+  description: "Apply a tuning's DDL to its branch, or not; drops the temporary branch.",
   toolset: 'schema',
   operations: COMPLETE_OPERATIONS,
   input: {
     project_id: projectId,
     tuning_id: workId('prepare_query_tuning'),
     apply: z.boolean().describe('Or discard'),
-    ddl: ddlList.optional().describe('Subset of the tried DDL'),
+    ddl: ddlList.optional().describe('Subset to apply'),
   },
   output: output({ applied: z.array(z.string()) }),
   hints: APPLY,
