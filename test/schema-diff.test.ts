@@ -145,6 +145,15 @@ describe('a one-column change on a 300-table schema, through an MCP client', () 
     const prepData = prep.structuredContent as { summary: string[]; diff: string };
     expect(prepData.summary).toEqual(['column email of public.t150: added']);
     expect(prepText.length).toBeLessThanOrEqual(3_000);
+    // No orphans: the temporary branch expires in 24 h, said in the answer and set at Neon.
+    const { temp_branch_id, temp_branch_expires_at, next_steps } = prep.structuredContent as Record<
+      string,
+      string
+    >;
+    expect(Date.parse(temp_branch_expires_at) - Date.now()).toBeGreaterThan(23.9 * 3_600_000);
+    expect(Date.parse(temp_branch_expires_at) - Date.now()).toBeLessThanOrEqual(24 * 3_600_000);
+    expect(api.fake.branches.get(temp_branch_id)?.expires_at).toBe(temp_branch_expires_at);
+    expect(next_steps).toContain(`until ${temp_branch_expires_at} (24 h)`);
     console.log(
       `300 tables, one column: compare_schema ${cmpText.length}, prepare_database_migration ${prepText.length} characters`,
     );

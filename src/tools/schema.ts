@@ -187,6 +187,12 @@ export const compareSchema = defineTool({
 
 /* ---------------------------------------------------------------- migrations */
 
+/** The end of next_steps: until when the temporary branch lives. */
+const expiryNote = (expires_at: string | undefined) =>
+  expires_at
+    ? `, until ${expires_at} (24 h): Neon then deletes it with its compute if it was neither completed nor discarded.`
+    : '.';
+
 const WRITE_TEMP: Hints = {
   readOnlyHint: false,
   destructiveHint: false,
@@ -258,12 +264,13 @@ export const prepareDatabaseMigration = defineTool({
         return { diff, verify };
       },
     );
-    const { id, temp, branch_id, database } = start;
+    const { id, temp, branch_id, database, expires_at } = start;
     const { diff, verify } = result;
     const sized = sizeDiff(diff);
     return {
       migration_id: id,
       temp_branch_id: temp,
+      ...(expires_at ? { temp_branch_expires_at: expires_at } : {}),
       ...(sized.truncated ? { truncated: sized.truncated } : {}),
       ...untrusted(
         { summary: sized.summary, diff: sized.diff, ...(verify ? { verify } : {}) },
@@ -279,7 +286,8 @@ export const prepareDatabaseMigration = defineTool({
         `Review the diff. Test on the temporary branch with run_sql (branch_id ${temp}). Then ` +
         `complete_database_migration (migration_id ${id}) applies the same SQL to branch ${branch_id} and deletes ` +
         `the temporary branch, or discard_database_migration deletes it without applying anything. The ID works ` +
-        'on any neon-mcp instance, also after a restart: the temporary branch carries the migration.',
+        'on any neon-mcp instance, also after a restart: the temporary branch carries the migration' +
+        expiryNote(expires_at),
     };
   },
 });
@@ -417,12 +425,13 @@ export const prepareQueryTuning = defineTool({
         return { before, after };
       },
     );
-    const { id, temp, branch_id, database } = start;
+    const { id, temp, branch_id, database, expires_at } = start;
     const { before, after } = result;
     const comparison = comparePlans(before, after);
     return {
       tuning_id: id,
       temp_branch_id: temp,
+      ...(expires_at ? { temp_branch_expires_at: expires_at } : {}),
       ...untrusted({ before, after }, {}, 'the database'),
       comparison,
       branch_id,
@@ -431,7 +440,7 @@ export const prepareQueryTuning = defineTool({
         `The DDL ran on temporary branch ${temp} only. complete_query_tuning (tuning_id ${id}) with apply=true ` +
         `runs it on branch ${branch_id} (all statements, or those you pass in ddl) and deletes the temporary branch; ` +
         'apply=false only deletes the temporary branch. Prefer CREATE INDEX CONCURRENTLY on a busy database. ' +
-        'The ID works on any neon-mcp instance, also after a restart.',
+        `The ID works on any neon-mcp instance, also after a restart${expiryNote(expires_at)}`,
     };
   },
 });
