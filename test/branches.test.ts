@@ -120,6 +120,8 @@ describe('create_branch', () => {
     expect(res.isError, text(res)).toBeFalsy();
     const out = res.structuredContent as any;
     expect(out.branch).toMatchObject({ name: 'feature-x', parent_id: main.id, current_state: 'ready' });
+    // The parent by name and ID: no lookup needed to say what the branch was made from.
+    expect(out.parent).toEqual({ id: main.id, name: main.name });
     expect(out.compute).toMatchObject({ type: 'read_write', branch_id: out.branch.id });
     expect(out.connection_uri).toMatch(
       new RegExp(

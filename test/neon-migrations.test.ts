@@ -87,6 +87,7 @@ describe('tryOnTempBranch', () => {
     expect(start.id).toMatch(WORK_ID);
     expect(start).toEqual({
       branch_id,
+      expires_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
       database: 'neondb',
       role: 'neondb_owner',
       id: start.id,
@@ -207,6 +208,40 @@ describe('removeBranch', () => {
   });
 });
 
+describe('temporary branch expiry', () => {
+  it('renews the expiry of work found less than 12 h before it, and leaves a fresh one alone', async () => {
+    const { project_id } = await project();
+    const { ctx } = context();
+    const start = await pending(ctx, project_id);
+    const branch = api.fake.branches.get(start.temp) as Record<string, unknown>;
+    const fresh = branch.expires_at;
+    await findWork(ctx, 'migration', project_id, start.id);
+    expect(branch.expires_at).toBe(fresh);
+    const late = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    branch.expires_at = late;
+    await findWork(ctx, 'migration', project_id, start.id);
+    expect(Date.parse(branch.expires_at as string) - Date.now()).toBeGreaterThan(23.9 * 3_600_000);
+  });
+
+  it('makes the branch without an expiry when Neon refuses the field (an Early Access feature)', async () => {
+    const { project_id } = await project();
+    const { ctx } = context();
+    let refused = 0;
+    api.use(
+      http.post(`${BASE}/projects/:project_id/branches`, async ({ request }) => {
+        const body = (await request.clone().json()) as { branch?: { expires_at?: string } };
+        if (!body.branch?.expires_at) return undefined;
+        refused++;
+        return neonError(400, 'expires_at is not available for this project', 'BAD_REQUEST');
+      }),
+    );
+    const start = await pending(ctx, project_id);
+    expect(refused).toBe(1);
+    expect(start.expires_at).toBeUndefined();
+    expect(api.fake.branches.get(start.temp)?.expires_at).toBeUndefined();
+  });
+});
+
 describe('findWork', () => {
   it('says that no such work is pending, naming the tool that starts it', async () => {
     const { project_id } = await project();
@@ -215,7 +250,8 @@ describe('findWork', () => {
     await expect(findWork(ctx, 'migration', project_id, id)).rejects.toThrow(
       new SqlError(
         `No migration ${id} is pending in project ${project_id}: no temporary branch mcp-migration-${id} exists ` +
-          'there. It was completed or discarded already, or the ID is mistyped or from another project; call ' +
+          'there. It was completed or discarded already, expired (temporary branches live 24 h), or the ID is ' +
+          'mistyped or from another project; call ' +
           'prepare_database_migration again if needed.',
       ),
     );

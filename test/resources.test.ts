@@ -39,6 +39,46 @@ describe('resources/list and templates', () => {
     ]);
   });
 
+  it('lists the static resources when Neon is unreachable or refuses the key, and logs why the rest are missing', async () => {
+    for (const [why, answer] of [
+      ['unreachable', () => HttpResponse.error()],
+      ['key refused', () => HttpResponse.json({ message: 'authentication failed' }, { status: 401 })],
+    ] as const) {
+      api.use(http.get(`${BASE}/projects`, answer));
+      const messages: { level: string; data: { message: string } }[] = [];
+      // The legacy era has logging/setLevel; the newer one gives messages only to requests that ask.
+      const c = await connect({
+        era: 'legacy',
+        beforeConnect: (mcp) =>
+          mcp.setNotificationHandler('notifications/message', (n) => {
+            messages.push(n.params as unknown as (typeof messages)[number]);
+          }),
+      });
+      conn = c;
+      await c.mcp.setLoggingLevel('warning');
+      const { resources } = await c.mcp.listResources();
+      expect(
+        resources.map((r) => r.uri),
+        why,
+      ).toEqual(['neon://docs']);
+      // Templates are the server's own: no request to Neon at all.
+      const before = api.count('GET', '/projects');
+      const { resourceTemplates } = await c.mcp.listResourceTemplates();
+      expect(resourceTemplates).toHaveLength(4);
+      expect(api.count('GET', '/projects')).toBe(before);
+      await api.settle();
+      expect(messages, why).toEqual([
+        expect.objectContaining({
+          level: 'warning',
+          data: expect.objectContaining({ message: expect.stringMatching(/^Projects not listed: /) }),
+        }),
+      ]);
+      expect(JSON.stringify(messages)).not.toContain(TEST_KEY);
+      await c.close();
+      conn = undefined;
+    }
+  });
+
   it('scoped to a project, lists that project only', async () => {
     const { project } = api.fake.seedProject('mine');
     api.fake.seedProject('other');

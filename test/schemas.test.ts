@@ -49,15 +49,22 @@ describe('what the agent sees', () => {
     const { tools } = await c.mcp.listTools();
     await c.close();
     const shells: string[] = [];
-    type Node = { type?: unknown; properties?: Record<string, Node>; items?: Node; description?: string };
+    type Node = {
+      type?: unknown;
+      properties?: Record<string, Node>;
+      items?: Node;
+      description?: string;
+      additionalProperties?: unknown;
+    };
     const types = (n: Node) => (Array.isArray(n.type) ? n.type : n.type === undefined ? [] : [n.type]);
     /** A schema that says nothing of what it holds: an array without items, an object without fields. */
     const shell = (n: Node): string | undefined => {
       const t = types(n);
       if (t.includes('array') && !n.items) return 'array without items';
-      // A map whose keys are data (a row by column name) says so in its description instead.
+      // A map whose keys are data (a row by column name) says so by additionalProperties or its description.
       const objectLike = t.includes('object') || n.properties !== undefined;
-      if (objectLike && !n.properties && !n.description) return 'object without properties';
+      if (objectLike && !n.properties && !n.description && n.additionalProperties === undefined)
+        return 'object without properties';
       if (t.length === 0 && !n.properties && !n.items && !n.description) return 'says nothing';
       return undefined;
     };

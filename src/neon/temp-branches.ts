@@ -24,6 +24,8 @@ export interface TempStart {
   name: string;
   /** The temporary branch. */
   temp: string;
+  /** When Neon deletes the temporary branch if nothing completes or discards it (absent: Neon refused an expiry). */
+  expires_at?: string;
   /** Where to run SQL on the temporary branch. */
   target: { project_id: string; branch_id: string; database: string; role: string };
 }
@@ -80,8 +82,9 @@ async function startOnTempBranch(
   const role = args.role ?? db.owner;
   const { id, annotations } = newWork({ kind, project_id, branch_id, database, role, ...what });
   const name = tempBranchName(kind, id);
-  const temp = await createTempBranch(ctx, project_id, branch_id, name, annotations);
+  const { id: temp, expires_at } = await createTempBranch(ctx, project_id, branch_id, name, annotations);
   return {
+    expires_at,
     branch_id,
     database,
     role,
@@ -92,24 +95,47 @@ async function startOnTempBranch(
   };
 }
 
-/** Creates a child branch of `parent_id` with a read-write compute and waits until it is ready. */
+/** How long a temporary branch lives unless its work is completed or discarded first (issue 26: no orphans). */
+export const TEMP_BRANCH_TTL_MS = 24 * 3_600_000;
+/** A complete or discard this close to the expiry renews it, so a failure that keeps the branch leaves time to retry. */
+const RENEW_BELOW_MS = 12 * 3_600_000;
+
+/** An expiry `ms` from now, in the RFC 3339 form Neon takes (seconds precision). */
+export function expiryIn(ms: number, now = Date.now()): string {
+  return new Date(now + ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * Creates a child branch of `parent_id` with a read-write compute and an expiry (Neon deletes an
+ * abandoned one, with its compute), and waits until it is ready. Branch expiry is an Early Access
+ * feature at Neon: when Neon refuses the field, the branch is made without it (the answer then has no
+ * expires_at).
+ */
 async function createTempBranch(
   ctx: NeonContext,
   project_id: string,
   parent_id: string,
   name: string,
   annotations: Record<string, string>,
-): Promise<string> {
+): Promise<{ id: string; expires_at?: string }> {
   await ctx.progress(`Creating temporary branch ${name} with a compute`);
-  const body: Schemas['BranchCreateRequest'] & Schemas['AnnotationCreateValueRequest'] = {
-    branch: { parent_id, name },
-    endpoints: [{ type: 'read_write' }],
-    annotation_value: annotations,
+  const create = (expires_at?: string) => {
+    const body: Schemas['BranchCreateRequest'] & Schemas['AnnotationCreateValueRequest'] = {
+      branch: { parent_id, name, ...(expires_at ? { expires_at } : {}) },
+      endpoints: [{ type: 'read_write' }],
+      annotation_value: annotations,
+    };
+    return ctx.client.post('/projects/{project_id}/branches', {
+      path: { project_id },
+      body,
+      signal: ctx.signal,
+    });
   };
-  const res = await ctx.client.post('/projects/{project_id}/branches', {
-    path: { project_id },
-    body,
-    signal: ctx.signal,
+  let expires_at: string | undefined = expiryIn(TEMP_BRANCH_TTL_MS);
+  const res = await create(expires_at).catch((e) => {
+    if (!(e instanceof NeonApiError) || e.status >= 500 || !/expir/i.test(e.message)) throw e;
+    expires_at = undefined;
+    return create();
   });
   try {
     await ctx.wait(res.operations);
@@ -117,7 +143,23 @@ async function createTempBranch(
     await removeBranch(ctx, project_id, res.branch.id, { quiet: true });
     throw e;
   }
-  return res.branch.id;
+  return { id: res.branch.id, expires_at: res.branch.expires_at ?? expires_at };
+}
+
+/**
+ * Pushes a temporary branch's expiry 24 h on when less than 12 h are left: work completed late that
+ * fails (the branch kept for a retry) must not vanish under the agent. Best effort: the work goes on
+ * without the renewal.
+ */
+async function renewExpiry(ctx: NeonContext, project_id: string, branch: Schemas['Branch']): Promise<void> {
+  if (!branch.expires_at || Date.parse(branch.expires_at) - Date.now() >= RENEW_BELOW_MS) return;
+  await ctx.client
+    .patch('/projects/{project_id}/branches/{branch_id}', {
+      path: { project_id, branch_id: branch.id },
+      body: { branch: { expires_at: expiryIn(TEMP_BRANCH_TTL_MS) } },
+      signal: ctx.signal,
+    })
+    .catch(() => undefined);
 }
 
 /**
@@ -195,9 +237,11 @@ export async function findWork(
   if (!res) {
     throw new SqlError(
       `No ${kind} ${id} is pending in project ${project_id}: no temporary branch ${name} exists there. It was ` +
-        `completed or discarded already, or the ID is mistyped or from another project; call ${nextStep(kind)} again if needed.`,
+        `completed or discarded already, expired (temporary branches live ${TEMP_BRANCH_TTL_MS / 3_600_000} h), or the ID is ` +
+        `mistyped or from another project; call ${nextStep(kind)} again if needed.`,
     );
   }
+  await renewExpiry(ctx, project_id, res.branch);
   return readWork(kind, id, project_id, res.branch, res.annotation?.value);
 }
 

@@ -41,6 +41,45 @@ const ROW_ESTIMATE = `CASE
   WHEN c.reltuples >= 0 THEN c.reltuples::bigint
   ELSE (SELECT s.n_live_tup FROM pg_stat_user_tables s WHERE s.relid = c.oid) END`;
 
+/**
+ * A table or materialized view small enough to count exactly (at most {@link EXACT_COUNT_BYTES} of heap,
+ * so count(*) reads at most that much, within the statement timeout): readable by the role, populated,
+ * and without row-level security (whose count would depend on who asks).
+ */
+export const EXACT_COUNT_BYTES = 1_048_576;
+const SMALL = `(c.relkind IN ('r', 'm') AND c.relispopulated AND NOT c.relrowsecurity
+  AND pg_relation_size(c.oid) <= ${EXACT_COUNT_BYTES} AND has_table_privilege(c.oid, 'SELECT'))`;
+
+/**
+ * The exact count of a small table, through query_to_xml (dynamic SQL inside one catalog query; the
+ * count is read from its text, so no XML library is needed); NULL for any other.
+ */
+const ROW_COUNT = `CASE WHEN ${SMALL} THEN substring(query_to_xml(format('SELECT count(*) AS c FROM %s', c.oid::regclass), false, true, '')::text FROM '<c>(\\d+)</c>')::bigint END`;
+
+/** A table never analysed (nor vacuumed): PostgreSQL has no estimate of its rows (reltuples is -1). */
+const NEVER_ANALYZED = `CASE WHEN c.relkind IN ('r', 'm') AND c.reltuples < 0 THEN true END`;
+
+/**
+ * Replaces the catalog's raw row fields by what an agent can trust: an exact `row_count` for a small
+ * table, `row_estimate: null` with a note for a table never analysed (its live-tuple statistic may be 0
+ * while it holds thousands of rows), the estimate otherwise.
+ */
+function honestRows(t: Record<string, unknown>): Record<string, unknown> {
+  const { row_count, never_analyzed, ...rest } = t;
+  if (row_count != null) {
+    delete rest.row_estimate;
+    return { ...rest, row_count };
+  }
+  if (never_analyzed) {
+    return {
+      ...rest,
+      row_estimate: null,
+      row_note: 'never analysed: no estimate. ANALYZE gives one, or count(*) with run_sql_readonly.',
+    };
+  }
+  return rest;
+}
+
 const BYTES = `CASE
   WHEN c.relkind = 'p' THEN (SELECT sum(pg_total_relation_size(t.relid))::bigint FROM pg_partition_tree(c.oid) t)
   WHEN c.relkind IN ('r', 'm') THEN pg_total_relation_size(c.oid) END`;
@@ -57,7 +96,8 @@ export async function listTables(
 ): Promise<TableList> {
   const rows = await s.read<{ j: TableList }>(
     `WITH t AS (
-      SELECT n.nspname AS schema, c.relname AS name, ${KIND} AS type, ${ROW_ESTIMATE} AS row_estimate,
+      SELECT c.oid, n.nspname AS schema, c.relname AS name, ${KIND} AS type, ${ROW_ESTIMATE} AS row_estimate,
+        ${NEVER_ANALYZED} AS never_analyzed,
         ${BYTES} AS bytes, ${clip("obj_description(c.oid, 'pg_class')", "format('obj_description(%L::regclass, ''pg_class'')', c.oid::regclass::text)", '$3::int')} AS comment
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition AND ${SYSTEM_SCHEMAS}
@@ -68,14 +108,17 @@ export async function listTables(
                   FROM pg_namespace n WHERE ${SYSTEM_SCHEMAS} AND ($1::text IS NULL OR n.nspname = $1)),
       'tables', (SELECT coalesce(json_agg(json_strip_nulls(json_build_object(
                    'schema', schema, 'name', name, 'type', type, 'row_estimate', row_estimate,
+                   'row_count', row_count, 'never_analyzed', never_analyzed,
                    'size', CASE WHEN bytes IS NOT NULL THEN pg_size_pretty(bytes) END, 'bytes', bytes, 'comment', comment))
                    ORDER BY schema, name), '[]')
-                 FROM (SELECT * FROM t ORDER BY schema, name LIMIT $2) x),
+                 -- Counted only for the tables shown (after the limit).
+                 FROM (SELECT t.*, ${ROW_COUNT} AS row_count FROM (SELECT * FROM t ORDER BY schema, name LIMIT $2) t
+                       JOIN pg_class c ON c.oid = t.oid) x),
       'total', (SELECT count(*) FROM t)) AS j`,
     [opts.schema ?? null, opts.limit, catalogStringMax(opts.maxBytes ?? SQL_MAX_BYTES)],
     'list_tables',
   );
-  return rows[0].j;
+  return { ...rows[0].j, tables: rows[0].j.tables.map(honestRows) };
 }
 
 /** Finds a table, view or materialized view by name, as an agent would write it. */
@@ -126,6 +169,7 @@ export async function describeTable(
   const rows = await s.read<{ info: Record<string, unknown> }>(
     `SELECT json_strip_nulls(json_build_object(
       'schema', n.nspname, 'name', c.relname, 'type', ${KIND}, 'row_estimate', ${ROW_ESTIMATE},
+      'row_count', ${ROW_COUNT}, 'never_analyzed', ${NEVER_ANALYZED},
       'size', (SELECT pg_size_pretty(b) FROM (SELECT ${BYTES} AS b) x WHERE b IS NOT NULL),
       'comment', ${clip("obj_description(c.oid, 'pg_class')", `format('obj_description(%L::regclass, ''pg_class'')', ${rel})`, M)},
       'row_level_security', CASE WHEN c.relrowsecurity THEN true END,
@@ -181,7 +225,7 @@ export async function describeTable(
   if (!row)
     throw new SqlError('describe_table: the table disappeared while it was being described; try again.');
   const { info, ...rest } = row as { info: Record<string, unknown> };
-  return { ...info, ...rest };
+  return { ...honestRows(info), ...rest };
 }
 
 /** The statements neon-mcp runs around every call (transactions, the connection reset). */

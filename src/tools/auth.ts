@@ -456,7 +456,7 @@ export const setNeonAuthUserRoles = defineTool({
   description: "Replace a Neon Auth user's roles.",
   toolset: 'auth',
   operations: ['updateNeonAuthUserRole'],
-  input: { ...ids, user_id: userId, roles: z.array(str(64)).describe('roles') },
+  input: { ...ids, user_id: userId, roles: z.array(str(64)).min(1).describe('roles') },
   output: output({ roles: z.array(z.string()) }),
   hints: UPDATE,
   async handler({ project_id, branch_id, user_id, roles }, { client, signal }) {

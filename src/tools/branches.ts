@@ -242,7 +242,8 @@ export const createBranch = defineTool({
 
     const branch_id = res.branch.id;
     const endpointId = res.endpoints?.[0]?.id;
-    const [branch, endpoint] = await Promise.all([
+    const parentId = res.branch.parent_id;
+    const [branch, endpoint, parentName] = await Promise.all([
       fetchBranch(client, project_id, branch_id, signal),
       endpointId
         ? client
@@ -252,9 +253,17 @@ export const createBranch = defineTool({
             })
             .then((r) => r.endpoint)
         : undefined,
+      // The parent by name as well as ID, so the agent need not look it up; the branch exists either way.
+      parentId
+        ? fetchBranch(client, project_id, parentId, signal).then(
+            (p) => p.name,
+            () => undefined,
+          )
+        : undefined,
     ]);
     const result: Record<string, unknown> = {
       branch,
+      ...(parentId ? { parent: { id: parentId, ...(parentName ? { name: parentName } : {}) } } : {}),
       ...(endpoint ? { compute: summarizeEndpoint(endpoint) } : {}),
       databases: (res.databases ?? []).map((d) => d.name),
     };

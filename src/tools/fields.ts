@@ -111,7 +111,7 @@ export const onBranchId = onBranchRef('branch ID');
 /** An optional branch (or parent): the project's default branch when left out. */
 export const optionalBranchId = branchRef('branch ID').optional();
 /** An optional branch that narrows a list or a scope: all branches when left out. */
-export const filterBranchId = branchRef('Only this branch').optional();
+export const filterBranchId = branchRef('Only this branch; default: all').optional();
 export const operationId = neonId('operation').describe('From list_operations');
 export const orgId = neonId('org').describe('From list_organizations');
 export const databaseName = pgName('database');

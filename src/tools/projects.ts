@@ -117,8 +117,8 @@ export const createProject = defineTool({
       .describe('PG version'),
     org_id: org.optional(),
     default_branch_name: nameOf(256).optional().describe('Default branch name'),
-    database: pgName('database').optional().describe('First database'),
-    role: pgName('role').optional().describe('First role'),
+    database: pgName('database').optional().describe('Default: neondb'),
+    role: pgName('role').optional().describe('Default: neondb_owner'),
   },
   // Also returns branch, endpoints, databases and roles (left out of the schema to save tokens).
   output: output({ project: resource, connection_uri: z.string().optional() }),
@@ -406,7 +406,7 @@ export const listAdvisorIssues = defineTool({
   input: {
     project_id: projectId,
     branch_id: optionalBranchId,
-    database: databaseName.optional().describe('Required if several'),
+    database: databaseName.optional().describe('Default: the only one; required if several'),
     category: z.enum(['SECURITY', 'PERFORMANCE']).optional().describe('Category'),
     min_severity: z.enum(['INFO', 'WARN', 'ERROR']).optional().describe('Min severity'),
   },

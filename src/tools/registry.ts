@@ -126,20 +126,29 @@ export function selectTools(sel: Selection): ToolDef[] {
   return [...meta, ...chosen];
 }
 
-/** Toolset names, checked against the list by the server (so an unknown one says which exist). */
+/**
+ * Toolset names as an enum, so an agent picks from the schema without calling list_toolsets first; an
+ * unknown one is refused with the valid ones named.
+ */
+const TOOLSET_NAMES = ['all', ...Object.keys(TOOLSETS)] as [string, ...string[]];
 const toolsetNames = z
-  .array(z.string())
+  .array(
+    z.enum(TOOLSET_NAMES, {
+      error: (iss) => `Unknown toolset "${String(iss.input)}". Valid: ${TOOLSET_NAMES.join(', ')}.`,
+    }),
+  )
   .refine((a) => a.length >= 1 && a.length <= 30, { message: 'must hold 1 to 30 toolset names' })
   .describe('toolsets');
 
 const enableToolsetsTool: ToolDef = defineTool({
   name: enableToolsetsName,
   title: 'Enable toolsets',
-  description: 'Add toolsets (see list_toolsets) to this session.',
+  description: 'Add toolsets to this session.',
   toolset: 'projects',
   operations: [],
   input: { toolsets: toolsetNames },
-  output: output({ toolsets: z.array(z.string()), added: z.array(z.string()) }),
+  // The answer also has `toolsets` (all enabled now); only the main key is advertised.
+  output: output({ added: z.array(z.string()) }),
   // Changes this session's tool list, nothing at Neon: a read for read-only mode.
   hints: READ,
   async handler({ toolsets }, ctx) {
@@ -157,12 +166,8 @@ function listToolsetsTool(base: Selection): ToolDef {
     toolset: 'projects',
     operations: [],
     input: {},
-    output: output({
-      toolsets: z.array(z.string()),
-      enable: z.string(),
-      read_only: z.boolean(),
-      project_id: z.string().optional(),
-    }),
+    // The answer also has enable (how to add toolsets), read_only and project_id; only the main key is advertised.
+    output: output({ toolsets: z.array(z.string()) }),
     hints: READ,
     async handler(_args, ctx) {
       // The selection as it is now: toolsets enabled at run time count. One line per toolset: the

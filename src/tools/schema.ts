@@ -10,7 +10,7 @@ import type { NeonClient } from '../client/neon-client.js';
 import { CONNECT_OPERATIONS, describeDb, onDatabase, pickDatabase } from '../neon/connection.js';
 import { WORK_ID } from '../neon/pending.js';
 import { fetchBranch } from '../neon/resources.js';
-import { databaseSchema, SCHEMA_OPERATIONS } from '../neon/schema.js';
+import { databaseSchema, SCHEMA_OPERATIONS, sizeDiff } from '../neon/schema.js';
 import { applyOnce, discard, findWork, tryOnTempBranch } from '../neon/temp-branches.js';
 import { bytesText, cutText, headBytes } from '../sql/budget.js';
 import { SqlError } from '../sql/errors.js';
@@ -149,7 +149,7 @@ async function rootBranchError(
 export const compareSchema = defineTool({
   name: 'compare_schema',
   title: 'Compare schema',
-  description: "Diff a branch's schema against its parent or another branch.",
+  description: "Diff a branch's schema against its parent or another; changed objects first.",
   toolset: 'schema',
   operations: ['getProjectBranchSchemaComparison', 'listProjectBranchDatabases', 'getProjectBranch'],
   input: {
@@ -169,10 +169,13 @@ export const compareSchema = defineTool({
     ).catch(async (e) => {
       throw base_branch_id ? e : await rootBranchError(client, project_id, branch_id, e, signal);
     });
+    // Re-cut to three lines of context with a summary first: the answer grows with the change, not the schema.
+    const sized = sizeDiff(diff);
     return untrusted(
-      { diff },
+      { summary: sized.summary, diff: sized.diff },
       {
         identical: diff.trim() === '',
+        ...(sized.truncated ? { truncated: sized.truncated } : {}),
         branch_id,
         ...(base_branch_id ? { base_branch_id } : {}),
         database: db,
@@ -183,6 +186,12 @@ export const compareSchema = defineTool({
 });
 
 /* ---------------------------------------------------------------- migrations */
+
+/** The end of next_steps: until when the temporary branch lives. */
+const expiryNote = (expires_at: string | undefined) =>
+  expires_at
+    ? `, until ${expires_at} (24 h): Neon then deletes it with its compute if it was neither completed nor discarded.`
+    : '.';
 
 const WRITE_TEMP: Hints = {
   readOnlyHint: false,
@@ -255,12 +264,19 @@ export const prepareDatabaseMigration = defineTool({
         return { diff, verify };
       },
     );
-    const { id, temp, branch_id, database } = start;
+    const { id, temp, branch_id, database, expires_at } = start;
     const { diff, verify } = result;
+    const sized = sizeDiff(diff);
     return {
       migration_id: id,
       temp_branch_id: temp,
-      ...untrusted({ diff, ...(verify ? { verify } : {}) }, {}, 'the database'),
+      ...(expires_at ? { temp_branch_expires_at: expires_at } : {}),
+      ...(sized.truncated ? { truncated: sized.truncated } : {}),
+      ...untrusted(
+        { summary: sized.summary, diff: sized.diff, ...(verify ? { verify } : {}) },
+        {},
+        'the database',
+      ),
       ...(diff.trim() === ''
         ? { diff_note: 'The schema did not change (a data-only migration, or it had no effect).' }
         : {}),
@@ -270,7 +286,8 @@ export const prepareDatabaseMigration = defineTool({
         `Review the diff. Test on the temporary branch with run_sql (branch_id ${temp}). Then ` +
         `complete_database_migration (migration_id ${id}) applies the same SQL to branch ${branch_id} and deletes ` +
         `the temporary branch, or discard_database_migration deletes it without applying anything. The ID works ` +
-        'on any neon-mcp instance, also after a restart: the temporary branch carries the migration.',
+        'on any neon-mcp instance, also after a restart: the temporary branch carries the migration' +
+        expiryNote(expires_at),
     };
   },
 });
@@ -278,7 +295,7 @@ export const prepareDatabaseMigration = defineTool({
 export const completeDatabaseMigration = defineTool({
   name: 'complete_database_migration',
   title: 'Complete database migration',
-  description: 'Apply a prepared migration to the original branch; deletes the temporary one.',
+  description: 'Apply a prepared migration to its branch; deletes the temporary one.',
   toolset: 'schema',
   operations: COMPLETE_OPERATIONS,
   input: {
@@ -408,12 +425,13 @@ export const prepareQueryTuning = defineTool({
         return { before, after };
       },
     );
-    const { id, temp, branch_id, database } = start;
+    const { id, temp, branch_id, database, expires_at } = start;
     const { before, after } = result;
     const comparison = comparePlans(before, after);
     return {
       tuning_id: id,
       temp_branch_id: temp,
+      ...(expires_at ? { temp_branch_expires_at: expires_at } : {}),
       ...untrusted({ before, after }, {}, 'the database'),
       comparison,
       branch_id,
@@ -422,7 +440,7 @@ export const prepareQueryTuning = defineTool({
         `The DDL ran on temporary branch ${temp} only. complete_query_tuning (tuning_id ${id}) with apply=true ` +
         `runs it on branch ${branch_id} (all statements, or those you pass in ddl) and deletes the temporary branch; ` +
         'apply=false only deletes the temporary branch. Prefer CREATE INDEX CONCURRENTLY on a busy database. ' +
-        'The ID works on any neon-mcp instance, also after a restart.',
+        `The ID works on any neon-mcp instance, also after a restart${expiryNote(expires_at)}`,
     };
   },
 });
@@ -432,14 +450,14 @@ const normalize = (sql: string) => sql.replace(/\s+/g, ' ').replace(/;\s*$/, '')
 export const completeQueryTuning = defineTool({
   name: 'complete_query_tuning',
   title: 'Complete query tuning',
-  description: "Apply a tuning's DDL to the original branch, or not; drops the temporary branch.",
+  description: "Apply a tuning's DDL to its branch, or not; drops the temporary branch.",
   toolset: 'schema',
   operations: COMPLETE_OPERATIONS,
   input: {
     project_id: projectId,
     tuning_id: workId('prepare_query_tuning'),
     apply: z.boolean().describe('Or discard'),
-    ddl: ddlList.optional().describe('Subset of the tried DDL'),
+    ddl: ddlList.optional().describe('Subset to apply'),
   },
   output: output({ applied: z.array(z.string()) }),
   hints: APPLY,

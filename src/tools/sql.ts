@@ -45,8 +45,11 @@ export const SQL_READ: Hints = {
  * plus counts, duration_ms, branch_id and database.
  */
 const column = item({ name: z.string(), type: z.string() });
-/** A row's keys are its columns' names (see columns), so they cannot be listed here. */
-const row = anyObject.describe('Row');
+/**
+ * A row's keys are its columns' names (see columns), so they cannot be listed here; declared as a map
+ * of any values so a client can tell a row is one.
+ */
+const row = anyObject.meta({ additionalProperties: true });
 const statementResult = {
   command: z.string(),
   row_count: z.number().nullable(),

@@ -66,8 +66,19 @@ export function branchHandlers(fake: NeonFake): RequestHandler[] {
           'BRANCH_ALREADY_EXISTS',
         );
       }
+      // As Neon: RFC 3339 with at most seconds' precision, in the future.
+      const expires = body.branch?.expires_at;
+      if (
+        expires !== undefined &&
+        (typeof expires !== 'string' ||
+          !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/.test(expires) ||
+          Date.parse(expires) <= Date.now())
+      ) {
+        return neonError(400, `invalid expires_at: ${expires}`, 'BAD_REQUEST');
+      }
       const b = fake.makeBranch(p.id, {
         name: body.branch?.name,
+        ...(expires ? { expires_at: expires } : {}),
         parent_id: parent.id,
         protected: body.branch?.protected ?? false,
         current_state: 'init',
