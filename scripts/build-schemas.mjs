@@ -45,7 +45,12 @@ for (const tool of selectTools({ toolsets: ['all'] })) {
       : {}),
   };
 }
+// Both lists must hold the same tools: one missing from TOOL_MODULES would not be served once built.
 const missing = [...moduleOf.keys()].filter((name) => !out[name]);
 if (missing.length) throw new Error(`tools not in the registry's list: ${missing.join(', ')}`);
+const unlisted = Object.keys(out).filter(
+  (name) => !moduleOf.has(name) && name !== 'list_toolsets' && name !== 'enable_toolsets',
+);
+if (unlisted.length) throw new Error(`tools in no module of TOOL_MODULES: ${unlisted.join(', ')}`);
 writeFileSync(file, JSON.stringify(out));
 console.error(`dist/tool-schemas.json: ${Object.keys(out).length} tools`);
