@@ -27,10 +27,16 @@ import { type RefFields, resolveRefs } from './neon/refs.js';
 import { boundValue, bytesText, cutMiddle, jsonBytes } from './sql/budget.js';
 import { SQL_MAX_BYTES } from './sql/session.js';
 import { FENCED, type Fenced, fencedText } from './sql/untrusted.js';
-import { databaseName, refFields } from './tools/fields.js';
-import { DATABASE_URL_DROPS, type ToolContext, type ToolDef, type ToolSettings } from './tools/framework.js';
+import { type Listed, type Selection, selectFrom, TOOL_MODULES, type ToolMeta } from './tools/catalog.js';
+import { refFields } from './tools/fields.js';
+import {
+  databaseUrlShape,
+  type Shape,
+  type ToolContext,
+  type ToolDef,
+  type ToolSettings,
+} from './tools/framework.js';
 import { leanSchema, type StandardWithJson, withoutProperty } from './tools/json-schema.js';
-import { type Selection, selectTools } from './tools/registry.js';
 import { VERSION } from './version.js';
 
 export interface ServerOptions extends Selection {
@@ -57,12 +63,25 @@ export interface ServerOptions extends Selection {
   logger?: Logger;
 }
 
+/**
+ * A tool as the server knows it at start: its metadata and, once built, its JSON Schemas
+ * (dist/tool-schemas.json); `def` when its module is loaded already (running from source, and the
+ * two toolset tools), otherwise its module is loaded on its first call.
+ */
+type Known = Listed &
+  Pick<ToolMeta, 'title' | 'description' | 'beta' | 'inputKeys'> & {
+    module?: ToolMeta['module'];
+    def?: ToolDef;
+  };
+
 interface PreparedTool {
-  def: ToolDef;
+  meta: Known;
+  /** The definition, its module loaded on first use. */
+  def: () => Promise<ToolDef>;
   /** Arguments injected from the server's scope (`project_id`, `org_id`), left out of the schema. */
   injected: Record<string, string>;
   /** Arguments that also take a name, resolved to an ID before the handler runs. */
-  refs: RefFields;
+  refs: () => Promise<RefFields>;
   input: StandardWithJson;
   output: StandardWithJson;
 }
@@ -72,7 +91,6 @@ interface PreparedTool {
  * transport asks for (one per connection era) without rebuilding schemas.
  */
 export function prepareServer(options: ServerOptions) {
-  const precomputed = loadPrecomputedSchemas();
   const byUrl = options.databaseUrl !== undefined;
   // Where SQL connects: the one difference --database-url makes to the tools (src/neon/connection.ts).
   // Left out for Neon: onDatabase then asks Neon through the call's own client (under --http, the
@@ -85,42 +103,52 @@ export function prepareServer(options: ServerOptions) {
   // Tools enabled at run time (enable_toolsets) are prepared on first use, once per configuration.
   const preparedByName = new Map<string, PreparedTool>();
   const fixed: Record<string, string | undefined> = { project_id: options.projectId, org_id: options.orgId };
-  const prepare = (def: ToolDef): PreparedTool => {
-    const known = preparedByName.get(def.name);
+  const prepare = (meta: Known): PreparedTool => {
+    const known = preparedByName.get(meta.name);
     if (known) return known;
     const injected: Record<string, string> = {};
     for (const [key, value] of Object.entries(fixed))
-      if (value !== undefined && key in def.input) injected[key] = value;
+      if (value !== undefined && meta.inputKeys.includes(key)) injected[key] = value;
     const keys = Object.keys(injected);
-    let shape = def.input;
-    let preInput = precomputed?.[def.name]?.input;
-    for (const key of keys) {
-      shape = omit(shape, key);
-      if (preInput) preInput = withoutProperty(preInput, key);
-    }
-    if (byUrl) {
-      // No project, branch or role on a plain server; `database` picks another database of it. The few
-      // tools served are converted at first use instead of taking the precomputed Neon-mode schema.
-      for (const key of DATABASE_URL_DROPS) shape = omit(shape, key);
-      if ('database' in shape) shape = { ...shape, database: URL_DATABASE };
-      preInput = undefined;
-    }
-    const pre = precomputed?.[def.name];
-    const tool = {
+    const pre = precomputed?.[meta.name];
+    let preInput = byUrl ? pre?.inputByUrl : pre?.input;
+    if (preInput) for (const key of keys) preInput = withoutProperty(preInput, key);
+    const def = once(async () => meta.def ?? (await loadDef(meta)));
+    const inputOf = (d: ToolDef) => {
+      let shape: Shape = d.input;
+      for (const key of keys) shape = omit(shape, key);
+      // No project, branch or role on a plain server; `database` picks another database of it.
+      if (byUrl) shape = databaseUrlShape(shape);
+      return leanSchema(z.strictObject(shape), 'input', {
+        scope: keys.length ? injected : undefined,
+        precomputed: preInput,
+      });
+    };
+    const outputOf = (d: ToolDef) => leanSchema(d.output, 'output', { precomputed: pre?.output });
+    // Loaded already (from source, or a toolset tool): wrapped now, as its JSON Schema may be needed
+    // for tools/list. Otherwise the precomputed JSON Schema is advertised and zod validates from the
+    // first call on, once the module is loaded.
+    const tool: PreparedTool = {
+      meta,
       def,
       injected,
       // With --database-url no input names a project or branch: nothing to resolve.
-      refs: byUrl ? {} : refFields(def.input),
-      input: leanSchema(z.strictObject(shape), 'input', {
-        scope: keys.length ? injected : undefined,
-        precomputed: preInput,
-      }),
-      output: leanSchema(def.output, 'output', { precomputed: pre?.output }),
+      refs: once(async () => (byUrl ? {} : refFields((await def()).input))),
+      input:
+        meta.def || !preInput
+          ? inputOf(meta.def ?? missing(meta))
+          : lazySchema(preInput, async () => inputOf(await def())),
+      output:
+        meta.def || !pre?.output
+          ? outputOf(meta.def ?? missing(meta))
+          : lazySchema(pre.output, async () => outputOf(await def())),
     };
-    preparedByName.set(def.name, tool);
+    preparedByName.set(meta.name, tool);
     return tool;
   };
-  const tools: PreparedTool[] = selectTools(selection).map(prepare);
+  const select = (sel: Selection): Known[] =>
+    selectFrom(catalog, sel).map((t) => ('handler' in t ? knownOf(t as ToolDef) : t));
+  const tools: PreparedTool[] = select(selection).map(prepare);
   const settings: ToolSettings = {
     readOnly: Boolean(options.readOnly),
     projectId: options.projectId,
@@ -167,17 +195,18 @@ export function prepareServer(options: ServerOptions) {
       },
     );
     // This connection's toolsets: enable_toolsets adds to them, the flags still filter every tool.
-    const runtime = runtimeToolsets(selection, (def) => register(prepare(def)));
+    const runtime = runtimeToolsets(selection, (meta: Known) => register(prepare(meta)), select);
     const register = (tool: PreparedTool) => {
-      runtime.registered.add(tool.def.name);
+      const meta = tool.meta;
+      runtime.registered.add(meta.name);
       server.registerTool(
-        tool.def.name,
+        meta.name,
         {
-          title: tool.def.title,
-          description: tool.def.beta ? `Beta: ${tool.def.description}` : tool.def.description,
+          title: meta.title,
+          description: meta.beta ? `Beta: ${meta.description}` : meta.description,
           inputSchema: tool.input,
           outputSchema: tool.output,
-          annotations: tool.def.hints,
+          annotations: meta.hints,
         },
         async (rawArgs: unknown, mcp) => {
           const args = rawArgs as Record<string, unknown>;
@@ -205,7 +234,7 @@ export function prepareServer(options: ServerOptions) {
             toolsets: runtime,
             // A confirmation token is bound to the call as sent, with the scope's arguments.
             confirm: confirmer(server, mcp, {
-              tool: tool.def.name,
+              tool: meta.name,
               args: { ...tool.injected, ...args },
               key: tokenKey,
             }),
@@ -229,16 +258,16 @@ export function prepareServer(options: ServerOptions) {
           // project_id left in the arguments is a name, for resolveRefs to check against the scope.
           const input = { ...tool.injected, ...args };
           try {
+            const def = await tool.def();
+            const refs = await tool.refs();
             const result = await clientEvents.run(eventSink(mcp, redact, progress), () =>
-              acceptedWrites.run(accepted, async () =>
-                tool.def.handler(await resolveRefs(ctx, tool.refs, input), ctx),
-              ),
+              acceptedWrites.run(accepted, async () => def.handler(await resolveRefs(ctx, refs, input), ctx)),
             );
             const { structuredContent, text } = answer(result, redact, settings.sqlMaxBytes);
             return { content: [{ type: 'text', text }], structuredContent };
           } catch (error) {
             if (error instanceof InputNeeded) return error.result;
-            let message = errorText(tool.def.name, error, logger);
+            let message = errorText(meta.name, error, logger);
             if (
               accepted.length > 0 &&
               !isAccountedFor(error) &&
@@ -267,7 +296,8 @@ export function prepareServer(options: ServerOptions) {
   }
 
   // `create` is the SDK's factory shape (its argument is the SDK's request context, not used here).
-  return { tools: tools.map((t) => t.def), settings, create: () => createFor({}), createFor };
+  // The definitions where loaded (from source), otherwise what the server knows of each tool.
+  return { tools: tools.map((t) => t.meta.def ?? t.meta), settings, create: () => createFor({}), createFor };
 }
 
 /** Who one server instance serves, when not the server's own client (see `create`). */
@@ -383,10 +413,88 @@ function errorText(tool: string, error: unknown, logger?: Logger): string {
   return `${tool} failed unexpectedly: ${message}. This is likely a bug in neon-mcp; the details are in its log.`;
 }
 
-/** `database` with --database-url: another database of the same server. */
-const URL_DATABASE = databaseName.optional().describe("Default: the URL's database");
+type Json = Record<string, unknown>;
+type SchemaFile = Record<
+  string,
+  {
+    input: Json;
+    output: Json;
+    /** The input with --database-url (tools that work on any PostgreSQL). */
+    inputByUrl?: Json;
+    /** Absent for the two toolset tools, which are always loaded. */
+    meta?: ToolMeta;
+  }
+>;
 
-type SchemaFile = Record<string, { input: Record<string, unknown>; output: Record<string, unknown> }>;
+// A file without metadata (written by an older build) is not used: the registry is loaded instead.
+const precomputed = withMeta(loadPrecomputedSchemas());
+/**
+ * Every tool the server can offer, by its metadata. Built: from dist/tool-schemas.json, with no tool
+ * module loaded (each loads on the first call of one of its tools). From source (tests, tsx): from the
+ * registry, every module loaded, as there is no such file.
+ */
+const catalog: readonly Known[] = precomputed
+  ? Object.values(precomputed).flatMap((t) => (t.meta ? [t.meta] : []))
+  : (await import('./tools/registry.js')).ALL_TOOLS.map(knownOf);
+
+function withMeta(file: SchemaFile | undefined): SchemaFile | undefined {
+  return file && Object.values(file).some((t) => t.meta) ? file : undefined;
+}
+
+function knownOf(def: ToolDef): Known {
+  return {
+    name: def.name,
+    title: def.title,
+    description: def.description,
+    toolset: def.toolset,
+    hints: def.hints,
+    accountLevel: def.accountLevel,
+    beta: def.beta,
+    anyPostgres: def.anyPostgres,
+    inputKeys: Object.keys(def.input),
+    def,
+  };
+}
+
+/** Loads a tool's module (once; the module system keeps it) and finds the tool in it. */
+async function loadDef(meta: Known): Promise<ToolDef> {
+  const found = meta.module && (await TOOL_MODULES[meta.module]()).find((t) => t.name === meta.name);
+  if (!found) throw new Error(`tool ${meta.name} is not in the built tool modules: rebuild neon-mcp`);
+  return found;
+}
+
+/** A tool known only by its precomputed schemas has none to build from: a build out of step. */
+function missing(meta: Known): never {
+  throw new Error(`tool ${meta.name} has no precomputed JSON Schema: rebuild neon-mcp (npm run build)`);
+}
+
+/**
+ * A schema advertised from its precomputed JSON Schema whose validator is built on the first call
+ * (the tool's module loaded then). The SDK awaits `validate`.
+ */
+function lazySchema(json: Json, load: () => Promise<StandardWithJson>): StandardWithJson {
+  const schema = once(load);
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'neon-mcp',
+      validate: async (value) => (await schema())['~standard'].validate(value),
+      jsonSchema: { input: () => json, output: () => json },
+    },
+  };
+}
+
+/** `fn` run once; its promise is shared (a failed load is retried on the next call). */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => {
+    result ??= fn().catch((error) => {
+      result = undefined;
+      throw error;
+    });
+    return result;
+  };
+}
 
 /**
  * The JSON Schemas written by `npm run build` next to the built server (scripts/build-schemas.mjs).

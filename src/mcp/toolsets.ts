@@ -4,12 +4,14 @@
  * every tool it adds (registry.ts `whyHidden`), so nothing can be widened past them.
  */
 import { InvalidArgumentError } from '../client/errors.js';
-import type { RuntimeToolsets, ToolDef } from '../tools/framework.js';
-import { DEFAULT_TOOLSETS, type Selection, selectTools, validateSelection } from '../tools/registry.js';
+import { DEFAULT_TOOLSETS, type Selection, validateSelectionOf } from '../tools/catalog.js';
+import type { RuntimeToolsets } from '../tools/framework.js';
 
-export function runtimeToolsets(
+/** `select` gives the tools a selection exposes (the server's, from metadata: src/tools/catalog.ts). */
+export function runtimeToolsets<T extends { name: string }>(
   selection: Selection,
-  add: (def: ToolDef) => void,
+  add: (tool: T) => void,
+  select: (sel: Selection) => readonly T[],
 ): RuntimeToolsets & { registered: Set<string> } {
   let current: readonly string[] = selection.toolsets?.length ? selection.toolsets : DEFAULT_TOOLSETS;
   const registered = new Set<string>();
@@ -18,13 +20,13 @@ export function runtimeToolsets(
     current: () => current,
     enable(toolsets) {
       try {
-        validateSelection({ toolsets });
+        validateSelectionOf([], { toolsets });
       } catch (error) {
         throw new InvalidArgumentError((error as Error).message);
       }
       current = [...new Set([...current, ...toolsets])];
       const added: string[] = [];
-      for (const def of selectTools({ ...selection, toolsets: current })) {
+      for (const def of select({ ...selection, toolsets: current })) {
         if (registered.has(def.name)) continue;
         add(def);
         added.push(def.name);

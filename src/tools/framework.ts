@@ -7,6 +7,7 @@ import * as z from 'zod';
 import { NeonError } from '../client/errors.js';
 import type { NeonContext, Settings } from '../neon/context.js';
 import type { Operation, OperationProgress } from '../neon/operations.js';
+import { databaseName } from './fields.js';
 
 /** Groups of tools an operator can enable with `--toolsets`. */
 export const TOOLSETS = {
@@ -117,6 +118,20 @@ export interface Confirmation {
 }
 /** Input fields that name a Neon project, branch or role: not offered with --database-url. */
 export const DATABASE_URL_DROPS = ['project_id', 'branch_id', 'role'] as const;
+
+/** `database` with --database-url: another database of the same server. */
+const URL_DATABASE = databaseName.optional().describe("Default: the URL's database");
+
+/**
+ * A tool's input with --database-url: no project, branch or role on a plain server; `database` picks
+ * another database of it. Used by the server and by the build (its JSON Schema is precomputed).
+ */
+export function databaseUrlShape(shape: z.ZodRawShape): z.ZodRawShape {
+  const out: Record<string, z.core.$ZodType> = { ...shape };
+  for (const key of DATABASE_URL_DROPS) delete out[key];
+  if ('database' in out) out.database = URL_DATABASE;
+  return out;
+}
 
 /** Settings a tool may consult. */
 export type ToolSettings = Settings;
