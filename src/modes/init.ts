@@ -340,15 +340,12 @@ export async function init(config: InitConfig, io: InitIo): Promise<string | und
     return undefined;
   }
   if (before !== undefined) {
+    const [shownBefore, shownAfter] = [masked(before, config.apiKey), masked(after, config.apiKey)];
     io.out(
-      createTwoFilesPatch(
-        file,
-        file,
-        masked(before, config.apiKey),
-        masked(after, config.apiKey),
-        'before',
-        'after',
-      ),
+      // A diff of masked texts is empty when only the key changes: said, so a blank diff is not a mystery.
+      shownBefore === shownAfter
+        ? `${file}: only the API key of the neon entry changes (not shown).\n`
+        : createTwoFilesPatch(file, file, shownBefore, shownAfter, 'before', 'after'),
     );
     if (
       io.confirm &&
