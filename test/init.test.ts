@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { parse as parseJsonc } from 'jsonc-parser';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { main } from '../src/cli.js';
 import { INIT_CLIENTS, type InitClient, type InitConfig, parseConfig } from '../src/config.js';
 import { CLIENTS, InitError, init, type Where } from '../src/modes/init.js';
 
@@ -318,5 +319,44 @@ describe('without CLIENT', () => {
       expect(output).toContain(`${client} `);
       expect(output).toContain(fileOf(client));
     }
+  });
+});
+
+describe('through the command line (src/cli.ts)', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.restoreAllMocks();
+    process.exitCode = undefined;
+  });
+
+  function capture() {
+    const out: string[] = [];
+    const err: string[] = [];
+    const into = (lines: string[]) => (chunk: unknown) => {
+      lines.push(String(chunk));
+      return true;
+    };
+    vi.spyOn(process.stdout, 'write').mockImplementation(into(out));
+    vi.spyOn(process.stderr, 'write').mockImplementation(into(err));
+    return { out, err };
+  }
+
+  it('`init` lists the clients on stdout, with the files under HOME', async () => {
+    vi.stubEnv('HOME', where.home);
+    const { out } = capture();
+    main(['init'], {});
+    await vi.waitFor(() => expect(out.join('')).toContain(join(where.home, '.cursor', 'mcp.json')));
+    expect(process.exitCode).toBeUndefined();
+  });
+
+  it('a refused file: exit 1, the reason on stderr, without the key', async () => {
+    vi.stubEnv('HOME', where.home);
+    mkdirSync(join(where.home, '.cursor'));
+    writeFileSync(join(where.home, '.cursor', 'mcp.json'), '{oops');
+    const { err } = capture();
+    main(['init', 'cursor', '--api-key', KEY], {});
+    await vi.waitFor(() => expect(process.exitCode).toBe(1));
+    expect(err.join('')).toMatch(/^neon-mcp init: .*mcp\.json line 1: not valid JSON/);
+    expect(err.join('')).not.toContain(KEY);
   });
 });
