@@ -21,6 +21,15 @@ function start(config: Config): void {
     case 'version':
       process.stdout.write(`${VERSION}\n`);
       return;
+    case 'init':
+      // Loaded only here: the server never pays for the client-config code and its JSONC parser.
+      import('./modes/init.js')
+        .then(({ runInit }) => runInit(config))
+        .catch((error) => {
+          process.stderr.write(`neon-mcp init: ${error instanceof Error ? error.message : String(error)}\n`);
+          process.exitCode = 1;
+        });
+      return;
     case 'stdio':
       startStdioMode(config);
       return;

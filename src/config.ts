@@ -77,9 +77,38 @@ export interface DatabaseUrlConfig extends Serving {
   target: { host: string; port: number; user: string; database: string };
 }
 
+/** The clients `neon-mcp init` knows (src/modes/init.ts has each one's file and format). */
+export const INIT_CLIENTS = [
+  'claude-code',
+  'claude-desktop',
+  'cursor',
+  'cursor-project',
+  'vscode',
+  'windsurf',
+  'zed',
+  'cline',
+] as const;
+export type InitClient = (typeof INIT_CLIENTS)[number];
+
+/** `neon-mcp init [CLIENT] [server flags] [--print] [--yes]`: write the client's entry; starts nothing. */
+export interface InitConfig {
+  mode: 'init';
+  /** Undefined: list the clients and their files. */
+  client?: InitClient;
+  /** Show the resulting file instead of writing it. */
+  print: boolean;
+  /** Write without asking, even on a terminal. */
+  yes: boolean;
+  /** The server's flags for the entry's args, checked by the server's own parser, without the key. */
+  serverArgs: string[];
+  /** The key for the entry's env (flag or NEON_API_KEY); only in API mode. A secret: never printed. */
+  apiKey?: string;
+}
+
 export type Config =
   | { mode: 'help' }
   | { mode: 'version' }
+  | InitConfig
   | StdioConfig
   | HttpConfig
   | LocalConfig
@@ -259,10 +288,57 @@ function checked<T>(check: () => T): T {
 }
 
 /**
+ * `init [CLIENT] …`: CLIENT comes first (a `--local DIR` later on cannot be taken for it); the rest are
+ * the server's flags, checked by parsing them as the server would, so a typo fails here and not in the
+ * client. Only the flags count, not the NEON_MCP_* variables of this shell: the entry says everything
+ * it means. The key is the exception (flag or NEON_API_KEY), kept out of the args.
+ */
+function parseInit(argv: readonly string[], env: Env): Config {
+  const first = argv[0];
+  let client: InitClient | undefined;
+  let rest = argv;
+  if (first !== undefined && !first.startsWith('-')) {
+    if (!(INIT_CLIENTS as readonly string[]).includes(first))
+      throw new ConfigError(`init: unknown client "${first}"; the clients are ${INIT_CLIENTS.join(', ')}.`);
+    client = first as InitClient;
+    rest = argv.slice(1);
+  }
+  const print = rest.includes('--print');
+  const yes = rest.includes('--yes');
+  const serverArgs: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i] as string;
+    if (arg === '--print' || arg === '--yes') continue;
+    if (arg === '--api-key') i++;
+    else if (!arg.startsWith('--api-key=')) serverArgs.push(arg);
+  }
+  const server = parseConfig(
+    rest.filter((a) => a !== '--print' && a !== '--yes'),
+    {
+      NEON_API_KEY: env.NEON_API_KEY,
+    },
+  );
+  if (server.mode === 'help' || server.mode === 'version') return server;
+  if (server.mode === 'init') throw new ConfigError('init: "init" given twice.');
+  if (server.mode === 'http')
+    throw new ConfigError('init: clients start neon-mcp over stdio; leave out --http.');
+  return {
+    mode: 'init',
+    client,
+    print,
+    yes,
+    serverArgs,
+    // Local and database-url modes use no key: none is written where it would only leak.
+    apiKey: server.mode === 'stdio' ? server.apiKey : undefined,
+  };
+}
+
+/**
  * argv (without node and the script) and the environment → the configuration. A flag wins over its
  * variable; an empty value counts as unset.
  */
 export function parseConfig(argv: readonly string[], env: Env): Config {
+  if (argv[0] === 'init') return parseInit(argv.slice(1), env);
   const { values, positionals } = args(argv);
   if (values.help) return { mode: 'help' };
   if (values.version) return { mode: 'version' };

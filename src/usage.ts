@@ -5,6 +5,7 @@ export const USAGE = `neon-mcp ${VERSION}: the Neon API as MCP tools, over stdio
 
 Usage: neon-mcp [options]
        neon-mcp --http [HOST:]PORT [options]
+       neon-mcp init [CLIENT] [options] [--print] [--yes]
 
   --api-key KEY          Neon API key (or NEON_API_KEY). Without one, tools/list works and
                          calls that need the API say how to set it.
@@ -54,6 +55,18 @@ Remote mode (Streamable HTTP on /mcp, GET /healthz; see the README):
                          NEON_MCP_HTTP_MAX_BODY)
   --http-timeout MS      A request unanswered after this long is cancelled (default 900000;
                          or NEON_MCP_HTTP_TIMEOUT_MS)
+
+Set up a client (writes nothing but the client's file; starts nothing):
+  init [CLIENT]          Write or merge the "neon" entry, started with these options (e.g.
+                         --local, --read-only), into CLIENT's configuration: claude-code,
+                         claude-desktop, cursor, cursor-project, vscode, windsurf, zed or
+                         cline. Other servers and settings are kept, the old file is kept as
+                         FILE.bak; a changed file is shown as a diff and, on a terminal,
+                         asked about. The key (--api-key or NEON_API_KEY) goes into the
+                         entry's env, never into a project file, and is never printed.
+                         Without CLIENT: the clients and their files.
+  --print                With init: show the file instead of writing it
+  --yes                  With init: write without asking
 
 Yes/no variables take true/false, 1/0, yes/no or on/off; any other value stops the server
 (exit 2), so that a typo never starts it writable.

@@ -728,3 +728,55 @@ describe('--http', () => {
     }
   });
 });
+
+describe('init', () => {
+  it('the client comes first, the rest are the server flags; --print and --yes are its own', () => {
+    expect(parse(['init'])).toEqual({
+      mode: 'init',
+      client: undefined,
+      print: false,
+      yes: false,
+      serverArgs: [],
+    });
+    expect(parse(['init', 'vscode', '--local', './data', '--read-only', '--print', '--yes'])).toEqual({
+      mode: 'init',
+      client: 'vscode',
+      print: true,
+      yes: true,
+      serverArgs: ['--local', './data', '--read-only'],
+      apiKey: undefined,
+    });
+    expect(parse(['init', 'zed', '--help'])).toEqual({ mode: 'help' });
+  });
+
+  it('the key comes from the flag or NEON_API_KEY, never into the args, and not at all in local mode', () => {
+    const flag = parse(['init', 'cursor', `--api-key=${TEST_KEY}`, '--project-id', 'p-1']);
+    expect(flag).toMatchObject({ apiKey: TEST_KEY, serverArgs: ['--project-id', 'p-1'] });
+    expect(parse(['init', 'cursor', '--api-key', TEST_KEY])).toMatchObject({
+      apiKey: TEST_KEY,
+      serverArgs: [],
+    });
+    expect(parse(['init', 'cursor'], { NEON_API_KEY: TEST_KEY })).toMatchObject({ apiKey: TEST_KEY });
+    expect(parse(['init', 'cursor', '--local'], { NEON_API_KEY: TEST_KEY })).toMatchObject({
+      apiKey: undefined,
+    });
+    expect(JSON.stringify(parse(['init', 'cursor', '--local', '--api-key', TEST_KEY]))).not.toContain(
+      TEST_KEY,
+    );
+  });
+
+  it('only the flags count, not the NEON_MCP_* variables of the shell it runs in', () => {
+    expect(parse(['init', 'windsurf'], { NEON_MCP_READ_ONLY: 'true', NEON_MCP_HTTP: '8080' })).toMatchObject({
+      mode: 'init',
+      serverArgs: [],
+    });
+  });
+
+  it('refuses an unknown client (naming the known ones), --http, and a flag the server would refuse', () => {
+    expect(refused(['init', 'emacs'])).toMatch(/unknown client "emacs".*claude-code, claude-desktop, cursor/);
+    expect(refused(['init', 'cursor', '--http', '8080'])).toMatch(/stdio; leave out --http/);
+    expect(refused(['init', 'cursor', '--read-onyl'])).toMatch(/--read-onyl/);
+    expect(refused(['init', 'cursor', '--sql-max-rows', '0'])).toMatch(/--sql-max-rows/);
+    expect(refused(['init', 'cursor', 'extra'])).toMatch(/unexpected argument "extra"/);
+  });
+});
