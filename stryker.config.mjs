@@ -93,7 +93,7 @@ export const MODULES = {
   },
   // The protocol runner: one statement per round trip, the row cutter.
   'sql-protocol': {
-    mutate: ['src/sql/protocol.ts'],
+    mutate: ['src/sql/protocol.ts', 'src/sql/row-cutter.ts'],
     testFiles: [
       'test/sql-protocol.test.ts',
       'test/sql-protocol-runner.test.ts',

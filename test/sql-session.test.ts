@@ -23,7 +23,7 @@ import {
 } from '../src/sql/connections.js';
 import { type Driver, driverLoaded, loadDriver } from '../src/sql/driver.js';
 import { SqlCancelledError, SqlConnectError, SqlError } from '../src/sql/errors.js';
-import { hasRowCutter } from '../src/sql/protocol.js';
+import { hasRowCutter } from '../src/sql/row-cutter.js';
 import {
   checkStatement,
   explain,

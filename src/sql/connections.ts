@@ -16,7 +16,7 @@
 import type * as Pg from 'pg';
 import { type Driver, loadDriver } from './driver.js';
 import { connectError, SqlConnectError } from './errors.js';
-import { installRowCutter } from './protocol.js';
+import { installRowCutter } from './row-cutter.js';
 
 /** How long a pooled connection may sit idle before it is closed. */
 export const POOL_IDLE_MS = 60_000;
