@@ -2,8 +2,8 @@
 import { parsePatch, type StructuredPatch, structuredPatch } from 'diff';
 import type { NeonClient } from '../client/neon-client.js';
 import { catalogSchema } from '../sql/ddl.js';
-import { defaultBranchId, onDatabase, pickDatabase } from './connection.js';
 import type { NeonContext } from './context.js';
+import { defaultBranchId, onDatabase, pickDatabase } from './resolver.js';
 
 export const SCHEMA_OPERATIONS = [
   'getProjectBranchSchema',

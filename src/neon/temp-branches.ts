@@ -6,12 +6,12 @@
  */
 import { markAccountedFor, NeonApiError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { connections } from '../sql/connections.js';
 import { SqlError } from '../sql/errors.js';
+import { connections } from '../sql/pools.js';
 import type { Session } from '../sql/session.js';
-import { type Db, defaultBranchId, forgetBranch, onDatabase, pickDatabase } from './connection.js';
 import type { NeonContext } from './context.js';
 import { newWork, type PendingWork, readWork, tempBranchName, type WorkKind } from './pending.js';
+import { type Db, defaultBranchId, forgetBranch, onDatabase, pickDatabase } from './resolver.js';
 
 export type { PendingWork };
 

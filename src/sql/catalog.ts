@@ -2,8 +2,9 @@
  * Catalog queries behind list_tables, describe_table and list_slow_queries. Each answers in one round
  * trip (one statement building JSON), and all run in READ ONLY transactions.
  */
-import { RESET } from './connections.js';
+
 import { SqlError } from './errors.js';
+import { RESET } from './pools.js';
 import { type Session, SQL_MAX_BYTES } from './session.js';
 import { fence } from './untrusted.js';
 

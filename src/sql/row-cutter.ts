@@ -208,7 +208,7 @@ export function rowCutterOf(stream: object): RowCutter | undefined {
   return cutters.get(stream);
 }
 
-/** Whether a connection's socket reads through a {@link RowCutter} (for the tests of connections.ts). */
+/** Whether a connection's socket reads through a {@link RowCutter} (for the tests of pools.ts). */
 export function hasRowCutter(stream: object): boolean {
   return cutters.has(stream);
 }

@@ -2,7 +2,7 @@
  * What the SQL tools do on a session, independent of MCP and of Neon: check a statement, run one
  * statement, a transaction, a script or an EXPLAIN with read-only mode and the row cap applied, and
  * shape results with the untrusted-data fence. Finding the session's database is the domain layer's
- * part (src/neon/connection.ts).
+ * part (src/neon/resolver.ts).
  */
 import { SqlError } from './errors.js';
 import { checkCatalog, checkReadOnly, checkShape, type Inspection, inspect } from './guard.js';

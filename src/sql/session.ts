@@ -11,14 +11,6 @@
  */
 import type { QueryResult } from 'pg';
 import { emitEvent } from '../client/events.js';
-import {
-  type CommitStatus,
-  type Connections,
-  type Lease,
-  MAX_ROW_BYTES,
-  oversizedRow,
-  connections as sharedConnections,
-} from './connections.js';
 import { BUILTIN_TYPE_NAMES, type Driver, loadDriver } from './driver.js';
 import {
   type ErrorContext,
@@ -30,6 +22,14 @@ import {
   SqlLostError,
   seconds,
 } from './errors.js';
+import {
+  type CommitStatus,
+  type Connections,
+  type Lease,
+  MAX_ROW_BYTES,
+  oversizedRow,
+  connections as sharedConnections,
+} from './pools.js';
 import { type RawResult, StatementQuery } from './protocol.js';
 
 /**

@@ -1,7 +1,7 @@
 /** get_connection_string: the URI of a database, with the defaults filled in (src/neon/connection.ts). */
 import * as z from 'zod';
-import { resolveConnection } from '../neon/connection.js';
-import { readOnlyConnection } from '../neon/roles.js';
+import { resolveConnection } from '../neon/resolver.js';
+import { readOnlyConnection } from '../neon/role-access.js';
 import { computeField, connectionFields, pooledField } from './fields.js';
 import { defineTool, output, READ, type ToolDef } from './framework.js';
 

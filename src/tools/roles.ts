@@ -7,8 +7,8 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import { buildPath, type NeonClient, type Schemas } from '../client/neon-client.js';
-import { defaultBranchId } from '../neon/connection.js';
-import { createRoleWithAccess, LIMITED_ROLE_OPERATIONS } from '../neon/roles.js';
+import { defaultBranchId } from '../neon/resolver.js';
+import { createRoleWithAccess, LIMITED_ROLE_OPERATIONS } from '../neon/role-access.js';
 import { pick } from '../neon/util.js';
 import { branchId, databaseName, onBranchId, projectId, readBranchId, roleName } from './fields.js';
 import { ACT, CREATE, DESTROY, defineTool, item, output, READ, type ToolDef } from './framework.js';

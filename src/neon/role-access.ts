@@ -1,18 +1,23 @@
 /**
  * Roles with the access asked for, and whether a role's credential can write: what create_role and
- * read-only mode's get_connection_string share. The SQL is in src/sql/roles.ts.
+ * read-only mode's get_connection_string share. The SQL is in src/sql/limited-roles.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../client/errors.js';
-import { createLimitedRole, type LimitedAccess, type LimitedRole, whyRoleCanWrite } from '../sql/roles.js';
+import {
+  createLimitedRole,
+  type LimitedAccess,
+  type LimitedRole,
+  whyRoleCanWrite,
+} from '../sql/limited-roles.js';
+import type { NeonContext } from './context.js';
 import {
   CONNECT_OPERATIONS,
   type ConnectionTarget,
   onDatabase,
   type ResolvedConnection,
   resolveConnection,
-} from './connection.js';
-import type { NeonContext } from './context.js';
+} from './resolver.js';
 
 /**
  * The Neon operations behind making a limited role: the owner's connection on a branch the caller
