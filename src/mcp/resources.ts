@@ -23,7 +23,7 @@ import { branchSchema } from '../neon/schema.js';
 import { pick } from '../neon/util.js';
 import { type Completer, safely } from './completions.js';
 
-export interface SurfaceDeps {
+interface SurfaceDeps {
   client: NeonClient;
   settings: Settings;
   completer: Completer;

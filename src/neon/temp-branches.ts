@@ -15,7 +15,7 @@ import { type Db, defaultBranchId, forgetBranch, onDatabase, pickDatabase } from
 
 export type { PendingWork };
 
-export interface TempStart {
+interface TempStart {
   /** The original branch, database and role (defaults filled in). */
   branch_id: string;
   database: string;
@@ -96,12 +96,12 @@ async function startOnTempBranch(
 }
 
 /** How long a temporary branch lives unless its work is completed or discarded first (issue 26: no orphans). */
-export const TEMP_BRANCH_TTL_MS = 24 * 3_600_000;
+const TEMP_BRANCH_TTL_MS = 24 * 3_600_000;
 /** A complete or discard this close to the expiry renews it, so a failure that keeps the branch leaves time to retry. */
 const RENEW_BELOW_MS = 12 * 3_600_000;
 
 /** An expiry `ms` from now, in the RFC 3339 form Neon takes (seconds precision). */
-export function expiryIn(ms: number, now = Date.now()): string {
+function expiryIn(ms: number, now = Date.now()): string {
   return new Date(now + ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
