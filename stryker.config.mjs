@@ -76,7 +76,7 @@ export const MODULES = {
   },
   // Sessions, transactions, caps and connections.
   'sql-session': {
-    mutate: ['src/sql/session.ts', 'src/sql/run.ts', 'src/sql/connections.ts', 'src/sql/driver.ts'],
+    mutate: ['src/sql/session.ts', 'src/sql/run.ts', 'src/sql/pools.ts', 'src/sql/driver.ts'],
     testFiles: [
       'test/sql-session.test.ts',
       'test/sql.test.ts',
@@ -93,7 +93,7 @@ export const MODULES = {
   },
   // The protocol runner: one statement per round trip, the row cutter.
   'sql-protocol': {
-    mutate: ['src/sql/protocol.ts'],
+    mutate: ['src/sql/protocol.ts', 'src/sql/row-cutter.ts'],
     testFiles: [
       'test/sql-protocol.test.ts',
       'test/sql-protocol-runner.test.ts',
@@ -103,7 +103,7 @@ export const MODULES = {
   },
   // The catalog (schema, DDL), query plans and role grants.
   'sql-catalog': {
-    mutate: ['src/sql/catalog.ts', 'src/sql/ddl.ts', 'src/sql/plan.ts', 'src/sql/roles.ts'],
+    mutate: ['src/sql/catalog.ts', 'src/sql/ddl.ts', 'src/sql/plan.ts', 'src/sql/limited-roles.ts'],
     testFiles: [
       'test/sql-catalog.test.ts',
       'test/schema.test.ts',
@@ -113,9 +113,9 @@ export const MODULES = {
   },
   // Resolving a connection (default branch, database, role) and roles' passwords and grants.
   'neon-connection': {
-    mutate: ['src/neon/connection.ts', 'src/neon/roles.ts'],
+    mutate: ['src/neon/resolver.ts', 'src/neon/role-access.ts'],
     testFiles: [
-      'test/neon-connection.test.ts',
+      'test/neon-resolver.test.ts',
       'test/connection.test.ts',
       'test/roles.test.ts',
       'test/databases.test.ts',
@@ -156,7 +156,7 @@ export const MODULES = {
     ],
   },
   'neon-docs': {
-    mutate: ['src/neon/docs.ts'],
+    mutate: ['src/neon/docs-site.ts'],
     testFiles: ['test/neon-docs.test.ts'],
   },
   // --http: per-caller state (tenants, the cap), narrowing, the body's bounds, whose credentials. In

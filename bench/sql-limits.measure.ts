@@ -8,7 +8,7 @@
  * A measurement, not a test of behaviour: run it with `npm run bench:sql`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Connections } from '../src/sql/connections.js';
+import { Connections } from '../src/sql/pools.js';
 import { runOne } from '../src/sql/run.js';
 import { withSession } from '../src/sql/session.js';
 import { startPostgres, type TestPostgres } from '../test/pg/server.js';

@@ -9,8 +9,8 @@
  */
 import Cursor from 'pg-cursor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Connections } from '../src/sql/connections.js';
 import { loadDriver } from '../src/sql/driver.js';
+import { Connections } from '../src/sql/pools.js';
 import { runOne } from '../src/sql/run.js';
 import { withSession } from '../src/sql/session.js';
 import { startPostgres, type TestPostgres } from '../test/pg/server.js';

@@ -2,7 +2,7 @@
 // README.md, and the tools the MCP Bundle's manifest.json lists (those of the default toolsets, which is
 // what the bundle exposes unless its user picks other toolsets).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { withToolTable } from '../dist/tools/docs.js';
+import { withToolTable } from '../dist/tools/readme-table.js';
 import { ALL_TOOLS, selectTools } from '../dist/tools/registry.js';
 
 const readme = new URL('../README.md', import.meta.url);

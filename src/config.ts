@@ -10,8 +10,8 @@
  */
 import { parseArgs } from 'node:util';
 import { NEON_RATE_LIMITS, type RateLimits } from './client/rate-limiter.js';
-import { checkDatabaseUrl } from './neon/connection.js';
-import { DocsSite } from './neon/docs.js';
+import { DocsSite } from './neon/docs-site.js';
+import { checkDatabaseUrl } from './neon/resolver.js';
 import { VERSION } from './version.js';
 
 /** A value the configuration cannot take: the caller prints its message and the usage, and exits 2. */

@@ -21,9 +21,9 @@ import { confirmer, confirmKey, InputNeeded } from './mcp/confirm.js';
 import { eventSink } from './mcp/logging.js';
 import { registerSurface } from './mcp/surface.js';
 import { runtimeToolsets } from './mcp/toolsets.js';
-import { type ConnectionResolver, databaseUrlResolver, databaseUrlSecrets } from './neon/connection.js';
 import { NeonOutOfScopeError, waitForOperations } from './neon/operations.js';
 import { type RefFields, resolveRefs } from './neon/refs.js';
+import { type ConnectionResolver, databaseUrlResolver, databaseUrlSecrets } from './neon/resolver.js';
 import { boundValue, bytesText, cutMiddle, jsonBytes } from './sql/budget.js';
 import { SQL_MAX_BYTES } from './sql/session.js';
 import { FENCED, type Fenced, fencedText } from './sql/untrusted.js';
@@ -92,7 +92,7 @@ interface PreparedTool {
  */
 export function prepareServer(options: ServerOptions) {
   const byUrl = options.databaseUrl !== undefined;
-  // Where SQL connects: the one difference --database-url makes to the tools (src/neon/connection.ts).
+  // Where SQL connects: the one difference --database-url makes to the tools (src/neon/resolver.ts).
   // Left out for Neon: onDatabase then asks Neon through the call's own client (under --http, the
   // caller's key), not through one bound here.
   const connections: ConnectionResolver | undefined = byUrl

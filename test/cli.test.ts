@@ -802,7 +802,7 @@ describe('local mode, further', () => {
   it('hands the local API its log and the closing of a branch’s pools before a copy', async () => {
     await run(['--local']);
     await vi.waitFor(() => expect(seen.local).toHaveLength(1));
-    const { connections } = await import('../src/sql/connections.js');
+    const { connections } = await import('../src/sql/pools.js');
     const closeTagged = vi.spyOn(connections, 'closeTagged').mockResolvedValue(undefined);
     const options = seen.local[0] as {
       beforeCopy: (branchId: string) => Promise<void>;
@@ -862,7 +862,7 @@ describe('signals', () => {
     const handlers = trapSignals();
     await run([]);
     expect([...handlers.keys()].sort()).toEqual(['SIGINT', 'SIGTERM']);
-    const { connections } = await import('../src/sql/connections.js');
+    const { connections } = await import('../src/sql/pools.js');
     vi.spyOn(connections, 'closeAll').mockImplementation(async () => void seen.closed.push('pools'));
     const exit = mockExit();
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
@@ -948,7 +948,7 @@ describe('signals', () => {
     const handlers = trapSignals();
     await run(['--http', '8127']);
     await vi.waitFor(() => expect(stderr.join('')).toMatch(/\/mcp: /));
-    const { connections } = await import('../src/sql/connections.js');
+    const { connections } = await import('../src/sql/pools.js');
     vi.spyOn(connections, 'closeAll').mockImplementation(async () => void seen.closed.push('pools'));
     let exit = mockExit();
     handlers.get('SIGTERM')?.('SIGTERM');

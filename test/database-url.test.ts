@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connections } from '../src/sql/connections.js';
+import { connections } from '../src/sql/pools.js';
 import { useBuild } from './built-server.js';
 import { connect, text, useMockApi } from './helpers.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync 
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { connections } from '../src/sql/connections.js';
+import { connections } from '../src/sql/pools.js';
 import { TEST_KEY, text } from './helpers.js';
 import { buildRunDir, httpClient, type Instance, startInstance } from './http-run.js';
 import { type MockHttpServer, startMockHttpServer } from './mock/http-server.js';

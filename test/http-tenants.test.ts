@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { RateLimiter } from '../src/client/rate-limiter.js';
 import { type HttpServer, startHttpServer } from '../src/http/serve.js';
 import { TENANT_IDLE_MS, Tenants } from '../src/http/tenants.js';
-import { connections } from '../src/sql/connections.js';
+import { connections } from '../src/sql/pools.js';
 import { TEST_KEY, text } from './helpers.js';
 import { httpClient } from './http-run.js';
 import { type MockHttpServer, startMockHttpServer } from './mock/http-server.js';

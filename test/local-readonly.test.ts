@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { NeonClient } from '../src/client/neon-client.js';
 import { READER_ROLE as LOCAL_READER } from '../src/local/cluster.js';
 import { type LocalMode, startLocal } from '../src/local/index.js';
-import { connections } from '../src/sql/connections.js';
+import { connections } from '../src/sql/pools.js';
 import { READER_ROLE } from '../src/sql/readonly-role.js';
 import { connect } from './helpers.js';
 

@@ -1,5 +1,5 @@
 /**
- * Neon's documentation (src/neon/docs.ts, src/tools/neon-docs.ts, the neon://docs resources) against a
+ * Neon's documentation (src/neon/docs-site.ts, src/tools/neon-docs.ts, the neon://docs resources) against a
  * docs site served by msw: the llms.txt index, pages as markdown, the origin kept (no open proxy),
  * the size limit, the cache and the configurable base URL. `DocsSite` and `parseIndex` also on their own,
  * with a fake fetch in place of the site (the constructor's seam), for what msw cannot stage: a
@@ -8,7 +8,7 @@
 import { HttpResponse, http } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InvalidArgumentError, NeonError } from '../src/client/errors.js';
-import { clearDocsCache, DocsSite, MAX_DOC_BYTES, parseIndex } from '../src/neon/docs.js';
+import { clearDocsCache, DocsSite, MAX_DOC_BYTES, parseIndex } from '../src/neon/docs-site.js';
 import { connect, useMockApi } from './helpers.js';
 
 const api = useMockApi();

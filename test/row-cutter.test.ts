@@ -1,10 +1,10 @@
 /**
- * The row cutter of src/sql/protocol.ts on synthetic protocol bytes: DataRow messages rewritten with
+ * The row cutter of src/sql/row-cutter.ts on synthetic protocol bytes: DataRow messages rewritten with
  * their long values cut (and the full lengths handed to the query), every other message passed on
  * byte for byte, whatever the chunk boundaries. Against real PostgreSQL: test/sql-protocol.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { RowCutter } from '../src/sql/protocol.js';
+import { RowCutter } from '../src/sql/row-cutter.js';
 
 function message(type: string, body: Buffer): Buffer {
   const head = Buffer.alloc(5);

@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { NeonClient } from '../src/client/neon-client.js';
 import { type LocalMode, startLocal } from '../src/local/index.js';
-import { connections } from '../src/sql/connections.js';
+import { connections } from '../src/sql/pools.js';
 import { connect } from './helpers.js';
 import { validatingFetch } from './mock/spec.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';

@@ -5,7 +5,7 @@
  */
 import { http } from 'msw';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { connections } from '../src/sql/connections.js';
+import { connections } from '../src/sql/pools.js';
 import { BASE, connect, useMockApi } from './helpers.js';
 import { createRoles, OWNER, useBranchDatabases } from './pg/branches.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';

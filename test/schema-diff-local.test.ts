@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NeonClient } from '../src/client/neon-client.js';
 import { type LocalMode, startLocal } from '../src/local/index.js';
-import { connections } from '../src/sql/connections.js';
+import { connections } from '../src/sql/pools.js';
 import { connect, text } from './helpers.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';
 

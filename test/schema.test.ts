@@ -9,7 +9,7 @@ import { http } from 'msw';
 import pgDriver from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PART_CHARS } from '../src/neon/pending.js';
-import { connections } from '../src/sql/connections.js';
+import { connections } from '../src/sql/pools.js';
 import { BASE, connect, neonError, TEST_KEY, useMockApi } from './helpers.js';
 import { branchDatabase } from './pg/branches.js';
 import { usePostgres } from './pg/use-postgres.js';
@@ -203,7 +203,7 @@ async function freshServer(options: { projectId?: string } = {}) {
   const [{ NeonClient }, { prepareServer }, { connections: pools }] = await Promise.all([
     import('../src/client/neon-client.js'),
     import('../src/server.js'),
-    import('../src/sql/connections.js'),
+    import('../src/sql/pools.js'),
   ]);
   const client = new NeonClient({ apiKey: TEST_KEY, baseUrl: BASE, retryDelayMs: 5, maxRetryDelayMs: 200 });
   const prepared = prepareServer({ client, operationPollMs: [2, 10], secrets: [TEST_KEY], ...options });

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { withToolTable } from '../src/tools/docs.js';
+import { withToolTable } from '../src/tools/readme-table.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
 import { connect, outputChecker, useMockApi } from './helpers.js';
 

@@ -1,5 +1,5 @@
 /**
- * The catalog part (src/sql/catalog.ts, ddl.ts, plan.ts, roles.ts) at its own interfaces: the plan
+ * The catalog part (src/sql/catalog.ts, ddl.ts, plan.ts, limited-roles.ts) at its own interfaces: the plan
  * reader as a pure function, the catalog queries, the DDL and the role grants against real PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,11 +11,11 @@ import {
   slowQueries,
   statStatementsSchema,
 } from '../src/sql/catalog.js';
-import { connections } from '../src/sql/connections.js';
 import { catalogSchema } from '../src/sql/ddl.js';
 import { SqlError } from '../src/sql/errors.js';
+import { createLimitedRole, whyRoleCanWrite } from '../src/sql/limited-roles.js';
 import { comparePlans, type PlanSummary, summarizePlan } from '../src/sql/plan.js';
-import { createLimitedRole, whyRoleCanWrite } from '../src/sql/roles.js';
+import { connections } from '../src/sql/pools.js';
 import { type Session, withSession } from '../src/sql/session.js';
 import { ROLE_PASSWORD, sqlstateOf, startPostgres, type TestPostgres } from './pg/server.js';
 

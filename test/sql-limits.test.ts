@@ -8,7 +8,7 @@
  * when the garbage collector runs and on the allocator, which differ between Node.js versions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Connections } from '../src/sql/connections.js';
+import { Connections } from '../src/sql/pools.js';
 import { cutNote } from '../src/sql/protocol.js';
 import { runOne, runTransaction, truncatedNotice } from '../src/sql/run.js';
 import { type Session, SQL_MAX_BYTES, withSession } from '../src/sql/session.js';

@@ -13,12 +13,12 @@ import { loadDriver } from '../src/sql/driver.js';
 import {
   COUNT_BYTES,
   cutNote,
-  installRowCutter,
   type RawResult,
   type StatementOptions,
   StatementQuery,
   toText,
 } from '../src/sql/protocol.js';
+import { installRowCutter } from '../src/sql/row-cutter.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';
 
 let server: TestPostgres;

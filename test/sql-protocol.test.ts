@@ -1,5 +1,5 @@
 /**
- * The contract with node-postgres that src/sql/protocol.ts and src/sql/connections.ts rely on, checked
+ * The contract with node-postgres that src/sql/protocol.ts, src/sql/row-cutter.ts and src/sql/pools.ts rely on, checked
  * against a real PostgreSQL server: node-postgres' internal Connection API and the "submittable"
  * protocol (what pg-cursor and pg-query-stream use too), the client's events, and pg-pool's onConnect.
  * `pg` is pinned to an exact version (docs/SQL.md, "Driver"): an upgrade changes the pin, and this file
@@ -10,14 +10,10 @@ import { createRequire } from 'node:module';
 import { TLSSocket } from 'node:tls';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Connections } from '../src/sql/connections.js';
 import { loadDriver } from '../src/sql/driver.js';
-import {
-  installRowCutter,
-  type RawResult,
-  type StatementOptions,
-  StatementQuery,
-} from '../src/sql/protocol.js';
+import { Connections } from '../src/sql/pools.js';
+import { type RawResult, type StatementOptions, StatementQuery } from '../src/sql/protocol.js';
+import { installRowCutter } from '../src/sql/row-cutter.js';
 import { startPostgres, type TestPostgres } from './pg/server.js';
 
 let server: TestPostgres;

@@ -1,5 +1,5 @@
 /**
- * The session layer on its own (src/sql/connections.ts, session.ts, run.ts, driver.ts), without MCP:
+ * The session layer on its own (src/sql/pools.ts, session.ts, run.ts, driver.ts), without MCP:
  * reading connection URIs, the client configuration a URI makes (TLS, channel binding), the notices of
  * truncated results and the refusals decided before anything is sent, as pure functions; then, on a
  * real PostgreSQL server (one with TLS, one without), pools per tenant and timeout, the plain-TCP
@@ -11,6 +11,8 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import type * as Pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientEvent, clientEvents } from '../src/client/events.js';
+import { type Driver, driverLoaded, loadDriver } from '../src/sql/driver.js';
+import { SqlCancelledError, SqlConnectError, SqlError } from '../src/sql/errors.js';
 import {
   Connections,
   type Endpoint,
@@ -20,10 +22,8 @@ import {
   POOL_MAX,
   parseUri,
   sessionSetup,
-} from '../src/sql/connections.js';
-import { type Driver, driverLoaded, loadDriver } from '../src/sql/driver.js';
-import { SqlCancelledError, SqlConnectError, SqlError } from '../src/sql/errors.js';
-import { hasRowCutter } from '../src/sql/protocol.js';
+} from '../src/sql/pools.js';
+import { hasRowCutter } from '../src/sql/row-cutter.js';
 import {
   checkStatement,
   explain,

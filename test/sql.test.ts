@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Connections, connections } from '../src/sql/connections.js';
+import { Connections, connections } from '../src/sql/pools.js';
 import { runOne } from '../src/sql/run.js';
 import { withSession } from '../src/sql/session.js';
 import { connect, FENCED_TEXT, sourceFiles, text, useMockApi } from './helpers.js';

@@ -8,7 +8,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** The severities of RFC 5424 that MCP logging uses, lowest first. */
-export type EventLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error';
+type EventLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error';
 
 export interface ClientEvent {
   level: EventLevel;

@@ -23,16 +23,9 @@ export type { Answer, Body, HttpMethod, PathParams, Route, RouteFor };
 
 /** Neon's schemas, generated from the OpenAPI description. */
 export type Schemas = components['schemas'];
-/** Neon's named responses (e.g. `CreatedBranch`), generated from the OpenAPI description. */
-export type ResponseBody<N extends keyof components['responses']> = components['responses'][N] extends {
-  content: { 'application/json': infer B };
-}
-  ? B
-  : never;
-
 export const DEFAULT_API_URL = 'https://console.neon.tech/api/v2';
 /** Neon's answers are read up to this many bytes (8 MiB); a longer one is refused, not buffered. */
-export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 /** Of an error answer only the message matters: the rest of a longer body is not read. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
@@ -70,7 +63,7 @@ export interface Tenant {
   readonly id: string;
 }
 
-export type QueryValue = string | number | boolean | readonly (string | number)[] | undefined | null;
+type QueryValue = string | number | boolean | readonly (string | number)[] | undefined | null;
 
 export interface RequestOptions<R extends Route = Route, B = unknown> {
   /** Values for the `{placeholders}` of the route; each is URL-encoded as one path segment. */
@@ -82,7 +75,7 @@ export interface RequestOptions<R extends Route = Route, B = unknown> {
 }
 
 /** A request whose body or answer is not JSON (multipart uploads, object downloads). */
-export interface RawRequestOptions<R extends Route = Route> extends Omit<RequestOptions<R>, 'body'> {
+interface RawRequestOptions<R extends Route = Route> extends Omit<RequestOptions<R>, 'body'> {
   /** Sent as is (e.g. a `FormData`); its content type follows from it. */
   body?: BodyInit;
   /** The `accept` header (default `application/json`). */

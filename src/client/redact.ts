@@ -42,7 +42,7 @@ export function base64Forms(secret: string): string[] {
  * in an SQL literal. A password with `"` appears in a serialized answer as `\"`, so the verbatim form
  * alone would miss it there.
  */
-export function escapedForms(secret: string): string[] {
+function escapedForms(secret: string): string[] {
   const json = (s: string) => JSON.stringify(s).slice(1, -1);
   const ascii = (s: string) =>
     s.replace(/[^ -~\t\n\r]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

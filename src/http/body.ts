@@ -11,7 +11,7 @@ import type { IncomingMessage } from 'node:http';
 export const MAX_JSON_DEPTH = 64;
 
 /** A body refused before parsing: the HTTP status and the JSON-RPC error to answer with. */
-export interface Refusal {
+interface Refusal {
   status: 400 | 413;
   code: number;
   message: string;

@@ -38,7 +38,7 @@ import { MAX_JSON_DEPTH, readBody } from './body.js';
 import { NarrowingError, narrowing, type ServerFlags } from './narrow.js';
 import { MAX_TENANTS, type TenantState, Tenants } from './tenants.js';
 
-export interface HttpOptions {
+interface HttpOptions {
   host: string;
   port: number;
   /** The server's flags (selection and settings); `client` is the server's own, used with `apiKey`. */
@@ -81,7 +81,7 @@ export interface HttpServer {
 }
 
 /** Loopback binds: the only ones where the server may run without any credentials of its own. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 

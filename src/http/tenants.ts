@@ -3,8 +3,8 @@
  * hash. Everything that caller keeps between requests hangs off its one tenant object, made here and
  * passed down as the `tenant` of every client made for that key: its rate limiter (Neon's limits are
  * per account, and one caller must not spend another's budget), its caches of connection details and
- * completion lists (`caches`, read by neon/connection.ts and mcp/surface.ts through the client), and
- * the tag of its SQL pools (`id`, sql/connections.ts). No module-level table holds a caller's data, so
+ * completion lists (`caches`, read by neon/resolver.ts and mcp/surface.ts through the client), and
+ * the tag of its SQL pools (`id`, sql/pools.ts). No module-level table holds a caller's data, so
  * no cache can forget to key by caller; forgetting the tenant forgets all of it. The key itself is not
  * kept: each request brings it.
  *

@@ -15,7 +15,7 @@ const { escapeIdentifier: ident, escapeLiteral: literal } = pg;
  * writing of the pages (18 MiB: 0.16 s WAL_LOG, 1.2 s clone; 207 MiB: 2.0 s against 1.4 s, on XFS;
  * docs/BENCHMARKS.md).
  */
-export const CLONE_MIN_BYTES = 100 * 1024 * 1024;
+const CLONE_MIN_BYTES = 100 * 1024 * 1024;
 
 /**
  * GRANT statements that give role $2 the privileges role $1 holds on the tables, views, sequences
@@ -61,7 +61,7 @@ export function databaseUrl(url: string, database: string): string {
   return u.toString();
 }
 
-export interface CopyResult {
+interface CopyResult {
   /** How the copy was made. */
   method: string;
 }

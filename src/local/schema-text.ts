@@ -6,7 +6,7 @@
 import { structuredPatch } from 'diff';
 
 /** The query behind {@link dumpSchema}: tables with columns, constraints, indexes, views. */
-export const SCHEMA_QUERY = `WITH rels AS (
+const SCHEMA_QUERY = `WITH rels AS (
        SELECT c.oid, n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
          AND n.nspname NOT LIKE 'pg\\_%')

@@ -15,7 +15,7 @@ const MAX_ITEMS = 1_000;
 
 export type CompletionContext = { arguments?: Record<string, string> } | undefined;
 
-export type CompletionCache = ListCache;
+type CompletionCache = ListCache;
 
 export class Completer {
   constructor(

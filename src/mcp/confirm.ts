@@ -48,7 +48,7 @@ function capabilities(server: McpServer, mcp: ServerContext): ClientCapabilities
 }
 
 /** Form-mode elicitation: declared as `elicitation.form`, or as a bare `elicitation: {}` (its old form). */
-export function canElicit(server: McpServer, mcp: ServerContext): boolean {
+function canElicit(server: McpServer, mcp: ServerContext): boolean {
   const elicitation = capabilities(server, mcp)?.elicitation as Record<string, unknown> | undefined;
   if (!elicitation) return false;
   return 'form' in elicitation || Object.keys(elicitation).length === 0;

@@ -139,5 +139,3 @@ export function registerPrompts(server: McpServer, completer: Completer): void {
     );
   }
 }
-
-export const PROMPT_NAMES = PROMPTS.map((p) => p.name);

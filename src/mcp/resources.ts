@@ -17,13 +17,13 @@ import {
 import { NeonApiError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import type { Settings } from '../neon/context.js';
-import { DocsSite } from '../neon/docs.js';
+import { DocsSite } from '../neon/docs-site.js';
 import { summarizeEndpoint } from '../neon/resources.js';
 import { branchSchema } from '../neon/schema.js';
 import { pick } from '../neon/util.js';
 import { type Completer, safely } from './completions.js';
 
-export interface SurfaceDeps {
+interface SurfaceDeps {
   client: NeonClient;
   settings: Settings;
   completer: Completer;

@@ -1,7 +1,7 @@
 /** `--database-url`: only the SQL tools, on one PostgreSQL server, over stdio, without Neon's API. */
 import type { DatabaseUrlConfig } from '../config.js';
 import { stderrLogger } from '../log.js';
-import { databaseUrlSecrets } from '../neon/connection.js';
+import { databaseUrlSecrets } from '../neon/resolver.js';
 import { VERSION } from '../version.js';
 import { serveOnStdio } from './shared.js';
 

@@ -49,6 +49,6 @@ export function startHttpMode(config: HttpConfig): void {
 
 async function drainHttp(http: import('../http/serve.js').HttpServer): Promise<void> {
   await http.close(HTTP_DRAIN_MS);
-  const { connections } = await import('../sql/connections.js');
+  const { connections } = await import('../sql/pools.js');
   await connections.closeAll();
 }

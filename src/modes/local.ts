@@ -30,7 +30,7 @@ export function startLocalMode(config: LocalConfig): void {
  */
 function startLocalApi(dir: string | undefined, postgresUrl: string | undefined, logger: Logger) {
   const ready = import('../local/index.js').then(async ({ startLocal }) => {
-    const { connections } = await import('../sql/connections.js');
+    const { connections } = await import('../sql/pools.js');
     return startLocal({
       dir,
       postgresUrl,

@@ -7,7 +7,7 @@ import { NeonClient, type NeonClientOptions } from '../client/neon-client.js';
 import { RateLimiter } from '../client/rate-limiter.js';
 import type { Serving } from '../config.js';
 import { firstLine, type Logger, redactor } from '../log.js';
-import { databaseUrlSecrets } from '../neon/connection.js';
+import { databaseUrlSecrets } from '../neon/resolver.js';
 import { prepareServer } from '../server.js';
 import { type LineProblem, lineGuard, MAX_LINE_BYTES, onceWithCount } from '../transport.js';
 import { VERSION } from '../version.js';
@@ -98,7 +98,7 @@ export function serveOnStdio(
     // Closing the connection aborts the calls in flight, which cancels their queries on the server;
     // then the SQL pools are closed (waiting for those connections to come back).
     await handle.close().catch(() => undefined);
-    const { connections } = await import('../sql/connections.js');
+    const { connections } = await import('../sql/pools.js');
     await connections.closeAll();
     await more.stop?.();
     report.flush();

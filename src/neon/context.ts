@@ -4,9 +4,9 @@
  * one; nothing here knows MCP.
  */
 import type { NeonClient, Tenant } from '../client/neon-client.js';
-import type { ConnectionResolver, ResolvedEntry } from './connection.js';
 import type { Operation } from './operations.js';
 import type { Backoff } from './poll.js';
+import type { ConnectionResolver, ResolvedEntry } from './resolver.js';
 
 /** The server's settings that domain work and tools may consult. */
 export interface Settings {
@@ -25,7 +25,7 @@ export interface Settings {
   sqlMaxRows: number;
   /** Bytes of row values returned by one SQL call at most (long values are cut, rows past it counted). */
   sqlMaxBytes: number;
-  /** Base URL of Neon's documentation site (default docs.ts DEFAULT_DOCS_URL). */
+  /** Base URL of Neon's documentation site (default docs-site.ts DEFAULT_DOCS_URL). */
   docsUrl?: string;
 }
 
@@ -39,7 +39,7 @@ export interface NeonContext {
   wait(operations: readonly Operation[] | undefined): Promise<Operation[]>;
   settings: Settings;
   /**
-   * Where SQL connects (src/neon/connection.ts): the server sets Neon's API, or the one server of
+   * Where SQL connects (src/neon/resolver.ts): the server sets Neon's API, or the one server of
    * --database-url; absent (a handler called outside a server) means Neon's API.
    */
   connections?: ConnectionResolver;
@@ -62,7 +62,7 @@ export type ListCache = Map<string, { at: number; value: Promise<Named[]> }>;
  * forgetting the tenant forgets its caches.
  */
 export interface CallerCaches {
-  /** Connection details resolved through Neon (connection.ts), by target. */
+  /** Connection details resolved through Neon (resolver.ts), by target. */
   readonly connections: Map<string, ResolvedEntry>;
   /** Completion lists, per configuration served (its settings object). */
   readonly completions: WeakMap<Settings, ListCache>;

@@ -15,7 +15,7 @@ export type Operation = Schemas['Operation'];
 const TERMINAL = new Set(['finished', 'skipped', 'failed', 'error', 'cancelled']);
 const FAILED = new Set(['failed', 'error', 'cancelled']);
 
-export function isTerminal(op: Pick<Operation, 'status'>): boolean {
+function isTerminal(op: Pick<Operation, 'status'>): boolean {
   return TERMINAL.has(op.status);
 }
 
@@ -27,7 +27,7 @@ export interface OperationProgress {
   operations: Operation[];
 }
 
-export interface WaitOptions extends Backoff {
+interface WaitOptions extends Backoff {
   signal?: AbortSignal;
   onProgress?: (progress: OperationProgress) => void | Promise<void>;
   /** Overall limit of the wait in milliseconds (default 10 minutes). */

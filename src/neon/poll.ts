@@ -27,7 +27,7 @@ export async function sleep(ms: number, signal?: AbortSignal, what = 'Waiting'):
   }
 }
 
-export interface PollOptions<T> extends Backoff {
+interface PollOptions<T> extends Backoff {
   /** One read of the state; may throw to end the wait (a failure). */
   read(): Promise<T>;
   done(value: T): boolean;

@@ -5,8 +5,8 @@
  * a tool marks as references (src/tools/fields.ts) before the handler runs.
  */
 import { InvalidArgumentError } from '../client/errors.js';
-import { defaultBranchId } from './connection.js';
 import type { NeonContext } from './context.js';
+import { defaultBranchId } from './resolver.js';
 
 /**
  * `default-branch`: a branch reference that, left out, is the project's default branch (the one

@@ -17,7 +17,7 @@ export async function fetchBranch(
 }
 
 /** The fields of a compute worth showing in a list. */
-export const ENDPOINT_SUMMARY = [
+const ENDPOINT_SUMMARY = [
   'id',
   'name',
   'branch_id',

@@ -2,8 +2,8 @@
 import { parsePatch, type StructuredPatch, structuredPatch } from 'diff';
 import type { NeonClient } from '../client/neon-client.js';
 import { catalogSchema } from '../sql/ddl.js';
-import { defaultBranchId, onDatabase, pickDatabase } from './connection.js';
 import type { NeonContext } from './context.js';
+import { defaultBranchId, onDatabase, pickDatabase } from './resolver.js';
 
 export const SCHEMA_OPERATIONS = [
   'getProjectBranchSchema',
@@ -48,12 +48,12 @@ export async function databaseSchema(
 /* ---------------------------------------------------------------- diffs sized by what changed */
 
 /** Most characters of diff text in one answer; the rest is counted, not shown. */
-export const DIFF_MAX_CHARS = 12_000;
+const DIFF_MAX_CHARS = 12_000;
 /** Most summary lines; the rest are counted. */
 const SUMMARY_MAX = 40;
 
 /** A schema diff cut to three lines of context, with a line per changed object first. */
-export interface SizedDiff {
+interface SizedDiff {
   /** One line per changed object (`column email of public.users: added`), in the order of the diff. */
   summary: string[];
   /** The unified diff with at most three lines of context around each change, cut at {@link DIFF_MAX_CHARS}. */

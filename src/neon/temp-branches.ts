@@ -6,16 +6,16 @@
  */
 import { markAccountedFor, NeonApiError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { connections } from '../sql/connections.js';
 import { SqlError } from '../sql/errors.js';
+import { connections } from '../sql/pools.js';
 import type { Session } from '../sql/session.js';
-import { type Db, defaultBranchId, forgetBranch, onDatabase, pickDatabase } from './connection.js';
 import type { NeonContext } from './context.js';
 import { newWork, type PendingWork, readWork, tempBranchName, type WorkKind } from './pending.js';
+import { type Db, defaultBranchId, forgetBranch, onDatabase, pickDatabase } from './resolver.js';
 
 export type { PendingWork };
 
-export interface TempStart {
+interface TempStart {
   /** The original branch, database and role (defaults filled in). */
   branch_id: string;
   database: string;
@@ -96,12 +96,12 @@ async function startOnTempBranch(
 }
 
 /** How long a temporary branch lives unless its work is completed or discarded first (issue 26: no orphans). */
-export const TEMP_BRANCH_TTL_MS = 24 * 3_600_000;
+const TEMP_BRANCH_TTL_MS = 24 * 3_600_000;
 /** A complete or discard this close to the expiry renews it, so a failure that keeps the branch leaves time to retry. */
 const RENEW_BELOW_MS = 12 * 3_600_000;
 
 /** An expiry `ms` from now, in the RFC 3339 form Neon takes (seconds precision). */
-export function expiryIn(ms: number, now = Date.now()): string {
+function expiryIn(ms: number, now = Date.now()): string {
   return new Date(now + ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 

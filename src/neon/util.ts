@@ -9,7 +9,7 @@ export function pick<T extends object, K extends string>(
 }
 
 /** Keys that can hold undefined become optional and lose undefined; the others stay required. */
-export type Defined<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
+type Defined<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
   [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
 };
 

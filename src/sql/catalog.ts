@@ -2,8 +2,9 @@
  * Catalog queries behind list_tables, describe_table and list_slow_queries. Each answers in one round
  * trip (one statement building JSON), and all run in READ ONLY transactions.
  */
-import { RESET } from './connections.js';
+
 import { SqlError } from './errors.js';
+import { RESET } from './pools.js';
 import { type Session, SQL_MAX_BYTES } from './session.js';
 import { fence } from './untrusted.js';
 
@@ -46,7 +47,7 @@ const ROW_ESTIMATE = `CASE
  * so count(*) reads at most that much, within the statement timeout): readable by the role, populated,
  * and without row-level security (whose count would depend on who asks).
  */
-export const EXACT_COUNT_BYTES = 1_048_576;
+const EXACT_COUNT_BYTES = 1_048_576;
 const SMALL = `(c.relkind IN ('r', 'm') AND c.relispopulated AND NOT c.relrowsecurity
   AND pg_relation_size(c.oid) <= ${EXACT_COUNT_BYTES} AND has_table_privilege(c.oid, 'SELECT'))`;
 
@@ -84,7 +85,7 @@ const BYTES = `CASE
   WHEN c.relkind = 'p' THEN (SELECT sum(pg_total_relation_size(t.relid))::bigint FROM pg_partition_tree(c.oid) t)
   WHEN c.relkind IN ('r', 'm') THEN pg_total_relation_size(c.oid) END`;
 
-export interface TableList {
+interface TableList {
   schemas: { name: string; owner: string }[];
   tables: Record<string, unknown>[];
   total: number;
@@ -238,7 +239,7 @@ const HOUSEKEEPING = [
   ...RESET.split('; '),
 ];
 
-export type SlowSort = 'total_time' | 'mean_time' | 'calls';
+type SlowSort = 'total_time' | 'mean_time' | 'calls';
 
 /** Where pg_stat_statements is installed in this database, if it is. */
 export async function statStatementsSchema(s: Session): Promise<string | undefined> {

@@ -30,7 +30,7 @@ import {
 } from './statements.js';
 
 /** Something in a statement that acts outside its transaction. */
-export interface Effect {
+interface Effect {
   /** As the agent wrote it: `dblink_exec()`, `ANALYZE`. */
   name: string;
   why: string;
@@ -341,7 +341,7 @@ function sqlTextEffects(parser: Parser, name: string, call: Node, depth: number,
  * what the PostgreSQL 18 parser does not (a word reserved since 16 used as an alias), so what a read-only
  * call cannot check is not sent when it might hide an effect. Comments and strings count too.
  */
-export function suspectWords(sql: string): Effect[] {
+function suspectWords(sql: string): Effect[] {
   const words = new Set(sql.toLowerCase().match(/[a-z_][a-z0-9_$]*/g) ?? []);
   const effects: Effect[] = [];
   for (const w of words) {
@@ -425,7 +425,7 @@ function unreadable(tool: string, message: string): SqlError {
 }
 
 /** Where the SQL runs, for the wording of refusals. */
-export type Place = 'own transaction' | 'session' | 'migration';
+type Place = 'own transaction' | 'session' | 'migration';
 
 /** Refuses empty text, transaction control and COPY with a client-side stream. */
 export function checkShape(found: Inspection, tool: string, place: Place): void {

@@ -78,7 +78,7 @@ function fmt(v: unknown): string {
   return typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : '?';
 }
 
-export interface PlanComparison {
+interface PlanComparison {
   cost_before: number | null;
   cost_after: number | null;
   cost_change_pct: number | null;

@@ -16,7 +16,7 @@
  * said once in the log, and the checks of guard.ts get stricter (only built-in functions known to be safe,
  * no EXPLAIN ANALYZE). See docs/SECURITY.md, "Read-only SQL".
  *
- * The idea of making a limited role with SQL comes from roles.ts (createLimitedRole); that one makes a
+ * The idea of making a limited role with SQL comes from limited-roles.ts (createLimitedRole); that one makes a
  * login role for a person, this one a NOLOGIN identity for neon-mcp's own read-only calls.
  */
 import { INTERNAL_MARK, type Session } from './session.js';

@@ -2,7 +2,7 @@
  * What the SQL tools do on a session, independent of MCP and of Neon: check a statement, run one
  * statement, a transaction, a script or an EXPLAIN with read-only mode and the row cap applied, and
  * shape results with the untrusted-data fence. Finding the session's database is the domain layer's
- * part (src/neon/connection.ts).
+ * part (src/neon/resolver.ts).
  */
 import { SqlError } from './errors.js';
 import { checkCatalog, checkReadOnly, checkShape, type Inspection, inspect } from './guard.js';
@@ -35,7 +35,7 @@ export async function checkScript(sql: string, tool: string): Promise<void> {
  * role to run as, readonly-role.ts) and the catalog check of every function the text calls (stricter
  * where that role cannot be had). Returns the role for {@link Session.beginReadOnly}.
  */
-export async function readOnlyWalls(
+async function readOnlyWalls(
   s: Session,
   sql: string,
   what: string,
@@ -46,7 +46,7 @@ export async function readOnlyWalls(
   return wall.ok ? wall.role : undefined;
 }
 
-export interface RunOptions {
+interface RunOptions {
   params?: readonly unknown[];
   maxRows: number;
   readOnly: boolean;
@@ -78,7 +78,7 @@ export async function runOne(s: Session, sql: string, opts: RunOptions): Promise
   return res;
 }
 
-export interface TxStatement {
+interface TxStatement {
   sql: string;
   params?: readonly unknown[];
 }
@@ -162,7 +162,7 @@ export async function runScript(s: Session, sql: string, what: string) {
   }
 }
 
-export interface ExplainOptions {
+interface ExplainOptions {
   params?: readonly unknown[];
   analyze: boolean;
   format: 'text' | 'json';
@@ -175,7 +175,7 @@ export interface ExplainOptions {
   what: string;
 }
 
-export interface ExplainResult {
+interface ExplainResult {
   /** Text: the plan's lines joined; JSON: Postgres's plan object. */
   plan: unknown;
   duration_ms: number;

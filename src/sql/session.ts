@@ -11,14 +11,6 @@
  */
 import type { QueryResult } from 'pg';
 import { emitEvent } from '../client/events.js';
-import {
-  type CommitStatus,
-  type Connections,
-  type Lease,
-  MAX_ROW_BYTES,
-  oversizedRow,
-  connections as sharedConnections,
-} from './connections.js';
 import { BUILTIN_TYPE_NAMES, type Driver, loadDriver } from './driver.js';
 import {
   type ErrorContext,
@@ -30,6 +22,14 @@ import {
   SqlLostError,
   seconds,
 } from './errors.js';
+import {
+  type CommitStatus,
+  type Connections,
+  type Lease,
+  MAX_ROW_BYTES,
+  oversizedRow,
+  connections as sharedConnections,
+} from './pools.js';
 import { type RawResult, StatementQuery } from './protocol.js';
 
 /**
@@ -47,7 +47,7 @@ const CANCEL_GRACE_MS = 2_000;
  * own statement_timeout normally fires first (with its own message); this deadline holds when SQL
  * switched that off (`SET LOCAL statement_timeout = 0` in a transaction), which SQL cannot do to it.
  */
-export const DEADLINE_GRACE_MS = 1_000;
+const DEADLINE_GRACE_MS = 1_000;
 /** Past the statement timeout, how long a connection may stay busy before it is closed, not reused. */
 const SETTLE_GRACE_MS = 10_000;
 /**

@@ -5,8 +5,8 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonApiError, NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { resolveConnection } from '../neon/connection.js';
 import type { Operation } from '../neon/operations.js';
+import { resolveConnection } from '../neon/resolver.js';
 import { fetchBranch, summarizeEndpoint } from '../neon/resources.js';
 import { defined, pick } from '../neon/util.js';
 import {

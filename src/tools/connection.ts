@@ -1,7 +1,7 @@
-/** get_connection_string: the URI of a database, with the defaults filled in (src/neon/connection.ts). */
+/** get_connection_string: the URI of a database, with the defaults filled in (src/neon/resolver.ts). */
 import * as z from 'zod';
-import { resolveConnection } from '../neon/connection.js';
-import { readOnlyConnection } from '../neon/roles.js';
+import { resolveConnection } from '../neon/resolver.js';
+import { readOnlyConnection } from '../neon/role-access.js';
 import { computeField, connectionFields, pooledField } from './fields.js';
 import { defineTool, output, READ, type ToolDef } from './framework.js';
 
@@ -15,7 +15,7 @@ export const getConnectionString = defineTool({
   // Also returns project_id, branch_id, database, role and pooled (left out of the schema to save tokens),
   // and in read-only mode password_omitted when the URI has no password.
   output: output({ uri: z.string() }),
-  // Changes nothing. In read-only mode it hands out no credential that can write (src/neon/roles.ts).
+  // Changes nothing. In read-only mode it hands out no credential that can write (src/neon/role-access.ts).
   hints: READ,
   async handler(args, ctx) {
     if (ctx.settings.readOnly) return { ...(await readOnlyConnection(ctx, args)) };

@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import { defaultBranchId } from '../neon/connection.js';
+import { defaultBranchId } from '../neon/resolver.js';
 import { defined, pick } from '../neon/util.js';
 import { branchId, databaseName, onBranchId, projectId, readBranchId, roleName } from './fields.js';
 import { CREATE, DESTROY, defineTool, item, output, READ, type ToolDef, UPDATE } from './framework.js';

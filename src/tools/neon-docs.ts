@@ -1,9 +1,9 @@
 /**
  * Neon's documentation as tools: the index of pages (from the site's llms.txt) and one page as
- * markdown. Fetching, the origin check and the cache live in src/neon/docs.ts.
+ * markdown. Fetching, the origin check and the cache live in src/neon/docs-site.ts.
  */
 import * as z from 'zod';
-import { DocsSite } from '../neon/docs.js';
+import { DocsSite } from '../neon/docs-site.js';
 import { int, text } from './fields.js';
 import { defineTool, type Hints, items, output, READ, type ToolDef } from './framework.js';
 

@@ -2,13 +2,13 @@
  * Postgres roles of a branch. A password appears only in the answers of create_role,
  * reveal_role_password and reset_role_password, the tools that exist to hand it out. Roles made
  * through Neon's API are neon_superuser members; read-only and read-write roles are made with SQL
- * (src/neon/roles.ts) so that their limit holds.
+ * (src/neon/role-access.ts) so that their limit holds.
  */
 import * as z from 'zod';
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import { buildPath, type NeonClient, type Schemas } from '../client/neon-client.js';
-import { defaultBranchId } from '../neon/connection.js';
-import { createRoleWithAccess, LIMITED_ROLE_OPERATIONS } from '../neon/roles.js';
+import { defaultBranchId } from '../neon/resolver.js';
+import { createRoleWithAccess, LIMITED_ROLE_OPERATIONS } from '../neon/role-access.js';
 import { pick } from '../neon/util.js';
 import { branchId, databaseName, onBranchId, projectId, readBranchId, roleName } from './fields.js';
 import { ACT, CREATE, DESTROY, defineTool, item, output, READ, type ToolDef } from './framework.js';

@@ -7,8 +7,8 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonApiError } from '../client/errors.js';
 import type { NeonClient } from '../client/neon-client.js';
-import { CONNECT_OPERATIONS, describeDb, onDatabase, pickDatabase } from '../neon/connection.js';
 import { WORK_ID } from '../neon/pending.js';
+import { CONNECT_OPERATIONS, describeDb, onDatabase, pickDatabase } from '../neon/resolver.js';
 import { fetchBranch } from '../neon/resources.js';
 import { databaseSchema, SCHEMA_OPERATIONS, sizeDiff } from '../neon/schema.js';
 import { applyOnce, discard, findWork, tryOnTempBranch } from '../neon/temp-branches.js';

@@ -9,7 +9,7 @@
  * read-only mode every other SQL path also runs READ ONLY.
  */
 import * as z from 'zod';
-import { type AnyDb, CONNECT_OPERATIONS, onDatabase } from '../neon/connection.js';
+import { type AnyDb, CONNECT_OPERATIONS, onDatabase } from '../neon/resolver.js';
 import {
   describeTable,
   findRelation,

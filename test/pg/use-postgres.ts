@@ -10,7 +10,7 @@
  * `pg` stands for the server from the moment it is started: use it inside tests and hooks.
  */
 import { afterAll, beforeAll } from 'vitest';
-import { connections } from '../../src/sql/connections.js';
+import { connections } from '../../src/sql/pools.js';
 import type { NeonFake } from '../mock/neon-fake.js';
 import { type BranchDatabases, createRoles, type RootDatabase, useBranchDatabases } from './branches.js';
 import { type StartOptions, startPostgres, type TestPostgres } from './server.js';

@@ -1,11 +1,12 @@
 /**
- * src/neon/connection.ts and the read-only credential of src/neon/roles.ts, called directly: the
+ * src/neon/resolver.ts and the read-only credential of src/neon/role-access.ts, called directly: the
  * defaults of a target (default branch, first database, its owner), the short-lived cache of resolved
  * details and its one retry after a failed connect, and the --database-url checks and resolver. The
  * Neon API is the fake (useMockApi); SQL runs on a real PostgreSQL (usePostgres).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NeonClient } from '../src/client/neon-client.js';
+import type { Settings } from '../src/neon/context.js';
 import {
   checkDatabaseUrl,
   databaseUrlResolver,
@@ -17,9 +18,8 @@ import {
   onDatabase,
   pickDatabase,
   resolveDb,
-} from '../src/neon/connection.js';
-import type { Settings } from '../src/neon/context.js';
-import { readOnlyConnection } from '../src/neon/roles.js';
+} from '../src/neon/resolver.js';
+import { readOnlyConnection } from '../src/neon/role-access.js';
 import { SqlConnectError } from '../src/sql/errors.js';
 import type { Session } from '../src/sql/session.js';
 import { BASE, TEST_KEY, useMockApi } from './helpers.js';

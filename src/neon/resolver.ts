@@ -6,8 +6,8 @@
  */
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import type { NeonClient } from '../client/neon-client.js';
-import { parseUri } from '../sql/connections.js';
 import { SqlConnectError } from '../sql/errors.js';
+import { parseUri } from '../sql/pools.js';
 import { type Session, type SessionTarget, withSession } from '../sql/session.js';
 import { cachesOf, type NeonContext } from './context.js';
 

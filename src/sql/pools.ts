@@ -16,16 +16,16 @@
 import type * as Pg from 'pg';
 import { type Driver, loadDriver } from './driver.js';
 import { connectError, SqlConnectError } from './errors.js';
-import { installRowCutter } from './protocol.js';
+import { installRowCutter } from './row-cutter.js';
 
 /** How long a pooled connection may sit idle before it is closed. */
-export const POOL_IDLE_MS = 60_000;
+const POOL_IDLE_MS = 60_000;
 /** Connections per URI at most. */
 export const POOL_MAX = 4;
 /** Giving up on connecting (a suspended Neon compute usually wakes in under a few seconds). */
-export const CONNECT_TIMEOUT_MS = 20_000;
+const CONNECT_TIMEOUT_MS = 20_000;
 
-export type SslMode = 'disable' | 'prefer' | 'verify';
+type SslMode = 'disable' | 'prefer' | 'verify';
 
 export interface Endpoint {
   host: string;
@@ -392,7 +392,7 @@ export const RESET =
  * qualified anyway. If it fails (e.g. no privilege on the extension's schema), the reset fails and the
  * connection is closed, which ends its dblink connections too.
  */
-export const CLOSE_DBLINKS = `DO /* neon-mcp */ $$
+const CLOSE_DBLINKS = `DO /* neon-mcp */ $$
 DECLARE s text; c text;
 BEGIN
   SELECT pg_catalog.quote_ident(n.nspname) INTO s FROM pg_catalog.pg_extension e

@@ -17,14 +17,14 @@ const CACHE_TTL_MS = 60 * 60 * 1000;
 const MAX_REDIRECTS = 3;
 const FETCH_TIMEOUT_MS = 20_000;
 
-export interface DocEntry {
+interface DocEntry {
   /** The page's path under /docs/, without `.md` (e.g. `introduction/branching`). */
   slug: string;
   title: string;
   description?: string;
 }
 
-export interface DocPage {
+interface DocPage {
   slug: string;
   url: string;
   markdown: string;

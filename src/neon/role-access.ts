@@ -1,18 +1,23 @@
 /**
  * Roles with the access asked for, and whether a role's credential can write: what create_role and
- * read-only mode's get_connection_string share. The SQL is in src/sql/roles.ts.
+ * read-only mode's get_connection_string share. The SQL is in src/sql/limited-roles.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../client/errors.js';
-import { createLimitedRole, type LimitedAccess, type LimitedRole, whyRoleCanWrite } from '../sql/roles.js';
+import {
+  createLimitedRole,
+  type LimitedAccess,
+  type LimitedRole,
+  whyRoleCanWrite,
+} from '../sql/limited-roles.js';
+import type { NeonContext } from './context.js';
 import {
   CONNECT_OPERATIONS,
   type ConnectionTarget,
   onDatabase,
   type ResolvedConnection,
   resolveConnection,
-} from './connection.js';
-import type { NeonContext } from './context.js';
+} from './resolver.js';
 
 /**
  * The Neon operations behind making a limited role: the owner's connection on a branch the caller
@@ -24,19 +29,19 @@ export const LIMITED_ROLE_OPERATIONS = CONNECT_OPERATIONS.filter((op) => op !== 
  * A generated password: 24 random base64url characters (144 bits), well above Neon's strength check
  * for passwords set with SQL, and safe in a URI without escaping.
  */
-export function strongPassword(): string {
+function strongPassword(): string {
   return randomBytes(18).toString('base64url');
 }
 
 /** `uri` with another role and password (the host, database and options stay). */
-export function withCredentials(uri: string, role: string, password?: string): string {
+function withCredentials(uri: string, role: string, password?: string): string {
   const url = new URL(uri);
   url.username = encodeURIComponent(role);
   url.password = password === undefined ? '' : encodeURIComponent(password);
   return url.toString();
 }
 
-export interface LimitedRoleResult extends LimitedRole {
+interface LimitedRoleResult extends LimitedRole {
   role: string;
   branch_id: string;
   database: string;
