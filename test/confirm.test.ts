@@ -351,3 +351,59 @@ describe('tokens (unit): the edges', () => {
     expect(spendToken(issueToken(call, t1), call, t1)).toBeUndefined();
   });
 });
+
+describe('the form, and which clients get it', () => {
+  /** A client declaring `elicitation` as given, recording what it is asked and declining. */
+  async function declaring(elicitation: Record<string, unknown>) {
+    const asked: Asked[] = [];
+    conn = await connect({
+      toolsets: ['all'],
+      mcpClient: { capabilities: { elicitation } as any },
+      beforeConnect: (mcp: Client) =>
+        mcp.setRequestHandler('elicitation/create', async (request) => {
+          const params = request.params as any;
+          asked.push({ message: params.message, schema: params.requestedSchema });
+          return { action: 'decline' } as any;
+        }),
+    });
+    return { conn, asked };
+  }
+
+  it('says the action as a question, what is lost as a sentence, and one required box', async () => {
+    const { project, branch } = api.fake.seedProject();
+    const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: branch.id });
+    const { conn, asked } = await declaring({ form: {} });
+    await conn.fails('reset_branch_from_parent', { project_id: project.id, branch_id: dev.id });
+    const action = `Reset branch "dev" (${dev.id}) to its parent's latest data`;
+    const loses =
+      "the branch's current data is replaced and not kept anywhere (preserve_under_name would keep a copy)";
+    expect(asked).toEqual([
+      {
+        message: `${action}? T${loses.slice(1)}.`,
+        schema: {
+          type: 'object',
+          properties: {
+            confirm: {
+              type: 'boolean',
+              title: `Yes, r${action.slice(1)}`,
+              description: `What is lost: ${loses}.`,
+            },
+          },
+          required: ['confirm'],
+        },
+      },
+    ]);
+  });
+
+  it('a bare elicitation capability (its older form) is asked; one without form mode gets a token', async () => {
+    const { project } = api.fake.seedProject('keep-me');
+    const bare = await declaring({});
+    expect(await bare.conn.fails('delete_project', { project_id: project.id })).toMatch(/did not confirm/);
+    expect(bare.asked).toHaveLength(1);
+    await bare.conn.close();
+    const urlOnly = await declaring({ url: {} });
+    tokenFrom(await urlOnly.conn.fails('delete_project', { project_id: project.id }));
+    expect(urlOnly.asked).toEqual([]);
+    expect(api.fake.projects.has(project.id)).toBe(true);
+  });
+});
