@@ -102,6 +102,19 @@ describe('through elicitation', () => {
     expect(api.count('POST', `/projects/${project.id}/branches/${dev.id}/restore`)).toBe(0);
   });
 
+  it('an accepted form without content, or a declined one with the box ticked, is not a confirmation', async () => {
+    const { project } = api.fake.seedProject('keep-me');
+    for (const reply of [
+      { action: 'accept' as const },
+      { action: 'decline' as const, content: { confirm: true } },
+    ]) {
+      const { conn } = await elicitingClient('modern', () => reply);
+      expect(await conn.fails('delete_project', { project_id: project.id })).toMatch(/did not confirm/);
+      await conn.close();
+    }
+    expect(api.count('DELETE', `/projects/${project.id}`)).toBe(0);
+  });
+
   it('does not ask for a branch that is neither default nor protected', async () => {
     const { project, branch } = api.fake.seedProject();
     const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: branch.id });
@@ -405,5 +418,32 @@ describe('the form, and which clients get it', () => {
     tokenFrom(await urlOnly.conn.fails('delete_project', { project_id: project.id }));
     expect(urlOnly.asked).toEqual([]);
     expect(api.fake.projects.has(project.id)).toBe(true);
+  });
+});
+
+describe('tokens (unit): what they are bound to', () => {
+  const key = confirmKey(['k']);
+  const bound = (args: Record<string, unknown>, other: Record<string, unknown>) =>
+    spendToken(issueToken({ tool: 't', args, key }), { tool: 't', args: other, key });
+
+  it('arrays, nulls and absent members are told apart as JSON tells them apart', () => {
+    expect(bound({ a: [1, 2] }, { a: { 0: 1, 1: 2 } })).toMatch(/not issued/);
+    expect(bound({ a: [1, 2] }, { a: [12] })).toMatch(/not issued/);
+    expect(bound({ a: null }, { a: null })).toBeUndefined();
+    expect(bound({ a: null }, { a: 'null' })).toMatch(/not issued/);
+    // An optional argument left undefined is the same call as one without it.
+    expect(bound({ a: 1 }, { a: 1, b: undefined })).toBeUndefined();
+  });
+
+  it('text of another shape, or with another prefix, is no token', () => {
+    const call = { tool: 't', args: {}, key };
+    const [, exp, nonce, mac] = issueToken(call).split('.') as [string, string, string, string];
+    expect(spendToken('dev', call)).toMatch(/not a confirmation token/);
+    expect(spendToken(`nmc2.${exp}.${nonce}.${mac}`, call)).toMatch(/not a confirmation token/);
+    expect(spendToken(`nmc1.${exp}.${nonce}`, call)).toMatch(/not a confirmation token/);
+  });
+
+  it("the caller's secrets are kept apart when joined", () => {
+    expect(confirmKey(['ab', 'c']).equals(confirmKey(['a', 'bc']))).toBe(false);
   });
 });
