@@ -346,25 +346,6 @@ describe('tokens (unit)', () => {
   });
 });
 
-describe('tokens (unit): the edges', () => {
-  const call: ConfirmCall = { tool: 'delete_project', args: { project_id: 'p-2' }, key: confirmKey(['k']) };
-
-  it('a token is refused from the instant it expires', () => {
-    const t0 = Date.now();
-    expect(spendToken(issueToken(call, t0), call, t0 + TOKEN_TTL_MS)).toMatch(/expired/);
-  });
-
-  it('past 10,000 pending confirmations it refuses (fails closed), and expired ones free their place', () => {
-    // Far enough ahead that every token spent by the tests above has expired (the first spend purges them).
-    const t0 = Date.now() + 3 * TOKEN_TTL_MS;
-    for (let i = 0; i < 10_000; i++) expect(spendToken(issueToken(call, t0), call, t0)).toBeUndefined();
-    expect(spendToken(issueToken(call, t0), call, t0)).toMatch(/too many confirmations/);
-    // At their expiry the 10,000 are forgotten: a token issued then is accepted (and the map left small).
-    const t1 = t0 + TOKEN_TTL_MS;
-    expect(spendToken(issueToken(call, t1), call, t1)).toBeUndefined();
-  });
-});
-
 describe('the form, and which clients get it', () => {
   /** A client declaring `elicitation` as given, recording what it is asked and declining. */
   async function declaring(elicitation: Record<string, unknown>) {
@@ -446,4 +427,25 @@ describe('tokens (unit): what they are bound to', () => {
   it("the caller's secrets are kept apart when joined", () => {
     expect(confirmKey(['ab', 'c']).equals(confirmKey(['a', 'bc']))).toBe(false);
   });
+});
+
+// Last in the file: the 10,000 spends are slow, and a mutant killed by a test above ends its run first.
+describe('tokens (unit): the edges', () => {
+  const call: ConfirmCall = { tool: 'delete_project', args: { project_id: 'p-2' }, key: confirmKey(['k']) };
+
+  it('a token is refused from the instant it expires', () => {
+    const t0 = Date.now();
+    expect(spendToken(issueToken(call, t0), call, t0 + TOKEN_TTL_MS)).toMatch(/expired/);
+  });
+
+  it('past 10,000 pending confirmations it refuses (fails closed), and expired ones free their place', () => {
+    // Far enough ahead that every token spent by the tests above has expired (the first spend purges them).
+    const t0 = Date.now() + 3 * TOKEN_TTL_MS;
+    for (let i = 0; i < 10_000; i++) expect(spendToken(issueToken(call, t0), call, t0)).toBeUndefined();
+    expect(spendToken(issueToken(call, t0), call, t0)).toMatch(/too many confirmations/);
+    // At their expiry the 10,000 are forgotten: a token issued then is accepted (and the map left small).
+    const t1 = t0 + TOKEN_TTL_MS;
+    expect(spendToken(issueToken(call, t1), call, t1)).toBeUndefined();
+    // Each spend sweeps the spent map: 10,000 of them take seconds, more under mutation testing.
+  }, 120_000);
 });
