@@ -66,7 +66,11 @@ it('without the key, or with another, the answer is a 401 in JSON saying so, and
     } as unknown as LocalNeon,
     KEY,
   );
-  for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: `Bearer ${KEY}x` }]) {
+  for (const headers of [
+    {} as Record<string, string>,
+    { authorization: 'Bearer nope' },
+    { authorization: `Bearer ${KEY}x` },
+  ]) {
     const res = await fetch(`${served.baseUrl}/projects`, { headers });
     expect(res.status).toBe(401);
     expect(res.headers.get('content-type')).toBe('application/json');
