@@ -62,14 +62,16 @@ export const MODULES = {
     mutate: ['src/config.ts', 'src/cli.ts', 'src/modes/**/*.ts'],
     testFiles: ['test/config.test.ts', 'test/cli.test.ts'],
   },
-  // The read-only guard and the untrusted-data fences.
+  // The read-only guard, the reader role behind it (the privilege wall) and the untrusted-data fences.
   'sql-guard': {
-    mutate: ['src/sql/guard.ts', 'src/sql/statements.ts', 'src/sql/untrusted.ts'],
+    mutate: ['src/sql/guard.ts', 'src/sql/readonly-role.ts', 'src/sql/statements.ts', 'src/sql/untrusted.ts'],
     testFiles: [
       'test/statements.test.ts',
       'test/sql-guard.test.ts',
       'test/sql-attacks.test.ts',
       'test/sql.test.ts',
+      // The walls against a server set up like Neon's: the reader role made, found unfit, or missing.
+      'test/sql-walls.test.ts',
       // Answers without untrusted data also go through the fences' text (untrusted.ts).
       'test/server.test.ts',
     ],

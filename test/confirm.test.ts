@@ -102,6 +102,19 @@ describe('through elicitation', () => {
     expect(api.count('POST', `/projects/${project.id}/branches/${dev.id}/restore`)).toBe(0);
   });
 
+  it('an accepted form without content, or a declined one with the box ticked, is not a confirmation', async () => {
+    const { project } = api.fake.seedProject('keep-me');
+    for (const reply of [
+      { action: 'accept' as const },
+      { action: 'decline' as const, content: { confirm: true } },
+    ]) {
+      const { conn } = await elicitingClient('modern', () => reply);
+      expect(await conn.fails('delete_project', { project_id: project.id })).toMatch(/did not confirm/);
+      await conn.close();
+    }
+    expect(api.count('DELETE', `/projects/${project.id}`)).toBe(0);
+  });
+
   it('does not ask for a branch that is neither default nor protected', async () => {
     const { project, branch } = api.fake.seedProject();
     const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: branch.id });
@@ -331,4 +344,108 @@ describe('tokens (unit)', () => {
     expect(confirmKey([]).equals(confirmKey(['']))).toBe(false);
     expect(confirmKey(['a']).equals(confirmKey(['a']))).toBe(true);
   });
+});
+
+describe('the form, and which clients get it', () => {
+  /** A client declaring `elicitation` as given, recording what it is asked and declining. */
+  async function declaring(elicitation: Record<string, unknown>) {
+    const asked: Asked[] = [];
+    conn = await connect({
+      toolsets: ['all'],
+      mcpClient: { capabilities: { elicitation } as any },
+      beforeConnect: (mcp: Client) =>
+        mcp.setRequestHandler('elicitation/create', async (request) => {
+          const params = request.params as any;
+          asked.push({ message: params.message, schema: params.requestedSchema });
+          return { action: 'decline' } as any;
+        }),
+    });
+    return { conn, asked };
+  }
+
+  it('says the action as a question, what is lost as a sentence, and one required box', async () => {
+    const { project, branch } = api.fake.seedProject();
+    const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: branch.id });
+    const { conn, asked } = await declaring({ form: {} });
+    await conn.fails('reset_branch_from_parent', { project_id: project.id, branch_id: dev.id });
+    const action = `Reset branch "dev" (${dev.id}) to its parent's latest data`;
+    const loses =
+      "the branch's current data is replaced and not kept anywhere (preserve_under_name would keep a copy)";
+    expect(asked).toEqual([
+      {
+        message: `${action}? T${loses.slice(1)}.`,
+        schema: {
+          type: 'object',
+          properties: {
+            confirm: {
+              type: 'boolean',
+              title: `Yes, r${action.slice(1)}`,
+              description: `What is lost: ${loses}.`,
+            },
+          },
+          required: ['confirm'],
+        },
+      },
+    ]);
+  });
+
+  it('a bare elicitation capability (its older form) is asked; one without form mode gets a token', async () => {
+    const { project } = api.fake.seedProject('keep-me');
+    const bare = await declaring({});
+    expect(await bare.conn.fails('delete_project', { project_id: project.id })).toMatch(/did not confirm/);
+    expect(bare.asked).toHaveLength(1);
+    await bare.conn.close();
+    const urlOnly = await declaring({ url: {} });
+    tokenFrom(await urlOnly.conn.fails('delete_project', { project_id: project.id }));
+    expect(urlOnly.asked).toEqual([]);
+    expect(api.fake.projects.has(project.id)).toBe(true);
+  });
+});
+
+describe('tokens (unit): what they are bound to', () => {
+  const key = confirmKey(['k']);
+  const bound = (args: Record<string, unknown>, other: Record<string, unknown>) =>
+    spendToken(issueToken({ tool: 't', args, key }), { tool: 't', args: other, key });
+
+  it('arrays, nulls and absent members are told apart as JSON tells them apart', () => {
+    expect(bound({ a: [1, 2] }, { a: { 0: 1, 1: 2 } })).toMatch(/not issued/);
+    expect(bound({ a: [1, 2] }, { a: [12] })).toMatch(/not issued/);
+    expect(bound({ a: null }, { a: null })).toBeUndefined();
+    expect(bound({ a: null }, { a: 'null' })).toMatch(/not issued/);
+    // An optional argument left undefined is the same call as one without it.
+    expect(bound({ a: 1 }, { a: 1, b: undefined })).toBeUndefined();
+  });
+
+  it('text of another shape, or with another prefix, is no token', () => {
+    const call = { tool: 't', args: {}, key };
+    const [, exp, nonce, mac] = issueToken(call).split('.') as [string, string, string, string];
+    expect(spendToken('dev', call)).toMatch(/not a confirmation token/);
+    expect(spendToken(`nmc2.${exp}.${nonce}.${mac}`, call)).toMatch(/not a confirmation token/);
+    expect(spendToken(`nmc1.${exp}.${nonce}`, call)).toMatch(/not a confirmation token/);
+  });
+
+  it("the caller's secrets are kept apart when joined", () => {
+    expect(confirmKey(['ab', 'c']).equals(confirmKey(['a', 'bc']))).toBe(false);
+  });
+});
+
+// Last in the file: the 10,000 spends are slow, and a mutant killed by a test above ends its run first.
+describe('tokens (unit): the edges', () => {
+  const call: ConfirmCall = { tool: 'delete_project', args: { project_id: 'p-2' }, key: confirmKey(['k']) };
+
+  it('a token is refused from the instant it expires', () => {
+    const t0 = Date.now();
+    expect(spendToken(issueToken(call, t0), call, t0 + TOKEN_TTL_MS)).toMatch(/expired/);
+  });
+
+  it('past 10,000 pending confirmations it refuses (fails closed), and expired ones free their place', () => {
+    // Far enough ahead that every token spent by the tests above has expired (the first spend purges them).
+    const t0 = Date.now() + 3 * TOKEN_TTL_MS;
+    for (let i = 0; i < 10_000; i++) expect(spendToken(issueToken(call, t0), call, t0)).toBeUndefined();
+    expect(spendToken(issueToken(call, t0), call, t0)).toMatch(/too many confirmations/);
+    // At their expiry the 10,000 are forgotten: a token issued then is accepted (and the map left small).
+    const t1 = t0 + TOKEN_TTL_MS;
+    expect(spendToken(issueToken(call, t1), call, t1)).toBeUndefined();
+    // Each spend sweeps the spent map: 10,000 of them take seconds, more under mutation testing.
+  }, 120_000);
 });

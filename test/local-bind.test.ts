@@ -54,3 +54,34 @@ it('the local API listens on 127.0.0.1 only: not on another loopback address, no
   for (const host of others) if (await reaches(host, port)) reached.push(host);
   expect(reached).toEqual([]);
 });
+
+it('without the key, or with another, the answer is a 401 in JSON saying so, and the API is not asked', async () => {
+  let asked = 0;
+  served = await serveLocalApi(
+    {
+      handle: async () => {
+        asked++;
+        return [200, {}];
+      },
+    } as unknown as LocalNeon,
+    KEY,
+  );
+  for (const headers of [
+    {} as Record<string, string>,
+    { authorization: 'Bearer nope' },
+    { authorization: `Bearer ${KEY}x` },
+  ]) {
+    const res = await fetch(`${served.baseUrl}/projects`, { headers });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.json()).toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: 'local mode API: wrong or missing key',
+    });
+  }
+  expect(asked).toBe(0);
+  expect(
+    (await fetch(`${served.baseUrl}/projects`, { headers: { authorization: `Bearer ${KEY}` } })).status,
+  ).toBe(200);
+  expect(asked).toBe(1);
+});
