@@ -19,7 +19,6 @@ import type { NeonClient, Schemas } from '../client/neon-client.js';
 import type { Settings } from '../neon/context.js';
 import { DocsSite } from '../neon/docs-site.js';
 import { summarizeEndpoint } from '../neon/resources.js';
-import { branchSchema } from '../neon/schema.js';
 import { pick } from '../neon/util.js';
 import { type Completer, safely } from './completions.js';
 
@@ -86,6 +85,9 @@ export function registerResources(server: McpServer, deps: SurfaceDeps): void {
         guarded(deps, uri.href, async () => {
           const project_id = scoped(settings, String(vars.project_id));
           const database = vars.database ? decodeURIComponent(String(vars.database)) : undefined;
+          // Loaded on the first read: it brings the SQL layer's DDL and the diff library, which a
+          // server that only lists resources never needs (memory, docs/BENCHMARKS.md).
+          const { branchSchema } = await import('../neon/schema.js');
           const schema = await branchSchema(
             client,
             project_id,
