@@ -72,6 +72,8 @@ export const MODULES = {
       'test/sql.test.ts',
       // The walls against a server set up like Neon's: the reader role made, found unfit, or missing.
       'test/sql-walls.test.ts',
+      // readerWall inside each test on a fresh database, so per-test mutant switching reaches setUp.
+      'test/readonly-role.test.ts',
       // Answers without untrusted data also go through the fences' text (untrusted.ts).
       'test/server.test.ts',
     ],
