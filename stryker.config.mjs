@@ -204,6 +204,8 @@ export const MODULES = {
       'test/local-isolation.test.ts',
       'test/local-start.test.ts',
       'test/local-readonly.test.ts',
+      // ensureReader / createRole inside each test on a Cluster of its own (fresh roles).
+      'test/local-cluster-reader.test.ts',
     ],
   },
 };
