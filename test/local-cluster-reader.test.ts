@@ -145,4 +145,18 @@ describe('Cluster.ensureReader and createRole, called in the test', () => {
     await c.createRole(fresh, 'a-password');
     expect(await grantsTo(fresh)).toEqual([]);
   });
+
+  it('a server it cannot ask answers false, not a crash; and a Cluster that never ran ensureReader grants nothing', async () => {
+    const gone = new pg.Pool({ connectionString: 'postgresql://x:y@127.0.0.1:1/postgres', max: 1 });
+    gone.on('error', () => undefined);
+    pools.push(gone);
+    expect(await new Cluster('postgresql://x:y@127.0.0.1:1/postgres', gone).ensureReader([])).toBe(false);
+    // A fit reader exists on the server, but this Cluster has not checked it: new roles do not get it.
+    await dropReader();
+    expect(await cluster().ensureReader([])).toBe(true);
+    const fresh = `lc_new_${++n}`;
+    await cluster().createRole(fresh, 'a-password');
+    expect(await grantsTo(fresh)).toEqual([]);
+    await dropReader();
+  });
 });
