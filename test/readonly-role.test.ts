@@ -41,8 +41,13 @@ async function freshDatabase(): Promise<string> {
   return name;
 }
 
-async function wall(database: string, role?: string) {
-  const target = { uri: pg.uri(database, role), where: `database ${database}`, role };
+async function wall(database: string, role?: string, extra: { tenant?: string; anonymous?: boolean } = {}) {
+  const target = {
+    uri: pg.uri(database, role),
+    where: `database ${database}`,
+    role: extra.anonymous ? undefined : role,
+    tenant: extra.tenant,
+  };
   return withSession(target, { signal: new AbortController().signal, timeoutMs: 10_000 }, (s) =>
     readerWall(s),
   );
@@ -200,6 +205,65 @@ describe('readerWall on a fresh target', () => {
         w = await wall(await freshDatabase());
         expect(w.ok, attr).toBe(false);
       }
+    } finally {
+      log.mockRestore();
+      await dropReader();
+    }
+  });
+
+  it('the memory is per tenant too: another key on the same URI checks again', async () => {
+    await dropReader();
+    const db = await freshDatabase();
+    expect((await wall(db, undefined, { tenant: 'key-a' })).ok).toBe(true);
+    await dropReader();
+    expect((await wall(db, undefined, { tenant: 'key-b' })).ok).toBe(true);
+    expect((await reader())?.memberships).toEqual(['pg_read_all_data']);
+  });
+
+  it('the log line tells how to make the role by hand; a role not named is "the role neon-mcp connects as"', async () => {
+    await dropReader();
+    const log = stderrSpy();
+    try {
+      const w = await wall(await freshDatabase(), PLAIN, { anonymous: true });
+      expect(w.ok ? '' : w.reason).toMatch('the role neon-mcp connects as cannot create roles');
+      const line = String(log.mock.calls[0]?.[0]);
+      expect(line).toMatch(
+        'only built-in functions known to be safe are allowed and explain_sql refuses analyze',
+      );
+      expect(line).toMatch(
+        'A superuser, or a role with CREATEROLE that can grant pg_read_all_data, can make the role once',
+      );
+      expect(line).toMatch(
+        `CREATE ROLE ${READER_ROLE} NOLOGIN; GRANT pg_read_all_data TO ${READER_ROLE}; GRANT ${READER_ROLE} TO <the role neon-mcp connects as>.\n`,
+      );
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it('a fit reader the connecting role may not become (no ADMIN on it to grant it to itself) falls back', async () => {
+    await dropReader();
+    await pg.query('postgres', `CREATE ROLE ${READER_ROLE} NOLOGIN IN ROLE pg_read_all_data`);
+    const log = stderrSpy();
+    try {
+      const w = await wall(await freshDatabase(), NOGRANT);
+      expect(w.ok ? '' : w.reason).toMatch(`the connecting role cannot become ${READER_ROLE} (`);
+    } finally {
+      log.mockRestore();
+      await dropReader();
+    }
+  });
+
+  it('every extra membership is named', async () => {
+    await dropReader();
+    await pg.query(
+      'postgres',
+      `CREATE ROLE ${READER_ROLE} NOLOGIN IN ROLE pg_read_all_data, pg_monitor, pg_signal_backend`,
+    );
+    const log = stderrSpy();
+    try {
+      const w = await wall(await freshDatabase());
+      expect(w.ok ? '' : w.reason).toMatch('(member of pg_monitor, pg_signal_backend)');
     } finally {
       log.mockRestore();
       await dropReader();
