@@ -72,6 +72,8 @@ export const MODULES = {
       'test/sql.test.ts',
       // The walls against a server set up like Neon's: the reader role made, found unfit, or missing.
       'test/sql-walls.test.ts',
+      // readerWall inside each test on a fresh database, so per-test mutant switching reaches setUp.
+      'test/readonly-role.test.ts',
       // Answers without untrusted data also go through the fences' text (untrusted.ts).
       'test/server.test.ts',
     ],
@@ -202,6 +204,8 @@ export const MODULES = {
       'test/local-isolation.test.ts',
       'test/local-start.test.ts',
       'test/local-readonly.test.ts',
+      // ensureReader / createRole inside each test on a Cluster of its own (fresh roles).
+      'test/local-cluster-reader.test.ts',
     ],
   },
 };
