@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, READER_ROLE } from '../src/local/cluster.js';
-import { ROLE_PASSWORD, startPostgres, type TestPostgres } from './pg/server.js';
+import { grantsOf, ROLE_PASSWORD, roleShape, startPostgres, type TestPostgres } from './pg/server.js';
 
 let server: TestPostgres;
 const pools: pg.Pool[] = [];
@@ -42,28 +42,10 @@ async function roles(count: number): Promise<string[]> {
 
 const dropReader = () => server.query('postgres', `DROP ROLE IF EXISTS ${READER_ROLE}`);
 
-async function reader() {
-  const rows = await server.query<{ login: boolean; comment: string | null; memberships: string[] | null }>(
-    'postgres',
-    `SELECT r.rolcanlogin AS login, shobj_description(r.oid, 'pg_authid') AS comment,
-       (SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
-         WHERE m.member = r.oid) AS memberships
-     FROM pg_roles r WHERE r.rolname = $1`,
-    [READER_ROLE],
-  );
-  return rows[0];
-}
+const reader = () => roleShape(server, READER_ROLE);
 
 /** The grants of the reader to `member` (set, inherit, admin), [] when none. */
-async function grantsTo(member: string) {
-  return server.query<{ set: boolean; inherit: boolean; admin: boolean }>(
-    'postgres',
-    `SELECT m.set_option AS set, m.inherit_option AS inherit, m.admin_option AS admin FROM pg_auth_members m
-       JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
-     WHERE r.rolname = $1 AND u.rolname = $2`,
-    [READER_ROLE, member],
-  );
-}
+const grantsTo = (member: string) => grantsOf(server, READER_ROLE, member);
 
 const only = { set: true, inherit: false, admin: false };
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connections } from '../src/sql/pools.js';
 import { READER_ROLE, readerWall } from '../src/sql/readonly-role.js';
 import { withSession } from '../src/sql/session.js';
-import { ROLE_PASSWORD, startPostgres, type TestPostgres } from './pg/server.js';
+import { grantsOf, ROLE_PASSWORD, roleShape, startPostgres, type TestPostgres } from './pg/server.js';
 
 let pg: TestPostgres;
 let n = 0;
@@ -59,31 +59,11 @@ async function dropReader() {
   await pg.query('postgres', `DROP ROLE IF EXISTS ${READER_ROLE}`);
 }
 
-async function reader() {
-  const rows = await pg.query<{
-    login: boolean;
-    comment: string | null;
-    memberships: string[] | null;
-  }>(
-    'postgres',
-    `SELECT r.rolcanlogin AS login, shobj_description(r.oid, 'pg_authid') AS comment,
-       (SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
-         WHERE m.member = r.oid) AS memberships
-     FROM pg_roles r WHERE r.rolname = $1`,
-    [READER_ROLE],
-  );
-  return rows[0];
-}
+const reader = () => roleShape(pg, READER_ROLE);
 
 /** The grants of the reader to `member`: whether it may SET ROLE to it and whether it inherits from it. */
 async function grantsTo(member: string) {
-  return pg.query<{ set: boolean; inherit: boolean }>(
-    'postgres',
-    `SELECT m.set_option AS set, m.inherit_option AS inherit FROM pg_auth_members m
-       JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
-     WHERE r.rolname = $1 AND u.rolname = $2`,
-    [READER_ROLE, member],
-  );
+  return (await grantsOf(pg, READER_ROLE, member)).map(({ set, inherit }) => ({ set, inherit }));
 }
 
 function stderrSpy() {

@@ -63,6 +63,30 @@ export async function sqlstateOf(uri: string, sql: string): Promise<string> {
   }
 }
 
+/** A role's login attribute, comment and direct memberships (sorted), or undefined when it does not exist. */
+export async function roleShape(server: Pick<TestPostgres, 'query'>, role: string) {
+  const rows = await server.query<{ login: boolean; comment: string | null; memberships: string[] | null }>(
+    'postgres',
+    `SELECT r.rolcanlogin AS login, shobj_description(r.oid, 'pg_authid') AS comment,
+       (SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+         WHERE m.member = r.oid) AS memberships
+     FROM pg_roles r WHERE r.rolname = $1`,
+    [role],
+  );
+  return rows[0];
+}
+
+/** The grants of `role` to `member` (set, inherit, admin), [] when none. */
+export function grantsOf(server: Pick<TestPostgres, 'query'>, role: string, member: string) {
+  return server.query<{ set: boolean; inherit: boolean; admin: boolean }>(
+    'postgres',
+    `SELECT m.set_option AS set, m.inherit_option AS inherit, m.admin_option AS admin FROM pg_auth_members m
+       JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+     WHERE r.rolname = $1 AND u.rolname = $2`,
+    [role, member],
+  );
+}
+
 /** Whether the `openssl` command is available (to make a certificate for a TLS test server). */
 export function hasOpenssl(): boolean {
   try {
