@@ -358,16 +358,19 @@ describe('onDatabase', () => {
     expect(await uriRequests()).toBe(2);
   });
 
+  /** The resolver, each answer marked cached, recording whether each resolve asked for a fresh one. */
+  const recording = (resolver: ReturnType<typeof databaseUrlResolver>, calls: boolean[]) => ({
+    ...resolver,
+    resolve: async (t: object, s: AbortSignal, fresh: boolean) => {
+      calls.push(fresh);
+      return { ...(await resolver.resolve(t, s, fresh)), cached: true };
+    },
+  });
+
   it('tries once more only: a second failed connect is the answer', async () => {
     const calls: boolean[] = [];
     const resolver = databaseUrlResolver(unreachable());
-    const connections = {
-      ...resolver,
-      resolve: async (t: object, s: AbortSignal, fresh: boolean) => {
-        calls.push(fresh);
-        return { ...(await resolver.resolve(t, s, fresh)), cached: true };
-      },
-    };
+    const connections = recording(resolver, calls);
     const ctx = { client: client(), signal, settings: settings(), connections };
     await expect(onDatabase(ctx, {}, async () => 1)).rejects.toBeInstanceOf(SqlConnectError);
     expect(calls).toEqual([false, true]);
@@ -376,13 +379,7 @@ describe('onDatabase', () => {
   it('does not retry an error that is not a failed connect', async () => {
     const calls: boolean[] = [];
     const resolver = databaseUrlResolver(pg.uri('postgres', OWNER));
-    const connections = {
-      ...resolver,
-      resolve: async (t: object, s: AbortSignal, fresh: boolean) => {
-        calls.push(fresh);
-        return { ...(await resolver.resolve(t, s, fresh)), cached: true };
-      },
-    };
+    const connections = recording(resolver, calls);
     const ctx = { client: client(), signal, settings: settings(), connections };
     await expect(
       onDatabase(ctx, {}, async () => {
