@@ -52,7 +52,8 @@ export function registerResources(server: McpServer, deps: SurfaceDeps): void {
     new ResourceTemplate(PROJECT_TEMPLATE, { list: undefined, complete: projectOnly }),
     {
       title: 'Neon project',
-      description: 'A project: settings, branches as a tree with parents, and computes (JSON).',
+      description:
+        'A project (by ID or name): settings, branches as a tree with parents, and computes (JSON).',
       mimeType: 'application/json',
     },
     async (uri, vars, ctx) =>
@@ -80,8 +81,8 @@ export function registerResources(server: McpServer, deps: SurfaceDeps): void {
         title: 'Branch schema',
         description:
           template === SCHEMA_TEMPLATE
-            ? "One database's schema on a branch, as SQL DDL."
-            : "The schema of a branch's only (or first) database, as SQL DDL.",
+            ? "One database's schema on a branch (project and branch by ID or name), as SQL DDL."
+            : "The schema of a branch's only (or first) database (by ID or name), as SQL DDL.",
         mimeType: 'application/sql',
       },
       async (uri, vars, ctx) =>
