@@ -84,6 +84,27 @@ describe("the README's first screen", () => {
   });
 });
 
+/** GitHub's anchor of a heading: lower case, punctuation dropped but for `-` and `_`, spaces as `-`. */
+const slug = (heading: string) =>
+  heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+
+describe("links to the README's sections", () => {
+  it('name headings it has, from the README and from docs/ (moved sections keep a stub)', () => {
+    const anchors = new Set([...readme.matchAll(/^#{1,4} (.+)$/gm)].map((m) => slug(m[1] as string)));
+    const links = [
+      ...[...readme.matchAll(/\]\(#([^)]+)\)/g)].map((m) => `README.md#${m[1]}`),
+      ...readdirSync(join(ROOT, 'docs')).flatMap((f) =>
+        [...read(`docs/${f}`).matchAll(/\]\(\.\.\/README\.md#([^)]+)\)/g)].map((m) => `docs/${f} → #${m[1]}`),
+      ),
+    ];
+    expect(links.length).toBeGreaterThan(5);
+    expect(links.filter((l) => !anchors.has(l.split('#').pop() as string))).toEqual([]);
+  });
+});
+
 describe('lines that need neon-mcp on the npm registry', () => {
   const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).map((f) => `docs/${f}`)].filter((f) =>
     f.endsWith('.md'),
