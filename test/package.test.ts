@@ -24,6 +24,7 @@ import formatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectTools } from '../src/tools/registry.js';
 import { TEST_KEY } from './helpers.js';
+import { startPostgres } from './pg/server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -58,7 +59,7 @@ describe('server.json (MCP Registry entry)', () => {
     expect(validate({ ...server, description: 'x'.repeat(101) })).toBe(false);
   });
 
-  it('names the package as package.json does, with the API key as a secret', () => {
+  it('names the package as package.json does, with the API key an optional secret and --local offered', () => {
     expect(server.name).toBe(pkg.mcpName);
     expect(server.version).toBe(pkg.version);
     const [npmPackage] = server.packages;
@@ -69,7 +70,13 @@ describe('server.json (MCP Registry entry)', () => {
       transport: { type: 'stdio' },
     });
     const key = npmPackage.environmentVariables.find((v: { name: string }) => v.name === 'NEON_API_KEY');
-    expect(key).toMatchObject({ isRequired: true, isSecret: true });
+    // Optional: local mode needs no key, and an installer that read a required key would not offer it.
+    expect(key).toMatchObject({ isRequired: false, isSecret: true });
+    const local = npmPackage.packageArguments.find((a: { name?: string }) => a.name === '--local');
+    expect(local).toMatchObject({ type: 'named', isRequired: false });
+    expect(local.value).toBeUndefined();
+    const help = execFileSync(process.execPath, ['dist/index.js', '--help'], { cwd: ROOT, encoding: 'utf8' });
+    expect(help).toContain('--local');
   });
 
   it('declares only environment variables the server reads, and all of them', () => {
@@ -231,7 +238,16 @@ describe('the MCP Bundle (Claude Desktop)', () => {
     expect(res.status, res.stdout + res.stderr).toBe(0);
     expect(manifest.version).toBe(pkg.version);
     expect(manifest.server.entry_point).toBe(pkg.bin['neon-mcp']);
-    expect(manifest.user_config.api_key).toMatchObject({ sensitive: true, required: true });
+    // A key, or local mode: neither is required on its own.
+    expect(manifest.user_config.api_key).toMatchObject({ sensitive: true, required: false });
+    expect(manifest.user_config.local).toMatchObject({ type: 'boolean', default: false, required: false });
+    expect(manifest.user_config.local_postgres).toMatchObject({ sensitive: true, required: false });
+    // The manifest's placeholders, which Claude Desktop fills with the settings.
+    const setting = (key: string) => `\${user_config.${key}}`;
+    expect(manifest.server.mcp_config.env).toMatchObject({
+      NEON_MCP_LOCAL: setting('local'),
+      NEON_MCP_LOCAL_POSTGRES: setting('local_postgres'),
+    });
   });
 
   it('lists the tools of the default toolsets (regenerate with npm run docs)', () => {
@@ -240,42 +256,70 @@ describe('the MCP Bundle (Claude Desktop)', () => {
     );
   });
 
-  it('builds, unpacks, and starts with the bundle’s own environment mapping', async () => {
-    const file = join(work, 'neon-mcp.mcpb');
-    execFileSync(process.execPath, ['scripts/bundle.mjs', file], { cwd: ROOT, stdio: 'ignore' });
-    const dir = join(work, 'unpacked');
-    execFileSync(process.execPath, [MCPB, 'unpack', file, dir], { stdio: 'ignore' });
-    const unpacked = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-    // What Claude Desktop does: substitute ${__dirname} and ${user_config.*} and run mcp_config.
-    const userConfig: Record<string, string> = {
-      api_key: TEST_KEY,
-      read_only: 'true',
-      project_id: '',
-      toolsets: '',
-    };
-    const fill = (v: string) =>
-      v
-        .replace(/\$\{__dirname\}/g, dir)
-        .replace(/\$\{user_config\.([a-z_]+)\}/g, (_, k) => userConfig[k] ?? '');
-    const { command, args, env } = unpacked.server.mcp_config;
-    const transport = new StdioClientTransport({
-      command: command === 'node' ? process.execPath : command,
-      args: args.map(fill),
-      env: bareEnv(
-        Object.fromEntries(Object.entries(env as Record<string, string>).map(([k, v]) => [k, fill(v)])),
-      ),
-      stderr: 'pipe',
-    });
-    const client = new Client({ name: 'bundle-test', version: '1.0.0' });
-    await client.connect(transport);
+  it('builds, unpacks, and starts with the bundle’s own environment mapping: with a key, and in local mode', async () => {
+    // Local mode's PostgreSQL (the bundle carries none, docs/BUNDLE.md), started while the bundle builds.
+    const postgres = startPostgres();
     try {
-      const { tools } = await client.listTools();
-      // read_only from the bundle's user_config reached the server: only read tools are listed.
-      expect(tools.length).toBeGreaterThan(10);
-      expect(tools.every((t) => t.annotations?.readOnlyHint === true)).toBe(true);
-      expect(tools.map((t) => t.name)).toContain('run_sql_readonly');
+      const file = join(work, 'neon-mcp.mcpb');
+      execFileSync(process.execPath, ['scripts/bundle.mjs', file], { cwd: ROOT, stdio: 'ignore' });
+      const dir = join(work, 'unpacked');
+      execFileSync(process.execPath, [MCPB, 'unpack', file, dir], { stdio: 'ignore' });
+      const unpacked = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+      // What Claude Desktop does: substitute ${__dirname} and ${user_config.*} and run mcp_config.
+      const start = async (userConfig: Record<string, string>) => {
+        const fill = (v: string) =>
+          v
+            .replace(/\$\{__dirname\}/g, dir)
+            .replace(/\$\{user_config\.([a-z_]+)\}/g, (_, k) => userConfig[k] ?? '');
+        const { command, args, env } = unpacked.server.mcp_config;
+        const transport = new StdioClientTransport({
+          command: command === 'node' ? process.execPath : command,
+          args: args.map(fill),
+          env: bareEnv(
+            Object.fromEntries(Object.entries(env as Record<string, string>).map(([k, v]) => [k, fill(v)])),
+          ),
+          stderr: 'pipe',
+        });
+        const client = new Client({ name: 'bundle-test', version: '1.0.0' });
+        await client.connect(transport);
+        return client;
+      };
+      const settings = {
+        read_only: 'true',
+        project_id: '',
+        toolsets: '',
+        local: 'false',
+        local_postgres: '',
+      };
+      const withKey = await start({ ...settings, api_key: TEST_KEY });
+      try {
+        const { tools } = await withKey.listTools();
+        // read_only from the bundle's user_config reached the server: only read tools are listed.
+        expect(tools.length).toBeGreaterThan(10);
+        expect(tools.every((t) => t.annotations?.readOnlyHint === true)).toBe(true);
+        expect(tools.map((t) => t.name)).toContain('run_sql_readonly');
+      } finally {
+        await withKey.close();
+      }
+      // Local mode as its settings give it: no key, Local mode on, a PostgreSQL superuser URL.
+      const pg = await postgres;
+      const local = await start({
+        ...settings,
+        api_key: '',
+        local: 'true',
+        local_postgres: pg.uri('postgres'),
+      });
+      try {
+        const res = await local.callTool({ name: 'list_projects', arguments: {} });
+        expect(res.isError, JSON.stringify(res.content)).toBeFalsy();
+        expect(
+          (res.structuredContent as { projects: { name: string }[] }).projects.map((p) => p.name),
+        ).toEqual(['local']);
+      } finally {
+        await local.close();
+      }
     } finally {
-      await client.close();
+      await (await postgres).stop();
     }
   }, 300_000);
 });

@@ -130,6 +130,60 @@ describe('resources/read', () => {
     );
   });
 
+  it('takes project and branch names as the tools do, a name with a slash percent-encoded', async () => {
+    const { project, branch } = api.fake.seedProject('shop');
+    const feature = api.fake.makeBranch(project.id, { name: 'feature/x', parent_id: branch.id });
+    api.fake.makeDatabase(feature.id, 'neondb', 'neondb_owner');
+    api.fake.seedProject('blog');
+    api.use(
+      http.get(`${BASE}/projects/:project_id/branches/:branch_id/schema`, ({ params }) =>
+        HttpResponse.json({ sql: `-- ${params.project_id} ${params.branch_id}` }),
+      ),
+    );
+    conn = await connect();
+    const byName = await conn.mcp.readResource({ uri: 'neon://projects/shop' });
+    expect(JSON.parse(String((byName.contents[0] as any).text)).project.id).toBe(project.id);
+    // The contents keep the URI that was asked for.
+    expect(byName.contents[0].uri).toBe('neon://projects/shop');
+    const main = await conn.mcp.readResource({ uri: 'neon://projects/shop/branches/main/schema' });
+    expect((main.contents[0] as any).text).toBe(`-- ${project.id} ${branch.id}`);
+    const slashed = await conn.mcp.readResource({
+      uri: 'neon://projects/shop/branches/feature%2Fx/schema?database=neondb',
+    });
+    expect((slashed.contents[0] as any).text).toBe(`-- ${project.id} ${feature.id}`);
+  });
+
+  it('a name nothing has, or two share, is invalid params listing the candidates by ID and name', async () => {
+    const { project } = api.fake.seedProject('shop');
+    const a = api.fake.seedProject('twin').project;
+    api.fake.seedProject('twin');
+    conn = await connect();
+    const missing = await conn.mcp
+      .readResource({ uri: 'neon://projects/shop/branches/nope/schema' })
+      .catch((e) => e);
+    expect(missing.code).toBe(-32602);
+    expect(missing.message).toMatch(/No branch is named "nope" in project .*main/);
+    const twins = await conn.mcp.readResource({ uri: 'neon://projects/twin' }).catch((e) => e);
+    expect(twins.code).toBe(-32602);
+    expect(twins.message).toContain(`2 projects are named "twin"`);
+    expect(twins.message).toContain(a.id);
+    expect(project.id).not.toBe(a.id);
+  });
+
+  it('scoped to a project, takes its name and refuses another name', async () => {
+    const { project } = api.fake.seedProject('mine');
+    api.fake.seedProject('other');
+    conn = await connect({ projectId: project.id });
+    const mine = await conn.mcp.readResource({ uri: 'neon://projects/mine' });
+    expect(JSON.parse(String((mine.contents[0] as any).text)).project.id).toBe(project.id);
+    await expect(conn.mcp.readResource({ uri: 'neon://projects/other' })).rejects.toThrow(
+      /scoped to project/,
+    );
+    await api.settle();
+    // The scope is checked against the scoped project itself: the account's projects are never listed.
+    expect(api.count('GET', '/projects')).toBe(0);
+  });
+
   it('a missing project is resource-not-found with the tool error text; no key in it', async () => {
     conn = await connect();
     const err = await conn.mcp.readResource({ uri: 'neon://projects/gone-123' }).catch((e) => e);

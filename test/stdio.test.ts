@@ -149,7 +149,7 @@ describe('neon-mcp over stdio (built dist/, real HTTP to the loopback mock)', ()
           ref: { type: 'ref/resource', uri: 'neon://projects/{project_id}' },
           argument: { name: 'project_id', value: 'surf' },
         });
-        expect(done.completion.values).toEqual([project.id]);
+        expect(done.completion.values).toEqual([project.name]);
 
         const changed = new Promise<void>((resolve) =>
           client.setNotificationHandler('notifications/tools/list_changed', () => resolve()),

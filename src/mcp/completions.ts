@@ -1,12 +1,15 @@
 /**
- * Completion values (completion/complete) for resource-template and prompt arguments: project IDs,
- * branch IDs within the chosen project, database and role names on the chosen (or default) branch.
- * What the user typed matches an ID or a name (prefix, any case); the value offered is what the
- * argument takes. Lists are cached briefly (typing sends a request per key stroke) and answers hold
- * at most 100 values, the protocol's limit for one answer.
+ * Completion values (completion/complete) for resource-template and prompt arguments: projects,
+ * branches within the chosen project, database and role names on the chosen (or default) branch.
+ * What the user typed matches an ID or a name (prefix, any case). Projects and branches are offered
+ * by name where the name is what the user is typing and it picks exactly one (URIs and prompt
+ * arguments take names, src/neon/refs.ts), by ID otherwise; the project or branch already chosen in
+ * the context may be a name too. Lists are cached briefly (typing sends a request per key stroke) and
+ * answers hold at most 100 values, the protocol's limit for one answer.
  */
 import type { NeonClient } from '../client/neon-client.js';
 import type { ListCache, Named, Settings } from '../neon/context.js';
+import { looksLikeId } from '../neon/refs.js';
 
 const TTL_MS = 30_000;
 const MAX = 100;
@@ -25,25 +28,26 @@ export class Completer {
     private readonly cache: CompletionCache = new Map(),
   ) {}
 
-  /** The project a completion is about: the scope, or the argument already filled in. */
-  projectOf(context: CompletionContext): string | undefined {
-    return this.settings.projectId ?? context?.arguments?.project_id;
+  /**
+   * The ID of the project a completion is about: the scope, or the argument already filled in (an ID,
+   * or a name the key's projects have once).
+   */
+  async projectOf(context: CompletionContext): Promise<string | undefined> {
+    if (this.settings.projectId) return this.settings.projectId;
+    const ref = context?.arguments?.project_id;
+    if (!ref || looksLikeId('project', ref)) return ref;
+    return idOf(await this.projectList(), ref);
   }
 
   async projects(value: string): Promise<string[]> {
     if (this.settings.projectId) return match([{ id: this.settings.projectId, name: '' }], value);
-    return match(
-      await this.cached('projects', async () =>
-        (await this.client.listAll('/projects', 'projects', { maxItems: MAX_ITEMS })).map(named),
-      ),
-      value,
-    );
+    return match(await this.projectList(), value, 'project');
   }
 
   async branches(value: string, context: CompletionContext): Promise<string[]> {
-    const project_id = this.projectOf(context);
+    const project_id = await this.projectOf(context);
     if (!project_id) return [];
-    return match(await this.branchList(project_id), value);
+    return match(await this.branchList(project_id), value, 'branch');
   }
 
   async databases(value: string, context: CompletionContext): Promise<string[]> {
@@ -52,6 +56,12 @@ export class Completer {
 
   async roles(value: string, context: CompletionContext): Promise<string[]> {
     return this.onBranch('roles', value, context);
+  }
+
+  private projectList(): Promise<Named[]> {
+    return this.cached('projects', async () =>
+      (await this.client.listAll('/projects', 'projects', { maxItems: MAX_ITEMS })).map(named),
+    );
   }
 
   private branchList(project_id: string): Promise<Named[]> {
@@ -66,14 +76,16 @@ export class Completer {
   }
 
   private async onBranch(kind: 'databases' | 'roles', value: string, context: CompletionContext) {
-    const project_id = this.projectOf(context);
+    const project_id = await this.projectOf(context);
     if (!project_id) return [];
     let branch_id = context?.arguments?.branch_id;
     if (!branch_id) {
       const branches = await this.branchList(project_id);
       branch_id = (branches.find((b) => b.default) ?? branches[0])?.id;
-      if (!branch_id) return [];
+    } else if (!looksLikeId('branch', branch_id)) {
+      branch_id = idOf(await this.branchList(project_id), branch_id);
     }
+    if (!branch_id) return [];
     const path = { project_id, branch_id };
     const list = await this.cached(`${kind} ${project_id} ${branch_id}`, async () => {
       if (kind === 'databases') {
@@ -101,11 +113,30 @@ function named(x: { id: string; name: string }): Named {
   return { id: x.id, name: x.name };
 }
 
-function match(items: Named[], value: string): string[] {
+/** The ID of the item with this ID, or of the one item with this name (none when several share it). */
+function idOf(items: Named[], ref: string): string | undefined {
+  const byId = items.find((i) => i.id === ref);
+  if (byId) return byId.id;
+  const named = items.filter((i) => i.name === ref);
+  return named.length === 1 ? named[0]?.id : undefined;
+}
+
+/**
+ * The items whose ID or name starts with what was typed. Of a project or branch, the name is offered
+ * when the user is typing it and it resolves back to this item: no other item has it, and it does not
+ * have an ID's shape (the resolver would take it for an ID). Otherwise, the ID.
+ */
+function match(items: Named[], value: string, kind?: 'project' | 'branch'): string[] {
   const v = value.toLowerCase();
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(item.name, (counts.get(item.name) ?? 0) + 1);
   const out: string[] = [];
   for (const item of items) {
-    if (item.id.toLowerCase().startsWith(v) || item.name.toLowerCase().startsWith(v)) out.push(item.id);
+    const byName = item.name.toLowerCase().startsWith(v);
+    if (!byName && !item.id.toLowerCase().startsWith(v)) continue;
+    const nameResolves =
+      kind !== undefined && item.name !== '' && counts.get(item.name) === 1 && !looksLikeId(kind, item.name);
+    out.push(byName && nameResolves ? item.name : item.id);
     if (out.length >= MAX) break;
   }
   return out;

@@ -5,7 +5,9 @@
  *   with their computes, as JSON; `resources/list` pages through the key's projects;
  * - `neon://projects/{project_id}/branches/{branch_id}/schema{?database}`: the DDL of one database;
  * - `neon://docs` (the index of Neon's docs) and `neon://docs/{+slug}` (one page as markdown).
- * A server scoped to one project lists and reads that project only.
+ * A project or branch in a URI is an ID or a name, as in every tool (`neon://projects/local/branches/
+ * main/schema`), resolved by the tools' own resolver (src/neon/refs.ts). A server scoped to one project
+ * lists and reads that project only.
  */
 import {
   type McpServer,
@@ -14,10 +16,11 @@ import {
   ResourceNotFoundError,
   ResourceTemplate,
 } from '@modelcontextprotocol/server';
-import { NeonApiError } from '../client/errors.js';
+import { InvalidArgumentError, NeonApiError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
-import type { Settings } from '../neon/context.js';
+import type { NeonContext, Settings } from '../neon/context.js';
 import { DocsSite } from '../neon/docs-site.js';
+import { resolveBranch, resolveProject } from '../neon/refs.js';
 import { summarizeEndpoint } from '../neon/resources.js';
 import { pick } from '../neon/util.js';
 import { type Completer, safely } from './completions.js';
@@ -49,12 +52,13 @@ export function registerResources(server: McpServer, deps: SurfaceDeps): void {
     new ResourceTemplate(PROJECT_TEMPLATE, { list: undefined, complete: projectOnly }),
     {
       title: 'Neon project',
-      description: 'A project: settings, branches as a tree with parents, and computes (JSON).',
+      description:
+        'A project (by ID or name): settings, branches as a tree with parents, and computes (JSON).',
       mimeType: 'application/json',
     },
     async (uri, vars, ctx) =>
       guarded(deps, uri.href, async () => {
-        const project_id = scoped(settings, String(vars.project_id));
+        const project_id = await projectRef(deps, vars.project_id, ctx.mcpReq.signal);
         const text = JSON.stringify(await projectView(client, project_id, ctx.mcpReq.signal), null, 2);
         return { contents: [{ uri: uri.href, mimeType: 'application/json', text }] };
       }),
@@ -77,24 +81,24 @@ export function registerResources(server: McpServer, deps: SurfaceDeps): void {
         title: 'Branch schema',
         description:
           template === SCHEMA_TEMPLATE
-            ? "One database's schema on a branch, as SQL DDL."
-            : "The schema of a branch's only (or first) database, as SQL DDL.",
+            ? "One database's schema on a branch (project and branch by ID or name), as SQL DDL."
+            : "The schema of a branch's only (or first) database (by ID or name), as SQL DDL.",
         mimeType: 'application/sql',
       },
       async (uri, vars, ctx) =>
         guarded(deps, uri.href, async () => {
-          const project_id = scoped(settings, String(vars.project_id));
-          const database = vars.database ? decodeURIComponent(String(vars.database)) : undefined;
+          const signal = ctx.mcpReq.signal;
+          const project_id = await projectRef(deps, vars.project_id, signal);
+          const branch_id = await resolveBranch(
+            refContext(deps, signal),
+            project_id,
+            decoded(vars.branch_id),
+          );
+          const database = vars.database ? decoded(vars.database) : undefined;
           // Loaded on the first read: it brings the SQL layer's DDL and the diff library, which a
           // server that only lists resources never needs (memory, docs/BENCHMARKS.md).
           const { branchSchema } = await import('../neon/schema.js');
-          const schema = await branchSchema(
-            client,
-            project_id,
-            String(vars.branch_id),
-            database,
-            ctx.mcpReq.signal,
-          );
+          const schema = await branchSchema(client, project_id, branch_id, database, signal);
           return { contents: [{ uri: uri.href, mimeType: 'application/sql', text: schema.sql }] };
         }),
     );
@@ -205,6 +209,33 @@ function projectResource(p: { id: string; name: string; region_id?: string }) {
   };
 }
 
+/** A template variable as the client meant it: a name may hold characters that travel percent-encoded. */
+function decoded(value: string | string[] | undefined): string {
+  return decodeURIComponent(String(value));
+}
+
+/**
+ * The domain context the reference resolver needs. Resolving only lists and reads: it starts no Neon
+ * operation, so there is nothing to wait for or report progress on.
+ */
+function refContext(deps: SurfaceDeps, signal: AbortSignal): NeonContext {
+  return {
+    client: deps.client,
+    settings: deps.settings,
+    signal,
+    progress: async () => undefined,
+    wait: async () => {
+      throw new Error('resolving a resource URI starts no Neon operation to wait for');
+    },
+  };
+}
+
+/** The project ID a URI's project (ID or name) stands for, within the server's scope. */
+async function projectRef(deps: SurfaceDeps, value: string | string[] | undefined, signal: AbortSignal) {
+  // An ID is taken as is, with no request, so one out of scope is refused without asking Neon.
+  return scoped(deps.settings, await resolveProject(refContext(deps, signal), decoded(value)));
+}
+
 /** A scoped server reads its own project only. */
 function scoped(settings: Settings, project_id: string): string {
   if (settings.projectId && project_id !== settings.projectId) {
@@ -223,6 +254,9 @@ async function guarded<T>(deps: SurfaceDeps, what: string, fn: () => Promise<T>)
   } catch (error) {
     if (error instanceof ProtocolError) throw error;
     const message = deps.describeError(what, error);
+    // A name no project or branch has, or one several share: the message lists the candidates.
+    if (error instanceof InvalidArgumentError)
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, message);
     if (error instanceof NeonApiError && error.status === 404 && what.startsWith('neon://'))
       throw new ResourceNotFoundError(what, message);
     throw new ProtocolError(ProtocolErrorCode.InternalError, message);
