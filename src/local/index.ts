@@ -37,6 +37,8 @@ interface LocalOptions {
   /** Closes this process's SQL pools to a branch before its database is copied, renamed or dropped. */
   beforeCopy?: (branchId: string) => Promise<void>;
   log?: (line: string) => void;
+  /** `--local-keep`: leave PostgreSQL running when this process is the last one using it. */
+  keep?: boolean;
 }
 
 export interface LocalMode {
@@ -55,7 +57,7 @@ export interface LocalMode {
  * ~/.neon-mcp/local; for root /var/lib/neon-mcp/local, since PostgreSQL then runs as the `postgres`
  * user, which cannot enter root's home (mode 0700 on most systems).
  */
-function defaultLocalDir(): string {
+export function defaultLocalDir(): string {
   return userInfo().uid === 0 ? '/var/lib/neon-mcp/local' : join(homedir(), '.neon-mcp', 'local');
 }
 
@@ -113,7 +115,7 @@ function prepareDir(dir: string): void {
 }
 
 /** The superuser's password of the embedded server, made on first start and kept in DIR (mode 0600). */
-function superuserPassword(dir: string): string {
+export function superuserPassword(dir: string): string {
   const file = join(dir, 'superuser-password');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const pw = randomBytes(18).toString('base64url');
@@ -154,7 +156,7 @@ async function stablePort(dir: string, log: (line: string) => void): Promise<num
 }
 
 /** A process's command line (Linux), cut short, or undefined. */
-function commandOf(pid: number): string | undefined {
+export function commandOf(pid: number): string | undefined {
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
     return cmd.length > 100 ? `${cmd.slice(0, 100)}…` : cmd;
@@ -221,7 +223,7 @@ interface Held {
   leave(): void;
 }
 
-const superuserUrl = (password: string, port: number) =>
+export const superuserUrl = (password: string, port: number) =>
   `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?sslmode=disable`;
 
 /**
@@ -249,7 +251,7 @@ async function reachable(url: string, dataDir: string): Promise<boolean> {
 }
 
 /** Stopping a PostgreSQL this process did not start: a fast shutdown (SIGINT), waited for a while. */
-function attached(pid: number, dataDir: string): Held {
+export function attached(pid: number, dataDir: string): Held {
   return {
     async stop() {
       try {
@@ -269,7 +271,7 @@ function attached(pid: number, dataDir: string): Held {
  * PostgreSQL half-started. A lock whose process is gone is taken over. Hand-written rather than a
  * lockfile package: what is needed is these few lines, and a pid check suits one machine.
  */
-async function withStartLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
+export async function withStartLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
   const file = join(dir, 'start.lock');
   const end = Date.now() + 120_000;
   for (;;) {
@@ -362,8 +364,14 @@ async function startOrAttach(dir: string, log: (line: string) => void) {
   return { url: superuserUrl(password, port), server: held, where: dir, clone };
 }
 
-/** The application_name of each local-mode process's presence connection: who uses DIR's server. */
-const PRESENCE = 'neon-mcp --local';
+/**
+ * The application_name of each local-mode process's presence connection, `neon-mcp --local [PID]`:
+ * who uses DIR's server (counted when one stops; listed by --status). Processes of earlier versions
+ * wrote it without the pid.
+ */
+export const PRESENCE = 'neon-mcp --local';
+/** The condition on pg_stat_activity that finds the presence connections, $1 being {@link PRESENCE}. */
+export const PRESENT = "(application_name = $1 OR application_name LIKE $1 || ' [%')";
 
 /** The URL without its password, for log lines. */
 function withoutPassword(url: string): string {
@@ -397,7 +405,9 @@ async function open(
   let http: LocalApiServer | undefined;
   let presence: pg.Client | undefined;
   /** `locked`: DIR's start lock is held already (by the start that failed). */
+  let stopping = false;
   const stop = async (locked = false) => {
+    stopping = true;
     await http?.close().catch(() => undefined);
     await pool?.end().catch(() => undefined);
     // The last process out stops the server; the others leave it running. Decided under DIR's start
@@ -406,19 +416,23 @@ async function open(
     const decide = async () => {
       const others = await presence
         ?.query<{ n: number }>(
-          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${PRESENT} AND pid <> pg_backend_pid()`,
           [PRESENCE],
         )
         .then(
           (r) => r.rows[0]?.n ?? 0,
           () => 0,
         );
-      if (others) {
+      if (others || opts.keep) {
         // Counted out at once (the connection's end may take a moment to show).
         await presence?.query("SET application_name = 'neon-mcp --local (leaving)'").catch(() => undefined);
         await presence?.end().catch(() => undefined);
         started.server?.leave();
-        log(`local mode: PostgreSQL left running for the ${others} other neon-mcp process(es) using it`);
+        log(
+          others
+            ? `local mode: PostgreSQL left running for the ${others} other neon-mcp process(es) using it`
+            : 'local mode: PostgreSQL left running (--local-keep); stop it with neon-mcp --local --stop',
+        );
       } else {
         await presence?.end().catch(() => undefined);
         await started.server?.stop().catch(() => undefined);
@@ -431,9 +445,17 @@ async function open(
       // Held open while this process uses the server, so that the others can count it.
       presence = new pg.Client({
         connectionString: databaseUrl(started.url, 'postgres'),
-        application_name: PRESENCE,
+        application_name: `${PRESENCE} [${process.pid}]`,
       });
       presence.on('error', () => undefined);
+      // The server went away under this process (neon-mcp --local --stop, or it was killed): say so
+      // once, with what to do; the tool calls fail with the connection's error meanwhile.
+      presence.once('end', () => {
+        if (!stopping)
+          log(
+            `local mode: PostgreSQL on ${started.where} stopped while this process used it (neon-mcp --local --stop, or it was killed); restart this MCP client's neon-mcp to start it again`,
+          );
+      });
       await presence.connect();
     }
     let superuser = false;
