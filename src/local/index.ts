@@ -39,6 +39,8 @@ interface LocalOptions {
   log?: (line: string) => void;
   /** `--local-keep`: leave PostgreSQL running when this process is the last one using it. */
   keep?: boolean;
+  /** How long to wait for another process's setup on the same server (default 2 minutes; tests). */
+  setupWaitMs?: number;
 }
 
 export interface LocalMode {
@@ -370,6 +372,8 @@ async function startOrAttach(dir: string, log: (line: string) => void) {
  * wrote it without the pid.
  */
 export const PRESENCE = 'neon-mcp --local';
+/** The advisory lock key of local mode's setup on a server (any number, the same in every process). */
+export const SETUP_LOCK = 7_204_915_301;
 /** The condition on pg_stat_activity that finds the presence connections, $1 being {@link PRESENCE}. */
 export const PRESENT = "(application_name = $1 OR application_name LIKE $1 || ' [%')";
 
@@ -459,9 +463,27 @@ async function open(
       await presence.connect();
     }
     let superuser = false;
+    let clone: boolean;
+    let api: LocalNeon;
     const setup = new pg.Client({ connectionString: started.url });
     setup.on('error', () => undefined);
     await setup.connect();
+    // The whole setup (the catalog's database, its grants, the reader role, the first project) one
+    // process at a time per server, under a session advisory lock (released with the connection should
+    // the process die). DIR's start lock does this for the embedded server; two processes on one
+    // --local-postgres server share no DIR, and their concurrent GRANTs on one database failed with
+    // "tuple concurrently updated", or both made a project "local".
+    // Waited for at most 2 minutes: a process stuck in its setup must not hang every other one.
+    const waitMs = opts.setupWaitMs ?? 120_000;
+    await setup.query(`SET lock_timeout = ${Math.max(1, Math.round(waitMs))}`);
+    await setup.query('SELECT pg_advisory_lock($1)', [SETUP_LOCK]).catch((e) => {
+      throw (e as { code?: string }).code === '55P03'
+        ? new Error(
+            `another neon-mcp process has been setting up local mode on ${started.where} for ${Math.round(waitMs / 1000)} s (advisory lock ${SETUP_LOCK}); if it is stuck, stop it and start again.`,
+          )
+        : e;
+    });
+    await setup.query('RESET lock_timeout');
     try {
       const exists = await setup.query('SELECT 1 FROM pg_database WHERE datname = $1', [CATALOG_DATABASE]);
       if (!exists.rowCount) await setup.query(`CREATE DATABASE ${CATALOG_DATABASE}`);
@@ -474,44 +496,44 @@ async function open(
         await setup.query('REVOKE CONNECT, TEMPORARY ON DATABASE postgres, template1 FROM PUBLIC');
       superuser = (await setup.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0]
         ?.rolsuper;
+      pool = new pg.Pool({
+        connectionString: databaseUrl(started.url, CATALOG_DATABASE),
+        max: 3,
+        // The catalog's statements bind role passwords as parameters: keep their values out of the
+        // server's log should log_statement be on (it logs them in full by default). Only a superuser
+        // may set this; a --local-postgres login that may not goes on without it.
+        ...(superuser ? { options: '-c log_parameter_max_length=0' } : {}),
+      });
+      pool.on('error', () => undefined);
+      const catalog = new Catalog(pool);
+      await catalog.load();
+      clone = opts.clone ?? started.clone;
+      const cluster = new Cluster(started.url, pool, clone);
+      // The read-only calls' role (src/sql/readonly-role.ts), which branch roles cannot make themselves:
+      // made here as the superuser, and every branch role, of this start or an earlier one, may become it.
+      // Only on the server local mode runs itself: as the reader a role reads every table of any database
+      // it may connect to, and a --local-postgres server may have databases of its own open to PUBLIC.
+      // There read-only calls keep readonly-role.ts's stricter mode.
+      if (started.server) await cluster.ensureReader(catalog.list('role').map((r) => String(r._physical)));
+      const u = new URL(started.url);
+      const search = new URLSearchParams(u.search);
+      api = new LocalNeon({
+        catalog,
+        cluster,
+        connect: {
+          host: u.hostname,
+          port: Number(u.port || 5432),
+          search: search.size ? `?${search}` : '',
+        },
+        beforeCopy: opts.beforeCopy,
+      });
+      // A first start has a project to work in at once (named "local", database neondb).
+      if (!catalog.list('project').length) {
+        await api.createProject({ name: 'local' });
+        log('local mode: created project "local" (branch main, database neondb, role neondb_owner)');
+      }
     } finally {
       await setup.end().catch(() => undefined);
-    }
-    pool = new pg.Pool({
-      connectionString: databaseUrl(started.url, CATALOG_DATABASE),
-      max: 3,
-      // The catalog's statements bind role passwords as parameters: keep their values out of the
-      // server's log should log_statement be on (it logs them in full by default). Only a superuser
-      // may set this; a --local-postgres login that may not goes on without it.
-      ...(superuser ? { options: '-c log_parameter_max_length=0' } : {}),
-    });
-    pool.on('error', () => undefined);
-    const catalog = new Catalog(pool);
-    await catalog.load();
-    const clone = opts.clone ?? started.clone;
-    const cluster = new Cluster(started.url, pool, clone);
-    // The read-only calls' role (src/sql/readonly-role.ts), which branch roles cannot make themselves:
-    // made here as the superuser, and every branch role, of this start or an earlier one, may become it.
-    // Only on the server local mode runs itself: as the reader a role reads every table of any database
-    // it may connect to, and a --local-postgres server may have databases of its own open to PUBLIC.
-    // There read-only calls keep readonly-role.ts's stricter mode.
-    if (started.server) await cluster.ensureReader(catalog.list('role').map((r) => String(r._physical)));
-    const u = new URL(started.url);
-    const search = new URLSearchParams(u.search);
-    const api = new LocalNeon({
-      catalog,
-      cluster,
-      connect: {
-        host: u.hostname,
-        port: Number(u.port || 5432),
-        search: search.size ? `?${search}` : '',
-      },
-      beforeCopy: opts.beforeCopy,
-    });
-    // A first start has a project to work in at once (named "local", database neondb).
-    if (!catalog.list('project').length) {
-      await api.createProject({ name: 'local' });
-      log('local mode: created project "local" (branch main, database neondb, role neondb_owner)');
     }
     const apiKey = randomBytes(24).toString('base64url');
     http = await serveLocalApi(api, apiKey);
