@@ -41,7 +41,9 @@ const server = await startEmbedded({
   settings: ['listen_addresses=127.0.0.1', 'unix_socket_directories=', 'fsync=off'],
   initdbFlags: ['--no-sync'],
 });
-const client = new pg.Client({ connectionString: `postgresql://postgres:${password}@127.0.0.1:${port}/postgres` });
+const client = new pg.Client({
+  connectionString: `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`,
+});
 await client.connect();
 let before;
 let after;
@@ -59,10 +61,13 @@ try {
        CREATE INDEX ${t}_created ON ${t} (created_at);`,
     );
   }
-  for (let i = 0; i < VIEWS; i++) ddl.push(`CREATE VIEW v${i} AS SELECT id, name FROM t${String(i * 10).padStart(4, '0')} WHERE amount > ${i};`);
+  for (let i = 0; i < VIEWS; i++)
+    ddl.push(
+      `CREATE VIEW v${i} AS SELECT id, name FROM t${String(i * 10).padStart(4, '0')} WHERE amount > ${i};`,
+    );
   await client.query(ddl.join('\n'));
   const query = async (sql) => (await client.query(sql)).rows;
-  let t = performance.now();
+  const t = performance.now();
   before = await dumpSchema(query);
   dumpMs = performance.now() - t;
   await client.query('ALTER TABLE t0500 ADD COLUMN note text');
@@ -99,18 +104,25 @@ times.sort((x, y) => x - y);
 console.log(JSON.stringify({ times, median: times[Math.floor(times.length / 2)], rss: hwm() - rssBefore, heap: globalThis.__heap, chars: out.length, hunks: (out.match(/^@@/gm) ?? []).length, out }));
 `;
 const res = JSON.parse(
-  execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', child], { encoding: 'utf8', maxBuffer: 64 << 20 }),
+  execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', child], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  }),
 );
 rmSync(root, { recursive: true, force: true });
 
 const lines = before.split('\n').length;
-log(`diff: ${fmt.ms(res.median)}, +${fmt.mb(res.rss)} peak RSS, ${res.chars} characters, ${res.hunks} hunk(s)`);
+log(
+  `diff: ${fmt.ms(res.median)}, +${fmt.mb(res.rss)} peak RSS, ${res.chars} characters, ${res.hunks} hunk(s)`,
+);
 writeSection(
   'bench:local-diff',
   [
     `Run ${new Date().toISOString()} on ${await machine()}.`,
     '',
-    '| schema | its text (dumpSchema) | read by dumpSchema | change | diff time (median of ' + RUNS + ') | peak RSS added by the diff | heap allocated by one diff | diff answered |',
+    '| schema | its text (dumpSchema) | read by dumpSchema | change | diff time (median of ' +
+      RUNS +
+      ') | peak RSS added by the diff | heap allocated by one diff | diff answered |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     `| ${TABLES} tables, ${VIEWS} views | ${lines.toLocaleString('en-US')} lines, ${fmt.kib(Buffer.byteLength(before))} | ${fmt.ms(dumpMs)} | one added column | ${fmt.ms(res.median)} | ${fmt.mb(res.rss)} | ${fmt.mb(res.heap)} | ${res.chars.toLocaleString('en-US')} characters, ${res.hunks} hunk |`,
     '',

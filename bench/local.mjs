@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { execFileSync } from 'node:child_process';
 /**
  * `npm run bench:local`: how long local mode (`neon-mcp --local`) takes to create a branch of a 10 MB and
  * a 200 MB database, through its API (POST /projects/{id}/branches: roles, the copy, ownership handed
@@ -17,7 +18,6 @@
  *                         e.g. also a file system with reflinks (XFS, Btrfs) to see what clone gains
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -28,7 +28,9 @@ const SIZES_MB = [10, 200];
 
 buildOurs();
 // First the schema diff on a 1,000-table schema (a process of its own: its memory is measured).
-execFileSync(process.execPath, [fileURLToPath(new URL('local-diff.mjs', import.meta.url))], { stdio: 'inherit' });
+execFileSync(process.execPath, [fileURLToPath(new URL('local-diff.mjs', import.meta.url))], {
+  stdio: 'inherit',
+});
 if (process.env.BENCH_LOCAL_ONLY === 'diff') process.exit(0);
 const { startEmbedded, freePort } = await import('../dist/local/postgres.js');
 const { startLocal } = await import('../dist/local/index.js');
