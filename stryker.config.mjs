@@ -199,6 +199,8 @@ export const MODULES = {
     ],
     testFiles: [
       'test/local-bind.test.ts',
+      'test/local-admin.test.ts',
+      'test/local-postgres-lock.test.ts',
       'test/local-api.test.ts',
       'test/local.test.ts',
       'test/local-isolation.test.ts',

@@ -337,6 +337,8 @@ async function startOrAttach(dir: string, log: (line: string) => void) {
       superuser: SUPERUSER,
       password,
       persistent: true,
+      // Ctrl-C in this process's terminal reaches this process only; the last one out stops the server.
+      ownProcessGroup: true,
       settings: [
         'listen_addresses=127.0.0.1',
         // No Unix socket: its default directory may not exist or be writable; TCP on loopback is used.
