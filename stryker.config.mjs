@@ -199,6 +199,10 @@ export const MODULES = {
     ],
     testFiles: [
       'test/local-bind.test.ts',
+      'test/local-admin.test.ts',
+      'test/local-postgres-lock.test.ts',
+      // scramVerifier called in each test's body (the other files reach it only from beforeAll).
+      'test/local-scram.test.ts',
       'test/local-api.test.ts',
       'test/local.test.ts',
       'test/local-isolation.test.ts',

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { execFileSync } from 'node:child_process';
 /**
  * `npm run bench:local`: how long local mode (`neon-mcp --local`) takes to create a branch of a 10 MB and
  * a 200 MB database, through its API (POST /projects/{id}/branches: roles, the copy, ownership handed
@@ -9,12 +10,16 @@
  * PostgreSQL is the embedded one, with its default durability settings (fsync on), in a temporary
  * directory under .bench-cache/. Results go to the `bench:local` section of docs/BENCHMARKS.md.
  *
+ * It first runs bench/local-diff.mjs: the schema diff's time and memory on a 1,000-table schema.
+ *
  *   BENCH_RUNS=5          branch creations per size (median reported)
+ *   BENCH_LOCAL_ONLY=diff the schema diff only
  *   BENCH_LOCAL_DIR=A,B   where data directories go, one measurement each (default .bench-cache/),
  *                         e.g. also a file system with reflinks (XFS, Btrfs) to see what clone gains
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { buildOurs, CACHE, log, machine, median, writeSection } from './lib.mjs';
 
@@ -22,6 +27,11 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SIZES_MB = [10, 200];
 
 buildOurs();
+// First the schema diff on a 1,000-table schema (a process of its own: its memory is measured).
+execFileSync(process.execPath, [fileURLToPath(new URL('local-diff.mjs', import.meta.url))], {
+  stdio: 'inherit',
+});
+if (process.env.BENCH_LOCAL_ONLY === 'diff') process.exit(0);
 const { startEmbedded, freePort } = await import('../dist/local/postgres.js');
 const { startLocal } = await import('../dist/local/index.js');
 const { canReflink } = await import('../dist/local/cluster.js');

@@ -68,6 +68,13 @@ export interface LocalConfig extends Serving {
   dir?: string;
   /** A PostgreSQL to use instead of starting one (a superuser URL). */
   postgresUrl?: string;
+  /** `--local-keep`: the PostgreSQL started here stays up after the last neon-mcp using it stops. */
+  keep: boolean;
+  /**
+   * `--status` or `--stop`: report on DIR's PostgreSQL (or stop it) and exit, serving nothing.
+   * Undefined: serve over stdio.
+   */
+  command?: 'status' | 'stop';
 }
 
 export interface DatabaseUrlConfig extends Serving {
@@ -238,6 +245,9 @@ const OPTIONS = {
   'http-timeout': { type: 'string' },
   local: { type: 'boolean' },
   'local-postgres': { type: 'string' },
+  'local-keep': { type: 'boolean' },
+  status: { type: 'boolean' },
+  stop: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -254,6 +264,8 @@ interface Asked {
   databaseUrl?: string;
   projectId?: string;
   localPostgresFlag: boolean;
+  /** `--status` / `--stop` / `--local-keep` given (local mode's own flags). */
+  localOnly: string[];
 }
 
 /** Every "these cannot be combined" rule, in one place. The messages never carry a URL's password. */
@@ -265,6 +277,15 @@ function combinations(asked: Asked): void {
   if (asked.databaseUrl && asked.http !== undefined)
     throw new ConfigError('--database-url is served over stdio only: leave out --http.');
   if (asked.localPostgresFlag && !asked.local) throw new ConfigError('--local-postgres needs --local.');
+  for (const flag of asked.localOnly)
+    if (!asked.local)
+      throw new ConfigError(`${flag} needs --local (it is about local mode's PostgreSQL in DIR).`);
+  if (asked.localOnly.includes('--status') && asked.localOnly.includes('--stop'))
+    throw new ConfigError('--status and --stop cannot be combined: ask for one.');
+  if (asked.localPostgresFlag && asked.localOnly.length)
+    throw new ConfigError(
+      `${asked.localOnly[0]} is about the PostgreSQL local mode runs in DIR; with --local-postgres the server is yours to manage.`,
+    );
   if (asked.local && (asked.databaseUrl || asked.http !== undefined))
     throw new ConfigError('--local is served over stdio, without --database-url or --http.');
 }
@@ -350,7 +371,15 @@ export function parseConfig(argv: readonly string[], env: Env): Config {
   const projectId = values['project-id'] || env.NEON_PROJECT_ID || undefined;
   const http = values.http ?? (env.NEON_MCP_HTTP?.trim() || undefined);
   const local = values.local ? { dir: positionals[0] } : localFromEnv(env.NEON_MCP_LOCAL);
-  combinations({ http, local, databaseUrl, projectId, localPostgresFlag: Boolean(values['local-postgres']) });
+  const localOnly = (['status', 'stop', 'local-keep'] as const).filter((f) => values[f]).map((f) => `--${f}`);
+  combinations({
+    http,
+    local,
+    databaseUrl,
+    projectId,
+    localPostgresFlag: Boolean(values['local-postgres']),
+    localOnly,
+  });
 
   const server: ServerFlags = {
     // The flag can only turn read-only on; the variable must still be a yes/no word when both are given.
@@ -389,7 +418,13 @@ export function parseConfig(argv: readonly string[], env: Env): Config {
   }
   if (local) {
     const postgresUrl = values['local-postgres'] || env.NEON_MCP_LOCAL_POSTGRES || undefined;
-    return { mode: 'local', ...serving, dir: local.dir, postgresUrl };
+    const keep =
+      Boolean(values['local-keep']) || (yesNo('NEON_MCP_LOCAL_KEEP', env.NEON_MCP_LOCAL_KEEP) ?? false);
+    const command = values.status ? 'status' : values.stop ? 'stop' : undefined;
+    // --status and --stop are about DIR's own server: NEON_MCP_LOCAL_POSTGRES's is not theirs (the
+    // flag's is refused above).
+    if (command) return { mode: 'local', ...serving, dir: local.dir, keep, command };
+    return { mode: 'local', ...serving, dir: local.dir, postgresUrl, keep };
   }
   if (http !== undefined) {
     const [host, port] = hostPort(http);

@@ -38,6 +38,10 @@ Usage: neon-mcp [options]
                          slash such as ./data, or =true for the default DIR)
   --local-postgres URL   With --local: use this PostgreSQL (a superuser URL) instead of
                          starting one (or NEON_MCP_LOCAL_POSTGRES)
+  --local-keep           With --local: leave its PostgreSQL running when the last neon-mcp
+                         using it stops (or NEON_MCP_LOCAL_KEEP=true)
+  --status, --stop       With --local [DIR]: show where the data is, the server's pid and port,
+                         which neon-mcp processes use it and its size; or stop that server
   --rate-limit-share F   This instance's share of Neon's rate limits per key, e.g. 1/3 with
                          three instances (default 1; or NEON_MCP_RATE_LIMIT_SHARE)
 

@@ -72,7 +72,7 @@ async function until(check: () => boolean, ms: number, what: string): Promise<vo
 /** The built server on `--local DIR`, its stderr collected. */
 function spawnLocal(
   dir: string,
-  ids: { uid?: number; gid?: number } = {},
+  ids: { uid?: number; gid?: number; detached?: boolean } = {},
 ): { child: ChildProcess; stderr: () => string } {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('NEON_')) env[k] = v;
@@ -234,6 +234,47 @@ describe('local mode on DIR', () => {
       await first.stop();
     }
   }, 60_000);
+});
+
+describe('Ctrl-C in a terminal (SIGINT to the whole process group)', () => {
+  it("reaches neon-mcp only: the first one's leaves the server to the second, the last one's stops it", async () => {
+    const dir = freshDir();
+    const dataDir = join(dir, 'pg');
+    // Each in a process group of its own, as each terminal's foreground job is.
+    const started = [spawnLocal(dir, { detached: true })];
+    cleanups.push(() => {
+      for (const s of started) if (s.child.exitCode === null) s.child.kill('SIGKILL');
+    });
+    await until(() => /local mode: ready/.test(started[0].stderr()), 120_000, 'the first to be ready');
+    started.push(spawnLocal(dir, { detached: true }));
+    await until(() => /local mode: ready/.test(started[1].stderr()), 60_000, 'the second to be ready');
+    const server = runningServer(dataDir);
+    expect(server).toBeDefined();
+    const [a, b] = started.map((s) => s.child);
+
+    const aExited = new Promise((r) => a.once('exit', r));
+    process.kill(-(a.pid as number), 'SIGINT');
+    await aExited;
+    expect(runningServer(dataDir)?.pid).toBe(server?.pid);
+    const pw = readFileSync(join(dir, 'superuser-password'), 'utf8').trim();
+    const c = new pg.Client({
+      connectionString: `postgresql://postgres:${encodeURIComponent(pw)}@127.0.0.1:${server?.port}/postgres`,
+    });
+    await c.connect();
+    const { rows } = await c.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'neon-mcp --local [%'",
+    );
+    await c.end();
+    expect(rows[0].n).toBe(1);
+    expect(started[0].stderr()).toMatch(/left running for the 1 other neon-mcp process/);
+
+    const bExited = new Promise((r) => b.once('exit', r));
+    const t0 = Date.now();
+    process.kill(-(b.pid as number), 'SIGINT');
+    await bExited;
+    await until(() => runningServer(dataDir) === undefined, 10_000, 'PostgreSQL to stop');
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  }, 240_000);
 });
 
 describe('a start that fails after PostgreSQL is up', () => {

@@ -200,4 +200,26 @@ describe('neon-mcp --local over stdio (built dist/, real PostgreSQL, no Neon acc
     expect(urlOverHttp.status).toBe(2);
     expect(urlOverHttp.stderr).toMatch(/--database-url is served over stdio only/);
   });
+
+  it('--local DIR --status and --stop answer on stdout and exit, serving nothing; without --local exit 2', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['dist/index.js', ...args], {
+        cwd: RUN_DIR,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    const where = join(tmpdir(), `neon-mcp-local-status-${process.pid}`);
+    const status = run('--local', where, '--status');
+    expect(status.status).toBe(0);
+    expect(status.stdout).toBe(
+      `neon-mcp local mode, DIR ${where}\n  data:    none: ${where} does not exist (the first neon-mcp --local ${where} makes it)\n`,
+    );
+    const stop = run('--local', where, '--stop');
+    expect(stop.status).toBe(0);
+    expect(stop.stdout).toMatch(/does not exist; nothing to stop/);
+    const alone = run('--status');
+    expect(alone.status).toBe(2);
+    expect(alone.stderr).toMatch(/--status needs --local/);
+    expect(alone.stdout).toBe('');
+  });
 });

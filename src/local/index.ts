@@ -37,6 +37,10 @@ interface LocalOptions {
   /** Closes this process's SQL pools to a branch before its database is copied, renamed or dropped. */
   beforeCopy?: (branchId: string) => Promise<void>;
   log?: (line: string) => void;
+  /** `--local-keep`: leave PostgreSQL running when this process is the last one using it. */
+  keep?: boolean;
+  /** How long to wait for another process's setup on the same server (default 2 minutes; tests). */
+  setupWaitMs?: number;
 }
 
 export interface LocalMode {
@@ -55,7 +59,7 @@ export interface LocalMode {
  * ~/.neon-mcp/local; for root /var/lib/neon-mcp/local, since PostgreSQL then runs as the `postgres`
  * user, which cannot enter root's home (mode 0700 on most systems).
  */
-function defaultLocalDir(): string {
+export function defaultLocalDir(): string {
   return userInfo().uid === 0 ? '/var/lib/neon-mcp/local' : join(homedir(), '.neon-mcp', 'local');
 }
 
@@ -113,7 +117,7 @@ function prepareDir(dir: string): void {
 }
 
 /** The superuser's password of the embedded server, made on first start and kept in DIR (mode 0600). */
-function superuserPassword(dir: string): string {
+export function superuserPassword(dir: string): string {
   const file = join(dir, 'superuser-password');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const pw = randomBytes(18).toString('base64url');
@@ -154,7 +158,7 @@ async function stablePort(dir: string, log: (line: string) => void): Promise<num
 }
 
 /** A process's command line (Linux), cut short, or undefined. */
-function commandOf(pid: number): string | undefined {
+export function commandOf(pid: number): string | undefined {
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
     return cmd.length > 100 ? `${cmd.slice(0, 100)}…` : cmd;
@@ -221,7 +225,7 @@ interface Held {
   leave(): void;
 }
 
-const superuserUrl = (password: string, port: number) =>
+export const superuserUrl = (password: string, port: number) =>
   `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?sslmode=disable`;
 
 /**
@@ -249,7 +253,7 @@ async function reachable(url: string, dataDir: string): Promise<boolean> {
 }
 
 /** Stopping a PostgreSQL this process did not start: a fast shutdown (SIGINT), waited for a while. */
-function attached(pid: number, dataDir: string): Held {
+export function attached(pid: number, dataDir: string): Held {
   return {
     async stop() {
       try {
@@ -269,7 +273,7 @@ function attached(pid: number, dataDir: string): Held {
  * PostgreSQL half-started. A lock whose process is gone is taken over. Hand-written rather than a
  * lockfile package: what is needed is these few lines, and a pid check suits one machine.
  */
-async function withStartLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
+export async function withStartLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
   const file = join(dir, 'start.lock');
   const end = Date.now() + 120_000;
   for (;;) {
@@ -333,6 +337,8 @@ async function startOrAttach(dir: string, log: (line: string) => void) {
       superuser: SUPERUSER,
       password,
       persistent: true,
+      // Ctrl-C in this process's terminal reaches this process only; the last one out stops the server.
+      ownProcessGroup: true,
       settings: [
         'listen_addresses=127.0.0.1',
         // No Unix socket: its default directory may not exist or be writable; TCP on loopback is used.
@@ -362,8 +368,16 @@ async function startOrAttach(dir: string, log: (line: string) => void) {
   return { url: superuserUrl(password, port), server: held, where: dir, clone };
 }
 
-/** The application_name of each local-mode process's presence connection: who uses DIR's server. */
-const PRESENCE = 'neon-mcp --local';
+/**
+ * The application_name of each local-mode process's presence connection, `neon-mcp --local [PID]`:
+ * who uses DIR's server (counted when one stops; listed by --status). Processes of earlier versions
+ * wrote it without the pid.
+ */
+export const PRESENCE = 'neon-mcp --local';
+/** The advisory lock key of local mode's setup on a server (any number, the same in every process). */
+export const SETUP_LOCK = 7_204_915_301;
+/** The condition on pg_stat_activity that finds the presence connections, $1 being {@link PRESENCE}. */
+export const PRESENT = "(application_name = $1 OR application_name LIKE $1 || ' [%')";
 
 /** The URL without its password, for log lines. */
 function withoutPassword(url: string): string {
@@ -397,7 +411,9 @@ async function open(
   let http: LocalApiServer | undefined;
   let presence: pg.Client | undefined;
   /** `locked`: DIR's start lock is held already (by the start that failed). */
+  let stopping = false;
   const stop = async (locked = false) => {
+    stopping = true;
     await http?.close().catch(() => undefined);
     await pool?.end().catch(() => undefined);
     // The last process out stops the server; the others leave it running. Decided under DIR's start
@@ -406,19 +422,23 @@ async function open(
     const decide = async () => {
       const others = await presence
         ?.query<{ n: number }>(
-          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${PRESENT} AND pid <> pg_backend_pid()`,
           [PRESENCE],
         )
         .then(
           (r) => r.rows[0]?.n ?? 0,
           () => 0,
         );
-      if (others) {
+      if (others || opts.keep) {
         // Counted out at once (the connection's end may take a moment to show).
         await presence?.query("SET application_name = 'neon-mcp --local (leaving)'").catch(() => undefined);
         await presence?.end().catch(() => undefined);
         started.server?.leave();
-        log(`local mode: PostgreSQL left running for the ${others} other neon-mcp process(es) using it`);
+        log(
+          others
+            ? `local mode: PostgreSQL left running for the ${others} other neon-mcp process(es) using it`
+            : 'local mode: PostgreSQL left running (--local-keep); stop it with neon-mcp --local --stop',
+        );
       } else {
         await presence?.end().catch(() => undefined);
         await started.server?.stop().catch(() => undefined);
@@ -431,15 +451,41 @@ async function open(
       // Held open while this process uses the server, so that the others can count it.
       presence = new pg.Client({
         connectionString: databaseUrl(started.url, 'postgres'),
-        application_name: PRESENCE,
+        application_name: `${PRESENCE} [${process.pid}]`,
       });
       presence.on('error', () => undefined);
+      // The server went away under this process (neon-mcp --local --stop, or it was killed): say so
+      // once, with what to do; the tool calls fail with the connection's error meanwhile.
+      presence.once('end', () => {
+        if (!stopping)
+          log(
+            `local mode: PostgreSQL on ${started.where} stopped while this process used it (neon-mcp --local --stop, or it was killed); restart this MCP client's neon-mcp to start it again`,
+          );
+      });
       await presence.connect();
     }
     let superuser = false;
+    let clone: boolean;
+    let api: LocalNeon;
     const setup = new pg.Client({ connectionString: started.url });
     setup.on('error', () => undefined);
     await setup.connect();
+    // The whole setup (the catalog's database, its grants, the reader role, the first project) one
+    // process at a time per server, under a session advisory lock (released with the connection should
+    // the process die). DIR's start lock does this for the embedded server; two processes on one
+    // --local-postgres server share no DIR, and their concurrent GRANTs on one database failed with
+    // "tuple concurrently updated", or both made a project "local".
+    // Waited for at most 2 minutes: a process stuck in its setup must not hang every other one.
+    const waitMs = opts.setupWaitMs ?? 120_000;
+    await setup.query(`SET lock_timeout = ${Math.max(1, Math.round(waitMs))}`);
+    await setup.query('SELECT pg_advisory_lock($1)', [SETUP_LOCK]).catch((e) => {
+      throw (e as { code?: string }).code === '55P03'
+        ? new Error(
+            `another neon-mcp process has been setting up local mode on ${started.where} for ${Math.round(waitMs / 1000)} s (advisory lock ${SETUP_LOCK}); if it is stuck, stop it and start again.`,
+          )
+        : e;
+    });
+    await setup.query('RESET lock_timeout');
     try {
       const exists = await setup.query('SELECT 1 FROM pg_database WHERE datname = $1', [CATALOG_DATABASE]);
       if (!exists.rowCount) await setup.query(`CREATE DATABASE ${CATALOG_DATABASE}`);
@@ -452,44 +498,44 @@ async function open(
         await setup.query('REVOKE CONNECT, TEMPORARY ON DATABASE postgres, template1 FROM PUBLIC');
       superuser = (await setup.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0]
         ?.rolsuper;
+      pool = new pg.Pool({
+        connectionString: databaseUrl(started.url, CATALOG_DATABASE),
+        max: 3,
+        // The catalog's statements bind role passwords as parameters: keep their values out of the
+        // server's log should log_statement be on (it logs them in full by default). Only a superuser
+        // may set this; a --local-postgres login that may not goes on without it.
+        ...(superuser ? { options: '-c log_parameter_max_length=0' } : {}),
+      });
+      pool.on('error', () => undefined);
+      const catalog = new Catalog(pool);
+      await catalog.load();
+      clone = opts.clone ?? started.clone;
+      const cluster = new Cluster(started.url, pool, clone);
+      // The read-only calls' role (src/sql/readonly-role.ts), which branch roles cannot make themselves:
+      // made here as the superuser, and every branch role, of this start or an earlier one, may become it.
+      // Only on the server local mode runs itself: as the reader a role reads every table of any database
+      // it may connect to, and a --local-postgres server may have databases of its own open to PUBLIC.
+      // There read-only calls keep readonly-role.ts's stricter mode.
+      if (started.server) await cluster.ensureReader(catalog.list('role').map((r) => String(r._physical)));
+      const u = new URL(started.url);
+      const search = new URLSearchParams(u.search);
+      api = new LocalNeon({
+        catalog,
+        cluster,
+        connect: {
+          host: u.hostname,
+          port: Number(u.port || 5432),
+          search: search.size ? `?${search}` : '',
+        },
+        beforeCopy: opts.beforeCopy,
+      });
+      // A first start has a project to work in at once (named "local", database neondb).
+      if (!catalog.list('project').length) {
+        await api.createProject({ name: 'local' });
+        log('local mode: created project "local" (branch main, database neondb, role neondb_owner)');
+      }
     } finally {
       await setup.end().catch(() => undefined);
-    }
-    pool = new pg.Pool({
-      connectionString: databaseUrl(started.url, CATALOG_DATABASE),
-      max: 3,
-      // The catalog's statements bind role passwords as parameters: keep their values out of the
-      // server's log should log_statement be on (it logs them in full by default). Only a superuser
-      // may set this; a --local-postgres login that may not goes on without it.
-      ...(superuser ? { options: '-c log_parameter_max_length=0' } : {}),
-    });
-    pool.on('error', () => undefined);
-    const catalog = new Catalog(pool);
-    await catalog.load();
-    const clone = opts.clone ?? started.clone;
-    const cluster = new Cluster(started.url, pool, clone);
-    // The read-only calls' role (src/sql/readonly-role.ts), which branch roles cannot make themselves:
-    // made here as the superuser, and every branch role, of this start or an earlier one, may become it.
-    // Only on the server local mode runs itself: as the reader a role reads every table of any database
-    // it may connect to, and a --local-postgres server may have databases of its own open to PUBLIC.
-    // There read-only calls keep readonly-role.ts's stricter mode.
-    if (started.server) await cluster.ensureReader(catalog.list('role').map((r) => String(r._physical)));
-    const u = new URL(started.url);
-    const search = new URLSearchParams(u.search);
-    const api = new LocalNeon({
-      catalog,
-      cluster,
-      connect: {
-        host: u.hostname,
-        port: Number(u.port || 5432),
-        search: search.size ? `?${search}` : '',
-      },
-      beforeCopy: opts.beforeCopy,
-    });
-    // A first start has a project to work in at once (named "local", database neondb).
-    if (!catalog.list('project').length) {
-      await api.createProject({ name: 'local' });
-      log('local mode: created project "local" (branch main, database neondb, role neondb_owner)');
     }
     const apiKey = randomBytes(24).toString('base64url');
     http = await serveLocalApi(api, apiKey);

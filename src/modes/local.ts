@@ -12,8 +12,12 @@ const LOCAL_PLACEHOLDER = 'http://local.invalid/api/v2';
 const LOCAL_KEY_PLACEHOLDER = 'neon-mcp-local-mode-placeholder-key';
 
 export function startLocalMode(config: LocalConfig): void {
+  if (config.command) {
+    runCommand(config.command, config.dir);
+    return;
+  }
   const logger = stderrLogger(config.apiKey ? [config.apiKey] : []);
-  const localApi = startLocalApi(config.dir, config.postgresUrl, logger);
+  const localApi = startLocalApi(config.dir, config.postgresUrl, config.keep, logger);
   const prepared = serveOnStdio(config, logger, {
     client: { apiKey: LOCAL_KEY_PLACEHOLDER, baseUrl: LOCAL_PLACEHOLDER, fetch: localApi.fetch },
     stop: localApi.stop,
@@ -28,12 +32,34 @@ export function startLocalMode(config: LocalConfig): void {
  * for it, and fail with its error if it could not start. The fetch given to the client sends each
  * request to the local API with its key; the module is imported only here.
  */
-function startLocalApi(dir: string | undefined, postgresUrl: string | undefined, logger: Logger) {
+/**
+ * `--status` / `--stop`: asked-for output on stdout (no MCP is served), a failure on stderr with
+ * exit code 1.
+ */
+function runCommand(command: 'status' | 'stop', dir: string | undefined): void {
+  import('../local/admin.js')
+    .then((admin) => (command === 'status' ? admin.localStatus(dir) : admin.stopLocalServer(dir)))
+    .then(
+      (text) => process.stdout.write(text),
+      (error) => {
+        process.stderr.write(`neon-mcp --local --${command}: ${firstLine(error)}\n`);
+        process.exitCode = 1;
+      },
+    );
+}
+
+function startLocalApi(
+  dir: string | undefined,
+  postgresUrl: string | undefined,
+  keep: boolean,
+  logger: Logger,
+) {
   const ready = import('../local/index.js').then(async ({ startLocal }) => {
     const { connections } = await import('../sql/pools.js');
     return startLocal({
       dir,
       postgresUrl,
+      keep,
       beforeCopy: (branchId) => connections.closeTagged(branchId),
       log: (line) => logger.info(line),
     });

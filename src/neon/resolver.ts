@@ -160,6 +160,9 @@ export function neonResolver(client: NeonClient): ConnectionResolver {
       tag: db.branch_id,
       // Whose key found the URI: under --http two callers never share a pool.
       tenant: client.tenant.id,
+      // Local mode's URI names the branch's database otherwise (neondb__<tag>): SQL naming it by this
+      // name is given that one.
+      database: db.database,
     }),
   };
 }

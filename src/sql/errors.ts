@@ -6,6 +6,7 @@
  */
 import { NeonError } from '../client/errors.js';
 import { cutText } from './budget.js';
+import { type DatabaseAlias, REWRITTEN } from './database-names.js';
 import { fence, inline } from './untrusted.js';
 
 /**
@@ -141,6 +142,8 @@ export interface ErrorContext {
   owner?: boolean;
   /** On a --database-url server, whose user is the URL's: no other role can be chosen. */
   byUrl?: boolean;
+  /** The database's name as the agent knows it and as the server does, when they differ (local mode). */
+  alias?: DatabaseAlias;
 }
 
 /** A Postgres error as an agent-facing {@link SqlError}. */
@@ -241,6 +244,11 @@ function advice(code: string, e: PgErrorFields, ctx: ErrorContext): string {
     case '28000':
       return 'authentication failed; the role password may have been reset. Try again (connection details are fetched anew), or check the role with list_roles.';
     case '3D000':
+      if (ctx.alias && e.message.includes(`"${ctx.alias.name}"`))
+        return (
+          `in local mode (neon-mcp --local) this branch's database ${ctx.alias.name} is called ${ctx.alias.real} on the server (current_database()). ` +
+          `neon-mcp gives it that name in ${REWRITTEN}; elsewhere (WHERE datname = …, text built in PL/pgSQL, psql's \\c) name it with current_database() or as ${ctx.alias.real}. On Neon both are ${ctx.alias.name}.`
+        );
       return 'the database does not exist on this branch; list them with list_databases.';
     case '55000':
       if (/pg_stat_statements/.test(e.message))

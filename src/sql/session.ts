@@ -11,6 +11,7 @@
  */
 import type { QueryResult } from 'pg';
 import { emitEvent } from '../client/events.js';
+import { type DatabaseAlias, databaseOfUri, renameDatabases } from './database-names.js';
 import { BUILTIN_TYPE_NAMES, type Driver, loadDriver } from './driver.js';
 import {
   type ErrorContext,
@@ -31,6 +32,7 @@ import {
   connections as sharedConnections,
 } from './pools.js';
 import { type RawResult, StatementQuery } from './protocol.js';
+import { loadParser } from './statements.js';
 
 /**
  * A comment inside neon-mcp's own catalog queries, so list_slow_queries can leave them out
@@ -73,6 +75,11 @@ export interface SessionTarget {
   byUrl?: boolean;
   /** Whose key found this URI (NeonClient's tenant): pools are never shared between two. */
   tenant?: string;
+  /**
+   * The database's name as the agent knows it, when the URI's may differ (local mode's branches):
+   * statements naming it by that name are given the server's (database-names.ts).
+   */
+  database?: string;
 }
 
 export interface SessionOptions {
@@ -208,6 +215,16 @@ export class Session {
     this.onEnd = onEnd;
     client.once('end', onEnd);
     this.bytesLeft = opts.maxBytes ?? SQL_MAX_BYTES;
+    const real = databaseOfUri(target.uri);
+    if (target.database && real && real !== target.database) this.alias = { name: target.database, real };
+  }
+
+  /** The agent's name of the database and the server's, when they differ. */
+  private readonly alias?: DatabaseAlias;
+
+  /** The agent's SQL with the database's name the server knows (local mode), else as written. */
+  private async named(sql: string): Promise<string> {
+    return this.alias ? renameDatabases(await loadParser(), sql, this.alias) : sql;
   }
 
   /** A statement ran past neon-mcp's own deadline and was cancelled (for the error's wording). */
@@ -382,6 +399,7 @@ export class Session {
       maxBytes?: number;
     },
   ): Promise<StatementResult> {
+    if (!opts.internal) sql = await this.named(sql);
     await this.idle;
     const started = performance.now();
     const prefix = this.prefix;
@@ -454,6 +472,7 @@ export class Session {
 
   /** A script of any number of statements in one simple-protocol message (migrations). */
   async script(sql: string, what: string): Promise<{ statements: number; duration_ms: number }> {
+    sql = await this.named(sql);
     await this.flushPrefix();
     await this.idle;
     const started = performance.now();
@@ -507,6 +526,7 @@ export class Session {
       role: this.target.role,
       owner: this.target.owner,
       byUrl: this.target.byUrl,
+      alias: this.alias,
     };
     if (this.opts.signal.aborted) return cancelled(this.target);
     if (this.deadlinePassed && (!isPgError(e) || e.code === '57014')) {
