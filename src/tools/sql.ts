@@ -13,6 +13,7 @@ import { type AnyDb, CONNECT_OPERATIONS, onDatabase } from '../neon/resolver.js'
 import {
   describeTable,
   findRelation,
+  LIST_TABLES_BUDGET,
   listTables,
   slowQueries,
   statStatementsSchema,
@@ -159,28 +160,47 @@ export const runSqlTransaction = defineTool({
 export const listTablesTool = defineTool({
   name: 'list_tables',
   title: 'List tables',
-  description: 'List schemas, tables and views with row estimates and sizes.',
+  description: 'List schemas, tables and views with row estimates and sizes, a page at a time.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   anyPostgres: true,
-  input: { ...connectionFields, schema: pgName('schema').optional().describe('Only this schema') },
+  input: {
+    ...connectionFields,
+    schema: pgName('schema').optional().describe('Only this schema'),
+    filter: z.string().min(1).max(63).optional().describe('Only names containing this'),
+    offset: z.number().int().min(0).max(1_000_000).optional().describe('Skip (next_offset of the last page)'),
+  },
+  // Also returns total (tables matching), and next_offset with a note when more are left.
   output: output({ tables: items({ schema: z.string(), name: z.string() }) }),
   hints: SQL_READ,
-  async handler({ schema, ...target }, ctx) {
+  async handler({ schema, filter, offset = 0, ...target }, ctx) {
     const maxRows = ctx.settings.sqlMaxRows;
     return onDatabase(ctx, target, async (s, db: AnyDb) => {
       s.beginReadOnly();
-      const list = await listTables(s, { schema, limit: maxRows, maxBytes: ctx.settings.sqlMaxBytes });
-      const more = list.total - list.tables.length;
+      const list = await listTables(s, {
+        schema,
+        filter,
+        offset,
+        limit: maxRows,
+        maxBytes: ctx.settings.sqlMaxBytes,
+      });
+      const next = offset + list.tables.length;
+      const more = list.total - next;
+      const schemasLeft = list.schemas_total - list.schemas.length;
       return untrusted(
         { schemas: list.schemas, tables: list.tables },
         {
+          total: list.total,
           ...(more > 0
             ? {
+                next_offset: next,
                 truncated:
-                  `truncated: ${more} more tables not shown (at most ${maxRows} are listed; --sql-max-rows). ` +
-                  'Pass schema to list one schema.',
+                  `${more} more tables not shown (each answer holds about ${LIST_TABLES_BUDGET.toLocaleString('en-US')} characters of tables). ` +
+                  `Pass offset ${next} for the next page, or filter (part of a name) or schema to narrow.`,
               }
+            : {}),
+          ...(schemasLeft > 0
+            ? { schemas_note: `${schemasLeft} more schemas not shown; pass schema to list one.` }
             : {}),
           branch_id: db.branch_id,
           database: db.database,
