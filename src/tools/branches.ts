@@ -298,7 +298,7 @@ async function createOne(
   return result;
 }
 
-/** `names` checked: 2 to MAX_BATCH distinct names, and not with `name`. */
+/** `names` checked: 1 to MAX_BATCH distinct names of 1 to 256 characters, and not with `name`. */
 function batchNames(
   name: string | undefined,
   names: string[] | undefined,
@@ -306,8 +306,14 @@ function batchNames(
 ): string[] | undefined {
   if (names === undefined) return undefined;
   if (name !== undefined) throw new InvalidArgumentError(`Give ${what}, not both.`);
+  if (names.length < 1 || names.length > MAX_BATCH)
+    throw new InvalidArgumentError(`Give 1 to ${MAX_BATCH} branches in one call, not ${names.length}.`);
   const seen = new Set<string>();
   for (const n of names) {
+    if (n.length < 1 || n.length > 256)
+      throw new InvalidArgumentError(
+        `A branch name or ID has 1 to 256 characters; "${n.slice(0, 40)}" has ${n.length}.`,
+      );
     if (seen.has(n)) throw new InvalidArgumentError(`"${n}" is given twice: each branch once.`);
     seen.add(n);
   }
@@ -317,8 +323,7 @@ function batchNames(
 export const createBranch = defineTool({
   name: 'create_branch',
   title: 'Create branch',
-  description:
-    'Branch off a parent (now or a past point) with a compute; returns connection_uri. Expires after --branch-ttl (default 7d) unless protected or expires_at given.',
+  description: 'Branch off a parent (now or a past point); returns connection_uri.',
   toolset: 'branches',
   operations: [
     'createProjectBranch',
@@ -331,12 +336,9 @@ export const createBranch = defineTool({
   input: {
     project_id: projectId,
     name: branchName.optional(),
-    names: z
-      .array(branchName)
-      .min(2)
-      .max(MAX_BATCH)
-      .optional()
-      .describe('Several branches alike, one call (instead of name)'),
+    // Several branches alike in one call (instead of name); checked in the handler, which keeps the
+    // schema within the default tool list's token budget.
+    names: z.array(z.string()).optional().describe('Names'),
     parent_id: optionalBranchId,
     parent_timestamp: timestamp('Parent timestamp').optional(),
     parent_lsn: lsn('Parent LSN').optional(),
@@ -349,7 +351,8 @@ export const createBranch = defineTool({
   },
   // Also returns compute, databases, database, role, expiry (when Neon deletes it), and a note when
   // there is no connection string. With names: branches, one outcome each (the fields above, or error).
-  output: output({ branch: resource.optional(), connection_uri: z.string().optional() }),
+  // (connection_uri too, left out of the schema to keep the default tool list within its token budget.)
+  output: output({ branch: resource.optional() }),
   hints: CREATE,
   async handler(args, ctx) {
     oneOf(args.parent_timestamp, args.parent_lsn, 'parent_timestamp or parent_lsn');
@@ -436,18 +439,14 @@ function currentBranch(client: NeonClient, project_id: string, branch_id: string
 export const deleteBranch = defineTool({
   name: 'delete_branch',
   title: 'Delete branch',
-  description: 'Delete a branch (or several) with its computes and data.',
+  description: 'Delete a branch with its computes and data.',
   toolset: 'branches',
   operations: ['getProjectBranch', 'deleteProjectBranch'],
   input: {
     project_id: projectId,
     branch_id: optionalBranchId,
-    branch_ids: z
-      .array(text(256))
-      .min(2)
-      .max(MAX_BATCH)
-      .optional()
-      .describe('Several branches (IDs or names), one call (instead of branch_id)'),
+    // Several branches (IDs or names) in one call (instead of branch_id); checked in the handler.
+    branch_ids: z.array(z.string()).optional().describe('Branch IDs'),
     confirm,
   },
   // Also returns deleted: true. With branch_ids: branches, one outcome each (deleted, or error).

@@ -9,6 +9,7 @@
  * read-only mode every other SQL path also runs READ ONLY.
  */
 import * as z from 'zod';
+import { InvalidArgumentError } from '../client/errors.js';
 import { type AnyDb, CONNECT_OPERATIONS, onDatabase } from '../neon/resolver.js';
 import {
   describeTable,
@@ -160,26 +161,30 @@ export const runSqlTransaction = defineTool({
 export const listTablesTool = defineTool({
   name: 'list_tables',
   title: 'List tables',
-  description: 'List schemas, tables and views with row estimates and sizes, a page at a time.',
+  description: 'List schemas, tables and views with row estimates and sizes.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   anyPostgres: true,
   input: {
     ...connectionFields,
     schema: pgName('schema').optional().describe('Only this schema'),
-    filter: z.string().min(1).max(63).optional().describe('Only names containing this'),
-    offset: z.number().int().min(0).max(1_000_000).optional().describe('Skip (next_offset of the last page)'),
+    // The next_offset of the last page: checked in the handler, which keeps the schema within the
+    // default tool list's token budget. (Narrowing by name is run_sql_readonly on the catalog.)
+    offset: z.number().optional().describe('Offset'),
   },
   // Also returns total (tables matching), and next_offset with a note when more are left.
   output: output({ tables: items({ schema: z.string(), name: z.string() }) }),
   hints: SQL_READ,
-  async handler({ schema, filter, offset = 0, ...target }, ctx) {
+  async handler({ schema, offset = 0, ...target }, ctx) {
     const maxRows = ctx.settings.sqlMaxRows;
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new InvalidArgumentError(
+        `list_tables: offset is a whole number from 0 (next_offset of the last page), not ${offset}.`,
+      );
     return onDatabase(ctx, target, async (s, db: AnyDb) => {
       s.beginReadOnly();
       const list = await listTables(s, {
         schema,
-        filter,
         offset,
         limit: maxRows,
         maxBytes: ctx.settings.sqlMaxBytes,
@@ -196,7 +201,7 @@ export const listTablesTool = defineTool({
                 next_offset: next,
                 truncated:
                   `${more} more tables not shown (each answer holds about ${LIST_TABLES_BUDGET.toLocaleString('en-US')} characters of tables). ` +
-                  `Pass offset ${next} for the next page, or filter (part of a name) or schema to narrow.`,
+                  `Pass offset ${next} for the next page, or schema to list one schema.`,
               }
             : {}),
           ...(schemasLeft > 0
@@ -213,18 +218,25 @@ export const listTablesTool = defineTool({
 export const describeTableTool = defineTool({
   name: 'describe_table',
   title: 'Describe table',
-  description: 'Describe a table or view: columns, constraints, indexes, foreign keys.',
+  description: 'Columns, constraints, indexes and foreign keys of a table or view.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   anyPostgres: true,
   input: {
     ...connectionFields,
-    table: z.string().min(1).max(300).describe('Name (or schema.name)'),
+    // At most 300 characters, checked in the handler (the schema stays within the token budget).
+    table: z.string().min(1).describe('Name (or schema.name)'),
     schema: pgName('schema').optional().describe('Schema'),
   },
-  output: output({ table: item({ schema: z.string(), name: z.string(), columns: z.array(z.unknown()) }) }),
+  // The table also has columns, constraints, foreign_keys, referenced_by, indexes, triggers, and cut
+  // when a list was cut (src/sql/catalog.ts DESCRIBE_LIMITS).
+  output: output({ table: item({ schema: z.string(), name: z.string() }) }),
   hints: SQL_READ,
   async handler({ table, schema, ...target }, ctx) {
+    if (table.length > 300)
+      throw new InvalidArgumentError(
+        `describe_table: table is a name (or schema.name) of at most 300 characters, not ${table.length}.`,
+      );
     return onDatabase(ctx, target, async (s, db: AnyDb) => {
       s.beginReadOnly();
       const rel = await findRelation(s, table, schema);
