@@ -550,6 +550,15 @@ describe('delete_branch with several branches', () => {
     expect(await count('DELETE', `/projects/${project.id}/branches/${a.id}`)).toBe(1);
   });
 
+  it('refuses a call without branch_id or branch_ids: never the default branch', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    conn = await connect();
+    const err = await conn.fails('delete_branch', { project_id: project.id });
+    expect(err).toMatch(/Give branch_id \(or branch_ids for several\)/);
+    expect(api.fake.branches.has(main.id)).toBe(true);
+    expect(await count('DELETE', /\/branches\//)).toBe(0);
+  });
+
   it('refuses an unknown name before deleting anything', async () => {
     const { project, branch: main } = api.fake.seedProject();
     const a = api.fake.makeBranch(project.id, { name: 'real', parent_id: main.id });
