@@ -31,6 +31,8 @@ export interface ServerFlags {
   sqlMaxRows?: number;
   sqlMaxBytes?: number;
   operationTimeoutMs?: number;
+  /** How long branches made by create_branch live (expires_at), in ms; 0: no expiry (--branch-ttl). */
+  branchTtlMs?: number;
   docsUrl?: string;
   /** Only in the database-url mode. */
   databaseUrl?: string;
@@ -186,6 +188,26 @@ function positiveInt(name: string, value: string | undefined, max: number, min =
   return n;
 }
 
+/** Neon takes an expires_at at most 30 days ahead. */
+const MAX_BRANCH_TTL_DAYS = 30;
+
+/**
+ * --branch-ttl: `0` (no expiry), or a whole number of hours (`36h`) or days (`7d`), at most 30 days.
+ * Undefined when not given (the server's default applies).
+ */
+export function branchTtl(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const m = /^(\d{1,4})([hd])?$/.exec(value.trim());
+  const hours = m ? Number(m[1]) * (m[2] === 'd' ? 24 : m[2] === 'h' ? 1 : Number.NaN) : Number.NaN;
+  if (m?.[1] === '0' && !m[2]) return 0;
+  if (!Number.isFinite(hours) || hours > MAX_BRANCH_TTL_DAYS * 24) {
+    throw new ConfigError(
+      `--branch-ttl must be 0 (no expiry) or hours or days such as 24h or 7d, at most ${MAX_BRANCH_TTL_DAYS}d, got "${value}".`,
+    );
+  }
+  return hours * 3_600_000;
+}
+
 /** Checked at start-up: a typo should stop the server, not every docs call. */
 function docsUrl(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -231,6 +253,7 @@ const OPTIONS = {
   tools: { type: 'string' },
   'exclude-tools': { type: 'string' },
   'sql-timeout': { type: 'string' },
+  'branch-ttl': { type: 'string' },
   'sql-max-rows': { type: 'string' },
   'sql-max-bytes': { type: 'string' },
   'operation-timeout': { type: 'string' },
@@ -403,6 +426,7 @@ export function parseConfig(argv: readonly string[], env: Env): Config {
       DAY_MS,
     ),
     docsUrl: checked(() => docsUrl(values['docs-url'] || env.NEON_MCP_DOCS_URL || undefined)),
+    branchTtlMs: branchTtl(values['branch-ttl'] ?? env.NEON_MCP_BRANCH_TTL),
     databaseUrl,
   };
   const serving: Serving = {

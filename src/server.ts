@@ -53,6 +53,8 @@ export interface ServerOptions extends Selection {
   sqlMaxBytes?: number;
   /** Base URL of Neon's documentation site for the docs tools and resources (default https://neon.com). */
   docsUrl?: string;
+  /** Expiry of branches create_branch makes, in ms; 0: none (default: src/tools/branches.ts, 7 days). */
+  branchTtlMs?: number;
   /**
    * --database-url: SQL and schema tools against this one PostgreSQL server, without Neon's API. Its
    * password is added to the secrets.
@@ -158,6 +160,7 @@ export function prepareServer(options: ServerOptions) {
     sqlMaxRows: options.sqlMaxRows ?? 500,
     sqlMaxBytes: options.sqlMaxBytes ?? SQL_MAX_BYTES,
     ...(options.docsUrl ? { docsUrl: options.docsUrl } : {}),
+    ...(options.branchTtlMs !== undefined ? { branchTtlMs: options.branchTtlMs } : {}),
     ...(options.operationPollMs
       ? { backoff: { initialDelayMs: options.operationPollMs[0], maxDelayMs: options.operationPollMs[1] } }
       : {}),

@@ -26,6 +26,8 @@ Usage: neon-mcp [options]
                          values are cut (default 262144; or NEON_MCP_SQL_MAX_BYTES)
   --operation-timeout MS Longest wait for Neon operations, 1 to 86400000 (default 600000; or
                          NEON_MCP_OPERATION_TIMEOUT_MS)
+  --branch-ttl TTL       Expiry of branches create_branch makes: 0 (none), or hours or days
+                         such as 24h or 7d, at most 30d (default 7d; or NEON_MCP_BRANCH_TTL)
   --docs-url URL         Neon's documentation site for list_docs, get_doc and neon://docs
                          (default https://neon.com; or NEON_MCP_DOCS_URL)
   --database-url URL     Serve only the SQL tools, on this PostgreSQL server, without Neon's API

@@ -134,8 +134,17 @@ describe('create_branch', () => {
     const post = (await requests()).find(
       (r) => r.method === 'POST' && r.path === `/projects/${project.id}/branches`,
     );
+    // An expiry by default (--branch-ttl, 7 days), said in the answer.
+    const sent = post?.body as any;
+    const ttl = Date.parse(sent.branch.expires_at) - Date.now();
+    expect(ttl).toBeGreaterThan(7 * 86_400_000 - 60_000);
+    expect(ttl).toBeLessThanOrEqual(7 * 86_400_000);
+    expect(out.branch.expires_at).toBe(sent.branch.expires_at);
+    expect(out.expiry).toBe(
+      `Neon deletes this branch at ${sent.branch.expires_at} (neon-mcp's default, --branch-ttl 168h); update_branch with expires_at null keeps it.`,
+    );
     expect(post?.body).toEqual({
-      branch: { name: 'feature-x' },
+      branch: { name: 'feature-x', expires_at: sent.branch.expires_at },
       endpoints: [
         {
           type: 'read_write',
@@ -312,6 +321,95 @@ describe('create_branch', () => {
   });
 });
 
+describe('create_branch: expiry (--branch-ttl) and several names', () => {
+  const expiryOf = async (conn: Awaited<ReturnType<typeof connect>>, args: Record<string, unknown>) => {
+    const out = await conn.ok('create_branch', { compute: false, ...args });
+    return { out, sent: out.branch.expires_at as string | undefined };
+  };
+
+  it('sets --branch-ttl when given, none when 0, none on a protected branch, and keeps an expires_at asked for', async () => {
+    const { project } = api.fake.seedProject();
+    conn = await connect({ branchTtlMs: 24 * 3_600_000 });
+    const day = await expiryOf(conn, { project_id: project.id, name: 'b-day' });
+    expect(Date.parse(day.sent!) - Date.now()).toBeGreaterThan(24 * 3_600_000 - 60_000);
+    expect(Date.parse(day.sent!) - Date.now()).toBeLessThanOrEqual(24 * 3_600_000);
+    expect(day.out.expiry).toMatch(/--branch-ttl 24h/);
+    const prot = await expiryOf(conn, { project_id: project.id, name: 'b-prot', protected: true });
+    expect(prot.sent).toBeUndefined();
+    expect(prot.out.expiry).toBe('No expiry: it stays until deleted.');
+    const asked = '2031-01-01T00:00:00Z';
+    const own = await expiryOf(conn, { project_id: project.id, name: 'b-own', expires_at: asked });
+    expect(own.sent).toBe(asked);
+    expect(own.out.expiry).not.toMatch(/default/);
+    await conn.close();
+    conn = await connect({ branchTtlMs: 0 });
+    const off = await expiryOf(conn, { project_id: project.id, name: 'b-off' });
+    expect(off.sent).toBeUndefined();
+    const posts = (await requests()).filter((r) => r.method === 'POST' && r.path.endsWith('/branches'));
+    expect(posts.map((r) => (r.body as any).branch.expires_at !== undefined)).toEqual([
+      true,
+      false,
+      true,
+      false,
+    ]);
+  });
+
+  it('creates three branches in one call, each with its outcome', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    conn = await connect();
+    const out = await conn.ok('create_branch', { project_id: project.id, names: ['t-1', 't-2', 't-3'] });
+    expect(out.summary).toBe('3 of 3 branches created.');
+    expect(out.branches.map((b: any) => [b.name, b.branch.name, b.parent.name])).toEqual([
+      ['t-1', 't-1', main.name],
+      ['t-2', 't-2', main.name],
+      ['t-3', 't-3', main.name],
+    ]);
+    for (const b of out.branches) {
+      expect(b.connection_uri).toMatch(/^postgresql:\/\//);
+      expect(b.branch.expires_at).toEqual(expect.any(String));
+      expect(api.fake.branches.get(b.branch.id)?.name).toBe(b.name);
+    }
+    expect(await count('POST', `/projects/${project.id}/branches`)).toBe(3);
+  });
+
+  it('states a partial failure per branch and sends no create twice', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    api.fake.makeBranch(project.id, { name: 'taken', parent_id: main.id });
+    conn = await connect();
+    const out = await conn.ok('create_branch', {
+      project_id: project.id,
+      names: ['ok-1', 'taken', 'ok-2'],
+      compute: false,
+    });
+    expect(out.summary).toBe('2 of 3 branches created; 1 failed (see error on each; nothing was retried).');
+    expect(out.branches[0]).toMatchObject({ name: 'ok-1', branch: { name: 'ok-1' } });
+    expect(out.branches[1]).toEqual({ name: 'taken', error: expect.stringMatching(/HTTP 409/) });
+    expect(out.branches[2]).toMatchObject({ name: 'ok-2', branch: { name: 'ok-2' } });
+    expect(await count('POST', `/projects/${project.id}/branches`)).toBe(3);
+    expect(
+      api.fake
+        .branchesOf(project.id)
+        .map((b) => b.name)
+        .sort(),
+    ).toEqual([main.name, 'ok-1', 'ok-2', 'taken'].sort());
+  });
+
+  it('refuses name with names, a name given twice, and an empty names', async () => {
+    const { project } = api.fake.seedProject();
+    conn = await connect();
+    expect(
+      await conn.fails('create_branch', { project_id: project.id, name: 'a', names: ['b', 'c'] }),
+    ).toMatch(/Give name or names, not both/);
+    expect(await conn.fails('create_branch', { project_id: project.id, names: ['b', 'b'] })).toMatch(
+      /"b" is given twice/,
+    );
+    expect(await conn.fails('create_branch', { project_id: project.id, names: [] })).toMatch(
+      /Give 1 to 10 branches in one call, not 0/,
+    );
+    expect(await count('POST', `/projects/${project.id}/branches`)).toBe(0);
+  });
+});
+
 describe('update_branch', () => {
   it('renames, protects and sets then clears the expiry', async () => {
     const { project, branch: main } = api.fake.seedProject();
@@ -377,6 +475,98 @@ describe('delete_branch', () => {
     expect(err).toMatch(/HTTP 422: cannot delete the default branch/);
     expect(err).toMatch(/fix them as the message says/);
     expect(api.fake.branches.has(branch.id)).toBe(true);
+  });
+});
+
+describe('delete_branch with several branches', () => {
+  it('deletes three branches, by ID or name, in one call without a confirmation', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    const ids = ['d-1', 'd-2', 'd-3'].map(
+      (name) => api.fake.makeBranch(project.id, { name, parent_id: main.id }).id,
+    );
+    conn = await connect();
+    const out = await conn.ok('delete_branch', {
+      project_id: project.id,
+      branch_ids: [ids[0], 'd-2', ids[2]],
+    });
+    expect(out.summary).toBe('3 of 3 branches deleted.');
+    expect(out.branches.map((b: any) => [b.deleted, b.branch.id, b.branch.name])).toEqual([
+      [true, ids[0], 'd-1'],
+      [true, ids[1], 'd-2'],
+      [true, ids[2], 'd-3'],
+    ]);
+    for (const id of ids) expect(api.fake.branches.has(id)).toBe(false);
+  });
+
+  it('asks one confirmation for the whole set when it holds a protected branch, bound to that set', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    const keep = api.fake.makeBranch(project.id, { name: 'keep', parent_id: main.id, protected: true });
+    const tmp = api.fake.makeBranch(project.id, { name: 'tmp', parent_id: main.id });
+    const other = api.fake.makeBranch(project.id, { name: 'other', parent_id: main.id });
+    conn = await connect();
+    const args = { project_id: project.id, branch_ids: [keep.id, tmp.id] };
+    const refusal = await conn.fails('delete_branch', args);
+    // Every branch of the set is named, the protected one marked.
+    expect(refusal).toContain(
+      `Delete 2 branches of project ${project.id}: "keep" (protected, ${keep.id}), "tmp" (${tmp.id})`,
+    );
+    expect(api.fake.branches.has(tmp.id)).toBe(true);
+    const token = /confirm: "(nmc1\.[^"]+)"/.exec(refusal)![1];
+    // The token binds the set: another set is not confirmed by it.
+    const swapped = await conn.fails('delete_branch', {
+      ...args,
+      branch_ids: [keep.id, other.id],
+      confirm: token,
+    });
+    expect(swapped).not.toMatch(/branches deleted/);
+    expect(api.fake.branches.has(other.id)).toBe(true);
+    expect(api.fake.branches.has(keep.id)).toBe(true);
+    const out = await conn.ok('delete_branch', await withToken(conn, 'delete_branch', args));
+    // Confirmed; Neon itself still refuses a protected branch (as it does): said for that branch only.
+    expect(out.summary).toBe('1 of 2 branches deleted; 1 failed (see error on each; nothing was retried).');
+    expect(out.branches[0]).toEqual({
+      branch: { id: keep.id, name: 'keep' },
+      error: expect.stringMatching(/HTTP 422: cannot delete a protected branch/),
+    });
+    expect(api.fake.branches.has(keep.id)).toBe(true);
+    expect(api.fake.branches.has(tmp.id)).toBe(false);
+  });
+
+  it('states a partial failure per branch and sends no delete twice', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    const a = api.fake.makeBranch(project.id, { name: 'pa', parent_id: main.id });
+    const b = api.fake.makeBranch(project.id, { name: 'pb', parent_id: main.id });
+    api.use(
+      http.delete(`${BASE}/projects/:project_id/branches/${a.id}`, () => neonError(500, 'storage hiccup')),
+    );
+    conn = await connect();
+    const out = await conn.ok('delete_branch', { project_id: project.id, branch_ids: [a.id, b.id] });
+    expect(out.summary).toBe('1 of 2 branches deleted; 1 failed (see error on each; nothing was retried).');
+    expect(out.branches[0]).toEqual({
+      branch: { id: a.id, name: 'pa' },
+      error: expect.stringMatching(/HTTP 500.*may or may not have been applied/),
+    });
+    expect(out.branches[1]).toMatchObject({ deleted: true, branch: { id: b.id } });
+    expect(await count('DELETE', `/projects/${project.id}/branches/${a.id}`)).toBe(1);
+  });
+
+  it('refuses a call without branch_id or branch_ids: never the default branch', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    conn = await connect();
+    const err = await conn.fails('delete_branch', { project_id: project.id });
+    expect(err).toMatch(/Give branch_id \(or branch_ids for several\)/);
+    expect(api.fake.branches.has(main.id)).toBe(true);
+    expect(await count('DELETE', /\/branches\//)).toBe(0);
+  });
+
+  it('refuses an unknown name before deleting anything', async () => {
+    const { project, branch: main } = api.fake.seedProject();
+    const a = api.fake.makeBranch(project.id, { name: 'real', parent_id: main.id });
+    conn = await connect();
+    const err = await conn.fails('delete_branch', { project_id: project.id, branch_ids: ['real', 'ghost'] });
+    expect(err).toMatch(/ghost/);
+    expect(api.fake.branches.has(a.id)).toBe(true);
+    expect(await count('DELETE', /\/branches\//)).toBe(0);
   });
 });
 

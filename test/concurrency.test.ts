@@ -53,9 +53,14 @@ describe('1,000 concurrent tool calls under Neon rate limits (fake clock)', () =
         'list_databases',
         (i) => ({ project_id: projects[i % 5].project.id, branch_id: projects[i % 5].branch.id }),
       ],
+      // (get_role, not list_roles: list_roles also reads the roles made with SQL in the database.)
       [
-        'list_roles',
-        (i) => ({ project_id: projects[i % 5].project.id, branch_id: projects[i % 5].branch.id }),
+        'get_role',
+        (i) => ({
+          project_id: projects[i % 5].project.id,
+          branch_id: projects[i % 5].branch.id,
+          role: 'neondb_owner',
+        }),
       ],
       ['get_operation', (i) => ({ project_id: ops[i % 5].project_id, operation_id: ops[i % 5].id })],
       ['list_operations', (i) => ({ project_id: projects[i % 5].project.id })],

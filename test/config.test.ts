@@ -780,3 +780,26 @@ describe('init', () => {
     expect(refused(['init', 'cursor', 'extra'])).toMatch(/unexpected argument "extra"/);
   });
 });
+
+describe('--branch-ttl', () => {
+  const ttl = (argv: string[], env: Env = {}) => {
+    const c = parse(argv, env);
+    return c.mode === 'stdio' ? c.server.branchTtlMs : 'not stdio';
+  };
+  it('takes hours or days, 0 for none, the flag over NEON_MCP_BRANCH_TTL; unset leaves the default to the server', () => {
+    expect(ttl([])).toBeUndefined();
+    expect(ttl(['--branch-ttl', '24h'])).toBe(24 * 3_600_000);
+    expect(ttl(['--branch-ttl', '7d'])).toBe(7 * 86_400_000);
+    expect(ttl(['--branch-ttl', '30d'])).toBe(30 * 86_400_000);
+    expect(ttl(['--branch-ttl', '0'])).toBe(0);
+    expect(ttl([], { NEON_MCP_BRANCH_TTL: '2d' })).toBe(2 * 86_400_000);
+    expect(ttl(['--branch-ttl', '1h'], { NEON_MCP_BRANCH_TTL: '2d' })).toBe(3_600_000);
+  });
+  it('fails closed on anything else, naming the accepted forms', () => {
+    for (const bad of ['7', '31d', '721h', 'week', '-1d', '1.5d', '0d0']) {
+      expect(() => parse([`--branch-ttl=${bad}`])).toThrow(
+        `--branch-ttl must be 0 (no expiry) or hours or days such as 24h or 7d, at most 30d, got "${bad}".`,
+      );
+    }
+  });
+});

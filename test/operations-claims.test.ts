@@ -342,6 +342,20 @@ const SCENARIOS: Scenario[] = [
   },
   { tool: 'reveal_role_password', args: (w) => ({ ...w.ids, role: 'neondb_owner' }) },
   { tool: 'reset_role_password', args: (w) => ({ ...w.ids, role: 'neondb_owner' }) },
+  // A role made with SQL: Neon answers 404, the tool goes on as the database's owner.
+  ...(['get_role', 'delete_role', 'reveal_role_password', 'reset_role_password'] as const).map((tool) => ({
+    tool,
+    path: 'role made with SQL',
+    // Neon cannot show such a password: reveal_role_password says so.
+    ...(tool === 'reveal_role_password' ? { fails: /made with SQL; Neon cannot show its password/ } : {}),
+    args: async (w: World) => {
+      // Roles are the test server's, shared by every world: a name of its own each time. Made with SQL
+      // here rather than by create_role, whose connection details the next call would find cached.
+      const name = `sq_${tool.slice(0, 6)}_${Math.random().toString(36).slice(2, 8)}`;
+      await dbs.query(w.ids.branch_id, `CREATE ROLE ${name} LOGIN PASSWORD 'sq-claims-pw-1'`);
+      return { ...w.ids, role: name };
+    },
+  })),
   { tool: 'get_connection_string', args: (w) => ({ project_id: w.project_id }) },
 
   // operations

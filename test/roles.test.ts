@@ -30,13 +30,13 @@ describe('list_roles and get_role', () => {
     const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
     const devRole = api.fake.makeRole(dev.id, 'dev_user');
     conn = await connect({ toolsets: ['roles'] });
+    // Login roles made with SQL follow Neon's (made_with "sql"); the test server's own are among them.
+    const neonOnly = (out: any) => out.roles.filter((r: any) => !r.made_with);
     const byDefault = await conn.ok('list_roles', { project_id: project.id });
-    expect(byDefault).toMatchObject({
-      branch_id: main.id,
-      roles: [{ name: 'neondb_owner', protected: false }],
-    });
+    expect(byDefault.branch_id).toBe(main.id);
+    expect(neonOnly(byDefault)).toMatchObject([{ name: 'neondb_owner', protected: false }]);
     const res = await conn.call('list_roles', { project_id: project.id, branch_id: dev.id });
-    expect((res.structuredContent as any).roles.map((r: any) => r.name)).toEqual(['dev_user']);
+    expect(neonOnly(res.structuredContent).map((r: any) => r.name)).toEqual(['dev_user']);
     expect(text(res)).not.toContain(devRole.password);
     expect(text(res)).not.toContain('password');
   });
@@ -68,8 +68,8 @@ describe('list_roles and get_role', () => {
       branch_id: branch.id,
       role: 'nobody',
     });
-    expect(err).toMatch(/HTTP 404/);
-    expect(err).toMatch(/role "nobody" in branch "/);
+    // Neon's 404 sends it to the database's own roles, which lack it too: the role is named, not the project.
+    expect(err).toMatch(new RegExp(`get_role: role "nobody" was not found on branch ${branch.id}`));
   });
 });
 
@@ -135,7 +135,7 @@ describe('create_role and delete_role', () => {
     expect(res.structuredContent).toMatchObject({ deleted: true, role: { name: 'temp' } });
     expect(text(res)).not.toContain(temp.password);
     const list = await conn.ok('list_roles', { project_id: project.id, branch_id: branch.id });
-    expect(list.roles.map((r: any) => r.name)).toEqual(['neondb_owner']);
+    expect(list.roles.filter((r: any) => !r.made_with).map((r: any) => r.name)).toEqual(['neondb_owner']);
     expect(allFinished()).toBe(true);
   });
 });
@@ -214,6 +214,8 @@ describe('reveal_role_password and reset_role_password', () => {
 
 /** Runs SQL with a URI a tool returned; resolves to the error's SQLSTATE, or 'ok'. */
 const as = sqlstateOf;
+/** The SQLSTATE of connecting to `uri` ('ok' when it connects): 28P01 for a password that no longer works. */
+const login = (uri: string) => sqlstateOf(uri, 'SELECT 1').catch((e) => (e as { code?: string }).code);
 
 async function seededWithTable() {
   const { project, branch } = api.fake.seedProject();
@@ -461,5 +463,137 @@ describe('get_connection_string in read-only mode', () => {
     expect(out.uri).toBe(made.uri);
     expect(await as(out.uri, 'SELECT * FROM items')).toBe('ok');
     expect(await as(out.uri, `INSERT INTO items (name) VALUES ('x')`)).toBe('42501');
+  });
+});
+
+/** Whether `role` exists on the test server, and what still depends on it in any database. */
+async function traces(branch_id: string, role: string) {
+  const [row] = await dbs.admin(
+    branch_id,
+    `SELECT (SELECT count(*)::int FROM pg_roles WHERE rolname = $1) AS roles,
+            (SELECT count(*)::int FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid WHERE r.rolname = $1) AS deps`,
+    [role],
+  );
+  return row as { roles: number; deps: number };
+}
+
+describe('roles made with SQL: listed, got, given a connection string, reset and deleted', () => {
+  it('a read-only role made by create_role, through every role tool, then gone from pg_roles', async () => {
+    const { project_id, branch_id } = await seededWithTable();
+    conn = await connect({ toolsets: ['roles', 'databases'] });
+    const made = await conn.ok('create_role', { project_id, branch_id, name: 'sq_ro', access: 'read_only' });
+    // Neon's API does not know it: every tool below falls back to SQL on Neon's 404.
+    expect(api.fake.rolesOf(branch_id).map((r) => r.name)).toEqual([OWNER]);
+
+    const list = await conn.ok('list_roles', { project_id, branch_id });
+    expect(list.roles).toContainEqual({
+      name: 'sq_ro',
+      made_with: 'sql',
+      access: 'read_only',
+      made_by: 'create_role',
+    });
+    expect(list.roles.filter((r: any) => r.name === OWNER)).toHaveLength(1);
+    expect(list.sql_roles_note).toBeUndefined();
+    const got = await conn.ok('get_role', { project_id, branch_id, role: 'sq_ro' });
+    expect(got.role).toMatchObject({ name: 'sq_ro', branch_id, made_with: 'sql', access: 'read_only' });
+
+    // Later: a connection string, with a new password set with SQL (said so); the old one stops working.
+    const res = await conn.call('get_connection_string', { project_id, branch_id, role: 'sq_ro' });
+    expect(res.isError).toBeFalsy();
+    const cs = res.structuredContent as any;
+    expect(cs.role).toBe('sq_ro');
+    expect(cs.password_note).toMatch(/new password for role sq_ro, set with SQL/);
+    expect(decodeURIComponent(new URL(cs.uri).username)).toBe('sq_ro');
+    expect(await as(cs.uri, 'SELECT * FROM items')).toBe('ok');
+    expect(await as(cs.uri, `INSERT INTO items (name) VALUES ('x')`)).toBe('42501');
+    expect(await login(made.uri)).toBe('28P01');
+    // The new password is in no statement text PostgreSQL keeps.
+    const pw = decodeURIComponent(new URL(cs.uri).password);
+    const activity = await dbs.admin(branch_id, 'SELECT query FROM pg_stat_activity');
+    expect(JSON.stringify(activity)).not.toContain(pw);
+
+    const reveal = await conn.fails('reveal_role_password', { project_id, branch_id, role: 'sq_ro' });
+    expect(reveal).toMatch(/role sq_ro was made with SQL; Neon cannot show its password/);
+    const reset = await conn.ok('reset_role_password', { project_id, branch_id, role: 'sq_ro' });
+    expect(reset.role).toEqual({ name: 'sq_ro', branch_id, made_with: 'sql' });
+    expect(await as(reset.uri, 'SELECT * FROM items')).toBe('ok');
+    expect(decodeURIComponent(new URL(reset.uri).password)).toBe(reset.password);
+    expect(await login(cs.uri)).toBe('28P01');
+
+    expect((await traces(branch_id, 'sq_ro')).deps).toBeGreaterThan(0);
+    const del = await conn.ok('delete_role', { project_id, branch_id, role: 'sq_ro' });
+    expect(del).toMatchObject({ deleted: true, role: { name: 'sq_ro', made_with: 'sql' } });
+    expect(del.cleared).toEqual([expect.stringMatching(/^neondb: .*REASSIGN\/DROP OWNED/)]);
+    expect(await traces(branch_id, 'sq_ro')).toEqual({ roles: 0, deps: 0 });
+    const after = await conn.ok('list_roles', { project_id, branch_id });
+    expect(after.roles.map((r: any) => r.name)).not.toContain('sq_ro');
+    // What was not found is named: the role and the branch, not the project.
+    for (const tool of ['get_role', 'delete_role', 'reset_role_password']) {
+      const err = await conn.fails(tool, { project_id, branch_id, role: 'sq_ro' });
+      expect(err).toMatch(new RegExp(`${tool}: role "sq_ro" was not found on branch ${branch_id}`));
+      expect(err).not.toMatch(/project/);
+    }
+  });
+
+  it('a login role made with SQL by someone else: listed with its access, its password left alone, deleted cleanly', async () => {
+    const { project_id, branch_id } = await seededWithTable();
+    // Made by the owner with SQL (the owner keeps the ADMIN OPTION), with a table of its own, grants
+    // and default privileges: what DROP ROLE alone refuses.
+    await dbs.query(
+      branch_id,
+      `CREATE ROLE sq_app LOGIN PASSWORD 'sq-app-pw-123';
+       GRANT SELECT, INSERT ON items TO sq_app; GRANT CREATE ON SCHEMA public TO sq_app;
+       ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO sq_app;
+       ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO sq_app`,
+    );
+    const dbUri = await api.fake.connectionUri!({
+      project_id,
+      branch_id,
+      database: 'neondb',
+      role: OWNER,
+      pooled: false,
+    });
+    const appUri = Object.assign(new URL(dbUri), {
+      username: 'sq_app',
+      password: 'sq-app-pw-123',
+    }).toString();
+    expect(await as(appUri, 'CREATE TABLE public.app_table (x int)')).toBe('ok');
+    conn = await connect({ toolsets: ['roles', 'databases'] });
+    const list = await conn.ok('list_roles', { project_id, branch_id });
+    const app = list.roles.find((r: any) => r.name === 'sq_app');
+    expect(app).toMatchObject({ made_with: 'sql', access: 'writes' });
+    expect(app.can_write).toMatch(/owns objects|may change|may create/);
+    expect(app.made_by).toBeUndefined();
+    // Its password may be an application's: not changed by a read.
+    const cs = await conn.fails('get_connection_string', { project_id, branch_id, role: 'sq_app' });
+    expect(cs).toMatch(/not by neon-mcp's create_role/);
+    expect(cs).toMatch(/reset_role_password/);
+    expect(await login(appUri)).toBe('ok');
+
+    await conn.ok('delete_role', { project_id, branch_id, role: 'sq_app' });
+    expect(await traces(branch_id, 'sq_app')).toEqual({ roles: 0, deps: 0 });
+    // Its table stays, now the owner's.
+    expect(
+      await dbs.admin(branch_id, `SELECT tableowner FROM pg_tables WHERE tablename = 'app_table'`),
+    ).toEqual([{ tableowner: OWNER }]);
+  });
+
+  it('without the right to act for the role: each grant revoked, and DROP ROLE refused said so', async () => {
+    const { project_id, branch_id } = await seededWithTable();
+    // Made by the superuser: the owner has no ADMIN OPTION on it, only the grants it made.
+    await dbs.admin(branch_id, `CREATE ROLE sq_legacy LOGIN PASSWORD 'sq-legacy-pw-1'`);
+    await dbs.query(
+      branch_id,
+      `GRANT SELECT ON items TO sq_legacy; GRANT USAGE ON SCHEMA public TO sq_legacy;
+       ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO sq_legacy`,
+    );
+    conn = await connect({ toolsets: ['roles'] });
+    const err = await conn.fails('delete_role', { project_id, branch_id, role: 'sq_legacy' });
+    expect(err).toMatch(
+      /Role sq_legacy was not deleted\. Its objects and grants were already removed in database neondb\./,
+    );
+    // What the owner granted is gone: only the role itself is left.
+    expect(await traces(branch_id, 'sq_legacy')).toEqual({ roles: 1, deps: 0 });
+    await dbs.admin(branch_id, 'DROP ROLE sq_legacy');
   });
 });

@@ -314,6 +314,99 @@ export function everydayScenarios(label: string, backend: ScenarioBackend): void
       });
     });
 
+    // Issue 26 item 2: the role the agent made is one it can find, connect as later, and remove.
+    it('makes a read-only role, finds it, gets its connection string later, deletes it', async () => {
+      const project_id = await backend.project('shop');
+      await session(async (agent) => {
+        await agent.ok('run_sql', { project_id, sql: 'CREATE TABLE visits AS SELECT 1 AS id' });
+        await agent.ok('enable_toolsets', { toolsets: ['roles'] });
+        await agent.ok('create_role', { project_id, name: 'eco_reader', access: 'read_only' });
+        const { roles } = await agent.ok('list_roles', { project_id });
+        expect(roles).toContainEqual({
+          name: 'eco_reader',
+          made_with: 'sql',
+          access: 'read_only',
+          made_by: 'create_role',
+        });
+        const later = await agent.ok('get_connection_string', { project_id, role: 'eco_reader' });
+        expect(later.password_note).toMatch(/set with SQL/);
+        expect((await sqlAs(later.uri, 'SELECT count(*)::int AS n FROM visits')).rows).toEqual([{ n: 1 }]);
+        expect((await sqlAs(later.uri, 'DELETE FROM visits')).code).toBe('42501');
+        await agent.ok('delete_role', { project_id, branch_id: 'main', role: 'eco_reader' });
+        expect(agent.calls).toBe(6);
+        const gone = await agent.peek('run_sql_readonly', {
+          project_id,
+          sql: "SELECT count(*)::int AS n FROM pg_roles WHERE rolname = 'eco_reader'",
+        });
+        expect(gone.rows).toEqual([{ n: 0 }]);
+      });
+    });
+
+    // Issue 26 items 4 and 6, issue 27 item 7: three branches in one call each way, each with an expiry.
+    it('makes three branches in one call and deletes them in one call', async () => {
+      const project_id = await backend.project('shop');
+      await session(async (agent) => {
+        const made = await agent.ok('create_branch', { project_id, names: ['try-a', 'try-b', 'try-c'] });
+        expect(made.summary).toBe('3 of 3 branches created.');
+        for (const b of made.branches) {
+          expect(b.parent).toMatchObject({ name: 'main' });
+          expect(Date.parse(b.branch.expires_at) - Date.now()).toBeGreaterThan(6 * 86_400_000);
+          expect(b.expiry).toMatch(/^Neon deletes this branch at /);
+          expect((await sqlAs(b.connection_uri, 'SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+        }
+        const del = await agent.ok('delete_branch', { project_id, branch_ids: ['try-a', 'try-b', 'try-c'] });
+        expect(del.summary).toBe('3 of 3 branches deleted.');
+        expect(agent.calls).toBe(2);
+        const { branches } = await agent.peek('list_branches', { project_id });
+        expect(branches.map((b: { name: string }) => b.name)).toEqual(['main']);
+      });
+    });
+
+    // Issue 26 item 3: a table never analysed is not reported as empty.
+    it('counts the rows of a table never analysed', async () => {
+      const project_id = await backend.project('shop');
+      await session(async (agent) => {
+        await agent.ok('run_sql', {
+          project_id,
+          sql: 'CREATE TABLE clicks AS SELECT g AS id FROM generate_series(1, 5000) g',
+        });
+        const { tables } = await agent.ok('list_tables', { project_id });
+        const clicks = tables.find((t: { name: string }) => t.name === 'clicks');
+        expect(clicks.row_count).toBe(5000);
+        expect(clicks.row_estimate).toBeUndefined();
+        expect(agent.calls).toBe(2);
+      });
+    });
+
+    // Issue 26 item 1: answers sized by what changed, not by the database (300 tables).
+    it('on 300 tables: a bounded table list, and a one-column change diffed in under 3,000 characters', async () => {
+      const project_id = await backend.project('shop');
+      await session(async (agent) => {
+        await agent.ok('run_sql', {
+          project_id,
+          sql: `DO $$ BEGIN FOR i IN 1..300 LOOP
+                  EXECUTE format('CREATE TABLE t_%s (id bigint PRIMARY KEY, name text NOT NULL, created_at timestamptz DEFAULT now())', lpad(i::text, 3, '0'));
+                END LOOP; END $$`,
+        });
+        const page = await agent.call('list_tables', { project_id });
+        const listed = page.structuredContent as any;
+        expect(JSON.stringify(listed).length).toBeLessThan(13_000);
+        expect(listed.total).toBe(300);
+        expect(listed.next_offset).toBe(listed.tables.length);
+        const branch = await agent.ok('create_branch', { project_id, name: 'add-col', compute: true });
+        await agent.ok('run_sql', {
+          project_id,
+          branch_id: branch.branch.id,
+          sql: 'ALTER TABLE t_042 ADD COLUMN note text',
+        });
+        const diff = await agent.call('compare_schema', { project_id, branch_id: branch.branch.id });
+        expect(diff.isError, textOf(diff)).toBeFalsy();
+        expect(JSON.stringify(diff.structuredContent).length).toBeLessThanOrEqual(3_000);
+        expect(JSON.stringify(diff.structuredContent)).toMatch(/t_042/);
+        expect(agent.calls).toBe(5);
+      });
+    });
+
     it('takes a snapshot and finds it in the list', async () => {
       const project_id = await backend.project('shop');
       await session(async (agent) => {

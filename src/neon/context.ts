@@ -27,6 +27,8 @@ export interface Settings {
   sqlMaxBytes: number;
   /** Base URL of Neon's documentation site (default docs-site.ts DEFAULT_DOCS_URL). */
   docsUrl?: string;
+  /** Expiry of branches create_branch makes, in ms; 0: none (--branch-ttl; default in tools/branches.ts). */
+  branchTtlMs?: number;
 }
 
 export interface NeonContext {

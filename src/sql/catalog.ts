@@ -88,13 +88,35 @@ const BYTES = `CASE
 interface TableList {
   schemas: { name: string; owner: string }[];
   tables: Record<string, unknown>[];
+  /** Tables matching the schema and filter, shown or not. */
   total: number;
+  /** Schemas, shown or not. */
+  schemas_total: number;
 }
 
+/**
+ * Characters one list_tables answer spends on tables at most, whatever the schema holds (STYLE.md 26):
+ * about 2,500 tokens. Past it the list stops and says how to read on (offset, filter).
+ */
+export const LIST_TABLES_BUDGET = 10_000;
+/** Tables one list_tables page asks the database for at most (fewer when the budget is reached first). */
+export const LIST_TABLES_PAGE = 100;
+/** Schemas listed at most (a schema-per-tenant database may have thousands). */
+const LIST_SCHEMAS_MAX = 50;
+/** Characters kept of a table's comment in a list (describe_table shows it whole, up to its own cut). */
+const LIST_COMMENT_MAX = 120;
+
+/**
+ * One page of the tables, views and materialized views (`offset` of them skipped, in schema and name
+ * order), whose name contains `filter` (case-insensitive) and within {@link LIST_TABLES_BUDGET}
+ * characters; `total` counts every match, so the caller can say what is left.
+ */
 export async function listTables(
   s: Session,
-  opts: { schema?: string; limit: number; maxBytes?: number },
+  opts: { schema?: string; filter?: string; offset?: number; limit: number; maxBytes?: number },
 ): Promise<TableList> {
+  const limit = Math.min(opts.limit, LIST_TABLES_PAGE);
+  const commentMax = Math.min(LIST_COMMENT_MAX, catalogStringMax(opts.maxBytes ?? SQL_MAX_BYTES));
   const rows = await s.read<{ j: TableList }>(
     `WITH t AS (
       SELECT c.oid, n.nspname AS schema, c.relname AS name, ${KIND} AS type, ${ROW_ESTIMATE} AS row_estimate,
@@ -103,23 +125,35 @@ export async function listTables(
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition AND ${SYSTEM_SCHEMAS}
         AND ($1::text IS NULL OR n.nspname = $1)
+        AND ($4::text IS NULL OR strpos(lower(c.relname), lower($4)) > 0)
     )
     SELECT json_build_object(
-      'schemas', (SELECT coalesce(json_agg(json_build_object('name', n.nspname, 'owner', pg_get_userbyid(n.nspowner)) ORDER BY n.nspname), '[]')
-                  FROM pg_namespace n WHERE ${SYSTEM_SCHEMAS} AND ($1::text IS NULL OR n.nspname = $1)),
+      'schemas', (SELECT coalesce(json_agg(json_build_object('name', s.nspname, 'owner', pg_get_userbyid(s.nspowner)) ORDER BY s.nspname), '[]')
+                  FROM (SELECT n.nspname, n.nspowner FROM pg_namespace n WHERE ${SYSTEM_SCHEMAS} AND ($1::text IS NULL OR n.nspname = $1)
+                        ORDER BY n.nspname LIMIT ${LIST_SCHEMAS_MAX}) s),
+      'schemas_total', (SELECT count(*) FROM pg_namespace n WHERE ${SYSTEM_SCHEMAS} AND ($1::text IS NULL OR n.nspname = $1)),
       'tables', (SELECT coalesce(json_agg(json_strip_nulls(json_build_object(
                    'schema', schema, 'name', name, 'type', type, 'row_estimate', row_estimate,
                    'row_count', row_count, 'never_analyzed', never_analyzed,
                    'size', CASE WHEN bytes IS NOT NULL THEN pg_size_pretty(bytes) END, 'bytes', bytes, 'comment', comment))
                    ORDER BY schema, name), '[]')
                  -- Counted only for the tables shown (after the limit).
-                 FROM (SELECT t.*, ${ROW_COUNT} AS row_count FROM (SELECT * FROM t ORDER BY schema, name LIMIT $2) t
+                 FROM (SELECT t.*, ${ROW_COUNT} AS row_count FROM (SELECT * FROM t ORDER BY schema, name OFFSET $5 LIMIT $2) t
                        JOIN pg_class c ON c.oid = t.oid) x),
       'total', (SELECT count(*) FROM t)) AS j`,
-    [opts.schema ?? null, opts.limit, catalogStringMax(opts.maxBytes ?? SQL_MAX_BYTES)],
+    [opts.schema ?? null, limit, commentMax, opts.filter ?? null, opts.offset ?? 0],
     'list_tables',
   );
-  return { ...rows[0].j, tables: rows[0].j.tables.map(honestRows) };
+  const j = rows[0].j;
+  // The budget: whole tables only, at least one, so every page moves on.
+  const tables: Record<string, unknown>[] = [];
+  let used = 0;
+  for (const t of j.tables.map(honestRows)) {
+    used += JSON.stringify(t).length + 1;
+    if (tables.length && used > LIST_TABLES_BUDGET) break;
+    tables.push(t);
+  }
+  return { ...j, tables };
 }
 
 /** Finds a table, view or materialized view by name, as an agent would write it. */
@@ -226,7 +260,33 @@ export async function describeTable(
   if (!row)
     throw new SqlError('describe_table: the table disappeared while it was being described; try again.');
   const { info, ...rest } = row as { info: Record<string, unknown> };
-  return { ...honestRows(info), ...rest };
+  return { ...honestRows(info), ...withinBudget(rest) };
+}
+
+/**
+ * Entries of each list describe_table shows at most, and where the rest is read: a table's answer stays
+ * bounded however many columns, indexes or referencing tables it has (STYLE.md 26).
+ */
+export const DESCRIBE_LIMITS: Record<string, { max: number; rest: string }> = {
+  columns: { max: 150, rest: 'information_schema.columns ORDER BY ordinal_position' },
+  constraints: { max: 50, rest: 'pg_constraint WHERE conrelid = the table' },
+  foreign_keys: { max: 50, rest: "pg_constraint WHERE conrelid = the table AND contype = 'f'" },
+  referenced_by: { max: 30, rest: "pg_constraint WHERE confrelid = the table AND contype = 'f'" },
+  indexes: { max: 50, rest: 'pg_indexes' },
+  triggers: { max: 30, rest: 'pg_trigger WHERE tgrelid = the table' },
+};
+
+/** `lists` with each cut to its {@link DESCRIBE_LIMITS} entry, and a note naming what was left out. */
+function withinBudget(lists: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...lists };
+  const cut: string[] = [];
+  for (const [key, { max, rest }] of Object.entries(DESCRIBE_LIMITS)) {
+    const list = lists[key];
+    if (!Array.isArray(list) || list.length <= max) continue;
+    out[key] = list.slice(0, max);
+    cut.push(`${key}: ${max} of ${list.length} shown (the rest: run_sql_readonly on ${rest}, OFFSET ${max})`);
+  }
+  return cut.length ? { ...out, cut: cut.join('; ') } : out;
 }
 
 /** The statements neon-mcp runs around every call (transactions, the connection reset). */

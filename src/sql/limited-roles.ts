@@ -19,9 +19,53 @@ export interface LimitedRole {
   create_allowed_in: string[];
 }
 
-/** The custom settings that carry the name and password into the DO block (see createLimitedRole). */
+/** The custom settings that carry the name and password into the DO block (see setPassword). */
 const NAME_SETTING = 'neon_mcp.new_role';
 const PASSWORD_SETTING = 'neon_mcp.new_role_password';
+
+/** The start of the comment createLimitedRole puts on its roles, followed by the access. */
+export const MADE_BY = 'Made by neon-mcp create_role, access';
+
+type Exec = (sql: string, params?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
+
+/**
+ * Runs `template` (`CREATE ROLE %I … PASSWORD %L` or `ALTER ROLE %I PASSWORD %L`) for `name` with
+ * `password`, inside the open transaction. The password reaches the server as a bound parameter and is
+ * used inside a DO block, so it is in no statement text that pg_stat_statements or the statement log
+ * keep (a read-only tool can read pg_stat_statements). Neon takes passwords in plain text only (it
+ * checks their strength), so the password cannot be pre-hashed on this side.
+ */
+async function setPassword(exec: Exec, template: string, name: string, password: string): Promise<void> {
+  await exec('SELECT set_config($1, $2, true), set_config($3, $4, true)', [
+    NAME_SETTING,
+    name,
+    PASSWORD_SETTING,
+    password,
+  ]);
+  await exec(
+    `DO ${INTERNAL_MARK} $$ BEGIN EXECUTE format('${template}', ` +
+      `current_setting('${NAME_SETTING}'), current_setting('${PASSWORD_SETTING}')); END $$`,
+  );
+  await exec(`SELECT ${INTERNAL_MARK} set_config($1, '', true)`, [PASSWORD_SETTING]);
+}
+
+/**
+ * `e` with the password taken out. Postgres quotes the failing statement in its CONTEXT, which for
+ * CREATE/ALTER ROLE holds the password as format's %L wrote it: quotes doubled, and backslashes too (in
+ * an E'' literal). The longest form first, so that no part of it is left.
+ */
+function withoutPassword(e: unknown, password: string): unknown {
+  const quoted = password.replaceAll("'", "''");
+  // Each also as the error writes untrusted text (inline, untrusted.ts: backslashes doubled again).
+  const forms = [quoted.replaceAll('\\', '\\\\'), quoted, password].flatMap((f) => [inline(f), f]);
+  if (e instanceof SqlError && forms.some((f) => e.message.includes(f))) {
+    return new SqlError(
+      forms.reduce((m, f) => m.replaceAll(f, '[password]'), e.message),
+      e.code,
+    );
+  }
+  return e;
+}
 
 /**
  * Creates a login role with `password` that may read (and, for read_write, insert, update and delete)
@@ -45,21 +89,9 @@ export async function createLimitedRole(
         `A role named "${opts.name}" already exists on this branch. Pick another name, or delete it first (delete_role).`,
       );
     }
-    // The password reaches the server as a bound parameter and is used inside a DO block, so it is in
-    // no statement text that pg_stat_statements or the statement log keep (a read-only tool can read
-    // pg_stat_statements). Neon takes passwords in plain text only (it checks their strength), so the
-    // password cannot be pre-hashed on this side.
-    await exec('SELECT set_config($1, $2, true), set_config($3, $4, true)', [
-      NAME_SETTING,
-      opts.name,
-      PASSWORD_SETTING,
-      opts.password,
-    ]);
-    await exec(
-      `DO ${INTERNAL_MARK} $$ BEGIN EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L', ` +
-        `current_setting('${NAME_SETTING}'), current_setting('${PASSWORD_SETTING}')); END $$`,
-    );
-    await exec(`SELECT ${INTERNAL_MARK} set_config($1, '', true)`, [PASSWORD_SETTING]);
+    await setPassword(exec, 'CREATE ROLE %I LOGIN PASSWORD %L', opts.name, opts.password);
+    // What made it and with which access, read back by list_roles and get_role (sqlLoginRoles).
+    await exec(`COMMENT ON ROLE ${role} IS ${s.client.escapeLiteral(`${MADE_BY} ${opts.access}`)}`);
     const db = await exec(`SELECT ${INTERNAL_MARK} current_database() AS name`);
     await exec(`GRANT CONNECT ON DATABASE ${id(String(db.rows[0]?.name))} TO ${role}`);
 
@@ -97,19 +129,7 @@ export async function createLimitedRole(
     return { schemas, create_allowed_in };
   } catch (e) {
     await s.exec('ROLLBACK', undefined, 'rolling back').catch(() => undefined);
-    // Postgres quotes the failing statement in its CONTEXT, which for CREATE ROLE holds the password
-    // as format's %L wrote it: quotes doubled, and backslashes too (in an E'' literal). The longest
-    // form first, so that no part of it is left.
-    const quoted = opts.password.replaceAll("'", "''");
-    // Each also as the error writes untrusted text (inline, untrusted.ts: backslashes doubled again).
-    const forms = [quoted.replaceAll('\\', '\\\\'), quoted, opts.password].flatMap((f) => [inline(f), f]);
-    if (e instanceof SqlError && forms.some((f) => e.message.includes(f))) {
-      throw new SqlError(
-        forms.reduce((m, f) => m.replaceAll(f, '[password]'), e.message),
-        e.code,
-      );
-    }
-    throw e;
+    throw withoutPassword(e, opts.password);
   }
 }
 
@@ -178,4 +198,171 @@ export async function whyRoleCanWrite(s: Session, role: string): Promise<string 
   const row = rows[0];
   if (!row?.exists) return `there is no role "${role}" in this database's branch`;
   return row.reason ?? undefined;
+}
+
+/** A login role found with SQL, not through Neon's API (sqlLoginRoles). */
+export interface SqlLoginRole {
+  name: string;
+  /** read_only or read_write (what create_role gave it, or read_only when it cannot write), else writes. */
+  access: 'read_only' | 'read_write' | 'writes';
+  /** Whether neon-mcp's create_role made it (its comment says so). */
+  made_by_neon_mcp: boolean;
+  /** For access writes: what lets it write (whyRoleCanWrite). */
+  why?: string;
+}
+
+/**
+ * The login roles that may connect to the session's database and that Neon's API does not list
+ * (`neon_names`): roles made with SQL, create_role's limited ones among them. Left out: superusers,
+ * replication roles, `neon_superuser` members and roles that may create roles without the session's
+ * role having made them (Neon's own roles, and local mode's roles of the branch under their physical
+ * names). `only`: just that role. Runs in the open (read-only) transaction; at most `limit` roles are
+ * returned (the rest counted in `more`). A role not made by create_role is probed with whyRoleCanWrite.
+ */
+export async function sqlLoginRoles(
+  s: Session,
+  opts: { neon_names: string[]; only?: string; limit: number },
+): Promise<{ roles: SqlLoginRole[]; more: number }> {
+  const rows = await s.read<{ name: string; comment: string | null }>(
+    `SELECT r.rolname AS name, shobj_description(r.oid, 'pg_authid') AS comment
+     FROM pg_roles r
+     WHERE r.rolcanlogin AND NOT r.rolsuper AND NOT r.rolreplication AND r.rolname NOT LIKE 'pg\\_%'
+       AND NOT (r.rolname = ANY($1::text[])) AND ($2::text IS NULL OR r.rolname = $2)
+       AND NOT EXISTS (SELECT 1 FROM pg_roles n WHERE n.rolname = 'neon_superuser' AND pg_has_role(r.oid, n.oid, 'MEMBER'))
+       AND (NOT r.rolcreaterole OR EXISTS (
+             SELECT 1 FROM pg_auth_members m JOIN pg_roles c ON c.oid = m.member
+             WHERE m.roleid = r.oid AND c.rolname = current_user AND m.admin_option))
+       AND has_database_privilege(r.oid, current_database(), 'CONNECT')
+     ORDER BY r.rolname`,
+    [opts.neon_names, opts.only ?? null],
+    'listing the login roles made with SQL',
+  );
+  const roles: SqlLoginRole[] = [];
+  for (const row of rows.slice(0, opts.limit)) {
+    const marked = row.comment?.startsWith(`${MADE_BY} `) ? row.comment.slice(MADE_BY.length + 1) : undefined;
+    if (marked === 'read_only' || marked === 'read_write') {
+      roles.push({ name: row.name, access: marked, made_by_neon_mcp: true });
+      continue;
+    }
+    const why = await whyRoleCanWrite(s, row.name);
+    roles.push({
+      name: row.name,
+      made_by_neon_mcp: false,
+      ...(why ? { access: 'writes', why } : { access: 'read_only' }),
+    });
+  }
+  return { roles, more: Math.max(0, rows.length - opts.limit) };
+}
+
+/**
+ * Gives `role` a new password with SQL, as the session's role (which must have made it, or may
+ * change it): one transaction, the password kept out of every statement text (setPassword).
+ */
+export async function resetPasswordWithSql(s: Session, role: string, password: string): Promise<void> {
+  const what = `setting a new password for role ${role}`;
+  const exec = (sql: string, params?: unknown[]) => s.exec(sql, params, what);
+  await exec('BEGIN');
+  try {
+    await setPassword(exec, 'ALTER ROLE %I PASSWORD %L', role, password);
+    await s.commit(what);
+  } catch (e) {
+    await s.exec('ROLLBACK', undefined, 'rolling back').catch(() => undefined);
+    throw withoutPassword(e, password);
+  }
+}
+
+/** How clearRole undid what a role holds in one database. */
+export type Cleared = 'reassigned' | 'revoked';
+
+/**
+ * Undoes what `role` holds in the session's database, as its owner, so that DROP ROLE can follow: its
+ * objects go to the session's role and its privileges and default privileges are revoked. With
+ * REASSIGN OWNED and DROP OWNED where the session's role may act for `role` (a member of it, or able to
+ * become one through the ADMIN OPTION PostgreSQL 16 gives a role's creator, the membership taken back
+ * in the same transaction); otherwise a REVOKE for each grant pg_shdepend records, which the grantor
+ * (the session's role) can undo, and a refusal naming what `role` owns. One transaction.
+ */
+export async function clearRole(s: Session, role: string): Promise<Cleared> {
+  const what = `removing the grants of role ${role}`;
+  const exec = (sql: string, params?: unknown[]) => s.exec(sql, params, what);
+  const name = s.client.escapeIdentifier(role);
+  await exec('BEGIN');
+  try {
+    const owns = await exec(
+      `SELECT ${INTERNAL_MARK} string_agg(datname, ', ') AS dbs FROM pg_database WHERE datdba = $1::regrole`,
+      [role],
+    );
+    if (owns.rows[0]?.dbs) {
+      throw new InvalidArgumentError(
+        `Role ${role} owns database ${owns.rows[0].dbs}: give the database another owner (update_database) or delete it first.`,
+      );
+    }
+    await exec('SAVEPOINT neon_mcp_clear');
+    try {
+      const member = await exec(`SELECT ${INTERNAL_MARK} pg_has_role(current_user, $1, 'USAGE') AS m`, [
+        role,
+      ]);
+      if (!member.rows[0]?.m) await exec(`GRANT ${name} TO CURRENT_USER`);
+      await exec(`REASSIGN OWNED BY ${name} TO CURRENT_USER`);
+      await exec(`DROP OWNED BY ${name}`);
+      if (!member.rows[0]?.m) await exec(`REVOKE ${name} FROM CURRENT_USER`);
+      await exec('RELEASE SAVEPOINT neon_mcp_clear');
+      await s.commit(what);
+      return 'reassigned';
+    } catch (e) {
+      if (!(e instanceof SqlError) || e.code !== '42501') throw e;
+      await exec('ROLLBACK TO SAVEPOINT neon_mcp_clear');
+    }
+    await revokeEach(role, exec);
+    await s.commit(what);
+    return 'revoked';
+  } catch (e) {
+    await s.exec('ROLLBACK', undefined, 'rolling back').catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * One REVOKE for each privilege pg_shdepend records for `role` in this database and on shared objects
+ * (the database itself): on relations, schemas, routines, types, databases and default privileges.
+ * What it owns, or a grant of a kind not handled here, is named in the error.
+ */
+async function revokeEach(role: string, exec: Exec) {
+  const { rows } = await exec(
+    `SELECT ${INTERNAL_MARK} d.deptype, CASE d.classid
+       WHEN 'pg_class'::regclass THEN format('REVOKE ALL ON %s %s FROM %I',
+         CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, d.objid::regclass, $1::text)
+       WHEN 'pg_namespace'::regclass THEN format('REVOKE ALL ON SCHEMA %I FROM %I', n.nspname, $1::text)
+       WHEN 'pg_proc'::regclass THEN format('REVOKE ALL ON ROUTINE %s FROM %I', d.objid::regprocedure, $1::text)
+       WHEN 'pg_type'::regclass THEN format('REVOKE ALL ON TYPE %s FROM %I', d.objid::regtype, $1::text)
+       WHEN 'pg_database'::regclass THEN format('REVOKE ALL ON DATABASE %I FROM %I', db.datname, $1::text)
+       WHEN 'pg_default_acl'::regclass THEN format('ALTER DEFAULT PRIVILEGES FOR ROLE %I%s REVOKE ALL ON %s FROM %I',
+         pg_get_userbyid(a.defaclrole),
+         CASE WHEN a.defaclnamespace = 0 THEN '' ELSE format(' IN SCHEMA %I', a.defaclnamespace::regnamespace) END,
+         CASE a.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS'
+           WHEN 'T' THEN 'TYPES' WHEN 'n' THEN 'SCHEMAS' END, $1::text)
+     END AS statement, pg_describe_object(d.classid, d.objid, 0) AS object
+     FROM pg_shdepend d
+     LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
+     LEFT JOIN pg_namespace n ON d.classid = 'pg_namespace'::regclass AND n.oid = d.objid
+     LEFT JOIN pg_database db ON d.classid = 'pg_database'::regclass AND db.oid = d.objid
+     LEFT JOIN pg_default_acl a ON d.classid = 'pg_default_acl'::regclass AND a.oid = d.objid
+     WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = $1::regrole AND d.objsubid = 0
+       AND d.dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+       AND (d.classid <> 'pg_database'::regclass OR db.datname = current_database())`,
+    [role],
+  );
+  const left = rows.filter((r) => r.deptype !== 'a' || !r.statement).map((r) => String(r.object));
+  if (left.length) {
+    throw new InvalidArgumentError(
+      `Role ${role} owns or holds what its grantor cannot take back here (${left.join(', ')}), and the ` +
+        'database owner may not act for it (REASSIGN OWNED). Give those objects another owner first.',
+    );
+  }
+  for (const r of rows) await exec(String(r.statement));
+}
+
+/** DROP ROLE, as the session's role (one that may: the role's creator, with its ADMIN OPTION). */
+export async function dropRoleWithSql(s: Session, role: string): Promise<void> {
+  await s.exec(`DROP ROLE ${s.client.escapeIdentifier(role)}`, undefined, `dropping role ${role}`);
 }

@@ -5,7 +5,9 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonApiError, NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
+import type { NeonContext } from '../neon/context.js';
 import type { Operation } from '../neon/operations.js';
+import { resolveBranch } from '../neon/refs.js';
 import { resolveConnection } from '../neon/resolver.js';
 import { fetchBranch, summarizeEndpoint } from '../neon/resources.js';
 import { defined, pick } from '../neon/util.js';
@@ -179,10 +181,149 @@ async function unknownParentError(
   );
 }
 
+/** How long a branch create_branch makes lives unless told (--branch-ttl): 7 days. */
+export const DEFAULT_BRANCH_TTL_MS = 7 * 24 * 3_600_000;
+
+/** An expiry `ms` from now, in the RFC 3339 form Neon takes (seconds precision). */
+function expiryIn(ms: number): string {
+  return new Date(Date.now() + ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Branches one create_branch or delete_branch call takes at most: each is its own Neon operation. */
+const MAX_BATCH = 10;
+
+type CreateArgs = {
+  project_id: string;
+  name?: string;
+  names?: string[];
+  parent_id?: string;
+  parent_timestamp?: string;
+  parent_lsn?: string;
+  protected?: boolean;
+  expires_at?: string;
+  compute: boolean;
+  min_cu?: number;
+  max_cu?: number;
+  suspend_timeout_seconds?: number;
+};
+
+/**
+ * The expiry a new branch gets: the one asked for; none on a protected branch (what production keeps)
+ * or with --branch-ttl 0; otherwise --branch-ttl from now (default 7 days), so a branch an agent forgets
+ * does not keep a compute and storage forever.
+ */
+function expiryOf(args: CreateArgs, ttlMs: number): { expires_at?: string; by_default: boolean } {
+  if (args.expires_at) return { expires_at: args.expires_at, by_default: false };
+  if (args.protected || ttlMs === 0) return { by_default: false };
+  return { expires_at: expiryIn(ttlMs), by_default: true };
+}
+
+/** Creates one branch and answers with it, its compute and a connection string. */
+async function createOne(
+  args: CreateArgs,
+  name: string | undefined,
+  ctx: Pick<NeonContext, 'client' | 'signal' | 'wait' | 'settings'>,
+): Promise<Record<string, unknown>> {
+  const { client, signal, wait } = ctx;
+  const { project_id } = args;
+  const computeArgs = defined({
+    autoscaling_limit_min_cu: args.min_cu,
+    autoscaling_limit_max_cu: args.max_cu,
+    suspend_timeout_seconds: args.suspend_timeout_seconds,
+  });
+  const ttlMs = ctx.settings.branchTtlMs ?? DEFAULT_BRANCH_TTL_MS;
+  const expiry = expiryOf(args, ttlMs);
+  const body: Schemas['BranchCreateRequest'] = {
+    branch: defined({
+      name,
+      parent_id: args.parent_id,
+      parent_timestamp: args.parent_timestamp,
+      parent_lsn: args.parent_lsn,
+      protected: args.protected,
+      expires_at: expiry.expires_at,
+    }),
+    ...(args.compute ? { endpoints: [{ type: 'read_write' as const, ...computeArgs }] } : {}),
+  };
+  const res = await client
+    .post('/projects/{project_id}/branches', { path: { project_id }, body, signal })
+    .catch(async (e) => {
+      throw args.parent_id ? await unknownParentError(client, project_id, args.parent_id, e, signal) : e;
+    });
+  await wait(res.operations);
+
+  const branch_id = res.branch.id;
+  const endpointId = res.endpoints?.[0]?.id;
+  const parentId = res.branch.parent_id;
+  const [branch, endpoint, parentName] = await Promise.all([
+    fetchBranch(client, project_id, branch_id, signal),
+    endpointId
+      ? client
+          .get('/projects/{project_id}/endpoints/{endpoint_id}', {
+            path: { project_id, endpoint_id: endpointId },
+            signal,
+          })
+          .then((r) => r.endpoint)
+      : undefined,
+    // The parent by name as well as ID, so the agent need not look it up; the branch exists either way.
+    parentId
+      ? fetchBranch(client, project_id, parentId, signal).then(
+          (p) => p.name,
+          () => undefined,
+        )
+      : undefined,
+  ]);
+  const expires_at = (branch.expires_at as string | undefined) ?? expiry.expires_at;
+  const result: Record<string, unknown> = {
+    branch,
+    ...(parentId ? { parent: { id: parentId, ...(parentName ? { name: parentName } : {}) } } : {}),
+    ...(endpoint ? { compute: summarizeEndpoint(endpoint) } : {}),
+    databases: (res.databases ?? []).map((d) => d.name),
+    expiry: expires_at
+      ? `Neon deletes this branch at ${expires_at}${expiry.by_default ? ` (neon-mcp's default, --branch-ttl ${ttlMs / 3_600_000}h)` : ''}; update_branch with expires_at null keeps it.`
+      : 'No expiry: it stays until deleted.',
+  };
+  if (!endpoint) {
+    result.note = 'No compute: add one with create_compute (type read_write) before connecting.';
+    return result;
+  }
+  // The branch exists now: a failure to build the connection string must not read as a failed create.
+  try {
+    const conn = await resolveConnection(client, { project_id, branch_id, compute_id: endpoint.id }, signal);
+    Object.assign(result, { connection_uri: conn.uri, database: conn.database, role: conn.role });
+  } catch (error) {
+    if (signal.aborted) throw error;
+    const why = error instanceof Error ? error.message : String(error);
+    result.note = `Branch created, but no connection string: ${why}`;
+  }
+  return result;
+}
+
+/** `names` checked: 1 to MAX_BATCH distinct names of 1 to 256 characters, and not with `name`. */
+function batchNames(
+  name: string | undefined,
+  names: string[] | undefined,
+  what: string,
+): string[] | undefined {
+  if (names === undefined) return undefined;
+  if (name !== undefined) throw new InvalidArgumentError(`Give ${what}, not both.`);
+  if (names.length < 1 || names.length > MAX_BATCH)
+    throw new InvalidArgumentError(`Give 1 to ${MAX_BATCH} branches in one call, not ${names.length}.`);
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (n.length < 1 || n.length > 256)
+      throw new InvalidArgumentError(
+        `A branch name or ID has 1 to 256 characters; "${n.slice(0, 40)}" has ${n.length}.`,
+      );
+    if (seen.has(n)) throw new InvalidArgumentError(`"${n}" is given twice: each branch once.`);
+    seen.add(n);
+  }
+  return names;
+}
+
 export const createBranch = defineTool({
   name: 'create_branch',
   title: 'Create branch',
-  description: 'Branch off a parent (now or a past point) with a compute; returns connection_uri.',
+  description: 'Branch off a parent (now or a past point); returns connection_uri.',
   toolset: 'branches',
   operations: [
     'createProjectBranch',
@@ -195,6 +336,9 @@ export const createBranch = defineTool({
   input: {
     project_id: projectId,
     name: branchName.optional(),
+    // Several branches alike in one call (instead of name); checked in the handler, which keeps the
+    // schema within the default tool list's token budget.
+    names: z.array(z.string()).optional().describe('Names'),
     parent_id: optionalBranchId,
     parent_timestamp: timestamp('Parent timestamp').optional(),
     parent_lsn: lsn('Parent LSN').optional(),
@@ -205,86 +349,43 @@ export const createBranch = defineTool({
     max_cu: maxCu,
     suspend_timeout_seconds: suspendTimeout.optional(),
   },
-  // Also returns compute, databases, database, role, and a note when there is no connection string.
-  output: output({ branch: resource, connection_uri: z.string().optional() }),
+  // Also returns compute, databases, database, role, expiry (when Neon deletes it), and a note when
+  // there is no connection string. With names: branches, one outcome each (the fields above, or error).
+  // (connection_uri too, left out of the schema to keep the default tool list within its token budget.)
+  output: output({ branch: resource.optional() }),
   hints: CREATE,
-  async handler(args, { client, signal, wait }) {
-    const { project_id } = args;
+  async handler(args, ctx) {
     oneOf(args.parent_timestamp, args.parent_lsn, 'parent_timestamp or parent_lsn');
     checkCuRange(args.min_cu, args.max_cu);
-    const computeArgs = defined({
-      autoscaling_limit_min_cu: args.min_cu,
-      autoscaling_limit_max_cu: args.max_cu,
-      suspend_timeout_seconds: args.suspend_timeout_seconds,
-    });
-    if (!args.compute && Object.keys(computeArgs).length > 0) {
+    const names = batchNames(args.name, args.names, 'name or names');
+    const hasComputeArgs = [args.min_cu, args.max_cu, args.suspend_timeout_seconds].some(
+      (v) => v !== undefined,
+    );
+    if (!args.compute && hasComputeArgs) {
       throw new InvalidArgumentError(
         'min_cu, max_cu and suspend_timeout_seconds configure the compute: drop them or set compute to true.',
       );
     }
-    const body: Schemas['BranchCreateRequest'] = {
-      branch: defined({
-        name: args.name,
-        parent_id: args.parent_id,
-        parent_timestamp: args.parent_timestamp,
-        parent_lsn: args.parent_lsn,
-        protected: args.protected,
-        expires_at: args.expires_at,
-      }),
-      ...(args.compute ? { endpoints: [{ type: 'read_write' as const, ...computeArgs }] } : {}),
-    };
-    const res = await client
-      .post('/projects/{project_id}/branches', { path: { project_id }, body, signal })
-      .catch(async (e) => {
-        throw args.parent_id ? await unknownParentError(client, project_id, args.parent_id, e, signal) : e;
-      });
-    await wait(res.operations);
-
-    const branch_id = res.branch.id;
-    const endpointId = res.endpoints?.[0]?.id;
-    const parentId = res.branch.parent_id;
-    const [branch, endpoint, parentName] = await Promise.all([
-      fetchBranch(client, project_id, branch_id, signal),
-      endpointId
-        ? client
-            .get('/projects/{project_id}/endpoints/{endpoint_id}', {
-              path: { project_id, endpoint_id: endpointId },
-              signal,
-            })
-            .then((r) => r.endpoint)
-        : undefined,
-      // The parent by name as well as ID, so the agent need not look it up; the branch exists either way.
-      parentId
-        ? fetchBranch(client, project_id, parentId, signal).then(
-            (p) => p.name,
-            () => undefined,
-          )
-        : undefined,
-    ]);
-    const result: Record<string, unknown> = {
-      branch,
-      ...(parentId ? { parent: { id: parentId, ...(parentName ? { name: parentName } : {}) } } : {}),
-      ...(endpoint ? { compute: summarizeEndpoint(endpoint) } : {}),
-      databases: (res.databases ?? []).map((d) => d.name),
-    };
-    if (!endpoint) {
-      result.note = 'No compute: add one with create_compute (type read_write) before connecting.';
-      return result;
+    if (!names) return createOne(args, args.name, ctx);
+    // One after another: Neon runs one branch operation at a time per project. A failed create is
+    // reported, never sent again (it may have happened); the next ones still run.
+    const branches: Record<string, unknown>[] = [];
+    for (const name of names) {
+      if (ctx.signal.aborted) {
+        branches.push({ name, error: 'Not attempted: the call was cancelled.' });
+        continue;
+      }
+      try {
+        branches.push({ name, ...(await createOne(args, name, ctx)) });
+      } catch (e) {
+        branches.push({ name, error: e instanceof Error ? e.message : String(e) });
+      }
     }
-    // The branch exists now: a failure to build the connection string must not read as a failed create.
-    try {
-      const conn = await resolveConnection(
-        client,
-        { project_id, branch_id, compute_id: endpoint.id },
-        signal,
-      );
-      Object.assign(result, { connection_uri: conn.uri, database: conn.database, role: conn.role });
-    } catch (error) {
-      if (signal.aborted) throw error;
-      const why = error instanceof Error ? error.message : String(error);
-      result.note = `Branch created, but no connection string: ${why}`;
-    }
-    return result;
+    const failed = branches.filter((b) => b.error).length;
+    return {
+      branches,
+      summary: `${names.length - failed} of ${names.length} branches created${failed ? `; ${failed} failed (see error on each; nothing was retried)` : ''}.`,
+    };
   },
 });
 
@@ -315,37 +416,102 @@ export const updateBranch = defineTool({
   },
 });
 
+/** Deletes one branch (already looked up: undefined when gone) and answers with it. */
+async function deleteOne(
+  ctx: Pick<NeonContext, 'client' | 'signal' | 'wait'>,
+  project_id: string,
+  branch_id: string,
+): Promise<Record<string, unknown>> {
+  // 204 (no body) means it was already gone.
+  const res = await ctx.client.delete(branchRoute, { path: { project_id, branch_id }, signal: ctx.signal });
+  await ctx.wait(res?.operations);
+  return { deleted: true, branch: res ? summarizeBranch(res.branch) : { id: branch_id } };
+}
+
+/** The branch, or undefined when Neon says it does not exist (any other error is thrown). */
+function currentBranch(client: NeonClient, project_id: string, branch_id: string, signal: AbortSignal) {
+  return fetchBranch(client, project_id, branch_id, signal).catch((error) => {
+    if (error instanceof NeonApiError && error.status === 404) return undefined;
+    throw error;
+  });
+}
+
 export const deleteBranch = defineTool({
   name: 'delete_branch',
   title: 'Delete branch',
   description: 'Delete a branch with its computes and data.',
   toolset: 'branches',
   operations: ['getProjectBranch', 'deleteProjectBranch'],
-  input: { project_id: projectId, branch_id: branchId, confirm },
-  // Also returns deleted: true.
-  output: branchOut,
+  input: {
+    project_id: projectId,
+    branch_id: optionalBranchId,
+    // Several branches (IDs or names) in one call (instead of branch_id); checked in the handler.
+    branch_ids: z.array(z.string()).optional().describe('Branch IDs'),
+    confirm,
+  },
+  // Also returns deleted: true. With branch_ids: branches, one outcome each (deleted, or error).
+  output: output({ branch: resource.optional() }),
   hints: DESTROY,
-  async handler({ project_id, branch_id, confirm }, ctx) {
-    const { client, signal, wait } = ctx;
-    // The default and protected branches are what production uses: deleting one is confirmed first.
-    const current = await fetchBranch(client, project_id, branch_id, signal).catch((error) => {
-      if (error instanceof NeonApiError && error.status === 404) return undefined;
-      throw error;
-    });
-    if (current && (current.default || current.protected)) {
+  async handler({ project_id, branch_id, branch_ids, confirm }, ctx) {
+    const { client, signal } = ctx;
+    const many = batchNames(branch_id, branch_ids, 'branch_id or branch_ids');
+    if (!many) {
+      if (!branch_id) throw new InvalidArgumentError('Give branch_id (or branch_ids for several).');
+      // The default and protected branches are what production uses: deleting one is confirmed first.
+      const current = await currentBranch(client, project_id, branch_id, signal);
+      if (current && (current.default || current.protected)) {
+        await confirmIrreversible(ctx, confirm, {
+          action: `Delete the ${current.default ? 'default' : 'protected'} branch "${current.name}" (${branch_id}) of project ${project_id}`,
+          loses: 'its data, its computes and their connection strings are deleted',
+          target: current.name,
+        });
+      }
+      return deleteOne(ctx, project_id, branch_id);
+    }
+    // Every branch is found before anything is deleted: a name that matches none stops the call whole.
+    const ids = await Promise.all(many.map((b) => resolveBranch(ctx as NeonContext, project_id, b)));
+    const found = await Promise.all(ids.map((id) => currentBranch(client, project_id, id, signal)));
+    const guarded = found.filter((b) => b && (b.default || b.protected));
+    if (guarded.length) {
+      // One confirmation for the whole set, naming every branch (the token binds these arguments).
+      const listed = ids
+        .map((id, i) => {
+          const b = found[i];
+          const kind = b?.default ? 'default, ' : b?.protected ? 'protected, ' : '';
+          return b ? `"${b.name}" (${kind}${id})` : `${id} (already gone)`;
+        })
+        .join(', ');
       await confirmIrreversible(ctx, confirm, {
-        action: `Delete the ${current.default ? 'default' : 'protected'} branch "${current.name}" (${branch_id}) of project ${project_id}`,
-        loses: 'its data, its computes and their connection strings are deleted',
-        target: current.name,
+        action: `Delete ${ids.length} branches of project ${project_id}: ${listed}`,
+        loses: `their data, computes and connection strings are deleted, among them the ${guarded
+          .map((b) => `${b?.default ? 'default' : 'protected'} branch "${b?.name}"`)
+          .join(' and ')}`,
+        target: guarded.map((b) => b?.name).join(', '),
       });
     }
-    // 204 (no body) means it was already gone.
-    const res = await client.delete(branchRoute, {
-      path: { project_id, branch_id },
-      signal,
-    });
-    await wait(res?.operations);
-    return { deleted: true, branch: res ? summarizeBranch(res.branch) : { id: branch_id } };
+    // One after another (Neon runs one branch operation at a time per project); a failure is
+    // reported for its branch and not retried, and the others still run.
+    const branches: Record<string, unknown>[] = [];
+    for (const [i, id] of ids.entries()) {
+      if (signal.aborted) {
+        branches.push({ branch: { id }, error: 'Not attempted: the call was cancelled.' });
+        continue;
+      }
+      try {
+        branches.push(await deleteOne(ctx, project_id, id));
+      } catch (e) {
+        const name = found[i]?.name;
+        branches.push({
+          branch: { id, ...(name ? { name } : {}) },
+          error: e instanceof Error ? e.message : String(e),
+        });
+      }
+    }
+    const failed = branches.filter((b) => b.error).length;
+    return {
+      branches,
+      summary: `${ids.length - failed} of ${ids.length} branches deleted${failed ? `; ${failed} failed (see error on each; nothing was retried)` : ''}.`,
+    };
   },
 });
 

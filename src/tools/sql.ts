@@ -9,10 +9,12 @@
  * read-only mode every other SQL path also runs READ ONLY.
  */
 import * as z from 'zod';
+import { InvalidArgumentError } from '../client/errors.js';
 import { type AnyDb, CONNECT_OPERATIONS, onDatabase } from '../neon/resolver.js';
 import {
   describeTable,
   findRelation,
+  LIST_TABLES_BUDGET,
   listTables,
   slowQueries,
   statStatementsSchema,
@@ -163,24 +165,47 @@ export const listTablesTool = defineTool({
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   anyPostgres: true,
-  input: { ...connectionFields, schema: pgName('schema').optional().describe('Only this schema') },
+  input: {
+    ...connectionFields,
+    schema: pgName('schema').optional().describe('Only this schema'),
+    // The next_offset of the last page: checked in the handler, which keeps the schema within the
+    // default tool list's token budget. (Narrowing by name is run_sql_readonly on the catalog.)
+    offset: z.number().optional().describe('Offset'),
+  },
+  // Also returns total (tables matching), and next_offset with a note when more are left.
   output: output({ tables: items({ schema: z.string(), name: z.string() }) }),
   hints: SQL_READ,
-  async handler({ schema, ...target }, ctx) {
+  async handler({ schema, offset = 0, ...target }, ctx) {
     const maxRows = ctx.settings.sqlMaxRows;
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new InvalidArgumentError(
+        `list_tables: offset is a whole number from 0 (next_offset of the last page), not ${offset}.`,
+      );
     return onDatabase(ctx, target, async (s, db: AnyDb) => {
       s.beginReadOnly();
-      const list = await listTables(s, { schema, limit: maxRows, maxBytes: ctx.settings.sqlMaxBytes });
-      const more = list.total - list.tables.length;
+      const list = await listTables(s, {
+        schema,
+        offset,
+        limit: maxRows,
+        maxBytes: ctx.settings.sqlMaxBytes,
+      });
+      const next = offset + list.tables.length;
+      const more = list.total - next;
+      const schemasLeft = list.schemas_total - list.schemas.length;
       return untrusted(
         { schemas: list.schemas, tables: list.tables },
         {
+          total: list.total,
           ...(more > 0
             ? {
+                next_offset: next,
                 truncated:
-                  `truncated: ${more} more tables not shown (at most ${maxRows} are listed; --sql-max-rows). ` +
-                  'Pass schema to list one schema.',
+                  `${more} more tables not shown (each answer holds about ${LIST_TABLES_BUDGET.toLocaleString('en-US')} characters of tables). ` +
+                  `Pass offset ${next} for the next page, or schema to list one schema.`,
               }
+            : {}),
+          ...(schemasLeft > 0
+            ? { schemas_note: `${schemasLeft} more schemas not shown; pass schema to list one.` }
             : {}),
           branch_id: db.branch_id,
           database: db.database,
@@ -193,18 +218,25 @@ export const listTablesTool = defineTool({
 export const describeTableTool = defineTool({
   name: 'describe_table',
   title: 'Describe table',
-  description: 'Describe a table or view: columns, constraints, indexes, foreign keys.',
+  description: 'Columns, constraints, indexes and foreign keys of a table or view.',
   toolset: 'sql',
   operations: CONNECT_OPERATIONS,
   anyPostgres: true,
   input: {
     ...connectionFields,
-    table: z.string().min(1).max(300).describe('Name (or schema.name)'),
+    // At most 300 characters, checked in the handler (the schema stays within the token budget).
+    table: z.string().min(1).describe('Name (or schema.name)'),
     schema: pgName('schema').optional().describe('Schema'),
   },
-  output: output({ table: item({ schema: z.string(), name: z.string(), columns: z.array(z.unknown()) }) }),
+  // The table also has columns, constraints, foreign_keys, referenced_by, indexes, triggers, and cut
+  // when a list was cut (src/sql/catalog.ts DESCRIBE_LIMITS).
+  output: output({ table: item({ schema: z.string(), name: z.string() }) }),
   hints: SQL_READ,
   async handler({ table, schema, ...target }, ctx) {
+    if (table.length > 300)
+      throw new InvalidArgumentError(
+        `describe_table: table is a name (or schema.name) of at most 300 characters, not ${table.length}.`,
+      );
     return onDatabase(ctx, target, async (s, db: AnyDb) => {
       s.beginReadOnly();
       const rel = await findRelation(s, table, schema);
