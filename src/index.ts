@@ -13,7 +13,8 @@
  * - JavaScript kept at its baseline tiers (interpreter and Sparkplug, `--max-opt=1`), with V8's
  *   memory-over-speed choices (`--optimize-for-size`): the optimising compilers' code and zones were
  *   ≈ 5 MB of resident memory at start and ≈ 3 MB more over the first hundred calls, and the server's
- *   CPU time per call did not change (docs/BENCHMARKS.md, "Memory").
+ *   CPU time per call did not change; JavaScript that walks large data is slower (a 60 MB SQL value:
+ *   ≈ 1.5 s more in one measurement; docs/BENCHMARKS.md, "Memory").
  *
  * Set at run time, `--liftoff-only` alone no longer stops tier-up on Node 24: its implications
  * (no dynamic tiering, no tier-up) are applied only when flags are read at start-up, so they are set
