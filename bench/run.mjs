@@ -407,14 +407,20 @@ function report(r) {
     out.push('|---|---:|---:|');
     for (const which of servers)
       out.push(`| ${LABEL[which]} | ${fmt.mb(r.rss[which].afterList)} | ${fmt.mb(r.rss[which].after100)} |`);
+    // Both points are the target (issue 23): after tools/list and after the 100 calls.
     if (r.rss.neon) {
-      const a = r.rss.ours.after100;
-      const b = r.rss.neon.after100;
-      targets.push([
-        'Peak RSS ≤ 1/2 of Neon’s',
-        `${fmt.mb(a)} vs ${fmt.mb(b)} (${fmt.ratio(a, b)})`,
-        a <= b / 2,
-      ]);
+      for (const [point, key] of [
+        ['after `tools/list`', 'afterList'],
+        ['after 100 calls', 'after100'],
+      ]) {
+        const a = r.rss.ours[key];
+        const b = r.rss.neon[key];
+        targets.push([
+          `Peak RSS ≤ 1/2 of Neon’s, ${point}`,
+          `${fmt.mb(a)} vs ${fmt.mb(b)} (${fmt.ratio(a, b)})`,
+          a <= b / 2,
+        ]);
+      }
     }
     out.push('\n### `tools/list` (default configuration of each)\n');
     out.push('| Server | Tools | Bytes | Tokens (o200k_base) |');

@@ -121,12 +121,19 @@ export function prepareServer(options: ServerOptions) {
       for (const key of keys) shape = omit(shape, key);
       // No project, branch or role on a plain server; `database` picks another database of it.
       if (byUrl) shape = databaseUrlShape(shape);
-      return leanSchema(z.strictObject(shape), 'input', {
+      const schema = leanSchema(z.strictObject(shape), 'input', {
         scope: keys.length ? injected : undefined,
         precomputed: preInput,
       });
+      // The JSON Schema depends on which keys are injected (not their values) and on --database-url.
+      return preInput
+        ? schema
+        : convertedOnce(schema, d.input, `${byUrl ? 'url' : 'neon'}:${keys.join(',')}`);
     };
-    const outputOf = (d: ToolDef) => leanSchema(d.output, 'output', { precomputed: pre?.output });
+    const outputOf = (d: ToolDef) => {
+      const schema = leanSchema(d.output, 'output', { precomputed: pre?.output });
+      return pre?.output ? schema : convertedOnce(schema, d.output, 'output');
+    };
     // Loaded already (from source, or a toolset tool): wrapped now, as its JSON Schema may be needed
     // for tools/list. Otherwise the precomputed JSON Schema is advertised and zod validates from the
     // first call on, once the module is loaded.
@@ -485,6 +492,33 @@ function lazySchema(json: Json, load: () => Promise<StandardWithJson>): Standard
       jsonSchema: { input: () => json, output: () => json },
     },
   };
+}
+
+/**
+ * JSON Schemas converted from zod at run time (from source: tests, tsx), kept for the life of the
+ * process by the definition they were converted from (`anchor`: a tool's input shape or output schema)
+ * and `variant` (what else the conversion depends on). Every server prepared anew (a test's connection,
+ * an `--http` caller's configuration) would otherwise convert all of its tools again on its first
+ * `tools/list`. The built server reads them precomputed and never gets here. The JSON is shared, as
+ * the precomputed schemas are: nothing changes it once made.
+ */
+const converted = new WeakMap<object, Map<string, Json>>();
+function convertedOnce(schema: StandardWithJson, anchor: object, variant: string): StandardWithJson {
+  const std = schema['~standard'];
+  const toJson = () => {
+    let byVariant = converted.get(anchor);
+    if (!byVariant) {
+      byVariant = new Map();
+      converted.set(anchor, byVariant);
+    }
+    let json = byVariant.get(variant);
+    if (!json) {
+      json = std.jsonSchema.input();
+      byVariant.set(variant, json);
+    }
+    return json;
+  };
+  return { '~standard': { ...std, jsonSchema: { input: toJson, output: toJson } } };
 }
 
 /** `fn` run once; its promise is shared (a failed load is retried on the next call). */

