@@ -9,6 +9,7 @@
  * read-only mode every other SQL path also runs READ ONLY.
  */
 import * as z from 'zod';
+import { PendingChange, recorded } from '../neon/ledger.js';
 import { type AnyDb, CONNECT_OPERATIONS, onDatabase } from '../neon/resolver.js';
 import {
   describeTable,
@@ -72,10 +73,14 @@ export const runSql = defineTool({
   async handler({ sql, params, ...target }, ctx) {
     const { sqlMaxRows: maxRows, readOnly } = ctx.settings;
     await checkStatement(sql, 'run_sql', { inTransaction: false, readOnly });
-    return onDatabase(ctx, target, async (s, db: AnyDb) => {
-      const r = await runOne(s, sql, { params, maxRows, readOnly, what: 'run_sql' });
-      return rowsResult(r, maxRows, { branch_id: db.branch_id, database: db.database });
-    });
+    // A write is recorded with a restore point taken just before it (src/neon/ledger.ts).
+    const change = readOnly ? undefined : await PendingChange.start(ctx, target, 'run_sql', [sql]);
+    return onDatabase(ctx, { ...target, branch_id: change?.branch_id ?? target.branch_id }, (s, db: AnyDb) =>
+      recorded(change, s, db.database, async () => {
+        const r = await runOne(s, sql, { params, maxRows, readOnly, what: 'run_sql' });
+        return rowsResult(r, maxRows, { branch_id: db.branch_id, database: db.database });
+      }),
+    );
   },
 });
 
@@ -124,35 +129,52 @@ export const runSqlTransaction = defineTool({
         readOnly,
       });
     }
-    return onDatabase(ctx, target, async (s, db: AnyDb) => {
-      const started = performance.now();
-      const { results, committed } = await runTransaction(s, list, {
-        maxRows,
-        readOnly,
-        tool: 'run_sql_transaction',
-      });
-      return untrusted(
-        {
-          results: results.map((r, i) => ({
-            statement: i + 1,
-            command: r.command,
-            row_count: r.row_count,
-            columns: r.columns,
-            rows: r.rows,
-            ...(r.more || r.bytes ? { truncated: truncatedNotice(r, maxRows) } : {}),
-          })),
+    const change = readOnly
+      ? undefined
+      : await PendingChange.start(ctx, target, 'run_sql_transaction', statements);
+    const target_ = { ...target, branch_id: change?.branch_id ?? target.branch_id };
+    return onDatabase(ctx, target_, (s, db: AnyDb) =>
+      recorded(
+        change,
+        s,
+        db.database,
+        async () => {
+          const started = performance.now();
+          const { results, committed } = await runTransaction(s, list, {
+            maxRows,
+            readOnly,
+            tool: 'run_sql_transaction',
+          });
+          return untrusted(
+            {
+              results: results.map((r, i) => ({
+                statement: i + 1,
+                command: r.command,
+                row_count: r.row_count,
+                columns: r.columns,
+                rows: r.rows,
+                ...(r.more || r.bytes ? { truncated: truncatedNotice(r, maxRows) } : {}),
+              })),
+            },
+            {
+              committed,
+              ...(readOnly
+                ? { read_only: 'this server is read-only: the transaction ran READ ONLY and was rolled back' }
+                : {}),
+              duration_ms: Math.round(performance.now() - started),
+              branch_id: db.branch_id,
+              database: db.database,
+            },
+          );
         },
-        {
-          committed,
-          ...(readOnly
-            ? { read_only: 'this server is read-only: the transaction ran READ ONLY and was rolled back' }
-            : {}),
-          duration_ms: Math.round(performance.now() - started),
-          branch_id: db.branch_id,
-          database: db.database,
-        },
-      );
-    });
+        (r) => ({
+          wrote: r.committed === true,
+          rows: (r.results as { command: string; row_count: number | null }[])
+            .filter((x) => x.command !== 'SELECT')
+            .reduce((n, x) => n + (x.row_count ?? 0), 0),
+        }),
+      ),
+    );
   },
 });
 
