@@ -34,11 +34,11 @@ const shown = (c: Change) => {
 export const listChangesTool = defineTool({
   name: 'list_changes',
   title: 'List changes',
-  description: "What tools wrote to a project's branches, newest first, each with an ID for undo_change.",
+  description: 'Writes made by tools to branches, newest first, with IDs for undo_change.',
   toolset: 'safety',
   operations: LEDGER_OPERATIONS,
   input: { project_id: projectId, branch_id: filterBranchId },
-  output: output({ changes: items({ id: z.string(), tool: z.string(), undoable: z.boolean() }) }),
+  output: output({ changes: items({ id: z.string(), undoable: z.boolean() }) }),
   hints: READ,
   async handler({ project_id, branch_id }, ctx) {
     const all = await listChanges(ctx, project_id);
@@ -57,17 +57,18 @@ export const undoChange = defineTool({
   name: 'undo_change',
   title: 'Undo change',
   description:
-    'Put a branch back as it was just before a change (default: its last); every later write to it is undone, kept in a new branch.',
+    'Put a branch back as just before a change (default: its last); later writes kept in a new branch.',
   toolset: 'safety',
   operations: [...LEDGER_OPERATIONS, 'getProjectBranch', 'restoreProjectBranch'],
   input: {
     project_id: projectId,
     change_id: changeId.optional(),
-    branch_id: optionalBranchId.describe('Default: the default branch (with no change_id)'),
+    branch_id: optionalBranchId.describe('Without change_id; default: default branch'),
     confirm,
   },
-  output: output({ undone: items({ id: z.string() }), preserved_branch: z.string() }),
-  hints: DESTROY,
+  output: output({ preserved_branch: z.string() }),
+  // Not idempotent: without change_id a second call undoes the change before.
+  hints: { ...DESTROY, idempotentHint: false },
   async handler({ project_id, change_id, branch_id, confirm: given }, ctx) {
     const { client, signal, wait } = ctx;
     const all = await listChanges(ctx, project_id);

@@ -1,0 +1,189 @@
+/**
+ * The safety net through a real MCP client (src/tools/safety.ts, src/neon/ledger.ts): writes by run_sql
+ * and run_sql_transaction recorded, listed, and undone on the Neon fake backed by real PostgreSQL. A
+ * project without history (history_retention_seconds 0) gets copy restore points, which the fake backs
+ * with real copies, so undo is checked on the data; a project with history gets LSN restore points,
+ * checked by the restore request they make (PostgreSQL cannot go back to an LSN for the fake).
+ */
+import { describe, expect, it } from 'vitest';
+import { confirmed } from './confirm-token.js';
+import { connect, useMockApi } from './helpers.js';
+import { usePostgres } from './pg/use-postgres.js';
+
+const api = useMockApi();
+const { dbs } = usePostgres(api, {
+  rootSetup: async (db) => {
+    await db.query(
+      'CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL); ' +
+        "INSERT INTO orders SELECT g, 'item ' || g FROM generate_series(1, 50) g",
+    );
+  },
+});
+
+function seed(history: number) {
+  const { project, branch } = api.fake.seedProject('safety');
+  project.history_retention_seconds = history;
+  return { project_id: project.id as string, branch_id: branch.id as string };
+}
+
+const count = async (branch: string) =>
+  Number((await dbs.query<{ n: string }>(branch, 'SELECT count(*) AS n FROM orders'))[0]?.n);
+
+describe('safety net on the fake', () => {
+  it('records a DELETE, lists it, and undoes it from a copy, keeping the deleted state as a branch', async () => {
+    const { project_id, branch_id } = seed(0);
+    await dbs.ensure(branch_id);
+    const conn = await connect({ toolsets: ['sql', 'safety'] });
+    try {
+      const del = await conn.ok('run_sql', { project_id, sql: 'DELETE FROM orders' });
+      expect(del.row_count).toBe(50);
+      expect(del.change).toMatchObject({
+        recorded: true,
+        change_id: expect.stringMatching(/^[0-9a-f]{12}$/),
+      });
+      expect(await count(branch_id)).toBe(0);
+
+      // A read is not recorded and makes no copy.
+      const branchesBefore = api.fake.branchesOf(project_id).length;
+      const read = await conn.ok('run_sql', { project_id, sql: 'SELECT count(*) FROM orders' });
+      expect(read.change).toBeUndefined();
+      expect(api.fake.branchesOf(project_id).length).toBe(branchesBefore);
+
+      const listed = await conn.ok('list_changes', { project_id });
+      expect(listed.changes).toHaveLength(1);
+      expect(listed.changes[0]).toMatchObject({
+        id: del.change.change_id,
+        tool: 'run_sql',
+        branch_id,
+        summary: 'DELETE FROM orders',
+        restore: 'copy',
+        undoable: true,
+      });
+
+      const undone = await confirmed(conn, 'undo_change', { project_id, change_id: del.change.change_id });
+      expect(undone.preserved_branch).toBe(`undone-${del.change.change_id}`);
+      expect(undone.note).toMatch(/every write to it in the .* since, by anyone, is undone/);
+      expect(await count(branch_id)).toBe(50);
+      // The deleted state is kept under the change's name.
+      expect(await count(undone.preserved_branch_id)).toBe(0);
+
+      const after = await conn.ok('list_changes', { project_id });
+      expect(after.changes[0].undone_as).toBe(undone.preserved_branch_id);
+      expect(await conn.fails('undo_change', { project_id, change_id: del.change.change_id })).toMatch(
+        /was undone already/,
+      );
+    } finally {
+      await conn.close();
+    }
+  }, 60_000);
+
+  it('the confirmation says every write since then, by anyone, is undone, and names the keeping branch', async () => {
+    const { project_id, branch_id } = seed(0);
+    await dbs.ensure(branch_id);
+    const conn = await connect({ toolsets: ['sql', 'safety'] });
+    try {
+      const first = await conn.ok('run_sql', { project_id, sql: 'DELETE FROM orders WHERE id <= 10' });
+      await conn.ok('run_sql', { project_id, sql: 'DELETE FROM orders WHERE id > 40' });
+      // The application writes too, without neon-mcp.
+      await dbs.query(branch_id, 'DELETE FROM orders WHERE id = 20');
+      const refusal = await conn.fails('undo_change', { project_id, change_id: first.change.change_id });
+      expect(refusal).toMatch(/every write to branch "main" .* since .* by anyone/);
+      expect(refusal).toMatch(new RegExp(`branch "undone-${first.change.change_id}" keeps them`));
+      expect(await count(branch_id)).toBe(29);
+      await confirmed(conn, 'undo_change', { project_id, change_id: first.change.change_id });
+      // All three writes are undone, the application's included.
+      expect(await count(branch_id)).toBe(50);
+    } finally {
+      await conn.close();
+    }
+  }, 60_000);
+
+  it('a transaction that rolled back or only read is not recorded; one that wrote is', async () => {
+    const { project_id, branch_id } = seed(0);
+    await dbs.ensure(branch_id);
+    const conn = await connect({ toolsets: ['sql', 'safety'] });
+    try {
+      expect(
+        await conn.fails('run_sql_transaction', {
+          project_id,
+          statements: ['DELETE FROM orders', 'SELECT 1/0'],
+        }),
+      ).toMatch(/division by zero/);
+      const read = await conn.ok('run_sql_transaction', {
+        project_id,
+        statements: ['SELECT 1', 'SHOW work_mem'],
+      });
+      expect(read.change).toBeUndefined();
+      const tx = await conn.ok('run_sql_transaction', {
+        project_id,
+        statements: ["UPDATE orders SET item = 'x' WHERE id <= 3", 'DELETE FROM orders WHERE id = 50'],
+      });
+      expect(tx.change.recorded).toBe(true);
+      const listed = await conn.ok('list_changes', { project_id });
+      expect(listed.changes.map((c: { id: string }) => c.id)).toEqual([tx.change.change_id]);
+      // Only the copy of the recorded change is left.
+      expect(
+        api.fake
+          .branchesOf(project_id)
+          .map((b) => b.name)
+          .sort(),
+      ).toEqual(['main', `mcp-change-${tx.change.change_id}`]);
+    } finally {
+      await conn.close();
+    }
+  }, 60_000);
+
+  it('with history: the LSN read just before the write is what undo restores to', async () => {
+    const { project_id, branch_id } = seed(86_400);
+    await dbs.ensure(branch_id);
+    const conn = await connect({ toolsets: ['sql', 'safety'] });
+    try {
+      const before = (
+        await dbs.admin<{ lsn: string }>(branch_id, 'SELECT pg_current_wal_lsn()::text AS lsn')
+      )[0]?.lsn;
+      const del = await conn.ok('run_sql', { project_id, sql: 'DELETE FROM orders WHERE id > 25' });
+      const after = (
+        await dbs.admin<{ lsn: string }>(branch_id, 'SELECT pg_current_wal_lsn()::text AS lsn')
+      )[0]?.lsn;
+      const [change] = (await conn.ok('list_changes', { project_id, branch_id })).changes;
+      expect(change).toMatchObject({
+        id: del.change.change_id,
+        restore: 'history',
+        rows: 25,
+        undoable: true,
+      });
+      expect(change.note).toMatch(/within the project's history window \(24 h\)/);
+      const lsn = (v: string) => BigInt(`0x${v.split('/')[0]}`) * 2n ** 32n + BigInt(`0x${v.split('/')[1]}`);
+      expect(lsn(change.lsn)).toBeGreaterThanOrEqual(lsn(before as string));
+      expect(lsn(change.lsn)).toBeLessThan(lsn(after as string));
+      // The record branch is made from the default branch, without a compute.
+      const record = api.fake.branchesOf(project_id).find((b) => b.name === `mcp-change-${change.id}`);
+      expect(record?.parent_id).toBe(branch_id);
+      expect(api.fake.endpointsOf(project_id, record?.id)).toEqual([]);
+
+      await confirmed(conn, 'undo_change', { project_id, branch_id });
+      const restore = api.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/restore'));
+      expect(restore.map((r) => r.body)).toEqual([
+        { source_branch_id: branch_id, source_lsn: change.lsn, preserve_under_name: `undone-${change.id}` },
+      ]);
+    } finally {
+      await conn.close();
+    }
+  }, 60_000);
+
+  it('refuses what it cannot undo, with what to do', async () => {
+    const { project_id } = seed(3600);
+    const conn = await connect({ toolsets: ['sql', 'safety'] });
+    try {
+      expect(await conn.fails('undo_change', { project_id })).toMatch(
+        /No change to undo is recorded on branch/,
+      );
+      expect(await conn.fails('undo_change', { project_id, change_id: '0123456789ab' })).toMatch(
+        /No change 0123456789ab is recorded .* list_changes/,
+      );
+      expect(await conn.fails('undo_change', { project_id, change_id: 'nope' })).toMatch(/12 hex digits/);
+    } finally {
+      await conn.close();
+    }
+  });
+});
