@@ -187,14 +187,14 @@ export const MODULES = {
   },
   // Local mode's walls: where its PostgreSQL and its API listen (loopback only), the API's key check,
   // the superuser's password and role passwords (scram.ts, where present), the reader role of read-only
-  // calls that branch roles may become and nothing more. The line ranges: api.ts's server and key check
+  // calls that branch roles may become and nothing more. The line ranges: api/http.ts's server and key check
   // (serveLocalApi, sameKey, and answer up to its key check); cluster.ts's ensureReader, grantReader
   // and createRole. Move them with that code when it moves.
   'local-guard': {
     mutate: [
       'src/local/index.ts',
       'src/local/scram.ts',
-      'src/local/api.ts:919-954',
+      'src/local/api/http.ts:45-80',
       'src/local/cluster.ts:120-182',
     ],
     testFiles: [

@@ -1,5 +1,5 @@
 /**
- * The local stand-in for Neon's API (src/local/api.ts) listens on loopback only: its port answers
+ * The local stand-in for Neon's API (src/local/api/http.ts) listens on loopback only: its port answers
  * whoever holds the key, and the key never leaves this process, but no other machine should even
  * reach the port. Probed from outside the loopback address it was bound to: another loopback address
  * (127.0.0.2 reaches a socket bound to every address on Linux, not one bound to 127.0.0.1) and every
@@ -8,7 +8,7 @@
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { afterEach, expect, it } from 'vitest';
-import { type LocalApiServer, type LocalNeon, serveLocalApi } from '../src/local/api.js';
+import { type LocalApiServer, type LocalNeon, serveLocalApi } from '../src/local/api/index.js';
 
 const KEY = 'local-bind-test-key-0123456789';
 let served: LocalApiServer | undefined;

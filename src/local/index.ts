@@ -19,7 +19,7 @@ import { createServer } from 'node:net';
 import { homedir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
-import { type LocalApiServer, LocalNeon, serveLocalApi } from './api.js';
+import { type LocalApiServer, LocalNeon, serveLocalApi } from './api/index.js';
 import { CATALOG_DATABASE, Catalog } from './catalog.js';
 import { Cluster, canReflink, databaseUrl } from './cluster.js';
 import { type EmbeddedServer, freePort, loadEmbeddedPostgres, startEmbedded } from './postgres.js';
