@@ -317,7 +317,7 @@ export async function recorded<R extends Record<string, unknown>>(
     wrote: true,
     rows: typeof r.row_count === 'number' ? r.row_count : null,
   }),
-): Promise<R> {
+): Promise<R & { change?: ChangeNote }> {
   if (!pending) return run();
   await pending.point(s);
   let result: R;
