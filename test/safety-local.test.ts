@@ -83,6 +83,23 @@ describe('safety net in local mode', () => {
       const del = await conn.ok('run_sql', { project_id, sql: 'DELETE FROM orders' });
       expect(del.change).toMatchObject({ recorded: true });
       expect(await count(project_id, branch_id)).toBe(0);
+      // The rows as they were just before the change, read on a temporary branch deleted after.
+      const past = await conn.ok('read_as_of', {
+        project_id,
+        sql: 'SELECT count(*)::int AS n, max(item) AS last FROM orders',
+        as_of: del.change.change_id,
+      });
+      expect(past.rows).toEqual([{ n: 100, last: 'item 99' }]);
+      expect(past.as_of).toMatchObject({ change: del.change.change_id, of_branch: branch_id });
+      expect(
+        (await api().get('/projects/{project_id}/branches', { path: { project_id } })).branches
+          .map((b) => b.name)
+          .filter((n) => n.startsWith('mcp-asof-')),
+      ).toEqual([]);
+      // Local mode keeps no history: a time is refused with the reason, and nothing is left behind.
+      expect(
+        await conn.fails('read_as_of', { project_id, sql: 'SELECT 1', as_of: '2026-01-01T00:00:00Z' }),
+      ).toMatch(/parent_timestamp is not available in local mode/);
       const { changes } = await conn.ok('list_changes', { project_id, branch_id });
       expect(changes).toMatchObject([
         { id: del.change.change_id, tool: 'run_sql', summary: 'DELETE FROM orders', undoable: true },

@@ -49,6 +49,16 @@ describe('safety net on the fake', () => {
       expect(read.change).toBeUndefined();
       expect(api.fake.branchesOf(project_id).length).toBe(branchesBefore);
 
+      const past = await conn.ok('read_as_of', {
+        project_id,
+        sql: 'SELECT count(*)::int AS n FROM orders',
+        as_of: del.change.change_id,
+      });
+      expect(past.rows).toEqual([{ n: 50 }]);
+      for (const as_of of ['yesterday', '0/XYZ', '12345'])
+        expect(await conn.fails('read_as_of', { project_id, sql: 'SELECT 1', as_of })).toMatch(
+          /neither a change ID/,
+        );
       const listed = await conn.ok('list_changes', { project_id });
       expect(listed.changes).toHaveLength(1);
       expect(listed.changes[0]).toMatchObject({
@@ -160,6 +170,20 @@ describe('safety net on the fake', () => {
       const record = api.fake.branchesOf(project_id).find((b) => b.name === `mcp-change-${change.id}`);
       expect(record?.parent_id).toBe(branch_id);
       expect(api.fake.endpointsOf(project_id, record?.id)).toEqual([]);
+
+      // A read as of the change branches at its LSN, with an expiry, and deletes the branch after.
+      const past = await conn.ok('read_as_of', { project_id, sql: 'SELECT 1 AS one', as_of: change.id });
+      expect(past.as_of).toMatchObject({ change: change.id, lsn: change.lsn });
+      const made = api.requests.find(
+        (r) =>
+          r.method === 'POST' &&
+          r.path.endsWith('/branches') &&
+          (r.body as any)?.branch?.name?.startsWith('mcp-asof-'),
+      );
+      const asOfBranch = (made?.body as { branch?: Record<string, string> } | undefined)?.branch;
+      expect(asOfBranch).toMatchObject({ parent_id: branch_id, parent_lsn: change.lsn });
+      expect(Date.parse(asOfBranch?.expires_at ?? '')).toBeGreaterThan(Date.now());
+      expect(api.fake.branchesOf(project_id).some((b) => b.name.startsWith('mcp-asof-'))).toBe(false);
 
       await confirmed(conn, 'undo_change', { project_id, branch_id });
       const restore = api.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/restore'));

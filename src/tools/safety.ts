@@ -4,11 +4,22 @@
  */
 import * as z from 'zod';
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
+import { readAsOf } from '../neon/as-of.js';
 import { CHANGE_ID, type Change, listChanges, UNDONE_PREFIX } from '../neon/ledger.js';
-import { defaultBranchId } from '../neon/resolver.js';
+import { CONNECT_OPERATIONS, defaultBranchId, onDatabase } from '../neon/resolver.js';
 import { fetchBranch } from '../neon/resources.js';
-import { confirm, filterBranchId, optionalBranchId, projectId } from './fields.js';
-import { confirmIrreversible, DESTROY, defineTool, items, output, READ, type ToolDef } from './framework.js';
+import { checkStatement, rowsResult, runOne } from '../sql/run.js';
+import { confirm, connectionFields, filterBranchId, optionalBranchId, projectId, sqlText } from './fields.js';
+import {
+  anyObject,
+  confirmIrreversible,
+  DESTROY,
+  defineTool,
+  items,
+  output,
+  READ,
+  type ToolDef,
+} from './framework.js';
 
 const LEDGER_OPERATIONS = ['listProjectBranches', 'getProject'];
 
@@ -34,11 +45,11 @@ const shown = (c: Change) => {
 export const listChangesTool = defineTool({
   name: 'list_changes',
   title: 'List changes',
-  description: 'Writes made by tools to branches, newest first, with IDs for undo_change.',
+  description: 'Writes by tools to branches, newest first, with IDs for undo_change.',
   toolset: 'safety',
   operations: LEDGER_OPERATIONS,
   input: { project_id: projectId, branch_id: filterBranchId },
-  output: output({ changes: items({ id: z.string(), undoable: z.boolean() }) }),
+  output: output({ changes: items({ id: z.string() }) }),
   hints: READ,
   async handler({ project_id, branch_id }, ctx) {
     const all = await listChanges(ctx, project_id);
@@ -56,14 +67,13 @@ export const listChangesTool = defineTool({
 export const undoChange = defineTool({
   name: 'undo_change',
   title: 'Undo change',
-  description:
-    'Put a branch back as just before a change (default: its last); later writes kept in a new branch.',
+  description: 'Undo a change (default: the last) and all later writes to its branch; kept in a new branch.',
   toolset: 'safety',
   operations: [...LEDGER_OPERATIONS, 'getProjectBranch', 'restoreProjectBranch'],
   input: {
     project_id: projectId,
     change_id: changeId.optional(),
-    branch_id: optionalBranchId.describe('Without change_id; default: default branch'),
+    branch_id: optionalBranchId,
     confirm,
   },
   output: output({ preserved_branch: z.string() }),
@@ -136,4 +146,35 @@ export const undoChange = defineTool({
   },
 });
 
-export const safetyTools: ToolDef[] = [listChangesTool, undoChange];
+export const readAsOfTool = defineTool({
+  name: 'read_as_of',
+  title: 'Read as of',
+  description: 'Read-only query on a branch as of a time, LSN or change.',
+  toolset: 'safety',
+  operations: [...LEDGER_OPERATIONS, 'createProjectBranch', 'deleteProjectBranch', ...CONNECT_OPERATIONS],
+  // Lean (its tokens count in every tools/list with safety on): the database's owner reads, no parameters.
+  input: {
+    project_id: projectId,
+    branch_id: optionalBranchId,
+    database: connectionFields.database,
+    sql: sqlText.describe('One SQL query'),
+    as_of: z
+      .string()
+      .refine((v) => v.length <= 100, { message: 'must be at most 100 characters' })
+      .describe('Time, LSN or change ID'),
+  },
+  output: output({ rows: z.array(anyObject.meta({ additionalProperties: true })) }),
+  hints: { ...READ, openWorldHint: true },
+  async handler({ sql, as_of, ...target }, ctx) {
+    await checkStatement(sql, 'read_as_of', { inTransaction: true, readOnly: true });
+    const maxRows = ctx.settings.sqlMaxRows;
+    return readAsOf(ctx, target, as_of, (branch_id, moment) =>
+      onDatabase(ctx, { ...target, branch_id }, async (s, db) => {
+        const r = await runOne(s, sql, { maxRows, readOnly: true, what: 'read_as_of' });
+        return rowsResult(r, maxRows, { branch_id: db.branch_id, database: db.database, as_of: moment });
+      }),
+    );
+  },
+});
+
+export const safetyTools: ToolDef[] = [listChangesTool, undoChange, readAsOfTool];
