@@ -8,8 +8,19 @@ import { readAsOf } from '../neon/as-of.js';
 import { CHANGE_ID, type Change, listChanges, UNDONE_PREFIX } from '../neon/ledger.js';
 import { CONNECT_OPERATIONS, defaultBranchId, onDatabase } from '../neon/resolver.js';
 import { fetchBranch } from '../neon/resources.js';
+import { findRelation } from '../sql/catalog.js';
+import { compareData, SAMPLE, tableOf } from '../sql/data-diff.js';
 import { checkStatement, rowsResult, runOne } from '../sql/run.js';
-import { confirm, connectionFields, filterBranchId, optionalBranchId, projectId, sqlText } from './fields.js';
+import { untrusted } from '../sql/untrusted.js';
+import {
+  branchId,
+  confirm,
+  connectionFields,
+  filterBranchId,
+  optionalBranchId,
+  projectId,
+  sqlText,
+} from './fields.js';
 import {
   anyObject,
   confirmIrreversible,
@@ -48,7 +59,7 @@ export const listChangesTool = defineTool({
   description: 'Writes by tools to branches, newest first, with IDs for undo_change.',
   toolset: 'safety',
   operations: LEDGER_OPERATIONS,
-  input: { project_id: projectId, branch_id: filterBranchId },
+  input: { project_id: projectId, branch_id: optionalBranchId },
   output: output({ changes: items({ id: z.string() }) }),
   hints: READ,
   async handler({ project_id, branch_id }, ctx) {
@@ -177,4 +188,58 @@ export const readAsOfTool = defineTool({
   },
 });
 
-export const safetyTools: ToolDef[] = [listChangesTool, undoChange, readAsOfTool];
+export const compareDataTool = defineTool({
+  name: 'compare_data',
+  title: 'Compare data',
+  description: 'Rows of a table added, removed or changed on a branch against another (default: its parent).',
+  toolset: 'safety',
+  operations: ['getProjectBranch', ...CONNECT_OPERATIONS],
+  input: {
+    project_id: projectId,
+    table: z
+      .string()
+      .refine((v) => v.length >= 1 && v.length <= 300, { message: 'must be 1 to 300 characters' })
+      .describe('Table'),
+    branch_id: branchId,
+    base_branch_id: optionalBranchId,
+    database: connectionFields.database,
+  },
+  output: output({ changed: z.number() }),
+  hints: { ...READ, openWorldHint: true },
+  async handler({ project_id, table, branch_id, base_branch_id, database }, ctx) {
+    const started = performance.now();
+    const base =
+      base_branch_id ?? (await fetchBranch(ctx.client, project_id, branch_id, ctx.signal)).parent_id;
+    if (!base)
+      throw new InvalidArgumentError(
+        `Branch ${branch_id} has no parent: name the branch to compare with in base_branch_id.`,
+      );
+    return onDatabase(ctx, { project_id, branch_id, database }, (s, db) =>
+      onDatabase(ctx, { project_id, branch_id: base, database: db.database }, async (b) => {
+        s.beginReadOnly();
+        b.beginReadOnly();
+        const [x, y] = [await findRelation(s, table, undefined), await findRelation(b, table, undefined)];
+        const diff = await compareData(s, b, await tableOf(s, x.oid), await tableOf(b, y.oid));
+        return untrusted(
+          { sample: diff.sample },
+          {
+            table: `${x.schema}.${x.name}`,
+            added: diff.added,
+            removed: diff.removed,
+            changed: diff.changed,
+            branch_id,
+            base_branch_id: base,
+            database: db.database,
+            ...(diff.added + diff.removed + diff.changed > SAMPLE
+              ? { sample_note: `at most ${SAMPLE} rows of each kind are shown, lowest keys first` }
+              : {}),
+            work: diff.work,
+            duration_ms: Math.round(performance.now() - started),
+          },
+        );
+      }),
+    );
+  },
+});
+
+export const safetyTools: ToolDef[] = [listChangesTool, undoChange, readAsOfTool, compareDataTool];
