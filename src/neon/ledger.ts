@@ -34,6 +34,14 @@ import { loadParser, nodes, parseWith } from '../sql/statements.js';
 import type { NeonContext } from './context.js';
 import { defaultBranchId } from './resolver.js';
 
+/** The Neon operations recording a write may call (declared by the tools that write). */
+export const LEDGER_WRITE_OPERATIONS = [
+  'getProject',
+  'listProjectBranches',
+  'getProjectBranch',
+  'createProjectBranch',
+  'deleteProjectBranch',
+];
 /** Record branches are named this plus the change ID. */
 export const CHANGE_PREFIX = 'mcp-change-';
 /** The branch an undo keeps the undone state in: this plus the change ID. */
@@ -97,8 +105,22 @@ export function summarize(statements: readonly string[]): string {
   return text.length > SUMMARY_CHARS ? `${text.slice(0, SUMMARY_CHARS - 1)}…` : text;
 }
 
-/** Statements that read only, unless a data-modifying statement or SELECT INTO is found inside. */
-const READS = new Set(['SelectStmt', 'VariableShowStmt', 'ExplainStmt']);
+/**
+ * Statements that change no data or schema, unless a data-modifying statement or SELECT INTO is found
+ * inside: queries, and what only changes the session (SET, RESET, DISCARD, cursors, LISTEN).
+ */
+const READS = new Set([
+  'SelectStmt',
+  'VariableShowStmt',
+  'ExplainStmt',
+  'VariableSetStmt',
+  'DiscardStmt',
+  'DeclareCursorStmt',
+  'FetchStmt',
+  'ClosePortalStmt',
+  'ListenStmt',
+  'UnlistenStmt',
+]);
 const WRITES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'IntoClause']);
 
 /**

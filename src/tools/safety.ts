@@ -162,7 +162,14 @@ export const readAsOfTool = defineTool({
   title: 'Read as of',
   description: 'Read-only query on a branch as of a time, LSN or change.',
   toolset: 'safety',
-  operations: [...LEDGER_OPERATIONS, 'createProjectBranch', 'deleteProjectBranch', ...CONNECT_OPERATIONS],
+  // getProjectOperation: waiting for the temporary branch (a read-only tool polls it itself).
+  operations: [
+    ...LEDGER_OPERATIONS,
+    'createProjectBranch',
+    'getProjectOperation',
+    'deleteProjectBranch',
+    ...CONNECT_OPERATIONS,
+  ],
   // Lean (its tokens count in every tools/list with safety on): the database's owner reads, no parameters.
   input: {
     project_id: projectId,
@@ -175,7 +182,8 @@ export const readAsOfTool = defineTool({
       .describe('Time, LSN or change ID'),
   },
   output: output({ rows: z.array(anyObject.meta({ additionalProperties: true })) }),
-  hints: { ...READ, openWorldHint: true },
+  // Creates and deletes a temporary branch: a change to the account, so not offered in --read-only mode.
+  hints: { ...READ, readOnlyHint: false, idempotentHint: false, openWorldHint: true },
   async handler({ sql, as_of, ...target }, ctx) {
     await checkStatement(sql, 'read_as_of', { inTransaction: true, readOnly: true });
     const maxRows = ctx.settings.sqlMaxRows;
@@ -193,7 +201,7 @@ export const compareDataTool = defineTool({
   title: 'Compare data',
   description: 'Rows of a table added, removed or changed on a branch against another (default: its parent).',
   toolset: 'safety',
-  operations: ['getProjectBranch', ...CONNECT_OPERATIONS],
+  operations: ['getProjectBranch', 'listProjectBranchDatabases', 'getConnectionURI'],
   input: {
     project_id: projectId,
     table: z

@@ -58,6 +58,9 @@ const COMPLETE_OPERATIONS = [
   'getConnectionURI',
   'deleteProjectBranch',
   'updateProjectBranch',
+  // The change ledger (src/neon/ledger.ts): the project's history window, a record branch.
+  'getProject',
+  'createProjectBranch',
 ];
 
 export const getBranchSchema = defineTool({

@@ -9,7 +9,7 @@
  * read-only mode every other SQL path also runs READ ONLY.
  */
 import * as z from 'zod';
-import { PendingChange, recorded } from '../neon/ledger.js';
+import { LEDGER_WRITE_OPERATIONS, PendingChange, recorded } from '../neon/ledger.js';
 import { type AnyDb, CONNECT_OPERATIONS, onDatabase } from '../neon/resolver.js';
 import {
   describeTable,
@@ -24,6 +24,9 @@ import { checkStatement, explain, rowsResult, runOne, runTransaction, truncatedN
 import { untrusted } from '../sql/untrusted.js';
 import { connectionFields, pgName, sqlParams, sqlText } from './fields.js';
 import { anyObject, defineTool, type Hints, item, items, output } from './framework.js';
+
+/** Writes also record themselves in the change ledger (src/neon/ledger.ts). */
+const WRITE_OPERATIONS = [...new Set([...CONNECT_OPERATIONS, ...LEDGER_WRITE_OPERATIONS])];
 
 /** Can change data and schema; results are untrusted database content. */
 export const SQL_WRITE: Hints = {
@@ -65,7 +68,7 @@ export const runSql = defineTool({
   title: 'Run SQL',
   description: 'Run one SQL statement (may write); returns rows and column types.',
   toolset: 'sql',
-  operations: CONNECT_OPERATIONS,
+  operations: WRITE_OPERATIONS,
   anyPostgres: true,
   input: { ...connectionFields, sql: sqlText.describe('One SQL statement'), params: sqlParams },
   output: ROWS_OUTPUT,
@@ -109,7 +112,7 @@ export const runSqlTransaction = defineTool({
   title: 'Run SQL transaction',
   description: 'Run SQL statements in one transaction: all or nothing.',
   toolset: 'sql',
-  operations: CONNECT_OPERATIONS,
+  operations: WRITE_OPERATIONS,
   anyPostgres: true,
   input: {
     ...connectionFields,

@@ -167,9 +167,11 @@ export function useBranchDatabases(
   }
 
   beforeEach(() => {
-    // A parent whose data exists is copied when the branch is made: the child holds that moment.
+    // In a project without history, a parent whose data exists is copied when the branch is made: the
+    // child holds that moment (the safety net's copy restore points). With history the copy stays lazy,
+    // as before: copying ends the sessions on the parent's database.
     api.fake.onBranchCreated = async (b) => {
-      if (!b.parent_id) return;
+      if (!b.parent_id || api.fake.projects.get(b.project_id)?.history_retention_seconds !== 0) return;
       for (const d of api.fake.databasesOf(b.id))
         if (created.has(branchDatabase(b.parent_id, d.name))) await ensure(b.id, d.name);
     };
