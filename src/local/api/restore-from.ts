@@ -62,3 +62,17 @@ export async function restoreFromBranch(
   actions.push({ action: 'create_timeline', branch_id: b.id });
   return [200, { branch: visible(updated), operations: api.ops(projectId, actions) }];
 }
+
+/**
+ * The safety net's copy restore points that are children of `branchId` (`mcp-change-…`, src/neon/ledger.ts):
+ * a reset moves them to the branch's parent, a delete drops them, so that they never block the
+ * branch's own reset or deletion in local mode (on Neon, where there is history, they are not children).
+ */
+export async function moveRestorePoints(api: LocalCore, b: Doc, to: 'parent' | 'drop'): Promise<void> {
+  for (const c of api.branchesOf(b.project_id)) {
+    if (c.parent_id !== b.id || !String(c.name).startsWith('mcp-change-')) continue;
+    if (to === 'drop' && !api.branchesOf(b.project_id).some((x) => x.parent_id === c.id))
+      await api.dropBranch(c);
+    else await api.catalog.put('branch', c.id, { ...c, parent_id: b.parent_id });
+  }
+}

@@ -1,7 +1,7 @@
 /** Restore of a branch: local mode has no history, so only a reset from the parent as it is now. */
 import type { Doc } from '../catalog.js';
 import { LocalApiError, type LocalCore, now, visible } from './core.js';
-import { restoreFromBranch } from './restore-from.js';
+import { moveRestorePoints, restoreFromBranch } from './restore-from.js';
 
 /**
  * Reset from parent (Neon's restore with the parent as source, at its head): the branch's databases
@@ -30,6 +30,7 @@ async function restoreBranch(
       'NOT_SUPPORTED_IN_LOCAL_MODE',
     );
   const parent = api.branch(projectId, b.parent_id);
+  await moveRestorePoints(api, b, 'parent');
   const child = api.branchesOf(projectId).find((x) => x.parent_id === b.id);
   if (child)
     throw new LocalApiError(400, `branch ${b.id} has child branches (${child.id}): delete them first`);
