@@ -198,15 +198,14 @@ describe('local mode API', () => {
     expect(await sql(mainUri, 'SELECT count(*)::int AS n FROM kept')).toEqual([{ n: 2 }]);
     await sql(await uriOf(project_id, dev, 'neondb', 'late'), 'SELECT 1');
 
-    // Only a reset from the parent at its head: the rest needs Neon's history.
+    // Only from a branch at its head (restore-from.test.ts): a point in time needs Neon's history.
     for (const body of [
       { source_branch_id: main, source_timestamp: new Date().toISOString() },
       { source_branch_id: main, source_lsn: '0/1' },
-      { source_branch_id: main, preserve_under_name: 'old' },
       { source_branch_id: dev, source_lsn: '0/1' },
     ])
       await expect(restore(body)).rejects.toThrow(/not available in local mode \(neon-mcp --local\)/);
-    await expect(restore({ source_branch_id: dev }, main)).rejects.toThrow(/this branch has none/);
+    await expect(restore({ source_branch_id: dev })).rejects.toThrow(/keeps no history/);
     const child = await client.post('/projects/{project_id}/branches', {
       path: { project_id },
       body: { branch: { name: 'reset-child', parent_id: dev } },

@@ -46,7 +46,16 @@ function resolvedBy(tool: ToolDef): Set<string> {
  * Declared operations that no scenario below reaches, by tool, each with the path that reaches them.
  * Keep it short: a path that can be reached with the fake belongs in SCENARIOS instead.
  */
-const OTHER_PATHS: Record<string, Record<string, string>> = {};
+const LEDGER_COPY = {
+  getProjectBranch:
+    'the branch size before a copy restore point: projects without history (test/safety.test.ts)',
+  deleteProjectBranch:
+    'dropping the copy of a call that wrote nothing, or records past 20: test/safety.test.ts',
+};
+const OTHER_PATHS: Record<string, Record<string, string>> = {
+  run_sql: LEDGER_COPY,
+  run_sql_transaction: LEDGER_COPY,
+};
 
 type Args = Record<string, unknown>;
 type Conn = Awaited<ReturnType<typeof connect>>;
@@ -364,6 +373,11 @@ const SCENARIOS: Scenario[] = [
 
   // SQL, on the real server
   { tool: 'run_sql', args: (w) => ({ project_id: w.project_id, sql: 'SELECT count(*) FROM users' }) },
+  {
+    tool: 'run_sql',
+    path: 'a write, recorded in the change ledger',
+    args: (w) => ({ project_id: w.project_id, sql: "INSERT INTO users VALUES (10, 'ten')" }),
+  },
   { tool: 'run_sql_readonly', args: (w) => ({ project_id: w.project_id, sql: 'SELECT name FROM users' }) },
   {
     tool: 'run_sql_transaction',
@@ -471,6 +485,30 @@ const SCENARIOS: Scenario[] = [
     tool: 'complete_query_tuning',
     path: 'discard',
     args: async (w, c) => ({ project_id: w.project_id, tuning_id: await tuning(w, c), apply: false }),
+  },
+
+  // the safety net (a recorded write first)
+  { tool: 'list_changes', args: (w) => ({ project_id: w.project_id }) },
+  {
+    tool: 'undo_change',
+    args: async (w, c) => {
+      await c.ok('run_sql', { project_id: w.project_id, sql: 'DELETE FROM users WHERE id = 1' });
+      return withToken(c, 'undo_change', { project_id: w.project_id });
+    },
+  },
+  {
+    tool: 'read_as_of',
+    args: async (w, c) => {
+      const r = await c.ok('run_sql', { project_id: w.project_id, sql: 'DELETE FROM users WHERE id = 2' });
+      return { project_id: w.project_id, sql: 'SELECT count(*) FROM users', as_of: r.change.change_id };
+    },
+  },
+  {
+    tool: 'compare_data',
+    args: async (w) => {
+      await dbs.ensure(w.child.id);
+      return { project_id: w.project_id, table: 'users', branch_id: w.child.id };
+    },
   },
 
   // snapshots

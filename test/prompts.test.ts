@@ -18,10 +18,11 @@ const ARGS: Record<string, Record<string, string>> = {
   branch_per_feature: { project_id: 'p-1', feature: 'pr-42' },
   app_role: { project_id: 'p-1', role_name: 'app_reader', access: 'read_write' },
   get_started: { name: 'shop' },
+  undo_last_change: { project_id: 'p-1', branch_id: 'br-main' },
 };
 
 describe('prompts', () => {
-  it('lists the five workflows with their arguments', async () => {
+  it('lists the six workflows with their arguments', async () => {
     conn = await connect();
     const { prompts } = await conn.mcp.listPrompts();
     expect(prompts.map((p) => p.name).sort()).toEqual(Object.keys(ARGS).sort());
@@ -41,7 +42,7 @@ describe('prompts', () => {
       const text = (res.messages[0].content as { text: string }).text;
       const named = [...text.matchAll(/\b[a-z]+(?:_[a-z]+)+\b/g)].map((m) => m[0]);
       const tools = named.filter((n) =>
-        /^(list|get|create|delete|run|prepare|complete|discard|compare|explain|reset|enable|describe)_/.test(
+        /^(list|get|create|delete|run|prepare|complete|discard|compare|explain|reset|enable|describe|undo|read_as)_/.test(
           n,
         ),
       );

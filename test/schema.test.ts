@@ -41,7 +41,12 @@ const columnsOf = async (branchId: string, table: string) =>
     )
   ).map((r) => r.name);
 
-const tempBranches = () => [...api.fake.branches.values()].filter((b) => String(b.name).startsWith('mcp-'));
+// Temporary branches; the change ledger's record branches (mcp-change-…, src/neon/ledger.ts) stay on purpose.
+const tempBranches = () =>
+  [...api.fake.branches.values()].filter(
+    (b) => String(b.name).startsWith('mcp-') && !String(b.name).startsWith('mcp-change-'),
+  );
+const recorded = { change: expect.objectContaining({ recorded: true }) };
 
 describe('branch schema', () => {
   it('gets the schema of a branch and compares a child branch with its parent', async () => {
@@ -333,7 +338,7 @@ describe('pending work without server memory', () => {
         apply: true,
         ddl: [ddl[1]],
       }),
-    ).toEqual({ applied: [ddl[1]], branch_id, temp_branch_deleted: tune.temp_branch_id });
+    ).toEqual({ applied: [ddl[1]], branch_id, temp_branch_deleted: tune.temp_branch_id, ...recorded });
     const indexes = await dbs.query(
       branch_id,
       `SELECT indexname AS n FROM pg_indexes WHERE tablename = 'users' ORDER BY 1`,
@@ -664,7 +669,12 @@ describe('query tuning', () => {
       tuning_id: tune.tuning_id,
       apply: true,
     });
-    expect(done).toEqual({ applied: [ddl], branch_id, temp_branch_deleted: tune.temp_branch_id });
+    expect(done).toEqual({
+      applied: [ddl],
+      branch_id,
+      temp_branch_deleted: tune.temp_branch_id,
+      ...recorded,
+    });
     expect(await indexesOf(branch_id)).toEqual(['orders_customer_idx', 'orders_pkey']);
     expect(api.fake.branches.has(tune.temp_branch_id)).toBe(false);
   });

@@ -110,6 +110,26 @@ const PROMPTS: PromptDef[] = [
       '4. Check with run_sql as that role that a write it should not make fails.',
   },
   {
+    name: 'undo_last_change',
+    title: 'Undo the last change',
+    description: 'See what tools wrote to a branch and put it back as it was before a change.',
+    args: (c) => ({
+      project_id: project(c),
+      branch_id: branch(c),
+    }),
+    text: (a) =>
+      `Help me undo a change on ${where(a)}.\n\n` +
+      '1. If list_changes is not listed, call enable_toolsets with ["safety"].\n' +
+      `2. Call list_changes${a.branch_id ? ` with branch_id ${a.branch_id}` : ''} and show me the recent changes: ` +
+      'tool, time, statement summary, rows affected, and whether each can still be undone.\n' +
+      '3. Ask me which change to undo (default: the newest). Before undoing, show me what it will cost: undo_change ' +
+      'puts the branch back as it was just before that change, so EVERY write to the branch since then is undone, ' +
+      "by anyone — the application's writes too, not only yours. read_as_of with that change's ID shows the data " +
+      'as it was; compare_data can show which rows differ.\n' +
+      '4. Only after I agree, call undo_change with the change_id. Tell me the name of the branch that keeps the ' +
+      'undone state (undone-<id>) and that I can delete it with delete_branch once I no longer need it.',
+  },
+  {
     name: 'get_started',
     title: 'Get started with a new project',
     description: 'Create a Neon project, connect an app, and create a first table.',

@@ -37,6 +37,7 @@ export const TOOL_MODULES = {
   operations: async () => (await import('./operations.js')).operationTools,
   sql: async () => (await import('./sql.js')).sqlTools,
   schema: async () => (await import('./schema.js')).schemaTools,
+  safety: async () => (await import('./safety.js')).safetyTools,
   snapshots: async () => (await import('./snapshots.js')).snapshotTools,
   anonymization: async () => (await import('./anonymization.js')).anonymizationTools,
   organizations: async () => (await import('./organizations.js')).organizationTools,

@@ -21,6 +21,7 @@ export const TOOLSETS = {
   operations: 'Neon operations (the async work behind changes)',
   sql: 'Run SQL, inspect tables, explain, slow queries',
   schema: 'Schema of a branch, schema diffs, migrations and query tuning on temporary branches',
+  safety: 'What tools wrote to branches, and undoing it (list_changes, undo_change)',
   snapshots: 'Snapshots and backup schedules',
   organizations: 'Organizations, members, invitations, org API keys',
   api_keys: 'Personal API keys',

@@ -28,6 +28,7 @@ import { operationTools } from './operations.js';
 import { organizationTools } from './organizations.js';
 import { projectTools } from './projects.js';
 import { roleTools } from './roles.js';
+import { safetyTools } from './safety.js';
 import { schemaTools } from './schema.js';
 import { snapshotTools } from './snapshots.js';
 import { sqlTools } from './sql.js';
@@ -44,6 +45,7 @@ export const ALL_TOOLS: readonly ToolDef[] = [
   ...operationTools,
   ...sqlTools,
   ...schemaTools,
+  ...safetyTools,
   ...snapshotTools,
   ...anonymizationTools,
   ...organizationTools,

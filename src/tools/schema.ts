@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonApiError } from '../client/errors.js';
 import type { NeonClient } from '../client/neon-client.js';
+import { PendingChange, recorded } from '../neon/ledger.js';
 import { WORK_ID } from '../neon/pending.js';
 import { CONNECT_OPERATIONS, describeDb, onDatabase, pickDatabase } from '../neon/resolver.js';
 import { fetchBranch } from '../neon/resources.js';
@@ -57,6 +58,9 @@ const COMPLETE_OPERATIONS = [
   'getConnectionURI',
   'deleteProjectBranch',
   'updateProjectBranch',
+  // The change ledger (src/neon/ledger.ts): the project's history window, a record branch.
+  'getProject',
+  'createProjectBranch',
 ];
 
 export const getBranchSchema = defineTool({
@@ -307,9 +311,13 @@ export const completeDatabaseMigration = defineTool({
   async handler({ project_id, migration_id }, ctx) {
     const work = await findWork(ctx, 'migration', project_id, migration_id);
     await ctx.progress(`Applying the migration to branch ${work.branch_id}`);
-    const done = await applyOnce(ctx, work, async (s) => {
+    // Recorded with a restore point taken just before it (src/neon/ledger.ts): undo_change reverts it.
+    const change = await PendingChange.start(ctx, work, 'complete_database_migration', [work.sql ?? '']);
+    const done = await applyOnce(ctx, work, async (s, db) => {
       try {
-        return await runScript(s, work.sql ?? '', `The migration (on the original branch ${work.branch_id})`);
+        return await recorded(change, s, db.database, () =>
+          runScript(s, work.sql ?? '', `The migration (on the original branch ${work.branch_id})`),
+        );
       } catch (e) {
         if (e instanceof Error && e instanceof SqlError && e.code) {
           e.message +=
@@ -326,6 +334,7 @@ export const completeDatabaseMigration = defineTool({
       database: work.database,
       statements: done.result.statements,
       duration_ms: done.result.duration_ms,
+      ...(done.result.change ? { change: done.result.change } : {}),
       ...(done.temp_branch_deleted ? { temp_branch_deleted: done.temp_branch_deleted } : {}),
       ...(done.warning ? { warning: done.warning } : {}),
     };
@@ -480,29 +489,34 @@ export const completeQueryTuning = defineTool({
       chosen = ddl.map((d) => known.get(normalize(d)) as string);
     }
     const applied: string[] = [];
-    const done = await applyOnce(ctx, work, async (s, db) => {
-      for (const [i, d] of chosen.entries()) {
-        await ctx.progress(`Applying statement ${i + 1} of ${chosen.length} on ${describeDb(db)}`);
-        try {
-          await runOne(s, d, {
-            maxRows: 0,
-            readOnly: false,
-            what: `ddl ${i + 1} of ${chosen.length} (on branch ${work.branch_id})`,
-          });
-        } catch (e) {
-          if (e instanceof Error) {
-            e.message +=
-              `\nApplied before this failure: ${applied.length ? applied.join(' | ') : 'nothing'}. The temporary branch ` +
-              `${work.temp_branch_id} is kept; call complete_query_tuning again (with ddl set to what is left) or with apply=false.`;
+    const change = await PendingChange.start(ctx, work, 'complete_query_tuning', chosen);
+    const done = await applyOnce(ctx, work, (s, db) =>
+      recorded(change, s, db.database, async () => {
+        for (const [i, d] of chosen.entries()) {
+          await ctx.progress(`Applying statement ${i + 1} of ${chosen.length} on ${describeDb(db)}`);
+          try {
+            await runOne(s, d, {
+              maxRows: 0,
+              readOnly: false,
+              what: `ddl ${i + 1} of ${chosen.length} (on branch ${work.branch_id})`,
+            });
+          } catch (e) {
+            if (e instanceof Error) {
+              e.message +=
+                `\nApplied before this failure: ${applied.length ? applied.join(' | ') : 'nothing'}. The temporary branch ` +
+                `${work.temp_branch_id} is kept; call complete_query_tuning again (with ddl set to what is left) or with apply=false.`;
+            }
+            throw e;
           }
-          throw e;
+          applied.push(d);
         }
-        applied.push(d);
-      }
-    });
+        return {};
+      }),
+    );
     return {
       applied,
       branch_id: work.branch_id,
+      ...(done.result.change ? { change: done.result.change } : {}),
       ...(done.temp_branch_deleted ? { temp_branch_deleted: done.temp_branch_deleted } : {}),
       ...(done.warning ? { warning: done.warning } : {}),
     };

@@ -10,6 +10,7 @@
  */
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
+import { LEDGER_WRITE_OPERATIONS, PendingChange, recorded } from '../neon/ledger.js';
 import { type AnyDb, CONNECT_OPERATIONS, onDatabase } from '../neon/resolver.js';
 import {
   describeTable,
@@ -25,6 +26,9 @@ import { checkStatement, explain, rowsResult, runOne, runTransaction, truncatedN
 import { untrusted } from '../sql/untrusted.js';
 import { connectionFields, pgName, sqlParams, sqlText } from './fields.js';
 import { anyObject, defineTool, type Hints, item, items, output } from './framework.js';
+
+/** Writes also record themselves in the change ledger (src/neon/ledger.ts). */
+const WRITE_OPERATIONS = [...new Set([...CONNECT_OPERATIONS, ...LEDGER_WRITE_OPERATIONS])];
 
 /** Can change data and schema; results are untrusted database content. */
 export const SQL_WRITE: Hints = {
@@ -66,7 +70,7 @@ export const runSql = defineTool({
   title: 'Run SQL',
   description: 'Run one SQL statement (may write); returns rows and column types.',
   toolset: 'sql',
-  operations: CONNECT_OPERATIONS,
+  operations: WRITE_OPERATIONS,
   anyPostgres: true,
   input: { ...connectionFields, sql: sqlText.describe('One SQL statement'), params: sqlParams },
   output: ROWS_OUTPUT,
@@ -74,10 +78,14 @@ export const runSql = defineTool({
   async handler({ sql, params, ...target }, ctx) {
     const { sqlMaxRows: maxRows, readOnly } = ctx.settings;
     await checkStatement(sql, 'run_sql', { inTransaction: false, readOnly });
-    return onDatabase(ctx, target, async (s, db: AnyDb) => {
-      const r = await runOne(s, sql, { params, maxRows, readOnly, what: 'run_sql' });
-      return rowsResult(r, maxRows, { branch_id: db.branch_id, database: db.database });
-    });
+    // A write is recorded with a restore point taken just before it (src/neon/ledger.ts).
+    const change = readOnly ? undefined : await PendingChange.start(ctx, target, 'run_sql', [sql]);
+    return onDatabase(ctx, { ...target, branch_id: change?.branch_id ?? target.branch_id }, (s, db: AnyDb) =>
+      recorded(change, s, db.database, async () => {
+        const r = await runOne(s, sql, { params, maxRows, readOnly, what: 'run_sql' });
+        return rowsResult(r, maxRows, { branch_id: db.branch_id, database: db.database });
+      }),
+    );
   },
 });
 
@@ -106,7 +114,7 @@ export const runSqlTransaction = defineTool({
   title: 'Run SQL transaction',
   description: 'Run SQL statements in one transaction: all or nothing.',
   toolset: 'sql',
-  operations: CONNECT_OPERATIONS,
+  operations: WRITE_OPERATIONS,
   anyPostgres: true,
   input: {
     ...connectionFields,
@@ -126,35 +134,52 @@ export const runSqlTransaction = defineTool({
         readOnly,
       });
     }
-    return onDatabase(ctx, target, async (s, db: AnyDb) => {
-      const started = performance.now();
-      const { results, committed } = await runTransaction(s, list, {
-        maxRows,
-        readOnly,
-        tool: 'run_sql_transaction',
-      });
-      return untrusted(
-        {
-          results: results.map((r, i) => ({
-            statement: i + 1,
-            command: r.command,
-            row_count: r.row_count,
-            columns: r.columns,
-            rows: r.rows,
-            ...(r.more || r.bytes ? { truncated: truncatedNotice(r, maxRows) } : {}),
-          })),
+    const change = readOnly
+      ? undefined
+      : await PendingChange.start(ctx, target, 'run_sql_transaction', statements);
+    const target_ = { ...target, branch_id: change?.branch_id ?? target.branch_id };
+    return onDatabase(ctx, target_, (s, db: AnyDb) =>
+      recorded(
+        change,
+        s,
+        db.database,
+        async () => {
+          const started = performance.now();
+          const { results, committed } = await runTransaction(s, list, {
+            maxRows,
+            readOnly,
+            tool: 'run_sql_transaction',
+          });
+          return untrusted(
+            {
+              results: results.map((r, i) => ({
+                statement: i + 1,
+                command: r.command,
+                row_count: r.row_count,
+                columns: r.columns,
+                rows: r.rows,
+                ...(r.more || r.bytes ? { truncated: truncatedNotice(r, maxRows) } : {}),
+              })),
+            },
+            {
+              committed,
+              ...(readOnly
+                ? { read_only: 'this server is read-only: the transaction ran READ ONLY and was rolled back' }
+                : {}),
+              duration_ms: Math.round(performance.now() - started),
+              branch_id: db.branch_id,
+              database: db.database,
+            },
+          );
         },
-        {
-          committed,
-          ...(readOnly
-            ? { read_only: 'this server is read-only: the transaction ran READ ONLY and was rolled back' }
-            : {}),
-          duration_ms: Math.round(performance.now() - started),
-          branch_id: db.branch_id,
-          database: db.database,
-        },
-      );
-    });
+        (r) => ({
+          wrote: r.committed === true,
+          rows: (r.results as { command: string; row_count: number | null }[])
+            .filter((x) => x.command !== 'SELECT')
+            .reduce((n, x) => n + (x.row_count ?? 0), 0),
+        }),
+      ),
+    );
   },
 });
 

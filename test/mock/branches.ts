@@ -97,6 +97,7 @@ export function branchHandlers(fake: NeonFake): RequestHandler[] {
         fake.annotations.set(b.id, { value: { ...body.annotation_value }, created_at: t, updated_at: t });
       }
       b.current_state = 'ready';
+      await fake.onBranchCreated?.(b);
       const operations = ops(p.id, [
         { action: 'create_branch', branch_id: b.id },
         ...endpoints.map((e: Json) => ({ action: 'start_compute', branch_id: b.id, endpoint_id: e.id })),
@@ -152,9 +153,26 @@ export function branchHandlers(fake: NeonFake): RequestHandler[] {
       `${BASE}/projects/:project_id/branches/:branch_id/restore`,
       withBranch(async ({ request, branch: b, project: p }) => {
         const body = await jsonBody(request);
-        if (!fake.branches.get(body.source_branch_id)) return notFound(`branch ${body.source_branch_id}`);
-        if (body.preserve_under_name)
-          fake.makeBranch(p.id, { name: body.preserve_under_name, parent_id: b.id });
+        const source = fake.branches.get(body.source_branch_id);
+        if (!source) return notFound(`branch ${body.source_branch_id}`);
+        const pointInTime = body.source_lsn !== undefined || body.source_timestamp !== undefined;
+        // As the description of BranchRestoreRequest says.
+        if (source.id === b.id && !pointInTime)
+          return neonError(400, 'source_timestamp or source_lsn is required to restore from own history');
+        const children = fake.branchesOf(p.id).filter((c) => c.parent_id === b.id);
+        if ((source.id === b.id || children.length) && !body.preserve_under_name)
+          return neonError(400, 'preserve_under_name is required', 'BAD_REQUEST');
+        let preserved: Json | undefined;
+        if (body.preserve_under_name) {
+          if (fake.branchesOf(p.id).some((x) => x.name === body.preserve_under_name))
+            return neonError(409, `branch with name "${body.preserve_under_name}" already exists`);
+          preserved = fake.makeBranch(p.id, { name: body.preserve_under_name, parent_id: b.id });
+          for (const d of fake.databasesOf(b.id)) fake.makeDatabase(preserved.id, d.name, d.owner_name);
+          for (const r of fake.rolesOf(b.id)) fake.makeRole(preserved.id, r.name, { password: r.password });
+          // The branch's children go with its old state.
+          for (const c of children) c.parent_id = preserved.id;
+        }
+        await fake.onRestore?.({ target: b.id, source: source.id, preserved: preserved?.id, pointInTime });
         b.updated_at = new Date().toISOString();
         b.last_reset_at = b.updated_at;
         return HttpResponse.json({

@@ -53,6 +53,20 @@ export class NeonFake {
         pooled: boolean;
       }) => string)
     | undefined;
+  /**
+   * Called when a branch was created, before the answer (set by useBranchDatabases: a parent whose data
+   * exists is copied now, so the child holds the parent as it was at that moment, as on Neon).
+   */
+  onBranchCreated: ((branch: Json) => Promise<void>) | undefined;
+  /**
+   * Called by a restore after the fake's own bookkeeping (set by useBranchDatabases): the data of
+   * `target` moves to `preserved` when there is one, and `target` gets `source`'s data. A restore from
+   * the branch's own history (`source` = `target`, with an LSN or a time) has no data behind it in the
+   * fake: the data stays as it is.
+   */
+  onRestore:
+    | ((q: { target: string; source: string; preserved?: string; pointInTime: boolean }) => Promise<void>)
+    | undefined;
   /** Schema text of a branch's database, for the schema endpoints (set by useBranchDatabases). */
   schemaDump: ((branchId: string, database: string) => Promise<string>) | undefined;
   private seq = 0;

@@ -117,7 +117,65 @@ export function useBranchDatabases(
     return name;
   }
 
+  /** Ends every other session of `name` (our pools notice and reconnect later), then runs `sql`. */
+  async function alone(name: string, sql: string): Promise<void> {
+    const pg = getPg();
+    for (let attempt = 0; ; attempt++) {
+      await pg.query(
+        'postgres',
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [name],
+      );
+      try {
+        await pg.query('postgres', sql);
+        return;
+      } catch (e) {
+        if ((e as { code?: string }).code !== '55006' || attempt > 50) throw e;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
+  /**
+   * A restore on real data: the branch's databases move to the branch keeping its old state (renamed),
+   * and it gets copies of the source's. From its own history (an LSN or a time), which PostgreSQL cannot
+   * go back to, the data stays as it is: the fake does not pretend.
+   */
+  async function restore(q: { target: string; source: string; preserved?: string; pointInTime: boolean }) {
+    for (const d of api.fake.databasesOf(q.target)) {
+      const name = branchDatabase(q.target, d.name);
+      if (!created.has(name)) continue;
+      await created.get(name);
+      if (q.source === q.target && q.pointInTime) {
+        if (q.preserved) {
+          const kept = branchDatabase(q.preserved, d.name);
+          created.set(kept, Promise.resolve(kept));
+          await alone(name, `CREATE DATABASE ${kept} TEMPLATE ${name} OWNER ${OWNER}`);
+        }
+        continue;
+      }
+      const source = await ensure(q.source, d.name);
+      if (q.preserved) {
+        const kept = branchDatabase(q.preserved, d.name);
+        await alone(name, `ALTER DATABASE ${name} RENAME TO ${kept}`);
+        created.set(kept, Promise.resolve(kept));
+      } else {
+        await alone(name, `DROP DATABASE ${name}`);
+      }
+      await alone(source, `CREATE DATABASE ${name} TEMPLATE ${source} OWNER ${OWNER}`);
+    }
+  }
+
   beforeEach(() => {
+    // In a project without history, a parent whose data exists is copied when the branch is made: the
+    // child holds that moment (the safety net's copy restore points). With history the copy stays lazy,
+    // as before: copying ends the sessions on the parent's database.
+    api.fake.onBranchCreated = async (b) => {
+      if (!b.parent_id || api.fake.projects.get(b.project_id)?.history_retention_seconds !== 0) return;
+      for (const d of api.fake.databasesOf(b.id))
+        if (created.has(branchDatabase(b.parent_id, d.name))) await ensure(b.id, d.name);
+    };
+    api.fake.onRestore = restore;
     api.fake.schemaDump = async (branchId, database) => dumpSchema(getPg(), await ensure(branchId, database));
     api.fake.connectionUri = ({ branch_id, database, role }) =>
       getPg().uri(branchDatabase(branch_id, database), role === OWNER || role === READER ? role : SUPERUSER);

@@ -1,6 +1,7 @@
 /** Branches: list, count, create (a copy of the parent as it is now), get, rename or protect, delete, set as default. */
 import type { Doc } from '../catalog.js';
 import { annotationOf, LocalApiError, type LocalCore, now, visible } from './core.js';
+import { moveRestorePoints } from './restore-from.js';
 
 /**
  * A child branch: the parent's roles again (same names and passwords, new login roles on the server),
@@ -106,6 +107,7 @@ export function branchRoutes(api: LocalCore): void {
     if (b.default)
       throw new LocalApiError(400, `branch ${b.id} is the project's default branch and cannot be deleted`);
     if (b.protected) throw new LocalApiError(400, `branch ${b.id} is protected and cannot be deleted`);
+    await moveRestorePoints(api, b, 'drop');
     const child = api.branchesOf(b.project_id).find((x) => x.parent_id === b.id);
     if (child)
       throw new LocalApiError(400, `branch ${b.id} has child branches (${child.id}): delete them first`);

@@ -1,6 +1,7 @@
 /** Restore of a branch: local mode has no history, so only a reset from the parent as it is now. */
 import type { Doc } from '../catalog.js';
 import { LocalApiError, type LocalCore, now, visible } from './core.js';
+import { moveRestorePoints, restoreFromBranch } from './restore-from.js';
 
 /**
  * Reset from parent (Neon's restore with the parent as source, at its head): the branch's databases
@@ -15,6 +16,10 @@ async function restoreBranch(
   body: Doc,
 ): Promise<[number, Doc]> {
   const b = api.branch(projectId, branchId);
+  // From another branch as it is now, or keeping the old state: ./restore-from.ts (the safety net's undo).
+  const atHead = body.source_lsn === undefined && body.source_timestamp === undefined;
+  if (atHead && (body.source_branch_id !== b.parent_id || body.preserve_under_name !== undefined))
+    return restoreFromBranch(api, projectId, b, body.source_branch_id, body.preserve_under_name);
   const unsupported = ['source_lsn', 'source_timestamp', 'preserve_under_name'].filter(
     (f) => body[f] !== undefined,
   );
@@ -25,6 +30,7 @@ async function restoreBranch(
       'NOT_SUPPORTED_IN_LOCAL_MODE',
     );
   const parent = api.branch(projectId, b.parent_id);
+  await moveRestorePoints(api, b, 'parent');
   const child = api.branchesOf(projectId).find((x) => x.parent_id === b.id);
   if (child)
     throw new LocalApiError(400, `branch ${b.id} has child branches (${child.id}): delete them first`);

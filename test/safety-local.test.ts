@@ -1,0 +1,150 @@
+/**
+ * The safety net end to end in local mode: a real MCP client → the server → the local API (in-process,
+ * as `neon-mcp --local` starts it) → a real PostgreSQL. Local projects have no history, so each write
+ * gets a copy of its branch made just before it, and undo restores from that copy
+ * (src/local/api/restore-from.ts). Every request and answer of the local API is checked against Neon's
+ * OpenAPI description.
+ */
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { NeonClient } from '../src/client/neon-client.js';
+import { type LocalMode, startLocal } from '../src/local/index.js';
+import { connections } from '../src/sql/pools.js';
+import { confirmed } from './confirm-token.js';
+import { connect } from './helpers.js';
+import { validatingFetch } from './mock/spec.js';
+import { startPostgres, type TestPostgres } from './pg/server.js';
+
+let server: TestPostgres;
+let local: LocalMode;
+const problems: string[] = [];
+const validating = validatingFetch(problems);
+
+beforeAll(async () => {
+  server = await startPostgres();
+  local = await startLocal({
+    postgresUrl: server.uri('postgres'),
+    beforeCopy: (branchId) => connections.closeTagged(branchId),
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await connections.closeAll();
+  await local?.stop();
+  await server?.stop();
+});
+
+afterEach(() => {
+  expect(problems.splice(0), 'requests and answers of the local API against the spec').toEqual([]);
+});
+
+const api = () => new NeonClient({ apiKey: local.apiKey, baseUrl: local.baseUrl, fetch: validating });
+
+/** Runs SQL on a branch's database as its owner, straight in PostgreSQL. */
+async function sql<R = Record<string, unknown>>(project_id: string, branch_id: string, text: string) {
+  const { uri } = await api().get('/projects/{project_id}/connection_uri', {
+    path: { project_id },
+    query: { branch_id, database_name: 'neondb', role_name: 'neondb_owner' },
+  });
+  const c = new pg.Client({ connectionString: uri });
+  await c.connect();
+  try {
+    return (await c.query(text)).rows as R[];
+  } finally {
+    await c.end();
+  }
+}
+
+async function world(name: string) {
+  const made = await api().post('/projects', { body: { project: { name } } });
+  const project_id = made.project.id;
+  const branch_id = made.branch.id;
+  await sql(
+    project_id,
+    branch_id,
+    'CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL); ' +
+      "INSERT INTO orders SELECT g, 'item ' || g FROM generate_series(1, 100) g",
+  );
+  const conn = await connect({
+    apiKey: local.apiKey,
+    toolsets: ['sql', 'schema', 'safety'],
+    clientOptions: { baseUrl: local.baseUrl, fetch: validating },
+  });
+  return { project_id, branch_id, conn };
+}
+
+const count = async (project_id: string, branch_id: string) =>
+  (await sql<{ n: number }>(project_id, branch_id, 'SELECT count(*)::int AS n FROM orders'))[0]?.n;
+
+describe('safety net in local mode', () => {
+  it('DELETE FROM orders by run_sql is listed, undone with every row back, and the deleted state kept', async () => {
+    const { project_id, branch_id, conn } = await world('undo-delete');
+    try {
+      const del = await conn.ok('run_sql', { project_id, sql: 'DELETE FROM orders' });
+      expect(del.change).toMatchObject({ recorded: true });
+      expect(await count(project_id, branch_id)).toBe(0);
+      // The rows as they were just before the change, read on a temporary branch deleted after.
+      const past = await conn.ok('read_as_of', {
+        project_id,
+        sql: 'SELECT count(*)::int AS n, max(item) AS last FROM orders',
+        as_of: del.change.change_id,
+      });
+      expect(past.rows).toEqual([{ n: 100, last: 'item 99' }]);
+      expect(past.as_of).toMatchObject({ change: del.change.change_id, of_branch: branch_id });
+      expect(
+        (await api().get('/projects/{project_id}/branches', { path: { project_id } })).branches
+          .map((b) => b.name)
+          .filter((n) => n.startsWith('mcp-asof-')),
+      ).toEqual([]);
+      // Local mode keeps no history: a time is refused with the reason, and nothing is left behind.
+      expect(
+        await conn.fails('read_as_of', { project_id, sql: 'SELECT 1', as_of: '2026-01-01T00:00:00Z' }),
+      ).toMatch(/parent_timestamp is not available in local mode/);
+      const { changes } = await conn.ok('list_changes', { project_id, branch_id });
+      expect(changes).toMatchObject([
+        { id: del.change.change_id, tool: 'run_sql', summary: 'DELETE FROM orders', undoable: true },
+      ]);
+      const undone = await confirmed(conn, 'undo_change', { project_id });
+      expect(undone.undone[0].id).toBe(del.change.change_id);
+      expect(await count(project_id, branch_id)).toBe(100);
+      const rows = await sql<{ id: number; item: string }>(
+        project_id,
+        branch_id,
+        'SELECT * FROM orders ORDER BY id',
+      );
+      expect(rows[99]).toEqual({ id: 100, item: 'item 100' });
+      // The deleted state is a branch of its own, named after the change.
+      expect(undone.preserved_branch).toBe(`undone-${del.change.change_id}`);
+      expect(await count(project_id, undone.preserved_branch_id)).toBe(0);
+      // The branch still takes writes by its own role afterwards.
+      await sql(project_id, branch_id, "INSERT INTO orders VALUES (101, 'after')");
+    } finally {
+      await conn.close();
+    }
+  }, 120_000);
+
+  it('a migration completed then undone leaves the schema as before', async () => {
+    const { project_id, branch_id, conn } = await world('undo-migration');
+    try {
+      const before = (await conn.ok('get_branch_schema', { project_id })).sql;
+      const prepared = await conn.ok('prepare_database_migration', {
+        project_id,
+        migration_sql:
+          'ALTER TABLE orders ADD COLUMN shipped boolean NOT NULL DEFAULT false; DROP TABLE IF EXISTS nothing;',
+      });
+      const done = await conn.ok('complete_database_migration', {
+        project_id,
+        migration_id: prepared.migration_id,
+      });
+      expect(done.change).toMatchObject({ recorded: true });
+      expect((await conn.ok('get_branch_schema', { project_id })).sql).toContain('shipped');
+      const { changes } = await conn.ok('list_changes', { project_id });
+      expect(changes[0]).toMatchObject({ tool: 'complete_database_migration', branch_id });
+      await confirmed(conn, 'undo_change', { project_id, change_id: done.change.change_id });
+      expect((await conn.ok('get_branch_schema', { project_id })).sql).toBe(before);
+      expect(await count(project_id, branch_id)).toBe(100);
+    } finally {
+      await conn.close();
+    }
+  }, 120_000);
+});
