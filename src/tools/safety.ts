@@ -12,15 +12,7 @@ import { findRelation } from '../sql/catalog.js';
 import { compareData, SAMPLE, tableOf } from '../sql/data-diff.js';
 import { checkStatement, rowsResult, runOne } from '../sql/run.js';
 import { untrusted } from '../sql/untrusted.js';
-import {
-  branchId,
-  confirm,
-  connectionFields,
-  filterBranchId,
-  optionalBranchId,
-  projectId,
-  sqlText,
-} from './fields.js';
+import { branchId, confirm, connectionFields, optionalBranchId, projectId, sqlText } from './fields.js';
 import {
   anyObject,
   confirmIrreversible,
