@@ -145,6 +145,8 @@ describe('each client', () => {
     expect(output).toContain(
       `claude mcp add --scope user --env "NEON_API_KEY=$NEON_API_KEY" neon -- node ${CHECKOUT}`,
     );
+    // The project file's server waits for the person's approval in Claude Code: said, not hidden.
+    expect(output).toContain('Claude Code asks once, the next time you run `claude` here');
   });
 });
 

@@ -317,7 +317,12 @@ export async function init(config: InitConfig, io: InitIo): Promise<string | und
   const after = merge(client, before, entryFor(client, command, config.apiKey), file);
   const notes: string[] = [];
   if (client === 'claude-code')
-    notes.push(`Or, for every project of yours (Claude Code's CLI): ${claudeMcpAdd(command, config.apiKey)}`);
+    notes.push(
+      // Claude Code starts a project's .mcp.json servers only once the person approves them
+      // (`claude mcp list` says "Pending approval" until then; seen with its CLI 2.1.332).
+      'Claude Code asks once, the next time you run `claude` here, before it starts a server of this project file.',
+      `Or, for every project of yours (Claude Code's CLI): ${claudeMcpAdd(command, config.apiKey)}`,
+    );
   if (config.apiKey && CLIENTS[client].shared)
     notes.push(
       client === 'vscode'
