@@ -366,6 +366,11 @@ function parseInit(argv: readonly string[], env: Env): Config {
   if (server.mode === 'init') throw new ConfigError('init: "init" given twice.');
   if (server.mode === 'http')
     throw new ConfigError('init: clients start neon-mcp over stdio; leave out --http.');
+  // A client would run the report or the stop at every start, serving nothing.
+  if (server.mode === 'local' && server.command)
+    throw new ConfigError(
+      `init: --${server.command} reports on or stops local mode's server and exits; a client needs a server: leave it out.`,
+    );
   return {
     mode: 'init',
     client,
