@@ -8,6 +8,7 @@ import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import type { NeonClient } from '../client/neon-client.js';
 import { SqlConnectError } from '../sql/errors.js';
 import { parseUri } from '../sql/pools.js';
+import { newReaderWalls } from '../sql/readonly-role.js';
 import { type Session, type SessionTarget, withSession } from '../sql/session.js';
 import { cachesOf, type NeonContext } from './context.js';
 
@@ -160,6 +161,8 @@ export function neonResolver(client: NeonClient): ConnectionResolver {
       tag: db.branch_id,
       // Whose key found the URI: under --http two callers never share a pool.
       tenant: client.tenant.id,
+      // Nor what they found of the read-only role.
+      readerWalls: cachesOf(client).readerWalls,
     }),
   };
 }
@@ -273,6 +276,8 @@ export function checkDatabaseUrl(url: string): {
 export function databaseUrlResolver(url: string): ConnectionResolver {
   const ep = checkDatabaseUrl(url);
   const server = `${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.port}`;
+  // One caller (stdio only), so the resolver, made once per server, holds the caller's memory.
+  const readerWalls = newReaderWalls();
   return {
     kind: 'postgres',
     async resolve(target) {
@@ -288,6 +293,7 @@ export function databaseUrlResolver(url: string): ConnectionResolver {
       where: `database ${db.database} on ${server} (role ${db.role})`,
       role: db.role,
       byUrl: true,
+      readerWalls,
     }),
   };
 }

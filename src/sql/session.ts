@@ -31,6 +31,7 @@ import {
   connections as sharedConnections,
 } from './pools.js';
 import { type RawResult, StatementQuery } from './protocol.js';
+import type { ReaderWalls } from './readonly-role.js';
 
 /**
  * A comment inside neon-mcp's own catalog queries, so list_slow_queries can leave them out
@@ -73,6 +74,11 @@ export interface SessionTarget {
   byUrl?: boolean;
   /** Whose key found this URI (NeonClient's tenant): pools are never shared between two. */
   tenant?: string;
+  /**
+   * The caller's memory of the read-only role on its servers (readonly-role.ts), its own so two callers
+   * never share it; the resolvers set it. Absent: the role is checked on every read-only call.
+   */
+  readerWalls?: ReaderWalls;
 }
 
 export interface SessionOptions {
