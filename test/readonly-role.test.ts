@@ -5,6 +5,8 @@
  * twice is answered from it. Roles are cluster-wide: each test first puts neon_mcp_reader in the state it
  * needs.
  */
+
+import pgDriver from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { NeonClient } from '../src/client/neon-client.js';
 import { NEON_RATE_LIMITS } from '../src/client/rate-limiter.js';
@@ -356,5 +358,106 @@ describe("the caller's memory hangs off the caller", () => {
     await dropReader();
     expect(await onSession(first, readerWall)).toEqual({ ok: true, role: READER_ROLE });
     expect(await reader()).toBeUndefined();
+  });
+});
+
+describe('readerWall, the paths around the check', () => {
+  it('a connection lost during the check is no verdict: not said in the log, not remembered, checked again', async () => {
+    await dropReader();
+    const walls = newReaderWalls();
+    const log = stderrSpy();
+    try {
+      const t = target('postgres', undefined, { walls });
+      const w = await onSession(t, async (s) => {
+        const { rows } = await s.exec<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        await pg.query('postgres', 'SELECT pg_terminate_backend($1, 5000)', [rows[0]?.pid]);
+        return readerWall(s);
+      });
+      expect(w.ok).toBe(false);
+      expect(reasonOf(w)).toMatch(
+        /^checking the role failed \(checking the read-only role failed on database postgres: the connection was lost/,
+      );
+      expect(walls.walls.size).toBe(0);
+      expect(log).not.toHaveBeenCalled();
+      expect(await reader()).toBeUndefined();
+      // The next call, on a working connection, checks again and makes the reader.
+      expect(await onSession(t, readerWall)).toEqual({ ok: true, role: READER_ROLE });
+      expect((await reader())?.memberships).toEqual(['pg_read_all_data']);
+      expect(walls.walls.size).toBe(1);
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it('on a server older than PostgreSQL 14 (no pg_read_all_data) nothing is made; 14 itself is enough', async () => {
+    await dropReader();
+    const log = stderrSpy();
+    try {
+      await pg.query(OLD, "UPDATE rr_fake.version SET v = '130000'");
+      const w = await wall(OLD);
+      expect(reasonOf(w)).toBe('the server is older than PostgreSQL 14, which has no pg_read_all_data');
+      expect(await reader()).toBeUndefined();
+      await pg.query(OLD, "UPDATE rr_fake.version SET v = '140000'");
+      expect(await wall(OLD)).toEqual({ ok: true, role: READER_ROLE });
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it('before PostgreSQL 16 the reader is granted the old way (no INHERIT or SET options); from 16 with SET and without INHERIT', async () => {
+    await dropReader();
+    await pg.query(OLD, "UPDATE rr_fake.version SET v = '150000'");
+    expect(await wall(OLD, GRANTER)).toEqual({ ok: true, role: READER_ROLE });
+    // The old form on this PostgreSQL 18 takes the defaults: INHERIT as the role's own (true) and SET.
+    expect(await grantsTo(GRANTER)).toContainEqual({ set: true, inherit: true });
+    await dropReader();
+    await pg.query(OLD, "UPDATE rr_fake.version SET v = '160000'");
+    expect(await wall(OLD, GRANTER)).toEqual({ ok: true, role: READER_ROLE });
+    expect(await grantsTo(GRANTER)).toContainEqual({ set: true, inherit: false });
+    expect((await grantsTo(GRANTER)).some((g) => g.inherit)).toBe(false);
+  });
+
+  it("two checks making the reader at once: the one whose CREATE ROLE loses finds the other one's and uses it", async () => {
+    await dropReader();
+    const other = new pgDriver.Client({ connectionString: pg.uri('postgres') });
+    await other.connect();
+    try {
+      // The other neon-mcp's transaction: the role made but not committed yet.
+      await other.query(
+        `BEGIN; CREATE ROLE ${READER_ROLE} NOLOGIN; GRANT pg_read_all_data TO ${READER_ROLE}`,
+      );
+      const pending = wall('postgres');
+      // This check saw no role and now waits for the other transaction on pg_authid's unique name.
+      for (let i = 0; ; i++) {
+        const rows = await pg.query(
+          'postgres',
+          "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%CREATE ROLE%'",
+        );
+        if (rows.length) break;
+        if (i > 200) throw new Error('the check never waited on the other CREATE ROLE');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await other.query('COMMIT');
+      expect(await pending).toEqual({ ok: true, role: READER_ROLE });
+      // The role is the other one's: no comment of this check's CREATE.
+      expect(await reader()).toEqual({ login: false, comment: null, memberships: ['pg_read_all_data'] });
+    } finally {
+      await other.end();
+      await dropReader();
+    }
+  });
+
+  it('a role without CREATEROLE uses a reader made and granted to it by hand (the advice of the log line)', async () => {
+    await dropReader();
+    await pg.query('postgres', `CREATE ROLE ${READER_ROLE} NOLOGIN IN ROLE pg_read_all_data`);
+    await pg.query('postgres', `GRANT ${READER_ROLE} TO ${PLAIN} WITH INHERIT FALSE, SET TRUE`);
+    const log = stderrSpy();
+    try {
+      expect(await wall('postgres', PLAIN)).toEqual({ ok: true, role: READER_ROLE });
+      expect(log).not.toHaveBeenCalled();
+    } finally {
+      log.mockRestore();
+      await dropReader();
+    }
   });
 });
