@@ -180,6 +180,8 @@ describe('readerWall', () => {
     try {
       const w = await wall('postgres', NOGRANT);
       expect(reasonOf(w)).toMatch(new RegExp(`^${READER_ROLE} could not be made \\(.*pg_read_all_data`, 's'));
+      // What failed is named, as PostgreSQL's error is wrapped.
+      expect(reasonOf(w)).toMatch('(creating the read-only role failed on database postgres: ');
       expect(await reader()).toBeUndefined();
       expect(log).toHaveBeenCalledTimes(1);
     } finally {
@@ -193,7 +195,9 @@ describe('readerWall', () => {
     const log = stderrSpy();
     try {
       const w = await wall('postgres', NOGRANT);
-      expect(reasonOf(w)).toMatch(`pg_read_all_data cannot be granted to ${READER_ROLE} (`);
+      expect(reasonOf(w)).toMatch(
+        `pg_read_all_data cannot be granted to ${READER_ROLE} (granting pg_read_all_data failed on database postgres: `,
+      );
     } finally {
       log.mockRestore();
     }
@@ -264,7 +268,9 @@ describe('readerWall', () => {
     const log = stderrSpy();
     try {
       const w = await wall('postgres', NOGRANT);
-      expect(reasonOf(w)).toMatch(`the connecting role cannot become ${READER_ROLE} (`);
+      expect(reasonOf(w)).toMatch(
+        `the connecting role cannot become ${READER_ROLE} (granting the read-only role to the connecting role failed on `,
+      );
     } finally {
       log.mockRestore();
       await dropReader();
