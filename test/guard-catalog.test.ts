@@ -158,6 +158,29 @@ describe('checkCatalog: functions, by their mark in pg_proc', () => {
   });
 });
 
+describe('checkCatalog: when the catalog cannot be asked', () => {
+  it('a lost connection fails the call, naming the look-up (nothing is allowed unchecked)', async () => {
+    const found = await inspect('SELECT gc_stable(1)');
+    const err = await withSession(
+      { uri: pg.uri(DB), where: `database ${DB}` },
+      { signal: new AbortController().signal, timeoutMs: 10_000 },
+      async (s) => {
+        const { rows } = await s.exec<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        await pg.query('postgres', 'SELECT pg_terminate_backend($1, 5000)', [rows[0]?.pid]);
+        return checkCatalog(s, found, 'run_sql_readonly', false).then(
+          () => undefined,
+          (e: unknown) => (e instanceof Error ? e.message : String(e)),
+        );
+      },
+    );
+    expect(err).toMatch(
+      new RegExp(
+        `^run_sql_readonly: checking the functions it calls failed on database ${DB}: the connection was lost`,
+      ),
+    );
+  });
+});
+
 describe('checkCatalog: operators, by the function behind them', () => {
   it('refuses an operator whose function is volatile; one over a STABLE function only without the wall', async () => {
     expect(await check('SELECT 1 === 2')).toBe(
