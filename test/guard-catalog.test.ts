@@ -35,7 +35,9 @@ beforeAll(async () => {
      CREATE FUNCTION gc_op_vol(int, int) RETURNS bool VOLATILE LANGUAGE sql AS 'SELECT $1 = $2';
      CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = gc_op_vol);
      CREATE FUNCTION gc_op_stable(int, int) RETURNS bool STABLE LANGUAGE sql AS 'SELECT $1 = $2';
-     CREATE OPERATOR ~~~ (LEFTARG = int, RIGHTARG = int, FUNCTION = gc_op_stable);`,
+     CREATE OPERATOR ~~~ (LEFTARG = int, RIGHTARG = int, FUNCTION = gc_op_stable);
+     -- A function spelled like that operator: x."~~~" cannot call it (two arguments), 1 ~~~ 2 does not either.
+     CREATE FUNCTION "~~~"(int, int) RETURNS bool VOLATILE LANGUAGE sql AS 'SELECT $1 = $2';`,
   );
 }, 90_000);
 afterAll(async () => {
@@ -136,7 +138,8 @@ describe('checkCatalog: functions, by their mark in pg_proc', () => {
 
   it('asks the catalog only when the text calls something', async () => {
     let asked = 0;
-    const found = await inspect("SELECT 1, 'a'::text FROM tab");
+    // No call: a star, an array subscript and BETWEEN (a keyword, not an operator name) ask nothing either.
+    const found = await inspect("SELECT 1, 'a'::text, t.*, (ARRAY[1, 2])[1], 1 BETWEEN 0 AND 2 FROM tab t");
     await withSession(
       { uri: pg.uri(DB), where: `database ${DB}` },
       { signal: new AbortController().signal, timeoutMs: 10_000 },
@@ -189,6 +192,8 @@ describe('checkCatalog: operators, by the function behind them', () => {
         'To run it on purpose, use run_sql (not offered when the server runs with --read-only).',
     );
     expect(await check('SELECT 1 ~~~ 2')).toBeUndefined();
+    expect(await check('SELECT 1 ~~~ 2, x."~~~" FROM int4(1) AS x')).toBeUndefined();
+    expect(await check('SELECT "~~~"(1, 2)')).toMatch(/^run_sql_readonly: public\.~~~\(\) is not allowed/);
     expect(await check('SELECT 1 ~~~ 2', true)).toMatch(
       /^run_sql_readonly: operator public\.~~~ is not allowed/,
     );
