@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NeonClient } from '../src/client/neon-client.js';
-import type { Settings } from '../src/neon/context.js';
+import { cachesOf, type Settings } from '../src/neon/context.js';
 import {
   checkDatabaseUrl,
   databaseUrlResolver,
@@ -199,6 +199,7 @@ describe('neonResolver', () => {
       owner: false,
       tag: 'br-1',
       tenant: c.tenant.id,
+      readerWalls: cachesOf(c).readerWalls,
     });
     expect(describeDb(db)).toBe('branch br-1 (database shop, role app)');
   });
@@ -288,6 +289,7 @@ describe('databaseUrlResolver', () => {
       where: 'database shop on db.example.com:6543 (role app)',
       role: 'app',
       byUrl: true,
+      readerWalls: { walls: new Map(), reported: new Set() },
     });
     const v6 = databaseUrlResolver('postgresql://app@[::1]:6543/shop');
     expect(v6.session(await v6.resolve({}, signal, false)).where).toBe(

@@ -4,6 +4,7 @@
  * one; nothing here knows MCP.
  */
 import type { NeonClient, Tenant } from '../client/neon-client.js';
+import type { ReaderWalls } from '../sql/readonly-role.js';
 import type { Operation } from './operations.js';
 import type { Backoff } from './poll.js';
 import type { ConnectionResolver, ResolvedEntry } from './resolver.js';
@@ -68,10 +69,16 @@ export interface CallerCaches {
   readonly connections: Map<string, ResolvedEntry>;
   /** Completion lists, per configuration served (its settings object). */
   readonly completions: WeakMap<Settings, ListCache>;
+  /** What the read-only role check found on each server (sql/readonly-role.ts). */
+  readonly readerWalls: ReaderWalls;
 }
 
 export function newCallerCaches(): CallerCaches {
-  return { connections: new Map(), completions: new WeakMap() };
+  return {
+    connections: new Map(),
+    completions: new WeakMap(),
+    readerWalls: { walls: new Map(), reported: new Set() },
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import { InvalidArgumentError, NeonError } from '../client/errors.js';
 import type { NeonClient } from '../client/neon-client.js';
 import { SqlConnectError } from '../sql/errors.js';
 import { parseUri } from '../sql/pools.js';
+import { newReaderWalls } from '../sql/readonly-role.js';
 import { type Session, type SessionTarget, withSession } from '../sql/session.js';
 import { cachesOf, type NeonContext } from './context.js';
 
@@ -163,6 +164,8 @@ export function neonResolver(client: NeonClient): ConnectionResolver {
       // Local mode's URI names the branch's database otherwise (neondb__<tag>): SQL naming it by this
       // name is given that one.
       database: db.database,
+      // Nor what they found of the read-only role.
+      readerWalls: cachesOf(client).readerWalls,
     }),
   };
 }
@@ -276,6 +279,8 @@ export function checkDatabaseUrl(url: string): {
 export function databaseUrlResolver(url: string): ConnectionResolver {
   const ep = checkDatabaseUrl(url);
   const server = `${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.port}`;
+  // One caller (stdio only), so the resolver, made once per server, holds the caller's memory.
+  const readerWalls = newReaderWalls();
   return {
     kind: 'postgres',
     async resolve(target) {
@@ -291,6 +296,7 @@ export function databaseUrlResolver(url: string): ConnectionResolver {
       where: `database ${db.database} on ${server} (role ${db.role})`,
       role: db.role,
       byUrl: true,
+      readerWalls,
     }),
   };
 }

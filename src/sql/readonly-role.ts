@@ -28,13 +28,19 @@ const READER_MEMBERSHIPS = ['pg_read_all_data'];
 
 export type Wall = { ok: true; role: string } | { ok: false; reason: string };
 
-/** Per connection target (tenant and URI): what the check found, so it runs once per process. */
-const walls = new Map<string, Promise<Wall>>();
-/** Targets whose missing wall was already reported. */
-const reported = new Set<string>();
+/**
+ * What one caller remembers of the reader on its servers: the check's answer per server URI (so it runs
+ * once per caller and server) and the servers whose missing wall it already reported. It hangs off the
+ * caller's tenant (src/neon/context.ts, CallerCaches; --database-url: its resolver), never a module-level
+ * table, so two --http callers cannot share it and forgetting a caller forgets it.
+ */
+export interface ReaderWalls {
+  readonly walls: Map<string, Promise<Wall>>;
+  readonly reported: Set<string>;
+}
 
-function keyOf(s: Session): string {
-  return `${s.target.tenant ?? ''}\u0000${s.target.uri}`;
+export function newReaderWalls(): ReaderWalls {
+  return { walls: new Map(), reported: new Set() };
 }
 
 /**
@@ -42,7 +48,9 @@ function keyOf(s: Session): string {
  * why there is none. Run outside any transaction of the call (it may create the role and commit).
  */
 export async function readerWall(s: Session): Promise<Wall> {
-  const key = keyOf(s);
+  // A target without the caller's memory (made by hand, not by a resolver) is checked on every call.
+  const { walls, reported } = s.target.readerWalls ?? newReaderWalls();
+  const key = s.target.uri;
   let pending = walls.get(key);
   if (!pending) {
     pending = setUp(s).catch((e) => {
@@ -58,7 +66,7 @@ export async function readerWall(s: Session): Promise<Wall> {
   const wall = await pending;
   if (!wall.ok && walls.has(key) && !reported.has(key)) {
     reported.add(key);
-    // Once per server and process, on stderr (the log): the person can act on it, the agent cannot.
+    // Once per server and caller, on stderr (the log): the person can act on it, the agent cannot.
     process.stderr.write(
       `[neon-mcp] Read-only SQL on ${s.target.where} runs without the privilege wall: ${wall.reason}. ` +
         'Read-only calls still run in READ ONLY transactions, but only built-in functions known to be safe ' +

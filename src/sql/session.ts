@@ -33,6 +33,7 @@ import {
 } from './pools.js';
 import { type RawResult, StatementQuery } from './protocol.js';
 import { loadParser } from './statements.js';
+import type { ReaderWalls } from './readonly-role.js';
 
 /**
  * A comment inside neon-mcp's own catalog queries, so list_slow_queries can leave them out
@@ -80,6 +81,11 @@ export interface SessionTarget {
    * statements naming it by that name are given the server's (database-names.ts).
    */
   database?: string;
+  /**
+   * The caller's memory of the read-only role on its servers (readonly-role.ts), its own so two callers
+   * never share it; the resolvers set it. Absent: the role is checked on every read-only call.
+   */
+  readerWalls?: ReaderWalls;
 }
 
 export interface SessionOptions {
