@@ -254,6 +254,26 @@ interface Asked {
   databaseUrl?: string;
   projectId?: string;
   localPostgresFlag: boolean;
+  /** The first remote-mode setting given (flag or variable), named as given. */
+  httpSetting?: string;
+}
+
+/** Settings that only remote mode reads: each flag with its variable. */
+const HTTP_SETTINGS = [
+  ['http-token', 'NEON_MCP_HTTP_TOKEN'],
+  ['allowed-origins', 'NEON_MCP_ALLOWED_ORIGINS'],
+  ['allowed-hosts', 'NEON_MCP_ALLOWED_HOSTS'],
+  ['http-max-body', 'NEON_MCP_HTTP_MAX_BODY'],
+  ['http-timeout', 'NEON_MCP_HTTP_TIMEOUT_MS'],
+] as const;
+
+/** The first remote-mode setting given, as `--flag` or the variable's name; empty ones count as unset. */
+function httpSetting(values: Partial<Record<string, unknown>>, env: Env): string | undefined {
+  for (const [flag, variable] of HTTP_SETTINGS) {
+    if (values[flag]) return `--${flag}`;
+    if (env[variable]?.trim()) return variable;
+  }
+  return undefined;
 }
 
 /** Every "these cannot be combined" rule, in one place. The messages never carry a URL's password. */
@@ -267,6 +287,13 @@ function combinations(asked: Asked): void {
   if (asked.localPostgresFlag && !asked.local) throw new ConfigError('--local-postgres needs --local.');
   if (asked.local && (asked.databaseUrl || asked.http !== undefined))
     throw new ConfigError('--local is served over stdio, without --database-url or --http.');
+  // Refused rather than ignored: an access token or an allowed-hosts list that silently does nothing
+  // leaves a person believing a server is protected that is not even listening. Never the value (a token).
+  if (asked.httpSetting && asked.http === undefined)
+    throw new ConfigError(
+      `${asked.httpSetting} needs --http (or NEON_MCP_HTTP): it is a setting of remote mode only, ` +
+        'and without --http the server runs over stdio.',
+    );
 }
 
 function args(argv: readonly string[]) {
@@ -350,7 +377,14 @@ export function parseConfig(argv: readonly string[], env: Env): Config {
   const projectId = values['project-id'] || env.NEON_PROJECT_ID || undefined;
   const http = values.http ?? (env.NEON_MCP_HTTP?.trim() || undefined);
   const local = values.local ? { dir: positionals[0] } : localFromEnv(env.NEON_MCP_LOCAL);
-  combinations({ http, local, databaseUrl, projectId, localPostgresFlag: Boolean(values['local-postgres']) });
+  combinations({
+    http,
+    local,
+    databaseUrl,
+    projectId,
+    localPostgresFlag: Boolean(values['local-postgres']),
+    httpSetting: httpSetting(values, env),
+  });
 
   const server: ServerFlags = {
     // The flag can only turn read-only on; the variable must still be a yes/no word when both are given.
