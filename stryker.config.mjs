@@ -168,7 +168,13 @@ export const MODULES = {
   // command (a mutant in src/ would not reach them without a build per mutant).
   http: {
     mutate: ['src/http/**/*.ts'],
-    testFiles: ['test/http-tenants.test.ts', 'test/http-limits.test.ts', 'test/http-narrow.test.ts'],
+    testFiles: [
+      'test/http-tenants.test.ts',
+      'test/http-limits.test.ts',
+      'test/http-narrow.test.ts',
+      // What serve.ts and auth.ts answer before the SDK, the timeout and the drain, in process.
+      'test/http-serve.test.ts',
+    ],
   },
   // What the server offers besides tools: resources, prompts, completions (and whose cache they use).
   'mcp-surface': {
