@@ -184,6 +184,8 @@ export const MODULES = {
       'test/resources.test.ts',
       'test/prompts.test.ts',
       'test/http-tenants.test.ts',
+      // resources/list's pages, one listed project, the docs resources, a project's layout.
+      'test/resources-surface.test.ts',
     ],
   },
   // Confirmation of destructive tools, toolsets enabled at run time, logging to the client.
