@@ -191,7 +191,14 @@ export const MODULES = {
   // Confirmation of destructive tools, toolsets enabled at run time, logging to the client.
   'mcp-tools': {
     mutate: ['src/mcp/confirm.ts', 'src/mcp/toolsets.ts', 'src/mcp/logging.ts'],
-    testFiles: ['test/confirm.test.ts', 'test/toolsets.test.ts', 'test/logging.test.ts'],
+    testFiles: [
+      'test/confirm.test.ts',
+      'test/toolsets.test.ts',
+      'test/logging.test.ts',
+      // runtimeToolsets and eventSink on their own: what a client's view of them leaves open.
+      'test/toolsets-runtime.test.ts',
+      'test/logging-sink.test.ts',
+    ],
   },
   // Local mode's walls: where its PostgreSQL and its API listen (loopback only), the API's key check,
   // the superuser's password and role passwords (scram.ts, where present), the reader role of read-only
