@@ -186,6 +186,8 @@ export const MODULES = {
       'test/http-tenants.test.ts',
       // resources/list's pages, one listed project, the docs resources, a project's layout.
       'test/resources-surface.test.ts',
+      // The prompts' words, pinned in test/__promptsnaps__/prompts.md.
+      'test/prompts-text.test.ts',
     ],
   },
   // Confirmation of destructive tools, toolsets enabled at run time, logging to the client.
