@@ -51,7 +51,7 @@ describe('prompt texts', () => {
           `### with ${JSON.stringify(args)}`,
           '',
           '```',
-          (res.messages[0]?.content as { text: string }).text,
+          (res.messages[0] as { content: { text: string } }).content.text,
           '```',
           '',
         );
