@@ -188,6 +188,8 @@ export const MODULES = {
       'test/resources-surface.test.ts',
       // The prompts' words, pinned in test/__promptsnaps__/prompts.md.
       'test/prompts-text.test.ts',
+      // The completer against a recording client: the cache's lifetime, failed loads, default branch.
+      'test/completions-cache.test.ts',
     ],
   },
   // Confirmation of destructive tools, toolsets enabled at run time, logging to the client.
