@@ -197,6 +197,9 @@ describe('narrowing: what a query may ask for', () => {
       status: 403,
       message: 'This server offers only the toolsets sql, branches (--toolsets); not roles.',
     });
+    expect(refusal('toolsets=roles,projects', { toolsets: ['sql'] }).message).toBe(
+      'This server offers only the toolsets sql (--toolsets); not roles, projects.',
+    );
     // --toolsets all, or none, leaves every toolset on offer.
     expect(narrow('toolsets=roles', { toolsets: ['all'] }).server.toolsets).toEqual(['roles']);
     expect(narrow('toolsets=roles', { toolsets: [] }).server.toolsets).toEqual(['roles']);

@@ -8,6 +8,7 @@
 import { request as httpRequest } from 'node:http';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { authenticator } from '../src/http/auth.js';
 import { type HttpServer, startHttpServer } from '../src/http/serve.js';
 import { VERSION } from '../src/version.js';
 import { TEST_KEY, text } from './helpers.js';
@@ -411,5 +412,48 @@ describe('time', () => {
     await server.close(10_000);
     expect(Date.now() - started).toBeLessThan(2_000);
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('authenticator', () => {
+  const request = (authorization?: string) =>
+    new Request('http://127.0.0.1/mcp', { headers: authorization ? { authorization } : {} });
+  const hourFromNow = () => Math.floor(Date.now() / 1000) + 3600;
+
+  it('says whose credentials: none on an open loopback server, the server key behind a token, the caller key', async () => {
+    const before = hourFromNow();
+    const open = await authenticator({ apiKey: TEST_KEY })(request());
+    const behindToken = await authenticator({ apiKey: TEST_KEY, token: TOKEN })(request(`Bearer ${TOKEN}`));
+    const callers = await authenticator({})(request(`Bearer ${OTHER_KEY}`));
+    const after = hourFromNow();
+    // No token is handed on for the server's own key (serve.ts makes no tenant without one); the
+    // caller's key is, and only it.
+    expect(open).toMatchObject({ token: '', clientId: 'loopback', scopes: [] });
+    expect(behindToken).toMatchObject({ token: '', clientId: 'http-token', scopes: [] });
+    expect(callers).toMatchObject({ token: OTHER_KEY, clientId: 'neon-api-key', scopes: [] });
+    for (const info of [open, behindToken, callers]) {
+      const { expiresAt } = info as { expiresAt: number };
+      expect(expiresAt).toBeGreaterThanOrEqual(before);
+      expect(expiresAt).toBeLessThanOrEqual(after);
+    }
+  });
+
+  it("a refusal ends the SDK's sentence with one full stop before the advice", async () => {
+    for (const [auth, header] of [
+      [authenticator({}), undefined],
+      [authenticator({}), 'Bearer short'],
+      [authenticator({ apiKey: TEST_KEY, token: TOKEN }), undefined],
+      [authenticator({ apiKey: TEST_KEY, token: TOKEN }), 'Bearer wrong-token-123'],
+    ] as const) {
+      const res = await auth(request(header));
+      expect(res).toBeInstanceOf(Response);
+      const description = String(
+        ((await (res as Response).json()) as { error_description: string }).error_description,
+      );
+      expect(description, String(header)).toMatch(
+        /[^.]\. Send (your Neon API key|this server's access token)/,
+      );
+      expect(description).not.toContain('..');
+    }
   });
 });
