@@ -132,6 +132,12 @@ describe('/healthz and other paths', () => {
     }
   });
 
+  it('a port already taken fails the start with the listener error', async () => {
+    const first = await serve();
+    const port = Number(new URL(first.url).port);
+    await expect(serve({ port })).rejects.toThrow(/EADDRINUSE/);
+  });
+
   it('headers and body must arrive within a minute, or within the request timeout when shorter', async () => {
     const long = await serve({ requestTimeoutMs: 900_000 });
     expect(long.server.requestTimeout).toBe(60_000);
