@@ -6,9 +6,11 @@
  * would not reach a spawned build). Against the loopback fake; no PostgreSQL.
  */
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { authenticator } from '../src/http/auth.js';
+import { MAX_JSON_DEPTH } from '../src/http/body.js';
 import { type HttpServer, startHttpServer } from '../src/http/serve.js';
 import { VERSION } from '../src/version.js';
 import { TEST_KEY, text } from './helpers.js';
@@ -94,6 +96,22 @@ function post(
 
 const errorOf = (body: string) => JSON.parse(body).error as string;
 
+/** A request written by hand on its own socket: its start now, the rest with finish(); the answer as text. */
+function rawRequest(port: number, start: string) {
+  const socket = connect(port, '127.0.0.1');
+  socket.write(start);
+  let data = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (d) => {
+    data += d;
+  });
+  const answer = new Promise<string>((resolve) => {
+    socket.on('close', () => resolve(data));
+    socket.on('error', () => resolve(data));
+  });
+  return { finish: (rest: string) => socket.write(rest), answer };
+}
+
 describe('/healthz and other paths', () => {
   it('GET and HEAD /healthz answer ok with the version, other methods 405; other paths 404', async () => {
     const server = await serve();
@@ -130,6 +148,10 @@ describe('/healthz and other paths', () => {
       expect(v6.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
       expect((await fetch(`${v6.url}/healthz`)).status).toBe(200);
     }
+  });
+
+  it('wrong flags fail the start, not the first request', async () => {
+    await expect(serve({ server: { toolsets: ['nope'] } })).rejects.toThrow(/Unknown toolset "nope"/);
   });
 
   it('a port already taken fails the start with the listener error', async () => {
@@ -317,6 +339,17 @@ describe('the body, before the SDK', () => {
     expect((await post(`${server.url}/mcp`, INIT, bearer(TEST_KEY))).status).toBe(200);
   });
 
+  it('without a depth of its own, bodies nest at most MAX_JSON_DEPTH levels', async () => {
+    const server = await serve();
+    const nested = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    const over = await post(`${server.url}/mcp`, nested(MAX_JSON_DEPTH + 1), bearer(TEST_KEY));
+    expect(over.status).toBe(400);
+    expect(JSON.parse(over.body).error.message).toContain(`deeper than ${MAX_JSON_DEPTH} levels`);
+    // At the limit the body is parsed and handed on (the SDK's own answer to a bare array).
+    const at = await post(`${server.url}/mcp`, nested(MAX_JSON_DEPTH), bearer(TEST_KEY));
+    expect(at.body).not.toContain(`deeper than ${MAX_JSON_DEPTH} levels`);
+  });
+
   it('an empty body goes to the SDK unparsed (its own error), not as a parse error', async () => {
     const server = await serve();
     const res = await post(`${server.url}/mcp`, '', bearer(TEST_KEY));
@@ -367,22 +400,27 @@ describe('time', () => {
     // A caller with a request in flight is held: never forgotten under the cap meanwhile.
     expect(server.tenants.size).toBe(1);
     running.splice(running.indexOf(server), 1);
+    // Two requests already on their way when the drain starts (their connections open, headers or
+    // body not yet complete), so they reach the handler while it drains.
+    const port = Number(new URL(server.url).port);
+    const health = rawRequest(port, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n');
+    const body = JSON.stringify(INIT);
+    const late = rawRequest(
+      port,
+      `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Accept: application/json, text/event-stream\r\nAuthorization: Bearer ${TEST_KEY}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`,
+    );
+    await new Promise((r) => setTimeout(r, 100));
     const closing = server.close(10_000);
-    const health = await fetch(`${server.url}/healthz`, { headers: { connection: 'close' } }).then(
-      async (r) => ({ status: r.status, body: await r.json() }),
-      () => undefined,
-    );
-    // Either it still answers (503, draining) or the listener is already closed: never ok.
-    if (health) expect(health).toEqual({ status: 503, body: { status: 'draining', version: VERSION } });
-    const late = await post(`${server.url}/mcp`, INIT, { ...bearer(TEST_KEY), connection: 'close' }).catch(
-      () => undefined,
-    );
-    if (late) {
-      expect(late.status).toBe(503);
-      expect(errorOf(late.body)).toBe(
-        'This instance is shutting down; try again (another instance will answer).',
-      );
-    }
+    health.finish('\r\n');
+    late.finish(body.slice(10));
+    const healthAnswer = await health.answer;
+    expect(healthAnswer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(healthAnswer).toContain(JSON.stringify({ status: 'draining', version: VERSION }));
+    const lateAnswer = await late.answer;
+    expect(lateAnswer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(lateAnswer).toContain('This instance is shutting down; try again (another instance will answer).');
     const result = await inFlight;
     expect(result.isError, text(result)).toBeFalsy();
     const started = Date.now();
