@@ -170,7 +170,13 @@ export const MODULES = {
   // command (a mutant in src/ would not reach them without a build per mutant).
   http: {
     mutate: ['src/http/**/*.ts'],
-    testFiles: ['test/http-tenants.test.ts', 'test/http-limits.test.ts', 'test/http-narrow.test.ts'],
+    testFiles: [
+      'test/http-tenants.test.ts',
+      'test/http-limits.test.ts',
+      'test/http-narrow.test.ts',
+      // What serve.ts and auth.ts answer before the SDK, the timeout and the drain, in process.
+      'test/http-serve.test.ts',
+    ],
   },
   // What the server offers besides tools: resources, prompts, completions (and whose cache they use).
   'mcp-surface': {
@@ -180,12 +186,25 @@ export const MODULES = {
       'test/resources.test.ts',
       'test/prompts.test.ts',
       'test/http-tenants.test.ts',
+      // resources/list's pages, one listed project, the docs resources, a project's layout.
+      'test/resources-surface.test.ts',
+      // The prompts' words, pinned in test/__promptsnaps__/prompts.md.
+      'test/prompts-text.test.ts',
+      // The completer against a recording client: the cache's lifetime, failed loads, default branch.
+      'test/completions-cache.test.ts',
     ],
   },
   // Confirmation of destructive tools, toolsets enabled at run time, logging to the client.
   'mcp-tools': {
     mutate: ['src/mcp/confirm.ts', 'src/mcp/toolsets.ts', 'src/mcp/logging.ts'],
-    testFiles: ['test/confirm.test.ts', 'test/toolsets.test.ts', 'test/logging.test.ts'],
+    testFiles: [
+      'test/confirm.test.ts',
+      'test/toolsets.test.ts',
+      'test/logging.test.ts',
+      // runtimeToolsets and eventSink on their own: what a client's view of them leaves open.
+      'test/toolsets-runtime.test.ts',
+      'test/logging-sink.test.ts',
+    ],
   },
   // Local mode's walls: where its PostgreSQL and its API listen (loopback only), the API's key check,
   // the superuser's password and role passwords (scram.ts, where present), the reader role of read-only

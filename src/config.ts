@@ -289,6 +289,26 @@ interface Asked {
   localPostgresFlag: boolean;
   /** `--status` / `--stop` / `--local-keep` given (local mode's own flags). */
   localOnly: string[];
+  /** The first remote-mode setting given (flag or variable), named as given. */
+  httpSetting?: string;
+}
+
+/** Settings that only remote mode reads: each flag with its variable. */
+const HTTP_SETTINGS = [
+  ['http-token', 'NEON_MCP_HTTP_TOKEN'],
+  ['allowed-origins', 'NEON_MCP_ALLOWED_ORIGINS'],
+  ['allowed-hosts', 'NEON_MCP_ALLOWED_HOSTS'],
+  ['http-max-body', 'NEON_MCP_HTTP_MAX_BODY'],
+  ['http-timeout', 'NEON_MCP_HTTP_TIMEOUT_MS'],
+] as const;
+
+/** The first remote-mode setting given, as `--flag` or the variable's name; empty ones count as unset. */
+function httpSetting(values: Partial<Record<string, unknown>>, env: Env): string | undefined {
+  for (const [flag, variable] of HTTP_SETTINGS) {
+    if (values[flag]) return `--${flag}`;
+    if (env[variable]?.trim()) return variable;
+  }
+  return undefined;
 }
 
 /** Every "these cannot be combined" rule, in one place. The messages never carry a URL's password. */
@@ -311,6 +331,13 @@ function combinations(asked: Asked): void {
     );
   if (asked.local && (asked.databaseUrl || asked.http !== undefined))
     throw new ConfigError('--local is served over stdio, without --database-url or --http.');
+  // Refused rather than ignored: an access token or an allowed-hosts list that silently does nothing
+  // leaves a person believing a server is protected that is not even listening. Never the value (a token).
+  if (asked.httpSetting && asked.http === undefined)
+    throw new ConfigError(
+      `${asked.httpSetting} needs --http (or NEON_MCP_HTTP): it is a setting of remote mode only, ` +
+        'and without --http the server runs over stdio.',
+    );
 }
 
 function args(argv: readonly string[]) {
@@ -407,6 +434,7 @@ export function parseConfig(argv: readonly string[], env: Env): Config {
     projectId,
     localPostgresFlag: Boolean(values['local-postgres']),
     localOnly,
+    httpSetting: httpSetting(values, env),
   });
 
   const server: ServerFlags = {

@@ -47,7 +47,7 @@ Usage: neon-mcp [options]
   --rate-limit-share F   This instance's share of Neon's rate limits per key, e.g. 1/3 with
                          three instances (default 1; or NEON_MCP_RATE_LIMIT_SHARE)
 
-Remote mode (Streamable HTTP on /mcp, GET /healthz; see the README):
+Remote mode (Streamable HTTP on /mcp, GET /healthz; the settings below need --http):
   --http [HOST:]PORT     Serve over HTTP instead of stdio (host default 127.0.0.1; or
                          NEON_MCP_HTTP). Without --api-key, each request's
                          "Authorization: Bearer <Neon API key>" is used.

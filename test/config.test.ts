@@ -457,6 +457,50 @@ describe('what cannot be combined', () => {
     });
   }
 
+  it('a remote-mode setting without --http is refused, naming it, never its value', () => {
+    const needs = (given: string) =>
+      `${given} needs --http (or NEON_MCP_HTTP): it is a setting of remote mode only, ` +
+      'and without --http the server runs over stdio.';
+    const flags: [string, string][] = [
+      ['--http-token', 'tok-secret-1'],
+      ['--allowed-origins', 'a.example'],
+      ['--allowed-hosts', 'h.example'],
+      ['--http-max-body', '2048'],
+      ['--http-timeout', '5000'],
+    ];
+    for (const [flag, value] of flags) {
+      expect(refused([flag, value]), flag).toBe(needs(flag));
+      // In the other modes too: none of them reads it.
+      expect(refused(['--local', flag, value]), flag).toBe(needs(flag));
+      expect(refused(['--database-url', URL, flag, value]), flag).toBe(needs(flag));
+    }
+    const variables: [string, string][] = [
+      ['NEON_MCP_HTTP_TOKEN', 'tok-secret-1'],
+      ['NEON_MCP_ALLOWED_ORIGINS', 'a.example'],
+      ['NEON_MCP_ALLOWED_HOSTS', 'h.example'],
+      ['NEON_MCP_HTTP_MAX_BODY', '2048'],
+      ['NEON_MCP_HTTP_TIMEOUT_MS', '5000'],
+    ];
+    for (const [variable, value] of variables) {
+      const got = refused(['--api-key', TEST_KEY], { [variable]: value });
+      expect(got, variable).toBe(needs(variable));
+      expect(got).not.toContain(value);
+      // An empty variable is unset, as everywhere; with --http or NEON_MCP_HTTP each is taken.
+      expect(parse([], { [variable]: ' ' }).mode, variable).toBe('stdio');
+      expect(parse(['--http', '8123'], { [variable]: value }).mode, variable).toBe('http');
+      expect(parse([], { NEON_MCP_HTTP: '8123', [variable]: value }).mode, variable).toBe('http');
+    }
+    expect(refused(['--http-token', 'tok-secret-1'])).not.toContain('tok-secret-1');
+    // A flag given empty is unset too; the first setting given is the one named.
+    expect(parse(['--http-token', '']).mode).toBe('stdio');
+    expect(refused(['--http-timeout', '5', '--http-token', 't'])).toBe(needs('--http-token'));
+    expect(refused([], { NEON_MCP_HTTP_TIMEOUT_MS: '5', NEON_MCP_ALLOWED_HOSTS: 'h' })).toBe(
+      needs('NEON_MCP_ALLOWED_HOSTS'),
+    );
+    // init writes stdio entries: a remote-mode flag there is refused the same way.
+    expect(refused(['init', 'cursor', '--http-token', 't'])).toBe(needs('--http-token'));
+  });
+
   it('stray arguments: only --local takes one', () => {
     expect(refused(['--local', '/a', '/b'])).toBe(
       'unexpected argument "/b" (only --local takes a DIR after it)',

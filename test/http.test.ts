@@ -177,7 +177,11 @@ describe('neon-mcp --http', () => {
     const refused = [
       ['?toolsets=roles', 403, /offers only the toolsets/],
       ['?read_only=true', 400, /Unknown query parameter "read_only"/],
-      ['?readonly=maybe', 400, /true or false/],
+      [
+        '?readonly=maybe',
+        400,
+        /"readonly" must be one of true\/1\/yes\/on or false\/0\/no\/off, got "maybe"/,
+      ],
       ['?toolsets=nope', 400, /Unknown toolset/],
     ] as const;
     for (const [query, status, message] of refused) {

@@ -4,6 +4,7 @@
  * server's flags: read-only stays on, a scope to one project or organization cannot be changed, and
  * under --toolsets only a subset of them can be picked.
  */
+import { ConfigError, yesNo } from '../config.js';
 import type { ServerOptions } from '../server.js';
 import { validateSelection } from '../tools/registry.js';
 
@@ -70,11 +71,19 @@ export function narrowing(base: ServerFlags, query: URLSearchParams): { server: 
   return { server, key: JSON.stringify([readOnly, projectId ?? null, orgId ?? null, toolsets ?? null]) };
 }
 
+/**
+ * `?readonly=`: the words of the one yes/no parser of the flags and variables (config.ts `yesNo`), so a
+ * typo (`?readonly=ture`) is a 400 naming the accepted words rather than a guess. A bare `?readonly`
+ * (empty value) turns read-only on: the parameter is there, and narrowing can only take tools away.
+ */
 function flag(value: string | null): boolean {
   if (value === null) return false;
-  if (/^(|1|true|yes|on)$/i.test(value)) return true;
-  if (/^(0|false|no|off)$/i.test(value)) return false;
-  throw new NarrowingError(400, `Query parameter "readonly" must be true or false, got "${value}".`);
+  try {
+    return yesNo('Query parameter "readonly"', value) ?? true;
+  } catch (error) {
+    if (error instanceof ConfigError) throw new NarrowingError(400, error.message);
+    throw error;
+  }
 }
 
 /** A scope the caller picks, unless the server already has one: then only that same one. */

@@ -32,8 +32,8 @@ import {
   connections as sharedConnections,
 } from './pools.js';
 import { type RawResult, StatementQuery } from './protocol.js';
-import { loadParser } from './statements.js';
 import type { ReaderWalls } from './readonly-role.js';
+import { loadParser } from './statements.js';
 
 /**
  * A comment inside neon-mcp's own catalog queries, so list_slow_queries can leave them out
