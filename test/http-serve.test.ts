@@ -263,7 +263,37 @@ describe('whose credentials', () => {
       const res = await post(`${open.url}/mcp`, INIT);
       expect(res.status, host).toBe(200);
     }
-    for (const host of ['0.0.0.0', '10.0.0.1', '127.0.0.1.example', 'localhost.example', '::']) {
+    // Every loopback spelling opens too: IPv6 with and without brackets, any address of 127/8.
+    for (const host of ['::1', '[::1]', '127.0.0.2', '127.10.200.3']) {
+      const open = await serve({ host, apiKey: TEST_KEY }).catch((error: Error) => error);
+      // A container without an IPv6 loopback fails the bind itself, never with the refusal below.
+      if (open instanceof Error) {
+        expect(open.message, host).not.toMatch(/needs --http-token/);
+        expect(host, `${host}: ${open.message}`).toMatch(/::1/);
+        continue;
+      }
+      expect((await post(`${open.url}/mcp`, INIT)).status, host).toBe(200);
+      // Its own address is a Host and an Origin it answers (127.0.0.2 is not among the SDK's names).
+      const port = new URL(open.url).port;
+      const own = new URL(open.url).hostname;
+      expect((await post(`${open.url}/mcp`, INIT, { host: `${own}:${port}` })).status, host).toBe(200);
+      expect((await post(`${open.url}/mcp`, INIT, { origin: `http://${own}:${port}` })).status, host).toBe(
+        200,
+      );
+      expect((await post(`${open.url}/mcp`, INIT, { origin: 'http://evil.example' })).status, host).toBe(403);
+    }
+    for (const host of [
+      '0.0.0.0',
+      '10.0.0.1',
+      '127.0.0.1.example',
+      'localhost.example',
+      '::',
+      'x127.0.0.1',
+      '127.0.0.1x',
+      '127.0.0',
+      '127.0.0.1234',
+      '::1.example',
+    ]) {
       await expect(serve({ host, apiKey: TEST_KEY }), host).rejects.toThrow(
         `--http on ${host} with the server's own API key needs --http-token (or NEON_MCP_HTTP_TOKEN): ` +
           'anyone who can reach it would otherwise use that key.',

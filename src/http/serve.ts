@@ -134,10 +134,18 @@ export async function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
     onerror: (error) => opts.logger.info(`http: ${firstLine(error)}`),
   });
 
-  const allowedHosts = opts.allowedHosts ?? (loopback ? localhostAllowedHostnames() : undefined);
+  // On loopback the names a client reaches it by: the SDK's (localhost, 127.0.0.1, [::1]) and the
+  // address bound, which may be another of 127/8 (127.0.0.2): its own Host is never refused.
+  const boundName = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
+  const loopbackNames = (names: string[]) => [...new Set([...names, boundName])];
+  const allowedHosts =
+    opts.allowedHosts ?? (loopback ? loopbackNames(localhostAllowedHostnames()) : undefined);
   // Browsers send Origin; MCP clients that are not browsers do not, and pass. A page on another site
   // is refused: on loopback (DNS rebinding) unless allowed, elsewhere unless listed.
-  const allowedOrigins = [...(loopback ? localhostAllowedOrigins() : []), ...(opts.allowedOrigins ?? [])];
+  const allowedOrigins = [
+    ...(loopback ? loopbackNames(localhostAllowedOrigins()) : []),
+    ...(opts.allowedOrigins ?? []),
+  ];
   let draining = false;
 
   const handle = async (
