@@ -176,6 +176,8 @@ export const MODULES = {
       'test/http-narrow.test.ts',
       // What serve.ts and auth.ts answer before the SDK, the timeout and the drain, in process.
       'test/http-serve.test.ts',
+      // An unexpected failure inside a request: 500 and one log line.
+      'test/http-serve-errors.test.ts',
     ],
   },
   // What the server offers besides tools: resources, prompts, completions (and whose cache they use).
