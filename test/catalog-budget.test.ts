@@ -54,7 +54,9 @@ describe('catalog answers within a fixed budget', () => {
       seen.push(...out.tables.map((t: any) => `${t.schema}.${t.name}`));
       if (out.next_offset !== undefined) {
         expect(out.truncated).toMatch(
-          new RegExp(`Pass offset ${out.next_offset} for the next page, or schema`),
+          new RegExp(
+            `more tables not shown \\(each answer holds about 10,000 characters of tables\\)\\. Pass offset ${out.next_offset} for the next page, or schema`,
+          ),
         );
         expect(out.next_offset).toBe(seen.length);
       } else expect(out.truncated).toBeUndefined();

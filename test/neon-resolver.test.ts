@@ -194,6 +194,7 @@ describe('neonResolver', () => {
     };
     expect(resolver.session(db)).toEqual({
       uri: 'postgresql://app:pw@h/shop',
+      database: 'shop',
       where: 'branch br-1 (database shop, role app)',
       role: 'app',
       owner: false,

@@ -50,6 +50,7 @@ describe('which arguments take names', () => {
       'recover_branch',
       'finalize_restore_branch',
       'compare_schema',
+      'compare_data',
       'create_snapshot',
       'get_snapshot_schedule',
       'set_snapshot_schedule',

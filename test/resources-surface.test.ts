@@ -267,11 +267,11 @@ describe('docs as resources', () => {
     expect(by.project).toMatchObject({ title: 'Neon project', mimeType: 'application/json' });
     expect(by.branch_schema).toMatchObject({
       title: 'Branch schema',
-      description: "One database's schema on a branch, as SQL DDL.",
+      description: "One database's schema on a branch (project and branch by ID or name), as SQL DDL.",
       mimeType: 'application/sql',
     });
     expect(by.branch_schema_default_database?.description).toBe(
-      "The schema of a branch's only (or first) database, as SQL DDL.",
+      "The schema of a branch's only (or first) database (by ID or name), as SQL DDL.",
     );
     expect(by.docs_page).toMatchObject({ title: 'Neon docs page', mimeType: 'text/markdown' });
   });

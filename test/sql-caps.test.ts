@@ -86,7 +86,7 @@ describe('list_tables and list_slow_queries', () => {
     const list = await conn.ok('list_tables', { project_id });
     expect(list.tables).toHaveLength(CAP);
     expect(list.truncated).toBe(
-      `truncated: 3 more tables not shown (at most ${CAP} are listed; --sql-max-rows). Pass schema to list one schema.`,
+      `3 more tables not shown (at most ${CAP} per answer; --sql-max-rows). Pass offset ${CAP} for the next page, or schema to list one schema.`,
     );
   });
 

@@ -225,7 +225,11 @@ export const listTablesTool = defineTool({
             ? {
                 next_offset: next,
                 truncated:
-                  `${more} more tables not shown (each answer holds about ${LIST_TABLES_BUDGET.toLocaleString('en-US')} characters of tables). ` +
+                  `${more} more tables not shown (${
+                    list.tables.length >= maxRows
+                      ? `at most ${maxRows} per answer; --sql-max-rows`
+                      : `each answer holds about ${LIST_TABLES_BUDGET.toLocaleString('en-US')} characters of tables`
+                  }). ` +
                   `Pass offset ${next} for the next page, or schema to list one schema.`,
               }
             : {}),
