@@ -237,7 +237,17 @@ export async function findSqlRole(
   role: string,
   tool: string,
 ): Promise<SqlLoginRole & { database: string }> {
-  const found = await listSqlRoles(ctx, target, [], role);
+  let found: Awaited<ReturnType<typeof listSqlRoles>>;
+  try {
+    found = await listSqlRoles(ctx, target, [], role);
+  } catch (e) {
+    // Neon's API said no; the database could not be asked: both said, neither hidden.
+    if (e instanceof InvalidArgumentError) throw e;
+    throw new InvalidArgumentError(
+      `${tool}: role "${role}" was not found on branch ${target.branch_id}: Neon's API does not list it, ` +
+        `and the database's own roles (made with SQL) could not be read: ${(e as Error).message}`,
+    );
+  }
   const hit = found.roles[0];
   if (!hit) throw roleNotFound(tool, role, target.branch_id, found.database);
   return { ...hit, database: found.database };

@@ -234,7 +234,7 @@ export const connectionFields = {
   role: roleName.optional().describe('Default: database owner'),
 };
 
-export const computeField = neonId('compute').optional().describe("Default: the branch's read-write compute");
+export const computeField = neonId('compute').optional().describe("Default: read-write compute");
 export const pooledField = z.boolean().optional().describe('Pooled');
 
 export const sqlText = z.string().min(1).max(100_000);
@@ -258,5 +258,5 @@ export const sqlParams = z
 export const confirm = text(256)
   .optional()
   .describe(
-    "Only the token from this call's own refusal confirms (once, 10 minutes); ignored when the client shows a form",
+    "Only this call's own refusal's token confirms (once, 10 minutes); ignored if the client shows a form",
   );

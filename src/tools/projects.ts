@@ -312,7 +312,7 @@ export const revokeProjectAccess = defineTool({
 export const listPreloadLibraries = defineTool({
   name: 'list_preload_libraries',
   title: 'List preload libraries',
-  description: 'List preload libraries (set via update_project settings).',
+  description: 'List preload libraries (set with update_project).',
   toolset: 'projects',
   operations: ['getAvailablePreloadLibraries'],
   input: { project_id: projectId },
