@@ -149,11 +149,11 @@ describe('safety net on the fake', () => {
     const conn = await connect({ toolsets: ['sql', 'safety'] });
     try {
       const before = (
-        await dbs.admin<{ lsn: string }>(branch_id, 'SELECT pg_current_wal_lsn()::text AS lsn')
+        await dbs.admin<{ lsn: string }>(branch_id, 'SELECT pg_current_wal_insert_lsn()::text AS lsn')
       )[0]?.lsn;
       const del = await conn.ok('run_sql', { project_id, sql: 'DELETE FROM orders WHERE id > 25' });
       const after = (
-        await dbs.admin<{ lsn: string }>(branch_id, 'SELECT pg_current_wal_lsn()::text AS lsn')
+        await dbs.admin<{ lsn: string }>(branch_id, 'SELECT pg_current_wal_insert_lsn()::text AS lsn')
       )[0]?.lsn;
       const [change] = (await conn.ok('list_changes', { project_id, branch_id })).changes;
       expect(change).toMatchObject({

@@ -255,12 +255,17 @@ export class PendingChange {
     return new PendingChange(ctx, project_id, branch_id, tool, summary, history, copy, id);
   }
 
-  /** Reads the restore point on the session the write will use, just before it. */
+  /**
+   * Reads the restore point on the session the write will use, just before it: the WAL insert
+   * position, past every record already inserted (commits not yet written out with
+   * synchronous_commit off among them), and before any record of the write. (pg_current_wal_lsn is
+   * the write position, which can lag behind both.)
+   */
   async point(s: Session): Promise<void> {
     this.at = new Date().toISOString();
     if (this.history <= 0) return;
     const { rows } = await s.exec<{ lsn: string; at: Date }>(
-      `SELECT ${INTERNAL_MARK} pg_current_wal_lsn()::text AS lsn, clock_timestamp() AS at`,
+      `SELECT ${INTERNAL_MARK} pg_current_wal_insert_lsn()::text AS lsn, clock_timestamp() AS at`,
       [],
       'reading the restore point of this change',
     );
