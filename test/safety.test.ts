@@ -111,7 +111,7 @@ describe('safety net on the fake', () => {
   it('a transaction that rolled back or only read is not recorded; one that wrote is', async () => {
     const { project_id, branch_id } = seed(0);
     await dbs.ensure(branch_id);
-    const conn = await connect({ toolsets: ['sql', 'safety'] });
+    const conn = await connect({ toolsets: ['sql', 'safety', 'branches'] });
     try {
       expect(
         await conn.fails('run_sql_transaction', {
@@ -138,6 +138,34 @@ describe('safety net on the fake', () => {
           .map((b) => b.name)
           .sort(),
       ).toEqual(['main', `mcp-change-${tx.change.change_id}`]);
+      // Listings count the restore point without showing it; a search shows it; completions leave it out.
+      const listedBranches = await conn.ok('list_branches', { project_id });
+      expect(listedBranches.branches.map((b: { name: string }) => b.name)).toEqual(['main']);
+      expect(listedBranches.restore_points).toBe(1);
+      expect(listedBranches.restore_points_note).toMatch(
+        /^1 branch named mcp-change-… \(the safety net's restore points, made and pruned by the server\) not listed: list_changes shows what they undo; search "mcp-change" lists them\.$/,
+      );
+      const searched = await conn.ok('list_branches', { project_id, search: 'mcp-change' });
+      expect(searched.branches.map((b: { name: string }) => b.name)).toEqual([
+        `mcp-change-${tx.change.change_id}`,
+      ]);
+      expect(searched.restore_points).toBeUndefined();
+      const view = JSON.parse(
+        (
+          (await conn.mcp.readResource({ uri: `neon://projects/${project_id}` })).contents[0] as {
+            text: string;
+          }
+        ).text,
+      );
+      expect(view.branches.map((b: { name: string }) => b.name)).toEqual(['main']);
+      expect(view.branches[0].children).toEqual([]);
+      expect(view.restore_points).toBe(1);
+      const offered = await conn.mcp.complete({
+        ref: { type: 'ref/resource', uri: 'neon://projects/{project_id}/branches/{branch_id}/schema' },
+        argument: { name: 'branch_id', value: '' },
+        context: { arguments: { project_id } },
+      });
+      expect(offered.completion.values.join(' ')).not.toMatch(/mcp-change/);
     } finally {
       await conn.close();
     }

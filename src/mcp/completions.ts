@@ -10,6 +10,7 @@
 import type { NeonClient } from '../client/neon-client.js';
 import type { ListCache, Named, Settings } from '../neon/context.js';
 import { looksLikeId } from '../neon/refs.js';
+import { isRestorePoint } from '../neon/restore-points.js';
 
 const TTL_MS = 30_000;
 const MAX = 100;
@@ -71,7 +72,10 @@ export class Completer {
           path: { project_id },
           maxItems: MAX_ITEMS,
         })
-      ).map((b) => ({ id: b.id, name: b.name, default: b.default })),
+      )
+        // The safety net's restore points are not offered (restore-points.ts): typed in full, they resolve.
+        .filter((b) => !isRestorePoint(b.name))
+        .map((b) => ({ id: b.id, name: b.name, default: b.default })),
     );
   }
 

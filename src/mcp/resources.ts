@@ -22,6 +22,7 @@ import type { NeonContext, Settings } from '../neon/context.js';
 import { DocsSite } from '../neon/docs-site.js';
 import { resolveBranch, resolveProject } from '../neon/refs.js';
 import { summarizeEndpoint } from '../neon/resources.js';
+import { isRestorePoint, restorePointsNote } from '../neon/restore-points.js';
 import { pick } from '../neon/util.js';
 import { type Completer, safely } from './completions.js';
 
@@ -304,6 +305,17 @@ async function projectView(client: NeonClient, project_id: string, signal: Abort
     if (parent) parent.children.push(node);
     else roots.push(node);
   }
+  // The safety net's restore points are counted, not shown (restore-points.ts); one that has become
+  // a parent stays, so no branch loses its place in the tree.
+  let left = 0;
+  const shown = (list: BranchNode[]) =>
+    list.filter((n) => {
+      n.children = shown(n.children);
+      const hide = isRestorePoint(n.name) && n.children.length === 0;
+      if (hide) left++;
+      return !hide;
+    });
+  const tree = shown(roots);
   return {
     project: pick(project, [
       'id',
@@ -316,6 +328,7 @@ async function projectView(client: NeonClient, project_id: string, signal: Abort
       'settings',
       'default_endpoint_settings',
     ]),
-    branches: roots,
+    branches: tree,
+    ...restorePointsNote(left),
   };
 }

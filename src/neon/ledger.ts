@@ -33,6 +33,7 @@ import { INTERNAL_MARK, type Session } from '../sql/session.js';
 import { loadParser, nodes, parseWith } from '../sql/statements.js';
 import type { NeonContext } from './context.js';
 import { defaultBranchId } from './resolver.js';
+import { CHANGE_PREFIX } from './restore-points.js';
 
 /** The Neon operations recording a write may call (declared by the tools that write). */
 export const LEDGER_WRITE_OPERATIONS = [
@@ -42,8 +43,7 @@ export const LEDGER_WRITE_OPERATIONS = [
   'createProjectBranch',
   'deleteProjectBranch',
 ];
-/** Record branches are named this plus the change ID. */
-export const CHANGE_PREFIX = 'mcp-change-';
+export { CHANGE_PREFIX };
 /** The branch an undo keeps the undone state in: this plus the change ID. */
 export const UNDONE_PREFIX = 'undone-';
 const KEY = 'neon-mcp-change';

@@ -10,6 +10,7 @@ import type { Operation } from '../neon/operations.js';
 import { resolveBranch } from '../neon/refs.js';
 import { resolveConnection } from '../neon/resolver.js';
 import { fetchBranch, summarizeEndpoint } from '../neon/resources.js';
+import { isRestorePoint, restorePointsNote } from '../neon/restore-points.js';
 import { defined, pick } from '../neon/util.js';
 import {
   branchId,
@@ -101,9 +102,15 @@ export const listBranches = defineTool({
       },
       signal,
     });
-    const branches = res.branches.map(summarizeBranch);
-    const next = branches.length === pageSize ? res.pagination?.next : undefined;
-    return { branches, ...(next ? { next_cursor: next } : {}) };
+    const all = res.branches.map(summarizeBranch);
+    const next = all.length === pageSize ? res.pagination?.next : undefined;
+    // Without a search, the safety net's restore points are counted, not listed (restore-points.ts).
+    const branches = args.search ? all : all.filter((b) => !isRestorePoint(b.name));
+    return {
+      branches,
+      ...restorePointsNote(all.length - branches.length),
+      ...(next ? { next_cursor: next } : {}),
+    };
   },
 });
 
