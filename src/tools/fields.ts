@@ -234,7 +234,7 @@ export const connectionFields = {
   role: roleName.optional().describe('Default: database owner'),
 };
 
-export const computeField = neonId('compute').optional().describe("Default: read-write compute");
+export const computeField = neonId('compute').optional().describe('Default: read-write compute');
 export const pooledField = z.boolean().optional().describe('Pooled');
 
 export const sqlText = z.string().min(1).max(100_000);

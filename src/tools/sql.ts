@@ -229,8 +229,7 @@ export const listTablesTool = defineTool({
                     list.tables.length >= maxRows
                       ? `at most ${maxRows} per answer; --sql-max-rows`
                       : `each answer holds about ${LIST_TABLES_BUDGET.toLocaleString('en-US')} characters of tables`
-                  }). ` +
-                  `Pass offset ${next} for the next page, or schema to list one schema.`,
+                  }). ` + `Pass offset ${next} for the next page, or schema to list one schema.`,
               }
             : {}),
           ...(schemasLeft > 0
