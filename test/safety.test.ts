@@ -319,7 +319,6 @@ describe('safety net on the fake', () => {
       expect(
         await conn.fails('describe_table', { project_id, table: 'nowhere', as_of: del.change.change_id }),
       ).toMatch(/nowhere/);
-      expect(
       expect(temps()).toEqual([]);
       // A change ID names its branch: another branch is refused, saying what to do.
       const other = api.fake.makeBranch(project_id, { name: 'other', parent_id: branch_id });
