@@ -103,6 +103,7 @@ describe('--database-url: tools/list', () => {
       expect(props, tool.name).not.toContain('project_id');
       expect(props, tool.name).not.toContain('branch_id');
       expect(props, tool.name).not.toContain('role');
+      expect(props, tool.name).not.toContain('as_of');
       expect(props, tool.name).toContain('database');
       expect(tool.inputSchema.required ?? [], tool.name).not.toContain('project_id');
     }
@@ -113,6 +114,10 @@ describe('--database-url: tools/list', () => {
     // A Neon argument is refused, not ignored.
     const err = await s.fails('run_sql_readonly', { project_id: 'p-1', sql: 'SELECT 1' });
     expect(err).toMatch(/project_id/);
+    // A plain server has no history to read as of a moment: as_of is refused too.
+    expect(await s.fails('run_sql_readonly', { sql: 'SELECT 1', as_of: '2026-01-01T00:00:00Z' })).toMatch(
+      /as_of/,
+    );
   });
 
   it('toolsets do not apply (a NEON_MCP_TOOLSETS without sql leaves the SQL tools); --exclude-tools does', async () => {

@@ -80,9 +80,9 @@ describe('docs/FROM-NEON.md: Neon 0.6.5 tool names → ours', () => {
       const named = [...doc.matchAll(/`([a-z]+(?:_[a-z]+)+)`/g)].map((m) => m[1] as string);
       const unknown = named.filter((n) => !listed.has(n) && !NEON_065.includes(n));
       // Argument names the text quotes are not tools.
-      expect(unknown.filter((n) => !['project_id', 'branch_id', 'preserve_under_name'].includes(n))).toEqual(
-        [],
-      );
+      expect(
+        unknown.filter((n) => !['project_id', 'branch_id', 'preserve_under_name', 'as_of'].includes(n)),
+      ).toEqual([]);
     } finally {
       await conn.close();
     }

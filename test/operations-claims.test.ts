@@ -380,6 +380,14 @@ const SCENARIOS: Scenario[] = [
   },
   { tool: 'run_sql_readonly', args: (w) => ({ project_id: w.project_id, sql: 'SELECT name FROM users' }) },
   {
+    tool: 'run_sql_readonly',
+    path: 'as_of a change: the ledger, a temporary branch made then, deleted after',
+    args: async (w, c) => {
+      const r = await c.ok('run_sql', { project_id: w.project_id, sql: 'DELETE FROM users WHERE id = 2' });
+      return { project_id: w.project_id, sql: 'SELECT count(*) FROM users', as_of: r.change.change_id };
+    },
+  },
+  {
     tool: 'run_sql_transaction',
     args: (w) => ({
       project_id: w.project_id,
@@ -388,6 +396,17 @@ const SCENARIOS: Scenario[] = [
   },
   { tool: 'list_tables', args: (w) => ({ project_id: w.project_id }) },
   { tool: 'describe_table', args: (w) => ({ project_id: w.project_id, table: 'users' }) },
+  {
+    tool: 'describe_table',
+    path: 'as_of a change',
+    args: async (w, c) => {
+      const r = await c.ok('run_sql', {
+        project_id: w.project_id,
+        sql: 'ALTER TABLE users ADD COLUMN x int',
+      });
+      return { project_id: w.project_id, table: 'users', as_of: r.change.change_id };
+    },
+  },
   { tool: 'explain_sql', args: (w) => ({ project_id: w.project_id, sql: 'SELECT * FROM users' }) },
   { tool: 'list_slow_queries', args: (w) => ({ project_id: w.project_id }) },
 
@@ -399,6 +418,17 @@ const SCENARIOS: Scenario[] = [
       // Made before the call: creating it from its parent's template would end the parent's dump.
       await dbs.ensure(w.child.id);
       return { project_id: w.project_id, branch_id: w.child.id };
+    },
+  },
+  {
+    tool: 'compare_schema',
+    path: 'as_of a change: the branch against itself before it',
+    args: async (w, c) => {
+      const r = await c.ok('run_sql', {
+        project_id: w.project_id,
+        sql: 'ALTER TABLE users ADD COLUMN y int',
+      });
+      return { ...w.ids, as_of: r.change.change_id };
     },
   },
   {
@@ -494,13 +524,6 @@ const SCENARIOS: Scenario[] = [
     args: async (w, c) => {
       await c.ok('run_sql', { project_id: w.project_id, sql: 'DELETE FROM users WHERE id = 1' });
       return withToken(c, 'undo_change', { project_id: w.project_id });
-    },
-  },
-  {
-    tool: 'read_as_of',
-    args: async (w, c) => {
-      const r = await c.ok('run_sql', { project_id: w.project_id, sql: 'DELETE FROM users WHERE id = 2' });
-      return { project_id: w.project_id, sql: 'SELECT count(*) FROM users', as_of: r.change.change_id };
     },
   },
   {

@@ -27,6 +27,7 @@ const CALLS: [string, Record<string, string>][] = [
     'app_role',
     { project_id: 'p-1', branch_id: 'br-2', database: 'shop', role_name: 'app_rw', access: 'read_write' },
   ],
+  ['undo_last_change', { project_id: 'p-1', branch_id: 'br-2' }],
   ['get_started', { name: 'shop' }],
   ['get_started', { name: 'shop', region_id: 'aws-eu-central-1' }],
 ];

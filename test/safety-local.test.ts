@@ -84,13 +84,13 @@ describe('safety net in local mode', () => {
       expect(del.change).toMatchObject({ recorded: true });
       expect(await count(project_id, branch_id)).toBe(0);
       // The rows as they were just before the change, read on a temporary branch deleted after.
-      const past = await conn.ok('read_as_of', {
+      const past = await conn.ok('run_sql_readonly', {
         project_id,
         sql: 'SELECT count(*)::int AS n, max(item) AS last FROM orders',
         as_of: del.change.change_id,
       });
       expect(past.rows).toEqual([{ n: 100, last: 'item 99' }]);
-      expect(past.as_of).toMatchObject({ change: del.change.change_id, of_branch: branch_id });
+      expect(past).toMatchObject({ branch_id, as_of: { change: del.change.change_id } });
       expect(
         (await api().get('/projects/{project_id}/branches', { path: { project_id } })).branches
           .map((b) => b.name)
@@ -98,7 +98,7 @@ describe('safety net in local mode', () => {
       ).toEqual([]);
       // Local mode keeps no history: a time is refused with the reason, and nothing is left behind.
       expect(
-        await conn.fails('read_as_of', { project_id, sql: 'SELECT 1', as_of: '2026-01-01T00:00:00Z' }),
+        await conn.fails('run_sql_readonly', { project_id, sql: 'SELECT 1', as_of: '2026-01-01T00:00:00Z' }),
       ).toMatch(/parent_timestamp is not available in local mode/);
       const { changes } = await conn.ok('list_changes', { project_id, branch_id });
       expect(changes).toMatchObject([
@@ -118,6 +118,48 @@ describe('safety net in local mode', () => {
       expect(await count(project_id, undone.preserved_branch_id)).toBe(0);
       // The branch still takes writes by its own role afterwards.
       await sql(project_id, branch_id, "INSERT INTO orders VALUES (101, 'after')");
+    } finally {
+      await conn.close();
+    }
+  }, 120_000);
+
+  it('describe_table and compare_schema as_of a change show the schema before an ALTER TABLE; nothing is left behind', async () => {
+    const { project_id, branch_id, conn } = await world('as-of-schema');
+    try {
+      const alter = await conn.ok('run_sql', {
+        project_id,
+        sql: 'ALTER TABLE orders ADD COLUMN shipped boolean',
+      });
+      await conn.ok('run_sql', { project_id, sql: 'UPDATE orders SET shipped = true WHERE id <= 10' });
+      const columns = (r: any) => r.table.columns.map((c: { name: string }) => c.name);
+      expect(columns(await conn.ok('describe_table', { project_id, table: 'orders' }))).toEqual([
+        'id',
+        'item',
+        'shipped',
+      ]);
+      const before = await conn.ok('describe_table', {
+        project_id,
+        table: 'orders',
+        as_of: alter.change.change_id,
+      });
+      expect(columns(before)).toEqual(['id', 'item']);
+      expect(before).toMatchObject({ branch_id, as_of: { change: alter.change.change_id } });
+      const cmp = await conn.ok('compare_schema', { project_id, branch_id, as_of: alter.change.change_id });
+      expect(cmp.summary).toEqual(['column shipped of public.orders: added']);
+      expect(cmp).toMatchObject({ branch_id, base_branch_id: branch_id });
+      // A failed read deletes its temporary branch too.
+      expect(
+        await conn.fails('run_sql_readonly', {
+          project_id,
+          sql: 'SELECT * FROM nowhere',
+          as_of: alter.change.change_id,
+        }),
+      ).toMatch(/nowhere/);
+      expect(
+        (await api().get('/projects/{project_id}/branches', { path: { project_id } })).branches
+          .map((b) => b.name)
+          .filter((n) => n.startsWith('mcp-asof-')),
+      ).toEqual([]);
     } finally {
       await conn.close();
     }

@@ -49,16 +49,31 @@ describe('safety net on the fake', () => {
       expect(read.change).toBeUndefined();
       expect(api.fake.branchesOf(project_id).length).toBe(branchesBefore);
 
-      const past = await conn.ok('read_as_of', {
+      // The rows before the change: run_sql_readonly as_of its ID (on a temporary branch, deleted after).
+      const past = await conn.ok('run_sql_readonly', {
         project_id,
         sql: 'SELECT count(*)::int AS n FROM orders',
         as_of: del.change.change_id,
       });
       expect(past.rows).toEqual([{ n: 50 }]);
+      expect(past).toMatchObject({
+        branch_id,
+        as_of: { change: del.change.change_id, at: expect.any(String) },
+      });
+      expect(
+        (await conn.ok('run_sql_readonly', { project_id, sql: 'SELECT count(*)::int AS n FROM orders' }))
+          .rows,
+      ).toEqual([{ n: 0 }]);
       for (const as_of of ['yesterday', '0/XYZ', '12345'])
-        expect(await conn.fails('read_as_of', { project_id, sql: 'SELECT 1', as_of })).toMatch(
-          /neither a change ID/,
+        expect(await conn.fails('run_sql_readonly', { project_id, sql: 'SELECT 1', as_of })).toMatch(
+          /as_of "[^"]+" is neither a change ID from list_changes \(12 hex digits\), an LSN \(like 0\/1E19478\) nor an ISO time/,
         );
+      expect(
+        await conn.fails('run_sql_readonly', { project_id, sql: 'SELECT 1', as_of: '1'.repeat(101) }),
+      ).toMatch(/as_of.*at most 100 characters/);
+      expect(
+        await conn.fails('describe_table', { project_id, table: 'orders', as_of: '0123456789ab' }),
+      ).toMatch(/no change 0123456789ab is recorded/);
       const listed = await conn.ok('list_changes', { project_id });
       expect(listed.changes).toHaveLength(1);
       expect(listed.changes[0]).toMatchObject({
@@ -200,17 +215,42 @@ describe('safety net on the fake', () => {
       expect(api.fake.endpointsOf(project_id, record?.id)).toEqual([]);
 
       // A read as of the change branches at its LSN, with an expiry, and deletes the branch after.
-      const past = await conn.ok('read_as_of', { project_id, sql: 'SELECT 1 AS one', as_of: change.id });
-      expect(past.as_of).toMatchObject({ change: change.id, lsn: change.lsn });
-      const made = api.requests.find(
-        (r) =>
-          r.method === 'POST' &&
-          r.path.endsWith('/branches') &&
-          (r.body as any)?.branch?.name?.startsWith('mcp-asof-'),
-      );
-      const asOfBranch = (made?.body as { branch?: Record<string, string> } | undefined)?.branch;
+      const asOfBranches = () =>
+        api.requests
+          .filter(
+            (r) =>
+              r.method === 'POST' &&
+              r.path.endsWith('/branches') &&
+              (r.body as any)?.branch?.name?.startsWith('mcp-asof-'),
+          )
+          .map((r) => (r.body as { branch: Record<string, string> }).branch);
+      const past = await conn.ok('run_sql_readonly', {
+        project_id,
+        sql: 'SELECT 1 AS one',
+        as_of: change.id,
+      });
+      expect(past.as_of).toEqual({ change: change.id, at: change.at, lsn: change.lsn });
+      expect(past.branch_id).toBe(branch_id);
+      const [asOfBranch] = asOfBranches();
       expect(asOfBranch).toMatchObject({ parent_id: branch_id, parent_lsn: change.lsn });
       expect(Date.parse(asOfBranch?.expires_at ?? '')).toBeGreaterThan(Date.now());
+      expect(Date.parse(asOfBranch?.expires_at ?? '')).toBeLessThanOrEqual(Date.now() + 3_600_000);
+      expect(api.fake.branchesOf(project_id).some((b) => b.name.startsWith('mcp-asof-'))).toBe(false);
+
+      // An LSN and a time read the branch at that point of its history.
+      const byLsn = await conn.ok('run_sql_readonly', {
+        project_id,
+        sql: 'SELECT 1 AS one',
+        as_of: change.lsn,
+      });
+      expect(byLsn.as_of).toEqual({ lsn: change.lsn });
+      const at = new Date(Date.now() - 1_000).toISOString();
+      const byTime = await conn.ok('describe_table', { project_id, table: 'orders', as_of: at });
+      expect(byTime.as_of).toEqual({ timestamp: at.replace(/\.\d{3}Z$/, 'Z') });
+      expect(asOfBranches().slice(1)).toMatchObject([
+        { parent_id: branch_id, parent_lsn: change.lsn },
+        { parent_id: branch_id, parent_timestamp: at.replace(/\.\d{3}Z$/, 'Z') },
+      ]);
       expect(api.fake.branchesOf(project_id).some((b) => b.name.startsWith('mcp-asof-'))).toBe(false);
 
       await confirmed(conn, 'undo_change', { project_id, branch_id });
@@ -218,6 +258,111 @@ describe('safety net on the fake', () => {
       expect(restore.map((r) => r.body)).toEqual([
         { source_branch_id: branch_id, source_lsn: change.lsn, preserve_under_name: `undone-${change.id}` },
       ]);
+    } finally {
+      await conn.close();
+    }
+  }, 60_000);
+
+  it('describe_table, run_sql_readonly and compare_schema as_of a change read the branch before it; the temporary branch goes, on error too', async () => {
+    const { project_id, branch_id } = seed(0);
+    await dbs.ensure(branch_id);
+    const conn = await connect({ toolsets: ['sql', 'schema', 'safety'] });
+    const temps = () => api.fake.branchesOf(project_id).filter((b) => b.name.startsWith('mcp-asof-'));
+    const columns = (r: any) => r.table.columns.map((c: { name: string }) => c.name);
+    try {
+      const alter = await conn.ok('run_sql', {
+        project_id,
+        sql: 'ALTER TABLE orders ADD COLUMN shipped boolean',
+      });
+      const del = await conn.ok('run_sql', { project_id, sql: 'DELETE FROM orders WHERE id > 10' });
+      expect(columns(await conn.ok('describe_table', { project_id, table: 'orders' }))).toEqual([
+        'id',
+        'item',
+        'shipped',
+      ]);
+      const before = await conn.ok('describe_table', {
+        project_id,
+        table: 'orders',
+        as_of: alter.change.change_id,
+      });
+      expect(columns(before)).toEqual(['id', 'item']);
+      expect(before).toMatchObject({ branch_id, as_of: { change: alter.change.change_id } });
+      // Just before the DELETE: the column is there, and the 50 rows.
+      const rows = await conn.ok('run_sql_readonly', {
+        project_id,
+        branch_id,
+        sql: 'SELECT count(*)::int AS n, count(shipped)::int AS s FROM orders',
+        as_of: del.change.change_id,
+      });
+      expect(rows.rows).toEqual([{ n: 50, s: 0 }]);
+
+      // compare_schema: the base (default: the branch itself) as of the change, the branch as it is now.
+      const cmp = await conn.ok('compare_schema', { project_id, branch_id, as_of: alter.change.change_id });
+      expect(cmp.summary).toEqual(['column shipped of public.orders: added']);
+      expect(cmp).toMatchObject({
+        branch_id,
+        base_branch_id: branch_id,
+        as_of: { change: alter.change.change_id },
+      });
+      const since = await conn.ok('compare_schema', { project_id, branch_id, as_of: del.change.change_id });
+      expect(since.identical).toBe(true);
+      expect(temps()).toEqual([]);
+
+      // A read that fails still deletes its temporary branch.
+      expect(
+        await conn.fails('run_sql_readonly', {
+          project_id,
+          sql: 'SELECT * FROM nowhere',
+          as_of: del.change.change_id,
+        }),
+      ).toMatch(/nowhere/);
+      expect(
+        await conn.fails('describe_table', { project_id, table: 'nowhere', as_of: del.change.change_id }),
+      ).toMatch(/nowhere/);
+      expect(temps()).toEqual([]);
+      // A change ID names its branch: another branch is refused, saying what to do.
+      const other = api.fake.makeBranch(project_id, { name: 'other', parent_id: branch_id });
+      expect(
+        await conn.fails('run_sql_readonly', {
+          project_id,
+          branch_id: other.id,
+          sql: 'SELECT 1',
+          as_of: del.change.change_id,
+        }),
+      ).toMatch(/was made on branch .*, not .*: read that branch, or give as_of as a time or an LSN/);
+    } finally {
+      await conn.close();
+    }
+  }, 90_000);
+
+  it('--read-only refuses as_of (a temporary branch is a change), saying why; the tools stay, read-only, without it', async () => {
+    const { project_id, branch_id } = seed(0);
+    await dbs.ensure(branch_id);
+    const conn = await connect({ readOnly: true });
+    try {
+      const { tools } = await conn.mcp.listTools();
+      for (const name of ['run_sql_readonly', 'describe_table', 'compare_schema']) {
+        const tool = tools.find((t) => t.name === name);
+        expect(tool?.annotations?.readOnlyHint, name).toBe(true);
+        expect(Object.keys(tool?.inputSchema.properties ?? {}), name).toContain('as_of');
+      }
+      const made = api.fake.branchesOf(project_id).length;
+      for (const [tool, args] of [
+        ['run_sql_readonly', { sql: 'SELECT 1' }],
+        ['describe_table', { table: 'orders' }],
+        ['compare_schema', { branch_id }],
+      ] as const) {
+        expect(await conn.fails(tool, { project_id, ...args, as_of: '2026-01-01T00:00:00Z' })).toMatch(
+          new RegExp(
+            `${tool}: as_of is refused: this server runs with --read-only, and a read as of a moment needs a temporary branch .*Leave as_of out`,
+          ),
+        );
+      }
+      expect(api.fake.branchesOf(project_id).length).toBe(made);
+      expect(
+        (await conn.ok('run_sql_readonly', { project_id, sql: 'SELECT count(*)::int AS n FROM orders' }))
+          .rows,
+      ).toEqual([{ n: 50 }]);
     } finally {
       await conn.close();
     }

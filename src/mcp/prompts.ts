@@ -124,8 +124,9 @@ const PROMPTS: PromptDef[] = [
       'tool, time, statement summary, rows affected, and whether each can still be undone.\n' +
       '3. Ask me which change to undo (default: the newest). Before undoing, show me what it will cost: undo_change ' +
       'puts the branch back as it was just before that change, so EVERY write to the branch since then is undone, ' +
-      "by anyone — the application's writes too, not only yours. read_as_of with that change's ID shows the data " +
-      'as it was; compare_data can show which rows differ.\n' +
+      "by anyone — the application's writes too, not only yours. run_sql_readonly and describe_table with as_of " +
+      "that change's ID show the data as it was, compare_schema with it what changed in the schema since; " +
+      'compare_data can show which rows differ.\n' +
       '4. Only after I agree, call undo_change with the change_id. Tell me the name of the branch that keeps the ' +
       'undone state (undone-<id>) and that I can delete it with delete_branch once I no longer need it.',
   },

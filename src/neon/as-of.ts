@@ -16,6 +16,39 @@ const LSN = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/;
 /** A read's branch expires after this even when neon-mcp never gets to delete it. */
 const AS_OF_TTL_MS = 3_600_000;
 
+/**
+ * The Neon operations a read as of a moment calls besides connecting (CONNECT_OPERATIONS): the ledger
+ * (a change ID), the default branch, the temporary branch's creation, its operations and its deletion.
+ */
+export const AS_OF_OPERATIONS = [
+  'listProjectBranches',
+  'getProject',
+  'createProjectBranch',
+  'getProjectOperation',
+  'deleteProjectBranch',
+];
+
+/**
+ * A read as of a moment makes (and deletes) a temporary branch: a change to the account, which a
+ * `--read-only` server makes none of; and it needs Neon's branches, which a `--database-url` server has
+ * not. Refused before anything is sent, saying why and what to do.
+ */
+export function refuseAsOf(ctx: Pick<NeonContext, 'settings' | 'connections'>, tool: string): void {
+  if (ctx.connections?.kind === 'postgres')
+    throw new InvalidArgumentError(
+      `${tool}: as_of reads a Neon branch as it was at a moment (a branch made at that moment); this ` +
+        'server reads one PostgreSQL server (--database-url), which has no such history. Leave as_of out.',
+    );
+  if (ctx.settings.readOnly)
+    throw new InvalidArgumentError(
+      `${tool}: as_of is refused: this server runs with --read-only, and a read as of a moment needs a ` +
+        'temporary branch made at that moment (created, then deleted after the read): a change to the ' +
+        'account. Leave as_of out to read the branch as it is now, or ask the user to run neon-mcp ' +
+        'without --read-only (or to create a branch at that moment: create_branch with parent_timestamp ' +
+        'or parent_lsn).',
+    );
+}
+
 /** What `as_of` names, read from its text: a change ID, an LSN, or a time. */
 export function parseAsOf(value: string): { change: string } | { lsn: string } | { timestamp: string } {
   if (CHANGE_ID.test(value)) return { change: value };
@@ -29,14 +62,15 @@ export function parseAsOf(value: string): { change: string } | { lsn: string } |
 }
 
 /**
- * Runs `read` on a temporary branch as `target` was at `as_of`, then deletes the branch. `read` gets the
- * temporary branch's ID and what the moment was.
+ * Runs `read` on a temporary branch as `target` was at `as_of`, then deletes the branch (also when
+ * `read` fails). `read` gets the temporary branch's ID, the moment read (`{change, at, lsn?}`, `{lsn}` or
+ * `{timestamp}`, for the answer's `as_of`) and the branch it is a past state of.
  */
 export async function readAsOf<T>(
   ctx: NeonContext,
   target: { project_id: string; branch_id?: string },
   as_of: string,
-  read: (branch_id: string, moment: Record<string, string>) => Promise<T>,
+  read: (branch_id: string, moment: Record<string, string>, of_branch: string) => Promise<T>,
 ): Promise<T> {
   const what = parseAsOf(as_of);
   const { project_id } = target;
@@ -51,7 +85,7 @@ export async function readAsOf<T>(
       );
     if (target.branch_id && target.branch_id !== change.branch_id)
       throw new InvalidArgumentError(
-        `as_of: change ${change.id} was made on branch ${change.branch_id}, not ${target.branch_id}: leave branch_id out or name that branch.`,
+        `as_of: change ${change.id} was made on branch ${change.branch_id}, not ${target.branch_id}: read that branch, or give as_of as a time or an LSN.`,
       );
     branch_id = change.branch_id;
     Object.assign(moment, { change: change.id, at: change.at });
@@ -66,7 +100,7 @@ export async function readAsOf<T>(
     moment.lsn = what.lsn;
   } else {
     from = { parent_id: branch_id, parent_timestamp: what.timestamp };
-    moment.at = what.timestamp;
+    moment.timestamp = what.timestamp;
   }
   const name = `mcp-asof-${randomBytes(4).toString('hex')}`;
   await ctx.progress(`Creating temporary branch ${name} as of ${as_of}`);
@@ -87,7 +121,7 @@ export async function readAsOf<T>(
   const temp = res.branch.id;
   try {
     await ctx.wait(res.operations);
-    return await read(temp, { ...moment, of_branch: branch_id });
+    return await read(temp, moment, branch_id);
   } finally {
     await removeBranch(ctx, project_id, temp, { quiet: true });
   }

@@ -221,8 +221,11 @@ export const KEY_WARNING =
 /** `branch_id` for reads: optional, the default branch when left out. */
 export const readBranchId = optionalBranchId;
 
-/** An optional database: the branch's only or first one when left out. */
-export const optionalDatabase = databaseName.optional().describe('Default: first database');
+/**
+ * An optional database: the branch's only or first one when left out. Said tersely (on the `database`
+ * field, "first" is the first database): these words are paid for in every SQL tool of the default list.
+ */
+export const optionalDatabase = databaseName.optional().describe('Default: first');
 /**
  * Input fields naming a database to connect to; everything but the project has a default (the default
  * branch, its only or first database, that database's owner), said once here for every SQL tool.
@@ -231,8 +234,16 @@ export const connectionFields = {
   project_id: projectId,
   branch_id: optionalBranchId,
   database: optionalDatabase,
-  role: roleName.optional().describe('Default: database owner'),
+  // The owner of the database connected to (the field before it).
+  role: roleName.optional().describe('Default: owner'),
 };
+
+/**
+ * `as_of` of the reads that can look at the past (run_sql_readonly, describe_table, compare_schema): an
+ * ISO time, an LSN, or a change ID from list_changes meaning just before that change (src/neon/as-of.ts
+ * reads the text and says what it accepts when it is none of them).
+ */
+export const asOf = text(100).optional().describe('Time, LSN or change ID');
 
 export const computeField = neonId('compute').optional().describe('Default: read-write compute');
 export const pooledField = z.boolean().optional().describe('Pooled');
@@ -249,7 +260,7 @@ export const sqlParams = z
     },
   )
   .optional()
-  .describe('Values for $1, $2, …');
+  .describe('$1, $2, …');
 
 /**
  * The one-time token that confirms an irreversible call (framework.ts `confirmIrreversible`); clients
@@ -257,6 +268,4 @@ export const sqlParams = z
  */
 export const confirm = text(256)
   .optional()
-  .describe(
-    "Only this call's own refusal's token confirms (once, 10 minutes); ignored if the client shows a form",
-  );
+  .describe("Token from this call's own refusal (once, 10 min); ignored if the client shows a form");

@@ -117,8 +117,11 @@ export interface Confirmation {
   /** The name of what is changed (the branch's, the project's): what the person is asked about. */
   target: string;
 }
-/** Input fields that name a Neon project, branch or role: not offered with --database-url. */
-export const DATABASE_URL_DROPS = ['project_id', 'branch_id', 'role'] as const;
+/**
+ * Input fields that name a Neon project, branch or role, or a moment of a branch's history (`as_of`,
+ * read on a branch made then): not offered with --database-url.
+ */
+export const DATABASE_URL_DROPS = ['project_id', 'branch_id', 'role', 'as_of'] as const;
 
 /** `database` with --database-url: another database of the same server. */
 const URL_DATABASE = databaseName.optional().describe("Default: the URL's database");
@@ -160,9 +163,10 @@ export interface ToolDef<S extends Shape = Shape> {
   /** Neon marks the endpoint beta or alpha. */
   beta?: boolean;
   /**
-   * Works on any PostgreSQL: the handler only connects through `onDatabase` and calls no Neon API, so
-   * it is offered with --database-url, where the server drops the Neon fields of
-   * {@link DATABASE_URL_DROPS} from its input (the handler then gets no project, branch or role).
+   * Works on any PostgreSQL: the handler only connects through `onDatabase` and calls no Neon API
+   * (but for `as_of`, which is dropped), so it is offered with --database-url, where the server drops the
+   * Neon fields of {@link DATABASE_URL_DROPS} from its input (the handler then gets no project, branch,
+   * role or as_of).
    */
   anyPostgres?: boolean;
   /** The Neon operationIds this tool calls (checked against the spec by the coverage test). */

@@ -1,28 +1,19 @@
 /**
  * The safety net (issue 27, docs/SAFETY-NET.md): what the agent changed (list_changes) and one call to
- * put a branch back as it was before a change (undo_change). The ledger is src/neon/ledger.ts.
+ * put a branch back as it was before a change (undo_change). The ledger is src/neon/ledger.ts. Reads as
+ * of a moment (a change ID: just before it) are `as_of` of run_sql_readonly, describe_table and
+ * compare_schema (src/neon/as-of.ts).
  */
 import * as z from 'zod';
 import { InvalidArgumentError, NeonError } from '../client/errors.js';
-import { readAsOf } from '../neon/as-of.js';
 import { CHANGE_ID, type Change, listChanges, UNDONE_PREFIX } from '../neon/ledger.js';
-import { CONNECT_OPERATIONS, defaultBranchId, onDatabase } from '../neon/resolver.js';
+import { defaultBranchId, onDatabase } from '../neon/resolver.js';
 import { fetchBranch } from '../neon/resources.js';
 import { findRelation } from '../sql/catalog.js';
 import { compareData, SAMPLE, tableOf } from '../sql/data-diff.js';
-import { checkStatement, rowsResult, runOne } from '../sql/run.js';
 import { untrusted } from '../sql/untrusted.js';
-import { branchId, confirm, connectionFields, optionalBranchId, projectId, sqlText } from './fields.js';
-import {
-  anyObject,
-  confirmIrreversible,
-  DESTROY,
-  defineTool,
-  items,
-  output,
-  READ,
-  type ToolDef,
-} from './framework.js';
+import { branchId, confirm, connectionFields, optionalBranchId, projectId } from './fields.js';
+import { confirmIrreversible, DESTROY, defineTool, items, output, READ, type ToolDef } from './framework.js';
 
 const LEDGER_OPERATIONS = ['listProjectBranches', 'getProject'];
 
@@ -149,45 +140,6 @@ export const undoChange = defineTool({
   },
 });
 
-export const readAsOfTool = defineTool({
-  name: 'read_as_of',
-  title: 'Read as of',
-  description: 'Read-only query on a branch as of a time, LSN or change.',
-  toolset: 'safety',
-  // getProjectOperation: waiting for the temporary branch (a read-only tool polls it itself).
-  operations: [
-    ...LEDGER_OPERATIONS,
-    'createProjectBranch',
-    'getProjectOperation',
-    'deleteProjectBranch',
-    ...CONNECT_OPERATIONS,
-  ],
-  // Lean (its tokens count in every tools/list with safety on): the database's owner reads, no parameters.
-  input: {
-    project_id: projectId,
-    branch_id: optionalBranchId,
-    database: connectionFields.database,
-    sql: sqlText.describe('One SQL query'),
-    as_of: z
-      .string()
-      .refine((v) => v.length <= 100, { message: 'must be at most 100 characters' })
-      .describe('Time, LSN or change ID'),
-  },
-  output: output({ rows: z.array(anyObject.meta({ additionalProperties: true })) }),
-  // Creates and deletes a temporary branch: a change to the account, so not offered in --read-only mode.
-  hints: { ...READ, readOnlyHint: false, idempotentHint: false, openWorldHint: true },
-  async handler({ sql, as_of, ...target }, ctx) {
-    await checkStatement(sql, 'read_as_of', { inTransaction: true, readOnly: true });
-    const maxRows = ctx.settings.sqlMaxRows;
-    return readAsOf(ctx, target, as_of, (branch_id, moment) =>
-      onDatabase(ctx, { ...target, branch_id }, async (s, db) => {
-        const r = await runOne(s, sql, { maxRows, readOnly: true, what: 'read_as_of' });
-        return rowsResult(r, maxRows, { branch_id: db.branch_id, database: db.database, as_of: moment });
-      }),
-    );
-  },
-});
-
 export const compareDataTool = defineTool({
   name: 'compare_data',
   title: 'Compare data',
@@ -242,4 +194,4 @@ export const compareDataTool = defineTool({
   },
 });
 
-export const safetyTools: ToolDef[] = [listChangesTool, undoChange, readAsOfTool, compareDataTool];
+export const safetyTools: ToolDef[] = [listChangesTool, undoChange, compareDataTool];

@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { InvalidArgumentError, NeonApiError } from '../client/errors.js';
 import type { NeonClient } from '../client/neon-client.js';
+import { AS_OF_OPERATIONS, readAsOf, refuseAsOf } from '../neon/as-of.js';
 import { PendingChange, recorded } from '../neon/ledger.js';
 import { WORK_ID } from '../neon/pending.js';
 import { CONNECT_OPERATIONS, describeDb, onDatabase, pickDatabase } from '../neon/resolver.js';
@@ -19,6 +20,7 @@ import { comparePlans, type PlanSummary, summarizePlan } from '../sql/plan.js';
 import { checkScript, checkStatement, explain, runOne, runScript, truncatedNotice } from '../sql/run.js';
 import { untrusted } from '../sql/untrusted.js';
 import {
+  asOf,
   branchRef,
   connectionFields,
   databaseName,
@@ -150,22 +152,68 @@ async function rootBranchError(
   );
 }
 
+/**
+ * With `as_of`, the base is read as it was at that moment (on a temporary branch made then, deleted
+ * after) and the branch as it is now, so the diff reads old to new as always: left out, the base is the
+ * branch itself, and the diff is what changed in its schema since then (since just before a change, for a
+ * change ID). Still read-only (see readMaybeAsOf in sql.ts): refused under --read-only.
+ */
 export const compareSchema = defineTool({
   name: 'compare_schema',
   title: 'Compare schema',
   description: "Diff a branch's schema against its parent or another; changed objects first.",
   toolset: 'schema',
-  operations: ['getProjectBranchSchemaComparison', 'listProjectBranchDatabases', 'getProjectBranch'],
+  operations: [
+    ...new Set([
+      'getProjectBranchSchemaComparison',
+      'listProjectBranchDatabases',
+      'getProjectBranch',
+      ...AS_OF_OPERATIONS,
+    ]),
+  ],
   input: {
     project_id: projectId,
     branch_id: branchRef('Branch to compare'),
     base_branch_id: branchRef('Default: the parent').optional(),
     database: databaseName.optional().describe('database'),
+    as_of: asOf,
   },
   output: output({ diff: z.string() }),
   hints: SCHEMA_READ,
-  async handler({ project_id, branch_id, base_branch_id, database }, { client, signal }) {
+  async handler({ project_id, branch_id, base_branch_id, database, as_of }, ctx) {
+    const { client, signal } = ctx;
     const db = database ?? (await pickDatabase(client, project_id, branch_id, undefined, signal)).name;
+    const answer = (diff: string, meta: Record<string, unknown>) => {
+      // Re-cut to three lines of context with a summary first: the answer grows with the change, not the schema.
+      const sized = sizeDiff(diff);
+      return untrusted(
+        { summary: sized.summary, diff: sized.diff },
+        {
+          identical: diff.trim() === '',
+          ...(sized.truncated ? { truncated: sized.truncated } : {}),
+          branch_id,
+          ...meta,
+          database: db,
+        },
+        'the database schema',
+      );
+    };
+    if (as_of !== undefined) {
+      refuseAsOf(ctx, 'compare_schema');
+      const base = base_branch_id ?? branch_id;
+      return readAsOf(ctx, { project_id, branch_id: base }, as_of, async (temp, moment, of_branch) => {
+        const diff = await schemaDiff(
+          client,
+          { project_id, branch_id, base_branch_id: temp, database: db },
+          signal,
+        );
+        return answer(diff, {
+          base_branch_id: of_branch,
+          as_of: moment,
+          note: 'base_branch_id as of as_of (read on a temporary branch made then, deleted after); branch_id as it is now.',
+        });
+      });
+    }
     const diff = await schemaDiff(
       client,
       { project_id, branch_id, base_branch_id, database: db },
@@ -173,19 +221,7 @@ export const compareSchema = defineTool({
     ).catch(async (e) => {
       throw base_branch_id ? e : await rootBranchError(client, project_id, branch_id, e, signal);
     });
-    // Re-cut to three lines of context with a summary first: the answer grows with the change, not the schema.
-    const sized = sizeDiff(diff);
-    return untrusted(
-      { summary: sized.summary, diff: sized.diff },
-      {
-        identical: diff.trim() === '',
-        ...(sized.truncated ? { truncated: sized.truncated } : {}),
-        branch_id,
-        ...(base_branch_id ? { base_branch_id } : {}),
-        database: db,
-      },
-      'the database schema',
-    );
+    return answer(diff, base_branch_id ? { base_branch_id } : {});
   },
 });
 
@@ -389,7 +425,7 @@ async function measure(
 export const prepareQueryTuning = defineTool({
   name: 'prepare_query_tuning',
   title: 'Prepare query tuning',
-  description: 'Try DDL (e.g. CREATE INDEX) on a temporary branch; EXPLAIN ANALYZE before and after.',
+  description: 'Try DDL on a temporary branch; EXPLAIN ANALYZE before and after.',
   toolset: 'schema',
   operations: [
     'createProjectBranch',

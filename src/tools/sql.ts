@@ -10,6 +10,8 @@
  */
 import * as z from 'zod';
 import { InvalidArgumentError } from '../client/errors.js';
+import { AS_OF_OPERATIONS, readAsOf, refuseAsOf } from '../neon/as-of.js';
+import type { NeonContext } from '../neon/context.js';
 import { LEDGER_WRITE_OPERATIONS, PendingChange, recorded } from '../neon/ledger.js';
 import { type AnyDb, CONNECT_OPERATIONS, onDatabase } from '../neon/resolver.js';
 import {
@@ -23,12 +25,41 @@ import {
 import { SqlError } from '../sql/errors.js';
 import { summarizePlan } from '../sql/plan.js';
 import { checkStatement, explain, rowsResult, runOne, runTransaction, truncatedNotice } from '../sql/run.js';
+import type { Session } from '../sql/session.js';
 import { untrusted } from '../sql/untrusted.js';
-import { connectionFields, pgName, sqlParams, sqlText } from './fields.js';
+import { asOf, connectionFields, pgName, sqlParams, sqlText } from './fields.js';
 import { anyObject, defineTool, type Hints, item, items, output } from './framework.js';
 
 /** Writes also record themselves in the change ledger (src/neon/ledger.ts). */
 const WRITE_OPERATIONS = [...new Set([...CONNECT_OPERATIONS, ...LEDGER_WRITE_OPERATIONS])];
+/** Reads that take `as_of` also make (and delete) a temporary branch at that moment (src/neon/as-of.ts). */
+const AS_OF_READ_OPERATIONS = [...new Set([...CONNECT_OPERATIONS, ...AS_OF_OPERATIONS])];
+
+/**
+ * Runs `read` on the branch named by `target`, or, with `as_of`, on a temporary branch made as that
+ * branch was at that moment (deleted after; it expires by itself if neon-mcp dies first). The answer
+ * then names the branch read (not the temporary one) and the moment (`as_of`).
+ *
+ * The tools taking `as_of` keep readOnlyHint true: no data of any branch is changed, and the temporary
+ * branch is deleted after the read and expires in any case. A --read-only server still makes no change
+ * to the account at all, so it refuses `as_of` (before anything is sent) and serves the tools without it.
+ */
+async function readMaybeAsOf<T extends Record<string, unknown>>(
+  ctx: NeonContext,
+  tool: string,
+  target: { project_id: string; branch_id?: string; database?: string; role?: string },
+  as_of: string | undefined,
+  read: (s: Session, db: AnyDb) => Promise<T>,
+): Promise<T> {
+  if (as_of === undefined) return onDatabase(ctx, target, read);
+  refuseAsOf(ctx, tool);
+  return readAsOf(ctx, target, as_of, (temp, moment, of_branch) =>
+    onDatabase(ctx, { ...target, branch_id: temp }, async (s, db: AnyDb) => {
+      const answer = await read(s, db);
+      return { ...answer, branch_id: of_branch, as_of: moment };
+    }),
+  );
+}
 
 /** Can change data and schema; results are untrusted database content. */
 export const SQL_WRITE: Hints = {
@@ -72,7 +103,8 @@ export const runSql = defineTool({
   toolset: 'sql',
   operations: WRITE_OPERATIONS,
   anyPostgres: true,
-  input: { ...connectionFields, sql: sqlText.describe('One SQL statement'), params: sqlParams },
+  // `sql` is undescribed: "one SQL statement" is the tool's description (tokens of the default list).
+  input: { ...connectionFields, sql: sqlText, params: sqlParams },
   output: ROWS_OUTPUT,
   hints: SQL_WRITE,
   async handler({ sql, params, ...target }, ctx) {
@@ -94,15 +126,17 @@ export const runSqlReadonly = defineTool({
   title: 'Run read-only SQL',
   description: 'Run one SQL query in a READ ONLY transaction.',
   toolset: 'sql',
-  operations: CONNECT_OPERATIONS,
+  operations: AS_OF_READ_OPERATIONS,
   anyPostgres: true,
-  input: { ...connectionFields, sql: sqlText.describe('One SQL query'), params: sqlParams },
+  // `sql` is undescribed: "one SQL query" is the tool's description (tokens of the default list).
+  input: { ...connectionFields, sql: sqlText, params: sqlParams, as_of: asOf },
   output: ROWS_OUTPUT,
+  // Read-only with as_of too (readMaybeAsOf says why).
   hints: SQL_READ,
-  async handler({ sql, params, ...target }, ctx) {
+  async handler({ sql, params, as_of, ...target }, ctx) {
     await checkStatement(sql, 'run_sql_readonly', { inTransaction: true, readOnly: true });
     const maxRows = ctx.settings.sqlMaxRows;
-    return onDatabase(ctx, target, async (s, db: AnyDb) => {
+    return readMaybeAsOf(ctx, 'run_sql_readonly', target, as_of, async (s, db: AnyDb) => {
       const r = await runOne(s, sql, { params, maxRows, readOnly: true, what: 'run_sql_readonly' });
       return rowsResult(r, maxRows, { branch_id: db.branch_id, database: db.database });
     });
@@ -248,24 +282,26 @@ export const describeTableTool = defineTool({
   title: 'Describe table',
   description: 'Columns, constraints, indexes and foreign keys of a table or view.',
   toolset: 'sql',
-  operations: CONNECT_OPERATIONS,
+  operations: AS_OF_READ_OPERATIONS,
   anyPostgres: true,
   input: {
     ...connectionFields,
     // At most 300 characters, checked in the handler (the schema stays within the token budget).
     table: z.string().min(1).describe('Name (or schema.name)'),
     schema: pgName('schema').optional().describe('Schema'),
+    as_of: asOf,
   },
   // The table also has columns, constraints, foreign_keys, referenced_by, indexes, triggers, and cut
   // when a list was cut (src/sql/catalog.ts DESCRIBE_LIMITS).
   output: output({ table: item({ schema: z.string(), name: z.string() }) }),
   hints: SQL_READ,
-  async handler({ table, schema, ...target }, ctx) {
+  // Read-only with as_of too (readMaybeAsOf says why).
+  async handler({ table, schema, as_of, ...target }, ctx) {
     if (table.length > 300)
       throw new InvalidArgumentError(
         `describe_table: table is a name (or schema.name) of at most 300 characters, not ${table.length}.`,
       );
-    return onDatabase(ctx, target, async (s, db: AnyDb) => {
+    return readMaybeAsOf(ctx, 'describe_table', target, as_of, async (s, db: AnyDb) => {
       s.beginReadOnly();
       const rel = await findRelation(s, table, schema);
       const description = await describeTable(s, rel.oid, ctx.settings.sqlMaxBytes);
