@@ -268,4 +268,4 @@ export const sqlParams = z
  */
 export const confirm = text(256)
   .optional()
-  .describe("Token from this call's own refusal (once, 10 min); ignored if the client shows a form");
+  .describe("Only its own refusal's token (once, 10 min); ignored if the client shows a form");
