@@ -184,6 +184,46 @@ describe('a project as a resource', () => {
       ]).toContain(key);
   });
 
+  it("the safety net's restore points: counted, not shown, unless one has become a parent", async () => {
+    const { project, branch } = api.fake.seedProject('points');
+    api.fake.makeBranch(project.id, { name: 'mcp-change-aaaaaaaaaaaa', parent_id: branch.id });
+    api.fake.makeBranch(project.id, { name: 'mcp-change-bbbbbbbbbbbb', parent_id: branch.id });
+    const parent = api.fake.makeBranch(project.id, { name: 'mcp-change-cccccccccccc', parent_id: branch.id });
+    api.fake.makeBranch(project.id, { name: 'from-a-point', parent_id: parent.id });
+    // A name that only contains the prefix is an ordinary branch.
+    api.fake.makeBranch(project.id, { name: 'x-mcp-change-1', parent_id: branch.id });
+    conn = await connect();
+    const res = await conn.mcp.readResource({ uri: `neon://projects/${project.id}` });
+    const view = JSON.parse(String((res.contents[0] as { text: string }).text));
+    const main = view.branches.find((b: { name: string }) => b.name === 'main');
+    expect(main.children.map((b: { name: string }) => b.name).sort()).toEqual([
+      'mcp-change-cccccccccccc',
+      'x-mcp-change-1',
+    ]);
+    const kept = main.children.find((b: { name: string }) => b.name === 'mcp-change-cccccccccccc');
+    expect(kept.children.map((b: { name: string }) => b.name)).toEqual(['from-a-point']);
+    expect(view.restore_points).toBe(2);
+    expect(view.restore_points_note).toMatch(/^2 branches named mcp-change-… /);
+
+    const offered = await conn.mcp.complete({
+      ref: { type: 'ref/resource', uri: 'neon://projects/{project_id}/branches/{branch_id}/schema' },
+      argument: { name: 'branch_id', value: '' },
+      context: { arguments: { project_id: project.id } },
+    });
+    expect(offered.completion.values.filter((v) => v.includes('mcp-change')).sort()).toEqual([
+      'x-mcp-change-1',
+    ]);
+  });
+
+  it('without restore points the view has no count', async () => {
+    const { project } = api.fake.seedProject('plain');
+    conn = await connect();
+    const res = await conn.mcp.readResource({ uri: `neon://projects/${project.id}` });
+    const view = JSON.parse(String((res.contents[0] as { text: string }).text));
+    expect(view.restore_points).toBeUndefined();
+    expect(view.restore_points_note).toBeUndefined();
+  });
+
   it('scoped: the refusal names the scope and the project asked for', async () => {
     const { project } = api.fake.seedProject('mine');
     conn = await connect({ projectId: project.id });
