@@ -60,6 +60,14 @@ const OTHER_PATHS: Record<string, Record<string, string>> = {
   run_sql_transaction: LEDGER_COPY,
   reset_branch_from_parent: LEDGER_TRIM,
   restore_branch: LEDGER_TRIM,
+  delete_branch: {
+    listProjectBranches:
+      "a branch whose only children are the safety net's restore points: test/safety-ops.test.ts, test/scenarios.test.ts",
+  },
+  delete_database: {
+    deleteProjectBranch:
+      'dropping the copy of a deletion Neon refused, or records past 20: test/safety-ops.test.ts',
+  },
 };
 
 type Args = Record<string, unknown>;

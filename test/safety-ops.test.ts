@@ -146,3 +146,70 @@ describe('reset and restore recorded on the fake', () => {
     }
   }, 60_000);
 });
+
+describe('deleting a branch with restore points', () => {
+  it("deletes the branch's restore points with it; a child of the person's still refuses it", async () => {
+    const { project_id, dev } = await world(86_400);
+    const conn = await connect({ toolsets: ['branches', 'safety'] });
+    try {
+      await confirmed(conn, 'reset_branch_from_parent', { project_id, branch_id: dev });
+      expect(names(project_id).filter((n) => n.startsWith('mcp-change-'))).toHaveLength(2);
+      const mine = api.fake.makeBranch(project_id, { name: 'mine', parent_id: dev });
+      expect(await conn.fails('delete_branch', { project_id, branch_id: dev })).toMatch(/children/);
+      expect(names(project_id).filter((n) => n.startsWith('mcp-change-'))).toHaveLength(2);
+      await conn.ok('delete_branch', { project_id, branch_id: mine.id });
+      await conn.ok('delete_branch', { project_id, branch_id: dev });
+      expect(names(project_id)).toEqual(['main']);
+    } finally {
+      await conn.close();
+    }
+  }, 60_000);
+});
+
+describe('delete_database recorded on the fake', () => {
+  it('is listed with a copy made just before it, and undo restores the branch from that copy', async () => {
+    const { project_id, dev } = await world(86_400);
+    const conn = await connect({ toolsets: ['databases', 'safety'] });
+    try {
+      const del = await conn.ok('delete_database', { project_id, branch_id: dev, database: 'neondb' });
+      expect(del).toMatchObject({ deleted: true, change: { recorded: true } });
+      const id = del.change.change_id;
+      const copy = api.fake.branchesOf(project_id).find((b) => b.name === `mcp-change-${id}`);
+      expect(copy?.parent_id).toBe(dev);
+      // The copy holds the database as it was (the fake gives it the databases of its parent then).
+      expect(api.fake.databasesOf(copy?.id).map((d) => d.name)).toEqual(['neondb']);
+      expect(api.fake.databasesOf(dev)).toEqual([]);
+      const { changes } = await conn.ok('list_changes', { project_id });
+      expect(changes[0]).toMatchObject({
+        id,
+        tool: 'delete_database',
+        branch_id: dev,
+        restore: 'copy',
+        summary: 'delete database neondb',
+        undoable: true,
+      });
+      await confirmed(conn, 'undo_change', { project_id, change_id: id });
+      const restore = api.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/restore'));
+      expect(restore.map((r) => r.body)).toEqual([
+        { source_branch_id: copy?.id, preserve_under_name: `undone-${id}` },
+      ]);
+    } finally {
+      await conn.close();
+    }
+  }, 60_000);
+
+  it('a deletion that fails: nothing recorded, no copy left', async () => {
+    const { project_id, dev } = await world(0);
+    const conn = await connect({ toolsets: ['databases', 'safety'] });
+    try {
+      await conn.ok('delete_database', { project_id, branch_id: dev, database: 'neondb' });
+      expect(await conn.fails('delete_database', { project_id, branch_id: dev, database: 'neondb' })).toMatch(
+        /not found/i,
+      );
+      expect((await conn.ok('list_changes', { project_id })).changes).toHaveLength(1);
+      expect(names(project_id).filter((n) => n.startsWith('mcp-change-'))).toHaveLength(1);
+    } finally {
+      await conn.close();
+    }
+  }, 60_000);
+});

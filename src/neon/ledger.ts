@@ -53,6 +53,13 @@ export const LEDGER_RESTORE_OPERATIONS = [
   'updateProjectBranch',
   'deleteProjectBranch',
 ];
+/** The Neon operations recording a change by a copy made before it may call (PendingChange.copying). */
+export const LEDGER_COPY_OPERATIONS = [
+  'getProjectBranch',
+  'createProjectBranch',
+  'listProjectBranches',
+  'deleteProjectBranch',
+];
 export { CHANGE_PREFIX };
 /**
  * The branch that keeps a branch's state before a recorded reset or restore, when the person named
@@ -275,8 +282,8 @@ export class PendingChange {
         path: { project_id, branch_id },
         signal: ctx.signal,
       });
-      if ((branch.logical_size ?? 0) > COPY_MAX_BYTES) {
-        copy.why = `the branch holds ${Math.round((branch.logical_size ?? 0) / 1024 ** 2)} MB, more than the ${COPY_MAX_BYTES / 1024 ** 2} MB copied before a write in a project without history`;
+      if ((branch?.logical_size ?? 0) > COPY_MAX_BYTES) {
+        copy.why = `the branch holds ${Math.round((branch?.logical_size ?? 0) / 1024 ** 2)} MB, more than the ${COPY_MAX_BYTES / 1024 ** 2} MB copied as the restore point of a change`;
       } else {
         await ctx.progress(`Copying branch ${branch_id} as the restore point of this change`);
         const at = new Date().toISOString();
