@@ -78,7 +78,7 @@ async function world(name: string) {
   await sql(project_id, dev, 'DELETE FROM orders WHERE id > 10');
   const conn = await connect({
     apiKey: local.apiKey,
-    toolsets: ['branches', 'databases', 'safety'],
+    toolsets: ['branches', 'databases', 'roles', 'sql', 'safety'],
     clientOptions: { baseUrl: local.baseUrl, fetch: validating },
   });
   return { project_id, main, dev, conn };
@@ -158,6 +158,47 @@ describe('reset and delete_database recorded in local mode', () => {
       expect(await count(project_id, dev, 'shop')).toBe(7);
       expect(await count(project_id, dev)).toBe(10);
       expect(await inPostgres()).toBeGreaterThan(physicalBefore);
+    } finally {
+      await conn.close();
+    }
+  }, 120_000);
+});
+
+/**
+ * Why create_role and delete_role are not recorded (docs/SAFETY-NET.md): what an undo (a restore from
+ * a copy) does to roles made or deleted after the restore point, measured here.
+ */
+describe('roles across an undo in local mode', () => {
+  it('a role created after the restore point stays; a role deleted after it comes back', async () => {
+    const { project_id, dev, conn } = await world('ops-roles');
+    const roles = async () =>
+      (await conn.ok('list_roles', { project_id, branch_id: dev })).roles
+        .map((r: { name: string }) => r.name)
+        .sort();
+    try {
+      await conn.ok('create_role', { project_id, branch_id: dev, name: 'doomed' });
+      const write = await conn.ok('run_sql', {
+        project_id,
+        branch_id: dev,
+        sql: 'DELETE FROM orders WHERE id = 1',
+      });
+      expect(write.change.recorded).toBe(true);
+      await conn.ok('create_role', { project_id, branch_id: dev, name: 'later' });
+      await conn.ok('delete_role', { project_id, branch_id: dev, role: 'doomed' });
+      expect(await roles()).toEqual(['later', 'neondb_owner']);
+      await confirmed(conn, 'undo_change', { project_id, change_id: write.change.change_id });
+      // Not as at the restore point: 'later' was made after it and is still there.
+      expect(await roles()).toEqual(['doomed', 'later', 'neondb_owner']);
+      // And in PostgreSQL: it logs in again.
+      const { uri } = await api().get('/projects/{project_id}/connection_uri', {
+        path: { project_id },
+        query: { branch_id: dev, database_name: 'neondb', role_name: 'doomed' },
+      });
+      const c = new pg.Client({ connectionString: uri });
+      await c.connect();
+      expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      await c.end();
+      expect(await count(project_id, dev)).toBe(10);
     } finally {
       await conn.close();
     }
