@@ -6,7 +6,7 @@
  * a copy of it; delete_database's restore point is a copy of the branch made just before it.
  */
 import { describe, expect, it } from 'vitest';
-import { confirmed } from './confirm-token.js';
+import { confirmed, confirmToken } from './confirm-token.js';
 import { connect, useMockApi } from './helpers.js';
 import { usePostgres } from './pg/use-postgres.js';
 
@@ -111,6 +111,25 @@ describe('reset and restore recorded on the fake', () => {
       expect(changes[0]).toMatchObject({ tool: 'restore_branch', summary: `restore from branch ${main}` });
       await confirmed(conn, 'undo_change', { project_id, branch_id: dev });
       expect(await count(dev)).toBe(10);
+    } finally {
+      await conn.close();
+    }
+  }, 60_000);
+
+  it('a reset whose operation failed: the state kept is recorded all the same, never left unbounded', async () => {
+    const { project_id, dev } = await world(86_400);
+    const conn = await connect({ toolsets: ['branches', 'safety'] });
+    try {
+      const args = { project_id, branch_id: dev };
+      const confirm = await confirmToken(conn, 'reset_branch_from_parent', args);
+      api.fake.failNextOperation = 'disk full';
+      expect(await conn.fails('reset_branch_from_parent', { ...args, confirm })).toMatch(/disk full/);
+      const { changes } = await conn.ok('list_changes', { project_id });
+      expect(changes).toMatchObject([{ tool: 'reset_branch_from_parent', branch_id: dev }]);
+      const before = api.fake
+        .branchesOf(project_id)
+        .find((b) => b.name === `mcp-change-${changes[0].id}-before`);
+      expect(before?.expires_at).toBeDefined();
     } finally {
       await conn.close();
     }

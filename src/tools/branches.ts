@@ -582,17 +582,25 @@ async function restore(
     body: { ...body, ...(keep ? { preserve_under_name: keep } : {}) },
     signal,
   });
-  await wait(res.operations);
-  const branch = await fetchBranch(client, project_id, branch_id, signal);
-  let preserved: Branch | undefined;
-  if (keep) {
+  const kept = async () => {
+    if (!keep) return undefined;
     const found = await client.get('/projects/{project_id}/branches', {
       path: { project_id },
       query: { search: keep },
-      signal,
+      signal: pending ? AbortSignal.timeout(60_000) : signal,
     });
-    preserved = found.branches.find((b) => b.name === keep);
+    return found.branches.find((b) => b.name === keep);
+  };
+  try {
+    await wait(res.operations);
+  } catch (e) {
+    // Accepted, then its operation failed or was not seen to end: the kept state is recorded all the
+    // same where it exists (list_changes shows it), so that it is never left unbounded and unlisted.
+    if (pending) await pending.done((await kept().catch(() => undefined))?.id);
+    throw e;
   }
+  const branch = await fetchBranch(client, project_id, branch_id, signal);
+  const preserved: Branch | undefined = await kept();
   const change = pending ? await pending.done(preserved?.id) : undefined;
   return {
     branch,
