@@ -585,7 +585,12 @@ describe('reset_branch_from_parent and restore_branch', () => {
     expect(out.branch).toMatchObject({ id: dev.id, last_reset_at: expect.any(String) });
     const post = (await requests()).find((r) => r.method === 'POST');
     expect(post?.path).toBe(`/projects/${project.id}/branches/${dev.id}/restore`);
-    expect(post?.body).toEqual({ source_branch_id: main.id });
+    // Recorded in the change ledger: the old state is kept under a hidden name (src/neon/ledger.ts).
+    expect(post?.body).toEqual({
+      source_branch_id: main.id,
+      preserve_under_name: `mcp-change-${out.change.change_id}-before`,
+    });
+    expect(out.preserved_branch).toBeUndefined();
     expect([...api.fake.operations.values()].every((o) => o.status === 'finished')).toBe(true);
   });
 
@@ -645,7 +650,7 @@ describe('reset_branch_from_parent and restore_branch', () => {
     const { project, branch: main } = api.fake.seedProject();
     const dev = api.fake.makeBranch(project.id, { name: 'dev', parent_id: main.id });
     conn = await connect();
-    await conn.ok(
+    const out = await conn.ok(
       'restore_branch',
       await withToken(conn, 'restore_branch', {
         project_id: project.id,
@@ -657,6 +662,7 @@ describe('reset_branch_from_parent and restore_branch', () => {
     expect((await requests()).find((r) => r.method === 'POST')?.body).toEqual({
       source_branch_id: main.id,
       source_lsn: '0/1E19478',
+      preserve_under_name: `mcp-change-${out.change.change_id}-before`,
     });
   });
 

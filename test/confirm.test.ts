@@ -61,7 +61,9 @@ describe('through elicitation', () => {
       expect(out.branch.id).toBe(dev.id);
       expect(asked).toHaveLength(1);
       expect(asked[0].message).toContain('Reset branch "dev"');
-      expect(asked[0].message).toMatch(/not kept anywhere/);
+      expect(asked[0].message).toMatch(
+        /the server keeps it \(up to 24 h\) as this change's restore point \(undo_change puts it back/,
+      );
       expect(asked[0].schema.properties.confirm.type).toBe('boolean');
       expect(api.count('POST', `/projects/${project.id}/branches/${dev.id}/restore`)).toBe(1);
     });
@@ -155,7 +157,9 @@ describe('without elicitation: a one-time token', () => {
     const args = { project_id: project.id, branch_id: dev.id };
     const first = await conn.fails('reset_branch_from_parent', args);
     expect(first).toMatch(/Reset branch "dev"/);
-    expect(first).toMatch(/not kept anywhere/);
+    expect(first).toMatch(
+      /the server keeps it \(up to 24 h\) as this change's restore point \(undo_change puts it back/,
+    );
     expect(first).toMatch(/Ask the user/);
     const token = tokenFrom(first);
     const named = await conn.fails('reset_branch_from_parent', { ...args, confirm: 'dev' });
@@ -370,7 +374,7 @@ describe('the form, and which clients get it', () => {
     await conn.fails('reset_branch_from_parent', { project_id: project.id, branch_id: dev.id });
     const action = `Reset branch "dev" (${dev.id}) to its parent's latest data`;
     const loses =
-      "the branch's current data is replaced and not kept anywhere (preserve_under_name would keep a copy)";
+      "the branch's current data is replaced; the server keeps it (up to 24 h) as this change's restore point (undo_change puts it back; preserve_under_name would keep it as a branch of yours)";
     expect(asked).toEqual([
       {
         message: `${action}? T${loses.slice(1)}.`,

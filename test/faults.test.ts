@@ -93,7 +93,7 @@ const fails = (...patterns: RegExp[]): Outcome => ({ error: patterns });
 
 /** Appended when a call fails after Neon accepted a write in it (src/server.ts). */
 const ACCEPTED_NOTE =
-  /Note: Neon had already accepted (POST|PATCH|PUT|DELETE) \/\S+ in this call, so the change may have been applied: check/;
+  /Note: Neon had already accepted (?:(?:POST|PATCH|PUT|DELETE) \/\S+ )+in this call, so the change may have been applied: check/;
 /** A tool that tripped over the body: a bug text for the agent, the details in the log. */
 const bug = (tool: string) =>
   new RegExp(
@@ -255,10 +255,19 @@ function faultResponse(kind: FaultKind, method: string): Promise<Response> | Res
  */
 function inject(kind: FaultKind, target: 'read' | 'write', mode: 'first' | 'always') {
   const hit: { method?: string; path?: string } = {};
-  const handler: RequestHandler = http.all(`${BASE}/*`, ({ request }) => {
+  const handler: RequestHandler = http.all(`${BASE}/*`, async ({ request }) => {
     const isWrite = request.method !== 'GET';
     if (isWrite !== (target === 'write')) return undefined;
     const path = new URL(request.url).pathname.slice(new URL(BASE).pathname.length);
+    // The change ledger's copy before a write (src/neon/ledger.ts) is not the tool's own request: its
+    // failure leaves the write unrecorded, as the write's answer says (test/safety-ops.test.ts).
+    if (request.method === 'POST' && path.endsWith('/branches')) {
+      const body = (await request
+        .clone()
+        .json()
+        .catch(() => undefined)) as { branch?: { name?: string } } | undefined;
+      if (String(body?.branch?.name ?? '').startsWith('mcp-change-')) return undefined;
+    }
     if (hit.path === undefined) Object.assign(hit, { method: request.method, path });
     else if (mode === 'first' || hit.path !== path || hit.method !== request.method) return undefined;
     return faultResponse(kind, request.method);

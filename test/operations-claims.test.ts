@@ -52,9 +52,22 @@ const LEDGER_COPY = {
   deleteProjectBranch:
     'dropping the copy of a call that wrote nothing, or records past 20: test/safety.test.ts',
 };
+const LEDGER_TRIM = {
+  deleteProjectBranch: 'records past 20, deleted with their -before branch after a new one (ledger.ts trim)',
+};
 const OTHER_PATHS: Record<string, Record<string, string>> = {
   run_sql: LEDGER_COPY,
   run_sql_transaction: LEDGER_COPY,
+  reset_branch_from_parent: LEDGER_TRIM,
+  restore_branch: LEDGER_TRIM,
+  delete_branch: {
+    listProjectBranches:
+      "a branch whose only children are the safety net's restore points: test/safety-ops.test.ts, test/scenarios.test.ts",
+  },
+  delete_database: {
+    deleteProjectBranch:
+      'dropping the copy of a deletion Neon refused, or records past 20: test/safety-ops.test.ts',
+  },
 };
 
 type Args = Record<string, unknown>;
@@ -286,6 +299,16 @@ const SCENARIOS: Scenario[] = [
         branch_id: w.child.id,
         source_branch_id: w.branch.id,
         preserve_under_name: 'dev-before',
+      }),
+  },
+  {
+    tool: 'restore_branch',
+    path: 'the old state kept by the change ledger',
+    args: (w, c) =>
+      withToken(c, 'restore_branch', {
+        project_id: w.project_id,
+        branch_id: w.child.id,
+        source_branch_id: w.branch.id,
       }),
   },
   { tool: 'set_default_branch', args: (w) => ({ project_id: w.project_id, branch_id: w.child.id }) },

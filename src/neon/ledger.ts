@@ -43,7 +43,29 @@ export const LEDGER_WRITE_OPERATIONS = [
   'createProjectBranch',
   'deleteProjectBranch',
 ];
+/**
+ * The Neon operations recording a reset or restore may call (PendingRestore): the record branch, the
+ * expiry of the branch keeping the old state, trimming, and the list of the branch's children.
+ */
+export const LEDGER_RESTORE_OPERATIONS = [
+  'listProjectBranches',
+  'createProjectBranch',
+  'updateProjectBranch',
+  'deleteProjectBranch',
+];
+/** The Neon operations recording a change by a copy made before it may call (PendingChange.copying). */
+export const LEDGER_COPY_OPERATIONS = [
+  'getProjectBranch',
+  'createProjectBranch',
+  'listProjectBranches',
+  'deleteProjectBranch',
+];
 export { CHANGE_PREFIX };
+/**
+ * The branch that keeps a branch's state before a recorded reset or restore, when the person named
+ * none (preserve_under_name): `mcp-change-<id>-before`, out of listings like every restore point.
+ */
+export const BEFORE_SUFFIX = '-before';
 /** The branch an undo keeps the undone state in: this plus the change ID. */
 export const UNDONE_PREFIX = 'undone-';
 const KEY = 'neon-mcp-change';
@@ -226,16 +248,42 @@ export class PendingChange {
     const { project_id } = target;
     const branch_id = target.branch_id ?? (await defaultBranchId(ctx.client, project_id, ctx.signal));
     const history = await historySeconds(ctx, project_id);
+    return PendingChange.begin(ctx, project_id, branch_id, tool, summarize(statements), history);
+  }
+
+  /**
+   * Starts recording a change made through Neon's API rather than SQL (delete_database): there is no
+   * session to read an LSN on, so the restore point is a copy of the branch made now, with or without
+   * history (copy-on-write on Neon, no compute; `CREATE DATABASE … TEMPLATE` in local mode). Finish
+   * with `done(true, …)`, or `failed()` when the call failed.
+   */
+  static async copying(
+    ctx: Ctx,
+    target: { project_id: string; branch_id: string },
+    tool: string,
+    summary: string,
+  ): Promise<PendingChange | undefined> {
+    if (ctx.connections && ctx.connections.kind !== 'neon') return undefined;
+    return PendingChange.begin(ctx, target.project_id, target.branch_id, tool, summarize([summary]), 0);
+  }
+
+  private static async begin(
+    ctx: Ctx,
+    project_id: string,
+    branch_id: string,
+    tool: string,
+    summary: string,
+    history: number,
+  ): Promise<PendingChange> {
     const id = randomBytes(6).toString('hex');
-    const summary = summarize(statements);
     const copy: { id?: string; why?: string } = {};
     if (history <= 0) {
       const { branch } = await ctx.client.get('/projects/{project_id}/branches/{branch_id}', {
         path: { project_id, branch_id },
         signal: ctx.signal,
       });
-      if ((branch.logical_size ?? 0) > COPY_MAX_BYTES) {
-        copy.why = `the branch holds ${Math.round((branch.logical_size ?? 0) / 1024 ** 2)} MB, more than the ${COPY_MAX_BYTES / 1024 ** 2} MB copied before a write in a project without history`;
+      if ((branch?.logical_size ?? 0) > COPY_MAX_BYTES) {
+        copy.why = `the branch holds ${Math.round((branch?.logical_size ?? 0) / 1024 ** 2)} MB, more than the ${COPY_MAX_BYTES / 1024 ** 2} MB copied as the restore point of a change`;
       } else {
         await ctx.progress(`Copying branch ${branch_id} as the restore point of this change`);
         const at = new Date().toISOString();
@@ -359,6 +407,120 @@ export async function recorded<R extends Record<string, unknown>>(
   return wrote ? { ...result, change } : result;
 }
 
+/**
+ * A reset or restore being recorded (reset_branch_from_parent, restore_branch). Its restore point is
+ * the state Neon's restore itself keeps under `preserve_under_name`, not an LSN or a time read before:
+ * a restore gives the branch a new timeline that starts at the restored state, and the branch's state
+ * and history before it go to the branch kept under that name (Neon's restore API), so the changed
+ * branch's own history cannot bring it back; reading an LSN would also need its compute awake, which
+ * these tools never need, and local mode has no history at all. So the call always keeps the old state:
+ * under the person's name when given, else under `mcp-change-<id>-before` (out of listings, expiring
+ * with the record); the record is a copy of it made after the call (a child of that branch:
+ * copy-on-write on Neon, no compute; a `CREATE DATABASE … TEMPLATE` copy in local mode), and an undo
+ * restores the branch from that copy at its head: exactly the state before the call.
+ */
+export class PendingRestore {
+  private at = new Date().toISOString();
+  private constructor(
+    private readonly ctx: Ctx,
+    readonly project_id: string,
+    readonly branch_id: string,
+    private readonly tool: string,
+    private readonly summary: string,
+    readonly id: string,
+    /** The name the call keeps the old state under (the person's, or ours). */
+    readonly keep: string,
+    /** Whether `keep` is ours (the person named none). */
+    readonly ours: boolean,
+  ) {}
+
+  /**
+   * Starts recording a reset or restore of `branch_id`. Undefined where it cannot be recorded: a
+   * --database-url server, or a call that names no `preserve` on a branch with children of its own
+   * (Neon refuses it without a name, as before; adding one would move those children to a hidden branch).
+   */
+  static async start(
+    ctx: Ctx,
+    target: { project_id: string; branch_id: string },
+    tool: string,
+    summary: string,
+    preserve: string | undefined,
+  ): Promise<PendingRestore | undefined> {
+    if (ctx.connections && ctx.connections.kind !== 'neon') return undefined;
+    const { project_id, branch_id } = target;
+    if (!preserve) {
+      const branches = await ctx.client.listAll('/projects/{project_id}/branches', 'branches', {
+        path: { project_id },
+        signal: ctx.signal,
+      });
+      if (branches.some((b) => b.parent_id === branch_id && !b.name.startsWith(CHANGE_PREFIX)))
+        return undefined;
+    }
+    const id = randomBytes(6).toString('hex');
+    const keep = preserve ?? `${CHANGE_PREFIX}${id}${BEFORE_SUFFIX}`;
+    return new PendingRestore(ctx, project_id, branch_id, tool, summarize([summary]), id, keep, !preserve);
+  }
+
+  /** Takes the time of the restore point: just before the call (after the person's confirmation). */
+  point(): void {
+    this.at = new Date().toISOString();
+  }
+
+  /**
+   * After the call: `preserved_id` is the branch Neon kept the old state in. Makes the record (a copy of
+   * it). Never throws: the reset or restore is done either way, and the note says how to undo it.
+   */
+  async done(preserved_id: string | undefined): Promise<ChangeNote> {
+    if (!preserved_id)
+      return {
+        recorded: false,
+        note: `not recorded: the branch "${this.keep}" that should keep the state before it was not found`,
+      };
+    const signal = AbortSignal.timeout(60_000);
+    try {
+      if (this.ours) {
+        // Our branch goes when its record does (Neon's expiry; trim deletes both), a little after it.
+        await this.ctx.client
+          .patch('/projects/{project_id}/branches/{branch_id}', {
+            path: { project_id: this.project_id, branch_id: preserved_id },
+            body: { branch: { expires_at: expiryIn(COPY_TTL_MS + 3_600_000) } },
+            signal,
+          })
+          .then((r) => this.ctx.wait(r.operations))
+          .catch(() => undefined);
+      }
+      await createRecord(
+        { ...this.ctx, signal },
+        this.project_id,
+        preserved_id,
+        {
+          id: this.id,
+          tool: this.tool,
+          branch_id: this.branch_id,
+          at: this.at,
+          restore: 'copy',
+          summary: this.summary,
+        },
+        COPY_TTL_MS,
+      );
+      await trim(this.ctx, this.project_id);
+      return {
+        change_id: this.id,
+        recorded: true,
+        undo: `undo_change with change_id ${this.id} puts the branch back as it was just before this call`,
+      };
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      return {
+        recorded: false,
+        note:
+          `the ${this.tool} is done but its record could not be made (${why}); restore_branch with ` +
+          `source_branch_id ${preserved_id} and preserve_under_name puts the branch back as it was before it`,
+      };
+    }
+  }
+}
+
 /* ------------------------------------------------------------------ reading the ledger */
 
 /** Every record of a project's ledger, newest first, from one list of its record branches. */
@@ -444,11 +606,15 @@ async function trim(ctx: Ctx, project_id: string): Promise<void> {
       signal: AbortSignal.timeout(60_000),
     })
     .catch(() => undefined);
-  const records = (res?.branches ?? [])
-    .filter((b) => b.name.startsWith(CHANGE_PREFIX))
+  const all = res?.branches ?? [];
+  const records = all
+    .filter((b) => b.name.startsWith(CHANGE_PREFIX) && CHANGE_ID.test(b.name.slice(CHANGE_PREFIX.length)))
     .sort((a, b) => b.created_at.localeCompare(a.created_at));
   for (const old of records.slice(MAX_CHANGES)) {
     // A copy with children (a branch made from it since) is not ours to delete.
     await dropBranch(ctx, project_id, old.id);
+    // The state a recorded reset or restore replaced, kept for it alone (PendingRestore).
+    const before = all.find((b) => b.name === `${old.name}${BEFORE_SUFFIX}`);
+    if (before) await dropBranch(ctx, project_id, before.id);
   }
 }

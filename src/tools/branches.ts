@@ -6,6 +6,7 @@ import * as z from 'zod';
 import { InvalidArgumentError, NeonApiError, NeonError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
 import type { NeonContext } from '../neon/context.js';
+import { LEDGER_RESTORE_OPERATIONS, PendingRestore } from '../neon/ledger.js';
 import type { Operation } from '../neon/operations.js';
 import { resolveBranch } from '../neon/refs.js';
 import { resolveConnection } from '../neon/resolver.js';
@@ -430,9 +431,48 @@ async function deleteOne(
   branch_id: string,
 ): Promise<Record<string, unknown>> {
   // 204 (no body) means it was already gone.
-  const res = await ctx.client.delete(branchRoute, { path: { project_id, branch_id }, signal: ctx.signal });
+  const del = () => ctx.client.delete(branchRoute, { path: { project_id, branch_id }, signal: ctx.signal });
+  const res = await del().catch(async (e) => {
+    // Refused for children that are only the safety net's restore points of this branch's changes
+    // (copies, the state a reset replaced: src/neon/ledger.ts): they go first, then it is sent again
+    // (the refusal changed nothing). Children of the person's own still refuse it, as Neon says.
+    if (!(e instanceof NeonApiError) || e.status >= 500 || !/child/i.test(e.message)) throw e;
+    const points = await restorePointsUnder(ctx, project_id, branch_id);
+    if (!points) throw e;
+    for (const id of points.reverse()) {
+      const gone = await ctx.client.delete(branchRoute, {
+        path: { project_id, branch_id: id },
+        signal: ctx.signal,
+      });
+      await ctx.wait(gone?.operations);
+    }
+    return del();
+  });
   await ctx.wait(res?.operations);
   return { deleted: true, branch: res ? summarizeBranch(res.branch) : { id: branch_id } };
+}
+
+/**
+ * The restore points below a branch (its children named mcp-change-…, theirs, and so on), parents
+ * first; undefined when a branch that is not one hangs below it (or there are none).
+ */
+async function restorePointsUnder(
+  ctx: Pick<NeonContext, 'client' | 'signal'>,
+  project_id: string,
+  branch_id: string,
+): Promise<string[] | undefined> {
+  const all = await ctx.client.listAll('/projects/{project_id}/branches', 'branches', {
+    path: { project_id },
+    signal: ctx.signal,
+  });
+  const out: string[] = [];
+  for (let i = -1; i < out.length; i++) {
+    for (const b of all.filter((x) => x.parent_id === (i < 0 ? branch_id : out[i]))) {
+      if (!isRestorePoint(b.name)) return undefined;
+      out.push(b.id);
+    }
+  }
+  return out.length ? out : undefined;
 }
 
 /** The branch, or undefined when Neon says it does not exist (any other error is thrown). */
@@ -448,7 +488,7 @@ export const deleteBranch = defineTool({
   title: 'Delete branch',
   description: 'Delete a branch with its computes and data.',
   toolset: 'branches',
-  operations: ['getProjectBranch', 'deleteProjectBranch'],
+  operations: ['getProjectBranch', 'deleteProjectBranch', 'listProjectBranches'],
   input: {
     project_id: projectId,
     branch_id: optionalBranchId,
@@ -522,32 +562,51 @@ export const deleteBranch = defineTool({
   },
 });
 
-/** Posts a restore, waits, and answers with the branch and (when kept) the branch holding its old state. */
+/**
+ * Posts a restore, waits, and answers with the branch and (when kept) the branch holding its old state.
+ * A recorded call (`pending`, src/neon/ledger.ts PendingRestore) always keeps the old state, under the
+ * person's name or under a hidden one of the ledger's, and answers with `change`.
+ */
 async function restore(
-  client: NeonClient,
-  wait: (ops: Schemas['Operation'][] | undefined) => Promise<unknown>,
-  signal: AbortSignal,
+  ctx: Pick<NeonContext, 'client' | 'wait' | 'signal'>,
   project_id: string,
   branch_id: string,
   body: Schemas['BranchRestoreRequest'],
+  pending: PendingRestore | undefined,
 ) {
+  const { client, wait, signal } = ctx;
+  const keep = pending?.keep ?? body.preserve_under_name;
+  pending?.point();
   const res = await client.post('/projects/{project_id}/branches/{branch_id}/restore', {
     path: { project_id, branch_id },
-    body,
+    body: { ...body, ...(keep ? { preserve_under_name: keep } : {}) },
     signal,
   });
-  await wait(res.operations);
-  const branch = await fetchBranch(client, project_id, branch_id, signal);
-  let preserved: Branch | undefined;
-  if (body.preserve_under_name) {
+  const kept = async () => {
+    if (!keep) return undefined;
     const found = await client.get('/projects/{project_id}/branches', {
       path: { project_id },
-      query: { search: body.preserve_under_name },
-      signal,
+      query: { search: keep },
+      signal: pending ? AbortSignal.timeout(60_000) : signal,
     });
-    preserved = found.branches.find((b) => b.name === body.preserve_under_name);
+    return found.branches.find((b) => b.name === keep);
+  };
+  try {
+    await wait(res.operations);
+  } catch (e) {
+    // Accepted, then its operation failed or was not seen to end: the kept state is recorded all the
+    // same where it exists (list_changes shows it), so that it is never left unbounded and unlisted.
+    if (pending) await pending.done((await kept().catch(() => undefined))?.id);
+    throw e;
   }
-  return { branch, ...(preserved ? { preserved_branch: summarizeBranch(preserved) } : {}) };
+  const branch = await fetchBranch(client, project_id, branch_id, signal);
+  const preserved: Branch | undefined = await kept();
+  const change = pending ? await pending.done(preserved?.id) : undefined;
+  return {
+    branch,
+    ...(preserved && !pending?.ours ? { preserved_branch: summarizeBranch(preserved) } : {}),
+    ...(change ? { change } : {}),
+  };
 }
 
 const preserveUnderName = branchName.optional().describe('Keep current data as');
@@ -559,12 +618,12 @@ export const resetBranchFromParent = defineTool({
   title: 'Reset from parent',
   description: "Overwrite a branch with its parent's latest data.",
   toolset: 'branches',
-  operations: ['getProjectBranch', 'restoreProjectBranch', 'listProjectBranches'],
+  operations: ['getProjectBranch', 'restoreProjectBranch', ...LEDGER_RESTORE_OPERATIONS],
   input: { project_id: projectId, branch_id: branchId, preserve_under_name: preserveUnderName, confirm },
   output: restoreOut,
   hints: DESTROY,
   async handler({ project_id, branch_id, preserve_under_name, confirm }, ctx) {
-    const { client, signal, wait } = ctx;
+    const { client, signal } = ctx;
     const current = await fetchBranch(client, project_id, branch_id, signal);
     if (!current.parent_id) {
       throw new NeonError(
@@ -572,21 +631,28 @@ export const resetBranchFromParent = defineTool({
           'To go back to an earlier state of its own, use restore_branch with source_timestamp.',
       );
     }
+    // Recorded in the change ledger (undo_change puts the branch back): src/neon/ledger.ts PendingRestore.
+    const pending = await PendingRestore.start(
+      ctx,
+      { project_id, branch_id },
+      'reset_branch_from_parent',
+      `reset from parent ${current.parent_id}`,
+      preserve_under_name,
+    );
     await confirmIrreversible(ctx, confirm, {
       action: `Reset branch "${current.name}" (${branch_id}) to its parent's latest data`,
-      loses: overwritten(preserve_under_name),
+      loses: overwritten(preserve_under_name, pending),
       target: current.name,
     });
     return restore(
-      client,
-      wait,
-      signal,
+      ctx,
       project_id,
       branch_id,
       defined({
         source_branch_id: current.parent_id,
         preserve_under_name,
       }) as Schemas['BranchRestoreRequest'],
+      pending,
     );
   },
 });
@@ -596,7 +662,7 @@ export const restoreBranch = defineTool({
   title: 'Restore branch',
   description: 'Overwrite a branch with a past state of itself or another branch.',
   toolset: 'branches',
-  operations: ['restoreProjectBranch', 'getProjectBranch', 'listProjectBranches'],
+  operations: ['restoreProjectBranch', 'getProjectBranch', ...LEDGER_RESTORE_OPERATIONS],
   input: {
     project_id: projectId,
     branch_id: branchId,
@@ -609,7 +675,7 @@ export const restoreBranch = defineTool({
   output: restoreOut,
   hints: DESTROY,
   async handler(args, ctx) {
-    const { client, signal, wait } = ctx;
+    const { client, signal } = ctx;
     const { project_id, branch_id } = args;
     oneOf(args.source_timestamp, args.source_lsn, 'source_timestamp or source_lsn');
     const source = args.source_branch_id ?? branch_id;
@@ -626,26 +692,42 @@ export const restoreBranch = defineTool({
       }
     }
     const target = await fetchBranch(client, project_id, branch_id, signal);
+    const at = args.source_timestamp ?? args.source_lsn;
+    const pending = await PendingRestore.start(
+      ctx,
+      { project_id, branch_id },
+      'restore_branch',
+      `restore from ${source === branch_id ? 'its own history' : `branch ${source}`}${at ? ` at ${at}` : ''}`,
+      args.preserve_under_name,
+    );
     await confirmIrreversible(ctx, args.confirm, {
       action: `Restore branch "${target.name}" (${branch_id}) from ${source === branch_id ? 'its own history' : `branch ${source}`}`,
-      loses: overwritten(args.preserve_under_name),
+      loses: overwritten(args.preserve_under_name, pending),
       target: target.name,
     });
-    return restore(client, wait, signal, project_id, branch_id, {
-      source_branch_id: source,
-      ...defined({
-        source_timestamp: args.source_timestamp,
-        source_lsn: args.source_lsn,
-        preserve_under_name: args.preserve_under_name,
-      }),
-    });
+    return restore(
+      ctx,
+      project_id,
+      branch_id,
+      {
+        source_branch_id: source,
+        ...defined({
+          source_timestamp: args.source_timestamp,
+          source_lsn: args.source_lsn,
+          preserve_under_name: args.preserve_under_name,
+        }),
+      },
+      pending,
+    );
   },
 });
 
 /** What a reset or restore loses, with or without a branch keeping the current state. */
-function overwritten(preserveUnder: string | undefined): string {
-  return preserveUnder
-    ? `the branch's current data is replaced (a branch "${preserveUnder}" keeps a copy)`
+function overwritten(preserveUnder: string | undefined, pending: PendingRestore | undefined): string {
+  if (preserveUnder)
+    return `the branch's current data is replaced (a branch "${preserveUnder}" keeps a copy)`;
+  return pending
+    ? `the branch's current data is replaced; the server keeps it (up to 24 h) as this change's restore point (undo_change puts it back; preserve_under_name would keep it as a branch of yours)`
     : "the branch's current data is replaced and not kept anywhere (preserve_under_name would keep a copy)";
 }
 

@@ -3,8 +3,9 @@
  * SQL tools, they act on the project's default branch when it is left out (fields.ts `onBranchId`).
  */
 import * as z from 'zod';
-import { InvalidArgumentError } from '../client/errors.js';
+import { InvalidArgumentError, NeonApiError } from '../client/errors.js';
 import type { NeonClient, Schemas } from '../client/neon-client.js';
+import { LEDGER_COPY_OPERATIONS, PendingChange } from '../neon/ledger.js';
 import { defaultBranchId } from '../neon/resolver.js';
 import { defined, pick } from '../neon/util.js';
 import { branchId, databaseName, onBranchId, projectId, readBranchId, roleName } from './fields.js';
@@ -154,21 +155,41 @@ export const deleteDatabase = defineTool({
   title: 'Delete database',
   description: 'Delete a database and all its data.',
   toolset: 'databases',
-  operations: ['deleteProjectBranchDatabase'],
+  // Recorded in the change ledger: a copy of the branch made just before (src/neon/ledger.ts).
+  operations: ['deleteProjectBranchDatabase', ...LEDGER_COPY_OPERATIONS],
   input: { project_id: projectId, branch_id: branchId, database: databaseArg },
-  // Also returns deleted: true.
+  // Also returns deleted: true, and change (its record in the change ledger).
   output: output({ database }),
   hints: DESTROY,
-  async handler({ project_id, branch_id, database }, { client, signal, wait }) {
-    // 204 (no body) means it was already gone.
-    const res = await client.delete(dbRoute, {
-      path: { project_id, branch_id, database_name: database },
-      signal,
-    });
+  async handler({ project_id, branch_id, database }, ctx) {
+    const { client, signal, wait } = ctx;
+    const change = await PendingChange.copying(
+      ctx,
+      { project_id, branch_id },
+      'delete_database',
+      `delete database ${database}`,
+    );
+    let res: Awaited<ReturnType<typeof client.delete<typeof dbRoute>>>;
+    try {
+      // 204 (no body) means it was already gone.
+      res = await client.delete(dbRoute, {
+        path: { project_id, branch_id, database_name: database },
+        signal,
+      });
+    } catch (e) {
+      // Refused (4xx): nothing was deleted, the copy goes. Otherwise it may have been deleted: the
+      // change is recorded all the same (list_changes shows it; its undo is harmless if it was not).
+      if (e instanceof NeonApiError && e.status < 500) await change?.failed();
+      else await change?.done(true, database, null);
+      throw e;
+    }
+    // Accepted: from here on it is recorded (a deletion whose operation then failed is still undoable).
+    const note = change ? await change.done(res !== undefined, database, null) : undefined;
     await wait(res?.operations);
     return {
       deleted: true,
       database: res ? pick(res.database, ['name', 'owner_name', 'branch_id']) : { name: database },
+      ...(note ? { change: note } : {}),
     };
   },
 });
