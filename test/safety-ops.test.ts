@@ -107,8 +107,10 @@ describe('reset and restore recorded on the fake', () => {
         .find((b) => b.name === `mcp-change-${restored.change.change_id}`);
       expect(record?.parent_id).toBe(restored.preserved_branch.id);
       expect(names(project_id)).not.toContain(`mcp-change-${restored.change.change_id}-before`);
-      const { changes } = await conn.ok('list_changes', { project_id, branch_id: dev });
+      const { changes, note } = await conn.ok('list_changes', { project_id, branch_id: dev });
       expect(changes[0]).toMatchObject({ tool: 'restore_branch', summary: `restore from branch ${main}` });
+      // The note names what is recorded, restores among them, and what is not.
+      expect(note).toMatch(/resets and restores of a branch, and deleted databases; not roles\./);
       await confirmed(conn, 'undo_change', { project_id, branch_id: dev });
       expect(await count(dev)).toBe(10);
     } finally {

@@ -51,7 +51,8 @@ export const listChangesTool = defineTool({
     return {
       changes,
       note:
-        'Recorded: writes by run_sql and run_sql_transaction (statements that may write, by the parser). ' +
+        'Recorded: writes by run_sql and run_sql_transaction (statements that may write, by the parser), ' +
+        'completed migrations and tunings, resets and restores of a branch, and deleted databases; not roles. ' +
         'Undoing one puts its branch back as it was just before it: every later write to that branch, by ' +
         'anyone, is undone too. Writes by other clients are not listed.',
     };
