@@ -621,7 +621,8 @@ export const resetBranchFromParent = defineTool({
   operations: ['getProjectBranch', 'restoreProjectBranch', ...LEDGER_RESTORE_OPERATIONS],
   input: { project_id: projectId, branch_id: branchId, preserve_under_name: preserveUnderName, confirm },
   output: restoreOut,
-  hints: DESTROY,
+  // Not idempotent: each call records a restore point (a branch of the change ledger).
+  hints: { ...DESTROY, idempotentHint: false },
   async handler({ project_id, branch_id, preserve_under_name, confirm }, ctx) {
     const { client, signal } = ctx;
     const current = await fetchBranch(client, project_id, branch_id, signal);
@@ -673,7 +674,8 @@ export const restoreBranch = defineTool({
     confirm,
   },
   output: restoreOut,
-  hints: DESTROY,
+  // Not idempotent: each call records a restore point (a branch of the change ledger).
+  hints: { ...DESTROY, idempotentHint: false },
   async handler(args, ctx) {
     const { client, signal } = ctx;
     const { project_id, branch_id } = args;

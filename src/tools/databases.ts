@@ -160,7 +160,8 @@ export const deleteDatabase = defineTool({
   input: { project_id: projectId, branch_id: branchId, database: databaseArg },
   // Also returns deleted: true, and change (its record in the change ledger).
   output: output({ database }),
-  hints: DESTROY,
+  // Not idempotent: each call records a restore point (a copy of the branch, in the change ledger).
+  hints: { ...DESTROY, idempotentHint: false },
   async handler({ project_id, branch_id, database }, ctx) {
     const { client, signal, wait } = ctx;
     const change = await PendingChange.copying(
