@@ -5,39 +5,13 @@
  * PostgreSQL. Every request and answer of the local API is checked against Neon's OpenAPI description.
  */
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NeonClient } from '../src/client/neon-client.js';
-import { type LocalMode, startLocal } from '../src/local/index.js';
-import { connections } from '../src/sql/pools.js';
+import { describe, expect, it } from 'vitest';
 import { confirmed } from './confirm-token.js';
 import { connect } from './helpers.js';
-import { validatingFetch } from './mock/spec.js';
-import { startPostgres, type TestPostgres } from './pg/server.js';
+import { useLocalOnPostgres } from './local-on-postgres.js';
 
-let server: TestPostgres;
-let local: LocalMode;
-const problems: string[] = [];
-const validating = validatingFetch(problems);
-
-beforeAll(async () => {
-  server = await startPostgres();
-  local = await startLocal({
-    postgresUrl: server.uri('postgres'),
-    beforeCopy: (branchId) => connections.closeTagged(branchId),
-  });
-}, 90_000);
-
-afterAll(async () => {
-  await connections.closeAll();
-  await local?.stop();
-  await server?.stop();
-});
-
-afterEach(() => {
-  expect(problems.splice(0), 'requests and answers of the local API against the spec').toEqual([]);
-});
-
-const api = () => new NeonClient({ apiKey: local.apiKey, baseUrl: local.baseUrl, fetch: validating });
+const harness = useLocalOnPostgres();
+const api = harness.api;
 
 /** Runs SQL on a branch's database as its owner, straight in PostgreSQL. */
 async function sql<R = Record<string, unknown>>(
@@ -77,9 +51,9 @@ async function world(name: string) {
   const dev = child.branch.id;
   await sql(project_id, dev, 'DELETE FROM orders WHERE id > 10');
   const conn = await connect({
-    apiKey: local.apiKey,
+    apiKey: harness.local.apiKey,
     toolsets: ['branches', 'databases', 'roles', 'sql', 'safety'],
-    clientOptions: { baseUrl: local.baseUrl, fetch: validating },
+    clientOptions: { baseUrl: harness.local.baseUrl, fetch: harness.fetch },
   });
   return { project_id, main, dev, conn };
 }
@@ -138,7 +112,7 @@ describe('reset and delete_database recorded in local mode', () => {
       expect(del).toMatchObject({ deleted: true, change: { recorded: true } });
       const inPostgres = async () =>
         (
-          await server.query<{ datname: string }>(
+          await harness.server.query<{ datname: string }>(
             'postgres',
             "SELECT datname FROM pg_database WHERE datname LIKE '%shop%'",
           )
