@@ -8,8 +8,8 @@
  *
  * A key of several columns (composite) is split on its FIRST column only, exactly as a one-column key
  * is (so the one-column path and its SQL are the same code), and leaves are compared row by row by the
- * WHOLE key: a JSON array of the key columns' text, which no value can forge (JSON escapes quotes and
- * commas), read back by casting each element to its column's type. Splitting on the first column keeps
+ * WHOLE key: a JSON array of the key columns' text (each value quoted and escaped, so none can run into
+ * the next), read back by casting each element to its column's type. Splitting on the first column keeps
  * the range arithmetic and the checksum pass one-dimensional; the price is that rows sharing one
  * first-column value cannot be told apart by ranges, so such a range is compared row by row as a
  * whole, up to {@link LEAF_MAX} rows a side, and beyond that it is reported as not compared (its

@@ -175,21 +175,24 @@ export const compareDataTool = defineTool({
         const t = await tableOf(s, x.oid);
         const diff = await compareData(s, b, t, await tableOf(b, y.oid));
         const skipped = diff.not_compared?.ranges ?? [];
-        const [first] = keyNames(t);
         return untrusted(
-          // Key values are database content: fenced with the rows.
-          { sample: diff.sample, ...(skipped.length ? { not_compared: skipped.slice(0, SAMPLE) } : {}) },
+          // Key column names and values are database content: fenced with the rows.
+          {
+            ...(t.keys.length > 1 ? { key: keyNames(t) } : {}),
+            sample: diff.sample,
+            ...(skipped.length ? { not_compared: skipped.slice(0, SAMPLE) } : {}),
+          },
           {
             table: `${x.schema}.${x.name}`,
-            ...(t.keys.length > 1 ? { key: keyNames(t) } : {}),
             ...(skipped.length
               ? {
                   not_compared_note:
-                    `INCOMPLETE: ${skipped.length} range(s) of key column "${first}" (not_compared: from, before; ` +
-                    `${skipped.reduce((n, r) => n + r.branch_rows, 0)} rows on the branch, ` +
-                    `${skipped.reduce((n, r) => n + r.base_rows, 0)} on the base) differ by checksum but were not ` +
-                    `compared row by row: over ${LEAF_MAX.toLocaleString('en-US')} rows share one value of "${first}" there. added, removed and ` +
-                    'changed leave those rows out; compare them with run_sql_readonly (EXCEPT) on that value.',
+                    `INCOMPLETE: ${skipped.length} range(s) of the key's first column key[0] (not_compared: ` +
+                    `from <= value < before, null before: no end; ${skipped.reduce((n, r) => n + r.branch_rows, 0)} ` +
+                    `rows on the branch, ${skipped.reduce((n, r) => n + r.base_rows, 0)} on the base) differ by ` +
+                    `checksum but were not compared row by row: over ${LEAF_MAX.toLocaleString('en-US')} rows share ` +
+                    'one value of key[0] there. added, removed and changed leave those rows out; compare them with ' +
+                    'run_sql_readonly (EXCEPT) on that value.',
                 }
               : {}),
             added: diff.added,
