@@ -5,26 +5,52 @@
  * figures differ are split (16 ways) and compared again, down to ranges small enough to compare row
  * by row (a key and an md5 of the row each). So 10 changed rows of 1,000,000 cost one pass over each
  * table inside PostgreSQL plus a few small ranges, and only a few thousand short rows cross the wire.
+ *
+ * A key of several columns (composite) is split on its FIRST column only, exactly as a one-column key
+ * is (so the one-column path and its SQL are the same code), and leaves are compared row by row by the
+ * WHOLE key: a JSON array of the key columns' text (each value quoted and escaped, so none can run into
+ * the next), read back by casting each element to its column's type. Splitting on the first column keeps
+ * the range arithmetic and the checksum pass one-dimensional; the price is that rows sharing one
+ * first-column value cannot be told apart by ranges, so such a range is compared row by row as a
+ * whole, up to {@link LEAF_MAX} rows a side, and beyond that it is reported as not compared (its
+ * checksums differ) rather than counted.
  */
 import { SqlError } from './errors.js';
 import type { Session } from './session.js';
 
 /** Ranges with at most this many rows on both sides are compared row by row. */
 const LEAF_ROWS = 400;
+/**
+ * A range that cannot be split further (all its rows share one value of the key's first column) is
+ * compared row by row up to this many rows a side (a key and an md5 each: a few MB); a larger one is
+ * reported as not compared. Only a key of several columns can have such ranges.
+ */
+export const LEAF_MAX = 50_000;
 /** Ranges a differing range is split into. */
 const FANOUT = 16;
 /** Keys of each kind shown with their rows. */
 export const SAMPLE = 5;
 
+/** A primary key column. */
+interface KeyColumn {
+  name: string;
+  /** Quoted (`quote_ident`). */
+  quoted: string;
+  /** Its type (`format_type`), for casts. */
+  type: string;
+}
+
 interface Table {
   /** The table, as `regclass::text` writes it (quoted where needed). */
   rel: string;
-  /** The primary key column, quoted. */
+  /** The primary key's first column, quoted: ranges are split on it. */
   key: string;
   /** Its type, for casting bounds (`integer`, `text`, `uuid`, …). */
   type: string;
   /** Integer keys split by arithmetic; others by the keys of one side. */
   integer: boolean;
+  /** Every column of the primary key, in its order (one for a one-column key). */
+  keys: KeyColumn[];
   columns: string[];
 }
 
@@ -46,23 +72,28 @@ export interface DataDiff {
   };
   /** Ranges whose checksums were compared, and rows fetched to compare row by row. */
   work: { ranges_compared: number; rows_compared: number };
+  /**
+   * Ranges of the key's first column whose checksums differ but that were too large to compare row by
+   * row (more than {@link LEAF_MAX} rows share one first-column value): not in the counts above.
+   */
+  not_compared?: {
+    ranges: { from: string | null; before: string | null; branch_rows: number; base_rows: number }[];
+  };
 }
 
-/** The table's primary key and columns on one side; refuses a table without a one-column key. */
+/** The key columns' names, in the key's order. */
+export const keyNames = (t: Table) => t.keys.map((k) => k.name);
+
+/** The table's primary key and columns on one side; refuses a table without a primary key. */
 export async function tableOf(s: Session, oid: number): Promise<Table> {
-  const rows = await s.read<{
-    rel: string;
-    key: string | null;
-    type: string | null;
-    keys: number;
-    columns: string[];
-  }>(
+  const rows = await s.read<{ rel: string; keys: KeyColumn[] | null; columns: string[] }>(
+    // indnkeyatts: the key columns, not those of INCLUDE.
     `SELECT c.oid::regclass::text AS rel,
-       (SELECT quote_ident(a.attname) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-         WHERE i.indrelid = c.oid AND i.indisprimary) AS key,
-       (SELECT format_type(a.atttypid, NULL) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-         WHERE i.indrelid = c.oid AND i.indisprimary) AS type,
-       (SELECT i.indnatts FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)::int AS keys,
+       (SELECT json_agg(json_build_object('name', a.attname, 'quoted', quote_ident(a.attname),
+            'type', format_type(a.atttypid, NULL)) ORDER BY k.o)
+          FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(n, o)
+          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
+         WHERE i.indrelid = c.oid AND i.indisprimary AND k.o <= i.indnkeyatts) AS keys,
        ARRAY(SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns
      FROM pg_class c WHERE c.oid = $1`,
@@ -70,22 +101,25 @@ export async function tableOf(s: Session, oid: number): Promise<Table> {
     'reading the primary key of the table',
   );
   const t = rows[0];
-  if (!t?.key || !t.type)
+  const first = t?.keys?.[0];
+  if (!t?.keys || !first)
     throw new SqlError(
       `compare_data: table ${t?.rel ?? oid} has no primary key, so its rows cannot be matched between branches. Add one, or compare with run_sql_readonly (EXCEPT).`,
     );
-  if (t.keys !== 1)
-    throw new SqlError(
-      `compare_data: the primary key of ${t.rel} has ${t.keys} columns; compare_data matches rows by a one-column key only.`,
-    );
   return {
     rel: t.rel,
-    key: t.key,
-    type: t.type,
-    integer: ['smallint', 'integer', 'bigint'].includes(t.type),
+    key: first.quoted,
+    type: first.type,
+    integer: ['smallint', 'integer', 'bigint'].includes(first.type),
+    keys: t.keys,
     columns: t.columns,
   };
 }
+
+/** Several key columns: each row's key as a JSON array of the columns' text (see the file's comment). */
+const composite = (t: Table) => t.keys.length > 1;
+const keyText = (t: Table) =>
+  `json_build_array(${t.keys.map((k) => `t.${k.quoted}::text`).join(', ')})::text`;
 
 const HASH = `('x' || left(md5(t::text), 15))::bit(60)::bigint`;
 
@@ -122,8 +156,9 @@ async function sums(s: Session, t: Table, bounds: string[], hi: string | null): 
 /** Keys and row digests of a range, on one side. */
 async function digests(s: Session, t: Table, r: Range): Promise<Map<string, string>> {
   const w = where(t, r, 1);
+  const k = composite(t) ? keyText(t) : `t.${t.key}::text`;
   const rows = await s.read<{ k: string; h: string }>(
-    `SELECT t.${t.key}::text AS k, md5(t::text) AS h FROM ${t.rel} t WHERE ${w.sql}`,
+    `SELECT ${k} AS k, md5(t::text) AS h FROM ${t.rel} t WHERE ${w.sql}`,
     w.params,
     'reading row digests',
   );
@@ -147,7 +182,8 @@ async function split(s: Session, t: Table, r: Range, min: string, max: string): 
     w.params,
     'choosing key ranges',
   );
-  const points = rows.map((x) => x.p);
+  // Keys of several columns repeat first-column values: bucket bounds must be distinct.
+  const points = [...new Set(rows.map((x) => x.p))];
   // The first range starts where the range does, so keys of the other side below the first key count.
   if (points.length && r.lo !== null) points[0] = r.lo;
   else if (points.length) points[0] = min;
@@ -164,7 +200,8 @@ export async function compareData(
   t: Table,
   baseTable: Table,
 ): Promise<DataDiff> {
-  if (t.columns.join(',') !== baseTable.columns.join(',') || t.key !== baseTable.key)
+  const keyOf = (x: Table) => JSON.stringify(x.keys.map((k) => [k.quoted, k.type]));
+  if (t.columns.join(',') !== baseTable.columns.join(',') || keyOf(t) !== keyOf(baseTable))
     throw new SqlError(
       `compare_data: ${t.rel} has different columns or keys on the two branches, so every row would differ. compare_schema shows how; compare data once the schemas match.`,
     );
@@ -181,6 +218,7 @@ export async function compareData(
   const added: string[] = [];
   const removed: string[] = [];
   const changed: string[] = [];
+  const skipped: NonNullable<DataDiff['not_compared']>['ranges'] = [];
   const leaf = async (r: Range) => {
     const [x, y] = [await digests(branch, t, r), await digests(base, t, r)];
     work.rows_compared += x.size + y.size;
@@ -200,6 +238,10 @@ export async function compareData(
     ];
     while (queue.length) {
       const { r, na, nb, last } = queue.pop() as (typeof queue)[number];
+      if (last && Math.max(na, nb) > LEAF_MAX) {
+        skipped.push({ from: r.lo, before: r.hi, branch_rows: na, base_rows: nb });
+        continue;
+      }
       if (Math.max(na, nb) <= LEAF_ROWS || last) {
         await leaf(r);
         continue;
@@ -211,21 +253,39 @@ export async function compareData(
         if (x[i] === y[i]) continue;
         const sub = { lo: points[i] as string, hi: i + 1 < points.length ? (points[i + 1] as string) : r.hi };
         const count = (v: string | undefined) => Number(v?.split(':')[0] ?? 0);
-        // A range that no longer splits is compared row by row whatever its size.
+        // A range that no longer splits is compared row by row (up to LEAF_MAX rows a side).
         queue.push({ r: sub, na: count(x[i]), nb: count(y[i]), last: points.length < 2 });
       }
     }
   }
+  // One-column keys: the rows by key, as always. Several: the JSON arrays back to typed key tuples.
+  const match = composite(t)
+    ? `(${t.keys.map((k) => `t.${k.quoted}`).join(', ')}) IN (SELECT ${t.keys
+        .map((k, i) => `(x.k->>${i})::${k.type}`)
+        .join(', ')} FROM json_array_elements($1::json) AS x(k))`
+    : `t.${t.key} = ANY($1::${t.type}[])`;
+  const order = t.keys.map((k) => `t.${k.quoted}`).join(', ');
   const rowsOf = async (s: Session, keys: string[]) =>
     keys.length
       ? s.read<Record<string, unknown>>(
-          `SELECT * FROM ${t.rel} t WHERE t.${t.key} = ANY($1::${t.type}[]) ORDER BY t.${t.key}`,
-          [keys],
+          `SELECT * FROM ${t.rel} t WHERE ${match} ORDER BY ${order}`,
+          [composite(t) ? `[${keys.join(',')}]` : keys],
           'reading sample rows',
         )
       : [];
-  const cmp = (x: string, y: string) =>
-    t.integer ? (BigInt(x) < BigInt(y) ? -1 : BigInt(x) > BigInt(y) ? 1 : 0) : x.localeCompare(y);
+  const one = (integer: boolean, x: string, y: string) =>
+    integer ? (BigInt(x) < BigInt(y) ? -1 : BigInt(x) > BigInt(y) ? 1 : 0) : x.localeCompare(y);
+  const cmp = composite(t)
+    ? (x: string, y: string) => {
+        const [a, b] = [JSON.parse(x) as string[], JSON.parse(y) as string[]];
+        for (let i = 0; i < t.keys.length; i++) {
+          const integer = ['smallint', 'integer', 'bigint'].includes(t.keys[i]?.type as string);
+          const c = one(integer, a[i] as string, b[i] as string);
+          if (c) return c;
+        }
+        return 0;
+      }
+    : (x: string, y: string) => one(t.integer, x, y);
   for (const list of [added, removed, changed]) list.sort(cmp);
   const changedBase = await rowsOf(base, changed.slice(0, SAMPLE));
   const changedBranch = await rowsOf(branch, changed.slice(0, SAMPLE));
@@ -239,6 +299,7 @@ export async function compareData(
       changed: changedBranch.map((row, i) => ({ branch: row, base: changedBase[i] ?? {} })),
     },
     work,
+    ...(skipped.length ? { not_compared: { ranges: skipped } } : {}),
   };
 }
 

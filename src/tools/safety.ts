@@ -10,7 +10,7 @@ import { CHANGE_ID, type Change, listChanges, UNDONE_PREFIX } from '../neon/ledg
 import { defaultBranchId, onDatabase } from '../neon/resolver.js';
 import { fetchBranch } from '../neon/resources.js';
 import { findRelation } from '../sql/catalog.js';
-import { compareData, SAMPLE, tableOf } from '../sql/data-diff.js';
+import { compareData, keyNames, LEAF_MAX, SAMPLE, tableOf } from '../sql/data-diff.js';
 import { untrusted } from '../sql/untrusted.js';
 import { branchId, confirm, connectionFields, optionalBranchId, projectId } from './fields.js';
 import { confirmIrreversible, DESTROY, defineTool, items, output, READ, type ToolDef } from './framework.js';
@@ -172,11 +172,29 @@ export const compareDataTool = defineTool({
         s.beginReadOnly();
         b.beginReadOnly();
         const [x, y] = [await findRelation(s, table, undefined), await findRelation(b, table, undefined)];
-        const diff = await compareData(s, b, await tableOf(s, x.oid), await tableOf(b, y.oid));
+        const t = await tableOf(s, x.oid);
+        const diff = await compareData(s, b, t, await tableOf(b, y.oid));
+        const skipped = diff.not_compared?.ranges ?? [];
         return untrusted(
-          { sample: diff.sample },
+          // Key column names and values are database content: fenced with the rows.
+          {
+            ...(t.keys.length > 1 ? { key: keyNames(t) } : {}),
+            sample: diff.sample,
+            ...(skipped.length ? { not_compared: skipped.slice(0, SAMPLE) } : {}),
+          },
           {
             table: `${x.schema}.${x.name}`,
+            ...(skipped.length
+              ? {
+                  not_compared_note:
+                    `INCOMPLETE: ${skipped.length} range(s) of the key's first column key[0] (not_compared: ` +
+                    `from <= value < before, null before: no end; ${skipped.reduce((n, r) => n + r.branch_rows, 0)} ` +
+                    `rows on the branch, ${skipped.reduce((n, r) => n + r.base_rows, 0)} on the base) differ by ` +
+                    `checksum but were not compared row by row: over ${LEAF_MAX.toLocaleString('en-US')} rows share ` +
+                    'one value of key[0] there. added, removed and changed leave those rows out; compare them with ' +
+                    'run_sql_readonly (EXCEPT) on that value.',
+                }
+              : {}),
             added: diff.added,
             removed: diff.removed,
             changed: diff.changed,
