@@ -126,6 +126,9 @@ export const MODULES = {
       'test/roles.test.ts',
       'test/databases.test.ts',
       'test/database-url.test.ts',
+      // Roles made with SQL (role-access.ts's second half): found, connected as, reset and deleted in
+      // local mode, and under --read-only.
+      'test/local-roles.test.ts',
     ],
   },
   // Temporary branches of migrations and tunings, and their stateless handles.

@@ -348,6 +348,37 @@ describe('get_connection_string in read-only mode', () => {
     expect(rw).toMatch(/role rw2 can write \(it owns or may change (public\.)?items/);
   });
 
+  it('a role made with SQL (Neon does not list it): no password, after the same write check; a missing one named', async () => {
+    const { project_id, branch_id } = await seededWithTable();
+    const ro = `sqlro_${branch_id.slice(-6).replace(/[^a-z0-9]/g, '')}`;
+    const rw = `sqlrw_${branch_id.slice(-6).replace(/[^a-z0-9]/g, '')}`;
+    await dbs.admin(
+      branch_id,
+      `CREATE ROLE ${ro} LOGIN PASSWORD 'sql-made-secret'; GRANT SELECT ON items TO ${ro};
+       CREATE ROLE ${rw} LOGIN PASSWORD 'sql-made-secret'; GRANT INSERT ON items TO ${rw}`,
+    );
+    conn = await connect({ readOnly: true });
+    const res = await conn.call('get_connection_string', { project_id, role: ro });
+    expect(res.isError, text(res)).toBeFalsy();
+    const out = res.structuredContent as any;
+    expect(out.role).toBe(ro);
+    expect(new URL(out.uri).username).toBe(ro);
+    expect(new URL(out.uri).password).toBe('');
+    expect(out.sql_role).toBeUndefined();
+    expect(out.password_omitted).toBe(
+      `Role ${ro} was made with SQL: Neon cannot show its password, and read-only mode sets no new one. ` +
+        'Ask the user for it, or without --read-only get_connection_string (for roles create_role made) ' +
+        'or reset_role_password sets a new one.',
+    );
+    expect(text(res)).not.toContain('sql-made-secret');
+    expect(await conn.fails('get_connection_string', { project_id, role: rw })).toMatch(
+      new RegExp(`role ${rw} can write \\(it owns or may change (public\\.)?items, in database neondb\\)`),
+    );
+    expect(await conn.fails('get_connection_string', { project_id, role: 'ghost_nobody' })).toMatch(
+      /get_connection_string: role "ghost_nobody" was not found on branch br-[^ ]+: Neon's API does not list it, and no login role of that name may connect to database neondb\./,
+    );
+  });
+
   /**
    * Each way a role made read-only can still write, given once on top of create_role's grants: the
    * grant is shown to write (the attack is real), then get_connection_string refuses the password.
