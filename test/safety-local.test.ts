@@ -5,7 +5,6 @@
  * (src/local/api/restore-from.ts). Every request and answer of the local API is checked against Neon's
  * OpenAPI description.
  */
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { confirmed } from './confirm-token.js';
 import { connect } from './helpers.js';
@@ -14,20 +13,7 @@ import { useLocalOnPostgres } from './local-on-postgres.js';
 const harness = useLocalOnPostgres();
 const api = harness.api;
 
-/** Runs SQL on a branch's database as its owner, straight in PostgreSQL. */
-async function sql<R = Record<string, unknown>>(project_id: string, branch_id: string, text: string) {
-  const { uri } = await api().get('/projects/{project_id}/connection_uri', {
-    path: { project_id },
-    query: { branch_id, database_name: 'neondb', role_name: 'neondb_owner' },
-  });
-  const c = new pg.Client({ connectionString: uri });
-  await c.connect();
-  try {
-    return (await c.query(text)).rows as R[];
-  } finally {
-    await c.end();
-  }
-}
+const sql = harness.sql;
 
 async function world(name: string) {
   const made = await api().post('/projects', { body: { project: { name } } });

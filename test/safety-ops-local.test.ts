@@ -13,25 +13,7 @@ import { useLocalOnPostgres } from './local-on-postgres.js';
 const harness = useLocalOnPostgres();
 const api = harness.api;
 
-/** Runs SQL on a branch's database as its owner, straight in PostgreSQL. */
-async function sql<R = Record<string, unknown>>(
-  project_id: string,
-  branch_id: string,
-  text: string,
-  database_name = 'neondb',
-) {
-  const { uri } = await api().get('/projects/{project_id}/connection_uri', {
-    path: { project_id },
-    query: { branch_id, database_name, role_name: 'neondb_owner' },
-  });
-  const c = new pg.Client({ connectionString: uri });
-  await c.connect();
-  try {
-    return (await c.query(text)).rows as R[];
-  } finally {
-    await c.end();
-  }
-}
+const sql = harness.sql;
 
 /** A project whose main branch has 100 orders, and a child branch `dev` that kept 10 of them. */
 async function world(name: string) {
