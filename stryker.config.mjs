@@ -131,6 +131,12 @@ export const MODULES = {
       'test/local-roles.test.ts',
     ],
   },
+  // The safety net's reads as of a moment and its restore points out of listings (the ledger itself and
+  // sql/data-diff.ts run too long per mutant on two cores for now: docs/TESTING.md).
+  'neon-safety': {
+    mutate: ['src/neon/as-of.ts', 'src/neon/restore-points.ts'],
+    testFiles: ['test/safety.test.ts', 'test/resources-surface.test.ts', 'test/database-url.test.ts'],
+  },
   // Temporary branches of migrations and tunings, and their stateless handles.
   'neon-migrations': {
     mutate: ['src/neon/temp-branches.ts', 'src/neon/pending.ts', 'src/neon/schema.ts'],
@@ -244,7 +250,7 @@ export const MODULES = {
 export const GROUPS = {
   client: ['client-waits', 'client-requests'],
   sql: ['sql-guard', 'sql-session', 'sql-errors', 'sql-protocol', 'sql-catalog'],
-  neon: ['neon-connection', 'neon-migrations', 'neon-refs', 'neon-docs'],
+  neon: ['neon-connection', 'neon-migrations', 'neon-refs', 'neon-docs', 'neon-safety'],
   mcp: ['mcp-surface', 'mcp-tools'],
 };
 

@@ -5,9 +5,10 @@
  * with real copies, so undo is checked on the data; a project with history gets LSN restore points,
  * checked by the restore request they make (PostgreSQL cannot go back to an LSN for the fake).
  */
+import { HttpResponse, http } from 'msw';
 import { describe, expect, it } from 'vitest';
 import { confirmed } from './confirm-token.js';
-import { connect, useMockApi } from './helpers.js';
+import { BASE, connect, useMockApi } from './helpers.js';
 import { usePostgres } from './pg/use-postgres.js';
 
 const api = useMockApi();
@@ -334,6 +335,40 @@ describe('safety net on the fake', () => {
       await conn.close();
     }
   }, 90_000);
+
+  it('as_of where Neon refuses an expiry: the temporary branch is made once more without one; another refusal is not retried', async () => {
+    const { project_id, branch_id } = seed(86_400);
+    await dbs.ensure(branch_id);
+    const conn = await connect({ toolsets: ['sql', 'safety'] });
+    const asked: { expires: boolean }[] = [];
+    let refusal = 'expires_at is not available for this project';
+    api.use(
+      http.post(`${BASE}/projects/:project_id/branches`, async ({ request }) => {
+        const body = (await request.clone().json()) as { branch?: { name?: string; expires_at?: string } };
+        if (!body.branch?.name?.startsWith('mcp-asof-')) return undefined;
+        asked.push({ expires: Boolean(body.branch.expires_at) });
+        if (body.branch.expires_at || !refusal.includes('expir'))
+          return HttpResponse.json({ code: '', message: refusal }, { status: 400 });
+        return undefined;
+      }),
+    );
+    try {
+      const at = new Date(Date.now() - 1_000).toISOString();
+      const out = await conn.ok('run_sql_readonly', { project_id, sql: 'SELECT 1 AS one', as_of: at });
+      expect(out.rows).toEqual([{ one: 1 }]);
+      expect(asked).toEqual([{ expires: true }, { expires: false }]);
+      expect(api.fake.branchesOf(project_id).some((b) => b.name.startsWith('mcp-asof-'))).toBe(false);
+
+      asked.length = 0;
+      refusal = 'branch limit reached';
+      expect(await conn.fails('run_sql_readonly', { project_id, sql: 'SELECT 1 AS one', as_of: at })).toMatch(
+        /branch limit reached/,
+      );
+      expect(asked).toEqual([{ expires: true }]);
+    } finally {
+      await conn.close();
+    }
+  }, 60_000);
 
   it('--read-only refuses as_of (a temporary branch is a change), saying why; the tools stay, read-only, without it', async () => {
     const { project_id, branch_id } = seed(0);
