@@ -11,9 +11,7 @@ import { connect } from './helpers.js';
 import { useLocalOnPostgres } from './local-on-postgres.js';
 
 const harness = useLocalOnPostgres();
-const api = harness.api;
-
-const sql = harness.sql;
+const { api, sql } = harness;
 
 async function world(name: string) {
   const made = await api().post('/projects', { body: { project: { name } } });

@@ -11,9 +11,7 @@ import { connect } from './helpers.js';
 import { useLocalOnPostgres } from './local-on-postgres.js';
 
 const harness = useLocalOnPostgres();
-const api = harness.api;
-
-const sql = harness.sql;
+const { api, sql } = harness;
 
 /** A project whose main branch has 100 orders, and a child branch `dev` that kept 10 of them. */
 async function world(name: string) {

@@ -3,35 +3,20 @@
  * the local API (src/local) → a real PostgreSQL. One added column on a 300-table schema answers
  * compare_schema and prepare_database_migration in at most 3,000 characters each.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NeonClient } from '../src/client/neon-client.js';
-import { type LocalMode, startLocal } from '../src/local/index.js';
-import { connections } from '../src/sql/pools.js';
+import { describe, expect, it } from 'vitest';
 import { connect, text } from './helpers.js';
-import { startPostgres, type TestPostgres } from './pg/server.js';
+import { useLocalOnPostgres } from './local-on-postgres.js';
 
-let server: TestPostgres;
-let local: LocalMode;
-
-beforeAll(async () => {
-  server = await startPostgres();
-  local = await startLocal({
-    postgresUrl: server.uri('postgres'),
-    beforeCopy: (branchId) => connections.closeTagged(branchId),
-  });
-}, 90_000);
-
-afterAll(async () => {
-  await connections.closeAll();
-  await local?.stop();
-  await server?.stop();
-});
+const harness = useLocalOnPostgres();
 
 describe('local mode, a one-column change on a 300-table schema', () => {
   it('answers compare_schema and prepare_database_migration in at most 3,000 characters each', async () => {
-    const api = new NeonClient({ apiKey: local.apiKey, baseUrl: local.baseUrl });
-    const project_id = (await api.post('/projects', { body: { project: { name: 'wide' } } })).project.id;
-    const conn = await connect({ apiKey: local.apiKey, clientOptions: { baseUrl: local.baseUrl } });
+    const project_id = (await harness.api().post('/projects', { body: { project: { name: 'wide' } } }))
+      .project.id;
+    const conn = await connect({
+      apiKey: harness.local.apiKey,
+      clientOptions: { baseUrl: harness.local.baseUrl, fetch: harness.fetch },
+    });
     try {
       await conn.ok('run_sql', {
         project_id,
